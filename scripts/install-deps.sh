@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and the demo need.
+# Idempotent: installs only what is missing. As non-root, prints the exact
+# apt-get line and stops. Usage: scripts/install-deps.sh [build|test|bench]
+set -eu
+
+# build: compiler, BLAS (OpenMP flavour: one thread pool for BLAS and our loops),
+# zlib (gzipped IDX), jansson (safetensors/JSON headers), Fashion-MNIST.
+PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev dataset-fashion-mnist"
+case "${1:-build}" in
+  test)  PKGS="$PKGS clang libclang-rt-14-dev" ;;          # ASan/UBSan/libFuzzer runtime
+  bench) PKGS="$PKGS python3-torch python3-numpy" ;;       # PyTorch peer and reference scripts
+esac
+
+missing=""
+for p in $PKGS; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages; run as root:" >&2
+  echo "  apt-get install -y --no-install-recommends$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing
