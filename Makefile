@@ -65,3 +65,17 @@ bench: all
 
 clean:
 	rm -rf build
+
+# libFuzzer targets (fuzz/fuzz_*.c), built with clang against the library
+# sources. `make fuzz` runs each for FUZZ_SECONDS from its seed corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE
+build/fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-$$n fuzz/seeds/$$n || exit 1; done

@@ -1,0 +1,67 @@
+/* In-memory labelled datasets and how they are read, batched and split.
+ * A dataset is n samples of `dim` floats (row-major, (n, dim)) plus n integer
+ * labels in [0, num_classes). Image data keeps its (c, h, w) shape so models
+ * can check it; tabular data has c = h = 1, w = dim. */
+#ifndef GF_DATA_DATASET_H
+#define GF_DATA_DATASET_H
+
+#include <stdint.h>
+#include "core/error.h"
+
+typedef struct {
+    int64_t n;            /* number of samples */
+    int     c, h, w;      /* per-sample shape; dim = c * h * w */
+    int64_t dim;
+    int     num_classes;  /* max label + 1 (IDX: at least 10) */
+    float   *x;           /* (n, dim) */
+    int32_t *y;           /* (n) */
+} gf_dataset;
+
+void gf_dataset_free(gf_dataset *d);
+
+/* IDX pair (images idx3-ubyte, labels idx1-ubyte), each gzipped or raw
+ * (detected from content). Pixels scaled to [0, 1]. */
+gf_status gf_idx_load(const char *images_path, const char *labels_path, gf_dataset *out);
+
+/* CSV with a header row; every column numeric; `label_col` names the label
+ * column (integer class ids >= 0). Other columns become features in order. */
+gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out);
+
+/* Opens a dataset spec as a train and a test set:
+ *   fashion-mnist              Debian's dataset-fashion-mnist files
+ *   idx:DIR                    DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+ *   csv:PATH[,label=COL][,test=PATH2]
+ *                              label defaults to "label"; without test=, the
+ *                              last 10% of rows (file order) are the test set. */
+gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
+
+/* Fails with GF_ERR_NUMERIC naming the first non-finite feature, if any. */
+gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what);
+
+/* Deterministic permutation of 0..n-1 for (seed, epoch): same inputs, same
+ * permutation, independent of thread count and of earlier epochs. */
+void gf_shuffle(int64_t n, uint64_t seed, uint64_t epoch, int64_t *perm /* (n) */);
+
+/* Copies samples idx[0..count) into x_out (count, dim) and y_out (count). */
+void gf_dataset_gather(const gf_dataset *d, const int64_t *idx, int64_t count,
+                       float *x_out, int32_t *y_out);
+
+/* A split of sample indices into shards: shard i is
+ * index[offset[i] .. offset[i+1]); offset has shards + 1 entries. */
+typedef struct {
+    int      shards;
+    int64_t *offset;   /* (shards + 1) */
+    int64_t *index;    /* (n) */
+} gf_partition;
+
+void gf_partition_free(gf_partition *p);
+/* IID: shuffled, shard sizes differ by at most one. */
+gf_status gf_partition_iid(const gf_dataset *d, int shards, uint64_t seed, gf_partition *out);
+/* Label skew: for each class, shard proportions ~ Dirichlet(alpha). */
+gf_status gf_partition_dirichlet(const gf_dataset *d, int shards, double alpha,
+                                 uint64_t seed, gf_partition *out);
+/* A new dataset holding shard i's samples (copied). */
+gf_status gf_dataset_subset(const gf_dataset *d, const int64_t *idx, int64_t count,
+                            gf_dataset *out);
+
+#endif
