@@ -12,7 +12,7 @@ CFLAGS   += -std=c11 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp $(
 LDLIBS   += -lopenblas -ljansson -lz -lm
 LDFLAGS  += -fopenmp $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 
@@ -79,3 +79,7 @@ fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-$$n fuzz/seeds/$$n || exit 1; done
+
+build/bench/%: bench/%.c $(BUILD)/libgf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgf.a $(LDFLAGS) $(LDLIBS)

@@ -1,0 +1,31 @@
+/* Shared pieces of the gf subcommands: entry points, thread setup, number
+ * parsing and the per-epoch progress display. Only the CLI prints and exits. */
+#ifndef GF_CLI_CLI_H
+#define GF_CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Uses T threads for OpenMP loops and OpenBLAS (one pool). */
+void cli_set_threads(int threads);
+int  cli_default_threads(void);
+
+/* Strict number parsing for flag values; print the error and return -1 on failure. */
+int cli_parse_int(const char *flag, const char *s, long lo, long hi, long *out);
+int cli_parse_float(const char *flag, const char *s, double lo, double hi, double *out);
+
+/* Progress of one epoch: a redrawn bar on a terminal, nothing otherwise. */
+typedef struct {
+    FILE  *out;
+    int    tty;
+    int    epoch, epochs;
+    double started, last_draw;
+} cli_progress;
+void cli_progress_begin(cli_progress *p, FILE *out, int epoch, int epochs);
+void cli_progress_update(void *ctx, int64_t done, int64_t total, double loss, double ips);
+void cli_progress_end(cli_progress *p);
+
+#endif

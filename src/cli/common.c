@@ -1,0 +1,77 @@
+/* Thread setup, flag value parsing and the progress bar of the gf CLI. */
+#include "cli/cli.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "core/timer.h"
+
+void cli_set_threads(int threads)
+{
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+}
+
+int cli_default_threads(void) { return omp_get_num_procs(); }
+
+int cli_parse_int(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "gf: %s expects an integer in [%ld, %ld], got \"%s\"\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "gf: %s expects a number in [%g, %g], got \"%s\"\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void cli_progress_begin(cli_progress *p, FILE *out, int epoch, int epochs)
+{
+    p->out = out;
+    p->tty = isatty(fileno(out));
+    p->epoch = epoch;
+    p->epochs = epochs;
+    p->started = p->last_draw = gf_now();
+}
+
+void cli_progress_update(void *ctx, int64_t done, int64_t total, double loss, double ips)
+{
+    cli_progress *p = ctx;
+    if (!p->tty) return;
+    double now = gf_now();
+    if (done < total && now - p->last_draw < 0.1) return;
+    p->last_draw = now;
+    const int width = 30;
+    int filled = (int)(width * done / total);
+    double elapsed = now - p->started;
+    double eta = done ? elapsed * (double)(total - done) / (double)done : 0.0;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    fprintf(p->out, "\repoch %d/%d [%s] %3d%%  loss %.4f  %7.0f img/s  ETA %4.0fs ",
+            p->epoch, p->epochs, bar, (int)(100 * done / total), loss, ips, eta);
+    fflush(p->out);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->tty) { fputs("\r\033[K", p->out); fflush(p->out); }
+}

@@ -1,0 +1,29 @@
+/* gf: the Gigafactory command-line tool. Dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: gf COMMAND [OPTIONS]\n"
+          "\n"
+          "Train neural networks fast and deterministically (libgf).\n"
+          "\n"
+          "commands:\n"
+          "  train    train a model on a dataset, optionally save/resume a checkpoint\n"
+          "  eval     evaluate a saved checkpoint on a dataset's test split\n"
+          "\n"
+          "Run 'gf COMMAND --help' for the options of a command.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

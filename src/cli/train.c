@@ -1,0 +1,230 @@
+/* gf train: flags, data loading, the epoch loop's display, checkpoint and
+ * the closing JSON summary. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "core/timer.h"
+#include "data/dataset.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+static void train_usage(FILE *f)
+{
+    fputs(
+"usage: gf train --model SPEC --dataset DATA [options]\n"
+"       gf train --resume FILE --dataset DATA --epochs N [options]\n"
+"\n"
+"  --model SPEC        architecture: cnn | mlp:784-256-128-10 | seq:INPUT-LAYER-...\n"
+"                      seq layers: linearN convCkK[sS][pP] maxpoolK[sS] relu gelu\n"
+"                      flatten dropoutP layernorm; INPUT is N or CxHxW, e.g.\n"
+"                      seq:1x28x28-conv8k3p1-relu-maxpool2-flatten-linear10\n"
+"  --dataset DATA      fashion-mnist (Debian's dataset-fashion-mnist) |\n"
+"                      idx:DIR (train-/t10k- images-idx3/labels-idx1 -ubyte[.gz]) |\n"
+"                      csv:PATH[,label=COL][,test=PATH2] (header row, numeric cells;\n"
+"                      label column defaults to \"label\"; without test=, the last\n"
+"                      10% of rows are the test set)\n"
+"  --epochs N          train until N epochs in total are done (default 1)\n"
+"  --batch B           minibatch size (default 64)\n"
+"  --optim NAME        sgd | adamw (default sgd)\n"
+"  --lr X              learning rate (default 0.01 for sgd, 0.001 for adamw)\n"
+"  --momentum M        SGD momentum (default 0)\n"
+"  --weight-decay W    SGD: L2 added to the gradient (default 0); AdamW: decoupled\n"
+"                      decay (default 0.01), as in PyTorch\n"
+"  --seed S            seed for initialisation, shuffling and dropout (default 1)\n"
+"  --threads T         threads for BLAS and our loops (default: all cores). The same\n"
+"                      seed, data and thread count give bit-identical weights.\n"
+"  --out FILE          save a checkpoint (safetensors) after every epoch\n"
+"  --resume FILE       continue the run saved in FILE (model, optimizer, seed and\n"
+"                      batch come from it) until --epochs epochs in total\n"
+"  --json              print a JSON summary as the last line of stdout\n"
+"  -h, --help          this help\n"
+"\n"
+"On a terminal each epoch shows a progress bar (img/s, loss, ETA); otherwise one\n"
+"line per epoch. img/s counts only forward, backward and optimizer time.\n", f);
+}
+
+typedef struct {
+    const char *model, *dataset, *out, *resume, *optim;
+    long epochs, batch, seed, threads;
+    double lr, momentum, wd;
+    int json, have_lr, have_momentum, have_wd, have_batch, have_seed;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a)
+{
+    enum { O_MODEL = 1, O_DATASET, O_EPOCHS, O_BATCH, O_OPTIM, O_LR, O_MOMENTUM, O_WD,
+           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP };
+    static const struct option opts[] = {
+        {"model", 1, 0, O_MODEL}, {"dataset", 1, 0, O_DATASET}, {"epochs", 1, 0, O_EPOCHS},
+        {"batch", 1, 0, O_BATCH}, {"optim", 1, 0, O_OPTIM}, {"lr", 1, 0, O_LR},
+        {"momentum", 1, 0, O_MOMENTUM}, {"weight-decay", 1, 0, O_WD}, {"seed", 1, 0, O_SEED},
+        {"threads", 1, 0, O_THREADS}, {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME},
+        {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+    *a = (train_args){ .epochs = 1, .batch = 64, .seed = 1, .threads = cli_default_threads(),
+                       .optim = "sgd" };
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case O_MODEL: a->model = optarg; break;
+        case O_DATASET: a->dataset = optarg; break;
+        case O_EPOCHS: bad = cli_parse_int("--epochs", optarg, 1, 1000000, &a->epochs); break;
+        case O_BATCH: bad = cli_parse_int("--batch", optarg, 1, 65536, &a->batch); a->have_batch = 1; break;
+        case O_OPTIM: a->optim = optarg; break;
+        case O_LR: bad = cli_parse_float("--lr", optarg, 1e-12, 1e6, &a->lr); a->have_lr = 1; break;
+        case O_MOMENTUM: bad = cli_parse_float("--momentum", optarg, 0, 0.999999, &a->momentum); a->have_momentum = 1; break;
+        case O_WD: bad = cli_parse_float("--weight-decay", optarg, 0, 1e6, &a->wd); a->have_wd = 1; break;
+        case O_SEED: bad = cli_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &a->seed); a->have_seed = 1; break;
+        case O_THREADS: bad = cli_parse_int("--threads", optarg, 1, 1024, &a->threads); break;
+        case O_OUT: a->out = optarg; break;
+        case O_RESUME: a->resume = optarg; break;
+        case O_JSON: a->json = 1; break;
+        case O_HELP: case 'h': train_usage(stdout); exit(0);
+        default:
+            fprintf(stderr, "gf train: unknown or incomplete option \"%s\" (see gf train --help)\n",
+                    argv[optind - 1]);
+            return -1;
+        }
+        if (bad) return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gf train: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (!a->dataset) { fprintf(stderr, "gf train: --dataset is required (see gf train --help)\n"); return -1; }
+    if (!a->model && !a->resume) {
+        fprintf(stderr, "gf train: --model is required unless --resume is given\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* New run from flags. */
+static gf_status start_run(const train_args *a, gf_trainer **t)
+{
+    gf_train_config cfg = { .batch = (int)a->batch, .threads = (int)a->threads,
+                            .seed = (uint64_t)a->seed };
+    snprintf(cfg.spec, sizeof cfg.spec, "%s", a->model);
+    gf_optim_type type;
+    gf_status st = gf_optim_type_parse(a->optim, &type);
+    if (st) return st;
+    cfg.optim = gf_optim_defaults(type, a->have_lr ? (float)a->lr : type == GF_OPTIM_ADAMW ? 1e-3f : 0.01f);
+    if (a->have_momentum) {
+        if (type != GF_OPTIM_SGD) return gf_errorf(GF_ERR_ARG, "--momentum applies to sgd only");
+        cfg.optim.momentum = (float)a->momentum;
+    }
+    if (a->have_wd) cfg.optim.weight_decay = (float)a->wd;
+    return gf_trainer_create(&cfg, t);
+}
+
+/* A resumed run takes its settings from the checkpoint; flags may not contradict them. */
+static gf_status resume_run(const train_args *a, gf_trainer **out)
+{
+    gf_status st = gf_checkpoint_resume(a->resume, (int)a->threads, out);
+    if (st) return st;
+    gf_trainer *t = *out;
+    const char *clash = NULL;
+    if (a->model) {
+        gf_spec s;
+        if (gf_spec_parse(a->model, &s) || strcmp(s.canonical, t->model->spec.canonical)) clash = "--model";
+    }
+    if (a->have_batch && a->batch != t->cfg.batch) clash = "--batch";
+    if (a->have_seed && (uint64_t)a->seed != t->cfg.seed) clash = "--seed";
+    if (a->have_lr && (float)a->lr != t->optim.cfg.lr) clash = "--lr";
+    if (a->have_momentum && (float)a->momentum != t->optim.cfg.momentum) clash = "--momentum";
+    if (a->have_wd && (float)a->wd != t->optim.cfg.weight_decay) clash = "--weight-decay";
+    if (strcmp(a->optim, "sgd") && strcmp(a->optim, gf_optim_type_name(t->optim.cfg.type))) clash = "--optim";
+    if (clash) {
+        gf_trainer_free(t);
+        *out = NULL;
+        return gf_errorf(GF_ERR_ARG, "%s differs from the run saved in %s; a resumed run keeps its "
+                         "settings (leave the flag out)", clash, a->resume);
+    }
+    return GF_OK;
+}
+
+static int fail(const char *what, gf_status st)
+{
+    fprintf(stderr, "gf train: %s: %s\n", what, gf_last_error());
+    return st == GF_ERR_ARG ? 2 : 1;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    if (parse_args(argc, argv, &a)) return 2;
+    cli_set_threads((int)a.threads);
+
+    gf_trainer *t = NULL;
+    gf_status st = a.resume ? resume_run(&a, &t) : start_run(&a, &t);
+    if (st) return fail(a.resume ? "cannot resume" : "cannot build the run", st);
+
+    gf_dataset train = {0}, test = {0};
+    int rc = 0;
+    if ((st = gf_dataset_open(a.dataset, &train, &test)) ||
+        (st = gf_trainer_check_data(t->model, &train, "training set")) ||
+        (test.n && (st = gf_trainer_check_data(t->model, &test, "test set")))) {
+        rc = fail("dataset", st);
+        goto done;
+    }
+
+    FILE *out = stdout;
+    double compute = 0.0, test_acc = -1.0, test_loss = 0.0, last_loss = 0.0;
+    int64_t images = 0;
+    if (t->epoch >= a.epochs)
+        fprintf(out, "checkpoint already has %d epochs (--epochs %ld): nothing to train\n",
+                t->epoch, a.epochs);
+    while (t->epoch < a.epochs) {
+        cli_progress p;
+        cli_progress_begin(&p, out, t->epoch + 1, (int)a.epochs);
+        gf_epoch_stats es;
+        double t0 = gf_now();
+        st = gf_trainer_epoch(t, &train, &es, cli_progress_update, &p);
+        cli_progress_end(&p);
+        if (st) { rc = fail("training failed", st); goto done; }
+        compute += es.compute_s;
+        images += es.images;
+        last_loss = es.loss;
+        if (test.n) gf_model_evaluate(t->model, test.x, test.y, test.n, &test_loss, &test_acc);
+        fprintf(out, "epoch %d/%ld  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  "
+                "%.0f img/s  %.1fs\n", t->epoch, a.epochs, es.loss, es.accuracy, test_loss,
+                test_acc, es.images / es.compute_s, gf_now() - t0);
+        fflush(out);
+        if (a.out && (st = gf_checkpoint_save(t, a.out, test_acc))) {
+            rc = fail("cannot save the checkpoint", st);
+            goto done;
+        }
+    }
+    if (test_acc < 0 && test.n) gf_model_evaluate(t->model, test.x, test.y, test.n, &test_loss, &test_acc);
+    if (a.out && images == 0 && (st = gf_checkpoint_save(t, a.out, test_acc))) {
+        rc = fail("cannot save the checkpoint", st);
+        goto done;
+    }
+
+    if (a.json) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:I, s:i, s:s, s:f, s:i, s:I, s:f, s:f, s:f, s:f, s:I}",
+            "model", t->model->spec.canonical, "dataset", a.dataset,
+            "params", (json_int_t)t->model->nparams, "epochs", t->epoch,
+            "steps", (json_int_t)t->step, "batch", t->cfg.batch,
+            "optim", gf_optim_type_name(t->optim.cfg.type), "lr", (double)t->optim.cfg.lr,
+            "threads", (int)a.threads, "seed", (json_int_t)t->cfg.seed,
+            "train_loss", last_loss, "test_loss", test_loss,
+            "test_accuracy", test_acc < 0 ? 0.0 : test_acc,
+            "train_images_per_s", compute > 0 ? images / compute : 0.0,
+            "train_images", (json_int_t)images);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (s) printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    }
+done:
+    gf_dataset_free(&train);
+    gf_dataset_free(&test);
+    gf_trainer_free(t);
+    return rc;
+}

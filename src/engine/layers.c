@@ -1,0 +1,109 @@
+/* Layer kinds: forward/backward glue between gf_layer's views and the raw
+ * kernels of ops.h. One small function pair per layer type. */
+#include "engine/layers.h"
+
+#include <string.h>
+#include "engine/ops.h"
+
+static gf_conv_geom conv_geom(const gf_layer *L)
+{
+    return (gf_conv_geom){ .cin = L->d.in.c, .h = L->d.in.h, .w = L->d.in.w,
+                           .cout = L->d.out.c, .k = L->d.k, .stride = L->d.stride,
+                           .pad = L->d.pad, .ho = L->d.out.h, .wo = L->d.out.w };
+}
+
+static void linear_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    gf_linear_forward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->b, L->out);
+}
+static void linear_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    gf_linear_backward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->dout, L->dw, L->db, din);
+}
+
+static void conv_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    gf_conv_geom g = conv_geom(L);
+    gf_conv2d_forward(&g, B, m->threads, in, L->w, L->b, L->out, m->ws);
+}
+static void conv_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    gf_conv_geom g = conv_geom(L);
+    gf_conv2d_backward(&g, B, m->threads, in, L->w, L->dout, L->dw, L->db, din, m->ws);
+}
+
+static void pool_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    gf_maxpool2d_forward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
+                         L->d.out.h, L->d.out.w, in, L->out, L->argmax);
+}
+static void pool_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    if (din) gf_maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w,
+                                   L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
+}
+
+static void relu_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    gf_relu_forward(B * L->out_numel, in, L->out);
+}
+static void relu_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    if (din) gf_relu_backward(B * L->out_numel, in, L->dout, din);
+}
+
+static void gelu_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    gf_gelu_forward(B * L->out_numel, in, L->out);
+}
+static void gelu_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    if (din) gf_gelu_backward(B * L->out_numel, in, L->dout, din);
+}
+
+static void flatten_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    memcpy(L->out, in, sizeof(float) * B * L->out_numel);
+}
+static void flatten_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    if (din) memcpy(din, L->dout, sizeof(float) * B * L->out_numel);
+}
+
+/* The key is fixed by the training forward; evaluation passes inputs through. */
+static void dropout_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    if (train && L->d.p > 0.0f)
+        gf_dropout_forward(B * L->out_numel, L->d.p, L->dropout_key, in, L->out);
+    else
+        memcpy(L->out, in, sizeof(float) * B * L->out_numel);
+}
+static void dropout_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    if (!din) return;
+    if (L->d.p > 0.0f) gf_dropout_backward(B * L->out_numel, L->d.p, L->dropout_key, L->dout, din);
+    else memcpy(din, L->dout, sizeof(float) * B * L->out_numel);
+}
+
+static void layernorm_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
+{
+    gf_layernorm_forward(B, (int)L->out_numel, in, L->w, L->b, L->out, L->mean, L->rstd);
+}
+static void layernorm_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
+{
+    gf_layernorm_backward(B, (int)L->out_numel, in, L->w, L->mean, L->rstd, L->dout,
+                          din, L->dw, L->db);
+}
+
+static const gf_layer_kind KINDS[] = {
+    [GF_LAYER_LINEAR]    = { "linear",    linear_fwd,    linear_bwd },
+    [GF_LAYER_CONV2D]    = { "conv2d",    conv_fwd,      conv_bwd },
+    [GF_LAYER_MAXPOOL2D] = { "maxpool2d", pool_fwd,      pool_bwd },
+    [GF_LAYER_RELU]      = { "relu",      relu_fwd,      relu_bwd },
+    [GF_LAYER_GELU]      = { "gelu",      gelu_fwd,      gelu_bwd },
+    [GF_LAYER_FLATTEN]   = { "flatten",   flatten_fwd,   flatten_bwd },
+    [GF_LAYER_DROPOUT]   = { "dropout",   dropout_fwd,   dropout_bwd },
+    [GF_LAYER_LAYERNORM] = { "layernorm", layernorm_fwd, layernorm_bwd },
+};
+
+const gf_layer_kind *gf_layer_kind_of(gf_layer_type type) { return &KINDS[type]; }

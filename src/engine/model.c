@@ -1,0 +1,209 @@
+/* Building a model from its spec (one allocation per kind of buffer, named
+ * views for the layers), initialisation, forward, backward, evaluation. */
+#include "engine/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/rng.h"
+#include "engine/layers.h"
+#include "engine/ops.h"
+
+static void *alloc_floats(size_t n, size_t elem)
+{
+    void *p = NULL;
+    if (n == 0) n = 1;
+    if (posix_memalign(&p, 64, n * elem)) return NULL;
+    memset(p, 0, n * elem);
+    return p;
+}
+
+/* Fills a layer's parameter shapes; returns weight + bias floats. */
+static int64_t layer_param_shapes(gf_layer *L)
+{
+    const gf_layer_desc *d = &L->d;
+    L->nparam_tensors = 0; L->w_numel = L->b_numel = 0;
+    if (d->type == GF_LAYER_LINEAR) {
+        L->w_ndim = 2; L->w_shape[0] = d->units; L->w_shape[1] = L->in_numel;
+        L->w_numel = d->units * L->in_numel; L->b_numel = d->units;
+    } else if (d->type == GF_LAYER_CONV2D) {
+        L->w_ndim = 4; L->w_shape[0] = d->units; L->w_shape[1] = d->in.c;
+        L->w_shape[2] = L->w_shape[3] = d->k;
+        L->w_numel = (int64_t)d->units * d->in.c * d->k * d->k; L->b_numel = d->units;
+    } else if (d->type == GF_LAYER_LAYERNORM) {
+        /* shape of nn.LayerNorm(per-sample shape) */
+        if (L->d.flat_in) { L->w_ndim = 1; L->w_shape[0] = L->in_numel; }
+        else { L->w_ndim = 3; L->w_shape[0] = d->in.c; L->w_shape[1] = d->in.h; L->w_shape[2] = d->in.w; }
+        L->w_numel = L->b_numel = L->in_numel;
+    } else {
+        return 0;
+    }
+    L->nparam_tensors = 2;
+    return L->w_numel + L->b_numel;
+}
+
+gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_model **out)
+{
+    *out = NULL;
+    if (max_batch < 1) return gf_errorf(GF_ERR_ARG, "batch size must be >= 1 (got %d)", max_batch);
+    if (threads < 1) return gf_errorf(GF_ERR_ARG, "thread count must be >= 1 (got %d)", threads);
+    gf_model *m = calloc(1, sizeof *m);
+    if (!m) return gf_errorf(GF_ERR_NOMEM, "out of memory building the model");
+    gf_status st = gf_spec_parse(spec_text, &m->spec);
+    if (st) { free(m); return st; }
+    m->max_batch = max_batch;
+    m->threads = threads;
+    m->nlayers = m->spec.nlayers;
+    m->in_numel = gf_shape3_numel(m->spec.input);
+
+    /* sizes */
+    int64_t acts = m->in_numel, argmax = 0, stats = 0, ws = 0, params = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        gf_layer *L = &m->layers[i];
+        L->d = m->spec.layers[i];
+        L->kind = gf_layer_kind_of(L->d.type);
+        L->in_numel = gf_shape3_numel(L->d.in);
+        L->out_numel = gf_shape3_numel(L->d.out);
+        params += layer_param_shapes(L);
+        acts += L->out_numel;
+        if (L->d.type == GF_LAYER_MAXPOOL2D) argmax += L->out_numel;
+        if (L->d.type == GF_LAYER_LAYERNORM) stats += 2;
+        if (L->d.type == GF_LAYER_CONV2D) {
+            gf_conv_geom g = { L->d.in.c, L->d.in.h, L->d.in.w, L->d.out.c, L->d.k,
+                               L->d.stride, L->d.pad, L->d.out.h, L->d.out.w };
+            int64_t need = (int64_t)gf_conv2d_workspace(&g, threads);
+            if (need > ws) ws = need;
+        }
+    }
+    m->num_classes = (int)m->layers[m->nlayers - 1].out_numel;
+    m->nparams = params;
+    m->params = alloc_floats(params, sizeof(float));
+    m->grads = alloc_floats(params, sizeof(float));
+    m->acts = alloc_floats((size_t)acts * max_batch, sizeof(float));
+    m->dacts = alloc_floats((size_t)acts * max_batch, sizeof(float));
+    m->argmax_buf = alloc_floats((size_t)argmax * max_batch, sizeof(int32_t));
+    m->stats = alloc_floats((size_t)stats * max_batch, sizeof(float));
+    m->ws = alloc_floats((size_t)ws, sizeof(float));
+    if (!m->params || !m->grads || !m->acts || !m->dacts || !m->argmax_buf || !m->stats || !m->ws) {
+        gf_model_free(m);
+        return gf_errorf(GF_ERR_NOMEM, "out of memory: model %s with batch %d needs %.1f MB of activations",
+                         spec_text, max_batch, 8.0 * acts * max_batch / 1e6);
+    }
+
+    /* views */
+    int64_t po = 0, ao = m->in_numel * max_batch, mo = 0, so = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        gf_layer *L = &m->layers[i];
+        if (L->nparam_tensors) {
+            L->w = m->params + po; L->dw = m->grads + po; po += L->w_numel;
+            L->b = m->params + po; L->db = m->grads + po; po += L->b_numel;
+        }
+        L->out = m->acts + ao; L->dout = m->dacts + ao; ao += L->out_numel * max_batch;
+        if (L->d.type == GF_LAYER_MAXPOOL2D) { L->argmax = m->argmax_buf + mo; mo += L->out_numel * max_batch; }
+        if (L->d.type == GF_LAYER_LAYERNORM) {
+            L->mean = m->stats + so; so += max_batch;
+            L->rstd = m->stats + so; so += max_batch;
+        }
+    }
+    *out = m;
+    return GF_OK;
+}
+
+void gf_model_free(gf_model *m)
+{
+    if (!m) return;
+    free(m->params); free(m->grads); free(m->acts); free(m->dacts);
+    free(m->argmax_buf); free(m->stats); free(m->ws);
+    free(m);
+}
+
+void gf_model_init(gf_model *m, uint64_t seed)
+{
+    gf_rng r;
+    gf_rng_seed(&r, seed);
+    for (int i = 0; i < m->nlayers; i++) {
+        gf_layer *L = &m->layers[i];
+        if (!L->nparam_tensors) continue;
+        if (L->d.type == GF_LAYER_LAYERNORM) {
+            for (int64_t j = 0; j < L->w_numel; j++) L->w[j] = 1.0f;
+            for (int64_t j = 0; j < L->b_numel; j++) L->b[j] = 0.0f;
+            continue;
+        }
+        float bound = 1.0f / sqrtf((float)(L->w_numel / L->w_shape[0]));   /* 1/sqrt(fan_in) */
+        for (int64_t j = 0; j < L->w_numel; j++) L->w[j] = (2.0f * gf_rng_uniform(&r) - 1.0f) * bound;
+        for (int64_t j = 0; j < L->b_numel; j++) L->b[j] = (2.0f * gf_rng_uniform(&r) - 1.0f) * bound;
+    }
+}
+
+const float *gf_model_forward(gf_model *m, const float *x, int B, int train, uint64_t dropout_key)
+{
+    if (x != m->acts) memcpy(m->acts, x, sizeof(float) * (size_t)B * m->in_numel);
+    const float *in = m->acts;
+    for (int i = 0; i < m->nlayers; i++) {
+        gf_layer *L = &m->layers[i];
+        if (L->d.type == GF_LAYER_DROPOUT) L->dropout_key = gf_hash64(dropout_key, (uint64_t)i);
+        L->kind->forward(m, L, B, in, train);
+        in = L->out;
+    }
+    return in;
+}
+
+double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct)
+{
+    gf_layer *last = &m->layers[m->nlayers - 1];
+    double loss = gf_softmax_ce(B, m->num_classes, last->out, labels, last->dout, correct);
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        gf_layer *L = &m->layers[i];
+        const float *in = i ? m->layers[i - 1].out : m->acts;   /* acts starts with the input copy */
+        float *din = i ? m->layers[i - 1].dout : NULL;
+        L->kind->backward(m, L, B, in, din);
+    }
+    return loss;
+}
+
+void gf_model_evaluate(gf_model *m, const float *x, const int32_t *labels, int64_t n,
+                       double *loss, double *accuracy)
+{
+    double total = 0.0;
+    int64_t right = 0;
+    for (int64_t i = 0; i < n; i += m->max_batch) {
+        int B = (int)(n - i < m->max_batch ? n - i : m->max_batch);
+        const float *logits = gf_model_forward(m, x + i * m->in_numel, B, 0, 0);
+        int c = 0;
+        total += gf_softmax_ce(B, m->num_classes, logits, labels + i, NULL, &c) * B;
+        right += c;
+    }
+    if (loss) *loss = n ? total / n : 0.0;
+    if (accuracy) *accuracy = n ? (double)right / n : 0.0;
+}
+
+int gf_model_num_tensors(const gf_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->nlayers; i++) n += m->layers[i].nparam_tensors;
+    return n;
+}
+
+void gf_model_tensor(const gf_model *m, int k, gf_tensor_view *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < m->nlayers; i++) {
+        const gf_layer *L = &m->layers[i];
+        if (!L->nparam_tensors) continue;
+        if (k >= 2) { k -= 2; continue; }
+        if (k == 0) {
+            snprintf(out->name, sizeof out->name, "%d.weight", i);
+            out->ndim = L->w_ndim;
+            memcpy(out->shape, L->w_shape, sizeof out->shape);
+            out->numel = L->w_numel; out->data = L->w; out->grad = L->dw;
+        } else {
+            snprintf(out->name, sizeof out->name, "%d.bias", i);
+            out->ndim = L->d.type == GF_LAYER_LAYERNORM ? L->w_ndim : 1;
+            if (L->d.type == GF_LAYER_LAYERNORM) memcpy(out->shape, L->w_shape, sizeof out->shape);
+            else out->shape[0] = L->b_numel;
+            out->numel = L->b_numel; out->data = L->b; out->grad = L->db;
+        }
+        return;
+    }
+}

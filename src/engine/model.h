@@ -1,0 +1,89 @@
+/* A model built once from a spec into a static graph. Parameters, gradients,
+ * activations (and their gradients) and scratch space are each one
+ * allocation sized at build time for `max_batch` samples; the layers hold
+ * named views into them. Forward, backward and evaluation allocate nothing.
+ *
+ * The parameter vector is the model: layer i's weight then bias, for i in
+ * spec order, in PyTorch's layouts (linear (out, in), conv (cout, cin, k, k)). */
+#ifndef GF_ENGINE_MODEL_H
+#define GF_ENGINE_MODEL_H
+
+#include <stdint.h>
+#include "core/error.h"
+#include "engine/spec.h"
+
+typedef struct gf_model gf_model;
+typedef struct gf_layer gf_layer;
+
+/* What a layer type does: forward writes L->out, backward writes parameter
+ * gradients and, if din is not NULL, the gradient of the layer's input. */
+typedef struct {
+    const char *name;
+    void (*forward)(gf_model *m, gf_layer *L, int B, const float *in, int train);
+    void (*backward)(gf_model *m, gf_layer *L, int B, const float *in, float *din);
+} gf_layer_kind;
+
+struct gf_layer {
+    gf_layer_desc d;
+    const gf_layer_kind *kind;
+    int64_t in_numel, out_numel;  /* per sample */
+    int     nparam_tensors;       /* 0 or 2 (weight, bias) */
+    int     w_ndim;
+    int64_t w_shape[4], w_numel, b_numel;
+    float  *w, *b, *dw, *db;      /* views into params / grads */
+    float  *out, *dout;           /* (max_batch, out_numel) views into acts / dacts */
+    int32_t *argmax;              /* maxpool: (max_batch, out_numel) */
+    float  *mean, *rstd;          /* layernorm: (max_batch) each */
+    uint64_t dropout_key;         /* dropout: key of the last training forward */
+};
+
+struct gf_model {
+    gf_spec spec;
+    int      max_batch, threads, num_classes;
+    int64_t  in_numel;            /* per-sample input size */
+    int64_t  nparams;
+    float   *params, *grads;      /* (nparams) each */
+    float   *acts, *dacts;        /* input (max_batch, in_numel) then every layer's output */
+    int32_t *argmax_buf;
+    float   *stats;               /* layernorm statistics */
+    float   *ws;                  /* largest per-layer scratch (conv column buffers) */
+    int      nlayers;
+    gf_layer layers[GF_SPEC_MAX_LAYERS];
+};
+
+gf_status gf_model_create(const char *spec, int max_batch, int threads, gf_model **out);
+void      gf_model_free(gf_model *m);
+
+/* PyTorch's default initialisation (uniform +-1/sqrt(fan_in) for linear and
+ * conv weights and biases; ones and zeros for layernorm), drawn from `seed`. */
+void gf_model_init(gf_model *m, uint64_t seed);
+
+/* The input buffer (max_batch, in_numel): a caller may gather a batch
+ * straight into it and pass it as x below, saving a copy. */
+static inline float *gf_model_input(gf_model *m) { return m->acts; }
+
+/* x (B, in_numel), B <= max_batch. Returns the logits (B, num_classes).
+ * dropout_key seeds the dropout masks when train is set. */
+const float *gf_model_forward(gf_model *m, const float *x, int B, int train, uint64_t dropout_key);
+
+/* After a forward of B samples: softmax cross-entropy against labels (B),
+ * then backward through every layer into m->grads. Returns the mean loss;
+ * *correct gets the number of right argmax predictions (may be NULL). */
+double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct);
+
+/* Mean loss and accuracy over n samples, in batches of max_batch, no dropout. */
+void gf_model_evaluate(gf_model *m, const float *x, const int32_t *labels, int64_t n,
+                       double *loss, double *accuracy);
+
+/* Named parameter tensors, in vector order: "i.weight", "i.bias". */
+typedef struct {
+    char     name[32];
+    int      ndim;
+    int64_t  shape[4];
+    int64_t  numel;
+    float   *data, *grad;
+} gf_tensor_view;
+int  gf_model_num_tensors(const gf_model *m);
+void gf_model_tensor(const gf_model *m, int i, gf_tensor_view *out);
+
+#endif

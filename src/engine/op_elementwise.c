@@ -1,0 +1,56 @@
+/* Elementwise ops: ReLU, exact GELU, inverted dropout. */
+#include "engine/ops.h"
+
+#include <math.h>
+#include "core/rng.h"
+
+#define PAR_MIN 32768   /* below this many elements a thread team costs more than it saves */
+
+void gf_relu_forward(int64_t n, const float *x, float *y)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void gf_relu_backward(int64_t n, const float *x, const float *dy, float *dx)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void gf_gelu_forward(int64_t n, const float *x, float *y)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN / 4)
+    for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+void gf_gelu_backward(int64_t n, const float *x, const float *dy, float *dx)
+{
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN / 4)
+    for (int64_t i = 0; i < n; i++) {
+        float cdf = 0.5f * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * x[i] * x[i]);
+        dx[i] = dy[i] * (cdf + x[i] * pdf);
+    }
+}
+
+/* keep element i iff its uniform draw >= p */
+static inline int dropout_keep(uint64_t key, int64_t i, float p)
+{
+    return (float)(gf_hash64(key, (uint64_t)i) >> 40) * (1.0f / 16777216.0f) >= p;
+}
+
+void gf_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y)
+{
+    const float scale = 1.0f / (1.0f - p);
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = dropout_keep(key, i, p) ? x[i] * scale : 0.0f;
+}
+
+void gf_dropout_backward(int64_t n, float p, uint64_t key, const float *dy, float *dx)
+{
+    const float scale = 1.0f / (1.0f - p);
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dx[i] = dropout_keep(key, i, p) ? dy[i] * scale : 0.0f;
+}

@@ -1,0 +1,61 @@
+/* Forward and backward kernels of every op, over raw float pointers, batch
+ * first (NCHW for images). Backward functions overwrite (never accumulate)
+ * their outputs; a NULL input-gradient pointer means "not needed". All
+ * reductions run in a fixed order, so results depend only on the inputs and
+ * the thread count. */
+#ifndef GF_ENGINE_OPS_H
+#define GF_ENGINE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* linear: x (B, K), w (N, K), b (N) -> y (B, N) */
+void gf_linear_forward(int B, int K, int N, const float *x, const float *w,
+                       const float *b, float *y);
+/* dy (B, N) -> dw (N, K), db (N), dx (B, K) */
+void gf_linear_backward(int B, int K, int N, const float *x, const float *w,
+                        const float *dy, float *dw, float *db, float *dx);
+
+/* conv2d: x (B, cin, h, w), weight (cout, cin, k, k), bias (cout)
+ *      -> y (B, cout, ho, wo). Parallel over samples; each thread uses its
+ * own slice of the workspace (gf_conv2d_workspace floats in all). */
+typedef struct { int cin, h, w, cout, k, stride, pad, ho, wo; } gf_conv_geom;
+size_t gf_conv2d_workspace(const gf_conv_geom *g, int threads);
+void gf_conv2d_forward(const gf_conv_geom *g, int B, int threads, const float *x,
+                       const float *w, const float *b, float *y, float *ws);
+void gf_conv2d_backward(const gf_conv_geom *g, int B, int threads, const float *x,
+                        const float *w, const float *dy, float *dw, float *db,
+                        float *dx, float *ws);
+
+/* maxpool2d over planes: x (P, h, w) -> y (P, ho, wo), P = B * channels;
+ * argmax (P, ho, wo) holds the winning input offset within its plane. */
+void gf_maxpool2d_forward(int64_t P, int h, int w, int k, int s, int ho, int wo,
+                          const float *x, float *y, int32_t *argmax);
+void gf_maxpool2d_backward(int64_t P, int h, int w, int ho, int wo,
+                           const float *dy, const int32_t *argmax, float *dx);
+
+/* elementwise over n values */
+void gf_relu_forward(int64_t n, const float *x, float *y);
+void gf_relu_backward(int64_t n, const float *x, const float *dy, float *dx);
+void gf_gelu_forward(int64_t n, const float *x, float *y);     /* exact (erf) */
+void gf_gelu_backward(int64_t n, const float *x, const float *dy, float *dx);
+/* inverted dropout; the mask of element i is a hash of (key, i), so the
+ * backward pass recomputes it instead of storing it. */
+void gf_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y);
+void gf_dropout_backward(int64_t n, float p, uint64_t key, const float *dy, float *dx);
+
+/* layernorm over the D features of each of B rows, eps 1e-5:
+ * x (B, D), gamma (D), beta (D) -> y (B, D); saves mean (B), rstd (B). */
+void gf_layernorm_forward(int B, int D, const float *x, const float *gamma,
+                          const float *beta, float *y, float *mean, float *rstd);
+void gf_layernorm_backward(int B, int D, const float *x, const float *gamma,
+                           const float *mean, const float *rstd, const float *dy,
+                           float *dx, float *dgamma, float *dbeta);
+
+/* softmax cross-entropy, mean over the batch: logits (B, C), labels (B).
+ * Returns the loss; writes dlogits (B, C) if not NULL and the number of
+ * rows whose argmax equals the label to *correct if not NULL. */
+double gf_softmax_ce(int B, int C, const float *logits, const int32_t *labels,
+                     float *dlogits, int *correct);
+
+#endif

@@ -1,0 +1,93 @@
+/* SGD and AdamW updates over flat vectors (PyTorch's formulas, in float). */
+#include "engine/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+gf_optim_config gf_optim_defaults(gf_optim_type type, float lr)
+{
+    gf_optim_config c = { .type = type, .lr = lr, .momentum = 0.0f,
+                          .weight_decay = type == GF_OPTIM_ADAMW ? 0.01f : 0.0f,
+                          .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f };
+    return c;
+}
+
+gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(cfg->lr > 0.0f) || !isfinite(cfg->lr))
+        return gf_errorf(GF_ERR_ARG, "learning rate must be a positive number (got %g)", cfg->lr);
+    if (!(cfg->momentum >= 0.0f && cfg->momentum < 1.0f))
+        return gf_errorf(GF_ERR_ARG, "momentum must be in [0, 1) (got %g)", cfg->momentum);
+    if (!(cfg->weight_decay >= 0.0f) || !isfinite(cfg->weight_decay))
+        return gf_errorf(GF_ERR_ARG, "weight decay must be >= 0 (got %g)", cfg->weight_decay);
+    out->cfg = *cfg;
+    out->n = n;
+    out->nstate = cfg->type == GF_OPTIM_ADAMW ? 2 : cfg->momentum > 0.0f ? 1 : 0;
+    if (out->nstate) {
+        out->state = calloc((size_t)out->nstate * n, sizeof(float));
+        if (!out->state) return gf_errorf(GF_ERR_NOMEM, "out of memory for optimizer state");
+    }
+    return GF_OK;
+}
+
+void gf_optim_free(gf_optim *o)
+{
+    free(o->state);
+    o->state = NULL;
+}
+
+static void sgd_step(gf_optim *o, float *w, const float *g)
+{
+    const float lr = o->cfg.lr, mu = o->cfg.momentum, wd = o->cfg.weight_decay;
+    float *buf = o->state;
+    #pragma omp parallel for schedule(static) if (o->n > 65536)
+    for (int64_t i = 0; i < o->n; i++) {
+        float d = g[i];
+        if (wd != 0.0f) d += wd * w[i];
+        if (buf) { buf[i] = o->step == 0 ? d : mu * buf[i] + d; d = buf[i]; }
+        w[i] -= lr * d;
+    }
+}
+
+static void adamw_step(gf_optim *o, float *w, const float *g)
+{
+    const float lr = o->cfg.lr, wd = o->cfg.weight_decay, b1 = o->cfg.beta1, b2 = o->cfg.beta2;
+    const float eps = o->cfg.eps;
+    const double t = (double)(o->step + 1);
+    const float bc1 = (float)(1.0 - pow(b1, t));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
+    const float step_size = lr / bc1, decay = 1.0f - lr * wd;
+    float *m = o->state, *v = o->state + o->n;
+    #pragma omp parallel for schedule(static) if (o->n > 65536)
+    for (int64_t i = 0; i < o->n; i++) {
+        w[i] *= decay;
+        m[i] = m[i] * b1 + g[i] * (1.0f - b1);
+        v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        w[i] -= step_size * (m[i] / denom);
+    }
+}
+
+void gf_optim_step(gf_optim *o, float *params, const float *grads)
+{
+    if (o->cfg.type == GF_OPTIM_ADAMW) adamw_step(o, params, grads);
+    else sgd_step(o, params, grads);
+    o->step++;
+}
+
+const char *gf_optim_state_name(const gf_optim *o, int i)
+{
+    if (o->cfg.type == GF_OPTIM_ADAMW) return i == 0 ? "optim.exp_avg" : "optim.exp_avg_sq";
+    return "optim.momentum";
+}
+
+const char *gf_optim_type_name(gf_optim_type t) { return t == GF_OPTIM_ADAMW ? "adamw" : "sgd"; }
+
+gf_status gf_optim_type_parse(const char *s, gf_optim_type *out)
+{
+    if (!strcmp(s, "sgd")) { *out = GF_OPTIM_SGD; return GF_OK; }
+    if (!strcmp(s, "adamw")) { *out = GF_OPTIM_ADAMW; return GF_OK; }
+    return gf_errorf(GF_ERR_ARG, "unknown optimizer \"%s\" (expected sgd or adamw)", s);
+}

@@ -1,0 +1,52 @@
+/* Model specs: the text that names an architecture, parsed into a list of
+ * layer descriptors with every shape resolved.
+ *
+ *   seq:INPUT-TOK-TOK-...     INPUT is N (flat) or CxHxW
+ *     linearN  convCkK[sS][pP]  maxpoolK[sS]  relu  gelu  flatten
+ *     dropoutP (0 <= P < 1)  layernorm (over each sample's features)
+ *   mlp:A-B-...-Z             linear layers A->B->...->Z with ReLU between
+ *   cnn                       seq:1x28x28-conv32k5p2-relu-maxpool2-
+ *                             conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear10
+ *
+ * Token i is layer i; a checkpoint names its parameters "i.weight"/"i.bias",
+ * the same as the equivalent torch.nn.Sequential. The last layer's outputs
+ * are the class logits (softmax cross-entropy is applied by the trainer). */
+#ifndef GF_ENGINE_SPEC_H
+#define GF_ENGINE_SPEC_H
+
+#include <stdint.h>
+#include "core/error.h"
+
+#define GF_SPEC_MAX_LAYERS 64
+#define GF_SPEC_MAX_LEN    1024
+
+typedef enum {
+    GF_LAYER_LINEAR, GF_LAYER_CONV2D, GF_LAYER_MAXPOOL2D, GF_LAYER_RELU,
+    GF_LAYER_GELU, GF_LAYER_FLATTEN, GF_LAYER_DROPOUT, GF_LAYER_LAYERNORM,
+} gf_layer_type;
+
+typedef struct { int c, h, w; } gf_shape3;   /* per-sample shape; a flat vector of n is (1, 1, n) */
+
+typedef struct {
+    gf_layer_type type;
+    gf_shape3 in, out;      /* per-sample shapes */
+    int   flat_in;          /* input is a flat vector (after flatten/linear) */
+    int   units;            /* linear: out features; conv: out channels */
+    int   k, stride, pad;   /* conv, maxpool */
+    float p;                /* dropout probability */
+} gf_layer_desc;
+
+typedef struct {
+    char canonical[GF_SPEC_MAX_LEN];   /* seq:... form, round-trips */
+    gf_shape3 input;
+    int input_flat;
+    int nlayers;
+    gf_layer_desc layers[GF_SPEC_MAX_LAYERS];
+} gf_spec;
+
+/* Parses `text` (any accepted form). On error, the message names the token. */
+gf_status gf_spec_parse(const char *text, gf_spec *out);
+
+static inline int64_t gf_shape3_numel(gf_shape3 s) { return (int64_t)s.c * s.h * s.w; }
+
+#endif

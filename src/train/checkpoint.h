@@ -1,0 +1,26 @@
+/* Training checkpoints as safetensors: the model's parameters under their
+ * PyTorch state_dict names ("i.weight", "i.bias"), the optimizer state as
+ * flat vectors ("optim.exp_avg", ...), and metadata strings:
+ *   gf.format  gf-checkpoint-1       gf.spec   canonical model spec
+ *   gf.epoch, gf.step                gf.seed, gf.batch
+ *   gf.optim, gf.lr, gf.momentum, gf.weight_decay, gf.beta1, gf.beta2, gf.eps
+ *   gf.rng     "seed:epoch:step", the counter state all draws derive from
+ *   gf.test_accuracy (when the caller supplies it).
+ * Nothing time- or host-dependent goes in, so equal runs give equal bytes. */
+#ifndef GF_TRAIN_CHECKPOINT_H
+#define GF_TRAIN_CHECKPOINT_H
+
+#include "core/error.h"
+#include "train/trainer.h"
+
+/* test_accuracy < 0 leaves it out. Written atomically. */
+gf_status gf_checkpoint_save(const gf_trainer *t, const char *path, double test_accuracy);
+
+/* Restores a run to continue training: model, optimizer state, counters.
+ * threads is the new run's thread count (a run's bits depend on it). */
+gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out);
+
+/* Loads only the model (for evaluation). */
+gf_status gf_checkpoint_load_model(const char *path, int batch, int threads, gf_model **out);
+
+#endif

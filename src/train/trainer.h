@@ -1,0 +1,57 @@
+/* A training run: model + optimizer + the counters that fix where the run
+ * is (epochs and steps done). Randomness is counter-based: the shuffle of
+ * epoch e comes from (seed, e) and the dropout masks of step s from
+ * (seed, s), so (seed, epoch, step) is the whole RNG state and a resumed run
+ * continues bit-identically. */
+#ifndef GF_TRAIN_TRAINER_H
+#define GF_TRAIN_TRAINER_H
+
+#include <stdint.h>
+#include "core/error.h"
+#include "data/dataset.h"
+#include "engine/model.h"
+#include "engine/optim.h"
+
+typedef struct {
+    char     spec[1024];     /* model spec as given */
+    int      batch;
+    int      threads;
+    uint64_t seed;
+    gf_optim_config optim;
+} gf_train_config;
+
+typedef struct {
+    gf_train_config cfg;
+    gf_model *model;
+    gf_optim  optim;
+    int       epoch;         /* epochs completed */
+    int64_t   step;          /* optimizer steps done */
+    int64_t  *perm;          /* (perm_n) shuffle of the current epoch */
+    int64_t   perm_n;
+    int32_t  *labels;        /* (batch) */
+} gf_trainer;
+
+typedef struct {
+    double  loss;            /* mean training loss over the epoch */
+    double  accuracy;        /* training accuracy over the epoch */
+    double  compute_s;       /* seconds in forward + backward + optimizer */
+    int64_t images;
+} gf_epoch_stats;
+
+/* Called after every batch: batches done / total, running loss, img/s. */
+typedef void (*gf_progress_fn)(void *ctx, int64_t done, int64_t total, double loss,
+                               double images_per_s);
+
+/* New run: builds the model, initialises it from cfg->seed. */
+gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out);
+void      gf_trainer_free(gf_trainer *t);
+
+/* Checks a dataset fits the model: sample size, label range, finite values. */
+gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const char *what);
+
+/* One epoch over `train` in the order of its (seed, epoch) shuffle; the last
+ * batch may be short. Fails (GF_ERR_NUMERIC) if the loss stops being finite. */
+gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
+                           gf_progress_fn progress, void *ctx);
+
+#endif
