@@ -8,7 +8,7 @@ ARCH     ?= -march=native
 OPT      ?= -O2 $(ARCH)
 SAN      :=
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
-CFLAGS   += -std=c11 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp $(OPT) $(SAN)
+CFLAGS   += -std=c11 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
 LDLIBS   += -lopenblas -ljansson -lz -lm
 LDFLAGS  += -fopenmp $(SAN)
 

@@ -1,0 +1,246 @@
+/* Finite-difference gradient checks for every op: for a random projection
+ * r, L = sum(op(x) * r) in double; each analytic gradient (input, weight,
+ * bias) must match central differences on sampled coordinates. */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "core/rng.h"
+#include "engine/ops.h"
+
+static gf_rng rng;
+
+static float *randv(int64_t n, float lo, float hi)
+{
+    float *v = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * gf_rng_uniform(&rng);
+    return v;
+}
+
+/* Values bounded away from 0 (for kinks such as ReLU's). */
+static float *randv_away(int64_t n)
+{
+    float *v = randv(n, 0.1f, 1.0f);
+    for (int64_t i = 0; i < n; i++) if (gf_rng_uniform(&rng) < 0.5f) v[i] = -v[i];
+    return v;
+}
+
+static double dot(const float *a, const float *b, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* The op under test: recompute the scalar loss from the current buffers. */
+typedef double (*loss_fn)(void *ctx);
+
+/* Compares grad[i] with (L(v_i + h) - L(v_i - h)) / 2h on up to 40 coordinates. */
+static void fd_check(const char *what, float *v, const float *grad, int64_t n, loss_fn f,
+                     void *ctx, float h)
+{
+    double worst = 0;
+    int count = n < 40 ? (int)n : 40;
+    for (int k = 0; k < count; k++) {
+        int64_t i = n <= 40 ? k : (int64_t)gf_rng_below(&rng, (uint64_t)n);
+        float keep = v[i];
+        v[i] = keep + h; double lp = f(ctx);
+        v[i] = keep - h; double lm = f(ctx);
+        v[i] = keep;
+        double num = (lp - lm) / (2.0 * h);
+        double err = fabs(num - grad[i]) / (fabs(num) + fabs(grad[i]) + 1e-2);
+        if (err > worst) worst = err;
+    }
+    CHECK_MSG(worst < 2e-3, "%s: worst relative error %.3g", what, worst);
+    printf("  %-28s worst relative error %.2e\n", what, worst);
+}
+
+/* ---- linear ---- */
+typedef struct { int B, K, N; float *x, *w, *b, *y, *r; } lin_ctx;
+static double lin_loss(void *p)
+{
+    lin_ctx *c = p;
+    gf_linear_forward(c->B, c->K, c->N, c->x, c->w, c->b, c->y);
+    return dot(c->y, c->r, (int64_t)c->B * c->N);
+}
+static void test_linear(void)
+{
+    lin_ctx c = { 5, 7, 4 };
+    c.x = randv(c.B * c.K, -1, 1); c.w = randv(c.N * c.K, -1, 1); c.b = randv(c.N, -1, 1);
+    c.y = randv(c.B * c.N, 0, 0); c.r = randv(c.B * c.N, -1, 1);
+    float *dx = randv(c.B * c.K, 0, 0), *dw = randv(c.N * c.K, 0, 0), *db = randv(c.N, 0, 0);
+    lin_loss(&c);
+    gf_linear_backward(c.B, c.K, c.N, c.x, c.w, c.r, dw, db, dx);
+    fd_check("linear dx", c.x, dx, c.B * c.K, lin_loss, &c, 1e-2f);
+    fd_check("linear dw", c.w, dw, c.N * c.K, lin_loss, &c, 1e-2f);
+    fd_check("linear db", c.b, db, c.N, lin_loss, &c, 1e-2f);
+    free(c.x); free(c.w); free(c.b); free(c.y); free(c.r); free(dx); free(dw); free(db);
+}
+
+/* ---- conv2d ---- */
+typedef struct { gf_conv_geom g; int B; float *x, *w, *b, *y, *r, *ws; } conv_ctx;
+static double conv_loss(void *p)
+{
+    conv_ctx *c = p;
+    gf_conv2d_forward(&c->g, c->B, 2, c->x, c->w, c->b, c->y, c->ws);
+    return dot(c->y, c->r, (int64_t)c->B * c->g.cout * c->g.ho * c->g.wo);
+}
+static void test_conv(int cin, int h, int w, int cout, int k, int s, int pad)
+{
+    conv_ctx c = { { cin, h, w, cout, k, s, pad, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1 }, 3 };
+    int64_t nx = (int64_t)c.B * cin * h * w, nw = (int64_t)cout * cin * k * k;
+    int64_t ny = (int64_t)c.B * cout * c.g.ho * c.g.wo;
+    c.x = randv(nx, -1, 1); c.w = randv(nw, -1, 1); c.b = randv(cout, -1, 1);
+    c.y = randv(ny, 0, 0); c.r = randv(ny, -1, 1);
+    c.ws = randv((int64_t)gf_conv2d_workspace(&c.g, 2), 0, 0);
+    float *dx = randv(nx, 0, 0), *dw = randv(nw, 0, 0), *db = randv(cout, 0, 0);
+    conv_loss(&c);
+    gf_conv2d_backward(&c.g, c.B, 2, c.x, c.w, c.r, dw, db, dx, c.ws);
+    char name[64];
+    snprintf(name, sizeof name, "conv k%d s%d p%d dx", k, s, pad);
+    fd_check(name, c.x, dx, nx, conv_loss, &c, 1e-2f);
+    snprintf(name, sizeof name, "conv k%d s%d p%d dw", k, s, pad);
+    fd_check(name, c.w, dw, nw, conv_loss, &c, 1e-2f);
+    snprintf(name, sizeof name, "conv k%d s%d p%d db", k, s, pad);
+    fd_check(name, c.b, db, cout, conv_loss, &c, 1e-2f);
+    free(c.x); free(c.w); free(c.b); free(c.y); free(c.r); free(c.ws); free(dx); free(dw); free(db);
+}
+
+/* ---- maxpool ---- */
+typedef struct { int64_t P; int h, w, k, s, ho, wo; float *x, *y, *r; int32_t *am; } pool_ctx;
+static double pool_loss(void *p)
+{
+    pool_ctx *c = p;
+    gf_maxpool2d_forward(c->P, c->h, c->w, c->k, c->s, c->ho, c->wo, c->x, c->y, c->am);
+    return dot(c->y, c->r, c->P * c->ho * c->wo);
+}
+static void test_pool(int k, int s)
+{
+    pool_ctx c = { 6, 7, 7, k, s, (7 - k) / s + 1, (7 - k) / s + 1 };
+    int64_t nx = c.P * c.h * c.w, ny = c.P * c.ho * c.wo;
+    /* distinct values spaced well beyond the FD step, so no argmax flips */
+    c.x = randv(nx, 0, 0);
+    for (int64_t i = 0; i < nx; i++) c.x[i] = (float)((i * 7919) % nx) * 0.05f;
+    c.y = randv(ny, 0, 0); c.r = randv(ny, -1, 1);
+    c.am = malloc(sizeof(int32_t) * ny);
+    float *dx = randv(nx, 0, 0);
+    pool_loss(&c);
+    gf_maxpool2d_backward(c.P, c.h, c.w, c.ho, c.wo, c.r, c.am, dx);
+    char name[64];
+    snprintf(name, sizeof name, "maxpool k%d s%d dx", k, s);
+    fd_check(name, c.x, dx, nx, pool_loss, &c, 1e-2f);
+    free(c.x); free(c.y); free(c.r); free(c.am); free(dx);
+}
+
+/* ---- elementwise ---- */
+typedef struct { int64_t n; float *x, *y, *r; int kind; float p; uint64_t key; } ew_ctx;
+static double ew_loss(void *p)
+{
+    ew_ctx *c = p;
+    if (c->kind == 0) gf_relu_forward(c->n, c->x, c->y);
+    else if (c->kind == 1) gf_gelu_forward(c->n, c->x, c->y);
+    else gf_dropout_forward(c->n, c->p, c->key, c->x, c->y);
+    return dot(c->y, c->r, c->n);
+}
+static void test_elementwise(int kind, const char *name)
+{
+    ew_ctx c = { 200, NULL, NULL, NULL, kind, 0.3f, 12345 };
+    c.x = kind == 1 ? randv(c.n, -3, 3) : randv_away(c.n);
+    c.y = randv(c.n, 0, 0); c.r = randv(c.n, -1, 1);
+    float *dx = randv(c.n, 0, 0);
+    ew_loss(&c);
+    if (kind == 0) gf_relu_backward(c.n, c.x, c.r, dx);
+    else if (kind == 1) gf_gelu_backward(c.n, c.x, c.r, dx);
+    else gf_dropout_backward(c.n, c.p, c.key, c.r, dx);
+    fd_check(name, c.x, dx, c.n, ew_loss, &c, 1e-2f);
+    free(c.x); free(c.y); free(c.r); free(dx);
+}
+
+/* ---- layernorm ---- */
+typedef struct { int B, D; float *x, *g, *b, *y, *r, *mean, *rstd; } ln_ctx;
+static double ln_loss(void *p)
+{
+    ln_ctx *c = p;
+    gf_layernorm_forward(c->B, c->D, c->x, c->g, c->b, c->y, c->mean, c->rstd);
+    return dot(c->y, c->r, (int64_t)c->B * c->D);
+}
+static void test_layernorm(void)
+{
+    ln_ctx c = { 4, 9 };
+    int64_t n = c.B * c.D;
+    c.x = randv(n, -2, 2); c.g = randv(c.D, 0.5f, 1.5f); c.b = randv(c.D, -1, 1);
+    c.y = randv(n, 0, 0); c.r = randv(n, -1, 1); c.mean = randv(c.B, 0, 0); c.rstd = randv(c.B, 0, 0);
+    float *dx = randv(n, 0, 0), *dg = randv(c.D, 0, 0), *db = randv(c.D, 0, 0);
+    ln_loss(&c);
+    gf_layernorm_backward(c.B, c.D, c.x, c.g, c.mean, c.rstd, c.r, dx, dg, db);
+    fd_check("layernorm dx", c.x, dx, n, ln_loss, &c, 1e-2f);
+    fd_check("layernorm dgamma", c.g, dg, c.D, ln_loss, &c, 1e-2f);
+    fd_check("layernorm dbeta", c.b, db, c.D, ln_loss, &c, 1e-2f);
+    free(c.x); free(c.g); free(c.b); free(c.y); free(c.r); free(c.mean); free(c.rstd);
+    free(dx); free(dg); free(db);
+}
+
+/* ---- softmax cross-entropy ---- */
+typedef struct { int B, C; float *z; int32_t *y; } ce_ctx;
+static double ce_loss(void *p)
+{
+    ce_ctx *c = p;
+    return gf_softmax_ce(c->B, c->C, c->z, c->y, NULL, NULL);
+}
+static void test_softmax_ce(void)
+{
+    ce_ctx c = { 6, 5 };
+    c.z = randv(c.B * c.C, -3, 3);
+    int32_t y[6];
+    for (int i = 0; i < c.B; i++) y[i] = (int32_t)gf_rng_below(&rng, (uint64_t)c.C);
+    c.y = y;
+    float *dz = randv(c.B * c.C, 0, 0);
+    int correct = -1;
+    ce_loss(&c);
+    gf_softmax_ce(c.B, c.C, c.z, c.y, dz, &correct);
+    CHECK(correct >= 0 && correct <= c.B);
+    fd_check("softmax-ce dlogits", c.z, dz, c.B * c.C, ce_loss, &c, 1e-2f);
+    /* a hand value: uniform logits give log(C) */
+    float zero[5] = {0};
+    int32_t lab = 2;
+    CHECK_NEAR(gf_softmax_ce(1, 5, zero, &lab, NULL, NULL), log(5.0), 1e-6);
+    free(c.z); free(dz);
+}
+
+/* dropout: masks reproducible from the key, fraction dropped near p, scale 1/(1-p) */
+static void test_dropout_stats(void)
+{
+    int64_t n = 100000;
+    float *x = randv(n, 1, 1), *y = randv(n, 0, 0), *y2 = randv(n, 0, 0);
+    gf_dropout_forward(n, 0.25f, 99, x, y);
+    gf_dropout_forward(n, 0.25f, 99, x, y2);
+    int64_t zeros = 0, scaled = 0;
+    for (int64_t i = 0; i < n; i++) {
+        zeros += y[i] == 0.0f;
+        scaled += fabsf(y[i] - 1.0f / 0.75f) < 1e-6f;
+    }
+    CHECK(!memcmp(y, y2, sizeof(float) * n));
+    CHECK_MSG(fabs(zeros / (double)n - 0.25) < 0.01, "dropped fraction %.4f", zeros / (double)n);
+    CHECK(zeros + scaled == n);
+    gf_dropout_forward(n, 0.25f, 100, x, y2);
+    CHECK(memcmp(y, y2, sizeof(float) * n) != 0);
+    free(x); free(y); free(y2);
+}
+
+int main(void)
+{
+    gf_rng_seed(&rng, 7);
+    test_linear();
+    test_conv(2, 6, 5, 3, 3, 1, 1);
+    test_conv(3, 7, 7, 2, 3, 2, 1);
+    test_conv(2, 8, 8, 4, 5, 1, 2);
+    test_conv(1, 5, 5, 2, 1, 1, 0);
+    test_pool(2, 2);
+    test_pool(3, 2);
+    test_elementwise(0, "relu dx");
+    test_elementwise(1, "gelu dx");
+    test_elementwise(2, "dropout dx");
+    test_layernorm();
+    test_softmax_ce();
+    test_dropout_stats();
+    return check_summary();
+}
