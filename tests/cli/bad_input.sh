@@ -1,0 +1,76 @@
+# Bad input gets a clear error naming what is wrong and a non-zero exit,
+# never a crash: missing files, broken IDX, broken CSV, broken safetensors,
+# a spec that does not parse, NaN in the input, bad flags.
+. tests/cli/lib.sh
+small_idx "$TMP/good" 200 50
+T="$GF train --model mlp:784-32-10 --epochs 1 --threads 2"
+
+expect_error "missing dataset dir" "nope exists" -- $T --dataset "idx:$TMP/nope"
+expect_error "unknown dataset spec" "dataset" -- $T --dataset "parquet:/x"
+
+# IDX: wrong magic, truncated images, count mismatch
+cp -r "$TMP/good" "$TMP/magic"
+{ printf '\000\000\010\004'; tail -c +5 "$TMP/good/train-images-idx3-ubyte"; } > "$TMP/magic/train-images-idx3-ubyte"
+expect_error "IDX wrong magic" "magic train-images" -- $T --dataset "idx:$TMP/magic"
+cp -r "$TMP/good" "$TMP/trunc"
+head -c 50000 "$TMP/good/train-images-idx3-ubyte" > "$TMP/trunc/train-images-idx3-ubyte"
+expect_error "IDX truncated" "truncated" -- $T --dataset "idx:$TMP/trunc"
+cp -r "$TMP/good" "$TMP/gztrunc"
+rm "$TMP/gztrunc/t10k-labels-idx1-ubyte"
+gzip -c "$TMP/good/t10k-labels-idx1-ubyte" | head -c 30 > "$TMP/gztrunc/t10k-labels-idx1-ubyte.gz"
+expect_error "IDX gzip truncated" "t10k-labels" -- $T --dataset "idx:$TMP/gztrunc"
+
+# CSV: non-numeric cell, ragged row, missing label column, NaN
+printf 'a,b,label\n1,2,0\n3,x7,1\n' > "$TMP/nonnum.csv"
+expect_error "CSV non-numeric cell" "nonnum.csv:3 x7" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nonnum.csv"
+printf 'a,b,label\n1,2,0\n3,1\n' > "$TMP/ragged.csv"
+expect_error "CSV ragged row" "ragged.csv:3 ragged" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/ragged.csv"
+printf 'a,b,y\n1,2,0\n3,1,1\n' > "$TMP/nolabel.csv"
+expect_error "CSV missing label column" "label" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nolabel.csv"
+printf 'a,b,label\n1,2,0\nnan,1,1\n4,4,1\n' > "$TMP/nan.csv"
+expect_error "CSV NaN cell" "nan" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nan.csv"
+printf 'a,b,label\n1,2,0\n3,1,1\n' > "$TMP/ok.csv"
+expect_error "CSV wider than model" "model" -- $GF train --model mlp:3-4-2 --dataset "csv:$TMP/ok.csv"
+printf 'a,b,label\n1,2,0\n3,1,5\n' > "$TMP/biglabel.csv"
+expect_error "CSV label beyond outputs" "label 5" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/biglabel.csv,test=$TMP/ok.csv"
+
+# model specs that do not parse
+expect_error "spec garbage" "spec" -- $T --model "resnet50" --dataset "idx:$TMP/good"
+expect_error "spec bad layer" "conv32q5" -- $GF train --model "seq:1x28x28-conv32q5-flatten-linear10" --dataset "idx:$TMP/good"
+expect_error "spec linear on image" "flatten" -- $GF train --model "seq:1x28x28-linear10" --dataset "idx:$TMP/good"
+expect_error "spec input mismatch" "784" -- $GF train --model "mlp:100-10" --dataset "idx:$TMP/good"
+
+# safetensors: missing, lying header length, unknown dtype, shape mismatch, not a checkpoint
+$T --dataset "idx:$TMP/good" --out "$TMP/m.st" >/dev/null || fail "good training run"
+E="$GF eval --dataset idx:$TMP/good --model-file"
+expect_error "checkpoint missing" "no such file" -- $E "$TMP/none.st"
+{ printf '\377\377\377\377\000\000\000\000'; tail -c +9 "$TMP/m.st"; } > "$TMP/lying.st"
+expect_error "safetensors lying header length" "header length" -- $E "$TMP/lying.st"
+LC_ALL=C sed 's/"F32"/"Q32"/' "$TMP/m.st" > "$TMP/dtype.st"
+expect_error "safetensors unknown dtype" "dtype Q32" -- $E "$TMP/dtype.st"
+LC_ALL=C sed 's/linear32-relu-linear10/linear16-relu-linear10/' "$TMP/m.st" > "$TMP/shape.st"
+expect_error "safetensors shape not matching the model" "shape 0.weight" -- $E "$TMP/shape.st"
+LC_ALL=C sed 's/gf-checkpoint-1/xx-checkpoint-1/' "$TMP/m.st" > "$TMP/notgf.st"
+expect_error "safetensors not a gf checkpoint" "not a gf checkpoint" -- $E "$TMP/notgf.st"
+head -c 100 "$TMP/m.st" > "$TMP/short.st"
+expect_error "safetensors truncated" "$TMP/short.st" -- $E "$TMP/short.st"
+expect_error "resume from garbage" "header" -- $GF train --resume "$TMP/lying.st" --dataset "idx:$TMP/good" --epochs 2
+
+# flags
+expect_error "unknown flag" "--frobnicate" -- $T --dataset "idx:$TMP/good" --frobnicate
+expect_error "bad lr" "--lr" -- $T --dataset "idx:$TMP/good" --lr abc
+expect_error "zero batch" "--batch" -- $T --dataset "idx:$TMP/good" --batch 0
+expect_error "unknown optimizer" "optimizer" -- $T --dataset "idx:$TMP/good" --optim lbfgs
+expect_error "unknown command" "unknown command" -- $GF frobnicate
+
+# a learning rate that blows up is reported, not silently trained through
+printf 'a,b,label\n3e38,-3e38,0\n3e38,3e38,1\n-3e38,3e38,1\n3e38,1,0\n' > "$TMP/huge.csv"
+expect_error "diverging run" "loss nan step" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/huge.csv,test=$TMP/huge.csv" --lr 1 --epochs 2 --batch 2
+
+# help explains every flag
+"$GF" --help | grep -q "train" && ok "gf --help" || fail "gf --help"
+for f in --model --dataset --epochs --batch --optim --lr --momentum --weight-decay --seed --threads --out --resume --json; do
+  "$GF" train --help | grep -q -- "$f" || fail "gf train --help lacks $f"
+done
+"$GF" eval --help | grep -q -- "--model-file" || fail "gf eval --help"
+finish
