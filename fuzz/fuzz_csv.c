@@ -1,0 +1,66 @@
+/* libFuzzer target for data/csv: writes the input to a temp file made once
+ * per process and loads it with gf_csv_load (label column "label"), then
+ * through gf_dataset_open's csv: spec (train/test split). An accepted file
+ * must give finite features and labels below num_classes; a rejected one
+ * must leave the outputs empty. */
+#include "data/dataset.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char path[64];
+
+static void cleanup(void) { unlink(path); }
+
+static void check(const gf_dataset *d)
+{
+    if (d->n < 1 || d->dim < 1 || d->w != d->dim || d->num_classes < 1) abort();
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->y[i] < 0 || d->y[i] >= d->num_classes) abort();
+    for (int64_t i = 0; i < d->n * d->dim; i++)
+        if (!isfinite(d->x[i])) abort();
+    if (gf_dataset_check_finite(d, "fuzz") != GF_OK) abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!path[0]) {
+        snprintf(path, sizeof path, "/tmp/fuzz_csv_XXXXXX");
+        int fd = mkstemp(path);
+        if (fd < 0) abort();
+        close(fd);
+        atexit(cleanup);
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (size && fwrite(data, 1, size, f) != size) abort();
+    if (fclose(f) != 0) abort();
+
+    gf_dataset d;
+    if (gf_csv_load(path, "label", &d) == GF_OK) {
+        check(&d);
+        gf_dataset_free(&d);
+    } else if (d.x || d.y || d.n) {
+        abort();
+    }
+
+    char spec[96];
+    snprintf(spec, sizeof spec, "csv:%s", path);
+    gf_dataset train, test;
+    if (gf_dataset_open(spec, &train, &test) == GF_OK) {
+        check(&train);
+        check(&test);
+        if (train.dim != test.dim || train.num_classes != test.num_classes) abort();
+        gf_dataset_free(&train);
+        gf_dataset_free(&test);
+    } else if (train.x || test.x || train.n || test.n) {
+        abort();
+    }
+    return 0;
+}
