@@ -299,6 +299,8 @@ def write_safetensors(path, tensors, metadata=None):
     """Writes tensors (an ordered list of (name, np.ndarray), or a dict) and
     string metadata. Deterministic: same inputs give the same bytes. Written
     to a temporary file and renamed into place."""
+    if np is None:
+        raise RuntimeError("write_safetensors needs numpy")
     if isinstance(tensors, dict):
         tensors = list(tensors.items())
     header = {}
