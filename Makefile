@@ -5,10 +5,10 @@
 BUILD    ?= build
 CC       ?= cc
 ARCH     ?= -march=native
-OPT      ?= -O2 $(ARCH)
+OPT      ?= -O3 $(ARCH)
 SAN      :=
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
-CFLAGS   += -std=c11 -g -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
+CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
 LDLIBS   += -lopenblas -ljansson -lz -lm
 LDFLAGS  += -fopenmp $(SAN)
 

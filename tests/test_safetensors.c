@@ -19,7 +19,7 @@ static char *path_in(const char *name)
     static char buf[4][256];
     static int k;
     char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", dir, name);
+    if (snprintf(p, 256, "%s/%s", dir, name) >= 256) abort();
     return p;
 }
 

@@ -76,7 +76,8 @@ static void col2im(const gf_conv_geom *g, const float *col, float *dx)
                     if (ih < 0 || ih >= H) continue;
                     const float *r = row + (size_t)oh * Wo;
                     float *dr = dxc + (size_t)ih * W - P + kw;
-                    for (int ow = ow0; ow < ow1; ow++) dr[ow * S] += r[ow];
+                    if (S == 1) for (int ow = ow0; ow < ow1; ow++) dr[ow] += r[ow];
+                    else for (int ow = ow0; ow < ow1; ow++) dr[ow * S] += r[ow];
                 }
             }
     }

@@ -114,10 +114,11 @@ static gf_status open_checkpoint(const char *path, gf_st_file **f)
     const char *fmt = gf_st_meta_get(*f, "gf.format");
     const char *spec = gf_st_meta_get(*f, "gf.spec");
     if (!fmt || strcmp(fmt, FORMAT) || !spec) {
-        gf_st_close(*f);
+        gf_errorf(GF_ERR_FORMAT, "%s: not a gf checkpoint (metadata gf.format=%.40s, expected %s)",
+                  path, fmt ? fmt : "missing", FORMAT);
+        gf_st_close(*f);          /* after formatting: fmt points into the file */
         *f = NULL;
-        return gf_errorf(GF_ERR_FORMAT, "%s: not a gf checkpoint (metadata gf.format=%s, expected %s)",
-                         path, fmt ? fmt : "missing", FORMAT);
+        return GF_ERR_FORMAT;
     }
     return GF_OK;
 }

@@ -1,7 +1,7 @@
 # Bad input gets a clear error naming what is wrong and a non-zero exit,
 # never a crash: missing files, broken IDX, broken CSV, broken safetensors,
 # a spec that does not parse, NaN in the input, bad flags.
-. tests/cli/lib.sh
+. tests/cli_lib.sh
 small_idx "$TMP/good" 200 50
 T="$GF train --model mlp:784-32-10 --epochs 1 --threads 2"
 

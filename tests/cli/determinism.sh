@@ -1,7 +1,7 @@
 # Same seed, data and threads -> byte-identical checkpoints; 2 epochs equal
 # 1 epoch + save + resume 1 epoch, byte for byte (SGD with momentum, AdamW,
 # and a model with dropout and layernorm whose masks depend on the step).
-. tests/cli/lib.sh
+. tests/cli_lib.sh
 small_idx "$TMP/d" 1000 200
 D="idx:$TMP/d"
 
