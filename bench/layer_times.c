@@ -16,10 +16,12 @@ int main(int argc, char **argv)
     int B = argc > 2 ? atoi(argv[2]) : 64, T = argc > 3 ? atoi(argv[3]) : 2;
     int iters = argc > 4 ? atoi(argv[4]) : 20;
     omp_set_num_threads(T);
+    int fuse = getenv("GF_NO_FUSE") == NULL;
     openblas_set_num_threads(T);
     gf_model *m;
     if (gf_model_create(spec, B, T, &m)) { fprintf(stderr, "%s\n", gf_last_error()); return 1; }
     gf_model_init(m, 1);
+    gf_model_fuse(m, fuse);
     gf_rng r;
     gf_rng_seed(&r, 2);
     float *x = gf_model_input(m);
@@ -35,7 +37,7 @@ int main(int argc, char **argv)
         const float *in = x;
         for (int i = 0; i < m->nlayers; i++) {
             double a = gf_now();
-            m->layers[i].kind->forward(m, &m->layers[i], B, in, 1);
+            if (!m->layers[i].fused) m->layers[i].kind->forward(m, &m->layers[i], B, in, 1);
             if (it >= 0) fwd[i] += gf_now() - a;
             in = m->layers[i].out;
         }
@@ -45,7 +47,7 @@ int main(int argc, char **argv)
         for (int i = m->nlayers - 1; i >= 0; i--) {
             gf_layer *L = &m->layers[i];
             double b0 = gf_now();
-            L->kind->backward(m, L, B, i ? m->layers[i - 1].out : x, i ? m->layers[i - 1].dout : NULL);
+            if (!L->fused) L->kind->backward(m, L, B, i ? m->layers[i - 1].out : x, i ? m->layers[i - 1].dout : NULL);
             if (it >= 0) bwd[i] += gf_now() - b0;
         }
         a = gf_now();
@@ -56,7 +58,8 @@ int main(int argc, char **argv)
     double sum = opt;
     printf("%-12s %10s %10s\n", "layer", "fwd ms", "bwd ms");
     for (int i = 0; i < m->nlayers; i++) {
-        printf("%-2d %-9s %10.3f %10.3f\n", i, m->layers[i].kind->name, 1e3 * fwd[i] / iters, 1e3 * bwd[i] / iters);
+        printf("%-2d %-9s %10.3f %10.3f%s\n", i, m->layers[i].kind->name, 1e3 * fwd[i] / iters, 1e3 * bwd[i] / iters,
+               m->layers[i].fused ? "  (fused into the conv above)" : "");
         sum += fwd[i] + bwd[i];
     }
     printf("optimizer    %10.3f\nstep (sum)   %10.3f ms  -> %.0f img/s\n", 1e3 * opt / iters,

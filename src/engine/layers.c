@@ -21,15 +21,39 @@ static void linear_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *
     gf_linear_backward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->dout, L->dw, L->db, din);
 }
 
+/* The layers fused into a conv run per sample, forward in order after the
+ * conv's output of sample n is written, backward in reverse before the
+ * conv reads its output gradient of sample n. */
+typedef struct { gf_model *m; gf_layer *conv; } fused_chain;
+
+static void fused_forward(void *ctx, int n)
+{
+    const fused_chain *c = ctx;
+    for (gf_layer *P = c->conv, *L = P + 1; L <= c->conv + c->conv->nfused; P = L++)
+        L->kind->forward_sample(L, n, P->out + (size_t)n * P->out_numel);
+}
+
+static void fused_backward(void *ctx, int n)
+{
+    const fused_chain *c = ctx;
+    for (gf_layer *L = c->conv + c->conv->nfused, *P = L - 1; L > c->conv; L = P--)
+        L->kind->backward_sample(L, n, P->out + (size_t)n * P->out_numel,
+                                 P->dout + (size_t)n * P->out_numel);
+}
+
 static void conv_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
     gf_conv_geom g = conv_geom(L);
-    gf_conv2d_forward(&g, B, m->threads, in, L->w, L->b, L->out, m->ws);
+    fused_chain c = { m, L };
+    gf_conv2d_forward(&g, B, m->threads, in, L->w, L->b, L->out, m->ws,
+                      L->nfused ? fused_forward : NULL, &c);
 }
 static void conv_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     gf_conv_geom g = conv_geom(L);
-    gf_conv2d_backward(&g, B, m->threads, in, L->w, L->dout, L->dw, L->db, din, m->ws);
+    fused_chain c = { m, L };
+    gf_conv2d_backward(&g, B, m->threads, in, L->w, L->dout, L->dw, L->db, din, m->ws,
+                       L->nfused ? fused_backward : NULL, &c);
 }
 
 static void pool_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
@@ -41,6 +65,37 @@ static void pool_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *di
 {
     if (din) gf_maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w,
                                    L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
+}
+
+static void pool_fwd1(gf_layer *L, int n, const float *in)
+{
+    size_t o = (size_t)n * L->out_numel;
+    gf_maxpool2d_forward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
+                         L->d.out.h, L->d.out.w, in, L->out + o, L->argmax + o);
+}
+static void pool_bwd1(gf_layer *L, int n, const float *in, float *din)
+{
+    size_t o = (size_t)n * L->out_numel;
+    gf_maxpool2d_backward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.out.h, L->d.out.w,
+                          L->dout + o, L->argmax + o, din);
+}
+
+static void relu_fwd1(gf_layer *L, int n, const float *in)
+{
+    gf_relu_forward(L->out_numel, in, L->out + (size_t)n * L->out_numel);
+}
+static void relu_bwd1(gf_layer *L, int n, const float *in, float *din)
+{
+    gf_relu_backward(L->out_numel, in, L->dout + (size_t)n * L->out_numel, din);
+}
+
+static void gelu_fwd1(gf_layer *L, int n, const float *in)
+{
+    gf_gelu_forward(L->out_numel, in, L->out + (size_t)n * L->out_numel);
+}
+static void gelu_bwd1(gf_layer *L, int n, const float *in, float *din)
+{
+    gf_gelu_backward(L->out_numel, in, L->dout + (size_t)n * L->out_numel, din);
 }
 
 static void relu_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
@@ -98,9 +153,9 @@ static void layernorm_bwd(gf_model *m, gf_layer *L, int B, const float *in, floa
 static const gf_layer_kind KINDS[] = {
     [GF_LAYER_LINEAR]    = { "linear",    linear_fwd,    linear_bwd },
     [GF_LAYER_CONV2D]    = { "conv2d",    conv_fwd,      conv_bwd },
-    [GF_LAYER_MAXPOOL2D] = { "maxpool2d", pool_fwd,      pool_bwd },
-    [GF_LAYER_RELU]      = { "relu",      relu_fwd,      relu_bwd },
-    [GF_LAYER_GELU]      = { "gelu",      gelu_fwd,      gelu_bwd },
+    [GF_LAYER_MAXPOOL2D] = { "maxpool2d", pool_fwd,      pool_bwd, pool_fwd1, pool_bwd1 },
+    [GF_LAYER_RELU]      = { "relu",      relu_fwd,      relu_bwd, relu_fwd1, relu_bwd1 },
+    [GF_LAYER_GELU]      = { "gelu",      gelu_fwd,      gelu_bwd, gelu_fwd1, gelu_bwd1 },
     [GF_LAYER_FLATTEN]   = { "flatten",   flatten_fwd,   flatten_bwd },
     [GF_LAYER_DROPOUT]   = { "dropout",   dropout_fwd,   dropout_bwd },
     [GF_LAYER_LAYERNORM] = { "layernorm", layernorm_fwd, layernorm_bwd },

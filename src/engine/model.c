@@ -106,8 +106,21 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
             L->rstd = m->stats + so; so += max_batch;
         }
     }
+    gf_model_fuse(m, 1);
     *out = m;
     return GF_OK;
+}
+
+void gf_model_fuse(gf_model *m, int on)
+{
+    for (int i = 0; i < m->nlayers; i++) m->layers[i].nfused = m->layers[i].fused = 0;
+    if (!on) return;
+    for (int i = 0; i < m->nlayers; i++) {
+        gf_layer *L = &m->layers[i];
+        if (L->d.type != GF_LAYER_CONV2D) continue;
+        while (i + 1 + L->nfused < m->nlayers && m->layers[i + 1 + L->nfused].kind->forward_sample)
+            m->layers[i + 1 + L->nfused++].fused = 1;
+    }
 }
 
 void gf_model_free(gf_model *m)
@@ -143,7 +156,7 @@ const float *gf_model_forward(gf_model *m, const float *x, int B, int train, uin
     for (int i = 0; i < m->nlayers; i++) {
         gf_layer *L = &m->layers[i];
         if (L->d.type == GF_LAYER_DROPOUT) L->dropout_key = gf_hash64(dropout_key, (uint64_t)i);
-        L->kind->forward(m, L, B, in, train);
+        if (!L->fused) L->kind->forward(m, L, B, in, train);
         in = L->out;
     }
     return in;
@@ -157,7 +170,7 @@ double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct
         gf_layer *L = &m->layers[i];
         const float *in = i ? m->layers[i - 1].out : m->acts;   /* acts starts with the input copy */
         float *din = i ? m->layers[i - 1].dout : NULL;
-        L->kind->backward(m, L, B, in, din);
+        if (!L->fused) L->kind->backward(m, L, B, in, din);
     }
     return loss;
 }

@@ -16,11 +16,17 @@ typedef struct gf_model gf_model;
 typedef struct gf_layer gf_layer;
 
 /* What a layer type does: forward writes L->out, backward writes parameter
- * gradients and, if din is not NULL, the gradient of the layer's input. */
+ * gradients and, if din is not NULL, the gradient of the layer's input.
+ * Parameter-free layers that work sample by sample may also offer
+ * *_sample versions for one sample n (pointers already offset to it): a
+ * conv layer then runs them inside its own per-sample loop while the data
+ * is in cache ("fused"), with the same arithmetic, so the same bits. */
 typedef struct {
     const char *name;
     void (*forward)(gf_model *m, gf_layer *L, int B, const float *in, int train);
     void (*backward)(gf_model *m, gf_layer *L, int B, const float *in, float *din);
+    void (*forward_sample)(gf_layer *L, int n, const float *in_n);
+    void (*backward_sample)(gf_layer *L, int n, const float *in_n, float *din_n);
 } gf_layer_kind;
 
 struct gf_layer {
@@ -35,6 +41,8 @@ struct gf_layer {
     int32_t *argmax;              /* maxpool: (max_batch, out_numel) */
     float  *mean, *rstd;          /* layernorm: (max_batch) each */
     uint64_t dropout_key;         /* dropout: key of the last training forward */
+    int      nfused;              /* conv: how many following layers it runs per sample */
+    int      fused;               /* run by the conv before it, not on its own */
 };
 
 struct gf_model {
@@ -53,6 +61,9 @@ struct gf_model {
 
 gf_status gf_model_create(const char *spec, int max_batch, int threads, gf_model **out);
 void      gf_model_free(gf_model *m);
+/* Fusion of per-sample layers into the conv before them: on after create.
+ * Off gives the same bits, layer by layer (the tests compare the two). */
+void      gf_model_fuse(gf_model *m, int on);
 
 /* PyTorch's default initialisation (uniform +-1/sqrt(fan_in) for linear and
  * conv weights and biases; ones and zeros for layernorm), drawn from `seed`. */

@@ -19,123 +19,158 @@ static size_t grad_floats(const gf_conv_geom *g)     /* dw (cout, cin*k*k) + db 
     return (size_t)g->cout * g->cin * g->k * g->k + g->cout;
 }
 
+static size_t pad_floats(const gf_conv_geom *g)      /* (cin, h + 2 pad, w + 2 pad) */
+{
+    return (size_t)g->cin * (g->h + 2 * g->pad) * (g->w + 2 * g->pad);
+}
+
+/* Per thread: column buffer, then weight-gradient accumulator, then a
+ * zero-bordered copy of one sample (so the lowering loops need no bounds). */
+static size_t thread_floats(const gf_conv_geom *g)
+{
+    return col_floats(g) + grad_floats(g) + pad_floats(g);
+}
+
 size_t gf_conv2d_workspace(const gf_conv_geom *g, int threads)
 {
-    return (col_floats(g) + grad_floats(g)) * (size_t)threads;
+    return thread_floats(g) * (size_t)threads;
 }
 
-/* Columns [ow0, ow1) of an output row read inside the input for kernel column kw. */
-static void valid_cols(const gf_conv_geom *g, int kw, int *ow0, int *ow1)
+/* Copies x (cin, h, w) into the interior of xp (cin, hp, wp), whose border
+ * the caller zeroed once. */
+static void pad_copy(const gf_conv_geom *g, const float *x, float *xp)
 {
-    int lo = g->pad - kw, hi = g->w - 1 + g->pad - kw;
-    *ow0 = lo <= 0 ? 0 : (lo + g->stride - 1) / g->stride;
-    *ow1 = hi < 0 ? 0 : hi / g->stride + 1;
-    if (*ow1 > g->wo) *ow1 = g->wo;
-    if (*ow1 < *ow0) *ow1 = *ow0;
+    const int H = g->h, W = g->w, P = g->pad, Hp = H + 2 * P, Wp = W + 2 * P;
+    for (int c = 0; c < g->cin; c++)
+        for (int i = 0; i < H; i++) {
+            const float *restrict src = x + ((size_t)c * H + i) * W;
+            float *restrict dst = xp + ((size_t)c * Hp + i + P) * Wp + P;
+            for (int j = 0; j < W; j++) dst[j] = src[j];
+        }
 }
 
-/* x (cin, h, w) -> col (cin*k*k, ho*wo) */
-static void im2col(const gf_conv_geom *g, const float *x, float *col)
+/* xp (cin, hp, wp) -> col (cin*k*k, ho*wo): row (c, kh, kw) holds the input
+ * pixels under kernel tap (kh, kw) for every output pixel. */
+static void im2col(const gf_conv_geom *g, const float *xp, float *col)
 {
-    const int K = g->k, S = g->stride, P = g->pad, H = g->h, W = g->w, Ho = g->ho, Wo = g->wo;
-    for (int c = 0; c < g->cin; c++) {
-        const float *xc = x + (size_t)c * H * W;
+    const int K = g->k, S = g->stride, Ho = g->ho, Wo = g->wo;
+    const int Hp = g->h + 2 * g->pad, Wp = g->w + 2 * g->pad;
+    for (int c = 0; c < g->cin; c++)
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
                 float *row = col + ((size_t)(c * K + kh) * K + kw) * Ho * Wo;
-                int ow0, ow1;
-                valid_cols(g, kw, &ow0, &ow1);
+                const float *src = xp + ((size_t)c * Hp + kh) * Wp + kw;
                 for (int oh = 0; oh < Ho; oh++) {
-                    float *r = row + (size_t)oh * Wo;
-                    int ih = oh * S - P + kh;
-                    if (ih < 0 || ih >= H) { memset(r, 0, sizeof(float) * Wo); continue; }
-                    const float *xr = xc + (size_t)ih * W - P + kw;
-                    for (int ow = 0; ow < ow0; ow++) r[ow] = 0.0f;
-                    if (S == 1) memcpy(r + ow0, xr + ow0, sizeof(float) * (ow1 - ow0));
-                    else for (int ow = ow0; ow < ow1; ow++) r[ow] = xr[ow * S];
-                    for (int ow = ow1; ow < Wo; ow++) r[ow] = 0.0f;
+                    float *restrict r = row + (size_t)oh * Wo;
+                    const float *restrict s = src + (size_t)oh * S * Wp;
+                    if (S == 1) for (int ow = 0; ow < Wo; ow++) r[ow] = s[ow];
+                    else for (int ow = 0; ow < Wo; ow++) r[ow] = s[ow * S];
                 }
             }
-    }
 }
 
-/* dx (cin, h, w) = sum of col (cin*k*k, ho*wo) entries over the pixels they came from */
-static void col2im(const gf_conv_geom *g, const float *col, float *dx)
+/* dxp (cin, hp, wp) = sum of col (cin*k*k, ho*wo) entries over the pixels
+ * they came from (the adjoint of im2col), then its interior -> dx (cin, h, w). */
+static void col2im(const gf_conv_geom *g, const float *col, float *dxp, float *dx)
 {
-    const int K = g->k, S = g->stride, P = g->pad, H = g->h, W = g->w, Ho = g->ho, Wo = g->wo;
-    memset(dx, 0, sizeof(float) * g->cin * H * W);
-    for (int c = 0; c < g->cin; c++) {
-        float *dxc = dx + (size_t)c * H * W;
+    const int K = g->k, S = g->stride, Ho = g->ho, Wo = g->wo, H = g->h, W = g->w, P = g->pad;
+    const int Hp = H + 2 * P, Wp = W + 2 * P;
+    memset(dxp, 0, sizeof(float) * g->cin * Hp * Wp);
+    for (int c = 0; c < g->cin; c++)
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
                 const float *row = col + ((size_t)(c * K + kh) * K + kw) * Ho * Wo;
-                int ow0, ow1;
-                valid_cols(g, kw, &ow0, &ow1);
+                float *dst = dxp + ((size_t)c * Hp + kh) * Wp + kw;
                 for (int oh = 0; oh < Ho; oh++) {
-                    int ih = oh * S - P + kh;
-                    if (ih < 0 || ih >= H) continue;
-                    const float *r = row + (size_t)oh * Wo;
-                    float *dr = dxc + (size_t)ih * W - P + kw;
-                    if (S == 1) for (int ow = ow0; ow < ow1; ow++) dr[ow] += r[ow];
-                    else for (int ow = ow0; ow < ow1; ow++) dr[ow * S] += r[ow];
+                    const float *restrict r = row + (size_t)oh * Wo;
+                    float *restrict d = dst + (size_t)oh * S * Wp;
+                    if (S == 1) for (int ow = 0; ow < Wo; ow++) d[ow] += r[ow];
+                    else for (int ow = 0; ow < Wo; ow++) d[ow * S] += r[ow];
                 }
             }
-    }
+    if (dxp == dx) return;
+    for (int c = 0; c < g->cin; c++)
+        for (int i = 0; i < H; i++) {
+            const float *restrict src = dxp + ((size_t)c * Hp + i + P) * Wp + P;
+            float *restrict dst = dx + ((size_t)c * H + i) * W;
+            for (int j = 0; j < W; j++) dst[j] = src[j];
+        }
+}
+
+/* Sum of n floats in a fixed order that vectorises: 16 interleaved partial
+ * sums, then those in index order. */
+static float sum_fixed_order(const float *x, int n)
+{
+    float part[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) part[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) part[j] += x[i];
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++) s += part[j];
+    return s;
 }
 
 void gf_conv2d_forward(const gf_conv_geom *g, int B, int threads, const float *x,
-                       const float *w, const float *b, float *y, float *ws)
+                       const float *w, const float *b, float *y, float *ws,
+                       gf_sample_hook after, void *ctx)
 {
     const int ckk = g->cin * g->k * g->k, hw = g->ho * g->wo;
     const size_t xs = (size_t)g->cin * g->h * g->w, ys = (size_t)g->cout * hw;
-    const size_t per_thread = col_floats(g) + grad_floats(g);
     #pragma omp parallel num_threads(threads)
     {
-        float *col = ws + per_thread * omp_get_thread_num();
+        float *col = ws + thread_floats(g) * omp_get_thread_num();
+        float *xp = col + col_floats(g) + grad_floats(g);
+        if (g->pad) memset(xp, 0, sizeof(float) * pad_floats(g));
         #pragma omp for schedule(static)
         for (int n = 0; n < B; n++) {
             float *yn = y + ys * n;
-            im2col(g, x + xs * n, col);
+            const float *xn = x + xs * n;
+            if (g->pad) pad_copy(g, xn, xp);
+            im2col(g, g->pad ? xp : xn, col);
             for (int c = 0; c < g->cout; c++)
                 for (int i = 0; i < hw; i++) yn[(size_t)c * hw + i] = b[c];
             /* y_n (cout, hw) += w (cout, ckk) col (ckk, hw) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, hw, ckk,
                         1.0f, w, ckk, col, hw, 1.0f, yn, hw);
+            if (after) after(ctx, n);
         }
     }
 }
 
 void gf_conv2d_backward(const gf_conv_geom *g, int B, int threads, const float *x,
                         const float *w, const float *dy, float *dw, float *db,
-                        float *dx, float *ws)
+                        float *dx, float *ws, gf_sample_hook before, void *ctx)
 {
     const int ckk = g->cin * g->k * g->k, hw = g->ho * g->wo;
     const size_t xs = (size_t)g->cin * g->h * g->w, ys = (size_t)g->cout * hw;
-    const size_t ncol = col_floats(g), ngrad = grad_floats(g), per_thread = ncol + ngrad;
+    const size_t ncol = col_floats(g), ngrad = grad_floats(g), per_thread = thread_floats(g);
     const size_t nw = (size_t)g->cout * ckk;
     #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = ws + per_thread * t;
         float *acc = col + ncol;                      /* dw (cout, ckk), then db (cout) */
+        float *xp = acc + ngrad;                      /* padded sample, then padded dx */
         memset(acc, 0, sizeof(float) * ngrad);
         const int n0 = (int)((long)B * t / nt), n1 = (int)((long)B * (t + 1) / nt);
         for (int n = n0; n < n1; n++) {
-            const float *dyn = dy + ys * n;
-            im2col(g, x + xs * n, col);
+            const float *dyn = dy + ys * n, *xn = x + xs * n;
+            if (before) before(ctx, n);
+            if (g->pad) {
+                memset(xp, 0, sizeof(float) * pad_floats(g));
+                pad_copy(g, xn, xp);
+            }
+            im2col(g, g->pad ? xp : xn, col);
             /* dw += dy_n (cout, hw) col^T (hw, ckk) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, ckk, hw,
                         1.0f, dyn, hw, col, hw, 1.0f, acc, ckk);
-            for (int c = 0; c < g->cout; c++) {
-                float s = 0.0f;
-                for (int i = 0; i < hw; i++) s += dyn[(size_t)c * hw + i];
-                acc[nw + c] += s;
-            }
+            for (int c = 0; c < g->cout; c++) acc[nw + c] += sum_fixed_order(dyn + (size_t)c * hw, hw);
             if (dx) {
                 /* col (ckk, hw) = w^T (ckk, cout) dy_n (cout, hw) */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, g->cout,
                             1.0f, w, ckk, dyn, hw, 0.0f, col, hw);
-                col2im(g, col, dx + xs * n);
+                col2im(g, col, g->pad ? xp : dx + xs * n, dx + xs * n);
             }
         }
         #pragma omp barrier

@@ -18,14 +18,19 @@ void gf_linear_backward(int B, int K, int N, const float *x, const float *w,
 
 /* conv2d: x (B, cin, h, w), weight (cout, cin, k, k), bias (cout)
  *      -> y (B, cout, ho, wo). Parallel over samples; each thread uses its
- * own slice of the workspace (gf_conv2d_workspace floats in all). */
+ * own slice of the workspace (gf_conv2d_workspace floats in all).
+ * Optional per-sample hooks run on the same thread while the sample's data
+ * is still in cache: `after(ctx, n)` once y_n is written (forward), and
+ * `before(ctx, n)` before dy_n is read (backward). NULL for none. */
 typedef struct { int cin, h, w, cout, k, stride, pad, ho, wo; } gf_conv_geom;
+typedef void (*gf_sample_hook)(void *ctx, int n);
 size_t gf_conv2d_workspace(const gf_conv_geom *g, int threads);
 void gf_conv2d_forward(const gf_conv_geom *g, int B, int threads, const float *x,
-                       const float *w, const float *b, float *y, float *ws);
+                       const float *w, const float *b, float *y, float *ws,
+                       gf_sample_hook after, void *ctx);
 void gf_conv2d_backward(const gf_conv_geom *g, int B, int threads, const float *x,
                         const float *w, const float *dy, float *dw, float *db,
-                        float *dx, float *ws);
+                        float *dx, float *ws, gf_sample_hook before, void *ctx);
 
 /* maxpool2d over planes: x (P, h, w) -> y (P, ho, wo), P = B * channels;
  * argmax (P, ho, wo) holds the winning input offset within its plane. */
