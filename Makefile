@@ -20,7 +20,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-fast test-asan demo bench clean fuzz
+.PHONY: all deps test test-fast demo bench clean fuzz fuzz-build
 all: $(BUILD)/libgf.a $(BUILD)/gf $(TESTS)
 
 $(BUILD)/obj/%.o: %.c
@@ -38,6 +38,9 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libgf.a $(LDFLAGS) $(LDLIBS)
 
+# test_model counts the allocations libgf makes during a training step
+$(BUILD)/tests/test_model: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
+
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 deps:
@@ -47,6 +50,7 @@ deps:
 test: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build/asan OPT="-O1" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
+	$(MAKE) fuzz-build
 	tests/run.sh build build/asan
 
 test-fast: all
@@ -75,6 +79,7 @@ FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-s
 build/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz-build: $(FUZZ_BIN)
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \

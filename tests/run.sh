@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every test binary (build/tests/test_*) and every CLI test script
-# (tests/cli/*.sh) for each build folder given, and prints the closing
+# (tests/cli/*.sh) for each build folder given, then a short run of each
+# built libFuzzer target (build/fuzz/fuzz_*), and prints the closing
 # summary "N passed, N failed". Exit status is non-zero if any failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -17,6 +18,15 @@ for b in "$@"; do
     if GF="$b/gf" sh "$s" >"$log" 2>&1; then pass=$((pass+1)); echo "PASS $s ($b)"
     else fail=$((fail+1)); failed="$failed $s($b)"; echo "FAIL $s ($b)"; tail -20 "$log"; fi
   done
+done
+# libFuzzer targets (built by `make test`): a short run from the seed corpus,
+# so the parsers stay fuzzable and known inputs keep passing.
+for f in build/fuzz/fuzz_*; do
+  [ -x "$f" ] || continue
+  n=$(basename "$f"); log="build/fuzz/$n.log"
+  if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-10}" -max_len=4096 "fuzz/seeds/$n" >"$log" 2>&1; then
+    pass=$((pass+1)); echo "PASS $f ($(grep -o 'Done [0-9]* runs' "$log"))"
+  else fail=$((fail+1)); failed="$failed $f"; echo "FAIL $f"; tail -30 "$log"; fi
 done
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed"
