@@ -138,19 +138,22 @@ void gf_conv2d_forward(const gf_conv_geom *g, int B, int threads, const float *x
     }
 }
 
+/* The weight-gradient GEMM is posed as dw^T (ckk, cout): OpenBLAS runs that
+ * shape about 25% faster here than (cout, ckk); the final reduction
+ * transposes it back for free. */
 void gf_conv2d_backward(const gf_conv_geom *g, int B, int threads, const float *x,
                         const float *w, const float *dy, float *dw, float *db,
                         float *dx, float *ws, gf_sample_hook before, void *ctx)
 {
-    const int ckk = g->cin * g->k * g->k, hw = g->ho * g->wo;
-    const size_t xs = (size_t)g->cin * g->h * g->w, ys = (size_t)g->cout * hw;
+    const int ckk = g->cin * g->k * g->k, hw = g->ho * g->wo, cout = g->cout;
+    const size_t xs = (size_t)g->cin * g->h * g->w, ys = (size_t)cout * hw;
     const size_t ncol = col_floats(g), ngrad = grad_floats(g), per_thread = thread_floats(g);
-    const size_t nw = (size_t)g->cout * ckk;
+    const size_t nw = (size_t)cout * ckk;
     #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         float *col = ws + per_thread * t;
-        float *acc = col + ncol;                      /* dw (cout, ckk), then db (cout) */
+        float *acc = col + ncol;                      /* dw^T (ckk, cout), then db (cout) */
         float *xp = acc + ngrad;                      /* padded sample, then padded dx */
         memset(acc, 0, sizeof(float) * ngrad);
         const int n0 = (int)((long)B * t / nt), n1 = (int)((long)B * (t + 1) / nt);
@@ -162,22 +165,24 @@ void gf_conv2d_backward(const gf_conv_geom *g, int B, int threads, const float *
                 pad_copy(g, xn, xp);
             }
             im2col(g, g->pad ? xp : xn, col);
-            /* dw += dy_n (cout, hw) col^T (hw, ckk) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, ckk, hw,
-                        1.0f, dyn, hw, col, hw, 1.0f, acc, ckk);
-            for (int c = 0; c < g->cout; c++) acc[nw + c] += sum_fixed_order(dyn + (size_t)c * hw, hw);
+            /* dw^T (ckk, cout) += col (ckk, hw) dy_n^T (hw, cout) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ckk, cout, hw,
+                        1.0f, col, hw, dyn, hw, 1.0f, acc, cout);
+            for (int c = 0; c < cout; c++) acc[nw + c] += sum_fixed_order(dyn + (size_t)c * hw, hw);
             if (dx) {
                 /* col (ckk, hw) = w^T (ckk, cout) dy_n (cout, hw) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, g->cout,
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, cout,
                             1.0f, w, ckk, dyn, hw, 0.0f, col, hw);
                 col2im(g, col, g->pad ? xp : dx + xs * n, dx + xs * n);
             }
         }
         #pragma omp barrier
+        /* sum the threads' accumulators in thread order; dw back to (cout, ckk) */
         #pragma omp for schedule(static)
         for (size_t i = 0; i < ngrad; i++) {
+            size_t src = i < nw ? (i % ckk) * cout + i / ckk : i;
             float s = 0.0f;
-            for (int u = 0; u < nt; u++) s += ws[per_thread * u + ncol + i];
+            for (int u = 0; u < nt; u++) s += ws[per_thread * u + ncol + src];
             if (i < nw) dw[i] = s; else db[i - nw] = s;
         }
     }
