@@ -178,6 +178,33 @@ static void test_pool(int k, int s)
     free(c.x); free(c.y); free(c.r); free(c.am); free(dx);
 }
 
+/* Max-pool values and winners against a plain scan (first maximum in
+ * window order), on inputs full of ties, odd sizes and rows over 16 wide. */
+static void test_pool_ties(int h, int w, int k, int st)
+{
+    const int64_t P = 5;
+    int ho = (h - k) / st + 1, wo = (w - k) / st + 1;
+    float *x = randv(P * h * w, 0, 0), *y = randv(P * ho * wo, 0, 0);
+    int32_t *am = malloc(sizeof(int32_t) * P * ho * wo);
+    for (int64_t i = 0; i < P * h * w; i++) x[i] = (float)gf_rng_below(&rng, 3);   /* 0, 1, 2 */
+    gf_maxpool2d_forward(P, h, w, k, st, ho, wo, x, y, am);
+    int bad = 0;
+    for (int64_t p = 0; p < P; p++)
+        for (int oh = 0; oh < ho; oh++)
+            for (int ow = 0; ow < wo; ow++) {
+                int best = -1;
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) {
+                        int off = (oh * st + i) * w + ow * st + j;
+                        if (best < 0 || x[p * h * w + off] > x[p * h * w + best]) best = off;
+                    }
+                int64_t o = (p * ho + oh) * wo + ow;
+                bad += am[o] != best || y[o] != x[p * h * w + best];
+            }
+    CHECK_MSG(bad == 0, "maxpool k%d s%d on %dx%d: %d windows differ from the plain scan", k, st, h, w, bad);
+    free(x); free(y); free(am);
+}
+
 /* ---- elementwise ---- */
 typedef struct { int64_t n; float *x, *y, *r; int kind; float p; uint64_t key; } ew_ctx;
 static double ew_loss(void *p)
@@ -283,6 +310,11 @@ int main(void)
     test_conv(1, 5, 5, 2, 1, 1, 0);
     test_pool(2, 2);
     test_pool(3, 2);
+    test_pool_ties(28, 28, 2, 2);
+    test_pool_ties(7, 7, 2, 2);
+    test_pool_ties(9, 41, 2, 2);
+    test_pool_ties(6, 64, 2, 2);
+    test_pool_ties(7, 9, 3, 2);
     test_elementwise(0, "relu dx");
     test_elementwise(1, "gelu dx");
     test_elementwise(2, "dropout dx");

@@ -8,6 +8,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
+#include "engine/simd.h"
 
 static size_t col_floats(const gf_conv_geom *g)      /* (cin*k*k, ho*wo) */
 {
@@ -45,7 +46,7 @@ static void pad_copy(const gf_conv_geom *g, const float *x, float *xp)
         for (int i = 0; i < H; i++) {
             const float *restrict src = x + ((size_t)c * H + i) * W;
             float *restrict dst = xp + ((size_t)c * Hp + i + P) * Wp + P;
-            for (int j = 0; j < W; j++) dst[j] = src[j];
+            gf_row_copy(dst, src, W);
         }
 }
 
@@ -63,7 +64,7 @@ static void im2col(const gf_conv_geom *g, const float *xp, float *col)
                 for (int oh = 0; oh < Ho; oh++) {
                     float *restrict r = row + (size_t)oh * Wo;
                     const float *restrict s = src + (size_t)oh * S * Wp;
-                    if (S == 1) for (int ow = 0; ow < Wo; ow++) r[ow] = s[ow];
+                    if (S == 1) gf_row_copy(r, s, Wo);
                     else for (int ow = 0; ow < Wo; ow++) r[ow] = s[ow * S];
                 }
             }
@@ -84,7 +85,7 @@ static void col2im(const gf_conv_geom *g, const float *col, float *dxp, float *d
                 for (int oh = 0; oh < Ho; oh++) {
                     const float *restrict r = row + (size_t)oh * Wo;
                     float *restrict d = dst + (size_t)oh * S * Wp;
-                    if (S == 1) for (int ow = 0; ow < Wo; ow++) d[ow] += r[ow];
+                    if (S == 1) gf_row_add(d, r, Wo);
                     else for (int ow = 0; ow < Wo; ow++) d[ow * S] += r[ow];
                 }
             }
@@ -93,7 +94,7 @@ static void col2im(const gf_conv_geom *g, const float *col, float *dxp, float *d
         for (int i = 0; i < H; i++) {
             const float *restrict src = dxp + ((size_t)c * Hp + i + P) * Wp + P;
             float *restrict dst = dx + ((size_t)c * H + i) * W;
-            for (int j = 0; j < W; j++) dst[j] = src[j];
+            gf_row_copy(dst, src, W);
         }
 }
 

@@ -3,6 +3,47 @@
 #include "engine/ops.h"
 
 #include <string.h>
+#include "engine/simd.h"
+
+#ifdef __AVX512F__
+/* One output row of the 2x2/2 pool, 16 outputs per step: vertical maxima of
+ * the row pair, then even/odd lanes split apart for the horizontal maxima.
+ * Ties resolve as the scalar scan (a, b, c, d) does: the right column wins
+ * a tie only when the left maximum came from the lower row and the right
+ * one from the upper row. */
+static void maxpool_2x2_row(const float *r0, const float *r1, int w, int wo, int32_t base,
+                            float *yr, int32_t *ar)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                              12, 13, 14, 15), 1);
+    const __m512i wv = _mm512_set1_epi32(w), zero = _mm512_setzero_si512();
+    for (int ow = 0; ow < wo; ow += 16) {
+        int n = wo - ow < 16 ? wo - ow : 16, nin = 2 * n;
+        __mmask16 mlo = (__mmask16)(nin >= 16 ? 0xFFFF : (1u << nin) - 1);
+        __mmask16 mhi = (__mmask16)(nin <= 16 ? 0 : (1u << (nin - 16)) - 1);
+        __mmask16 mout = (__mmask16)(n == 16 ? 0xFFFF : (1u << n) - 1);
+        const float *p0 = r0 + 2 * ow, *p1 = r1 + 2 * ow;
+        __m512 a0 = _mm512_maskz_loadu_ps(mlo, p0), a1 = _mm512_maskz_loadu_ps(mhi, p0 + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(mlo, p1), b1 = _mm512_maskz_loadu_ps(mhi, p1 + 16);
+        __mmask16 s0 = _mm512_cmp_ps_mask(b0, a0, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b0, b0, _CMP_UNORD_Q);
+        __mmask16 s1 = _mm512_cmp_ps_mask(b1, a1, _CMP_GT_OQ) | _mm512_cmp_ps_mask(b1, b1, _CMP_UNORD_Q);
+        __m512 v0 = _mm512_mask_blend_ps(s0, a0, b0), v1 = _mm512_mask_blend_ps(s1, a1, b1);
+        __m512i o0 = _mm512_mask_blend_epi32(s0, zero, wv), o1 = _mm512_mask_blend_epi32(s1, zero, wv);
+        __m512 left = _mm512_permutex2var_ps(v0, even, v1), right = _mm512_permutex2var_ps(v0, odd, v1);
+        __m512i lo = _mm512_permutex2var_epi32(o0, even, o1), ro = _mm512_permutex2var_epi32(o0, odd, o1);
+        __mmask16 lbot = _mm512_cmpeq_epi32_mask(lo, wv), rbot = _mm512_cmpeq_epi32_mask(ro, wv);
+        __mmask16 r = _mm512_cmp_ps_mask(right, left, _CMP_GT_OQ) |
+                      _mm512_cmp_ps_mask(right, right, _CMP_UNORD_Q) |
+                      (_mm512_cmp_ps_mask(right, left, _CMP_EQ_OQ) & lbot & (__mmask16)~rbot);
+        _mm512_mask_storeu_ps(yr + ow, mout, _mm512_mask_blend_ps(r, left, right));
+        __m512i off = _mm512_mask_blend_epi32(r, lo, _mm512_add_epi32(ro, _mm512_set1_epi32(1)));
+        __m512i idx = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base + 2 * ow), lane2), off);
+        _mm512_mask_storeu_epi32(ar + ow, mout, idx);
+    }
+}
+#endif
 
 /* The common 2x2 window with stride 2, branch-free. */
 static void maxpool_2x2(int64_t P, int h, int w, int ho, int wo, const float *x, float *y,
@@ -15,6 +56,9 @@ static void maxpool_2x2(int64_t P, int h, int w, int ho, int wo, const float *x,
             const float *r0 = xp + 2 * oh * w, *r1 = r0 + w;
             float *yr = y + (p * ho + oh) * wo;
             int32_t *ar = argmax + (p * ho + oh) * wo;
+#ifdef __AVX512F__
+            maxpool_2x2_row(r0, r1, w, wo, 2 * oh * w, yr, ar);
+#else
             for (int ow = 0; ow < wo; ow++) {
                 float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
                 /* first maximum in scan order a, b, c, d; NaN wins (as in PyTorch) */
@@ -26,6 +70,7 @@ static void maxpool_2x2(int64_t P, int h, int w, int ho, int wo, const float *x,
                 yr[ow] = m;
                 ar[ow] = 2 * oh * w + 2 * ow + off;
             }
+#endif
         }
     }
 }
