@@ -23,7 +23,12 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 .PHONY: all deps test test-fast demo bench clean fuzz fuzz-build
 all: $(BUILD)/libgf.a $(BUILD)/gf $(TESTS)
 
-$(BUILD)/obj/%.o: %.c
+# Rebuild when the compiler flags change (e.g. switching OPT or SAN).
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(shell mkdir -p $(BUILD); echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS_STAMP) || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -34,7 +39,7 @@ $(BUILD)/libgf.a: $(LIB_OBJ)
 $(BUILD)/gf: $(CLI_OBJ) $(BUILD)/libgf.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libgf.a $(LDFLAGS) $(LDLIBS)
 
@@ -46,12 +51,15 @@ $(BUILD)/tests/test_model: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=rea
 deps:
 	@scripts/install-deps.sh test
 
-# The whole suite: normal build, then the same tests under ASan + UBSan.
+# The whole suite: the normal build, the same tests under ASan + UBSan, and
+# a portable build without -march=native (the scalar fallbacks of the SIMD
+# paths), then a short run of each fuzzer.
 test: deps
 	$(MAKE) all
-	$(MAKE) BUILD=build/asan OPT="-O1" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
+	$(MAKE) BUILD=build/asan OPT="-O1 $(ARCH)" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
+	$(MAKE) BUILD=build/portable ARCH= all
 	$(MAKE) fuzz-build
-	tests/run.sh build build/asan
+	tests/run.sh build build/asan build/portable
 
 test-fast: all
 	tests/run.sh build
