@@ -86,13 +86,16 @@ static double conv_loss(void *p)
     gf_conv2d_forward(&c->g, c->B, 2, c->x, c->w, c->b, c->y, c->ws, NULL, NULL);
     return dot(c->y, c->r, (int64_t)c->B * c->g.cout * c->g.ho * c->g.wo);
 }
-static void test_conv(int cin, int h, int w, int cout, int k, int s, int pad)
+/* keep: fraction of output-gradient entries left nonzero (below 0.25 with
+ * cin*k*k >= 128 the conv takes its sparse backward path) */
+static void test_conv_keep(int cin, int h, int w, int cout, int k, int s, int pad, float keep)
 {
     conv_ctx c = { { cin, h, w, cout, k, s, pad, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1 }, 3 };
     int64_t nx = (int64_t)c.B * cin * h * w, nw = (int64_t)cout * cin * k * k;
     int64_t ny = (int64_t)c.B * cout * c.g.ho * c.g.wo;
     c.x = randv(nx, -1, 1); c.w = randv(nw, -1, 1); c.b = randv(cout, -1, 1);
     c.y = randv(ny, 0, 0); c.r = randv(ny, -1, 1);
+    for (int64_t i = 0; i < ny; i++) if (gf_rng_uniform(&rng) >= keep) c.r[i] = 0.0f;
     c.ws = randv((int64_t)gf_conv2d_workspace(&c.g, 2), 0, 0);
     float *dx = randv(nx, 0, 0), *dw = randv(nw, 0, 0), *db = randv(cout, 0, 0);
     conv_loss(&c);
@@ -140,7 +143,8 @@ static void test_conv(int cin, int h, int w, int cout, int k, int s, int pad)
     for (int64_t i = 0; i < nw; i++) ew = fmax(ew, fabs(dw[i] - rdw[i]));
     for (int i = 0; i < cout; i++) eb = fmax(eb, fabs(db[i] - rdb[i]));
     CHECK_MSG(ex < 1e-5 && ew < 1e-5 && eb < 1e-5, "conv backward vs plain loops: dx %.3g dw %.3g db %.3g", ex, ew, eb);
-    printf("  conv k%d s%d p%d vs plain loops: y %.1e dx %.1e dw %.1e db %.1e\n", k, s, pad, worst, ex, ew, eb);
+    printf("  conv %d->%d k%d s%d p%d keep %.2f vs plain loops: y %.1e dx %.1e dw %.1e db %.1e\n",
+           cin, cout, k, s, pad, keep, worst, ex, ew, eb);
     free(rdx); free(rdw); free(rdb);
     char name[64];
     snprintf(name, sizeof name, "conv k%d s%d p%d dx", k, s, pad);
@@ -150,6 +154,11 @@ static void test_conv(int cin, int h, int w, int cout, int k, int s, int pad)
     snprintf(name, sizeof name, "conv k%d s%d p%d db", k, s, pad);
     fd_check(name, c.b, db, cout, conv_loss, &c, 1e-2f);
     free(c.x); free(c.w); free(c.b); free(c.y); free(c.r); free(c.ws); free(dx); free(dw); free(db);
+}
+
+static void test_conv(int cin, int h, int w, int cout, int k, int s, int pad)
+{
+    test_conv_keep(cin, h, w, cout, k, s, pad, 1.0f);
 }
 
 /* ---- maxpool ---- */
@@ -308,6 +317,9 @@ int main(void)
     test_conv(3, 7, 7, 2, 3, 2, 1);
     test_conv(2, 8, 8, 4, 5, 1, 2);
     test_conv(1, 5, 5, 2, 1, 1, 0);
+    test_conv_keep(8, 9, 9, 6, 5, 1, 2, 0.15f);     /* sparse backward path */
+    test_conv_keep(9, 11, 10, 5, 4, 2, 1, 0.1f);    /* sparse, strided, 144-float rows */
+    test_conv_keep(8, 9, 9, 6, 5, 1, 2, 0.0f);      /* all-zero gradient */
     test_pool(2, 2);
     test_pool(3, 2);
     test_pool_ties(28, 28, 2, 2);
