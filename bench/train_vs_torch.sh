@@ -6,9 +6,10 @@
 # images/s, speed ratios and test accuracies, plus the fraction of the sgemm
 # GFLOP/s that each training run reaches.
 #
-#   bench/train_vs_torch.sh [--epochs N] [--threads T] [--quick]
+#   bench/train_vs_torch.sh [--epochs N] [--threads T] [--repeat R] [--quick]
 #
 #   --epochs N   epochs for every run (default 1)
+#   --repeat R   runs of each measurement; the table shows the median (default 3)
 #   --threads T  threads for every run (default 2; also OMP_NUM_THREADS)
 #   --quick      1 epoch, and skip the PyPI torch run
 #   GF=path      the gf binary (default build/gf)
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 EPOCHS=1
 THREADS=2
+REPEAT=3
 QUICK=0
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "train_vs_torch: $*" >&2; exit 1; }
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --epochs=*) EPOCHS=${1#*=}; shift ;;
     --threads) [ $# -ge 2 ] || die "--threads needs a value"; THREADS=$2; shift 2 ;;
     --threads=*) THREADS=${1#*=}; shift ;;
+    --repeat) [ $# -ge 2 ] || die "--repeat needs a value"; REPEAT=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -38,6 +41,7 @@ done
 [ "$QUICK" -eq 1 ] && EPOCHS=1
 case $EPOCHS in ''|*[!0-9]*|0) die "--epochs wants a positive integer, got '$EPOCHS'" ;; esac
 case $THREADS in ''|*[!0-9]*|0) die "--threads wants a positive integer, got '$THREADS'" ;; esac
+case $REPEAT in ''|*[!0-9]*|0) die "--repeat wants a positive integer, got '$REPEAT'" ;; esac
 
 GF=${GF:-build/gf}
 [ -x "$GF" ] || die "$GF not found or not executable: build it first (make)"
@@ -46,14 +50,19 @@ GF=${GF:-build/gf}
   die "/usr/bin/python3 cannot import torch: install Debian's python3-torch"
 command -v cc >/dev/null || die "no C compiler (cc) to build bench/sgemm.c"
 
-# The same environment for every run, gf and PyTorch alike.
+# The same environment for every run, gf and PyTorch alike (OpenBLAS's
+# autodetected kernels, glibc keeping freed memory), except the OpenMP wait
+# policy: PyTorch gets PASSIVE, its best here (spinning threads of its two
+# pools stall each other on 2 cores); gf keeps libgomp's default
+# spin-then-sleep, its best (one pool for BLAS and its own loops).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
-OMP_WAIT_POLICY=PASSIVE
+
 MALLOC_MMAP_THRESHOLD_=1073741824
 MALLOC_TRIM_THRESHOLD_=1073741824
 MALLOC_TOP_PAD_=268435456
 OMP_NUM_THREADS=$THREADS
-export OMP_WAIT_POLICY MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_ MALLOC_TOP_PAD_ OMP_NUM_THREADS
+export MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_ MALLOC_TOP_PAD_ OMP_NUM_THREADS
+unset OMP_WAIT_POLICY
 
 OUT=build/bench
 mkdir -p "$OUT"
@@ -95,7 +104,7 @@ fi
 echo "# gf vs PyTorch training benchmark"
 echo
 echo "environment (gf and PyTorch alike): OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset," \
-     "OMP_WAIT_POLICY=$OMP_WAIT_POLICY, OMP_NUM_THREADS=$OMP_NUM_THREADS," \
+     "OMP_NUM_THREADS=$OMP_NUM_THREADS, OMP_WAIT_POLICY=PASSIVE for PyTorch (gf: libgomp default)," \
      "MALLOC_MMAP_THRESHOLD_=$MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_=$MALLOC_TRIM_THRESHOLD_" \
      "MALLOC_TOP_PAD_=$MALLOC_TOP_PAD_"
 echo "settings: epochs $EPOCHS, batch 64, adamw lr 1e-3, seed 1, threads $THREADS; $(nproc) CPUs;" \
@@ -121,30 +130,44 @@ for m in mlp cnn; do
   esac
   common="--model $spec --epochs $EPOCHS --batch 64 --optim adamw --lr 1e-3 --seed 1 --threads $THREADS"
   echo "$m:" >&2
-  # shellcheck disable=SC2086
-  run_logged "$OUT/gf-$m.log" "$GF" train $common --dataset fashion-mnist --json
-  # shellcheck disable=SC2086
-  run_logged "$OUT/torch-deb-$m.log" /usr/bin/python3 bench/torch_train.py $common
-  if [ -n "$PYPI" ]; then
+  r=1
+  while [ "$r" -le "$REPEAT" ]; do   # interleaved, so drift hits all alike
     # shellcheck disable=SC2086
-    run_logged "$OUT/torch-pypi-$m.log" "$PYPI" bench/torch_train.py $common
-  fi
+    run_logged "$OUT/gf-$m.$r.log" "$GF" train $common --dataset fashion-mnist --json
+    # shellcheck disable=SC2086
+    run_logged "$OUT/torch-deb-$m.$r.log" env OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_train.py $common
+    if [ -n "$PYPI" ]; then
+      # shellcheck disable=SC2086
+      run_logged "$OUT/torch-pypi-$m.$r.log" env OMP_WAIT_POLICY=PASSIVE "$PYPI" bench/torch_train.py $common
+    fi
+    r=$((r + 1))
+  done
 done
 
 SGEMM2=$(run_sgemm after)
 
-/usr/bin/python3 - "$OUT" "$SGEMM1" "$SGEMM2" "$PYPI" <<'EOF'
-import json, os, sys
+/usr/bin/python3 - "$OUT" "$SGEMM1" "$SGEMM2" "$PYPI" "$REPEAT" <<'EOF'
+import json, os, statistics, sys
 sys.path.insert(0, "scripts")
 import gf_torch
 
 out, sgemm1, sgemm2, pypi = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+repeat = int(sys.argv[5])
 sgemm = max(sgemm1, sgemm2)
 specs = {"mlp": "mlp:784-256-128-10", "cnn": "cnn"}
 
 def last_json(path):
     lines = [l for l in open(path).read().splitlines() if l.strip()]
     return json.loads(lines[-1])
+
+def median_run(prefix):
+    """The run with the median images/s among prefix.1.log .. prefix.R.log,
+    with the range of all runs added."""
+    runs = sorted((last_json("%s.%d.log" % (prefix, r)) for r in range(1, repeat + 1)),
+                  key=lambda d: float(d["train_images_per_s"]))
+    d = dict(runs[(len(runs) - 1) // 2])
+    d["range"] = (float(runs[0]["train_images_per_s"]), float(runs[-1]["train_images_per_s"]))
+    return d
 
 def flops_per_image(spec):
     """Training FLOPs of one image: forward, input-gradient and
@@ -155,9 +178,9 @@ def flops_per_image(spec):
 
 rows = []
 for m in ("mlp", "cnn"):
-    g = last_json(os.path.join(out, "gf-%s.log" % m))
-    d = last_json(os.path.join(out, "torch-deb-%s.log" % m))
-    p = last_json(os.path.join(out, "torch-pypi-%s.log" % m)) if pypi else None
+    g = median_run(os.path.join(out, "gf-%s" % m))
+    d = median_run(os.path.join(out, "torch-deb-%s" % m))
+    p = median_run(os.path.join(out, "torch-pypi-%s" % m)) if pypi else None
     rows.append((m, g, d, p))
 
 dv = rows[0][2]["torch_version"]
@@ -181,7 +204,10 @@ for m, g, d, p in rows:
         cells += ["%.4f" % float(p["test_accuracy"])]
     print("| " + " | ".join(cells) + " |")
 print()
-print("ratio = gf img/s / torch img/s (higher is better for gf)")
+print("img/s: median of %d runs; ratio = gf img/s / torch img/s (higher is better for gf)" % repeat)
+for m, g, d, p in rows:
+    print("%s ranges: gf %.0f-%.0f, torch %s %.0f-%.0f%s" % (m, g["range"][0], g["range"][1], dv,
+          d["range"][0], d["range"][1], ", torch %s %.0f-%.0f" % (pv, p["range"][0], p["range"][1]) if p else ""))
 print("sgemm_gflops=%.1f (cblas_sgemm 1024^3, %s threads; best of %.1f before and %.1f after the runs)"
       % (sgemm, os.environ.get("OMP_NUM_THREADS"), sgemm1, sgemm2))
 for m, g, d, p in rows:
