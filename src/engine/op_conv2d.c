@@ -27,12 +27,13 @@ static size_t pad_floats(const gf_conv_geom *g)      /* (cin, h + 2 pad, w + 2 p
     return (size_t)g->cin * (g->h + 2 * g->pad) * (g->w + 2 * g->pad);
 }
 
-/* nonzeros of one sample's output gradient: values (cout*ho*wo + 1 spare),
- * their indices (as many int32), list starts (max(cout, ho*wo) + 1 int32) */
+/* nonzeros of one sample's output gradient, listed by channel and again by
+ * pixel: values (2 cout*ho*wo), indices (as many int32), list starts
+ * (cout + 1 + ho*wo + 1 int32) */
 static size_t list_floats(const gf_conv_geom *g)
 {
-    size_t hw = (size_t)g->ho * g->wo, most = hw > (size_t)g->cout ? hw : (size_t)g->cout;
-    return 2 * ((size_t)g->cout * hw + 1) + most + 1;
+    size_t hw = (size_t)g->ho * g->wo;
+    return 4 * (size_t)g->cout * hw + g->cout + hw + 2;
 }
 
 /* Per thread: column buffer, weight-gradient accumulators, a zero-bordered
@@ -221,43 +222,42 @@ static void backward_sparse(const gf_conv_geom *g, const float *xpad, const floa
                             float *dxp, float *dxn)
 {
     const int ckk = g->cin * g->k * g->k, hw = g->ho * g->wo, cout = g->cout;
-    const int32_t spare = cout * hw;                   /* slot for discarded writes */
-    float *val = list;
-    int32_t *idx = (int32_t *)(list + (size_t)cout * hw + 1);
-    int32_t *start = idx + (size_t)cout * hw + 1;      /* (max(cout, hw) + 1) */
+    float *val = list;                                 /* (2 cout hw): channel lists, pixel lists */
+    int32_t *idx = (int32_t *)(list + 2 * (size_t)cout * hw);  /* as many */
+    int32_t *start = idx + 2 * (size_t)cout * hw;      /* (cout + 1) + (hw + 1) */
     im2row(g, xpad, rows);
     /* per channel: its nonzero pixels, in pixel order */
     start[0] = 0;
     for (int c = 0; c < cout; c++)
         start[c + 1] = start[c] + gf_nonzeros(dyn + (size_t)c * hw, hw, 0, val + start[c], idx + start[c]);
-    for (int j = 0; j < ckk; j += 64) {
-        int len = ckk - j < 64 ? ckk - j : 64;
+    for (int j = 0; j < ckk; j += 128) {
+        int len = ckk - j < 128 ? ckk - j : 128;
         for (int c = 0; c < cout; c++)
             if (start[c + 1] > start[c])
                 gf_sparse_combine(len, start[c + 1] - start[c], val + start[c], idx + start[c],
                                   rows + j, ckk, accS + (size_t)c * ckk + j, 1);
     }
     if (!dxn) return;
-    /* per pixel: its nonzero channels, in channel order (counting sort) */
-    for (int p = 0; p <= hw; p++) start[p] = 0;
+    /* per pixel: its nonzero channels, in channel order: a counting sort of
+     * the per-channel lists (already in channel order) by pixel */
+    const int32_t total = start[cout];
+    float *pval = val + total;                         /* second half of the list space */
+    int32_t *pidx = idx + total, *pstart = start + cout + 1;   /* (hw + 1) */
+    for (int p = 0; p <= hw; p++) pstart[p] = 0;
+    for (int32_t e = 0; e < total; e++) pstart[idx[e] + 1]++;
+    for (int p = 0; p < hw; p++) pstart[p + 1] += pstart[p];
     for (int c = 0; c < cout; c++)
-        for (int p = 0; p < hw; p++) start[p + 1] += dyn[(size_t)c * hw + p] != 0.0f;
-    for (int p = 0; p < hw; p++) start[p + 1] += start[p];
-    for (int c = 0; c < cout; c++)
-        for (int p = 0; p < hw; p++) {                 /* branch-free: zeros go to a spare slot */
-            float v = dyn[(size_t)c * hw + p];
-            int nz = v != 0.0f;
-            int32_t at = nz ? start[p] : spare;
-            val[at] = v;
-            idx[at] = c;
-            start[p] += nz;
+        for (int32_t e = start[c]; e < start[c + 1]; e++) {
+            int32_t at = pstart[idx[e]]++;
+            pval[at] = val[e];
+            pidx[at] = c;
         }
-    for (int p = hw; p > 0; p--) start[p] = start[p - 1];   /* undo the fill's advance */
-    start[0] = 0;
-    for (int j = 0; j < ckk; j += 64) {
-        int len = ckk - j < 64 ? ckk - j : 64;
+    for (int p = hw; p > 0; p--) pstart[p] = pstart[p - 1];  /* undo the fill's advance */
+    pstart[0] = 0;
+    for (int j = 0; j < ckk; j += 128) {
+        int len = ckk - j < 128 ? ckk - j : 128;
         for (int p = 0; p < hw; p++)
-            gf_sparse_combine(len, start[p + 1] - start[p], val + start[p], idx + start[p],
+            gf_sparse_combine(len, pstart[p + 1] - pstart[p], pval + pstart[p], pidx + pstart[p],
                               w + j, ckk, rows + (size_t)p * ckk + j, 0);
     }
     row2im(g, rows, dxp, dxn);

@@ -77,6 +77,16 @@ static inline void gf_sparse_combine(int n, int m, const float *val, const int32
 {
 #ifdef __AVX512F__
     int j = 0;
+    for (; j + 128 <= n; j += 128) {                  /* 8 accumulator chains */
+        __m512 a[8];
+        for (int u = 0; u < 8; u++) a[u] = accumulate ? _mm512_loadu_ps(out + j + 16 * u) : _mm512_setzero_ps();
+        for (int e = 0; e < m; e++) {
+            const float *src = base + (size_t)idx[e] * stride + j;
+            __m512 v = _mm512_set1_ps(val[e]);
+            for (int u = 0; u < 8; u++) a[u] = _mm512_fmadd_ps(v, _mm512_loadu_ps(src + 16 * u), a[u]);
+        }
+        for (int u = 0; u < 8; u++) _mm512_storeu_ps(out + j + 16 * u, a[u]);
+    }
     for (; j + 64 <= n; j += 64) {
         __m512 a0, a1, a2, a3;
         if (accumulate) {
