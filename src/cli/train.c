@@ -148,6 +148,17 @@ static gf_status resume_run(const train_args *a, gf_trainer **out)
     return GF_OK;
 }
 
+/* The shortest decimal that reads back as the same float (1e-3, not 0.0010000000474974513). */
+static double float_decimal(float f)
+{
+    char buf[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, f);
+        if (strtof(buf, NULL) == f) break;
+    }
+    return strtod(buf, NULL);
+}
+
 static int fail(const char *what, gf_status st)
 {
     fprintf(stderr, "gf train: %s: %s\n", what, gf_last_error());
@@ -211,7 +222,7 @@ int cmd_train(int argc, char **argv)
             "model", t->model->spec.canonical, "dataset", a.dataset,
             "params", (json_int_t)t->model->nparams, "epochs", t->epoch,
             "steps", (json_int_t)t->step, "batch", t->cfg.batch,
-            "optim", gf_optim_type_name(t->optim.cfg.type), "lr", (double)t->optim.cfg.lr,
+            "optim", gf_optim_type_name(t->optim.cfg.type), "lr", float_decimal(t->optim.cfg.lr),
             "threads", (int)a.threads, "seed", (json_int_t)t->cfg.seed,
             "train_loss", last_loss, "test_loss", test_loss,
             "test_accuracy", test_acc < 0 ? 0.0 : test_acc,

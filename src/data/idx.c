@@ -106,7 +106,7 @@ static gf_status idx_expect_end(gzFile f, const char *path)
 /* Labels: returns y (n) as int32 and its largest value. */
 static gf_status idx_load_labels(const char *path, int32_t **y_out, int64_t *n_out, int *max_out)
 {
-    gzFile f;
+    gzFile f = NULL;
     gf_status st = idx_open(path, &f);
     if (st) return st;
     unsigned char hdr[8];
@@ -159,7 +159,7 @@ done:
 static gf_status idx_load_images(const char *path, const char *labels_path, int64_t n_expected,
                                  float **x_out, int *rows_out, int *cols_out)
 {
-    gzFile f;
+    gzFile f = NULL;
     gf_status st = idx_open(path, &f);
     if (st) return st;
     unsigned char hdr[16];

@@ -25,6 +25,14 @@ check_model cnn-adamw --model seq:1x28x28-conv4k3p1-relu-maxpool2-dropout0.25-fl
 "$GF" eval --model-file "$TMP/mlp-sgd-r.st" --dataset "$D" --json > "$TMP/eval.out" || fail "eval of resumed checkpoint"
 tail -1 "$TMP/eval.out" | grep -q '"test_accuracy"' && ok "eval prints JSON" || fail "eval JSON"
 
+# --json: the last stdout line is one object with the promised keys
+"$GF" train --model mlp:784-16-10 --dataset "$D" --epochs 2 --threads 2 --json > "$TMP/train.out" || fail "train --json"
+last=$(tail -1 "$TMP/train.out")
+for k in '"test_accuracy":0.' '"train_images_per_s":' '"epochs":2,' '"params":12730,' '"lr":0.01,'; do
+  case $last in *"$k"*) ;; *) fail "train --json lacks $k: $last" ;; esac
+done
+case $last in "{"*"}") ok "train --json last line is an object" ;; *) fail "train --json last line: $last" ;; esac
+
 # resuming with a contradicting flag is refused
 expect_error "resume with other --lr" "lr differs" -- "$GF" train --resume "$TMP/mlp-sgd-1.st" --dataset "$D" --epochs 2 --lr 0.5
 finish
