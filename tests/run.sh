@@ -24,7 +24,8 @@ done
 for f in build/fuzz/fuzz_*; do
   [ -x "$f" ] || continue
   n=$(basename "$f"); log="build/fuzz/$n.log"
-  if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-10}" -max_len=4096 "fuzz/seeds/$n" >"$log" 2>&1; then
+  mkdir -p "build/fuzz/corpus-$n"   # new inputs go here; fuzz/seeds stays as committed
+  if "$f" -max_total_time="${FUZZ_SMOKE_SECONDS:-10}" -max_len=4096 "build/fuzz/corpus-$n" "fuzz/seeds/$n" >"$log" 2>&1; then
     pass=$((pass+1)); echo "PASS $f ($(grep -o 'Done [0-9]* runs' "$log"))"
   else fail=$((fail+1)); failed="$failed $f"; echo "FAIL $f"; tail -30 "$log"; fi
 done
