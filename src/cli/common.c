@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -41,6 +42,15 @@ int cli_parse_float(const char *flag, const char *s, double lo, double hi, doubl
     }
     *out = v;
     return 0;
+}
+
+void cli_print_json(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s) printf("%s\n", s);
+    else fprintf(stderr, "gf: could not format the JSON summary\n");
+    free(s);
+    json_decref(j);
 }
 
 void cli_progress_begin(cli_progress *p, FILE *out, int epoch, int epochs)

@@ -65,10 +65,7 @@ int cmd_eval(int argc, char **argv)
         json_t *j = json_pack("{s:s, s:f, s:f, s:I, s:I}", "model", m->spec.canonical,
                               "test_accuracy", acc, "test_loss", loss,
                               "samples", (json_int_t)test.n, "params", (json_int_t)m->nparams);
-        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        if (s) printf("%s\n", s);
-        free(s);
-        json_decref(j);
+        cli_print_json(j);
     }
 done:
     gf_dataset_free(&train);

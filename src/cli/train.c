@@ -228,10 +228,7 @@ int cmd_train(int argc, char **argv)
             "test_accuracy", test_acc < 0 ? 0.0 : test_acc,
             "train_images_per_s", compute > 0 ? images / compute : 0.0,
             "train_images", (json_int_t)images);
-        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        if (s) printf("%s\n", s);
-        free(s);
-        json_decref(j);
+        cli_print_json(j);
     }
 done:
     gf_dataset_free(&train);
