@@ -180,7 +180,7 @@ static void test_pool(int k, int s)
     c.am = malloc(sizeof(int32_t) * ny);
     float *dx = randv(nx, 0, 0);
     pool_loss(&c);
-    gf_maxpool2d_backward(c.P, c.h, c.w, c.ho, c.wo, c.r, c.am, dx);
+    gf_maxpool2d_backward(c.P, c.h, c.w, c.k, c.s, c.ho, c.wo, c.r, c.am, dx);
     char name[64];
     snprintf(name, sizeof name, "maxpool k%d s%d dx", k, s);
     fd_check(name, c.x, dx, nx, pool_loss, &c, 1e-2f);
@@ -211,6 +211,16 @@ static void test_pool_ties(int h, int w, int k, int st)
                 bad += am[o] != best || y[o] != x[p * h * w + best];
             }
     CHECK_MSG(bad == 0, "maxpool k%d s%d on %dx%d: %d windows differ from the plain scan", k, st, h, w, bad);
+    /* backward: the output gradient lands on the winners, summed; zero elsewhere */
+    float *dy = randv(P * ho * wo, -1, 1), *dx = randv(P * h * w, 5, 5);   /* dx starts as garbage */
+    double *want = calloc((size_t)(P * h * w), sizeof(double));
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t o = 0; o < (int64_t)ho * wo; o++) want[p * h * w + am[p * ho * wo + o]] += dy[p * ho * wo + o];
+    gf_maxpool2d_backward(P, h, w, k, st, ho, wo, dy, am, dx);
+    int wrong = 0;
+    for (int64_t i = 0; i < P * h * w; i++) wrong += fabs(dx[i] - want[i]) > 1e-6;
+    CHECK_MSG(wrong == 0, "maxpool k%d s%d on %dx%d backward: %d inputs differ from a plain scatter", k, st, h, w, wrong);
+    free(dy); free(dx); free(want);
     free(x); free(y); free(am);
 }
 

@@ -63,7 +63,7 @@ static void pool_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train
 }
 static void pool_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    if (din) gf_maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w,
+    if (din) gf_maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
                                    L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
 }
 
@@ -76,7 +76,7 @@ static void pool_fwd1(gf_layer *L, int n, const float *in)
 static void pool_bwd1(gf_layer *L, int n, const float *in, float *din)
 {
     size_t o = (size_t)n * L->out_numel;
-    gf_maxpool2d_backward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.out.h, L->d.out.w,
+    gf_maxpool2d_backward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride, L->d.out.h, L->d.out.w,
                           L->dout + o, L->argmax + o, din);
 }
 

@@ -99,9 +99,57 @@ void gf_maxpool2d_forward(int64_t P, int h, int w, int k, int s, int ho, int wo,
     }
 }
 
-void gf_maxpool2d_backward(int64_t P, int h, int w, int ho, int wo,
+#ifdef __AVX512F__
+/* Backward of one output row of the 2x2/2 pool: writes both input rows
+ * whole (the gradient where the window's winner was, zero elsewhere), so no
+ * separate zeroing pass is needed. */
+static void maxpool_2x2_row_backward(const float *dyr, const int32_t *ar, int w, int wo,
+                                     int32_t base, float *d0, float *d1)
+{
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                              12, 13, 14, 15), 1);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int ow = 0; ow < wo; ow += 16) {
+        int n = wo - ow < 16 ? wo - ow : 16, nin = 2 * n;
+        __mmask16 mout = (__mmask16)(n == 16 ? 0xFFFF : (1u << n) - 1);
+        __mmask16 mlo = (__mmask16)(nin >= 16 ? 0xFFFF : (1u << nin) - 1);
+        __mmask16 mhi = (__mmask16)(nin <= 16 ? 0 : (1u << (nin - 16)) - 1);
+        __m512 g = _mm512_maskz_loadu_ps(mout, dyr + ow);
+        __m512i off = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(mout, ar + ow),
+                                       _mm512_add_epi32(_mm512_set1_epi32(base + 2 * ow), lane2));
+        __m512 a = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(0)), zero, g);
+        __m512 b = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(1)), zero, g);
+        __m512 c = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(w)), zero, g);
+        __m512 d = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(w + 1)), zero, g);
+        _mm512_mask_storeu_ps(d0 + 2 * ow, mlo, _mm512_permutex2var_ps(a, lo_idx, b));
+        _mm512_mask_storeu_ps(d0 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(a, hi_idx, b));
+        _mm512_mask_storeu_ps(d1 + 2 * ow, mlo, _mm512_permutex2var_ps(c, lo_idx, d));
+        _mm512_mask_storeu_ps(d1 + 2 * ow + 16, mhi, _mm512_permutex2var_ps(c, hi_idx, d));
+    }
+}
+#endif
+
+void gf_maxpool2d_backward(int64_t P, int h, int w, int k, int s, int ho, int wo,
                            const float *dy, const int32_t *argmax, float *dx)
 {
+#ifdef __AVX512F__
+    if (k == 2 && s == 2) {
+        #pragma omp parallel for schedule(static) if (P * h * w > 16384)
+        for (int64_t p = 0; p < P; p++) {
+            float *dxp = dx + p * h * w;
+            for (int oh = 0; oh < ho; oh++) {
+                float *d0 = dxp + 2 * oh * w;
+                maxpool_2x2_row_backward(dy + (p * ho + oh) * wo, argmax + (p * ho + oh) * wo,
+                                         w, wo, 2 * oh * w, d0, d0 + w);
+                for (int j = 2 * wo; j < w; j++) d0[j] = d0[w + j] = 0.0f;   /* odd width */
+            }
+            for (int r = 2 * ho; r < h; r++) memset(dxp + (size_t)r * w, 0, sizeof(float) * w);
+        }
+        return;
+    }
+#endif
     #pragma omp parallel for schedule(static) if (P * h * w > 16384)
     for (int64_t p = 0; p < P; p++) {
         float *dxp = dx + p * h * w;

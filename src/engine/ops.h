@@ -36,7 +36,7 @@ void gf_conv2d_backward(const gf_conv_geom *g, int B, int threads, const float *
  * argmax (P, ho, wo) holds the winning input offset within its plane. */
 void gf_maxpool2d_forward(int64_t P, int h, int w, int k, int s, int ho, int wo,
                           const float *x, float *y, int32_t *argmax);
-void gf_maxpool2d_backward(int64_t P, int h, int w, int ho, int wo,
+void gf_maxpool2d_backward(int64_t P, int h, int w, int k, int s, int ho, int wo,
                            const float *dy, const int32_t *argmax, float *dx);
 
 /* elementwise over n values */
