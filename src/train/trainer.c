@@ -48,6 +48,24 @@ gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const ch
     return gf_dataset_check_finite(d, what);
 }
 
+/* The federated terms of the local objective, added to the data gradient. */
+static void add_local_terms(gf_trainer *t)
+{
+    const int64_t n = t->model->nparams;
+    float *g = t->model->grads;
+    const float *w = t->model->params;
+    if (t->prox_center && t->prox_mu > 0.0f) {
+        const float mu = t->prox_mu, *c = t->prox_center;
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] += mu * (w[i] - c[i]);
+    }
+    if (t->grad_correction) {
+        const float *corr = t->grad_correction;
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] += corr[i];
+    }
+}
+
 gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
                            gf_progress_fn progress, void *ctx)
 {
@@ -75,6 +93,7 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
         gf_model_forward(m, gf_model_input(m), n, 1, gf_hash64(t->cfg.seed, (uint64_t)t->step));
         int right = 0;
         double loss = gf_model_backward(m, t->labels, n, &right);
+        add_local_terms(t);
         gf_optim_step(&t->optim, m->params, m->grads);
         compute += gf_now() - t0;
         t->step++;

@@ -29,6 +29,15 @@ typedef struct {
     int64_t  *perm;          /* (perm_n) shuffle of the current epoch */
     int64_t   perm_n;
     int32_t  *labels;        /* (batch) */
+    /* Federated local objectives, over the flat parameter vector (unused when
+     * NULL / 0; the caller owns the buffers):
+     *   FedProx (Li et al. 2020): + mu/2 ||w - prox_center||^2 in the loss,
+     *     so mu (w - prox_center) is added to every gradient;
+     *   SCAFFOLD (Karimireddy et al. 2020): grad_correction = c - c_i is
+     *     added to every gradient. */
+    const float *prox_center;      /* (nparams) */
+    float        prox_mu;
+    const float *grad_correction;  /* (nparams) */
 } gf_trainer;
 
 typedef struct {
