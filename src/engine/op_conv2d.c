@@ -2,7 +2,11 @@
  * each thread lowers its own samples into its own column buffer and calls a
  * single-threaded sgemm (OpenBLAS runs one thread inside a parallel region),
  * so the GEMMs need no synchronisation. Weight gradients are accumulated per
- * thread and summed in thread order: deterministic for a given thread count. */
+ * thread and summed in thread order: deterministic for a given thread count.
+ * The backward pass of a sample whose output gradient is mostly zeros (as
+ * behind ReLU + max-pool) combines rows for the nonzeros only instead of
+ * running the dense GEMMs; which path a sample takes depends only on its
+ * data, so reruns still give the same bits. */
 #include "engine/ops.h"
 
 #include <cblas.h>
