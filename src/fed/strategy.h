@@ -44,8 +44,9 @@ typedef enum {
 
 #define GF_STRAT_COUNT (GF_STRAT_MULTIKRUM + 1)
 
-/* Largest total weight of one round: keeps sum_i w_i * update_i finite in
- * double for any finite float update (DBL_MAX / FLT_MAX is about 5e269). */
+/* Largest total weight of one round of the weighted (FedAvg-family)
+ * strategies: keeps sum_i w_i * update_i finite in double for any finite
+ * float update (DBL_MAX / FLT_MAX is about 5e269). */
 #define GF_STRATEGY_MAX_WEIGHT_SUM 1e260
 
 typedef struct {

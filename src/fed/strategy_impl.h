@@ -21,7 +21,7 @@ struct gf_strategy {
     float  *updates;      /* (max_sites, d), row i = i-th add */
     double *agg;          /* (d) the aggregate step before it is applied */
     double *dist;         /* (max_sites, max_sites) Krum: squared L2 distances */
-    double *row;          /* (max_sites) Krum: one site's distances to the others */
+    double *row;          /* (2, max_sites) Krum: one site's distances to the others; scores */
     float  *scratch;      /* (nthreads, max_sites) median/trimmed mean: one coordinate's values */
     int     nthreads;     /* OpenMP threads the scratch is sized for */
 
