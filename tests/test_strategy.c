@@ -354,6 +354,32 @@ static void test_hand_cases(void)
         CHECK(one_round(c, 5, 2, U, NULL, g) == GF_OK);
         CHECK(g[0] == 1.0f && g[1] == 1.0f);
     }
+    /* Krum's neighbour count, n = 5, f = 1: 1-D points 0, 1, 2, 10, 10.5;
+     * squared distances to the n - f - 2 = 2 nearest: 5, 2, 5, 64.25, 72.5,
+     * so Krum picks 1 (with 3 neighbours it would pick 2). Multi-Krum m = 2:
+     * 1 and then the tie 0 / 2 at score 5 goes to the lower index: mean 0.5;
+     * m = 0 (n - f = 4): mean(0, 1, 2, 10) = 3.25. */
+    {
+        const float U[5] = { 0, 1, 2, 10, 10.5f };
+        gf_strategy_config c = gf_strategy_defaults(GF_STRAT_KRUM);
+        c.krum_f = 1;
+        float g = 0;
+        CHECK(one_round(c, 5, 1, U, NULL, &g) == GF_OK);
+        CHECK(g == 1.0f);
+        c.type = GF_STRAT_MULTIKRUM;
+        c.multikrum_m = 2;
+        g = 0;
+        CHECK(one_round(c, 5, 1, U, NULL, &g) == GF_OK);
+        CHECK(g == 0.5f);
+        c.multikrum_m = 0;
+        g = 0;
+        CHECK(one_round(c, 5, 1, U, NULL, &g) == GF_OK);
+        CHECK(g == 3.25f);
+        c.multikrum_m = 9;   /* clamped to n: the plain mean */
+        g = 0;
+        CHECK(one_round(c, 5, 1, U, NULL, &g) == GF_OK);
+        CHECK(g == 4.7f);
+    }
     /* FedAvgM by hand: beta 0.5, eta 1, update 1 each round: v = 1, 1.5, 1.75 */
     {
         gf_strategy_config c = gf_strategy_defaults(GF_STRAT_FEDAVGM);
@@ -515,7 +541,7 @@ static void test_bad_adds(void)
             }
         }
         CHECK(gf_strategy_num_updates(a) == n);
-        /* one more than max_sites (robust) or N (scaffold: N = 2n + 1 here, so fill up) */
+        /* one more than max_sites (robust; SCAFFOLD's N is tested below) */
         if (!gf_strategy_is_streaming(t)) {
             CHECK(gf_strategy_add(a, U, 1.0, NULL) == GF_ERR_ARG);
             CHECK(strstr(gf_last_error(), "max_sites") != NULL);

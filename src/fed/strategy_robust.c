@@ -125,14 +125,14 @@ static void krum(gf_strategy *s)
                 double diff = (double)ui[t] - (double)uj[t];
                 acc += diff * diff;
             }
-            dist[(size_t)i * n + j] = dist[(size_t)j * n + i] = acc;
+            dist[(size_t)i * (size_t)n + (size_t)j] = dist[(size_t)j * (size_t)n + (size_t)i] = acc;
         }
     }
     /* score_i: sum of the n - f - 2 smallest distances to the others */
     const int nearest = n - f - 2;
     for (int i = 0; i < n; i++) {
         int c = 0;
-        for (int j = 0; j < n; j++) if (j != i) row[c++] = dist[(size_t)i * n + j];
+        for (int j = 0; j < n; j++) if (j != i) row[c++] = dist[(size_t)i * (size_t)n + (size_t)j];
         qsort(row, (size_t)c, sizeof(double), cmp_double);
         double sc = 0.0;
         for (int r = 0; r < nearest; r++) sc += row[r];
