@@ -1,0 +1,120 @@
+/* Job specs: the JSON a model builder submits, parsed and validated into a
+ * gf_jobspec, and the canonical JSON of a parsed spec that the coordinator
+ * stores. Two kinds:
+ *
+ *   federated (the default; "kind": "federated")
+ *     {"name": "fmnist-fedavg", "model": "cnn", "dataset": "fashion-mnist",
+ *      "strategy": {"name": "fedavg"}, "rounds": 50,
+ *      "sites": "all", "fraction": 1.0, "min_sites": 10, "round_deadline_s": 600,
+ *      "local": {"epochs": 1, "steps": null, "batch": 64,
+ *                "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}},
+ *      "seed": 1, "eval": "fashion-mnist:test",
+ *      "secure_aggregation": {...}, "dp": {...}}
+ *   central ("kind": "central")
+ *     {"kind": "central", "name": "cnn-fmnist", "model": "cnn",
+ *      "dataset": "fashion-mnist", "epochs": 3, "batch": 64,
+ *      "optim": {"name": "adamw", "lr": 0.001}, "seed": 1,
+ *      "resources": {"cores": 1, "gpus": 0, "memory_mb": 2048, "time_limit_s": 3600}}
+ *
+ * Rules: unknown keys, duplicate keys, booleans or strings where numbers are
+ * expected, non-integers where integers are expected (3.5 epochs; 3.0 and
+ * 1e6 are integers) and out-of-range values are all rejected. Every message
+ * starts with the JSON path of the problem ("local.optim.lr: must be a
+ * number > 0, got \"fast\"", "sites[2]: duplicate site name \"b\" (also
+ * sites[0])"). Invalid JSON gives GF_ERR_FORMAT with jansson's text, line and
+ * column; a too-large input (over GF_JOBSPEC_MAX_BYTES) and every validation
+ * failure give GF_ERR_ARG; allocation failures GF_ERR_NOMEM.
+ *
+ * Names (the job's and the sites') are 1..64 characters of [A-Za-z0-9._-],
+ * and not "." or ".." (they may become path components).
+ *
+ * Ranges: rounds 1..1e6; fraction (0, 1]; min_sites 1..1e6 and, when sites
+ * is a list, at most its length; round_deadline_s > 0; local.epochs and
+ * central epochs 1..1e6; local.steps null or 1..1e9 (when set it bounds the
+ * local optimizer steps per round); batch 1..65536; optim lr > 0, momentum
+ * [0, 1) (SGD only), weight_decay >= 0 (checked again after rounding to
+ * float); seed 0..2^63-1; resources as in gf_jobspec below.
+ *
+ * Strategy keys (each allowed only for the strategies that use it):
+ *   name (required), server_lr (> 0; the FedAvg family and SCAFFOLD),
+ *   momentum (fedavgm, [0, 1)), beta1 (fedadam/fedyogi/fedadagrad, [0, 1)),
+ *   beta2 (fedadam/fedyogi, [0, 1)), tau (fedadam/fedyogi/fedadagrad, > 0),
+ *   mu (fedprox, >= 0), trim_ratio (trimmed_mean, [0, 0.5)),
+ *   f (krum/multikrum, integer >= 0), m (multikrum, integer >= 0).
+ * Unset ones keep gf_strategy_defaults(type). SCAFFOLD's
+ * scaffold_sites_total is not part of the JSON: it is left 0 here and the
+ * coordinator sets it from the number of sites. Krum's n >= 2f + 3 is
+ * likewise checked by the coordinator against a round's sites.
+ *
+ * "secure_aggregation" and "dp" (federated only) belong to later features:
+ * here they are only checked to be JSON objects (or null = absent) and kept
+ * as canonical JSON text (compact, keys sorted). */
+#ifndef GF_SERVICE_JOBSPEC_H
+#define GF_SERVICE_JOBSPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/error.h"
+#include "engine/optim.h"
+#include "engine/spec.h"
+#include "fed/strategy.h"
+
+#define GF_JOBSPEC_MAX_BYTES (1 << 20)   /* input size limit: 1 MiB */
+#define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
+#define GF_JOBSPEC_STR_MAX   512         /* dataset and eval buffers (511 bytes + NUL) */
+
+typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL } gf_job_kind;
+
+typedef struct {
+    gf_job_kind kind;
+    char name[GF_JOBSPEC_NAME_MAX + 1];
+    char model[GF_SPEC_MAX_LEN];          /* canonical spec (gf_spec.canonical) */
+    char dataset[GF_JOBSPEC_STR_MAX];     /* non-empty; not opened here */
+    uint64_t seed;                        /* 0..2^63-1, default 1 */
+    gf_optim_config optim;                /* federated: local.optim; central: optim.
+                                           * beta1/beta2/eps stay gf_optim_defaults' */
+
+    /* federated */
+    gf_strategy_config strategy;          /* scaffold_sites_total is 0 (coordinator sets it) */
+    int rounds;
+    char (*sites)[GF_JOBSPEC_NAME_MAX + 1];  /* malloc'd list of nsites names; NULL = "all" */
+    int nsites;
+    double fraction;                      /* default 1.0 */
+    int min_sites;                        /* default 1 */
+    double round_deadline_s;              /* default 600 */
+    struct {
+        int epochs;                       /* default 1 */
+        int64_t steps;                    /* -1 = null (no bound), default null */
+        int batch;                        /* default 64 */
+    } local;
+    char eval[GF_JOBSPEC_STR_MAX];        /* "" = null (default) */
+    char *secure_aggregation_json;        /* malloc'd canonical JSON object, NULL when absent */
+    char *dp_json;                        /* likewise */
+
+    /* central */
+    int epochs;                           /* default 1 */
+    int batch;                            /* default 64 */
+    struct {
+        int cores;                        /* 1..1024, default 1 */
+        int gpus;                         /* 0..64, default 0 */
+        int64_t memory_mb;                /* 64..1048576, default 2048 */
+        int64_t time_limit_s;             /* 1..30 days, default 3600 */
+    } resources;
+} gf_jobspec;
+
+/* Parses and validates len bytes of JSON (need not be NUL-terminated) into
+ * *out, every unset field at its default. On error *out is zeroed with
+ * nothing allocated, and gf_last_error() says what and where. */
+gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out);
+
+/* Frees what parse allocated and zeroes *j; NULL and a zeroed spec are fine. */
+void      gf_jobspec_free(gf_jobspec *j);
+
+/* Canonical JSON of a parsed spec: every field explicit (defaults filled in,
+ * absent optional values as null), keys in a fixed order, numbers in their
+ * shortest round-tripping form, no whitespace. Parsing it again gives an
+ * equal spec and serializing that gives the same bytes. *out is a malloc'd
+ * NUL-terminated string for the caller to free(); NULL on error. */
+gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out);
+
+#endif
