@@ -5,10 +5,11 @@
 set -eu
 
 # build: compiler, BLAS (OpenMP flavour: one thread pool for BLAS and our loops),
-# zlib (gzipped IDX), jansson (safetensors/JSON headers), Fashion-MNIST.
-PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev dataset-fashion-mnist"
+# zlib (gzipped IDX), jansson (JSON), GnuTLS (the one TLS stack: certificates,
+# mutual TLS 1.3), Fashion-MNIST.
+PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev dataset-fashion-mnist"
 case "${1:-build}" in
-  test)  PKGS="$PKGS clang libclang-rt-14-dev" ;;          # ASan/UBSan/libFuzzer runtime
+  test)  PKGS="$PKGS clang libclang-rt-14-dev gnutls-bin" ;;   # ASan/UBSan/libFuzzer runtime; certtool
   bench) PKGS="$PKGS python3-torch python3-numpy" ;;       # PyTorch peer and reference scripts
 esac
 

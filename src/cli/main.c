@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "cli/provision.h"
 
 static void usage(FILE *f)
 {
@@ -10,8 +11,10 @@ static void usage(FILE *f)
           "Train neural networks fast and deterministically (libgf).\n"
           "\n"
           "commands:\n"
-          "  train    train a model on a dataset, optionally save/resume a checkpoint\n"
-          "  eval     evaluate a saved checkpoint on a dataset's test split\n"
+          "  train      train a model on a dataset, optionally save/resume a checkpoint\n"
+          "  eval       evaluate a saved checkpoint on a dataset's test split\n"
+          "  provision  create a federation's certificate authority, coordinator\n"
+          "             certificate and site kits; add or revoke sites\n"
           "\n"
           "Run 'gf COMMAND --help' for the options of a command.\n", f);
 }
@@ -23,6 +26,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "provision")) return cmd_provision(argc - 1, argv + 1);
     fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;

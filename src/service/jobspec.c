@@ -68,7 +68,7 @@ static void fmt_shortest(char *buf, size_t n, double x, int is_float)
         char t[48];
         if (ex >= 0 && ex < (is_float ? 9 : 16)) {
             snprintf(t, sizeof t, "%.*g", ex + 1, x);
-            if (reads_back(t, x, is_float)) snprintf(buf, n, "%s", t);
+            if (reads_back(t, x, is_float) && strlen(t) < n) memcpy(buf, t, strlen(t) + 1);
         }
     }
     if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", n - strlen(buf) - 1);
