@@ -1,9 +1,9 @@
 /* TLS identities: owns the provisioning folder (CA, coordinator certificate,
- * site kits, CRL, ca/state.json), its atomic writes, the certificate and CRL
- * profiles (all through GnuTLS), and the session, peer-name and revocation
- * helpers that the coordinator and the sites share. See pki.h for the layout
- * and the guarantees. */
+ * site kits, CRL, ca/state.json), its atomic writes, and the certificate and
+ * CRL profiles (all through GnuTLS). The session, peer-name and revocation
+ * helpers are in pki_tls.c. See pki.h for the layout and the guarantees. */
 #include "net/pki.h"
+#include "net/pki_internal.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -33,7 +33,7 @@
 
 typedef char gf_path[PATH_MAX];
 
-static gf_status tls_err(int rc, const char *what)
+gf_status pki_tls_err(int rc, const char *what)
 {
     return gf_errorf(rc == GNUTLS_E_MEMORY_ERROR ? GF_ERR_NOMEM : GF_ERR_FORMAT,
                      "%s: %s", what, gnutls_strerror(rc));
@@ -114,7 +114,7 @@ static gf_status write_atomic(const char *path, const void *data, size_t len, mo
 
 /* Reads a whole (small) file into a malloc'ed datum; *id (if given) gets
  * the identity of the file read. */
-static gf_status read_file_id(const char *path, gnutls_datum_t *out, struct stat *id)
+gf_status pki_read_file_id(const char *path, gnutls_datum_t *out, struct stat *id)
 {
     out->data = NULL;
     out->size = 0;
@@ -145,7 +145,7 @@ static gf_status read_file_id(const char *path, gnutls_datum_t *out, struct stat
 
 static gf_status read_file(const char *path, gnutls_datum_t *out)
 {
-    return read_file_id(path, out, NULL);
+    return pki_read_file_id(path, out, NULL);
 }
 
 static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
@@ -278,13 +278,13 @@ static size_t be_bytes(unsigned long long v, unsigned char out[9])
 static gf_status key_new(gnutls_x509_privkey_t *key)
 {
     int rc = gnutls_x509_privkey_init(key);
-    if (rc < 0) return tls_err(rc, "private key");
+    if (rc < 0) return pki_tls_err(rc, "private key");
     rc = gnutls_x509_privkey_generate(*key, GNUTLS_PK_ECDSA,
                                       GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
     if (rc < 0) {
         gnutls_x509_privkey_deinit(*key);
         *key = NULL;
-        return tls_err(rc, "generating an ECDSA P-256 key");
+        return pki_tls_err(rc, "generating an ECDSA P-256 key");
     }
     return GF_OK;
 }
@@ -306,7 +306,7 @@ static gf_status cert_issue(const cert_spec *sp, gnutls_x509_privkey_t key, gnut
 {
     gnutls_x509_crt_t c;
     int rc = gnutls_x509_crt_init(&c);
-    if (rc < 0) return tls_err(rc, "certificate");
+    if (rc < 0) return pki_tls_err(rc, "certificate");
     unsigned char serial[9], kid[64], akid[64];
     size_t slen = be_bytes(sp->serial, serial), klen = sizeof kid, alen = sizeof akid;
     unsigned crit;
@@ -362,7 +362,7 @@ static gf_status crl_make(gnutls_x509_crt_t ca, gnutls_x509_privkey_t cakey, con
 {
     gnutls_x509_crl_t crl;
     int rc = gnutls_x509_crl_init(&crl);
-    if (rc < 0) return tls_err(rc, "CRL");
+    if (rc < 0) return pki_tls_err(rc, "CRL");
     unsigned char b[9], akid[64];
     size_t alen = sizeof akid;
     unsigned crit;
@@ -386,7 +386,7 @@ static gf_status crl_make(gnutls_x509_crt_t ca, gnutls_x509_privkey_t cakey, con
     return GF_OK;
 fail:
     gnutls_x509_crl_deinit(crl);
-    return tls_err(rc, "signing the CRL");
+    return pki_tls_err(rc, "signing the CRL");
 }
 
 /* Writes the PEM of a key (PKCS#8, 0600) or certificate (0644). */
@@ -394,7 +394,7 @@ static gf_status write_key(const char *path, gnutls_x509_privkey_t key)
 {
     gnutls_datum_t d = {0};
     int rc = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d);
-    if (rc < 0) return tls_err(rc, path);
+    if (rc < 0) return pki_tls_err(rc, path);
     gf_status st = write_atomic(path, d.data, d.size, 0600);
     gnutls_memset(d.data, 0, d.size);
     gnutls_free(d.data);
@@ -405,7 +405,7 @@ static gf_status write_crt(const char *path, gnutls_x509_crt_t crt)
 {
     gnutls_datum_t d = {0};
     int rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d);
-    if (rc < 0) return tls_err(rc, path);
+    if (rc < 0) return pki_tls_err(rc, path);
     gf_status st = write_atomic(path, d.data, d.size, 0644);
     gnutls_free(d.data);
     return st;
@@ -532,7 +532,7 @@ static int state_is_revoked(json_t *state, const char *name)
 
 /* ---- loading the CA ------------------------------------------------------ */
 
-static gf_status load_crt(const char *path, gnutls_x509_crt_t *out, gnutls_datum_t *pem_out)
+gf_status pki_load_crt(const char *path, gnutls_x509_crt_t *out, gnutls_datum_t *pem_out)
 {
     gnutls_datum_t d;
     gf_status st = read_file(path, &d);
@@ -541,7 +541,7 @@ static gf_status load_crt(const char *path, gnutls_x509_crt_t *out, gnutls_datum
     if (rc >= 0 && (rc = gnutls_x509_crt_import(*out, &d, GNUTLS_X509_FMT_PEM)) < 0) {
         gnutls_x509_crt_deinit(*out);
     }
-    if (rc < 0) { free(d.data); *out = NULL; return tls_err(rc, path); }
+    if (rc < 0) { free(d.data); *out = NULL; return pki_tls_err(rc, path); }
     if (pem_out) *pem_out = d;
     else free(d.data);
     return GF_OK;
@@ -567,7 +567,7 @@ static gf_status ca_load(const char *dir, ca_pair *ca)
     gf_path p;
     gnutls_datum_t d;
     gf_status st = path_join(p, dir, GF_PKI_CA_CRT);
-    if (!st) st = load_crt(p, &ca->crt, &ca->pem);
+    if (!st) st = pki_load_crt(p, &ca->crt, &ca->pem);
     if (!st) st = path_join(p, dir, GF_PKI_CA_KEY);
     if (!st) st = read_file(p, &d);
     if (st) { ca_free(ca); return st; }
@@ -575,7 +575,7 @@ static gf_status ca_load(const char *dir, ca_pair *ca)
     if (rc >= 0) rc = gnutls_x509_privkey_import(ca->key, &d, GNUTLS_X509_FMT_PEM);
     gnutls_memset(d.data, 0, d.size);
     free(d.data);
-    if (rc < 0) { st = tls_err(rc, p); ca_free(ca); return st; }
+    if (rc < 0) { st = pki_tls_err(rc, p); ca_free(ca); return st; }
     return GF_OK;
 }
 
@@ -635,7 +635,7 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
     char cn[64];
     gf_status st = GF_OK;
     int rc = gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof rnd);
-    if (rc < 0) return tls_err(rc, "random CA name");
+    if (rc < 0) return pki_tls_err(rc, "random CA name");
     snprintf(cn, sizeof cn, "gf-ca-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
              rnd[4], rnd[5], rnd[6], rnd[7]);
     cert_spec cas = {cn, 1, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN, NULL, NULL, SERIAL_CA, CA_YEARS};
@@ -647,7 +647,7 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
         if (!(st = path_join(p, root, dirs[i]))) st = make_dir(p);
     if (!st) st = key_new(&ca.key);
     if (!st) st = cert_issue(&cas, ca.key, NULL, NULL, &ca.crt);
-    if (!st && (rc = gnutls_x509_crt_export2(ca.crt, GNUTLS_X509_FMT_PEM, &ca.pem)) < 0) st = tls_err(rc, "CA");
+    if (!st && (rc = gnutls_x509_crt_export2(ca.crt, GNUTLS_X509_FMT_PEM, &ca.pem)) < 0) st = pki_tls_err(rc, "CA");
     if (!st && !(st = path_join(p, root, GF_PKI_CA_KEY))) st = write_key(p, ca.key);
     if (!st && !(st = path_join(p, root, GF_PKI_CA_CRT))) st = write_atomic(p, ca.pem.data, ca.pem.size, 0644);
     if (!st && !(st = path_join(p, root, GF_PKI_COORD_CA))) st = write_atomic(p, ca.pem.data, ca.pem.size, 0644);
@@ -834,188 +834,3 @@ gf_status gf_pki_revoke(const char *dir, const char *name)
     return st;
 }
 
-/* ---- TLS sessions ---------------------------------------------------------- */
-
-gf_status gf_pki_creds_load(const char *key_file, const char *crt_file, const char *ca_file,
-                            gnutls_certificate_credentials_t *out)
-{
-    gnutls_certificate_credentials_t c;
-    int rc = gnutls_certificate_allocate_credentials(&c);
-    if (rc < 0) return tls_err(rc, "TLS credentials");
-    rc = gnutls_certificate_set_x509_trust_file(c, ca_file, GNUTLS_X509_FMT_PEM);
-    if (rc <= 0) {
-        gnutls_certificate_free_credentials(c);
-        return gf_errorf(GF_ERR_FORMAT, "%s: no CA certificate loaded%s%s", ca_file, rc < 0 ? ": " : "",
-                         rc < 0 ? gnutls_strerror(rc) : "");
-    }
-    if (key_file && crt_file &&
-        (rc = gnutls_certificate_set_x509_key_file(c, crt_file, key_file, GNUTLS_X509_FMT_PEM)) < 0) {
-        gnutls_certificate_free_credentials(c);
-        return gf_errorf(GF_ERR_FORMAT, "%s + %s: %s", crt_file, key_file, gnutls_strerror(rc));
-    }
-    *out = c;
-    return GF_OK;
-}
-
-static gnutls_typed_vdata_st want_client[] = {
-    {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0},
-};
-
-gf_status gf_pki_session_setup(gnutls_session_t s, gnutls_certificate_credentials_t creds, const char *host)
-{
-    const char *where;
-    int rc = gnutls_priority_set_direct(s, GF_PKI_PRIORITY, &where);
-    if (rc < 0) return tls_err(rc, "TLS priority " GF_PKI_PRIORITY);
-    if ((rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds)) < 0) return tls_err(rc, "TLS credentials");
-    if (!host) {
-        gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-        gnutls_session_set_verify_cert2(s, want_client, 1, 0);
-        return GF_OK;
-    }
-    unsigned char ip[16];
-    if (inet_pton(AF_INET, host, ip) != 1 && inet_pton(AF_INET6, host, ip) != 1 &&
-        (rc = gnutls_server_name_set(s, GNUTLS_NAME_DNS, host, strlen(host))) < 0)
-        return tls_err(rc, host);
-    gnutls_session_set_verify_cert(s, host, 0);
-    return GF_OK;
-}
-
-/* The peer's first certificate, parsed. */
-static gf_status peer_crt(gnutls_session_t s, gnutls_x509_crt_t *out)
-{
-    unsigned n = 0;
-    const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
-    if (!certs || n == 0) return gf_errorf(GF_ERR_MISMATCH, "the peer sent no certificate");
-    int rc = gnutls_x509_crt_init(out);
-    if (rc < 0) return tls_err(rc, "peer certificate");
-    if ((rc = gnutls_x509_crt_import(*out, &certs[0], GNUTLS_X509_FMT_DER)) < 0) {
-        gnutls_x509_crt_deinit(*out);
-        return gf_errorf(GF_ERR_MISMATCH, "peer certificate: %s", gnutls_strerror(rc));
-    }
-    return GF_OK;
-}
-
-gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size)
-{
-    gnutls_x509_crt_t crt;
-    gf_status st = peer_crt(s, &crt);
-    if (st) return st;
-    char cn[GF_PKI_NAME_MAX + 2];
-    size_t len = sizeof cn;
-    int rc = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len);
-    gnutls_x509_crt_deinit(crt);
-    if (rc < 0) return gf_errorf(GF_ERR_MISMATCH, "peer certificate has no usable common name: %s", gnutls_strerror(rc));
-    int coord = !strcmp(cn, GF_PKI_COORDINATOR);
-    if (!coord && gf_pki_check_name(cn))
-        return gf_errorf(GF_ERR_MISMATCH, "peer certificate's common name is not a site name: %s", gf_last_error());
-    gnutls_typed_vdata_st vd = {GNUTLS_DT_KEY_PURPOSE_OID,
-                                (unsigned char *)(coord ? GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT), 0};
-    unsigned status = 0;
-    rc = gnutls_certificate_verify_peers(s, &vd, 1, &status);
-    if (rc < 0) return gf_errorf(GF_ERR_MISMATCH, "peer \"%s\": cannot verify: %s", cn, gnutls_strerror(rc));
-    if (status) {
-        gnutls_datum_t msg = {0};
-        int ok = gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &msg, 0) >= 0;
-        st = gf_errorf(GF_ERR_MISMATCH, "peer \"%s\" is not trusted: %s", cn, ok ? (char *)msg.data : "verification failed");
-        gnutls_free(msg.data);
-        return st;
-    }
-    if (strlen(cn) >= size) return gf_errorf(GF_ERR_ARG, "peer name \"%s\" does not fit in %zu bytes", cn, size);
-    memcpy(name, cn, strlen(cn) + 1);
-    return GF_OK;
-}
-
-/* ---- revocation ------------------------------------------------------------ */
-
-struct gf_pki_crl {
-    char             *file;
-    gnutls_x509_crt_t ca;
-    gnutls_x509_crl_t crl;
-    struct stat       seen;      /* identity of the file last loaded */
-};
-
-/* Reads and verifies the CRL file; `seen` gets the identity of what was read. */
-static gf_status crl_read(const char *file, gnutls_x509_crt_t ca, gnutls_x509_crl_t *out, struct stat *seen)
-{
-    gnutls_datum_t d;
-    gf_status st = read_file_id(file, &d, seen);
-    if (st) return st;
-    gnutls_x509_crl_t crl;
-    unsigned status = 0;
-    int rc = gnutls_x509_crl_init(&crl);
-    if (rc < 0) { free(d.data); return tls_err(rc, file); }
-    rc = gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_PEM);
-    free(d.data);
-    if (rc >= 0) rc = gnutls_x509_crl_verify(crl, &ca, 1, 0, &status);
-    if (rc < 0 || status) {
-        gnutls_x509_crl_deinit(crl);
-        return gf_errorf(GF_ERR_FORMAT, "%s: %s", file, rc < 0 ? gnutls_strerror(rc) : "not signed by the CA");
-    }
-    *out = crl;
-    return GF_OK;
-}
-
-gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, gf_pki_crl **out)
-{
-    gf_pki_crl *c = calloc(1, sizeof *c);
-    if (!c || !(c->file = strdup(crl_file))) {
-        free(c);
-        return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", crl_file);
-    }
-    gf_status st = load_crt(ca_file, &c->ca, NULL);
-    if (!st) st = crl_read(crl_file, c->ca, &c->crl, &c->seen);
-    if (st) { gf_pki_crl_free(c); return st; }
-    *out = c;
-    return GF_OK;
-}
-
-gf_status gf_pki_crl_refresh(gf_pki_crl *c)
-{
-    struct stat sb;
-    if (stat(c->file, &sb) != 0) return gf_errorf(GF_ERR_IO, "cannot stat %s: %s", c->file, strerror(errno));
-    if (sb.st_ino == c->seen.st_ino && sb.st_dev == c->seen.st_dev && sb.st_size == c->seen.st_size &&
-        sb.st_mtim.tv_sec == c->seen.st_mtim.tv_sec && sb.st_mtim.tv_nsec == c->seen.st_mtim.tv_nsec)
-        return GF_OK;
-    gnutls_x509_crl_t crl;
-    struct stat seen;
-    gf_status st = crl_read(c->file, c->ca, &crl, &seen);
-    if (st) return st;
-    gnutls_x509_crl_deinit(c->crl);
-    c->crl = crl;
-    c->seen = seen;
-    return GF_OK;
-}
-
-gf_status gf_pki_crl_check_crt(const gf_pki_crl *c, gnutls_x509_crt_t crt)
-{
-    int rc = gnutls_x509_crt_check_revocation(crt, (gnutls_x509_crl_t *)&c->crl, 1);
-    if (rc == 0) return GF_OK;
-    char cn[GF_PKI_NAME_MAX + 2] = "?";
-    unsigned char serial[40];
-    size_t len = sizeof cn, slen = sizeof serial;
-    char hex[2 * sizeof serial + 1] = "?";
-    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len);
-    if (gnutls_x509_crt_get_serial(crt, serial, &slen) >= 0)
-        for (size_t i = 0; i < slen; i++) snprintf(hex + 2 * i, 3, "%02x", serial[i]);
-    if (rc < 0) return gf_errorf(GF_ERR_FORMAT, "checking \"%s\" against %s: %s", cn, c->file, gnutls_strerror(rc));
-    return gf_errorf(GF_ERR_MISMATCH, "certificate of \"%s\" (serial %s) is revoked", cn, hex);
-}
-
-gf_status gf_pki_crl_check(const gf_pki_crl *c, gnutls_session_t s)
-{
-    gnutls_x509_crt_t crt;
-    gf_status st = peer_crt(s, &crt);
-    if (st) return st;
-    st = gf_pki_crl_check_crt(c, crt);
-    gnutls_x509_crt_deinit(crt);
-    return st;
-}
-
-void gf_pki_crl_free(gf_pki_crl *c)
-{
-    if (!c) return;
-    if (c->crl) gnutls_x509_crl_deinit(c->crl);
-    if (c->ca) gnutls_x509_crt_deinit(c->ca);
-    free(c->file);
-    free(c);
-}
