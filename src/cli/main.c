@@ -1,6 +1,7 @@
 /* gf: the Gigafactory command-line tool. Dispatches to subcommands. */
 #include <stdio.h>
 #include <string.h>
+#include "cli/audit.h"
 #include "cli/cli.h"
 #include "cli/provision.h"
 
@@ -15,6 +16,7 @@ static void usage(FILE *f)
           "  eval       evaluate a saved checkpoint on a dataset's test split\n"
           "  provision  create a federation's certificate authority, coordinator\n"
           "             certificate and site kits; add or revoke sites\n"
+          "  audit      verify an audit log's hash chain; append an entry\n"
           "\n"
           "Run 'gf COMMAND --help' for the options of a command.\n", f);
 }
@@ -27,6 +29,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "provision")) return cmd_provision(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit")) return cmd_audit(argc - 1, argv + 1);
     fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;
