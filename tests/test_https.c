@@ -1,0 +1,485 @@
+/* The HTTPS transport: mutual TLS 1.3 between a libmicrohttpd server and a
+ * libcurl client, identity and revocation checked per request, body limits,
+ * keep-alive, refusal of foreign, missing and revoked certificates, garbage
+ * on the socket, concurrent clients, and stop/start. */
+#include "net/https_client.h"
+#include "net/https_server.h"
+#include "net/pki.h"
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include "check.h"
+
+static char base[64], p1[128], p2[128];
+static char url[128];
+
+/* ---- the echo handler ------------------------------------------------------ */
+
+static gf_status echo(void *ctx, const gf_http_request *req, gf_http_response *resp)
+{
+    if (!strcmp(req->path, "/fail")) return gf_errorf(GF_ERR_ARG, "round 7 is over");
+    if (!strcmp(req->path, "/text")) {
+        resp->status = 201;
+        resp->content_type = "text/plain";
+        resp->body = "made";
+        resp->len = 4;
+        return GF_OK;
+    }
+    unsigned long sum = 0;
+    for (size_t i = 0; i < req->body_len; i++) sum += req->body[i];
+    const char *x = gf_https_query(req, "x");
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "peer", req->peer, "method", req->method, "path",
+                          req->path, "len", (json_int_t)req->body_len, "sum", (json_int_t)sum, "x", x ? x : "");
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) return gf_errorf(GF_ERR_NOMEM, "echo: out of memory");
+    resp->body = s;
+    resp->len = strlen(s);
+    resp->free_body = free;
+    return GF_OK;
+}
+
+static int log_lines;
+static void count_log(void *ctx, const char *line)
+{
+    __atomic_add_fetch(&log_lines, 1, __ATOMIC_RELAXED);
+    if (getenv("GF_TEST_VERBOSE")) fprintf(stderr, "server: %s\n", line);
+}
+
+static gf_https_server *start(int port, int threads, size_t max_body)
+{
+    gf_https_config cfg = {.pki_dir = p1, .listen_host = "127.0.0.1", .port = port, .max_body = max_body,
+                           .threads = threads, .handler = echo, .log = count_log};
+    gf_https_server *s = NULL;
+    gf_status st = gf_https_start(&cfg, &s);
+    CHECK_MSG(st == GF_OK && s && gf_https_port(s) > 0, "start: %s", gf_last_error());
+    if (s) snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_https_port(s));
+    return s;
+}
+
+/* ---- client helpers -------------------------------------------------------- */
+
+static gf_https_client *client(const char *kit)
+{
+    gf_https_client *c = NULL;
+    CHECK_MSG(gf_https_client_open(kit, url, &c) == GF_OK, "open %s: %s", kit, gf_last_error());
+    return c;
+}
+
+/* One request; returns the HTTP status (-1 on a transport error) and the
+ * parsed JSON reply in *j (NULL when none). */
+static int req(gf_https_client *c, const char *method, const char *path, const void *body, size_t len, json_t **j)
+{
+    int status = 0;
+    char *resp = NULL;
+    size_t rlen = 0;
+    if (j) *j = NULL;
+    if (!c) return -1;
+    gf_status st = gf_https_request(c, method, path, body, len, &status, &resp, &rlen);
+    if (st) return -1;
+    if (j) *j = json_loadb(resp, rlen, 0, NULL);
+    free(resp);
+    return status;
+}
+
+static const char *jstr(json_t *j, const char *k)
+{
+    const char *s = json_string_value(json_object_get(j, k));
+    return s ? s : "";
+}
+
+static long long jint(json_t *j, const char *k)
+{
+    return json_integer_value(json_object_get(j, k));
+}
+
+/* Plain curl: optional client key/cert, the coordinator's CA. */
+static long raw_curl(const char *u, const char *key, const char *crt, CURLcode *rc_out, char *body, size_t cap);
+
+typedef struct { char *buf; size_t len, cap; } sink;
+static size_t sink_write(char *p, size_t sz, size_t n, void *ud)
+{
+    sink *s = ud;
+    size_t k = sz * n, room = s->cap - 1 - s->len;
+    if (k < room) room = k;
+    memcpy(s->buf + s->len, p, room);
+    s->len += room;
+    s->buf[s->len] = 0;
+    return k;
+}
+
+static long raw_curl(const char *u, const char *key, const char *crt, CURLcode *rc_out, char *body, size_t cap)
+{
+    char ca[256];
+    snprintf(ca, sizeof ca, "%s/%s", p1, GF_PKI_COORD_CA);
+    CURL *h = curl_easy_init();
+    sink s = {body, 0, cap};
+    body[0] = 0;
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    if (key) {
+        curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+        curl_easy_setopt(h, CURLOPT_SSLCERT, crt);
+    }
+    long code = 0;
+    *rc_out = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    return code;
+}
+
+/* Chunked upload of `total` bytes without Content-Length. */
+typedef struct { size_t left; } feeder;
+static size_t feed(char *buf, size_t sz, size_t n, void *ud)
+{
+    feeder *f = ud;
+    size_t k = sz * n < f->left ? sz * n : f->left;
+    memset(buf, 'z', k);
+    f->left -= k;
+    return k;
+}
+
+static long chunked_upload(const char *site, size_t total, CURLcode *rc)
+{
+    char k[256], c[256], ca[256];
+    snprintf(k, sizeof k, "%s/sites/%s/site.key", p1, site);
+    snprintf(c, sizeof c, "%s/sites/%s/site.crt", p1, site);
+    snprintf(ca, sizeof ca, "%s/%s", p1, GF_PKI_COORD_CA);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+    feeder f = {total};
+    char body[512];
+    sink s = {body, 0, sizeof body};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(h, CURLOPT_SSLKEY, k);
+    curl_easy_setopt(h, CURLOPT_SSLCERT, c);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, feed);
+    curl_easy_setopt(h, CURLOPT_READDATA, &f);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    long code = 0;
+    *rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hd);
+    return code;
+}
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) { close(fd); fd = -1; }
+    return fd;
+}
+
+static char kit_a[160], kit_b[160];
+
+/* ---- the tests ------------------------------------------------------------- */
+
+static void test_basic(gf_https_client *a)
+{
+    json_t *j;
+    int st = req(a, "GET", "/v1/hello?x=1&y=2", NULL, 0, &j);
+    CHECK_MSG(st == 200, "GET -> %d (%s)", st, gf_last_error());
+    CHECK(!strcmp(jstr(j, "peer"), "a") && !strcmp(jstr(j, "method"), "GET") && !strcmp(jstr(j, "path"), "/v1/hello") &&
+          jint(j, "len") == 0 && !strcmp(jstr(j, "x"), "1"));
+    json_decref(j);
+
+    size_t n = 1 << 20;
+    unsigned char *big = malloc(n);
+    unsigned long sum = 0;
+    for (size_t i = 0; i < n; i++) sum += big[i] = (unsigned char)(i * 7 + 3);
+    st = req(a, "POST", "v1/update", big, n, &j);
+    CHECK_MSG(st == 200, "POST -> %d (%s)", st, gf_last_error());
+    CHECK(!strcmp(jstr(j, "peer"), "a") && !strcmp(jstr(j, "method"), "POST") && !strcmp(jstr(j, "path"), "/v1/update") &&
+          jint(j, "len") == (long long)n && jint(j, "sum") == (long long)sum);
+    json_decref(j);
+    st = req(a, "PUT", "/v1/put", "abc", 3, &j);
+    CHECK(st == 200 && !strcmp(jstr(j, "method"), "PUT") && jint(j, "len") == 3);
+    json_decref(j);
+    st = req(a, "DELETE", "/v1/x", NULL, 0, &j);
+    CHECK(st == 200 && !strcmp(jstr(j, "method"), "DELETE"));
+    json_decref(j);
+    st = req(a, "POST", "/v1/empty", NULL, 0, &j);
+    CHECK(st == 200 && !strcmp(jstr(j, "method"), "POST") && jint(j, "len") == 0);
+    json_decref(j);
+
+    /* handler errors and handler-chosen statuses */
+    st = req(a, "GET", "/fail", NULL, 0, &j);
+    CHECK(st == 400 && !strcmp(jstr(j, "error"), "round 7 is over"));
+    json_decref(j);
+    int status;
+    char *body;
+    size_t len;
+    CHECK(gf_https_request(a, "GET", "/text", NULL, 0, &status, &body, &len) == GF_OK && status == 201 && len == 4 &&
+          !strcmp(body, "made"));
+    free(body);
+
+    /* body limit: Content-Length over max_body -> 413 before the body is read */
+    unsigned char *huge = calloc(3 << 20, 1);
+    st = req(a, "POST", "/v1/update", huge, 3 << 20, &j);
+    CHECK_MSG(st == 413 && strstr(jstr(j, "error"), "limit"), "oversized -> %d", st);
+    json_decref(j);
+    st = req(a, "POST", "/v1/update", huge, (2 << 20) + 1, &j);
+    CHECK_MSG(st == 413, "max_body + 1 -> %d", st);
+    json_decref(j);
+    st = req(a, "POST", "/v1/update", huge, 2 << 20, &j);
+    CHECK_MSG(st == 200 && jint(j, "len") == 2 << 20, "exactly max_body -> %d", st);
+    json_decref(j);
+    free(huge);
+    /* without Content-Length: counted as it arrives, the connection is dropped */
+    CURLcode rc;
+    long code = chunked_upload("a", 5 << 20, &rc);
+    CHECK_MSG(rc != CURLE_OK || code == 413, "chunked oversized -> curl %d, HTTP %ld", rc, code);
+    code = chunked_upload("a", 100000, &rc);
+    CHECK_MSG(rc == CURLE_OK && code == 200, "chunked small -> curl %d, HTTP %ld", rc, code);
+
+    /* the client's own response limit */
+    gf_https_client_set_max_response(a, 10);
+    CHECK(gf_https_request(a, "GET", "/v1/hello", NULL, 0, &status, &body, &len) == GF_ERR_FORMAT &&
+          strstr(gf_last_error(), "larger than 10"));
+    gf_https_client_set_max_response(a, GF_HTTPS_DEFAULT_MAX_RESPONSE);
+    free(big);
+}
+
+static void test_keepalive(void)
+{
+    gf_https_client *c = client(kit_a);
+    int ok = 0;
+    for (int i = 0; i < 50; i++) ok += req(c, "GET", "/v1/ping", NULL, 0, NULL) == 200;
+    CHECK(ok == 50);
+    CHECK_MSG(c && gf_https_client_connections(c) == 1, "%ld connections", c ? gf_https_client_connections(c) : -1);
+    gf_https_client_close(c);
+}
+
+static void test_refusals(void)
+{
+    json_t *j;
+    /* a kit of another provisioning: the server's certificate does not verify */
+    char other[160];
+    snprintf(other, sizeof other, "%s/sites/a", p2);
+    gf_https_client *c = client(other);
+    CHECK(req(c, "GET", "/v1/hello", NULL, 0, &j) == -1 && strstr(gf_last_error(), "127.0.0.1"));
+    gf_https_client_close(c);
+
+    /* a foreign site certificate presented to our server (trusting our CA): 403 */
+    char hybrid[160], src[256], dst[256];
+    snprintf(hybrid, sizeof hybrid, "%s/hybrid", base);
+    CHECK(mkdir(hybrid, 0700) == 0);
+    const char *from[] = {"sites/a/site.key", "sites/a/site.crt", NULL};
+    for (int i = 0; i < 3; i++) {
+        snprintf(src, sizeof src, "%s/%s", i < 2 ? p2 : p1, i < 2 ? from[i] : GF_PKI_COORD_CA);
+        snprintf(dst, sizeof dst, "%s/%s", hybrid, i == 0 ? "site.key" : i == 1 ? "site.crt" : "ca.crt");
+        CHECK(link(src, dst) == 0);
+    }
+    c = client(hybrid);
+    int st = req(c, "GET", "/v1/hello", NULL, 0, &j);
+    CHECK_MSG(st == 403 && strstr(jstr(j, "error"), "not trusted"), "foreign cert -> %d %s", st, jstr(j, "error"));
+    json_decref(j);
+    /* the refusal comes before the body is read */
+    char *body = calloc(1, 1 << 20);
+    st = req(c, "POST", "/v1/update", body, 1 << 20, &j);
+    CHECK_MSG(st == 403, "foreign cert POST -> %d", st);
+    json_decref(j);
+    st = req(c, "POST", "/v1/update", body, 10000, &j);    /* small: drained, then refused */
+    CHECK_MSG(st == 403 && strstr(jstr(j, "error"), "not trusted"), "foreign cert small POST -> %d", st);
+    json_decref(j);
+    free(body);
+    gf_https_client_close(c);
+
+    /* no client certificate */
+    char out[512];
+    CURLcode rc;
+    long code = raw_curl(url, NULL, NULL, &rc, out, sizeof out);
+    CHECK_MSG(rc == CURLE_OK && code == 403 && strstr(out, "\"error\"") && strstr(out, "no certificate"),
+              "no cert -> curl %d HTTP %ld %s", rc, code, out);
+    /* the coordinator's own certificate (serverAuth, not clientAuth) */
+    char ck[256], cc[256];
+    snprintf(ck, sizeof ck, "%s/%s", p1, GF_PKI_COORD_KEY);
+    snprintf(cc, sizeof cc, "%s/%s", p1, GF_PKI_COORD_CRT);
+    code = raw_curl(url, ck, cc, &rc, out, sizeof out);
+    CHECK_MSG(code != 200, "coordinator cert as client -> curl %d HTTP %ld %s", rc, code, out);
+    /* plain HTTP to the TLS port */
+    char plain[128];
+    snprintf(plain, sizeof plain, "http://127.0.0.1:%d/v1/hello", atoi(strrchr(url, ':') + 1));
+    code = raw_curl(plain, NULL, NULL, &rc, out, sizeof out);
+    CHECK_MSG(rc != CURLE_OK || (code != 200 && !strstr(out, "peer")), "plain HTTP -> curl %d HTTP %ld", rc, code);
+}
+
+static void test_revocation(gf_https_client *a)
+{
+    gf_https_client *b = client(kit_b);
+    json_t *j;
+    CHECK(req(b, "GET", "/v1/hello", NULL, 0, &j) == 200 && !strcmp(jstr(j, "peer"), "b"));
+    json_decref(j);
+    CHECK_MSG(gf_pki_revoke(p1, "b") == GF_OK, "%s", gf_last_error());
+    int st = req(b, "GET", "/v1/hello", NULL, 0, &j);   /* same kept-alive connection */
+    CHECK_MSG(st == 403 && strstr(jstr(j, "error"), "revoked"), "revoked b -> %d %s", st, jstr(j, "error"));
+    json_decref(j);
+    CHECK(req(a, "GET", "/v1/hello", NULL, 0, &j) == 200 && !strcmp(jstr(j, "peer"), "a"));
+    json_decref(j);
+    gf_https_client_close(b);
+    b = client(kit_b);                                  /* a fresh connection too */
+    CHECK(req(b, "GET", "/v1/hello", NULL, 0, NULL) == 403);
+    gf_https_client_close(b);
+}
+
+static void test_garbage(gf_https_client *a, int port)
+{
+    static const char junk[][64] = {"\x16\x03\x01\xff\xff garbage", "GET / HTTP/1.1\r\n\r\n", "\x00\x01\x02\x03",
+                                     "\x16\x03\x03\x00\x05\x01\x00\x00\x01\x00"};
+    for (int i = 0; i < 4; i++) {
+        int fd = tcp_connect(port);
+        CHECK(fd >= 0);
+        if (fd < 0) continue;
+        CHECK(send(fd, junk[i], sizeof junk[i], MSG_NOSIGNAL) > 0);
+        if (i & 1) {   /* wait for the server to hang up */
+            struct timeval tv = {5, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            char buf[256];
+            while (recv(fd, buf, sizeof buf, 0) > 0) {}
+        }
+        close(fd);
+    }
+    int fd = tcp_connect(port);        /* connect and hang up at once */
+    if (fd >= 0) close(fd);
+    /* a client that vanishes in the middle of a 2 MiB response */
+    json_t *j;
+    CHECK(req(a, "GET", "/v1/after-garbage", NULL, 0, &j) == 200 && !strcmp(jstr(j, "peer"), "a"));
+    json_decref(j);
+}
+
+typedef struct { int ok; } worker;
+static void *work(void *arg)
+{
+    worker *w = arg;
+    gf_https_client *c = NULL;
+    if (gf_https_client_open(kit_a, url, &c)) return NULL;
+    char body[1000];
+    memset(body, 'q', sizeof body);
+    for (int i = 0; i < 20; i++) {
+        json_t *j = NULL;
+        int st = 0;
+        char *r = NULL;
+        size_t n = 0;
+        if (gf_https_request(c, "POST", "/v1/c", body, sizeof body, &st, &r, &n) == GF_OK && st == 200 &&
+            (j = json_loadb(r, n, 0, NULL)) && json_integer_value(json_object_get(j, "len")) == 1000)
+            w->ok++;
+        json_decref(j);
+        free(r);
+    }
+    gf_https_client_close(c);
+    return NULL;
+}
+
+static void test_concurrent(void)
+{
+    pthread_t t[6];
+    worker w[6] = {{0}};
+    for (int i = 0; i < 6; i++) CHECK(pthread_create(&t[i], NULL, work, &w[i]) == 0);
+    int ok = 0;
+    for (int i = 0; i < 6; i++) { pthread_join(t[i], NULL); ok += w[i].ok; }
+    CHECK_MSG(ok == 120, "%d of 120 concurrent requests", ok);
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    return remove(p);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(base, sizeof base, "/tmp/gf-https-XXXXXX");
+    if (!mkdtemp(base)) { perror("mkdtemp"); return 1; }
+    snprintf(p1, sizeof p1, "%s/p1", base);
+    snprintf(p2, sizeof p2, "%s/p2", base);
+    snprintf(kit_a, sizeof kit_a, "%s/sites/a", p1);
+    snprintf(kit_b, sizeof kit_b, "%s/sites/b", p1);
+    const char *sites[] = {"a", "b"};
+    CHECK_MSG(gf_pki_create(p1, "127.0.0.1", sites, 2) == GF_OK, "%s", gf_last_error());
+    CHECK_MSG(gf_pki_create(p2, "127.0.0.1", sites, 1) == GF_OK, "%s", gf_last_error());
+
+    /* bad configurations */
+    gf_https_server *s = NULL;
+    gf_https_config bad = {.pki_dir = base, .handler = echo};
+    CHECK(gf_https_start(&bad, &s) == GF_ERR_IO && strstr(gf_last_error(), "coordinator.key") && !s);
+    bad.pki_dir = p1;
+    bad.handler = NULL;
+    CHECK(gf_https_start(&bad, &s) == GF_ERR_ARG && !s);
+
+    s = start(0, 0, 2 << 20);
+    int port = gf_https_port(s);
+    gf_https_client *a = client(kit_a);
+    /* the kit's own URL names port 8443: opening without an override reads it */
+    gf_https_client *k = NULL;
+    CHECK(gf_https_client_open(kit_a, NULL, &k) == GF_OK);
+    gf_https_client_close(k);
+    CHECK(gf_https_client_open(base, NULL, &k) == GF_ERR_IO && !k);
+    CHECK(gf_https_client_open(kit_a, "http://127.0.0.1:1/", &k) == GF_ERR_ARG && !k);
+
+    test_basic(a);
+    test_keepalive();
+    test_refusals();
+    test_revocation(a);
+    test_garbage(a, port);
+    test_concurrent();
+    CHECK(log_lines > 0);
+
+    /* stop: the client gets a transport error; start again on the same port */
+    gf_https_stop(s);
+    int status;
+    char *body;
+    size_t len;
+    CHECK(gf_https_request(a, "GET", "/v1/hello", NULL, 0, &status, &body, &len) == GF_ERR_IO &&
+          strstr(gf_last_error(), "127.0.0.1"));
+    s = start(port, 0, 2 << 20);
+    CHECK(gf_https_port(s) == port);
+    json_t *j;
+    CHECK(req(a, "GET", "/v1/again", NULL, 0, &j) == 200 && !strcmp(jstr(j, "path"), "/v1/again"));
+    json_decref(j);
+    gf_https_stop(s);
+
+    /* a thread pool instead of a thread per connection */
+    s = start(0, 2, 100000);
+    gf_https_client_close(a);
+    a = client(kit_a);
+    CHECK(req(a, "GET", "/v1/pool", NULL, 0, &j) == 200 && !strcmp(jstr(j, "peer"), "a"));
+    json_decref(j);
+    /* a body small enough that curl sends it at once (no Expect: 100-continue) */
+    char *mid = calloc(1, 300000);
+    int st = req(a, "POST", "/v1/update", mid, 300000, &j);
+    CHECK_MSG(st == 413 && strstr(jstr(j, "error"), "limit"), "300 kB over a 100 kB limit -> %d", st);
+    json_decref(j);
+    free(mid);
+    CHECK(req(a, "GET", "/v1/pool", NULL, 0, NULL) == 200);
+    test_keepalive();
+    test_concurrent();
+    gf_https_client_close(a);
+    gf_https_stop(s);
+
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    curl_global_cleanup();
+    return check_summary();
+}
