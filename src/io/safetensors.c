@@ -452,6 +452,42 @@ static gf_status sync_dir(const char *path)
     return st;
 }
 
+gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta,
+                       int nmeta, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (ntensors < 0 || (ntensors > 0 && !tensors) || nmeta < 0 || (nmeta > 0 && !meta))
+        return gf_errorf(GF_ERR_ARG, "gf_st_encode: bad tensor or metadata list");
+    char *json = NULL;
+    gf_status st = build_header(tensors, ntensors, meta, nmeta, &json);
+    if (st != GF_OK || !json) return st != GF_OK ? st : gf_errorf(GF_ERR_NOMEM, "out of memory");
+    size_t hl = strlen(json), pad = (8 - hl % 8) % 8, data = 0;
+    for (int i = 0; i < ntensors; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
+        data += numel * sizeof(float);
+    }
+    size_t total = 8 + hl + pad + data;
+    uint8_t *buf = malloc(total ? total : 1);
+    if (!buf) { free(json); return gf_errorf(GF_ERR_NOMEM, "out of memory for a %zu-byte safetensors body", total); }
+    uint64_t n = (uint64_t)(hl + pad);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(n >> (8 * i));
+    memcpy(buf + 8, json, hl);
+    memset(buf + 8 + hl, ' ', pad);
+    size_t at = 8 + hl + pad;
+    for (int i = 0; i < ntensors; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
+        if (numel) memcpy(buf + at, tensors[i].data, numel * sizeof(float));
+        at += numel * sizeof(float);
+    }
+    free(json);
+    *out = buf;
+    *out_len = total;
+    return GF_OK;
+}
+
 gf_status gf_st_write(const char *path, const gf_st_tensor *tensors, int ntensors,
                       const gf_st_meta *meta, int nmeta)
 {

@@ -26,6 +26,11 @@ typedef struct { const char *key, *value; } gf_st_meta;
 gf_status gf_st_write(const char *path, const gf_st_tensor *tensors, int ntensors,
                       const gf_st_meta *meta, int nmeta);
 
+/* The same bytes gf_st_write would write, into a malloc'd buffer (*out, the
+ * caller frees): for sending over the network. */
+gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta,
+                       int nmeta, uint8_t **out, size_t *out_len);
+
 /* A file read fully into memory and validated: header length within the
  * file, valid JSON, every entry a known dtype with a shape whose byte size
  * equals its data_offsets range, ranges inside the data section. */

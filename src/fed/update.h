@@ -1,0 +1,44 @@
+/* Model vectors on the wire: a safetensors body whose tensors are exactly a
+ * model's parameter tensors (same names, shapes, F32), in parameter order.
+ * The manifest says which names and shapes a model has and where each lies
+ * in the flat vector; decoding checks an inbound body against it (size
+ * limit, format, every tensor present, nothing extra, dtype, shape, finite
+ * values) before a single value is used. */
+#ifndef GF_FED_UPDATE_H
+#define GF_FED_UPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/error.h"
+#include "io/safetensors.h"
+
+typedef struct {
+    char    name[32];       /* "0.weight" */
+    int     ndim;
+    int64_t shape[4];
+    int64_t offset, numel;  /* where it lies in the flat vector */
+} gf_manifest_entry;
+
+typedef struct {
+    int                n;
+    gf_manifest_entry *e;   /* (n) */
+    int64_t            d;   /* length of the flat vector */
+} gf_manifest;
+
+/* The manifest of a model spec (any form gf_spec_parse accepts). */
+gf_status gf_manifest_from_spec(const char *spec, gf_manifest *out);
+void      gf_manifest_free(gf_manifest *m);
+
+/* vec (d) -> safetensors bytes (*buf malloc'd, the caller frees). */
+gf_status gf_update_encode(const gf_manifest *m, const float *vec, const gf_st_meta *meta,
+                           int nmeta, uint8_t **buf, size_t *len);
+
+/* Checks buf against the manifest and fills vec (d). On failure the status
+ * and message say what is wrong (GF_ERR_ARG: over max_len; GF_ERR_FORMAT:
+ * not safetensors; GF_ERR_MISMATCH: tensor missing, extra, wrong dtype or
+ * shape; GF_ERR_NUMERIC: a NaN or infinity, naming the tensor and index) and
+ * vec's contents are unspecified: decode into a scratch buffer. */
+gf_status gf_update_decode(const gf_manifest *m, const uint8_t *buf, size_t len, size_t max_len,
+                           float *vec);
+
+#endif
