@@ -1,0 +1,361 @@
+/* Tests for the coordinator's store: job and round lifecycle, the state
+ * rules, duplicate and out-of-order results, crash safety under SIGKILL of a
+ * real writer process, reopening, and refusal of foreign or newer files. */
+#include "service/store.h"
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *SPEC = "{\"kind\":\"federated\",\"name\":\"mnist\"}";
+
+static int count_fn(const void *row, void *ctx) { (void)row; (*(int *)ctx)++; return 0; }
+static int count_jobs(const gf_store_job *j, void *ctx) { return count_fn(j, ctx); }
+static int count_results(const gf_store_result *r, void *ctx) { return count_fn(r, ctx); }
+static int count_rounds(const gf_store_round *r, void *ctx) { return count_fn(r, ctx); }
+
+static int n_results(gf_store *s, int64_t job, int64_t round)
+{
+    int n = 0;
+    if (gf_store_round_results(s, job, round, count_results, &n) != GF_OK) return -1;
+    return n;
+}
+
+typedef struct { int n, bad; gf_store_job_state last; } log_ctx;
+
+static int log_fn(const gf_store_log_entry *l, void *ctx)
+{
+    log_ctx *c = ctx;
+    if (!l->reason[0] || strlen(l->at) != GF_STORE_TIME_LEN) c->bad++;
+    if (c->n == 0 && (l->has_from || l->to != GF_STORE_JOB_QUEUED)) c->bad++;
+    if (c->n > 0 && (!l->has_from || l->from != c->last)) c->bad++;
+    c->last = l->to;
+    c->n++;
+    return 0;
+}
+
+typedef struct { int n; char names[8][GF_STORE_NAME_MAX + 1]; } list_ctx;
+
+static int list_fn(const gf_store_job *j, void *ctx)
+{
+    list_ctx *c = ctx;
+    if (c->n < 8) snprintf(c->names[c->n], sizeof c->names[0], "%s", j->name);
+    c->n++;
+    return 0;
+}
+
+static void rm_dir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_lifecycle(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    struct stat sb;
+    CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+
+    int64_t id = 0, id2 = 0;
+    CHECK(gf_store_job_create(s, "mnist", "federated", SPEC, &id) == GF_OK && id > 0);
+    CHECK(gf_store_job_create(s, "cifar", "central", "{}", &id2) == GF_OK && id2 > id);
+    CHECK(gf_store_job_create(s, "", "federated", SPEC, &id2) == GF_ERR_ARG);
+    CHECK(gf_store_job_create(s, "x", "federated", "", &id2) == GF_ERR_ARG);
+
+    gf_store_job j;
+    CHECK(gf_store_job_get(s, id, &j) == GF_OK);
+    CHECK(strcmp(j.name, "mnist") == 0 && strcmp(j.kind, "federated") == 0);
+    CHECK(j.spec_json && strcmp(j.spec_json, SPEC) == 0);
+    CHECK(j.state == GF_STORE_JOB_QUEUED && j.round == 0 && strlen(j.created_at) == GF_STORE_TIME_LEN);
+    gf_store_job_free(&j);
+    CHECK(gf_store_job_get(s, 9999, &j) == GF_ERR_ARG && j.spec_json == NULL);
+
+    list_ctx lc = {0};
+    CHECK(gf_store_job_list(s, list_fn, &lc) == GF_OK);
+    CHECK(lc.n == 2 && strcmp(lc.names[0], "mnist") == 0 && strcmp(lc.names[1], "cifar") == 0);
+
+    /* rounds need a running job; illegal transitions refused */
+    CHECK(gf_store_round_open(s, id, 1) == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_SUCCEEDED, "too early") == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_RUNNING, "") == GF_ERR_ARG);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_QUEUED, "same") == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_RUNNING, "scheduled") == GF_OK);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_QUEUED, "requeue") == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_set_state(s, id2, GF_STORE_JOB_CANCELLED, "user asked") == GF_OK);
+    CHECK(gf_store_job_set_state(s, id2, GF_STORE_JOB_RUNNING, "revive") == GF_ERR_MISMATCH);
+    CHECK_MSG(strstr(gf_last_error(), "final") != NULL, "%s", gf_last_error());
+
+    const char *sites[4] = {"site-a", "site-b", "site-c", "site-d"};
+    CHECK(gf_store_round_open(s, id, 2) == GF_ERR_MISMATCH);       /* not the next round */
+    CHECK(gf_store_round_add_result(s, id, 1, "site-a", 10, 1, 0.5, 1, 1) == GF_ERR_MISMATCH); /* not open */
+    for (int r = 1; r <= 3; r++) {
+        CHECK(gf_store_round_open(s, id, r) == GF_OK);
+        CHECK(gf_store_round_open(s, id, r) == GF_OK);              /* already open: as-is */
+        CHECK(gf_store_round_complete(s, id, r, 1, 1.0, 0.5, 0.5) == GF_ERR_MISMATCH); /* 0 results */
+        for (int k = 0; k < 4; k++)
+            CHECK(gf_store_round_add_result(s, id, r, sites[k], 100 + k, 2.0 / r, 0.5 + 0.1 * r, 1000, 2000) == GF_OK);
+        CHECK(gf_store_round_add_result(s, id, r, "site-b", 5, 1, 1, 1, 1) == GF_ERR_MISMATCH);
+        CHECK_MSG(strstr(gf_last_error(), "site-b already sent") != NULL, "%s", gf_last_error());
+        CHECK(gf_store_round_add_result(s, id, r, "site-e", -1, 1, 1, 1, 1) == GF_ERR_ARG);
+        CHECK(gf_store_round_add_result(s, id, r, "site-e", 1, 1.0 / 0.0, 1, 1, 1) == GF_ERR_NUMERIC);
+        CHECK(n_results(s, id, r) == 4);
+        CHECK(gf_store_round_complete(s, id, r, 3, 1.0, 0.5, 0.5) == GF_ERR_MISMATCH); /* 4 stored */
+        CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.round == r - 1);
+        gf_store_job_free(&j);
+        CHECK(gf_store_round_complete(s, id, r, 4, 1.5 * r, 2.0 / r, 0.5 + 0.1 * r) == GF_OK);
+        CHECK(gf_store_round_complete(s, id, r, 4, 1.5 * r, 2.0 / r, 0.5 + 0.1 * r) == GF_ERR_MISMATCH);
+        CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.round == r);
+        gf_store_job_free(&j);
+        CHECK(gf_store_round_open(s, id, r) == GF_ERR_MISMATCH);   /* reopen after close */
+        CHECK(gf_store_round_add_result(s, id, r, "site-e", 1, 1, 1, 1, 1) == GF_ERR_MISMATCH);
+        CHECK(gf_store_round_abort(s, id, r, "late") == GF_ERR_MISMATCH);
+    }
+    gf_store_round rd;
+    CHECK(gf_store_round_get(s, id, 2, &rd) == GF_OK);
+    CHECK(rd.state == GF_STORE_ROUND_COMPLETED && rd.sites == 4 && strlen(rd.closed_at) == GF_STORE_TIME_LEN);
+    CHECK_NEAR(rd.duration_s, 3.0, 1e-12);
+    CHECK_NEAR(rd.train_loss, 1.0, 1e-12);
+    CHECK(gf_store_round_get(s, id, 7, &rd) == GF_ERR_ARG);
+
+    /* abort discards results; the round can be reopened, empty */
+    CHECK(gf_store_round_open(s, id, 4) == GF_OK);
+    CHECK(gf_store_round_add_result(s, id, 4, "site-a", 1, 0.1, NAN, 1, 1) == GF_OK);
+    CHECK(gf_store_round_add_result(s, id, 4, "site-b", 1, 0.1, 0.2, 1, 1) == GF_OK);
+    CHECK(gf_store_round_abort(s, id, 4, "") == GF_ERR_ARG);
+    CHECK(gf_store_round_abort(s, id, 4, "deadline passed with 2 of 4 sites") == GF_OK);
+    CHECK(n_results(s, id, 4) == 0);
+    CHECK(gf_store_round_get(s, id, 4, &rd) == GF_OK && rd.state == GF_STORE_ROUND_ABORTED);
+    CHECK(strcmp(rd.reason, "deadline passed with 2 of 4 sites") == 0);
+    CHECK(gf_store_round_add_result(s, id, 4, "site-a", 1, 0.1, 0.2, 1, 1) == GF_ERR_MISMATCH);
+    CHECK(gf_store_round_complete(s, id, 4, 1, 1, 1, 1) == GF_ERR_MISMATCH);
+    CHECK(gf_store_round_open(s, id, 4) == GF_OK);
+    CHECK(gf_store_round_get(s, id, 4, &rd) == GF_OK && rd.state == GF_STORE_ROUND_OPEN && rd.reason[0] == 0);
+    CHECK(gf_store_round_add_result(s, id, 4, "site-a", 1, 0.1, NAN, 1, 1) == GF_OK);
+    CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.round == 3);
+    gf_store_job_free(&j);
+
+    int nr = 0;
+    CHECK(gf_store_rounds(s, id, count_rounds, &nr) == GF_OK && nr == 4);
+    CHECK(gf_store_rounds(s, 9999, count_rounds, &nr) == GF_ERR_ARG);
+
+    /* a final state aborts the open round */
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_FAILED, "site-c sent NaNs") == GF_OK);
+    CHECK(gf_store_round_get(s, id, 4, &rd) == GF_OK && rd.state == GF_STORE_ROUND_ABORTED);
+    CHECK(n_results(s, id, 4) == 0);
+    CHECK(gf_store_round_open(s, id, 4) == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_SUCCEEDED, "late") == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.state == GF_STORE_JOB_FAILED);
+    CHECK(strcmp(j.reason, "site-c sent NaNs") == 0);
+    gf_store_job_free(&j);
+
+    log_ctx c = {0};
+    CHECK(gf_store_job_log(s, id, log_fn, &c) == GF_OK);
+    CHECK(c.n == 3 && c.bad == 0 && c.last == GF_STORE_JOB_FAILED);
+    gf_store_close(s);
+
+    /* reopening keeps everything */
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    int nj = 0;
+    CHECK(gf_store_job_list(s, count_jobs, &nj) == GF_OK && nj == 2);
+    CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.round == 3 && j.state == GF_STORE_JOB_FAILED);
+    CHECK(j.spec_json && strcmp(j.spec_json, SPEC) == 0);
+    gf_store_job_free(&j);
+    for (int r = 1; r <= 3; r++) CHECK(n_results(s, id, r) == 4);
+    c = (log_ctx){0};
+    CHECK(gf_store_job_log(s, id, log_fn, &c) == GF_OK && c.n == 3 && c.bad == 0);
+    gf_store_close(s);
+}
+
+/* ---- crash safety -------------------------------------------------------- */
+
+static void child_loop(const char *dir, int64_t job, int wfd)
+{
+    gf_store *s = NULL;
+    if (gf_store_open(dir, &s) != GF_OK) _exit(3);
+    static const char *sites[3] = {"s1", "s2", "s3"};
+    for (;;) {
+        gf_store_job j;
+        if (gf_store_job_get(s, job, &j) != GF_OK) _exit(4);
+        int64_t r = j.round + 1;
+        gf_store_job_free(&j);
+        if (gf_store_round_open(s, job, r) != GF_OK) _exit(5);
+        for (int k = 0; k < 3; k++) {
+            gf_status st = gf_store_round_add_result(s, job, r, sites[k], 10, 0.5, 0.9, 100, 200);
+            if (st != GF_OK && st != GF_ERR_MISMATCH) _exit(6);   /* a resumed round may have some */
+        }
+        if (gf_store_round_complete(s, job, r, 3, 0.01, 0.5, 0.9) != GF_OK) _exit(7);
+        if (write(wfd, &r, sizeof r) != (ssize_t)sizeof r) _exit(8);
+    }
+}
+
+typedef struct { int64_t job_round; int completed, open, bad; gf_store *s; } scan_ctx;
+
+static int scan_fn(const gf_store_round *r, void *ctx)
+{
+    scan_ctx *c = ctx;
+    if (r->state == GF_STORE_ROUND_COMPLETED) {
+        c->completed++;
+        if (r->round > c->job_round || r->sites != 3) c->bad++;
+    } else if (r->state == GF_STORE_ROUND_OPEN) {
+        c->open++;
+        if (r->round != c->job_round + 1) c->bad++;
+    } else {
+        c->bad++;   /* nobody aborts in this test */
+    }
+    return 0;
+}
+
+static void test_crash(const char *dir)
+{
+    gf_store *s = NULL;
+    int64_t job = 0;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    CHECK(gf_store_job_create(s, "crash", "federated", SPEC, &job) == GF_OK);
+    CHECK(gf_store_job_set_state(s, job, GF_STORE_JOB_RUNNING, "start") == GF_OK);
+    gf_store_close(s);
+
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    int64_t total_reported = 0, resumed_open = 0;
+    for (int it = 0; it < 20; it++) {
+        int p[2];
+        CHECK(pipe(p) == 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            child_loop(dir, job, p[1]);
+        }
+        CHECK(pid > 0);
+        close(p[1]);
+        struct timespec ts = {0, (5 + rand() % 46) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int wst = 0;
+        CHECK(waitpid(pid, &wst, 0) == pid);
+        CHECK_MSG(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL, "child exited early: status %d", wst);
+        int64_t last = 0, r;
+        ssize_t n;
+        while ((n = read(p[0], &r, sizeof r)) == (ssize_t)sizeof r) {
+            last = r;
+            total_reported++;
+        }
+        close(p[0]);
+
+        /* integrity first, with a plain connection */
+        char path[600];
+        snprintf(path, sizeof path, "%s/state.db", dir);
+        sqlite3 *db = NULL;
+        CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+        sqlite3_stmt *st = NULL;
+        CHECK(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(st) == SQLITE_ROW);
+        const unsigned char *ok = sqlite3_column_text(st, 0);
+        CHECK_MSG(ok && strcmp((const char *)ok, "ok") == 0, "integrity_check: %s", ok ? (const char *)ok : "?");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+
+        CHECK(gf_store_open(dir, &s) == GF_OK);
+        if (!s) return;
+        gf_store_job j;
+        CHECK(gf_store_job_get(s, job, &j) == GF_OK);
+        CHECK_MSG(j.round >= last, "job.round %lld < last reported %lld", (long long)j.round, (long long)last);
+        scan_ctx c = {.job_round = j.round, .s = s};
+        CHECK(gf_store_rounds(s, job, scan_fn, &c) == GF_OK);
+        CHECK(c.bad == 0 && c.completed == j.round && c.open <= 1);
+        for (int64_t k = 1; k <= j.round; k++) CHECK_MSG(n_results(s, job, k) == 3, "round %lld", (long long)k);
+        if (c.open) {   /* the open round can be continued as-is */
+            int before = n_results(s, job, j.round + 1);
+            CHECK(before >= 0 && before <= 3);
+            CHECK(gf_store_round_open(s, job, j.round + 1) == GF_OK);
+            CHECK(n_results(s, job, j.round + 1) == before);
+            resumed_open++;
+        }
+        gf_store_job_free(&j);
+        gf_store_close(s);
+    }
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    gf_store_job j;
+    CHECK(gf_store_job_get(s, job, &j) == GF_OK);
+    CHECK(j.round >= total_reported && j.round > 0);
+    fprintf(stderr, "crash test: 20 kills, %lld rounds completed (%lld reported), %lld open rounds resumed\n",
+            (long long)j.round, (long long)total_reported, (long long)resumed_open);
+    gf_store_job_free(&j);
+    gf_store_close(s);
+}
+
+/* ---- refusals ------------------------------------------------------------ */
+
+static void test_refusals(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    gf_store_close(s);
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_ERR_MISMATCH && s == NULL);
+    CHECK_MSG(strstr(gf_last_error(), "schema version 99 is newer") != NULL, "%s", gf_last_error());
+    gf_store_close(s);
+
+    /* a file that is not a database */
+    rm_dir(dir);
+    CHECK(mkdir(dir, 0700) == 0);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    for (int i = 0; i < 100; i++) CHECK(write(fd, "this is not a database at all\n", 30) == 30);
+    close(fd);
+    gf_status st = gf_store_open(dir, &s);
+    CHECK(st == GF_ERR_FORMAT && s == NULL);
+    CHECK_MSG(strstr(gf_last_error(), "not a database") != NULL, "%s", gf_last_error());
+
+    /* an SQLite database of something else */
+    rm_dir(dir);
+    CHECK(mkdir(dir, 0700) == 0);
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "CREATE TABLE foo(x)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(gf_store_open(dir, &s) == GF_ERR_FORMAT && s == NULL);
+
+    /* DIR that is a file */
+    rm_dir(dir);
+    fd = open(dir, O_WRONLY | O_CREAT, 0600);
+    close(fd);
+    CHECK(gf_store_open(dir, &s) == GF_ERR_IO && s == NULL);
+    CHECK(gf_store_open("", &s) == GF_ERR_ARG);
+    unlink(dir);
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/gf_test_store_XXXXXX";
+    char *base = mkdtemp(tmpl);
+    CHECK(base != NULL);
+    if (!base) return check_summary();
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/lifecycle", base);
+    test_lifecycle(dir);
+    snprintf(dir, sizeof dir, "%s/crash", base);
+    test_crash(dir);
+    snprintf(dir, sizeof dir, "%s/refuse", base);
+    test_refusals(dir);
+    rm_dir(base);
+    return check_summary();
+}
