@@ -17,7 +17,8 @@ int  cli_default_threads(void);
 int cli_parse_int(const char *flag, const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *flag, const char *s, double lo, double hi, double *out);
 
-/* Prints a JSON object on one line of stdout (in key order) and frees it. */
+/* Prints a JSON object on one line of stdout (in key order, reals to 15
+ * significant digits, so 3.9 prints as 3.9) and frees it. */
 struct json_t;
 void cli_print_json(struct json_t *j);
 

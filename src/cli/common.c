@@ -46,7 +46,7 @@ int cli_parse_float(const char *flag, const char *s, double lo, double hi, doubl
 
 void cli_print_json(json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     if (s) printf("%s\n", s);
     else fprintf(stderr, "gf: could not format the JSON summary\n");
     free(s);

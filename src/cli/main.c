@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cli/audit.h"
 #include "cli/cli.h"
+#include "cli/dp.h"
 #include "cli/provision.h"
 
 static void usage(FILE *f)
@@ -17,6 +18,7 @@ static void usage(FILE *f)
           "  provision  create a federation's certificate authority, coordinator\n"
           "             certificate and site kits; add or revoke sites\n"
           "  audit      verify an audit log's hash chain; append an entry\n"
+          "  dp         epsilon of a DP-SGD run; noise multiplier for a target epsilon\n"
           "\n"
           "Run 'gf COMMAND --help' for the options of a command.\n", f);
 }
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "provision")) return cmd_provision(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "dp")) return cmd_dp(argc - 1, argv + 1);
     fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;
