@@ -329,7 +329,7 @@ static int count_tmp_files(void)
     if (!d) return -1;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) k++;
+        if (strstr(e->d_name, ".tmp-")) k++;
     closedir(d);
     return k;
 }

@@ -3,6 +3,7 @@
  * untrusted files, and the atomic, deterministic writer. The gf_st_file
  * struct is private to this file. */
 #include "io/safetensors.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -423,35 +424,6 @@ done:
     return st;
 }
 
-static int write_all(FILE *fp, const void *p, size_t n)
-{
-    return n == 0 || fwrite(p, 1, n, fp) == n;
-}
-
-/* fsync the directory holding `path` so the rename is durable. */
-static gf_status sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) dir = strdup(".");
-    else if (slash == path) dir = strdup("/");
-    else dir = strndup(path, (size_t)(slash - path));
-    if (!dir) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        gf_status st = gf_errorf(GF_ERR_IO, "cannot open directory %s to sync %s: %s",
-                                 dir, path, strerror(errno));
-        free(dir);
-        return st;
-    }
-    gf_status st = GF_OK;
-    if (fsync(fd) != 0 && errno != EINVAL)   /* some filesystems cannot sync dirs */
-        st = gf_errorf(GF_ERR_IO, "cannot sync directory %s: %s", dir, strerror(errno));
-    close(fd);
-    free(dir);
-    return st;
-}
-
 gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta,
                        int nmeta, uint8_t **out, size_t *out_len)
 {
@@ -506,38 +478,19 @@ gf_status gf_st_write(const char *path, const gf_st_tensor *tensors, int ntensor
     for (int i = 0; i < 8; i++) prefix[i] = (uint8_t)(n >> (8 * i));
     memset(prefix + 8, ' ', 8);
 
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!tmp) { free(json); return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", path); }
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        st = gf_errorf(GF_ERR_IO, "cannot write %s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(json);
-        free(tmp);
-        return st;
-    }
-    int ok = write_all(fp, prefix, 8) && write_all(fp, json, hl) && write_all(fp, prefix + 8, pad);
-    for (int i = 0; ok && i < ntensors; i++) {
+    /* length, header, padding, then the tensors straight from their buffers */
+    gf_fs_part *parts = malloc(sizeof *parts * ((size_t)ntensors + 3));
+    if (!parts) { free(json); return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", path); }
+    parts[0] = (gf_fs_part){ prefix, 8 };
+    parts[1] = (gf_fs_part){ json, hl };
+    parts[2] = (gf_fs_part){ prefix + 8, pad };
+    for (int i = 0; i < ntensors; i++) {
         size_t numel = 1;
         for (int d = 0; d < tensors[i].ndim; d++) numel *= (size_t)tensors[i].shape[d];
-        ok = write_all(fp, tensors[i].data, numel * sizeof(float));
+        parts[3 + i] = (gf_fs_part){ tensors[i].data, numel * sizeof(float) };
     }
+    st = gf_fs_write_atomic(path, parts, ntensors + 3, 0644);
+    free(parts);
     free(json);
-    const char *step = "write";
-    if (ok && fflush(fp) != 0) { ok = 0; step = "flush"; }
-    if (ok && fsync(fileno(fp)) != 0) { ok = 0; step = "fsync"; }
-    int err = ok ? 0 : errno;
-    if (fclose(fp) != 0 && ok) { ok = 0; step = "close"; err = errno; }
-    if (ok && rename(tmp, path) != 0) { ok = 0; step = "rename"; err = errno; }
-    if (!ok) {
-        unlink(tmp);
-        st = gf_errorf(GF_ERR_IO, "cannot write %s (%s of %s failed): %s", path, step, tmp,
-                       strerror(err ? err : EIO));
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return sync_dir(path);
+    return st;
 }

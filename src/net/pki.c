@@ -4,6 +4,7 @@
  * helpers are in pki_tls.c. See pki.h for the layout and the guarantees. */
 #include "net/pki.h"
 #include "net/pki_internal.h"
+#include "core/fsutil.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -49,67 +50,17 @@ static gf_status path_join(gf_path out, const char *a, const char *b)
 
 /* ---- files --------------------------------------------------------------- */
 
-static gf_status sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return gf_errorf(GF_ERR_IO, "cannot open directory %s to sync it: %s", dir, strerror(errno));
-    gf_status st = GF_OK;
-    if (fsync(fd) != 0 && errno != EINVAL)   /* some filesystems cannot sync dirs */
-        st = gf_errorf(GF_ERR_IO, "cannot sync directory %s: %s", dir, strerror(errno));
-    close(fd);
-    return st;
-}
-
-/* fsync the folder that holds `path`. */
-static gf_status sync_parent(const char *path)
-{
-    gf_path dir;
-    gf_status st = path_join(dir, path, NULL);
-    if (st) return st;
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    return sync_dir(dir);
-}
-
 static gf_status make_dir(const char *path)
 {
     if (mkdir(path, 0700) != 0) return gf_errorf(GF_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-    return sync_parent(path);
+    return gf_fs_sync_parent(path);
 }
 
-/* Writes path atomically: a temp file created with `mode` (O_EXCL, so a
- * key is never readable by others, not even for a moment), fsync, rename,
- * fsync of the folder. */
+/* Writes path atomically with `mode` (see core/fsutil.h). */
 static gf_status write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-    gf_path tmp;
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || n >= (int)sizeof tmp) return gf_errorf(GF_ERR_ARG, "path too long: %s", path);
-    int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-    int fd = open(tmp, flags, mode);
-    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)   /* left by a killed run with our pid */
-        fd = open(tmp, flags, mode);
-    if (fd < 0) return gf_errorf(GF_ERR_IO, "cannot write %s: cannot create %s: %s", path, tmp, strerror(errno));
-    const char *p = data, *step = NULL;
-    while (len > 0 && !step) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) { step = "write"; break; }
-        p += w;
-        len -= (size_t)w;
-    }
-    if (!step && fsync(fd) != 0) step = "fsync";
-    int err = errno;
-    if (close(fd) != 0 && !step) { step = "close"; err = errno; }
-    if (!step && rename(tmp, path) != 0) { step = "rename"; err = errno; }
-    if (step) {
-        unlink(tmp);
-        return gf_errorf(GF_ERR_IO, "cannot write %s (%s of %s failed): %s", path, step, tmp,
-                         strerror(err ? err : EIO));
-    }
-    return sync_parent(path);
+    gf_fs_part part = { data, len };
+    return gf_fs_write_atomic(path, &part, 1, mode);
 }
 
 /* Reads a whole (small) file into a malloc'ed datum; *id (if given) gets
@@ -703,7 +654,7 @@ gf_status gf_pki_create(const char *dir, const char *coordinator, const char *co
     if (!st && rename(tmp, target) != 0)     /* replaces an empty folder, fails on anything else */
         st = gf_errorf(GF_ERR_IO, "cannot move %s to %s: %s", tmp, target, strerror(errno));
     if (st) { rm_tree(tmp); return st; }
-    return sync_parent(target);
+    return gf_fs_sync_parent(target);
 }
 
 /* ---- gf_pki_add_site ------------------------------------------------------- */
@@ -757,7 +708,7 @@ static gf_status add_locked(const char *dir, const char *name)
             state_save(dir, old);
         } else {
             tmp_made = 0;
-            st = sync_dir(sites);
+            st = gf_fs_sync_dir(sites);
         }
     }
     json_decref(old);

@@ -2,6 +2,7 @@
  * chain check shared by open and verify, the repair of a torn final line,
  * and durable appends (one write, then fdatasync) under a mutex and flock. */
 #include "service/audit.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -406,25 +407,6 @@ gf_status gf_audit_append(gf_audit *a, const char *actor, const char *event, con
 
 /* ---- opening -------------------------------------------------------------- */
 
-/* fsync the folder holding path, so that a new log's name is durable. */
-static gf_status sync_parent(const char *path)
-{
-    char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return gf_errorf(GF_ERR_ARG, "path too long: %s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return gf_errorf(GF_ERR_IO, "cannot open directory %s to sync it: %s", dir, strerror(errno));
-    gf_status st = GF_OK;
-    if (fsync(fd) != 0 && errno != EINVAL)
-        st = gf_errorf(GF_ERR_IO, "cannot sync directory %s: %s", dir, strerror(errno));
-    close(fd);
-    return st;
-}
-
 /* Cuts a torn final line and records that in the log. */
 static gf_status repair_tail(gf_audit *a, const scan_state *s)
 {
@@ -467,7 +449,7 @@ gf_status gf_audit_open(const char *path, gf_audit **out)
                                   : gf_errorf(GF_ERR_IO, "cannot lock audit log %s: %s", path, strerror(errno));
     if (!st && created && fsync(a->fd) != 0)
         st = gf_errorf(GF_ERR_IO, "cannot sync new audit log %s: %s", path, strerror(errno));
-    if (!st && created) st = sync_parent(path);
+    if (!st && created) st = gf_fs_sync_parent(path);
     scan_state s = {.path = path};
     if (!st) st = scan_fd(a->fd, &s);
     if (!st) {
