@@ -9,8 +9,9 @@
 #
 # For each case C (mlp, cnn, ops) the file holds, all F32:
 #   C.x (B, *input)   C.y (B,) labels as floats
-#   C.init.{i}.weight / C.init.{i}.bias   initial parameters (torch default
-#                                         init under torch.manual_seed(seed))
+#   (no initial weights: both sides generate them, see init_params below;
+#    metadata C.init.scale.{name} / C.init.shift.{name} give each tensor's
+#    range, so the committed file stays small)
 #   C.logits (B, classes)   C.loss (1,)   mean softmax cross-entropy
 #   C.grad.{i}.weight / C.grad.{i}.bias   d loss / d parameter
 #   C.sgd.losses (10,)    loss of each of 10 full steps of
@@ -46,6 +47,43 @@ SGD = dict(lr=0.05, momentum=0.9, weight_decay=5e-4)
 ADAMW = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
 
 
+def hash64(key, counters):
+    """gf_hash64 (src/core/rng.c) over a vector of counters: splitmix64 of
+    key ^ (counter * 0xD1B54A32D192ED03), all mod 2^64."""
+    with np.errstate(over="ignore"):
+        x = np.uint64(key) ^ (counters * np.uint64(0xD1B54A32D192ED03))
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def init_params(model, seed):
+    """Initial weights that tests/test_reference.c regenerates bit for bit:
+    tensor k (state_dict order), element i = shift + (2u - 1) * scale in
+    float32, u = (gf_hash64(seed * 1000 + k, i) >> 40) / 2^24. Linear and
+    conv tensors use PyTorch's default range, scale = 1/sqrt(fan_in), shift 0;
+    layernorm weight 1 +- 0.25, bias 0 +- 0.25. Returns the metadata."""
+    meta = {}
+    mods = dict(model.named_modules())
+    with torch.no_grad():
+        for k, (name, p) in enumerate(model.named_parameters()):
+            mod = mods[name.rsplit(".", 1)[0]]
+            if isinstance(mod, torch.nn.LayerNorm):
+                scale, shift = np.float32(0.25), np.float32(1.0 if name.endswith("weight") else 0.0)
+            else:
+                fan_in = mod.in_features if isinstance(mod, torch.nn.Linear) else \
+                    mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
+                scale, shift = np.float32(1.0) / np.sqrt(np.float32(fan_in)), np.float32(0.0)
+            h = hash64(seed * 1000 + k, np.arange(p.numel(), dtype=np.uint64))
+            u = (h >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+            w = shift + (np.float32(2.0) * u - np.float32(1.0)) * scale
+            p.copy_(torch.from_numpy(w.astype(np.float32).reshape(p.shape)))
+            meta["init.scale." + name] = "%.9g" % float(scale)
+            meta["init.shift." + name] = "%.9g" % float(shift)
+    return meta
+
+
 def f32(t):
     return t.detach().to(torch.float32).cpu().numpy().copy()
 
@@ -69,7 +107,8 @@ def make_case(name, spec, batch, seed):
     in_shape = gf_torch.spec_input_shape(spec)
     classes = gf_torch.spec_num_classes(spec)
     torch.manual_seed(seed)
-    model = gf_torch.parse_spec(canon)            # float32 default init
+    model = gf_torch.parse_spec(canon)
+    init_meta = init_params(model, seed)          # float32, reproducible in C
     x = torch.rand((batch,) + tuple(in_shape), dtype=torch.float32)
     y = torch.randint(0, classes, (batch,), dtype=torch.int64)
 
@@ -82,8 +121,6 @@ def make_case(name, spec, batch, seed):
     loss.backward()
 
     out = [(name + ".x", f32(x)), (name + ".y", y.to(torch.float32).numpy().copy())]
-    for k, v in model.state_dict().items():
-        out.append(("%s.init.%s" % (name, k), f32(v)))
     out.append((name + ".logits", f32(logits)))
     out.append((name + ".loss", np.array([loss.item()], dtype=np.float32)))
     for k, p in model64.named_parameters():
@@ -118,6 +155,7 @@ def make_case(name, spec, batch, seed):
         name + ".adamw.weight_decay": repr(ADAMW["weight_decay"]),
         name + ".adamw.steps": str(STEPS),
     }
+    meta.update({name + "." + k: v for k, v in init_meta.items()})
     summary = dict(spec=canon, batch=batch, loss=loss.item(),
                    params=sum(p.numel() for p in model.parameters()),
                    grad_norm=float(torch.sqrt(sum((p.grad ** 2).sum() for p in model64.parameters()))),
