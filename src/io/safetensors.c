@@ -51,7 +51,8 @@ typedef struct {
 } st_entry;
 
 struct gf_st_file {
-    uint8_t       *buf;             /* whole file, owned */
+    const uint8_t *buf;             /* whole file */
+    uint8_t       *owned;           /* buf when this handle owns it (files), else NULL */
     const uint8_t *data;            /* data section inside buf */
     size_t         data_len;
     json_t        *root;            /* parsed header, owns names and metadata */
@@ -67,7 +68,7 @@ void gf_st_close(gf_st_file *f)
     json_decref(f->root);
     free(f->e);
     free(f->what);
-    free(f->buf);
+    free(f->owned);
     free(f);
 }
 
@@ -199,12 +200,16 @@ static gf_status parse_header(gf_st_file *f, const uint8_t *hdr, size_t hlen)
 }
 
 /* Takes ownership of buf (freed on failure too). */
-static gf_status parse_owned(uint8_t *buf, size_t len, const char *what, gf_st_file **out)
+/* Parses buf; `owned` (buf itself, or NULL when borrowed) is freed with the
+ * handle, or right here on failure. */
+static gf_status parse_buffer(const uint8_t *buf, uint8_t *owned, size_t len, const char *what,
+                              gf_st_file **out)
 {
     *out = NULL;
     gf_st_file *f = calloc(1, sizeof *f);
-    if (!f) { free(buf); return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", what); }
+    if (!f) { free(owned); return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", what); }
     f->buf = buf;
+    f->owned = owned;
     f->what = strdup(what);
     if (!f->what) { gf_st_close(f); return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", what); }
 
@@ -243,10 +248,8 @@ gf_status gf_st_parse(const uint8_t *buf, size_t len, const char *what, gf_st_fi
     *out = NULL;
     if (!what) what = "<buffer>";
     if (!buf && len) return gf_errorf(GF_ERR_ARG, "gf_st_parse: %s: buffer is NULL", what);
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory for %zu bytes", what, len);
-    if (len) memcpy(copy, buf, len);
-    return parse_owned(copy, len, what, out);
+    static const uint8_t empty[1];
+    return parse_buffer(buf ? buf : empty, NULL, len, what, out);
 }
 
 gf_status gf_st_open(const char *path, gf_st_file **out)
@@ -286,7 +289,7 @@ gf_status gf_st_open(const char *path, gf_st_file **out)
         got += (size_t)r;
     }
     close(fd);
-    return parse_owned(buf, got, path, out);
+    return parse_buffer(buf, buf, got, path, out);
 }
 
 int gf_st_count(const gf_st_file *f) { return f ? f->n : 0; }

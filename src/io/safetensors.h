@@ -37,7 +37,8 @@ gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_me
 typedef struct gf_st_file gf_st_file;
 
 gf_status gf_st_open(const char *path, gf_st_file **out);
-/* Same checks on a buffer already in memory (used by the fuzzer). */
+/* Same checks on a buffer already in memory (network bodies, the fuzzer).
+ * No copy: the handle reads from buf, which must outlive it. */
 gf_status gf_st_parse(const uint8_t *buf, size_t len, const char *what, gf_st_file **out);
 void gf_st_close(gf_st_file *f);
 
