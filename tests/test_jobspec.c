@@ -296,7 +296,7 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"local\":{\"optim\":{\"lr\":1e-50}}}", GF_ERR_ARG, "local.optim.lr: must be a number > 0 as a 32-bit float", "1e-50" },
     { MIN_FED ",\"seed\":-1}", GF_ERR_ARG, "seed: must be an integer >= 0, got -1", NULL },
     { MIN_FED ",\"local\":{\"epochs\":3.5}}", GF_ERR_ARG, "local.epochs: must be an integer in [1, 1000000], got 3.5", NULL },
-    { MIN_FED ",\"local\":{\"steps\":0}}", GF_ERR_ARG, "local.steps: must be null or an integer in [1, 1000000000], got 0", NULL },
+    { MIN_FED ",\"local\":{\"steps\":-1}}", GF_ERR_ARG, "local.steps: must be null or an integer in [0, 1000000000], got -1", NULL },
     { MIN_FED ",\"round_deadline_s\":0}", GF_ERR_ARG, "round_deadline_s: must be a number > 0, got 0", NULL },
     { "{" M ",\"rounds\":1e7,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG, "rounds: must be an integer in [1, 1000000]", NULL },
     { "{" M ",\"rounds\":0,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG, "rounds: must be an integer in [1, 1000000], got 0", NULL },

@@ -310,7 +310,7 @@ static void test_create(const char *d1)
 
     json_error_t je;
     json_t *st = json_load_file(path("p1", GF_PKI_STATE), 0, &je);
-    CHECK(st && json_integer_value(json_object_get(st, "next_serial")) == 6 &&
+    CHECK(st && json_integer_value(json_object_get(st, "next_serial")) == 7 && json_integer_value(json_object_get(json_object_get(st, "issued"), "operator")) == 6 &&
           json_integer_value(json_object_get(json_object_get(st, "issued"), "b")) == 4 &&
           json_array_size(json_object_get(st, "revoked")) == 0);
     json_decref(st);
@@ -372,7 +372,7 @@ static void test_add_site(const char *d1, const char *d2)
     CHECK(mode_of(path("p1", "sites/new-site")) == 0700 && mode_of(path("p1", "sites/new-site/site.key")) == 0600);
     CHECK(verifies(path("p1", GF_PKI_CA_CRT), path("p1", "sites/new-site/site.crt")));
     gnutls_x509_crt_t c = load_crt(path("p1", "sites/new-site/site.crt"));
-    CHECK(cn_is(c, "new-site") && serial_of(c) == 6 && eku_is(c, GNUTLS_KP_TLS_WWW_CLIENT));
+    CHECK(cn_is(c, "new-site") && serial_of(c) == 7 && eku_is(c, GNUTLS_KP_TLS_WWW_CLIENT));
     if (c) gnutls_x509_crt_deinit(c);
     hs_result r;
     site_handshake(d1, d1, "new-site", "127.0.0.1", NULL, &r);

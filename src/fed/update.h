@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "core/blob.h"
 #include "io/safetensors.h"
 
 typedef struct {
@@ -40,5 +41,30 @@ gf_status gf_update_encode(const gf_manifest *m, const float *vec, const gf_st_m
  * vec's contents are unspecified: decode into a scratch buffer. */
 gf_status gf_update_decode(const gf_manifest *m, const uint8_t *buf, size_t len, size_t max_len,
                            float *vec);
+
+/* The same bytes into a reference-counted blob (one body served to many
+ * downloads); gf_update_blob_vector is the flat vector (d) inside it, which
+ * the owner may change in place while it holds the only reference. */
+gf_status gf_update_encode_blob(const gf_manifest *m, const float *vec, const gf_st_meta *meta, int nmeta,
+                                gf_blob **out);
+float    *gf_update_blob_vector(const gf_manifest *m, gf_blob *b);
+
+/* A checked inbound body, without a copy when it is laid out as
+ * gf_update_encode writes it (tensors in vector order, aligned): vec (d)
+ * points into buf (which must outlive the view) or into a buffer the view
+ * owns. The same checks and errors as gf_update_decode; metadata through
+ * gf_st_meta_get(view.file, key). */
+typedef struct {
+    const float *vec;
+    float       *owned;
+    gf_st_file  *file;
+} gf_update_view;
+gf_status gf_update_view_open(const gf_manifest *m, const uint8_t *buf, size_t len, size_t max_len,
+                              gf_update_view *v);
+void      gf_update_view_close(gf_update_view *v);
+
+/* SCAFFOLD's wire layout: m's tensors, then the control variate's as
+ * "control.NAME", over a (2d) vector. */
+gf_status gf_manifest_with_control(const gf_manifest *m, gf_manifest *out);
 
 #endif

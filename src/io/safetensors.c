@@ -305,12 +305,14 @@ const char *gf_st_meta_get(const gf_st_file *f, const char *key)
     return json_string_value(json_object_get(f->meta, key));
 }
 
-gf_status gf_st_read_f32(const gf_st_file *f, const char *name, int ndim,
-                         const int64_t *shape, float *out)
+gf_status gf_st_view_f32(const gf_st_file *f, const char *name, int ndim, const int64_t *shape,
+                         const uint8_t **bytes, size_t *nbytes)
 {
-    if (!f || !name) return gf_errorf(GF_ERR_ARG, "gf_st_read_f32: file or name is NULL");
+    *bytes = NULL;
+    *nbytes = 0;
+    if (!f || !name) return gf_errorf(GF_ERR_ARG, "gf_st_view_f32: file or name is NULL");
     if (ndim > GF_ST_MAX_DIMS || (ndim > 0 && !shape))
-        return gf_errorf(GF_ERR_ARG, "gf_st_read_f32: bad expected shape (ndim %d)", ndim);
+        return gf_errorf(GF_ERR_ARG, "gf_st_view_f32: bad expected shape (ndim %d)", ndim);
     const st_entry *e = NULL;
     for (int i = 0; i < f->n; i++)
         if (strcmp(f->e[i].name, name) == 0) { e = &f->e[i]; break; }
@@ -330,9 +332,20 @@ gf_status gf_st_read_f32(const gf_st_file *f, const char *name, int ndim,
                              name, f->what, a, b);
         }
     }
-    size_t bytes = (size_t)(e->end - e->begin);
-    if (bytes && !out) return gf_errorf(GF_ERR_ARG, "gf_st_read_f32: out is NULL");
-    if (bytes) memcpy(out, f->data + e->begin, bytes);
+    *bytes = f->data + e->begin;
+    *nbytes = (size_t)(e->end - e->begin);
+    return GF_OK;
+}
+
+gf_status gf_st_read_f32(const gf_st_file *f, const char *name, int ndim,
+                         const int64_t *shape, float *out)
+{
+    const uint8_t *bytes;
+    size_t n;
+    gf_status st = gf_st_view_f32(f, name, ndim, shape, &bytes, &n);
+    if (st) return st;
+    if (n && !out) return gf_errorf(GF_ERR_ARG, "gf_st_read_f32: out is NULL");
+    if (n) memcpy(out, bytes, n);
     return GF_OK;
 }
 
@@ -427,8 +440,17 @@ done:
     return st;
 }
 
+static uint8_t *malloc_alloc(void *ctx, size_t len) { (void)ctx; return malloc(len ? len : 1); }
+
 gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta,
                        int nmeta, uint8_t **out, size_t *out_len)
+{
+    return gf_st_encode_with(tensors, ntensors, meta, nmeta, malloc_alloc, NULL, out, out_len);
+}
+
+gf_status gf_st_encode_with(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta, int nmeta,
+                            uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, uint8_t **out,
+                            size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
@@ -444,7 +466,7 @@ gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_me
         data += numel * sizeof(float);
     }
     size_t total = 8 + hl + pad + data;
-    uint8_t *buf = malloc(total ? total : 1);
+    uint8_t *buf = alloc(ctx, total);
     if (!buf) { free(json); return gf_errorf(GF_ERR_NOMEM, "out of memory for a %zu-byte safetensors body", total); }
     uint64_t n = (uint64_t)(hl + pad);
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(n >> (8 * i));

@@ -31,6 +31,14 @@ gf_status gf_st_write(const char *path, const gf_st_tensor *tensors, int ntensor
 gf_status gf_st_encode(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta,
                        int nmeta, uint8_t **out, size_t *out_len);
 
+/* The same again into a buffer from alloc(ctx, total) (NULL: out of
+ * memory), for callers that own their buffers (reference-counted bodies).
+ * The data section is the last sum(numel) * 4 bytes, 8-byte aligned within
+ * the buffer. */
+gf_status gf_st_encode_with(const gf_st_tensor *tensors, int ntensors, const gf_st_meta *meta, int nmeta,
+                            uint8_t *(*alloc)(void *ctx, size_t len), void *ctx, uint8_t **out,
+                            size_t *out_len);
+
 /* A file read fully into memory and validated: header length within the
  * file, valid JSON, every entry a known dtype with a shape whose byte size
  * equals its data_offsets range, ranges inside the data section. */
@@ -48,6 +56,11 @@ const char *gf_st_name(const gf_st_file *f, int i);          /* in file order */
  * shape differs from (ndim, shape) when ndim >= 0. Data is copied to `out`. */
 gf_status   gf_st_read_f32(const gf_st_file *f, const char *name, int ndim,
                            const int64_t *shape, float *out);
+/* The bytes of F32 tensor `name` inside the file's buffer, after the same
+ * checks as gf_st_read_f32 (no copy; little-endian floats, possibly
+ * unaligned). */
+gf_status   gf_st_view_f32(const gf_st_file *f, const char *name, int ndim, const int64_t *shape,
+                           const uint8_t **bytes, size_t *nbytes);
 /* Metadata value for key, or NULL. */
 const char *gf_st_meta_get(const gf_st_file *f, const char *key);
 

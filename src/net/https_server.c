@@ -30,6 +30,9 @@ struct gf_https_server {
     char              *key_pem, *crt_pem, *ca_pem;  /* libmicrohttpd keeps pointers to these */
     gf_pki_crl        *crl;
     pthread_mutex_t    crl_lock;                    /* serialises refresh + check */
+    pthread_mutex_t    slot_lock;                   /* body slots in use (cfg.body_slots) */
+    pthread_cond_t     slot_free;
+    int                slots_used;
 };
 
 /* One request in flight (libmicrohttpd's per-request context). */
@@ -40,6 +43,7 @@ typedef struct {
     char     peer[GF_PKI_NAME_MAX + 1];
     uint8_t *body;
     size_t   len, cap;
+    int      slot;                          /* holds one of cfg.body_slots */
 } request_state;
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -188,6 +192,32 @@ static enum MHD_Result first_call(gf_https_server *s, struct MHD_Connection *con
     return MHD_YES;
 }
 
+/* Bodies in memory are bounded by cfg.body_slots: a request takes a slot
+ * when its first body bytes arrive (waiting, and so leaving the rest in the
+ * socket, while all are taken) and gives it back once its handler returns. */
+static void slot_take(gf_https_server *s, request_state *r)
+{
+    if (!s->cfg.body_slots || r->slot) return;
+    pthread_mutex_lock(&s->slot_lock);
+    while (s->slots_used >= s->cfg.body_slots) pthread_cond_wait(&s->slot_free, &s->slot_lock);
+    s->slots_used++;
+    pthread_mutex_unlock(&s->slot_lock);
+    r->slot = 1;
+}
+
+static void slot_give(gf_https_server *s, request_state *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+    if (!r->slot) return;
+    pthread_mutex_lock(&s->slot_lock);
+    s->slots_used--;
+    pthread_cond_signal(&s->slot_free);
+    pthread_mutex_unlock(&s->slot_lock);
+    r->slot = 0;
+}
+
 /* Appends a piece of the body; 0 when it would pass max_body or memory ran out. */
 static int append(gf_https_server *s, request_state *r, const char *data, size_t n)
 {
@@ -218,6 +248,7 @@ static enum MHD_Result call_handler(gf_https_server *s, struct MHD_Connection *c
                            .body_len = r->len, .conn = conn};
     gf_http_response resp = {0};
     gf_status st = s->cfg.handler(s->cfg.ctx, &req, &resp);
+    slot_give(s, r);
     void *owned = resp.free_body ? (void *)resp.body : NULL;
     if (st != GF_OK) {
         if (owned) resp.free_body(owned);
@@ -266,6 +297,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return r->len <= DRAIN_MAX ? MHD_YES : MHD_NO;
     }
     if (*upload_data_size) {
+        slot_take(s, r);
         if (!append(s, r, upload_data, *upload_data_size)) {
             /* a body without Content-Length went past max_body (or memory ran out):
              * a reply cannot be queued mid-body, so the connection is dropped */
@@ -284,7 +316,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
     request_state *r = *req_cls;
     if (!r) return;
-    free(r->body);
+    slot_give(cls, r);
     free(r);
     *req_cls = NULL;
 }
@@ -331,6 +363,8 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (!s->cfg.max_connections) s->cfg.max_connections = 256;
     if (!s->cfg.idle_timeout_s) s->cfg.idle_timeout_s = 120;
     if (pthread_mutex_init(&s->crl_lock, NULL)) { free(s); return gf_errorf(GF_ERR_NOMEM, "HTTPS server: mutex"); }
+    pthread_mutex_init(&s->slot_lock, NULL);
+    pthread_cond_init(&s->slot_free, NULL);
 
     char crl_file[PATH_MAX], ca_file[PATH_MAX];
     struct sockaddr_storage sa;
@@ -391,6 +425,8 @@ void gf_https_stop(gf_https_server *s)
     if (s->mhd) MHD_stop_daemon(s->mhd);
     gf_pki_crl_free(s->crl);
     pthread_mutex_destroy(&s->crl_lock);
+    pthread_mutex_destroy(&s->slot_lock);
+    pthread_cond_destroy(&s->slot_free);
     free(s->key_pem);
     free(s->crt_pem);
     free(s->ca_pem);

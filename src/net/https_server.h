@@ -59,6 +59,9 @@ typedef struct {
                                         N > 0: N polling threads, handlers must not block */
     int             max_connections; /* 0: 256 */
     int             idle_timeout_s;  /* idle keep-alive connections are closed; 0: 120 */
+    int             body_slots;      /* request bodies held in memory at once; 0: no bound.
+                                        Others wait (their bytes stay in the socket) until
+                                        a handler returns. Only with threads == 0. */
     gf_http_handler handler;
     void           *ctx;             /* passed to handler and log */
     gf_http_log     log;             /* may be NULL */

@@ -127,7 +127,7 @@ gf_status gf_pki_check_name(const char *name)
             return gf_errorf(GF_ERR_ARG, "site name \"%s\" has character '%c' at %zu: "
                              "use lowercase letters, digits and '-'", name, c, i + 1);
     }
-    if (!strcmp(name, GF_PKI_COORDINATOR))
+    if (!strcmp(name, GF_PKI_COORDINATOR) || !strcmp(name, GF_PKI_OPERATOR))
         return gf_errorf(GF_ERR_ARG, "site name \"%s\" is reserved", name);
     return GF_OK;
 }
@@ -593,8 +593,8 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
     cert_spec cos = {GF_PKI_COORDINATOR, 0, GNUTLS_KEY_DIGITAL_SIGNATURE, GNUTLS_KP_TLS_WWW_SERVER, addr,
                      SERIAL_COORD, LEAF_YEARS};
 
-    const char *dirs[] = {"ca", "coordinator", "sites"};
-    for (int i = 0; i < 3 && !st; i++)
+    const char *dirs[] = {"ca", "coordinator", "sites", "operator"};
+    for (int i = 0; i < 4 && !st; i++)
         if (!(st = path_join(p, root, dirs[i]))) st = make_dir(p);
     if (!st) st = key_new(&ca.key);
     if (!st) st = cert_issue(&cas, ca.key, NULL, NULL, &ca.crt);
@@ -611,7 +611,7 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
     json_t *issued = json_object();
     state = json_pack("{s:s, s:{s:s, s:i, s:s}, s:i, s:i, s:o, s:[]}", "format", STATE_FORMAT,
                       "coordinator", "host", addr->host, "port", addr->port, "url", addr->url,
-                      "next_serial", SERIAL_COORD + 1 + nsites, "crl_number", 1, "issued", issued,
+                      "next_serial", SERIAL_COORD + 2 + nsites, "crl_number", 1, "issued", issued,
                       "revoked");
     if (!st && (!issued || !state || json_object_set_new(issued, GF_PKI_COORDINATOR, json_integer(SERIAL_COORD))))
         st = gf_errorf(GF_ERR_NOMEM, "state.json: out of memory");
@@ -621,6 +621,12 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
         if (!st && json_object_set_new(issued, sites[i], json_integer(SERIAL_COORD + 1 + i)))
             st = gf_errorf(GF_ERR_NOMEM, "state.json: out of memory");
     }
+    /* the operator's kit: the same files as a site's, CN "operator" */
+    unsigned op_serial = SERIAL_COORD + 1 + (unsigned)nsites;
+    if (!st && !(st = path_join(p, root, "operator")))
+        st = kit_write(p, GF_PKI_OPERATOR, op_serial, addr->url, &ca.pem, ca.crt, ca.key);
+    if (!st && json_object_set_new(issued, GF_PKI_OPERATOR, json_integer(op_serial)))
+        st = gf_errorf(GF_ERR_NOMEM, "state.json: out of memory");
     if (!st) st = state_save(root, state);   /* last: its presence marks a complete CA */
     json_decref(state);                      /* json_pack took `issued`, even on failure */
     gnutls_free(crl.data);

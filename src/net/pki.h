@@ -10,14 +10,18 @@
  *   coordinator/ca.crt coordinator/crl.pem
  *   sites/NAME/site.key sites/NAME/site.crt sites/NAME/ca.crt
  *   sites/NAME/coordinator.url            ("https://HOST:PORT/\n")
+ *   operator/{site.key,site.crt,ca.crt,coordinator.url}
+ *                                         the operator's kit (CN "operator"):
+ *                                         submits, lists, cancels jobs
  *
  * Keys are ECDSA P-256. The CA (basicConstraints CA:TRUE, keyCertSign +
  * cRLSign) is valid 10 years, leaf certificates 2 years; validity starts one
  * hour in the past to absorb clock skew between machines. Serial numbers are
- * sequential per CA (CA 1, coordinator 2, sites from 3 on, in the order
- * issued), recorded in ca/state.json and never reused, not even for a
+ * sequential per CA, recorded in ca/state.json and never reused, not even for a
  * revoked name. A site's identity is its certificate's common name; site
- * names are 1..64 characters of [a-z0-9-], "coordinator" is reserved.
+ * names are 1..64 characters of [a-z0-9-], "coordinator" and "operator"
+ * are reserved. Serial numbers: CA 1, coordinator 2, the sites given to
+ * gf_pki_create, then the operator, then sites added later.
  *
  * Failures leave no partial state: gf_pki_create builds everything in a
  * fresh DIR.tmp-XXXXXX and renames it to DIR at the end (DIR must not exist
@@ -39,6 +43,7 @@
 #define GF_PKI_DEFAULT_PORT 8443
 #define GF_PKI_NAME_MAX     64          /* longest site name */
 #define GF_PKI_COORDINATOR  "coordinator" /* the coordinator's common name */
+#define GF_PKI_OPERATOR     "operator"    /* the operator kit's common name (jobs API) */
 
 /* The only TLS version the federation speaks. */
 #define GF_PKI_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3"

@@ -423,8 +423,8 @@ static gf_status parse_local(const json_t *o, gf_jobspec *out)
     long long epochs = out->local.epochs, batch = out->local.batch, steps = -1;
     const json_t *s = json_object_get(o, "steps");
     if ((st = get_int(o, "local", "epochs", 1, 1000000, &epochs))) return st;
-    if (s && !json_is_null(s) && get_int(o, "local", "steps", 1, 1000000000, &steps))
-        return bad("local", "steps", "null or an integer in [1, 1000000000]", s);
+    if (s && !json_is_null(s) && get_int(o, "local", "steps", 0, 1000000000, &steps))
+        return bad("local", "steps", "null or an integer in [0, 1000000000]", s);
     if ((st = get_int(o, "local", "batch", 1, 65536, &batch))) return st;
     out->local.epochs = (int)epochs;
     out->local.steps = steps;

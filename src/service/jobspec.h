@@ -30,7 +30,7 @@
  *
  * Ranges: rounds 1..1e6; fraction (0, 1]; min_sites 1..1e6 and, when sites
  * is a list, at most its length; round_deadline_s > 0; local.epochs and
- * central epochs 1..1e6; local.steps null or 1..1e9 (when set it bounds the
+ * central epochs 1..1e6; local.steps null or 0..1e9 (when set it bounds the
  * local optimizer steps per round); batch 1..65536; optim lr > 0, momentum
  * [0, 1) (SGD only), weight_decay >= 0 (checked again after rounding to
  * float); seed 0..2^63-1; resources as in gf_jobspec below.

@@ -19,6 +19,7 @@ gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out)
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
     if (st) { gf_trainer_free(t); return st; }
     gf_model_init(t->model, cfg->seed);
+    t->stop_at_step = -1;
     *out = t;
     return GF_OK;
 }
@@ -83,8 +84,8 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
 
     const int64_t nbatches = (train->n + B - 1) / B;
     double loss_sum = 0.0, compute = 0.0;
-    int64_t correct = 0;
-    for (int64_t bi = 0; bi < nbatches; bi++) {
+    int64_t correct = 0, seen = 0;
+    for (int64_t bi = 0; bi < nbatches && (t->stop_at_step < 0 || t->step < t->stop_at_step); bi++) {
         int64_t first = bi * B;
         int n = (int)(train->n - first < B ? train->n - first : B);
         gf_dataset_gather(train, t->perm + first, n, gf_model_input(m), t->labels);
@@ -103,13 +104,14 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
                              "try a smaller learning rate", loss, (long long)t->step, t->epoch + 1);
         loss_sum += loss * n;
         correct += right;
+        seen += n;
         if (progress) progress(ctx, bi + 1, nbatches, loss_sum / (first + n),
                                compute > 0 ? (first + n) / compute : 0.0);
     }
     t->epoch++;
-    stats->loss = loss_sum / train->n;
-    stats->accuracy = (double)correct / train->n;
+    stats->loss = seen ? loss_sum / seen : NAN;
+    stats->accuracy = seen ? (double)correct / seen : NAN;
     stats->compute_s = compute;
-    stats->images = train->n;
+    stats->images = seen;
     return GF_OK;
 }

@@ -38,6 +38,9 @@ typedef struct {
     const float *prox_center;      /* (nparams) */
     float        prox_mu;
     const float *grad_correction;  /* (nparams) */
+    /* Stop an epoch early once `step` reaches this (-1: no limit). A cut
+     * epoch still counts as done; its stats cover the batches it ran. */
+    int64_t      stop_at_step;
 } gf_trainer;
 
 typedef struct {
