@@ -22,6 +22,9 @@ int cli_parse_float(const char *flag, const char *s, double lo, double hi, doubl
 struct json_t;
 void cli_print_json(struct json_t *j);
 
+/* One line on stderr, prefixed with the UTC time of day (HH:MM:SS.mmm). */
+void cli_log_line(const char *line);
+
 /* Progress of one epoch: a redrawn bar on a terminal, nothing otherwise. */
 typedef struct {
     FILE  *out;

@@ -4,6 +4,7 @@
 #include "cli/audit.h"
 #include "cli/cli.h"
 #include "cli/dp.h"
+#include "cli/fed.h"
 #include "cli/provision.h"
 
 static void usage(FILE *f)
@@ -20,6 +21,14 @@ static void usage(FILE *f)
           "  audit      verify an audit log's hash chain; append an entry\n"
           "  dp         epsilon of a DP-SGD run; noise multiplier for a target epsilon\n"
           "\n"
+          "federation:\n"
+          "  coordinator  run the rounds of federated jobs and serve the HTTPS API\n"
+          "  site         train on local data for the coordinator; only updates leave\n"
+          "  submit       submit a federated job spec (JSON); prints its id\n"
+          "  status       a job's state and per-round metrics\n"
+          "  cancel       cancel a job\n"
+          "  download     save a job's global model (safetensors)\n"
+          "\n"
           "Run 'gf COMMAND --help' for the options of a command.\n", f);
 }
 
@@ -33,6 +42,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "provision")) return cmd_provision(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "dp")) return cmd_dp(argc - 1, argv + 1);
+    if (!strcmp(cmd, "coordinator")) return cmd_coordinator(argc - 1, argv + 1);
+    if (!strcmp(cmd, "site")) return cmd_site(argc - 1, argv + 1);
+    if (!strcmp(cmd, "submit")) return cmd_submit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cancel")) return cmd_cancel(argc - 1, argv + 1);
+    if (!strcmp(cmd, "download")) return cmd_download(argc - 1, argv + 1);
     fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;

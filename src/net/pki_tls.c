@@ -83,7 +83,7 @@ gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size)
     gnutls_x509_crt_deinit(crt);
     if (rc < 0) return gf_errorf(GF_ERR_MISMATCH, "peer certificate has no usable common name: %s", gnutls_strerror(rc));
     int coord = !strcmp(cn, GF_PKI_COORDINATOR);
-    if (!coord && gf_pki_check_name(cn))
+    if (!coord && strcmp(cn, GF_PKI_OPERATOR) && gf_pki_check_name(cn))
         return gf_errorf(GF_ERR_MISMATCH, "peer certificate's common name is not a site name: %s", gf_last_error());
     gnutls_typed_vdata_st vd = {GNUTLS_DT_KEY_PURPOSE_OID,
                                 (unsigned char *)(coord ? GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT), 0};

@@ -1,0 +1,111 @@
+/* gf coordinator: serves a federation until SIGINT or SIGTERM. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/fed.h"
+#include "core/fsutil.h"
+#include "service/coordinator.h"
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+void cli_log_line(const char *line)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, line);
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: gf coordinator --data DIR --listen HOST:PORT --tls DIR [options]\n"
+          "\n"
+          "Runs the rounds of federated jobs and serves the HTTPS API (docs/api.md).\n"
+          "\n"
+          "  --data DIR          state (state.db, audit.log, artifacts/); created if missing\n"
+          "  --listen HOST:PORT  address to bind; port 0 picks a free one\n"
+          "  --tls DIR           provisioning folder of gf provision (uses DIR/coordinator)\n"
+          "  --port-file FILE    write the bound port to FILE once serving\n"
+          "  --max-body BYTES    largest request body (default 268435456; no 2 GiB cap)\n"
+          "  --site-timeout S    a site not heard from for S seconds is offline (default 60)\n"
+          "  --eval-threads T    threads for the held-out evaluation (default 1)\n"
+          "  --quiet             no progress lines on stderr\n", f);
+}
+
+int cmd_coordinator(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", 1, 0, 'd'}, {"listen", 1, 0, 'l'}, {"tls", 1, 0, 't'}, {"port-file", 1, 0, 'p'},
+        {"max-body", 1, 0, 'm'}, {"site-timeout", 1, 0, 's'}, {"eval-threads", 1, 0, 'e'},
+        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
+    long max_body = 268435456L, eval_threads = 1;
+    double site_timeout = 60;
+    int quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'l': listen = optarg; break;
+        case 't': tls = optarg; break;
+        case 'p': port_file = optarg; break;
+        case 'm': if (cli_parse_int("--max-body", optarg, 1024, 1L << 46, &max_body)) return 2; break;
+        case 's': if (cli_parse_float("--site-timeout", optarg, 0.1, 1e6, &site_timeout)) return 2; break;
+        case 'e': if (cli_parse_int("--eval-threads", optarg, 1, 1024, &eval_threads)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "gf coordinator: unknown or incomplete option \"%s\" (see gf coordinator --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (!data || !listen || !tls) { fprintf(stderr, "gf coordinator: --data, --listen and --tls are required\n"); return 2; }
+    char host[256];
+    long port;
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host ||
+        cli_parse_int("--listen port", colon + 1, 0, 65535, &port)) {
+        fprintf(stderr, "gf coordinator: --listen must be HOST:PORT, got \"%s\"\n", listen);
+        return 2;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') { memmove(host, host + 1, strlen(host)); host[strlen(host) - 1] = 0; }
+    cli_set_threads((int)eval_threads);
+
+    gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
+                                  .max_body = (size_t)max_body, .site_timeout_s = site_timeout,
+                                  .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line };
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    gf_coordinator *co;
+    gf_status st = gf_coordinator_start(&cfg, &co);
+    if (st) { fprintf(stderr, "gf coordinator: %s\n", gf_last_error()); return 1; }
+    int bound = gf_coordinator_port(co);
+    if (!quiet) fprintf(stderr, "gf coordinator: serving on %s:%d, data in %s\n", host, bound, data);
+    if (port_file) {
+        char text[16];
+        int n = snprintf(text, sizeof text, "%d\n", bound);
+        gf_fs_part part = { text, (size_t)n };
+        if (gf_fs_write_atomic(port_file, &part, 1, 0644)) {
+            fprintf(stderr, "gf coordinator: %s\n", gf_last_error());
+            gf_coordinator_stop(co);
+            return 1;
+        }
+    }
+    while (!stop_requested) pause();
+    if (!quiet) fprintf(stderr, "gf coordinator: stopping\n");
+    gf_coordinator_stop(co);
+    return 0;
+}

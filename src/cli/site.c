@@ -1,0 +1,128 @@
+/* gf site: the site agent next to a data holder's data. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "cli/fed.h"
+#include "data/dataset.h"
+#include "service/site.h"
+
+
+static void usage(FILE *f)
+{
+    fputs("usage: gf site --kit DIR --data SPEC [options]\n"
+          "\n"
+          "Connects out to the coordinator, takes training tasks and uploads updates;\n"
+          "the data never leaves this machine.\n"
+          "\n"
+          "  --kit DIR              this site's kit (gf provision: PKI/sites/NAME)\n"
+          "  --data SPEC            fashion-mnist | idx:DIR | csv:PATH[,label=COL]; its\n"
+          "                         training split is this site's data\n"
+          "  --partition P          iid | dirichlet:ALPHA  (experiments: N sites on one machine\n"
+          "  --shard I/N              each take shard I of N, 0 <= I < N)\n"
+          "  --partition-seed S     seed of the partition (default 1)\n"
+          "  --val-fraction F       share of the local data held out for validation (default 0.1)\n"
+          "  --coordinator URL      override the kit's coordinator.url\n"
+          "  --threads T            training threads (default: all cores)\n"
+          "  --max-tasks N          exit after N uploads (default: run until stopped)\n"
+          "  --quiet                no progress lines on stderr\n", f);
+}
+
+/* Shard I of N of the training set, then a validation split off its end. */
+static int prepare_data(const char *spec, const char *partition, const char *shard, long pseed, double val_frac,
+                        gf_dataset *train, gf_dataset *val)
+{
+    gf_dataset all = {0}, test = {0}, mine = {0};
+    gf_partition part = {0};
+    int rc = 1;
+    if (gf_dataset_open(spec, &all, &test)) { fprintf(stderr, "gf site: --data: %s\n", gf_last_error()); goto out; }
+    if (partition || shard) {
+        long i = -1, n = -1;
+        char tail;
+        if (!partition || !shard || sscanf(shard, "%ld/%ld%c", &i, &n, &tail) != 2 || n < 1 || i < 0 || i >= n) {
+            fprintf(stderr, "gf site: --partition and --shard I/N (0 <= I < N) go together\n");
+            goto out;
+        }
+        gf_status st;
+        if (!strcmp(partition, "iid")) st = gf_partition_iid(&all, (int)n, (uint64_t)pseed, &part);
+        else if (!strncmp(partition, "dirichlet:", 10)) {
+            double alpha;
+            if (cli_parse_float("--partition dirichlet:ALPHA", partition + 10, 1e-6, 1e6, &alpha)) goto out;
+            st = gf_partition_dirichlet(&all, (int)n, alpha, (uint64_t)pseed, &part);
+        } else {
+            fprintf(stderr, "gf site: --partition must be iid or dirichlet:ALPHA, got \"%s\"\n", partition);
+            goto out;
+        }
+        if (!st) st = gf_dataset_subset(&all, part.index + part.offset[i], part.offset[i + 1] - part.offset[i], &mine);
+        if (st) { fprintf(stderr, "gf site: partition: %s\n", gf_last_error()); goto out; }
+    } else {
+        mine = all;
+        all = (gf_dataset){0};
+    }
+    int64_t nval = (int64_t)(val_frac * (double)mine.n);
+    if (mine.n - nval < 1) { fprintf(stderr, "gf site: shard has %lld samples: too few\n", (long long)mine.n); goto out; }
+    int64_t *perm = malloc(sizeof *perm * (size_t)mine.n);
+    if (!perm) goto out;
+    gf_shuffle(mine.n, (uint64_t)pseed, 0x76616cu, perm);   /* "val": a fixed split */
+    gf_status st = gf_dataset_subset(&mine, perm, mine.n - nval, train);
+    if (!st && nval) st = gf_dataset_subset(&mine, perm + (mine.n - nval), nval, val);
+    free(perm);
+    if (st) { fprintf(stderr, "gf site: %s\n", gf_last_error()); goto out; }
+    rc = 0;
+out:
+    gf_dataset_free(&all);
+    gf_dataset_free(&test);
+    gf_dataset_free(&mine);
+    gf_partition_free(&part);
+    return rc;
+}
+
+int cmd_site(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kit", 1, 0, 'k'}, {"data", 1, 0, 'd'}, {"partition", 1, 0, 'p'}, {"shard", 1, 0, 's'},
+        {"partition-seed", 1, 0, 'S'}, {"val-fraction", 1, 0, 'v'}, {"coordinator", 1, 0, 'c'},
+        {"threads", 1, 0, 't'}, {"max-tasks", 1, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL;
+    long pseed = 1, threads = cli_default_threads(), max_tasks = 0;
+    double val_frac = 0.1;
+    int quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': kit = optarg; break;
+        case 'd': data = optarg; break;
+        case 'p': partition = optarg; break;
+        case 's': shard = optarg; break;
+        case 'S': if (cli_parse_int("--partition-seed", optarg, 0, 1L << 62, &pseed)) return 2; break;
+        case 'v': if (cli_parse_float("--val-fraction", optarg, 0, 0.9, &val_frac)) return 2; break;
+        case 'c': url = optarg; break;
+        case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'n': if (cli_parse_int("--max-tasks", optarg, 0, 1L << 40, &max_tasks)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "gf site: unknown or incomplete option \"%s\" (see gf site --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (!kit || !data) { fprintf(stderr, "gf site: --kit and --data are required\n"); return 2; }
+    cli_set_threads((int)threads);
+    gf_dataset train = {0}, val = {0};
+    if (prepare_data(data, partition, shard, pseed, val_frac, &train, &val)) return 1;
+    if (!quiet) fprintf(stderr, "gf site: %lld training and %lld validation samples\n", (long long)train.n, (long long)val.n);
+
+    /* a site keeps nothing durable: SIGINT and SIGTERM simply end it */
+    signal(SIGPIPE, SIG_IGN);
+    gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .threads = (int)threads,
+                           .max_tasks = (int)max_tasks, .log = quiet ? NULL : cli_log_line };
+    gf_status st = gf_site_run(&cfg);
+    gf_dataset_free(&train);
+    gf_dataset_free(&val);
+    if (st) { fprintf(stderr, "gf site: %s\n", gf_last_error()); return 1; }
+    return 0;
+}

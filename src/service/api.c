@@ -1,0 +1,400 @@
+/* The coordinator's HTTP routes, version 1 (docs/api.md). The operator's
+ * certificate ("operator") reaches the job routes; a site's certificate
+ * reaches the site routes of the rounds it was chosen for. Every refusal of
+ * a site's message is answered with a JSON error and written to the audit
+ * log; the round goes on. */
+#include "service/coordinator_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "core/timer.h"
+#include "net/pki.h"
+
+#define POLL_DEFAULT_S 25
+#define POLL_MAX_S     60
+
+static gf_status reply(gf_http_response *resp, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    if (!text) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    resp->status = status;
+    resp->body = text;
+    resp->len = strlen(text);
+    resp->free_body = free;
+    return GF_OK;
+}
+
+/* An error answer: status + {"error": message}. */
+static gf_status refuse(gf_http_response *resp, int status, gf_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static gf_status refuse(gf_http_response *resp, int status, gf_status st, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp->status = status;
+    return gf_errorf(st, "%s", msg);
+}
+
+static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
+
+/* ---- operator routes --------------------------------------------------------- */
+
+static gf_status submit(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
+{
+    gf_jobspec spec;
+    gf_status st = gf_jobspec_parse((const char *)req->body, req->body_len, &spec);
+    if (st) return refuse(resp, 400, st, "job spec: %s", gf_last_error());
+    if (spec.kind != GF_JOB_FEDERATED) {
+        gf_jobspec_free(&spec);
+        return refuse(resp, 400, GF_ERR_ARG, "job spec: kind \"central\" is not run by this coordinator yet");
+    }
+    char *canon = NULL;
+    int64_t id = 0;
+    st = gf_jobspec_to_json(&spec, &canon);
+    if (!st) st = gf_store_job_create(c->store, spec.name, "federated", canon, &id);
+    free(canon);
+    if (st) { gf_jobspec_free(&spec); return st; }
+    co_audit(c, req->peer, "job.submitted", json_pack("{s:I,s:s}", "job", (json_int_t)id, "name", spec.name));
+    json_t *out = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "name", spec.name, "state", "queued");
+    gf_jobspec_free(&spec);
+    pthread_mutex_lock(&c->lock);
+    c->look_for_queued = 1;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    return reply(resp, 201, out);
+}
+
+static int rounds_total(const char *spec_json)
+{
+    json_t *j = json_loads(spec_json, 0, NULL);
+    int n = (int)json_integer_value(json_object_get(j, "rounds"));
+    json_decref(j);
+    return n;
+}
+
+static json_t *job_summary(const gf_store_job *job)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:i,s:s,s:s}", "id", (json_int_t)job->id, "name", job->name,
+                     "kind", job->kind, "state", gf_store_job_state_name(job->state), "reason", job->reason,
+                     "round", (json_int_t)job->round, "rounds_total", rounds_total(job->spec_json),
+                     "created_at", job->created_at, "updated_at", job->updated_at);
+}
+
+static int list_one(const gf_store_job *job, void *ctx)
+{
+    json_array_append_new(ctx, job_summary(job));
+    return 0;
+}
+
+static int round_one(const gf_store_round *r, void *ctx)
+{
+    if (r->state != GF_STORE_ROUND_COMPLETED) return 0;
+    json_array_append_new(ctx, json_pack("{s:I,s:i,s:f,s:o,s:o,s:s,s:s}", "round", (json_int_t)r->round,
+                                         "sites", r->sites, "duration_s", r->duration_s,
+                                         "train_loss", num_or_null(r->train_loss),
+                                         "accuracy", num_or_null(r->accuracy), "started_at", r->started_at,
+                                         "closed_at", r->closed_at));
+    return 0;
+}
+
+static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *resp)
+{
+    gf_store_job job;
+    if (gf_store_job_get(c->store, id, &job)) return refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    json_t *out = job_summary(&job), *rounds = json_array();
+    gf_status st = gf_store_rounds(c->store, id, round_one, rounds);
+    json_object_set_new(out, "rounds", rounds);
+    json_object_set_new(out, "spec", json_loads(job.spec_json, 0, NULL));
+    gf_store_job_free(&job);
+    pthread_mutex_lock(&c->lock);
+    co_job *cj = co_job_find(c, id);
+    if (cj && cj->fj->round) {
+        gf_fedjob *j = cj->fj;
+        json_t *sites = json_array();
+        for (int i = 0; i < j->nparts; i++)
+            json_array_append_new(sites, json_pack("{s:s,s:b}", "site", j->parts[i].name, "sent", j->parts[i].sent));
+        json_object_set_new(out, "current", json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round,
+                                                      "received", j->received, "sites", sites,
+                                                      "deadline_in_s", j->deadline - gf_now()));
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (st) { json_decref(out); return st; }
+    return reply(resp, 200, out);
+}
+
+static gf_status cancel(gf_coordinator *c, const gf_http_request *req, int64_t id, gf_http_response *resp)
+{
+    gf_store_job job;
+    if (gf_store_job_get(c->store, id, &job)) return refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    gf_store_job_state was = job.state;
+    gf_store_job_free(&job);
+    if (gf_store_job_set_state(c->store, id, GF_STORE_JOB_CANCELLED, "cancelled by the operator"))
+        return refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
+                      gf_store_job_state_name(was));
+    co_audit(c, req->peer, "job.cancelled", json_pack("{s:I}", "job", (json_int_t)id));
+    pthread_mutex_lock(&c->lock);
+    co_job *cj = co_job_find(c, id);
+    if (cj) cj->cancelled = 1;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    return reply(resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "cancelled"));
+}
+
+static gf_status download(gf_coordinator *c, int64_t id, gf_http_response *resp)
+{
+    gf_store_job job;
+    if (gf_store_job_get(c->store, id, &job)) return refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    int64_t round = job.round;
+    gf_store_job_free(&job);
+    if (round == 0) return refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no completed round yet", (long long)id);
+    char path[PATH_MAX];
+    gf_status st = gf_fedjob_artifact_path(c->data_dir, id, round, path, sizeof path);
+    if (st) return st;
+    FILE *f = fopen(path, "rb");
+    if (!f) return gf_errorf(GF_ERR_IO, "cannot open the model of round %lld: %s", (long long)round, strerror(errno));
+    uint8_t *buf = NULL;
+    long n = -1;
+    if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET) && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        fclose(f);
+        resp->status = 200;
+        resp->content_type = "application/octet-stream";
+        resp->body = buf;
+        resp->len = (size_t)n;
+        resp->free_body = free;
+        return GF_OK;
+    }
+    fclose(f);
+    free(buf);
+    return gf_errorf(GF_ERR_IO, "cannot read %s", path);
+}
+
+static gf_status jobs_list(gf_coordinator *c, gf_http_response *resp)
+{
+    json_t *list = json_array();
+    gf_status st = gf_store_job_list(c->store, list_one, list);
+    if (st) { json_decref(list); return st; }
+    return reply(resp, 200, json_pack("{s:o}", "jobs", list));
+}
+
+/* ---- site routes ------------------------------------------------------------- */
+
+static co_site *site_find(gf_coordinator *c, const char *name)
+{
+    for (int i = 0; i < c->nsites; i++)
+        if (!strcmp(c->sites[i].name, name)) return &c->sites[i];
+    return NULL;
+}
+
+/* The oldest running job that waits for this site's update (lock held). */
+static gf_fedjob *task_for(gf_coordinator *c, const char *site)
+{
+    gf_fedjob *best = NULL;
+    for (int i = 0; i < c->njobs; i++) {
+        gf_fedjob *j = c->jobs[i].fj;
+        if (c->jobs[i].cancelled || !j->round || j->closing) continue;
+        gf_fedjob_part *p = gf_fedjob_part_of(j, site);
+        if (p && !p->sent && (!best || j->id < best->id)) best = j;
+    }
+    return best;
+}
+
+static json_t *task_json(const gf_fedjob *j, const char *site)
+{
+    const gf_jobspec *s = &j->spec;
+    char base[96];
+    snprintf(base, sizeof base, "/v1/jobs/%lld/rounds/%lld", (long long)j->id, (long long)j->round);
+    json_t *optim = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f}", "name", gf_optim_type_name(s->optim.type),
+                              "lr", (double)s->optim.lr, "momentum", (double)s->optim.momentum,
+                              "weight_decay", (double)s->optim.weight_decay, "beta1", (double)s->optim.beta1,
+                              "beta2", (double)s->optim.beta2, "eps", (double)s->optim.eps);
+    json_t *local = json_pack("{s:i,s:o,s:i,s:o}", "epochs", s->local.epochs,
+                              "steps", s->local.steps < 0 ? json_null() : json_integer(s->local.steps),
+                              "batch", s->local.batch, "optim", optim);
+    return json_pack("{s:I,s:s,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id, "name", s->name,
+                     "site", site,
+                     "round", (json_int_t)j->round, "model", s->model,
+                     "strategy", gf_strategy_type_name(s->strategy.type),
+                     "mu", s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0, "local", local,
+                     "seed", (json_int_t)s->seed, "deadline_in_s", j->deadline - gf_now(),
+                     "model_path", base, "/model", "update_path", base, "/update");
+}
+
+static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
+{
+    long wait = POLL_DEFAULT_S;
+    const char *w = gf_https_query(req, "wait");
+    if (w) {
+        char *end;
+        errno = 0;
+        wait = strtol(w, &end, 10);
+        if (errno || end == w || *end || wait < 0 || wait > POLL_MAX_S)
+            return refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
+    }
+    json_t *task = NULL;
+    pthread_mutex_lock(&c->lock);
+    double now = gf_now(), until = now + (double)wait;
+    co_site *s = co_site_seen(c, req->peer, now);
+    if (s) s->polling++;
+    for (;;) {
+        gf_fedjob *j = task_for(c, req->peer);
+        if (j) { task = task_json(j, req->peer); break; }
+        if (c->stopping || gf_now() >= until) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double left = until - gf_now();
+        ts.tv_sec += (time_t)left;
+        ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&c->changed, &c->lock, &ts);
+    }
+    if ((s = site_find(c, req->peer))) { s->polling--; s->last_seen = gf_now(); }
+    pthread_mutex_unlock(&c->lock);
+    if (!task) { resp->status = 204; return GF_OK; }
+    return reply(resp, 200, task);
+}
+
+static void audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
+                           const char *why)
+{
+    co_audit(c, site, "update.rejected", json_pack("{s:I,s:I,s:i,s:s}", "job", (json_int_t)job,
+                                                   "round", (json_int_t)round, "status", status, "reason", why));
+    co_log(c, "refused %s's message for job %lld round %lld: %d %s", site, (long long)job, (long long)round,
+           status, why);
+}
+
+static gf_status round_model(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
+                             gf_http_response *resp)
+{
+    pthread_mutex_lock(&c->lock);
+    co_job *cj = co_job_find(c, id);
+    gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
+    gf_blob *b = NULL;
+    int status = 404;
+    char why[256] = "";
+    if (!j) snprintf(why, sizeof why, "no running job %lld", (long long)id);
+    else if (j->round != round || j->closing)
+        status = 409, snprintf(why, sizeof why, "round %lld of job %lld is not open", (long long)round, (long long)id);
+    else if (!gf_fedjob_part_of(j, req->peer))
+        status = 403, snprintf(why, sizeof why, "site \"%s\" was not chosen for round %lld", req->peer, (long long)round);
+    else b = gf_blob_ref(j->global);
+    co_site_seen(c, req->peer, gf_now());
+    pthread_mutex_unlock(&c->lock);
+    if (!b) {
+        audit_rejected(c, req->peer, id, round, status, why);
+        return refuse(resp, status, GF_ERR_MISMATCH, "%s", why);
+    }
+    resp->status = 200;
+    resp->content_type = "application/octet-stream";
+    resp->body = gf_blob_data(b);
+    resp->len = gf_blob_len(b);
+    resp->free_body = gf_blob_unref_data;
+    return GF_OK;
+}
+
+static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
+                        gf_http_response *resp)
+{
+    int status = 404;
+    char why[512] = "";
+    gf_status st = GF_ERR_ARG;
+    pthread_mutex_lock(&c->lock);
+    co_site_seen(c, req->peer, gf_now());
+    co_job *cj = co_job_find(c, id);
+    gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
+    if (!j) {
+        snprintf(why, sizeof why, "no running job %lld", (long long)id);
+    } else {
+        gf_fedjob_upload up;
+        size_t max_len = sizeof(float) * (size_t)j->wire.d + ((size_t)1 << 20);
+        st = gf_fedjob_check_upload(j, req->peer, round, req->body, req->body_len, max_len, &up, &status);
+        if (!st) {
+            st = gf_store_round_add_result(c->store, id, round, req->peer, up.samples, up.train_loss,
+                                           up.val_accuracy, (int64_t)req->body_len, (int64_t)gf_blob_len(j->global));
+            if (st) {
+                status = st == GF_ERR_MISMATCH ? 409 : 500;
+                gf_update_view_close(&up.view);
+            }
+        }
+        if (!st && (st = gf_fedjob_add_upload(j, req->peer, &up))) status = 500;
+        if (!st && j->received >= j->nparts) pthread_cond_broadcast(&c->changed);
+        if (st) snprintf(why, sizeof why, "%s", gf_last_error());
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (st || !j) {
+        audit_rejected(c, req->peer, id, round, status, why);
+        return refuse(resp, status, st ? st : GF_ERR_ARG, "%s", why);
+    }
+    return reply(resp, 200, json_pack("{s:b}", "accepted", 1));
+}
+
+/* ---- routing -------------------------------------------------------------------- */
+
+/* "/v1/jobs/12/rounds/3/update" -> id 12, round 3, rest "update" */
+static int parse_path(const char *path, int64_t *id, int64_t *round, const char **rest)
+{
+    const char *p = path + strlen("/v1/jobs/");
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (errno || end == p || v <= 0 || *p == '+' || *p == '-') return -1;
+    *id = v;
+    *round = 0;
+    if (!*end) { *rest = ""; return 0; }
+    if (*end != '/') return -1;
+    p = end + 1;
+    if (strncmp(p, "rounds/", 7)) { *rest = p; return 0; }
+    p += 7;
+    errno = 0;
+    v = strtoll(p, &end, 10);
+    if (errno || end == p || v <= 0 || *p == '+' || *p == '-' || *end != '/') return -1;
+    *round = v;
+    *rest = end + 1;
+    return 0;
+}
+
+gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *resp)
+{
+    gf_coordinator *c = ctx;
+    const char *m = req->method, *path = req->path;
+    int op = !strcmp(req->peer, GF_PKI_OPERATOR);
+    int get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
+    if (!strcmp(path, "/v1/health") && get) return reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+    if (!strcmp(path, "/v1/site/task")) {
+        if (!get) return refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET", m, path);
+        if (op) return refuse(resp, 403, GF_ERR_ARG, "the operator is not a site");
+        return poll_task(c, req, resp);
+    }
+    if (!strcmp(path, "/v1/jobs")) {
+        if (!op) return refuse(resp, 403, GF_ERR_ARG, "only the operator may list or submit jobs");
+        if (post) return submit(c, req, resp);
+        if (get) return jobs_list(c, resp);
+        return refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
+    }
+    int64_t id, round;
+    const char *rest;
+    if (strncmp(path, "/v1/jobs/", 9) || parse_path(path, &id, &round, &rest))
+        return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
+    if (round) {
+        if (op) return refuse(resp, 403, GF_ERR_ARG, "round routes are for sites");
+        if (!strcmp(rest, "model") && get) return round_model(c, req, id, round, resp);
+        if (!strcmp(rest, "update") && post) return upload(c, req, id, round, resp);
+        return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
+    }
+    if (!op) return refuse(resp, 403, GF_ERR_ARG, "only the operator may read or change jobs");
+    if (!*rest && get) return job_status(c, id, resp);
+    if (!strcmp(rest, "cancel") && post) return cancel(c, req, id, resp);
+    if (!strcmp(rest, "model") && get) return download(c, id, resp);
+    return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
+}

@@ -1,0 +1,387 @@
+/* The coordinator's lifecycle, site registry and round driver (see
+ * coordinator.h). The driver thread is the only one that starts jobs,
+ * opens, closes and aborts rounds; the API threads read state, record
+ * uploads and wake it. */
+#include "service/coordinator_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <jansson.h>
+#include "core/timer.h"
+#include "fed/round.h"
+#include "net/pki.h"
+
+#define DRIVER_TICK_S 0.05
+
+void co_log(gf_coordinator *c, const char *fmt, ...)
+{
+    if (!c->cfg.log) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->cfg.log(line);
+}
+
+void co_audit(gf_coordinator *c, const char *actor, const char *event, json_t *detail)
+{
+    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(detail);
+    if (gf_audit_append(c->audit, actor, event, text, NULL))
+        co_log(c, "audit log: %s (event %s)", gf_last_error(), event);
+    free(text);
+}
+
+co_site *co_site_seen(gf_coordinator *c, const char *name, double now)
+{
+    for (int i = 0; i < c->nsites; i++)
+        if (!strcmp(c->sites[i].name, name)) { c->sites[i].last_seen = now; return &c->sites[i]; }
+    if (c->nsites == c->capsites) {
+        int cap = c->capsites ? c->capsites * 2 : 16;
+        co_site *p = realloc(c->sites, sizeof *p * (size_t)cap);
+        if (!p) return NULL;
+        c->sites = p;
+        c->capsites = cap;
+    }
+    co_site *s = &c->sites[c->nsites++];
+    *s = (co_site){ .last_seen = now };
+    snprintf(s->name, sizeof s->name, "%s", name);
+    pthread_cond_broadcast(&c->changed);       /* a new site may let a round start */
+    return s;
+}
+
+co_job *co_job_find(gf_coordinator *c, int64_t id)
+{
+    for (int i = 0; i < c->njobs; i++)
+        if (c->jobs[i].fj->id == id) return &c->jobs[i];
+    return NULL;
+}
+
+static void job_remove(gf_coordinator *c, int i)
+{
+    gf_fedjob_free(c->jobs[i].fj);
+    c->jobs[i] = c->jobs[--c->njobs];
+}
+
+/* Number of kits issued to sites, from the provisioning state (SCAFFOLD's N
+ * when a job takes "all" sites). */
+static int count_sites(const char *tls_dir)
+{
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/%s", tls_dir, GF_PKI_STATE);
+    json_t *st = json_load_file(p, 0, NULL);
+    int n = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(json_object_get(st, "issued"), name, v)
+        if (strcmp(name, GF_PKI_COORDINATOR) && strcmp(name, GF_PKI_OPERATOR)) n++;
+    json_decref(st);
+    return n;
+}
+
+/* ---- starting jobs ----------------------------------------------------------- */
+
+typedef struct { int64_t id[64]; int n; } id_list;
+
+static int collect_job(const gf_store_job *job, void *ctx)
+{
+    id_list *l = ctx;
+    if (job->state == GF_STORE_JOB_QUEUED && !strcmp(job->kind, "federated") && l->n < 64) l->id[l->n++] = job->id;
+    return 0;
+}
+
+/* Builds the runtime of a running job; a job that cannot run is failed. */
+static void job_bring_up(gf_coordinator *c, int64_t id)
+{
+    gf_store_job job;
+    if (gf_store_job_get(c->store, id, &job)) return;
+    gf_fedjob *fj = NULL;
+    gf_status st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, c->sites_total, c->cfg.eval_threads, &fj);
+    if (!st) {
+        /* a round left open by a crash: its updates were only in memory */
+        gf_store_round r;
+        if (!gf_store_round_get(c->store, id, job.round + 1, &r) && r.state == GF_STORE_ROUND_OPEN) {
+            gf_store_round_abort(c->store, id, job.round + 1, "coordinator restarted mid-round");
+            co_audit(c, "coordinator", "round.aborted",
+                     json_pack("{s:I,s:I,s:s}", "job", (json_int_t)id, "round", (json_int_t)(job.round + 1),
+                               "reason", "coordinator restarted mid-round"));
+        }
+        pthread_mutex_lock(&c->lock);
+        if (c->njobs == c->capjobs) {
+            int cap = c->capjobs ? c->capjobs * 2 : 8;
+            co_job *p = realloc(c->jobs, sizeof *p * (size_t)cap);
+            if (p) { c->jobs = p; c->capjobs = cap; }
+        }
+        if (c->njobs < c->capjobs) c->jobs[c->njobs++] = (co_job){ .fj = fj };
+        else { gf_fedjob_free(fj); st = gf_errorf(GF_ERR_NOMEM, "out of memory"); }
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (st) {
+        char reason[GF_STORE_REASON_MAX + 1];
+        snprintf(reason, sizeof reason, "cannot run: %s", gf_last_error());
+        gf_store_job_set_state(c->store, id, GF_STORE_JOB_FAILED, reason);
+        co_audit(c, "coordinator", "job.failed", json_pack("{s:I,s:s}", "job", (json_int_t)id, "reason", reason));
+        co_log(c, "job %lld failed: %s", (long long)id, reason);
+    } else {
+        co_log(c, "job %lld \"%s\" running from round %lld", (long long)id, job.name, (long long)job.round + 1);
+    }
+    gf_store_job_free(&job);
+}
+
+static void start_queued(gf_coordinator *c)
+{
+    id_list l = { .n = 0 };
+    gf_store_job_list(c->store, collect_job, &l);
+    for (int i = 0; i < l.n; i++) {
+        if (gf_store_job_set_state(c->store, l.id[i], GF_STORE_JOB_RUNNING, "started")) continue;
+        co_audit(c, "coordinator", "job.started", json_pack("{s:I}", "job", (json_int_t)l.id[i]));
+        job_bring_up(c, l.id[i]);
+    }
+}
+
+static int collect_running(const gf_store_job *job, void *ctx)
+{
+    id_list *l = ctx;
+    if (job->state == GF_STORE_JOB_RUNNING && !strcmp(job->kind, "federated") && l->n < 64) l->id[l->n++] = job->id;
+    return 0;
+}
+
+/* ---- rounds ------------------------------------------------------------------- */
+
+static int site_online(const gf_coordinator *c, const co_site *s, double now)
+{
+    return s->polling > 0 || now - s->last_seen < c->cfg.site_timeout_s;
+}
+
+static int site_allowed(const gf_fedjob *j, const char *name)
+{
+    if (!j->spec.sites) return 1;
+    for (int i = 0; i < j->spec.nsites; i++)
+        if (!strcmp(j->spec.sites[i], name)) return 1;
+    return 0;
+}
+
+/* Opens the next round if enough eligible sites are online (lock held). */
+static void try_open(gf_coordinator *c, gf_fedjob *j, double now)
+{
+    const char **names = malloc(sizeof *names * (size_t)(c->nsites + 1));
+    unsigned char *chosen = malloc((size_t)c->nsites + 1);
+    const char **parts = malloc(sizeof *parts * (size_t)(c->nsites + 1));
+    int n = 0, k = 0;
+    if (!names || !chosen || !parts) goto out;
+    for (int i = 0; i < c->nsites; i++)
+        if (site_online(c, &c->sites[i], now) && site_allowed(j, c->sites[i].name)) names[n++] = c->sites[i].name;
+    if (n < j->spec.min_sites) goto out;
+    int64_t round = j->completed + 1;
+    gf_round_sample(names, n, j->spec.fraction, j->spec.min_sites, j->spec.seed, round, chosen);
+    for (int i = 0; i < n; i++)
+        if (chosen[i]) parts[k++] = names[i];
+    if (gf_store_round_open(c->store, j->id, round)) {
+        co_log(c, "job %lld: cannot open round %lld: %s", (long long)j->id, (long long)round, gf_last_error());
+        goto out;
+    }
+    if (gf_fedjob_open(j, round, parts, k, now)) goto out;
+    json_t *list = json_array();
+    for (int i = 0; i < k; i++) json_array_append_new(list, json_string(parts[i]));
+    co_audit(c, "coordinator", "round.opened",
+             json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id, "round", (json_int_t)round, "sites", list));
+    pthread_cond_broadcast(&c->changed);
+out:
+    free(names);
+    free(chosen);
+    free(parts);
+}
+
+static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
+{
+    gf_store_round_abort(c->store, j->id, j->round, reason);
+    co_audit(c, "coordinator", "round.aborted",
+             json_pack("{s:I,s:I,s:s}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "reason", reason));
+    co_log(c, "job %lld round %lld aborted: %s", (long long)j->id, (long long)j->round, reason);
+    gf_fedjob_end_round(j, 0);
+}
+
+static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const char *reason)
+{
+    gf_fedjob *j = c->jobs[i].fj;
+    if (!gf_store_job_set_state(c->store, j->id, to, reason)) {
+        co_audit(c, "coordinator", to == GF_STORE_JOB_SUCCEEDED ? "job.succeeded" : "job.failed",
+                 json_pack("{s:I,s:s}", "job", (json_int_t)j->id, "reason", reason));
+        co_log(c, "job %lld %s: %s", (long long)j->id, gf_store_job_state_name(to), reason);
+    }
+    job_remove(c, i);
+}
+
+/* Writes an aggregated round down and completes it (lock NOT held: the
+ * round is closing, so no upload reaches the job). 0 on success. */
+static int complete_round(gf_coordinator *c, gf_fedjob *j, double train_loss, double now)
+{
+    double acc = gf_fedjob_evaluate(j);
+    double dur = gf_now() - j->opened_at;
+    gf_status st = gf_fedjob_checkpoint(j, c->data_dir, j->round, acc);
+    if (!st) st = gf_store_round_complete(c->store, j->id, j->round, j->received, dur, train_loss, acc);
+    if (st) {
+        co_log(c, "job %lld round %lld: %s", (long long)j->id, (long long)j->round, gf_last_error());
+        return -1;
+    }
+    json_t *d = json_pack("{s:I,s:I,s:i,s:f}", "job", (json_int_t)j->id, "round", (json_int_t)j->round,
+                          "sites", j->received, "duration_s", dur);
+    if (!isnan(train_loss)) json_object_set_new(d, "train_loss", json_real(train_loss));
+    if (!isnan(acc)) json_object_set_new(d, "accuracy", json_real(acc));
+    co_audit(c, "coordinator", "round.completed", d);
+    co_log(c, "job %lld round %lld/%d: %d sites, loss %.4f, accuracy %.4f, %.3f s", (long long)j->id,
+           (long long)j->round, j->spec.rounds, j->received, train_loss, acc, dur);
+    (void)now;
+    return 0;
+}
+
+/* One pass over the running jobs (lock held on entry and exit). */
+static void drive(gf_coordinator *c)
+{
+    double now = gf_now();
+    for (int i = 0; i < c->njobs; i++) {
+        co_job *cj = &c->jobs[i];
+        gf_fedjob *j = cj->fj;
+        if (cj->cancelled) { job_remove(c, i--); continue; }
+        if (j->round == 0) {
+            if (j->completed >= j->spec.rounds) { finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, "all rounds done"); continue; }
+            try_open(c, j, now);
+            continue;
+        }
+        gf_round_verdict v = gf_round_verdict_at(j->received, j->nparts, j->spec.min_sites, now, j->deadline);
+        if (v == GF_ROUND_RETRY) {
+            char why[160];
+            snprintf(why, sizeof why, "deadline passed with %d of the %d updates needed", j->received, j->spec.min_sites);
+            abort_round(c, j, why);
+            continue;
+        }
+        if (v != GF_ROUND_CLOSE) continue;
+        double loss;
+        if (gf_fedjob_aggregate(j, &loss)) {
+            char why[GF_STORE_REASON_MAX + 1];
+            snprintf(why, sizeof why, "aggregation refused: %s", gf_last_error());
+            abort_round(c, j, why);
+            continue;
+        }
+        /* write it down without the lock: status and polls go on meanwhile */
+        pthread_mutex_unlock(&c->lock);
+        int bad = complete_round(c, j, loss, now);
+        pthread_mutex_lock(&c->lock);
+        cj = &c->jobs[i];                       /* only the driver removes jobs: i is still j */
+        if (bad) {
+            /* the store refused (the job was cancelled meanwhile) or the disk failed */
+            gf_store_job job;
+            int running = !gf_store_job_get(c->store, j->id, &job) && job.state == GF_STORE_JOB_RUNNING;
+            gf_store_job_free(&job);
+            if (!running) { job_remove(c, i--); continue; }
+            gf_fedjob_end_round(j, 0);          /* retried from the same global; the store aborts it on reopen */
+            gf_store_round_abort(c->store, j->id, j->completed + 1, "could not record the round");
+            continue;
+        }
+        gf_fedjob_end_round(j, 1);
+        pthread_cond_broadcast(&c->changed);
+        i--;                                    /* look at it again now: open the next round */
+    }
+}
+
+static void *driver_main(void *arg)
+{
+    gf_coordinator *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        if (c->look_for_queued) {
+            c->look_for_queued = 0;
+            pthread_mutex_unlock(&c->lock);
+            start_queued(c);
+            pthread_mutex_lock(&c->lock);
+        }
+        drive(c);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(DRIVER_TICK_S * 1e9);
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&c->changed, &c->lock, &ts);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
+
+static void http_log(void *ctx, const char *line)
+{
+    gf_coordinator *c = ctx;
+    co_audit(c, "coordinator", "request.refused", json_pack("{s:s}", "detail", line));
+    co_log(c, "%s", line);
+}
+
+gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator **out)
+{
+    *out = NULL;
+    if (!cfg->data_dir || !cfg->tls_dir) return gf_errorf(GF_ERR_ARG, "coordinator: data and TLS folders are required");
+    gf_coordinator *c = calloc(1, sizeof *c);
+    if (!c) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    c->cfg = *cfg;
+    if (c->cfg.site_timeout_s <= 0) c->cfg.site_timeout_s = 60;
+    if (c->cfg.eval_threads <= 0) c->cfg.eval_threads = 1;
+    if (c->cfg.body_slots <= 0) c->cfg.body_slots = 2;
+    if (!c->cfg.max_body) c->cfg.max_body = (size_t)256 << 20;
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", cfg->data_dir);
+    snprintf(c->tls_dir, sizeof c->tls_dir, "%s", cfg->tls_dir);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    c->sites_total = count_sites(c->tls_dir);
+
+    char p[PATH_MAX + 16];
+    gf_status st = gf_store_open(c->data_dir, &c->store);
+    if (!st) {
+        snprintf(p, sizeof p, "%s/audit.log", c->data_dir);
+        st = gf_audit_open(p, &c->audit);
+    }
+    if (st) { gf_coordinator_stop(c); return st; }
+    co_audit(c, "coordinator", "coordinator.started", NULL);
+
+    id_list running = { .n = 0 };
+    gf_store_job_list(c->store, collect_running, &running);
+    for (int i = 0; i < running.n; i++) job_bring_up(c, running.id[i]);
+    c->look_for_queued = 1;
+
+    gf_https_config hc = { .pki_dir = c->tls_dir, .listen_host = cfg->listen_host, .port = cfg->port,
+                           .max_body = c->cfg.max_body, .body_slots = c->cfg.body_slots,
+                           .handler = co_handle, .ctx = c, .log = http_log };
+    if ((st = gf_https_start(&hc, &c->http))) { gf_coordinator_stop(c); return st; }
+    if (pthread_create(&c->driver, NULL, driver_main, c)) {
+        gf_coordinator_stop(c);
+        return gf_errorf(GF_ERR_NOMEM, "cannot start the round driver");
+    }
+    *out = c;
+    return GF_OK;
+}
+
+int gf_coordinator_port(const gf_coordinator *c) { return gf_https_port(c->http); }
+
+void gf_coordinator_stop(gf_coordinator *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    if (c->driver) pthread_join(c->driver, NULL);
+    gf_https_stop(c->http);
+    while (c->njobs) job_remove(c, 0);
+    free(c->jobs);
+    free(c->sites);
+    gf_audit_close(c->audit);
+    gf_store_close(c->store);
+    pthread_cond_destroy(&c->changed);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}

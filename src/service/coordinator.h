@@ -1,0 +1,46 @@
+/* The coordinator process of a federation: an HTTPS API (docs/api.md) for the
+ * operator (submit, list, status, cancel, download) and for the sites (long-
+ * poll for a task, download the round's model, upload the update), the
+ * rounds of every running federated job driven by one thread, state in
+ * SQLite and checkpoints as safetensors under the data folder, and every
+ * decision and refusal in the hash-chained audit log.
+ *
+ * Data folder layout: state.db (the store), audit.log, artifacts/job-ID/
+ * round-R.safetensors (the global model and strategy state after round R;
+ * the latest two are kept).
+ *
+ * Crash safety: a round's checkpoint is written (atomically) before the
+ * store marks the round completed, and the store is the truth: after a
+ * kill -9 the coordinator resumes every running job from the round the
+ * store says completed, aborts the round that was open (its updates were
+ * only in memory), and sites carry on by polling again. */
+#ifndef GF_SERVICE_COORDINATOR_H
+#define GF_SERVICE_COORDINATOR_H
+
+#include <stddef.h>
+#include "core/error.h"
+
+typedef struct {
+    const char *data_dir;        /* created 0700 when missing */
+    const char *tls_dir;         /* provisioning folder (gf provision --out) */
+    const char *listen_host;     /* NULL: all interfaces */
+    int         port;            /* 0: ephemeral (gf_coordinator_port) */
+    size_t      max_body;        /* largest upload; 0: 64 MiB + the model size of the job */
+    int         body_slots;      /* uploads decoded at once (memory bound); 0: 2 */
+    double      site_timeout_s;  /* a site unseen this long is offline; 0: 60 */
+    int         eval_threads;    /* threads of the held-out evaluation; 0: 1 */
+    void      (*log)(const char *line);   /* progress lines; may be NULL */
+} gf_coordinator_config;
+
+typedef struct gf_coordinator gf_coordinator;
+
+/* Opens the store and the audit log, resumes running jobs, starts serving.
+ * GF_ERR_IO when the address cannot be bound or the data folder is
+ * unusable. */
+gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator **out);
+int       gf_coordinator_port(const gf_coordinator *c);
+/* Stops serving (wakes long-polls), stops the driver, closes everything.
+ * Open rounds stay open in the store; the next start aborts and reruns them. */
+void      gf_coordinator_stop(gf_coordinator *c);
+
+#endif

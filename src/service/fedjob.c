@@ -1,0 +1,340 @@
+/* One running federated job on the coordinator (see fedjob.h). */
+#include "service/fedjob.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io/safetensors.h"
+#include "train/trainer.h"
+
+#define EVAL_BATCH 500
+
+gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size)
+{
+    int n = round > 0 ? snprintf(out, size, "%s/artifacts/job-%lld/round-%06lld.safetensors", data_dir,
+                                 (long long)id, (long long)round)
+                      : snprintf(out, size, "%s/artifacts/job-%lld", data_dir, (long long)id);
+    return n < 0 || (size_t)n >= size ? gf_errorf(GF_ERR_ARG, "data folder path too long") : GF_OK;
+}
+
+static gf_status make_dirs(const char *data_dir, int64_t id)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/artifacts", data_dir);
+    if (mkdir(p, 0700) && errno != EEXIST) return gf_errorf(GF_ERR_IO, "cannot create %s: %s", p, strerror(errno));
+    gf_status st = gf_fedjob_artifact_path(data_dir, id, 0, p, sizeof p);
+    if (st) return st;
+    if (mkdir(p, 0700) && errno != EEXIST) return gf_errorf(GF_ERR_IO, "cannot create %s: %s", p, strerror(errno));
+    return GF_OK;
+}
+
+/* "fashion-mnist:test" -> dataset spec "fashion-mnist", its test split. */
+static gf_status load_eval(const char *eval, gf_dataset *out)
+{
+    char spec[GF_JOBSPEC_STR_MAX];
+    snprintf(spec, sizeof spec, "%s", eval);
+    int want_train = 0;
+    char *colon = strrchr(spec, ':');
+    if (colon && (!strcmp(colon + 1, "test") || !strcmp(colon + 1, "train"))) {
+        want_train = !strcmp(colon + 1, "train");
+        *colon = 0;
+    }
+    gf_dataset train = {0}, test = {0};
+    gf_status st = gf_dataset_open(spec, &train, &test);
+    if (st) return gf_errorf(st, "eval \"%s\": %s", eval, gf_last_error());
+    *out = want_train ? train : test;
+    gf_dataset_free(want_train ? &test : &train);
+    return GF_OK;
+}
+
+static gf_status encode_global(gf_fedjob *j, const float *vec)
+{
+    gf_st_meta meta[] = { { "gf.spec", j->spec.model } };
+    gf_blob *b;
+    gf_status st = gf_update_encode_blob(&j->wire, vec, meta, 1, &b);
+    if (st) return st;
+    gf_blob_unref(j->global);
+    j->global = b;
+    return GF_OK;
+}
+
+static float *global_vec(const gf_fedjob *j) { return gf_update_blob_vector(&j->wire, j->global); }
+
+/* Global vector and strategy state from the artifact of round `completed`. */
+static gf_status resume(gf_fedjob *j, const char *data_dir, float *vec)
+{
+    char path[PATH_MAX];
+    gf_status st = gf_fedjob_artifact_path(data_dir, j->id, j->completed, path, sizeof path);
+    if (st) return st;
+    gf_st_file *f;
+    if ((st = gf_st_open(path, &f))) return gf_errorf(st, "resuming job %lld: %s", (long long)j->id, gf_last_error());
+    for (int k = 0; !st && k < j->model.n; k++) {
+        const gf_manifest_entry *e = &j->model.e[k];
+        st = gf_st_read_f32(f, e->name, e->ndim, e->shape, vec + e->offset);
+    }
+    int64_t d = j->model.d;
+    for (int i = 0; !st && i < gf_strategy_state_count(j->strategy); i++)
+        st = gf_st_read_f32(f, gf_strategy_state_name(j->strategy, i), 1, &d, gf_strategy_state(j->strategy, i));
+    gf_st_close(f);
+    if (st) return gf_errorf(st, "resuming job %lld from %s: %s", (long long)j->id, path, gf_last_error());
+    return GF_OK;
+}
+
+gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_json, int64_t completed,
+                          int sites_total, int eval_threads, gf_fedjob **out)
+{
+    *out = NULL;
+    gf_fedjob *j = calloc(1, sizeof *j);
+    if (!j) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    j->id = id;
+    j->completed = completed;
+    float *vec = NULL;
+    gf_model *init = NULL;
+    gf_status st = gf_jobspec_parse(spec_json, strlen(spec_json), &j->spec);
+    if (!st && j->spec.kind != GF_JOB_FEDERATED) st = gf_errorf(GF_ERR_ARG, "job %lld is not federated", (long long)id);
+    if (!st) st = gf_manifest_from_spec(j->spec.model, &j->model);
+    int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
+    if (!st) {
+        if (scaffold) st = gf_manifest_with_control(&j->model, &j->wire);
+        else if (!(j->wire.e = malloc(sizeof *j->wire.e * (size_t)j->model.n)))
+            st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(j->wire.e, j->model.e, sizeof *j->wire.e * (size_t)j->model.n);
+            j->wire.n = j->model.n;
+            j->wire.d = j->model.d;
+        }
+    }
+    if (!st) {
+        gf_strategy_config sc = j->spec.strategy;
+        sc.scaffold_sites_total = j->spec.sites ? j->spec.nsites : (sites_total > 0 ? sites_total : 1);
+        int max_sites = j->spec.sites ? j->spec.nsites : (sites_total > 0 ? sites_total : 1);
+        st = gf_strategy_create(&sc, j->model.d, max_sites, &j->strategy);
+    }
+    if (!st && !(vec = calloc((size_t)j->wire.d, sizeof(float)))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st) st = make_dirs(data_dir, id);
+    if (!st && completed > 0) st = resume(j, data_dir, vec);
+    if (!st && completed == 0 && !(st = gf_model_create(j->spec.model, 1, 1, &init))) {
+        gf_model_init(init, j->spec.seed);
+        memcpy(vec, init->params, sizeof(float) * (size_t)j->model.d);
+    }
+    if (!st && scaffold) memcpy(vec + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
+    if (!st) st = encode_global(j, vec);
+    if (!st && j->spec.eval[0]) {
+        st = load_eval(j->spec.eval, &j->eval);
+        if (!st) st = gf_model_create(j->spec.model, EVAL_BATCH, eval_threads, &j->eval_model);
+        if (!st) st = gf_trainer_check_data(j->eval_model, &j->eval, "eval set");
+    }
+    gf_model_free(init);
+    free(vec);
+    if (st) { gf_fedjob_free(j); return st; }
+    *out = j;
+    return GF_OK;
+}
+
+void gf_fedjob_free(gf_fedjob *j)
+{
+    if (!j) return;
+    gf_jobspec_free(&j->spec);
+    gf_manifest_free(&j->model);
+    gf_manifest_free(&j->wire);
+    gf_strategy_free(j->strategy);
+    gf_blob_unref(j->global);
+    free(j->parts);
+    gf_dataset_free(&j->eval);
+    gf_model_free(j->eval_model);
+    free(j);
+}
+
+gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, int n, double now)
+{
+    if (round != j->completed + 1 || n < 1)
+        return gf_errorf(GF_ERR_ARG, "job %lld: cannot open round %lld with %d sites", (long long)j->id,
+                         (long long)round, n);
+    gf_fedjob_part *p = calloc((size_t)n, sizeof *p);
+    if (!p) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) snprintf(p[i].name, sizeof p[i].name, "%s", names[i]);
+    free(j->parts);
+    j->parts = p;
+    j->nparts = n;
+    j->received = 0;
+    j->loss_sum = j->weight_sum = 0;
+    j->round = round;
+    j->closing = 0;
+    j->opened_at = now;
+    j->deadline = now + j->spec.round_deadline_s;
+    gf_strategy_begin_round(j->strategy);
+    return GF_OK;
+}
+
+gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site)
+{
+    for (int i = 0; i < j->nparts; i++)
+        if (!strcmp(j->parts[i].name, site)) return &j->parts[i];
+    return NULL;
+}
+
+static gf_status meta_int(const gf_st_file *f, const char *key, int64_t lo, int64_t *out)
+{
+    const char *s = gf_st_meta_get(f, key);
+    if (!s) return gf_errorf(GF_ERR_FORMAT, "update metadata lacks \"%s\"", key);
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo)
+        return gf_errorf(GF_ERR_FORMAT, "update metadata \"%s\" must be an integer >= %lld, got \"%.40s\"", key,
+                         (long long)lo, s);
+    *out = v;
+    return GF_OK;
+}
+
+/* An optional finite real ("nan" or absent: not reported). */
+static gf_status meta_real(const gf_st_file *f, const char *key, double *out)
+{
+    const char *s = gf_st_meta_get(f, key);
+    *out = NAN;
+    if (!s || !strcmp(s, "nan")) return GF_OK;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return gf_errorf(GF_ERR_FORMAT, "update metadata \"%s\" must be a finite number, got \"%.40s\"", key, s);
+    *out = v;
+    return GF_OK;
+}
+
+gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
+                                 size_t len, size_t max_len, gf_fedjob_upload *up, int *http)
+{
+    *up = (gf_fedjob_upload){ 0 };
+    *http = 409;
+    if (j->round == 0 || round != j->round || j->closing) {
+        if (round <= j->completed || (round == j->round && j->closing))
+            return gf_errorf(GF_ERR_MISMATCH, "round %lld of job %lld is closed (late update)", (long long)round,
+                             (long long)j->id);
+        return gf_errorf(GF_ERR_MISMATCH, "round %lld of job %lld is not open (open round: %lld)",
+                         (long long)round, (long long)j->id, (long long)j->round);
+    }
+    gf_fedjob_part *p = gf_fedjob_part_of(j, site);
+    if (!p) {
+        *http = 403;
+        return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" was not chosen for round %lld of job %lld", site,
+                         (long long)round, (long long)j->id);
+    }
+    if (p->sent)
+        return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" already sent its update for round %lld of job %lld", site,
+                         (long long)round, (long long)j->id);
+    *http = len > max_len ? 413 : 400;
+    gf_status st = gf_update_view_open(&j->wire, body, len, max_len, &up->view);
+    if (st) return st;
+    const gf_st_file *f = up->view.file;
+    if (!(st = meta_int(f, "gf.samples", 1, &up->samples)) && up->samples > (int64_t)1 << 53)
+        st = gf_errorf(GF_ERR_FORMAT, "update metadata \"gf.samples\" is absurd");
+    if (!st) st = meta_int(f, "gf.steps", 0, &up->steps);
+    if (!st) st = meta_real(f, "gf.train_loss", &up->train_loss);
+    if (!st) st = meta_real(f, "gf.val_loss", &up->val_loss);
+    if (!st) st = meta_real(f, "gf.val_accuracy", &up->val_accuracy);
+    if (!st && !isnan(up->val_accuracy) && (up->val_accuracy < 0 || up->val_accuracy > 1))
+        st = gf_errorf(GF_ERR_FORMAT, "update metadata \"gf.val_accuracy\" must lie in [0, 1]");
+    if (st) gf_update_view_close(&up->view);
+    return st;
+}
+
+gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up)
+{
+    gf_fedjob_part *p = gf_fedjob_part_of(j, site);
+    int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
+    gf_status st = p ? gf_strategy_add(j->strategy, up->view.vec, (double)up->samples,
+                                       scaffold ? up->view.vec + j->model.d : NULL)
+                     : gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
+    gf_update_view_close(&up->view);
+    if (st) return st;
+    p->sent = 1;
+    p->samples = up->samples;
+    p->train_loss = up->train_loss;
+    p->val_accuracy = up->val_accuracy;
+    j->received++;
+    if (!isnan(up->train_loss)) {
+        j->loss_sum += up->train_loss * (double)up->samples;
+        j->weight_sum += (double)up->samples;
+    }
+    return GF_OK;
+}
+
+gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
+{
+    if (!gf_blob_exclusive(j->global)) {       /* downloads in flight keep the old body */
+        gf_status st = encode_global(j, global_vec(j));
+        if (st) return st;
+    }
+    float *vec = global_vec(j);
+    gf_status st = gf_strategy_finish_round(j->strategy, vec);
+    if (st) return st;
+    if (j->spec.strategy.type == GF_STRAT_SCAFFOLD)
+        memcpy(vec + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
+    j->closing = 1;
+    *train_loss = j->weight_sum > 0 ? j->loss_sum / j->weight_sum : NAN;
+    return GF_OK;
+}
+
+double gf_fedjob_evaluate(gf_fedjob *j)
+{
+    if (!j->eval_model) return NAN;
+    memcpy(j->eval_model->params, global_vec(j), sizeof(float) * (size_t)j->model.d);
+    double loss, acc;
+    gf_model_evaluate(j->eval_model, j->eval.x, j->eval.y, j->eval.n, &loss, &acc);
+    return acc;
+}
+
+gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy)
+{
+    int ns = gf_strategy_state_count(j->strategy);
+    gf_st_tensor *t = calloc((size_t)(j->model.n + ns), sizeof *t);
+    if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    const float *vec = global_vec(j);
+    for (int k = 0; k < j->model.n; k++) {
+        t[k].name = j->model.e[k].name;
+        t[k].ndim = j->model.e[k].ndim;
+        memcpy(t[k].shape, j->model.e[k].shape, sizeof t[k].shape);
+        t[k].data = vec + j->model.e[k].offset;
+    }
+    for (int i = 0; i < ns; i++) {
+        gf_st_tensor *x = &t[j->model.n + i];
+        x->name = gf_strategy_state_name(j->strategy, i);
+        x->ndim = 1;
+        x->shape[0] = j->model.d;
+        x->data = gf_strategy_state(j->strategy, i);
+    }
+    char sround[24], sjob[24], sacc[32], path[PATH_MAX];
+    snprintf(sround, sizeof sround, "%lld", (long long)round);
+    snprintf(sjob, sizeof sjob, "%lld", (long long)j->id);
+    snprintf(sacc, sizeof sacc, "%.17g", accuracy);
+    gf_st_meta meta[] = {
+        { "gf.format", "gf-checkpoint-1" }, { "gf.spec", j->spec.model }, { "gf.job", sjob },
+        { "gf.job_name", j->spec.name }, { "gf.round", sround },
+        { "gf.strategy", gf_strategy_type_name(j->spec.strategy.type) },
+        { "gf.test_accuracy", isnan(accuracy) ? "nan" : sacc },
+    };
+    gf_status st = gf_fedjob_artifact_path(data_dir, j->id, round, path, sizeof path);
+    if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, (int)(sizeof meta / sizeof meta[0]));
+    free(t);
+    if (st) return st;
+    if (round > 2 && !gf_fedjob_artifact_path(data_dir, j->id, round - 2, path, sizeof path))
+        unlink(path);                          /* two rounds kept: the store may lag one behind */
+    return GF_OK;
+}
+
+void gf_fedjob_end_round(gf_fedjob *j, int done)
+{
+    if (done) j->completed = j->round;
+    else gf_strategy_begin_round(j->strategy);
+    j->round = 0;
+    j->closing = 0;
+    j->nparts = j->received = 0;
+    free(j->parts);
+    j->parts = NULL;
+}

@@ -1,0 +1,100 @@
+/* One running federated job on the coordinator: the global model, the
+ * strategy, and the open round (its participants and what they sent). It
+ * holds O(1) model-sized buffers whatever the number of sites: the encoded
+ * global body (which IS the global vector, served to every download without
+ * a copy), the strategy's accumulators, and the eval model when the job
+ * names an evaluation set. Inbound updates are checked against the model
+ * before they touch anything.
+ *
+ * Not thread-safe: the coordinator calls everything under its lock, except
+ * gf_fedjob_evaluate and gf_fedjob_checkpoint, which it calls from its
+ * driver thread while the round is closed (no upload can reach the job). */
+#ifndef GF_SERVICE_FEDJOB_H
+#define GF_SERVICE_FEDJOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/blob.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "engine/model.h"
+#include "fed/strategy.h"
+#include "fed/update.h"
+#include "service/jobspec.h"
+
+typedef struct {
+    char    name[GF_JOBSPEC_NAME_MAX + 1];
+    int     sent;                 /* its update arrived */
+    int64_t samples;
+    double  train_loss, val_accuracy;
+} gf_fedjob_part;
+
+typedef struct {
+    int64_t      id;
+    gf_jobspec   spec;
+    gf_manifest  model;           /* the model's tensors (d) */
+    gf_manifest  wire;            /* what travels: model, or model + "control.*" (SCAFFOLD, 2d) */
+    gf_strategy *strategy;
+    gf_blob     *global;          /* safetensors of `wire`; the global (d) [+ c (d)] lies inside */
+    int64_t      completed;       /* last completed round */
+    /* the open round (round == 0: none) */
+    int64_t      round;
+    int          closing;         /* aggregated; being written: uploads are late */
+    double       opened_at, deadline;   /* gf_now() seconds */
+    int          nparts, received;
+    gf_fedjob_part *parts;        /* (nparts) */
+    double       loss_sum, weight_sum;
+    /* evaluation on the coordinator's held-out set ("eval" in the spec) */
+    gf_dataset   eval;
+    gf_model    *eval_model;
+} gf_fedjob;
+
+/* Starts the runtime of job `id` from its canonical spec. completed > 0:
+ * resumes from DIR/artifacts/job-ID/round-COMPLETED.safetensors (global and
+ * strategy state); else the global model is initialised from the job's seed.
+ * sites_total: SCAFFOLD's N when the spec says "all". */
+gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_json, int64_t completed,
+                          int sites_total, int eval_threads, gf_fedjob **out);
+void      gf_fedjob_free(gf_fedjob *j);
+
+/* Opens round `round` (== completed + 1) for the named participants. */
+gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, int n, double now);
+
+/* The participant slot of `site` in the open round, or NULL. */
+gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site);
+
+/* Checks an update body from `site` for the open round and adds it to the
+ * strategy. On refusal returns an error with a gf_errorf message and sets
+ * *http to the status to answer (400, 403, 409, 413); nothing changed.
+ * On success the slot is filled (the caller records it durably first: call
+ * with commit = 0 to check and decode only, then with commit = 1). */
+typedef struct {
+    gf_update_view view;
+    int64_t        samples, steps;
+    double         train_loss, val_loss, val_accuracy;
+} gf_fedjob_upload;
+gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
+                                 size_t len, size_t max_len, gf_fedjob_upload *up, int *http);
+/* Adds a checked upload (then closes its view). */
+gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up);
+
+/* Aggregates the open round into the next global model (copy-on-write when
+ * downloads still hold the old body) and marks it closing. Fails, changing
+ * nothing, if the strategy refuses (e.g. Krum with too few updates). */
+gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss);
+
+/* Accuracy of the global model on the eval set (NaN when the job has none). */
+double    gf_fedjob_evaluate(gf_fedjob *j);
+
+/* Writes DIR/artifacts/job-ID/round-R.safetensors for the aggregated round R
+ * (atomically) and removes the file of round R-2; loadable by gf eval. */
+gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy);
+
+/* Ends the round: completed = round when done, else (aborted) the round's
+ * updates are dropped; no round is open afterwards. */
+void      gf_fedjob_end_round(gf_fedjob *j, int done);
+
+/* DIR/artifacts/job-ID/round-R.safetensors */
+gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size);
+
+#endif

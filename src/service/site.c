@@ -1,0 +1,222 @@
+/* The site agent's loop (see site.h): poll, download, train, upload. */
+#include "service/site.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "core/rng.h"
+#include "core/timer.h"
+#include "fed/local.h"
+#include "fed/update.h"
+#include "net/https_client.h"
+
+#define MAX_JOBS_WITH_STATE 16
+
+/* SCAFFOLD's client control variate c_i of each job this site worked on. */
+typedef struct {
+    int64_t job;
+    int64_t d;
+    float  *ci;   /* (d) */
+} site_control;
+
+typedef struct {
+    const gf_site_config *cfg;
+    gf_https_client      *http;
+    site_control          ctl[MAX_JOBS_WITH_STATE];
+    int                   tasks_done;
+} site_state;
+
+static void site_log(const site_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void site_log(const site_state *s, const char *fmt, ...)
+{
+    if (!s->cfg->log) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->cfg->log(line);
+}
+
+static int stopped(const site_state *s) { return s->cfg->stop && *s->cfg->stop; }
+
+static void pause_s(double sec)
+{
+    struct timespec ts = { (time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9) };
+    nanosleep(&ts, NULL);
+}
+
+static float *control_of(site_state *s, int64_t job, int64_t d)
+{
+    site_control *free_slot = NULL;
+    for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) {
+        if (s->ctl[i].ci && s->ctl[i].job == job && s->ctl[i].d == d) return s->ctl[i].ci;
+        if (!free_slot && !s->ctl[i].ci) free_slot = &s->ctl[i];
+    }
+    if (!free_slot) {                         /* forget the oldest job's state */
+        free_slot = &s->ctl[0];
+        free(free_slot->ci);
+        memmove(&s->ctl[0], &s->ctl[1], sizeof s->ctl[0] * (MAX_JOBS_WITH_STATE - 1));
+        free_slot = &s->ctl[MAX_JOBS_WITH_STATE - 1];
+    }
+    *free_slot = (site_control){ .job = job, .d = d, .ci = calloc((size_t)d, sizeof(float)) };
+    return free_slot->ci;
+}
+
+static gf_status parse_optim(json_t *o, gf_optim_config *out)
+{
+    const char *name = json_string_value(json_object_get(o, "name"));
+    gf_optim_type t;
+    gf_status st = gf_optim_type_parse(name ? name : "", &t);
+    if (st) return st;
+    *out = gf_optim_defaults(t, (float)json_number_value(json_object_get(o, "lr")));
+    out->momentum = (float)json_number_value(json_object_get(o, "momentum"));
+    out->weight_decay = (float)json_number_value(json_object_get(o, "weight_decay"));
+    if (json_object_get(o, "beta1")) out->beta1 = (float)json_number_value(json_object_get(o, "beta1"));
+    if (json_object_get(o, "beta2")) out->beta2 = (float)json_number_value(json_object_get(o, "beta2"));
+    if (json_object_get(o, "eps")) out->eps = (float)json_number_value(json_object_get(o, "eps"));
+    return GF_OK;
+}
+
+/* Runs one task: download, train, upload. */
+static gf_status run_task(site_state *s, json_t *task)
+{
+    const gf_site_config *cfg = s->cfg;
+    int64_t job = json_integer_value(json_object_get(task, "job"));
+    int64_t round = json_integer_value(json_object_get(task, "round"));
+    const char *model = json_string_value(json_object_get(task, "model"));
+    const char *strategy = json_string_value(json_object_get(task, "strategy"));
+    const char *site = json_string_value(json_object_get(task, "site"));
+    const char *mpath = json_string_value(json_object_get(task, "model_path"));
+    const char *upath = json_string_value(json_object_get(task, "update_path"));
+    json_t *local = json_object_get(task, "local");
+    if (!model || !strategy || !mpath || !upath || !json_is_object(local) || job <= 0 || round <= 0)
+        return gf_errorf(GF_ERR_FORMAT, "task from the coordinator lacks fields");
+    int scaffold = !strcmp(strategy, "scaffold");
+
+    gf_local_config lc = { .spec = model, .round = round, .threads = cfg->threads,
+                           .epochs = (int)json_integer_value(json_object_get(local, "epochs")),
+                           .steps = json_is_integer(json_object_get(local, "steps"))
+                                        ? json_integer_value(json_object_get(local, "steps")) : -1,
+                           .batch = (int)json_integer_value(json_object_get(local, "batch")),
+                           .prox_mu = (float)json_number_value(json_object_get(task, "mu")) };
+    /* this site's own stream of shuffles, from the job's seed and its name */
+    uint64_t seed = (uint64_t)json_integer_value(json_object_get(task, "seed"));
+    for (const char *p = site ? site : ""; *p; p++) seed = gf_hash64(seed, (unsigned char)*p);
+    lc.seed = seed;
+    gf_status st = parse_optim(json_object_get(local, "optim"), &lc.optim);
+    if (st) return st;
+
+    gf_manifest man = {0}, wire = {0};
+    float *vec = NULL, *out = NULL;
+    uint8_t *body = NULL, *up = NULL;
+    char *resp = NULL;
+    size_t body_len = 0, up_len = 0, resp_len;
+    int status = 0;
+    gf_local_result res;
+    if ((st = gf_manifest_from_spec(model, &man))) goto done;
+    if (scaffold) st = gf_manifest_with_control(&man, &wire);
+    else st = gf_manifest_from_spec(model, &wire);
+    if (st) goto done;
+    int64_t d = man.d;
+    if (!(vec = malloc(sizeof(float) * (size_t)wire.d)) || !(out = malloc(sizeof(float) * (size_t)wire.d))) {
+        st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = gf_https_request(s->http, "GET", mpath, NULL, 0, &status, (char **)&body, &body_len))) goto done;
+    if (status != 200) {
+        st = gf_errorf(GF_ERR_MISMATCH, "model download: HTTP %d: %.300s", status, (char *)body);
+        goto done;
+    }
+    if ((st = gf_update_decode(&wire, body, body_len, body_len, vec))) goto done;
+    free(body);
+    body = NULL;
+
+    float *ci = scaffold ? control_of(s, job, d) : NULL;
+    if (scaffold && !ci) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }
+    st = gf_local_train(&lc, cfg->train, cfg->val, vec, d, scaffold ? vec + d : NULL, ci, out,
+                        scaffold ? out + d : NULL, &res);
+    if (st) goto done;
+
+    char ssamples[24], ssteps[24], sloss[32], svl[32], sva[32];
+    snprintf(ssamples, sizeof ssamples, "%lld", (long long)res.samples);
+    snprintf(ssteps, sizeof ssteps, "%lld", (long long)res.steps);
+    snprintf(sloss, sizeof sloss, "%.9g", res.train_loss);
+    snprintf(svl, sizeof svl, "%.9g", res.val_loss);
+    snprintf(sva, sizeof sva, "%.9g", res.val_accuracy);
+    gf_st_meta meta[] = { { "gf.samples", ssamples }, { "gf.steps", ssteps }, { "gf.train_loss", sloss },
+                          { "gf.val_loss", svl }, { "gf.val_accuracy", sva } };
+    if ((st = gf_update_encode(&wire, out, meta, 5, &up, &up_len))) goto done;
+    if ((st = gf_https_request(s->http, "POST", upath, up, up_len, &status, &resp, &resp_len))) goto done;
+    if (status != 200) {
+        st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "update refused: HTTP %d: %.300s", status, resp);
+        goto done;
+    }
+    s->tasks_done++;
+    site_log(s, "job %lld round %lld: %lld samples, %lld steps, loss %.4f, val_acc %.4f, %.2f s", (long long)job,
+             (long long)round, (long long)res.samples, (long long)res.steps, res.train_loss, res.val_accuracy,
+             res.seconds);
+done:
+    gf_manifest_free(&man);
+    gf_manifest_free(&wire);
+    free(vec);
+    free(out);
+    free(body);
+    free(up);
+    free(resp);
+    return st;
+}
+
+gf_status gf_site_run(const gf_site_config *cfg)
+{
+    site_state s = { .cfg = cfg };
+    gf_status st = gf_https_client_open(cfg->kit_dir, cfg->url, &s.http);
+    if (st) return st;
+    int wait = cfg->poll_wait_s > 0 ? cfg->poll_wait_s : 25;
+    double max_backoff = cfg->max_backoff_s > 0 ? cfg->max_backoff_s : 5, backoff = 0.1;
+    gf_https_client_set_timeouts(s.http, 10, 600);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/site/task?wait=%d", wait);
+    int connected = 0;
+    while (!stopped(&s) && (cfg->max_tasks <= 0 || s.tasks_done < cfg->max_tasks)) {
+        int status = 0;
+        char *body = NULL;
+        size_t len;
+        st = gf_https_request(s.http, "GET", path, NULL, 0, &status, &body, &len);
+        if (st) {                                   /* coordinator gone: try again later */
+            if (connected) site_log(&s, "lost the coordinator: %s", gf_last_error());
+            connected = 0;
+            pause_s(backoff * (0.5 + 0.5 * (double)rand() / RAND_MAX));
+            backoff = backoff * 2 > max_backoff ? max_backoff : backoff * 2;
+            continue;
+        }
+        if (!connected) site_log(&s, "connected to the coordinator");
+        connected = 1;
+        backoff = 0.1;
+        if (status == 204) { free(body); continue; }
+        if (status == 403) {
+            st = gf_errorf(GF_ERR_ARG, "the coordinator refuses this site: %.300s", body);
+            free(body);
+            break;
+        }
+        if (status != 200) {
+            site_log(&s, "task poll: HTTP %d: %.300s", status, body);
+            free(body);
+            pause_s(1);
+            continue;
+        }
+        json_t *task = json_loads(body, 0, NULL);
+        free(body);
+        if (!task) { site_log(&s, "task poll: the answer is not JSON"); continue; }
+        if ((st = run_task(&s, task))) site_log(&s, "task failed: %s", gf_last_error());
+        json_decref(task);
+        st = GF_OK;
+    }
+    for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);
+    gf_https_client_close(s.http);
+    return st;
+}

@@ -1,0 +1,32 @@
+/* The site agent (`gf site`): runs next to a data holder's data, connects
+ * out to the coordinator only (HTTPS with the site's kit), long-polls for
+ * tasks, downloads the round's global model, trains locally with the
+ * engine, uploads the update and its metrics, and reconnects with backoff
+ * when the coordinator is gone. One process serves any number of jobs, one
+ * task at a time. The data never leaves: only the update travels. */
+#ifndef GF_SERVICE_SITE_H
+#define GF_SERVICE_SITE_H
+
+#include <signal.h>
+#include "core/error.h"
+#include "data/dataset.h"
+
+typedef struct {
+    const char       *kit_dir;        /* sites/NAME from gf provision */
+    const char       *url;            /* NULL: the kit's coordinator.url */
+    const gf_dataset *train;          /* local training data */
+    const gf_dataset *val;            /* local validation split (may be empty) */
+    int               threads;
+    int               poll_wait_s;    /* long-poll length; 0: 25 */
+    double            max_backoff_s;  /* longest pause between reconnects; 0: 5 */
+    int               max_tasks;      /* return after this many uploads; 0: run until *stop */
+    volatile sig_atomic_t *stop;      /* set (by a signal handler) to return */
+    void            (*log)(const char *line);   /* may be NULL */
+} gf_site_config;
+
+/* Runs until *stop or max_tasks. Connection failures are retried with
+ * backoff forever; a refusal of the site itself (403 on polling: revoked,
+ * or not a site certificate) ends the run with GF_ERR_ARG. */
+gf_status gf_site_run(const gf_site_config *cfg);
+
+#endif
