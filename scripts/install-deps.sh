@@ -10,7 +10,7 @@ set -eu
 # GnuTLS flavour (HTTPS client), SQLite (the coordinator's store), Fashion-MNIST.
 PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev dataset-fashion-mnist"
 case "${1:-build}" in
-  test)  PKGS="$PKGS clang libclang-rt-14-dev gnutls-bin" ;;   # ASan/UBSan/libFuzzer runtime; certtool
+  test)  PKGS="$PKGS clang libclang-rt-14-dev gnutls-bin python3" ;;   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts
   bench) PKGS="$PKGS python3-torch python3-numpy" ;;       # PyTorch peer and reference scripts
 esac
 

@@ -62,7 +62,9 @@ gf_status gf_local_train(const gf_local_config *cfg, const gf_dataset *train, co
     const float *w = t->model->params;
     for (int64_t i = 0; i < d; i++) delta[i] = w[i] - global[i];
     if (c) {
+        /* K steps of SGD with momentum beta move about K lr / (1 - beta) per unit gradient */
         double k_lr = (double)res->steps * cfg->optim.lr;
+        if (cfg->optim.type == GF_OPTIM_SGD && cfg->optim.momentum > 0) k_lr /= 1.0 - cfg->optim.momentum;
         for (int64_t i = 0; i < d; i++) {
             float next = k_lr > 0 ? (float)(ci[i] - c[i] - delta[i] / k_lr) : ci[i];
             cdelta[i] = next - ci[i];

@@ -32,7 +32,8 @@ typedef struct {
 /* global (d): the round's global model. delta (d) out: trained - global.
  * SCAFFOLD (c != NULL): c (d) the server's control variate; ci (d) the
  * site's, updated in place to c_i+ (option II of Karimireddy et al.:
- * c_i+ = c_i - c + (global - trained) / (K lr), K the steps taken);
+ * c_i+ = c_i - c + (global - trained) / (K lr), K the steps taken, lr
+ * divided by (1 - momentum) for SGD with momentum: its effective step);
  * cdelta (d) out: c_i+ - c_i. val may be NULL or empty. */
 gf_status gf_local_train(const gf_local_config *cfg, const gf_dataset *train, const gf_dataset *val,
                          const float *global, int64_t d, const float *c, float *ci, float *delta,

@@ -1,0 +1,61 @@
+# A federation of real processes over TLS on 127.0.0.1: provision, gf
+# coordinator, three gf site processes each on its own IID shard, a FedAvg
+# job through gf submit / status / download, the downloaded model evaluated
+# by gf eval to the accuracy the coordinator reported, and the audit log
+# verified. Then a site killed with SIGKILL mid-round: the round closes at
+# its deadline with the two others, and the job finishes.
+. tests/cli_lib.sh
+. scripts/fed_local.sh
+trap 'fed_down; rm -rf "$TMP"' EXIT
+small_idx "$TMP/d" 3000 1000
+fed_provision "$TMP" 3
+fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
+for i in 0 1 2; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/3 --threads 1; done
+export GF_KIT="$TMP/pki/operator"
+C="--coordinator $FED_URL"
+
+cat > "$TMP/job.json" <<SPEC
+{"name": "fmnist-small", "model": "mlp:784-32-10", "dataset": "fashion-mnist",
+ "strategy": {"name": "fedavg"}, "rounds": 3, "sites": "all", "fraction": 1.0, "min_sites": 3,
+ "round_deadline_s": 60, "local": {"epochs": 1, "steps": null, "batch": 32,
+ "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}, "seed": 3, "eval": "idx:$TMP/d:test"}
+SPEC
+job=$("$GF" submit "$TMP/job.json" $C) && [ "$job" = 1 ] && ok "submit: job $job" || fail "submit printed \"$job\""
+fed_wait_state "$TMP" 1 succeeded 120 && ok "job 1 succeeded" || { fail "job 1 did not succeed"; tail -5 "$TMP/coordinator.log"; }
+"$GF" status 1 $C --json > "$TMP/status.json" || fail "status --json"
+python3 - "$TMP/status.json" <<'PY' && ok "status: 3 rounds, 3 sites each, loss falls, accuracy reported" || fail "status content: $(cat "$TMP/status.json" | head -c 600)"
+import json, sys
+s = json.load(open(sys.argv[1]))
+r = s["rounds"]
+assert s["state"] == "succeeded" and s["round"] == 3, s
+assert [x["round"] for x in r] == [1, 2, 3], r
+assert all(x["sites"] == 3 and x["duration_s"] > 0 for x in r), r
+assert r[2]["train_loss"] < r[0]["train_loss"], r
+assert all(0.5 < x["accuracy"] <= 1 for x in r), r
+open(sys.argv[1] + ".acc", "w").write("%.4f" % r[-1]["accuracy"])
+PY
+"$GF" status 1 $C | grep -q "round    3  sites   3" && ok "status: table" || fail "status table"
+"$GF" download 1 --out "$TMP/final.safetensors" $C > /dev/null || fail "download"
+acc=$("$GF" eval --model-file "$TMP/final.safetensors" --dataset "idx:$TMP/d" --threads 1 | sed -n 's/^test_accuracy \([0-9.]*\).*/\1/p')
+[ "$acc" = "$(cat "$TMP/status.json.acc")" ] && ok "downloaded model: gf eval gives the reported accuracy $acc" \
+  || fail "gf eval of the download: $acc, status says $(cat "$TMP/status.json.acc")"
+"$GF" audit verify "$TMP/data/audit.log" > /dev/null && ok "audit log verifies" || fail "audit verify"
+grep -q '"round.completed"' "$TMP/data/audit.log" && ok "audit has the rounds" || fail "audit lacks round.completed"
+expect_error "status of an unknown job" "HTTP 404 no job" -- "$GF" status 42 $C
+expect_error "submit of a bad spec" "HTTP 400 local.batch" -- sh -c "echo '{\"name\":\"x\",\"model\":\"cnn\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":2,\"local\":{\"batch\":0}}' > $TMP/bad.json && $GF submit $TMP/bad.json $C"
+expect_error "operator commands without a kit" "kit GF_KIT" -- env -u GF_KIT "$GF" status 1 $C
+
+# a site dies mid-round: the round closes at its deadline with the two others
+sed -e 's/"rounds": 3/"rounds": 3/' -e 's/"min_sites": 3/"min_sites": 2/' -e 's/"round_deadline_s": 60/"round_deadline_s": 4/' \
+    -e 's/"epochs": 1/"epochs": 30/' -e 's/fmnist-small/site-dies/' "$TMP/job.json" > "$TMP/job2.json"
+"$GF" submit "$TMP/job2.json" $C > /dev/null || fail "submit job 2"
+t=0
+until "$GF" status 2 $C --json 2>/dev/null | grep -q '"current":{"round":2'; do sleep 0.05; t=$((t+1)); [ $t -gt 1200 ] && break; done
+kill -9 "$FED_SITE_PID_s2" && ok "killed site s2 during round 2"
+fed_wait_state "$TMP" 2 succeeded 120 && ok "job 2 succeeded without s2" || fail "job 2 did not finish"
+"$GF" status 2 $C --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["rounds"]
+assert [x["round"] for x in r] == [1, 2, 3] and r[0]["sites"] == 3 and r[1]["sites"] == 2, r' \
+  && ok "round 2 completed with the 2 surviving sites" || fail "rounds of job 2: $("$GF" status 2 $C)"
+finish

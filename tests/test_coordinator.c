@@ -1,0 +1,373 @@
+/* The coordinator over real TLS, in-process: a job's round driven by hand
+ * through the site API, and every kind of bad inbound message refused with
+ * the right HTTP status, a clear message and an audit line, while the round
+ * goes on and completes with the good updates (the aggregate checked against
+ * a plain re-computation of FedAvg). Also the clients the TLS layer must
+ * refuse: no certificate, a certificate from another CA, a revoked one. */
+#include <ftw.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include "check.h"
+#include "engine/model.h"
+#include "fed/update.h"
+#include "io/safetensors.h"
+#include "net/https_client.h"
+#include "net/pki.h"
+#include "service/audit.h"
+#include "service/coordinator.h"
+
+static char base[64], pki[128], other[128], data[128], url[128];
+
+static gf_https_client *client(const char *kit)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/%s", pki, kit);
+    gf_https_client *c = NULL;
+    CHECK_MSG(gf_https_client_open(dir, url, &c) == GF_OK, "%s", gf_last_error());
+    return c;
+}
+
+/* HTTP status (or -1), the body parsed as JSON into *j when asked. */
+static int req(gf_https_client *c, const char *method, const char *path, const void *body, size_t len,
+               char **raw, size_t *raw_len)
+{
+    int status = 0;
+    char *resp = NULL;
+    size_t n = 0;
+    if (gf_https_request(c, method, path, body, len, &status, &resp, &n)) return -1;
+    if (raw) { *raw = resp; *raw_len = n; } else free(resp);
+    return status;
+}
+
+static int req_json(gf_https_client *c, const char *method, const char *path, const void *body, size_t len,
+                    json_t **j)
+{
+    char *raw = NULL;
+    size_t n;
+    int st = req(c, method, path, body, len, &raw, &n);
+    *j = raw ? json_loads(raw, 0, NULL) : NULL;
+    free(raw);
+    return st;
+}
+
+static const char *err_of(json_t *j)
+{
+    const char *s = json_string_value(json_object_get(j, "error"));
+    return s ? s : "";
+}
+
+/* POST body as site c to round r's update; checks status and that the
+ * message contains `words`. */
+static void expect_refusal(const char *what, gf_https_client *c, int64_t job, int64_t round, const void *body,
+                           size_t len, int want, const char *words)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/%lld/update", (long long)job, (long long)round);
+    json_t *j = NULL;
+    int st = req_json(c, "POST", path, body, len, &j);
+    CHECK_MSG(st == want && strstr(err_of(j), words), "%s: HTTP %d (want %d): %s", what, st, want, err_of(j));
+    json_decref(j);
+}
+
+static gf_manifest man;
+
+/* vec (d) as an update body with the given sample count (NULL: no metadata). */
+static uint8_t *encode(const float *vec, const char *samples, size_t *len)
+{
+    gf_st_meta meta[] = { { "gf.samples", samples ? samples : "" }, { "gf.steps", "1" },
+                          { "gf.train_loss", "0.5" }, { "gf.val_accuracy", "0.75" } };
+    uint8_t *buf = NULL;
+    CHECK(gf_update_encode(&man, vec, samples ? meta : meta + 1, samples ? 4 : 3, &buf, len) == GF_OK);
+    return buf;
+}
+
+/* The tensors of vec with one change: drop tensor `drop`, add an extra one,
+ * or give tensor 0 a wrong shape. */
+static uint8_t *encode_altered(const float *vec, int drop, int extra, int bad_shape, size_t *len)
+{
+    gf_st_tensor t[16];
+    int n = 0;
+    for (int k = 0; k < man.n; k++) {
+        if (k == drop) continue;
+        t[n] = (gf_st_tensor){ .name = man.e[k].name, .ndim = man.e[k].ndim, .data = vec + man.e[k].offset };
+        memcpy(t[n].shape, man.e[k].shape, sizeof t[n].shape);
+        if (bad_shape && k == 0) { t[n].shape[0] = man.e[k].shape[1]; t[n].shape[1] = man.e[k].shape[0]; }
+        n++;
+    }
+    if (extra) t[n++] = (gf_st_tensor){ .name = "9.weight", .ndim = 1, .shape = {4}, .data = vec };
+    gf_st_meta meta[] = { { "gf.samples", "10" }, { "gf.steps", "1" } };
+    uint8_t *buf = NULL;
+    CHECK(gf_st_encode(t, n, meta, 2, &buf, len) == GF_OK);
+    return buf;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+typedef struct { char *buf; size_t len, cap; } sink;
+static size_t sink_write(char *p, size_t sz, size_t n, void *ud)
+{
+    sink *s = ud;
+    size_t k = sz * n, room = s->cap - 1 - s->len;
+    if (k < room) room = k;
+    memcpy(s->buf + s->len, p, room);
+    s->len += room;
+    s->buf[s->len] = 0;
+    return k;
+}
+
+/* A request with libcurl directly: any key/cert (or none), our CA. */
+static long raw_get(const char *path, const char *key, const char *crt, char *body, size_t cap)
+{
+    char ca[256], u[256];
+    snprintf(ca, sizeof ca, "%s/%s", pki, GF_PKI_COORD_CA);
+    snprintf(u, sizeof u, "%s%s", url, path + 1);
+    CURL *h = curl_easy_init();
+    sink s = { body, 0, cap };
+    body[0] = 0;
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    if (key) { curl_easy_setopt(h, CURLOPT_SSLKEY, key); curl_easy_setopt(h, CURLOPT_SSLCERT, crt); }
+    long code = 0;
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    return rc == CURLE_OK ? code : -1;
+}
+
+static void test_tls_refusals(void)
+{
+    char out[1024], key[256], crt[256];
+    long code = raw_get("/v1/site/task?wait=0", NULL, NULL, out, sizeof out);
+    CHECK_MSG(code == 403 && strstr(out, "no certificate"), "no certificate -> %ld %s", code, out);
+    snprintf(key, sizeof key, "%s/sites/a/site.key", other);
+    snprintf(crt, sizeof crt, "%s/sites/a/site.crt", other);
+    code = raw_get("/v1/site/task?wait=0", key, crt, out, sizeof out);
+    CHECK_MSG(code == 403 && strstr(out, "not trusted"), "other CA -> %ld %s", code, out);
+    CHECK(gf_pki_revoke(pki, "c") == GF_OK);
+    snprintf(key, sizeof key, "%s/sites/c/site.key", pki);
+    snprintf(crt, sizeof crt, "%s/sites/c/site.crt", pki);
+    code = raw_get("/v1/site/task?wait=0", key, crt, out, sizeof out);
+    CHECK_MSG(code == 403 && strstr(out, "revoked"), "revoked -> %ld %s", code, out);
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) { return remove(p); }
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(base, sizeof base, "/tmp/gf-coord-XXXXXX");
+    if (!mkdtemp(base)) { perror("mkdtemp"); return 1; }
+    snprintf(pki, sizeof pki, "%s/pki", base);
+    snprintf(other, sizeof other, "%s/other", base);
+    snprintf(data, sizeof data, "%s/data", base);
+    const char *sites[] = { "a", "b", "c" };
+    CHECK_MSG(gf_pki_create(pki, "127.0.0.1", sites, 3) == GF_OK, "%s", gf_last_error());
+    CHECK(gf_pki_create(other, "127.0.0.1", sites, 1) == GF_OK);
+
+    gf_coordinator_config cfg = { .data_dir = data, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0,
+                                  .max_body = 4 << 20 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return check_summary();
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+
+    gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b"), *c = client("sites/c");
+    json_t *j;
+    /* job submission: a bad spec is refused with its JSON path, a good one queued */
+    const char *bad_spec = "{\"name\": \"x\", \"model\": \"mlp:784-8-10\", \"dataset\": \"d\", \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 0}";
+    int st = req_json(op, "POST", "/v1/jobs", bad_spec, strlen(bad_spec), &j);
+    CHECK_MSG(st == 400 && strstr(err_of(j), "rounds"), "bad spec -> %d %s", st, err_of(j));
+    json_decref(j);
+    const char *spec = "{\"name\": \"t\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
+                       " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 2, \"sites\": [\"a\", \"b\"],"
+                       " \"min_sites\": 2, \"round_deadline_s\": 60, \"seed\": 7}";
+    st = req_json(op, "POST", "/v1/jobs", spec, strlen(spec), &j);
+    int64_t job = json_integer_value(json_object_get(j, "id"));
+    CHECK_MSG(st == 201 && job == 1, "submit -> %d id %lld", st, (long long)job);
+    json_decref(j);
+    /* sites may not use the operator's routes, nor the operator the sites' */
+    st = req_json(a, "GET", "/v1/jobs", NULL, 0, &j);
+    CHECK(st == 403);
+    json_decref(j);
+    st = req_json(op, "GET", "/v1/site/task?wait=0", NULL, 0, &j);
+    CHECK(st == 403);
+    json_decref(j);
+
+    /* both sites show up; then a's long-poll gets the task of round 1 */
+    CHECK(req(a, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    CHECK(req(b, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    st = req_json(a, "GET", "/v1/site/task?wait=10", NULL, 0, &j);
+    CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "round")) == 1 &&
+              json_integer_value(json_object_get(j, "job")) == job &&
+              !strcmp(json_string_value(json_object_get(j, "site")), "a"), "task -> %d", st);
+    json_decref(j);
+    CHECK(req(c, "GET", "/v1/site/task?wait=1", NULL, 0, NULL, NULL) == 204);   /* c is not in the job */
+
+    /* the round's model: the job's initial model (seed 7) */
+    CHECK(gf_manifest_from_spec("mlp:784-8-10", &man) == GF_OK);
+    int64_t d = man.d;
+    float *global = calloc((size_t)d, sizeof(float)), *upd = calloc((size_t)d, sizeof(float));
+    char *raw = NULL;
+    size_t raw_len = 0;
+    char path[96];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/1/model", (long long)job);
+    CHECK(req(a, "GET", path, NULL, 0, &raw, &raw_len) == 200);
+    CHECK(gf_update_decode(&man, (uint8_t *)raw, raw_len, raw_len, global) == GF_OK);
+    free(raw);
+    gf_model *m0;
+    CHECK(gf_model_create("mlp:784-8-10", 1, 1, &m0) == GF_OK);
+    gf_model_init(m0, 7);
+    CHECK(!memcmp(m0->params, global, sizeof(float) * (size_t)d));
+    gf_model_free(m0);
+    CHECK(req(c, "GET", path, NULL, 0, NULL, NULL) == 403);
+
+    /* every bad message, refused; the round stays open */
+    for (int64_t i = 0; i < d; i++) upd[i] = (float)((i % 7) - 3) * 1e-3f;
+    size_t len;
+    uint8_t *good = encode(upd, "30", &len), *body;
+    expect_refusal("unknown job", a, 99, 1, good, len, 404, "no running job 99");
+    expect_refusal("wrong round", a, job, 2, good, len, 409, "not open");
+    expect_refusal("not chosen", c, job, 1, good, len, 403, "not chosen");
+    expect_refusal("not safetensors", a, job, 1, "hello, world", 12, 400, "header");
+    body = encode_altered(upd, 1, 0, 0, &len);
+    expect_refusal("missing tensor", a, job, 1, body, len, 400, "0.bias");
+    free(body);
+    body = encode_altered(upd, -1, 1, 0, &len);
+    expect_refusal("extra tensor", a, job, 1, body, len, 400, "which the model does not");
+    free(body);
+    body = encode_altered(upd, -1, 0, 1, &len);
+    expect_refusal("wrong shape", a, job, 1, body, len, 400, "shape");
+    free(body);
+    /* wrong dtype: the header of a good body with F32 -> I32 (same size) */
+    body = encode(upd, "30", &len);
+    char *f32 = memmem(body, len, "F32", 3);
+    CHECK(f32 != NULL);
+    if (f32) memcpy(f32, "I32", 3);
+    expect_refusal("wrong dtype", a, job, 1, body, len, 400, "dtype");
+    free(body);
+    upd[5] = NAN;
+    body = encode(upd, "30", &len);
+    expect_refusal("NaN", a, job, 1, body, len, 400, "NaN");
+    free(body);
+    upd[5] = INFINITY;
+    body = encode(upd, "30", &len);
+    expect_refusal("infinity", a, job, 1, body, len, 400, "infinity");
+    free(body);
+    upd[5] = 0;
+    body = encode(upd, NULL, &len);
+    expect_refusal("no sample count", a, job, 1, body, len, 400, "gf.samples");
+    free(body);
+    body = encode(upd, "-4", &len);
+    expect_refusal("negative samples", a, job, 1, body, len, 400, "gf.samples");
+    free(body);
+    size_t big = (size_t)5 << 20;                      /* over the server's 4 MiB limit */
+    body = calloc(1, big);
+    expect_refusal("too large for the server", a, job, 1, body, big, 413, "limit");
+    big = sizeof(float) * (size_t)d + ((size_t)1 << 20) + 1;   /* over the job's size bound */
+    expect_refusal("too large for the model", a, job, 1, body, big, 413, "over the limit");
+    free(body);
+
+    /* good updates from a (twice: refused) and b; the round completes */
+    free(good);
+    good = encode(upd, "30", &len);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/1/update", (long long)job);
+    CHECK(req(a, "POST", path, good, len, NULL, NULL) == 200);
+    expect_refusal("twice", a, job, 1, good, len, 409, "already sent");
+    float *upd_b = calloc((size_t)d, sizeof(float));
+    for (int64_t i = 0; i < d; i++) upd_b[i] = (float)((i % 5) - 2) * 2e-3f;
+    uint8_t *good_b = encode(upd_b, "10", &len);
+    CHECK(req(b, "POST", path, good_b, len, NULL, NULL) == 200);
+    /* round 2 opens: a late update for round 1 is refused as closed */
+    st = req_json(a, "GET", "/v1/site/task?wait=10", NULL, 0, &j);
+    CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "round")) == 2, "round 2 task -> %d", st);
+    json_decref(j);
+    expect_refusal("late", b, job, 1, good_b, len, 409, "closed");
+
+    /* the new global is FedAvg of the two: global + (30 u_a + 10 u_b) / 40 */
+    float *g2 = calloc((size_t)d, sizeof(float));
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/2/model", (long long)job);
+    CHECK(req(a, "GET", path, NULL, 0, &raw, &raw_len) == 200);
+    CHECK(gf_update_decode(&man, (uint8_t *)raw, raw_len, raw_len, g2) == GF_OK);
+    free(raw);
+    double worst = 0;
+    for (int64_t i = 0; i < d; i++) {
+        double want = global[i] + (30.0 * upd[i] + 10.0 * upd_b[i]) / 40.0;
+        worst = fmax(worst, fabs(want - g2[i]));
+    }
+    CHECK_MSG(worst < 1e-7, "FedAvg aggregate off by %g", worst);
+
+    /* status: round 1 completed with 2 sites and the weighted train loss */
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    st = req_json(op, "GET", path, NULL, 0, &j);
+    json_t *r1 = json_array_get(json_object_get(j, "rounds"), 0);
+    CHECK_MSG(st == 200 && !strcmp(json_string_value(json_object_get(j, "state")), "running") &&
+              json_integer_value(json_object_get(j, "round")) == 1 &&
+              json_integer_value(json_object_get(r1, "sites")) == 2 &&
+              fabs(json_number_value(json_object_get(r1, "train_loss")) - 0.5) < 1e-12 &&
+              json_is_null(json_object_get(r1, "accuracy")), "status -> %d", st);
+    json_decref(j);
+
+    /* the operator cancels; the sites get no more tasks; cancelling again is a conflict */
+    snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", (long long)job);
+    CHECK(req(op, "POST", path, NULL, 0, NULL, NULL) == 200);
+    CHECK(req(op, "POST", path, NULL, 0, NULL, NULL) == 409);
+    CHECK(req(b, "GET", "/v1/site/task?wait=1", NULL, 0, NULL, NULL) == 204);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/2/update", (long long)job);
+    CHECK(req(b, "POST", path, good_b, len, NULL, NULL) == 404);
+    /* the model of the last completed round stays downloadable */
+    snprintf(path, sizeof path, "/v1/jobs/%lld/model", (long long)job);
+    CHECK(req(op, "GET", path, NULL, 0, &raw, &raw_len) == 200);
+    gf_st_file *sf = NULL;
+    CHECK(gf_st_parse((uint8_t *)raw, raw_len, "model", &sf) == GF_OK);
+    CHECK(sf && !strcmp(gf_st_meta_get(sf, "gf.round"), "1") && !strcmp(gf_st_meta_get(sf, "gf.format"), "gf-checkpoint-1"));
+    gf_st_close(sf);
+    free(raw);
+    CHECK(req(op, "GET", "/v1/jobs/77", NULL, 0, NULL, NULL) == 404);
+    CHECK(req(op, "GET", "/v1/nothing", NULL, 0, NULL, NULL) == 404);
+
+    test_tls_refusals();
+
+    gf_https_client_close(op);
+    gf_https_client_close(a);
+    gf_https_client_close(b);
+    gf_https_client_close(c);
+    gf_coordinator_stop(co);
+
+    /* every refusal is in the audit log, and the log verifies */
+    char audit[256];
+    snprintf(audit, sizeof audit, "%s/audit.log", data);
+    int rejected = count_lines(audit, "\"update.rejected\"");
+    CHECK_MSG(rejected >= 17, "%d update.rejected lines", rejected);
+    CHECK_MSG(count_lines(audit, "\"request.refused\"") >= 4, "request.refused lines: %d", count_lines(audit, "\"request.refused\""));
+    gf_audit_summary sum;
+    CHECK_MSG(gf_audit_verify(audit, &sum) == GF_OK, "%s", gf_last_error());
+
+    free(global);
+    free(upd);
+    free(upd_b);
+    free(g2);
+    free(good);
+    free(good_b);
+    gf_manifest_free(&man);
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    curl_global_cleanup();
+    return check_summary();
+}
