@@ -1,4 +1,4 @@
-# Crash safety of the coordinator: a 12-round job over three real site
+# Crash safety of the coordinator: a 20-round job over three real site
 # processes, with the coordinator killed by SIGKILL at moments spread over
 # the run (mid-round, while writing) and restarted on the same port each
 # time. The sites reconnect on their own; the job must finish with every
@@ -14,34 +14,38 @@ for i in 0 1 2; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --sha
 export GF_KIT="$TMP/pki/operator"
 cat > "$TMP/job.json" <<SPEC
 {"name": "crash", "model": "mlp:784-256-256-10", "dataset": "fashion-mnist", "strategy": {"name": "fedavgm"},
- "rounds": 12, "min_sites": 3, "round_deadline_s": 120,
+ "rounds": 20, "min_sites": 3, "round_deadline_s": 120,
  "local": {"epochs": 8, "batch": 32, "optim": {"name": "sgd", "lr": 0.05}}, "seed": 5}
 SPEC
 "$GF" submit "$TMP/job.json" --coordinator "$FED_URL" > /dev/null || fail "submit"
-kills=0
-for pause in 0.9 0.35 1.3 0.6 0.15 1.0; do
+kills=0; last=0
+round_now() { "$GF" status 1 --coordinator "$FED_URL" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["round"])' 2>/dev/null; }
+for pause in 0.3 0.05 0.5 0.15; do
+  # wait for progress since the last restart, then kill at a moment that varies
+  t=0
+  while r=$(round_now); [ "${r:-0}" -le "$last" ]; do sleep 0.05; t=$((t+1)); [ $t -gt 1200 ] && break; done
+  last=${r:-0}
+  [ "$last" -ge 20 ] && break
   sleep "$pause"
-  state=$("$GF" status 1 --coordinator "$FED_URL" --json 2>/dev/null | sed -n 's/.*"state":"\([a-z-]*\)".*/\1/p')
-  [ "$state" = succeeded ] && break
   kill -9 "$FED_CO_PID"; wait "$FED_CO_PID" 2>/dev/null
   kills=$((kills+1))
   fed_coordinator "$TMP" || { fail "restart $kills"; break; }
 done
-[ $kills -ge 3 ] && ok "coordinator killed $kills times mid-job" || fail "only $kills kills happened (job too fast?)"
+[ $kills -eq 4 ] && ok "coordinator killed $kills times mid-job" || fail "only $kills kills happened (job too fast?)"
 fed_wait_state "$TMP" 1 succeeded 180 && ok "job finished after the crashes" || { fail "job did not finish"; tail -20 "$TMP/coordinator.log"; }
 "$GF" status 1 --coordinator "$FED_URL" --json | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 r = s["rounds"]
-assert s["round"] == 12, s["round"]
-assert [x["round"] for x in r] == list(range(1, 13)), [x["round"] for x in r]
-assert all(x["sites"] == 3 for x in r), r' && ok "rounds 1..12 each completed once, by 3 sites" || fail "rounds after crashes: $("$GF" status 1 --coordinator "$FED_URL")"
+assert s["round"] == 20, s["round"]
+assert [x["round"] for x in r] == list(range(1, 21)), [x["round"] for x in r]
+assert all(x["sites"] == 3 for x in r), r' && ok "rounds 1..20 each completed once, by 3 sites" || fail "rounds after crashes: $("$GF" status 1 --coordinator "$FED_URL")"
 "$GF" audit verify "$TMP/data/audit.log" > /dev/null && ok "audit log verifies after $kills kills" || fail "audit verify: $("$GF" audit verify "$TMP/data/audit.log" 2>&1)"
 n=$(grep -c '"coordinator.started"' "$TMP/data/audit.log")
 [ "$n" -eq $((kills + 1)) ] && ok "audit records $n coordinator starts" || fail "audit has $n starts for $kills kills"
 a=$(grep -c 'restarted mid-round' "$TMP/data/audit.log")
 [ "$a" -ge 1 ] && ok "$a kills landed mid-round (their rounds aborted and rerun)" || fail "no kill landed mid-round"
 c=$(grep -c '"round.completed"' "$TMP/data/audit.log")
-[ "$c" -ge 12 ] && ok "audit: $c round.completed entries (>= 12; a round whose store write was cut is redone)" || fail "audit: $c round.completed"
-ls "$TMP/data/artifacts/job-1" | grep -q "round-000012.safetensors" && ok "final checkpoint on disk" || fail "no final checkpoint"
+[ "$c" -ge 20 ] && ok "audit: $c round.completed entries (>= 20; a round whose store write was cut is redone)" || fail "audit: $c round.completed"
+ls "$TMP/data/artifacts/job-1" | grep -q "round-000020.safetensors" && ok "final checkpoint on disk" || fail "no final checkpoint"
 finish
