@@ -95,7 +95,7 @@ static uint8_t *encode_altered(const float *vec, int drop, int extra, int bad_sh
     for (int k = 0; k < man.n; k++) {
         if (k == drop) continue;
         t[n] = (gf_st_tensor){ .name = man.e[k].name, .ndim = man.e[k].ndim, .data = vec + man.e[k].offset };
-        memcpy(t[n].shape, man.e[k].shape, sizeof t[n].shape);
+        memcpy(t[n].shape, man.e[k].shape, sizeof man.e[k].shape);
         if (bad_shape && k == 0) { t[n].shape[0] = man.e[k].shape[1]; t[n].shape[1] = man.e[k].shape[0]; }
         n++;
     }

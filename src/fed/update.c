@@ -41,17 +41,24 @@ void gf_manifest_free(gf_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
-gf_status gf_update_encode(const gf_manifest *m, const float *vec, const gf_st_meta *meta,
-                           int nmeta, uint8_t **buf, size_t *len)
+/* The manifest's tensors as views into vec (malloc'd list; NULL: no memory). */
+static gf_st_tensor *tensors_of(const gf_manifest *m, const float *vec)
 {
     gf_st_tensor *t = calloc((size_t)m->n + 1, sizeof *t);
-    if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < m->n; i++) {
+    for (int i = 0; t && i < m->n; i++) {
         t[i].name = m->e[i].name;
         t[i].ndim = m->e[i].ndim;
         memcpy(t[i].shape, m->e[i].shape, sizeof m->e[i].shape);
         t[i].data = vec + m->e[i].offset;
     }
+    return t;
+}
+
+gf_status gf_update_encode(const gf_manifest *m, const float *vec, const gf_st_meta *meta,
+                           int nmeta, uint8_t **buf, size_t *len)
+{
+    gf_st_tensor *t = tensors_of(m, vec);
+    if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     gf_status st = gf_st_encode(t, m->n, meta, nmeta, buf, len);
     free(t);
     return st;
@@ -68,14 +75,8 @@ gf_status gf_update_encode_blob(const gf_manifest *m, const float *vec, const gf
                                 gf_blob **out)
 {
     *out = NULL;
-    gf_st_tensor *t = calloc((size_t)m->n + 1, sizeof *t);
+    gf_st_tensor *t = tensors_of(m, vec);
     if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < m->n; i++) {
-        t[i].name = m->e[i].name;
-        t[i].ndim = m->e[i].ndim;
-        memcpy(t[i].shape, m->e[i].shape, sizeof m->e[i].shape);
-        t[i].data = vec + m->e[i].offset;
-    }
     gf_blob *b = NULL;
     uint8_t *buf;
     size_t len;

@@ -299,7 +299,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     for (int k = 0; k < j->model.n; k++) {
         t[k].name = j->model.e[k].name;
         t[k].ndim = j->model.e[k].ndim;
-        memcpy(t[k].shape, j->model.e[k].shape, sizeof t[k].shape);
+        memcpy(t[k].shape, j->model.e[k].shape, sizeof j->model.e[k].shape);
         t[k].data = vec + j->model.e[k].offset;
     }
     for (int i = 0; i < ns; i++) {
