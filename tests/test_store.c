@@ -343,6 +343,40 @@ static void test_refusals(const char *dir)
     unlink(dir);
 }
 
+/* A round's end in one transaction: results + completion + next round. */
+static void test_finish(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    int64_t id = 0;
+    CHECK(gf_store_job_create(s, "f", "federated", "{}", &id) == GF_OK);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_RUNNING, "started") == GF_OK);
+    CHECK(gf_store_round_open(s, id, 1) == GF_OK);
+    gf_store_result r[2] = { { .site = "a", .samples = 10, .loss = 0.5, .accuracy = NAN, .bytes_up = 7 },
+                             { .site = "a", .samples = 20, .loss = 0.25, .accuracy = 0.75 } };
+    /* a duplicate site: refused, nothing kept */
+    CHECK(gf_store_round_finish(s, id, 1, r, 2, 1.0, 0.3, 0.8, 1) == GF_ERR_MISMATCH);
+    gf_store_round rd;
+    CHECK(gf_store_round_get(s, id, 1, &rd) == GF_OK && rd.state == GF_STORE_ROUND_OPEN);
+    CHECK(n_results(s, id, 1) == 0);
+    snprintf(r[1].site, sizeof r[1].site, "b");
+    CHECK(gf_store_round_finish(s, id, 1, r, 2, 1.0, 0.3, 0.8, 1) == GF_OK);
+    CHECK(gf_store_round_get(s, id, 1, &rd) == GF_OK && rd.state == GF_STORE_ROUND_COMPLETED && rd.sites == 2 &&
+          rd.accuracy == 0.8);
+    CHECK(n_results(s, id, 1) == 2);
+    CHECK(gf_store_round_get(s, id, 2, &rd) == GF_OK && rd.state == GF_STORE_ROUND_OPEN);
+    gf_store_job j;
+    CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.round == 1);
+    gf_store_job_free(&j);
+    /* the last round: nothing opened after it; a finished round cannot finish again */
+    CHECK(gf_store_round_finish(s, id, 2, r, 1, 1.0, 0.3, NAN, 0) == GF_OK);
+    CHECK(gf_store_round_get(s, id, 3, &rd) == GF_ERR_ARG);
+    CHECK(gf_store_round_finish(s, id, 2, r, 1, 1.0, 0.3, NAN, 0) == GF_ERR_MISMATCH);
+    CHECK(gf_store_round_finish(s, id, 3, r, 0, 1.0, 0.3, NAN, 0) == GF_ERR_ARG);
+    gf_store_close(s);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/gf_test_store_XXXXXX";
@@ -356,6 +390,8 @@ int main(void)
     test_crash(dir);
     snprintf(dir, sizeof dir, "%s/refuse", base);
     test_refusals(dir);
+    snprintf(dir, sizeof dir, "%s/finish", base);
+    test_finish(dir);
     rm_dir(base);
     return check_summary();
 }

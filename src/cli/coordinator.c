@@ -1,5 +1,6 @@
 /* gf coordinator: serves a federation until SIGINT or SIGTERM. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,11 @@ int cmd_coordinator(int argc, char **argv)
     gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
                                   .max_body = (size_t)max_body, .site_timeout_s = site_timeout,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line };
+    /* Model-sized bodies come and go on many connection threads: a fixed mmap
+     * threshold gives each one back to the kernel when freed, instead of
+     * glibc raising the threshold and keeping them in per-thread arenas
+     * (RSS growing with the number of sites). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -70,7 +70,7 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, gf_http_r
     gf_jobspec_free(&spec);
     pthread_mutex_lock(&c->lock);
     c->look_for_queued = 1;
-    pthread_cond_broadcast(&c->changed);
+    co_wake(c);
     pthread_mutex_unlock(&c->lock);
     return reply(resp, 201, out);
 }
@@ -146,7 +146,7 @@ static gf_status cancel(gf_coordinator *c, const gf_http_request *req, int64_t i
     pthread_mutex_lock(&c->lock);
     co_job *cj = co_job_find(c, id);
     if (cj) cj->cancelled = 1;
-    pthread_cond_broadcast(&c->changed);
+    co_wake(c);
     pthread_mutex_unlock(&c->lock);
     return reply(resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "cancelled"));
 }
@@ -319,16 +319,8 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
         gf_fedjob_upload up;
         size_t max_len = sizeof(float) * (size_t)j->wire.d + ((size_t)1 << 20);
         st = gf_fedjob_check_upload(j, req->peer, round, req->body, req->body_len, max_len, &up, &status);
-        if (!st) {
-            st = gf_store_round_add_result(c->store, id, round, req->peer, up.samples, up.train_loss,
-                                           up.val_accuracy, (int64_t)req->body_len, (int64_t)gf_blob_len(j->global));
-            if (st) {
-                status = st == GF_ERR_MISMATCH ? 409 : 500;
-                gf_update_view_close(&up.view);
-            }
-        }
-        if (!st && (st = gf_fedjob_add_upload(j, req->peer, &up))) status = 500;
-        if (!st && j->received >= j->nparts) pthread_cond_broadcast(&c->changed);
+        if (!st && (st = gf_fedjob_add_upload(j, req->peer, &up, (int64_t)req->body_len))) status = 500;
+        if (!st && j->received >= j->nparts) co_wake(c);
         if (st) snprintf(why, sizeof why, "%s", gf_last_error());
     }
     pthread_mutex_unlock(&c->lock);

@@ -39,6 +39,12 @@ void co_audit(gf_coordinator *c, const char *actor, const char *event, json_t *d
     free(text);
 }
 
+void co_wake(gf_coordinator *c)
+{
+    c->kicked = 1;
+    pthread_cond_broadcast(&c->changed);
+}
+
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now)
 {
     for (int i = 0; i < c->nsites; i++)
@@ -53,7 +59,7 @@ co_site *co_site_seen(gf_coordinator *c, const char *name, double now)
     co_site *s = &c->sites[c->nsites++];
     *s = (co_site){ .last_seen = now };
     snprintf(s->name, sizeof s->name, "%s", name);
-    pthread_cond_broadcast(&c->changed);       /* a new site may let a round start */
+    co_wake(c);       /* a new site may let a round start */
     return s;
 }
 
@@ -168,13 +174,14 @@ static int site_allowed(const gf_fedjob *j, const char *name)
     return 0;
 }
 
-/* Opens the next round if enough eligible sites are online (lock held). */
-static void try_open(gf_coordinator *c, gf_fedjob *j, double now)
+/* Opens the next round in memory if enough eligible sites are online (lock
+ * held): 1 when opened. The caller records it in the store. */
+static int open_in_memory(gf_coordinator *c, gf_fedjob *j, double now)
 {
-    const char **names = malloc(sizeof *names * (size_t)(c->nsites + 1));
+    const char **names = calloc((size_t)c->nsites + 1, sizeof *names);
     unsigned char *chosen = malloc((size_t)c->nsites + 1);
     const char **parts = malloc(sizeof *parts * (size_t)(c->nsites + 1));
-    int n = 0, k = 0;
+    int n = 0, k = 0, opened = 0;
     if (!names || !chosen || !parts) goto out;
     for (int i = 0; i < c->nsites; i++)
         if (site_online(c, &c->sites[i], now) && site_allowed(j, c->sites[i].name)) names[n++] = c->sites[i].name;
@@ -183,20 +190,33 @@ static void try_open(gf_coordinator *c, gf_fedjob *j, double now)
     gf_round_sample(names, n, j->spec.fraction, j->spec.min_sites, j->spec.seed, round, chosen);
     for (int i = 0; i < n; i++)
         if (chosen[i]) parts[k++] = names[i];
-    if (gf_store_round_open(c->store, j->id, round)) {
-        co_log(c, "job %lld: cannot open round %lld: %s", (long long)j->id, (long long)round, gf_last_error());
-        goto out;
-    }
-    if (gf_fedjob_open(j, round, parts, k, now)) goto out;
-    json_t *list = json_array();
-    for (int i = 0; i < k; i++) json_array_append_new(list, json_string(parts[i]));
-    co_audit(c, "coordinator", "round.opened",
-             json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id, "round", (json_int_t)round, "sites", list));
-    pthread_cond_broadcast(&c->changed);
+    opened = gf_fedjob_open(j, round, parts, k, now) == GF_OK;
 out:
     free(names);
     free(chosen);
     free(parts);
+    return opened;
+}
+
+static void audit_opened(gf_coordinator *c, const gf_fedjob *j)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < j->nparts; i++) json_array_append_new(list, json_string(j->parts[i].name));
+    co_audit(c, "coordinator", "round.opened",
+             json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "sites", list));
+}
+
+/* Opens the next round and records it (lock held). */
+static void try_open(gf_coordinator *c, gf_fedjob *j, double now)
+{
+    if (!open_in_memory(c, j, now)) return;
+    if (gf_store_round_open(c->store, j->id, j->round)) {
+        co_log(c, "job %lld: cannot open round %lld: %s", (long long)j->id, (long long)j->round, gf_last_error());
+        gf_fedjob_end_round(j, 0);
+        return;
+    }
+    audit_opened(c, j);
+    co_wake(c);
 }
 
 static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
@@ -219,27 +239,94 @@ static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const ch
     job_remove(c, i);
 }
 
-/* Writes an aggregated round down and completes it (lock NOT held: the
- * round is closing, so no upload reaches the job). 0 on success. */
-static int complete_round(gf_coordinator *c, gf_fedjob *j, double train_loss, double now)
+/* What the store needs of a closed round, taken while the lock is held. */
+typedef struct {
+    int64_t          round;
+    int              n;
+    gf_store_result *results;     /* (n) */
+    double           opened_at, train_loss;
+} closed_round;
+
+static int close_snapshot(gf_fedjob *j, double train_loss, closed_round *cr)
+{
+    *cr = (closed_round){ .round = j->round, .opened_at = j->opened_at, .train_loss = train_loss };
+    if (!(cr->results = calloc((size_t)j->received + 1, sizeof *cr->results))) return -1;
+    for (int i = 0; i < j->nparts; i++) {
+        const gf_fedjob_part *p = &j->parts[i];
+        if (!p->sent) continue;
+        gf_store_result *r = &cr->results[cr->n++];
+        snprintf(r->site, sizeof r->site, "%s", p->name);
+        r->samples = p->samples;
+        r->loss = p->train_loss;
+        r->accuracy = p->val_accuracy;
+        r->bytes_up = p->bytes_up;
+        r->bytes_down = (int64_t)gf_blob_len(j->global);
+    }
+    return 0;
+}
+
+/* Evaluates and writes down a closed round (lock NOT held): the checkpoint,
+ * then in one store transaction its results, its completion and, when
+ * next > 0, the opening of round `next` (already running in memory: sites
+ * work on it meanwhile; nothing can aggregate it before this returns, as
+ * only this thread aggregates). 0 on success. */
+static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr, int64_t next)
 {
     double acc = gf_fedjob_evaluate(j);
-    double dur = gf_now() - j->opened_at;
-    gf_status st = gf_fedjob_checkpoint(j, c->data_dir, j->round, acc);
-    if (!st) st = gf_store_round_complete(c->store, j->id, j->round, j->received, dur, train_loss, acc);
+    gf_status st = gf_fedjob_checkpoint(j, c->data_dir, cr->round, acc);
+    double dur = gf_now() - cr->opened_at;
+    if (!st) st = gf_store_round_finish(c->store, j->id, cr->round, cr->results, cr->n, dur, cr->train_loss, acc, next > 0);
     if (st) {
-        co_log(c, "job %lld round %lld: %s", (long long)j->id, (long long)j->round, gf_last_error());
+        co_log(c, "job %lld round %lld: %s", (long long)j->id, (long long)cr->round, gf_last_error());
         return -1;
     }
-    json_t *d = json_pack("{s:I,s:I,s:i,s:f}", "job", (json_int_t)j->id, "round", (json_int_t)j->round,
-                          "sites", j->received, "duration_s", dur);
-    if (!isnan(train_loss)) json_object_set_new(d, "train_loss", json_real(train_loss));
+    json_t *d = json_pack("{s:I,s:I,s:i,s:f}", "job", (json_int_t)j->id, "round", (json_int_t)cr->round,
+                          "sites", cr->n, "duration_s", dur);
+    if (!isnan(cr->train_loss)) json_object_set_new(d, "train_loss", json_real(cr->train_loss));
     if (!isnan(acc)) json_object_set_new(d, "accuracy", json_real(acc));
     co_audit(c, "coordinator", "round.completed", d);
     co_log(c, "job %lld round %lld/%d: %d sites, loss %.4f, accuracy %.4f, %.3f s", (long long)j->id,
-           (long long)j->round, j->spec.rounds, j->received, train_loss, acc, dur);
-    (void)now;
+           (long long)cr->round, j->spec.rounds, cr->n, cr->train_loss, acc, dur);
     return 0;
+}
+
+/* Closes the open round of job i (lock held on entry and exit; released
+ * while writing). */
+static void close_round(gf_coordinator *c, int i, double now)
+{
+    gf_fedjob *j = c->jobs[i].fj;
+    double loss;
+    closed_round cr;
+    if (gf_fedjob_aggregate(j, &loss)) {
+        char why[GF_STORE_REASON_MAX + 1];
+        snprintf(why, sizeof why, "aggregation refused: %s", gf_last_error());
+        abort_round(c, j, why);
+        return;
+    }
+    if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
+    gf_fedjob_end_round(j, 1);
+    /* the next round starts now, in memory: its downloads overlap our writes */
+    int64_t next = j->completed < j->spec.rounds && open_in_memory(c, j, now) ? j->round : 0;
+    if (next) co_wake(c);
+    pthread_mutex_unlock(&c->lock);
+    int bad = record_round(c, j, &cr, next);
+    pthread_mutex_lock(&c->lock);
+    free(cr.results);
+    if (!bad) {
+        if (next) audit_opened(c, j);
+        return;
+    }
+    /* not recorded: the job was cancelled meanwhile, or the disk failed */
+    gf_store_job job;
+    int running = !gf_store_job_get(c->store, j->id, &job) && job.state == GF_STORE_JOB_RUNNING;
+    gf_store_job_free(&job);
+    if (running) {
+        char why[GF_STORE_REASON_MAX + 1];
+        snprintf(why, sizeof why, "could not record round %lld: %s", (long long)cr.round, gf_last_error());
+        finish_job(c, i, GF_STORE_JOB_FAILED, why);
+    } else {
+        job_remove(c, i);
+    }
 }
 
 /* One pass over the running jobs (lock held on entry and exit). */
@@ -260,34 +347,11 @@ static void drive(gf_coordinator *c)
             char why[160];
             snprintf(why, sizeof why, "deadline passed with %d of the %d updates needed", j->received, j->spec.min_sites);
             abort_round(c, j, why);
-            continue;
+        } else if (v == GF_ROUND_CLOSE) {
+            int before = c->njobs;
+            close_round(c, i, now);
+            if (c->njobs < before) i--;        /* removed: job i is now another one */
         }
-        if (v != GF_ROUND_CLOSE) continue;
-        double loss;
-        if (gf_fedjob_aggregate(j, &loss)) {
-            char why[GF_STORE_REASON_MAX + 1];
-            snprintf(why, sizeof why, "aggregation refused: %s", gf_last_error());
-            abort_round(c, j, why);
-            continue;
-        }
-        /* write it down without the lock: status and polls go on meanwhile */
-        pthread_mutex_unlock(&c->lock);
-        int bad = complete_round(c, j, loss, now);
-        pthread_mutex_lock(&c->lock);
-        cj = &c->jobs[i];                       /* only the driver removes jobs: i is still j */
-        if (bad) {
-            /* the store refused (the job was cancelled meanwhile) or the disk failed */
-            gf_store_job job;
-            int running = !gf_store_job_get(c->store, j->id, &job) && job.state == GF_STORE_JOB_RUNNING;
-            gf_store_job_free(&job);
-            if (!running) { job_remove(c, i--); continue; }
-            gf_fedjob_end_round(j, 0);          /* retried from the same global; the store aborts it on reopen */
-            gf_store_round_abort(c->store, j->id, j->completed + 1, "could not record the round");
-            continue;
-        }
-        gf_fedjob_end_round(j, 1);
-        pthread_cond_broadcast(&c->changed);
-        i--;                                    /* look at it again now: open the next round */
     }
 }
 
@@ -302,7 +366,9 @@ static void *driver_main(void *arg)
             start_queued(c);
             pthread_mutex_lock(&c->lock);
         }
+        c->kicked = 0;
         drive(c);
+        if (c->kicked) continue;             /* woken while writing: look again at once */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)(DRIVER_TICK_S * 1e9);
@@ -331,7 +397,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     c->cfg = *cfg;
     if (c->cfg.site_timeout_s <= 0) c->cfg.site_timeout_s = 60;
     if (c->cfg.eval_threads <= 0) c->cfg.eval_threads = 1;
-    if (c->cfg.body_slots <= 0) c->cfg.body_slots = 2;
+    if (c->cfg.body_slots <= 0) c->cfg.body_slots = 1;
     if (!c->cfg.max_body) c->cfg.max_body = (size_t)256 << 20;
     snprintf(c->data_dir, sizeof c->data_dir, "%s", cfg->data_dir);
     snprintf(c->tls_dir, sizeof c->tls_dir, "%s", cfg->tls_dir);

@@ -35,6 +35,7 @@ struct gf_coordinator {
     pthread_cond_t   changed;         /* broadcast on any change sites or the driver wait for */
     int              stopping;
     int              look_for_queued; /* a job was submitted */
+    int              kicked;          /* something changed since the driver last looked */
     co_job          *jobs;            /* (njobs) running federated jobs */
     int              njobs, capjobs;
     co_site         *sites;           /* (nsites) every site seen since start */
@@ -46,6 +47,7 @@ struct gf_coordinator {
 gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *resp);
 
 /* coordinator.c, lock held */
+void     co_wake(gf_coordinator *c);  /* wakes waiters; the driver looks again even if busy now */
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now);
 co_job  *co_job_find(gf_coordinator *c, int64_t id);
 struct json_t;

@@ -244,7 +244,7 @@ gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, 
     return st;
 }
 
-gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up)
+gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up, int64_t bytes)
 {
     gf_fedjob_part *p = gf_fedjob_part_of(j, site);
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
@@ -255,6 +255,7 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
     if (st) return st;
     p->sent = 1;
     p->samples = up->samples;
+    p->bytes_up = bytes;
     p->train_loss = up->train_loss;
     p->val_accuracy = up->val_accuracy;
     j->received++;

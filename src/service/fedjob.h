@@ -25,7 +25,7 @@
 typedef struct {
     char    name[GF_JOBSPEC_NAME_MAX + 1];
     int     sent;                 /* its update arrived */
-    int64_t samples;
+    int64_t samples, bytes_up;
     double  train_loss, val_accuracy;
 } gf_fedjob_part;
 
@@ -66,8 +66,7 @@ gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site);
 /* Checks an update body from `site` for the open round and adds it to the
  * strategy. On refusal returns an error with a gf_errorf message and sets
  * *http to the status to answer (400, 403, 409, 413); nothing changed.
- * On success the slot is filled (the caller records it durably first: call
- * with commit = 0 to check and decode only, then with commit = 1). */
+ * Then gf_fedjob_add_upload adds it (or gf_update_view_close drops it). */
 typedef struct {
     gf_update_view view;
     int64_t        samples, steps;
@@ -75,8 +74,8 @@ typedef struct {
 } gf_fedjob_upload;
 gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
                                  size_t len, size_t max_len, gf_fedjob_upload *up, int *http);
-/* Adds a checked upload (then closes its view). */
-gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up);
+/* Adds a checked upload of `bytes` bytes (then closes its view). */
+gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up, int64_t bytes);
 
 /* Aggregates the open round into the next global model (copy-on-write when
  * downloads still hold the old body) and marks it closing. Fails, changing

@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "fed/local.h"
+#include "engine/spec.h"
 #include "fed/update.h"
 #include "net/https_client.h"
 
@@ -26,6 +27,10 @@ typedef struct {
 typedef struct {
     const gf_site_config *cfg;
     gf_https_client      *http;
+    /* the wire manifest of the last task's model (rebuilt when it changes) */
+    char                  spec[GF_SPEC_MAX_LEN];
+    int                   scaffold;
+    gf_manifest           man, wire;
     site_control          ctl[MAX_JOBS_WITH_STATE];
     int                   tasks_done;
 } site_state;
@@ -82,6 +87,21 @@ static gf_status parse_optim(json_t *o, gf_optim_config *out)
     return GF_OK;
 }
 
+/* The model's manifests, cached across rounds. */
+static gf_status manifests_for(site_state *s, const char *model, int scaffold)
+{
+    if (s->man.e && s->scaffold == scaffold && !strcmp(s->spec, model)) return GF_OK;
+    gf_manifest_free(&s->man);
+    gf_manifest_free(&s->wire);
+    s->spec[0] = 0;
+    gf_status st = gf_manifest_from_spec(model, &s->man);
+    if (!st) st = scaffold ? gf_manifest_with_control(&s->man, &s->wire) : gf_manifest_from_spec(model, &s->wire);
+    if (st) { gf_manifest_free(&s->man); return st; }
+    snprintf(s->spec, sizeof s->spec, "%s", model);
+    s->scaffold = scaffold;
+    return GF_OK;
+}
+
 /* Runs one task: download, train, upload. */
 static gf_status run_task(site_state *s, json_t *task)
 {
@@ -111,19 +131,16 @@ static gf_status run_task(site_state *s, json_t *task)
     gf_status st = parse_optim(json_object_get(local, "optim"), &lc.optim);
     if (st) return st;
 
-    gf_manifest man = {0}, wire = {0};
     float *vec = NULL, *out = NULL;
     uint8_t *body = NULL, *up = NULL;
     char *resp = NULL;
     size_t body_len = 0, up_len = 0, resp_len;
     int status = 0;
     gf_local_result res;
-    if ((st = gf_manifest_from_spec(model, &man))) goto done;
-    if (scaffold) st = gf_manifest_with_control(&man, &wire);
-    else st = gf_manifest_from_spec(model, &wire);
-    if (st) goto done;
-    int64_t d = man.d;
-    if (!(vec = malloc(sizeof(float) * (size_t)wire.d)) || !(out = malloc(sizeof(float) * (size_t)wire.d))) {
+    if ((st = manifests_for(s, model, scaffold))) goto done;
+    const gf_manifest *wire = &s->wire;
+    int64_t d = s->man.d;
+    if (!(vec = malloc(sizeof(float) * (size_t)wire->d)) || !(out = malloc(sizeof(float) * (size_t)wire->d))) {
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -132,7 +149,7 @@ static gf_status run_task(site_state *s, json_t *task)
         st = gf_errorf(GF_ERR_MISMATCH, "model download: HTTP %d: %.300s", status, (char *)body);
         goto done;
     }
-    if ((st = gf_update_decode(&wire, body, body_len, body_len, vec))) goto done;
+    if ((st = gf_update_decode(wire, body, body_len, body_len, vec))) goto done;
     free(body);
     body = NULL;
 
@@ -150,7 +167,7 @@ static gf_status run_task(site_state *s, json_t *task)
     snprintf(sva, sizeof sva, "%.9g", res.val_accuracy);
     gf_st_meta meta[] = { { "gf.samples", ssamples }, { "gf.steps", ssteps }, { "gf.train_loss", sloss },
                           { "gf.val_loss", svl }, { "gf.val_accuracy", sva } };
-    if ((st = gf_update_encode(&wire, out, meta, 5, &up, &up_len))) goto done;
+    if ((st = gf_update_encode(wire, out, meta, 5, &up, &up_len))) goto done;
     if ((st = gf_https_request(s->http, "POST", upath, up, up_len, &status, &resp, &resp_len))) goto done;
     if (status != 200) {
         st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "update refused: HTTP %d: %.300s", status, resp);
@@ -161,8 +178,6 @@ static gf_status run_task(site_state *s, json_t *task)
              (long long)round, (long long)res.samples, (long long)res.steps, res.train_loss, res.val_accuracy,
              res.seconds);
 done:
-    gf_manifest_free(&man);
-    gf_manifest_free(&wire);
     free(vec);
     free(out);
     free(body);
@@ -217,6 +232,8 @@ gf_status gf_site_run(const gf_site_config *cfg)
         st = GF_OK;
     }
     for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);
+    gf_manifest_free(&s.man);
+    gf_manifest_free(&s.wire);
     gf_https_client_close(s.http);
     return st;
 }

@@ -642,12 +642,10 @@ static gf_status check_ids(int64_t job, int64_t round)
     return GF_OK;
 }
 
-gf_status gf_store_round_open(gf_store *s, int64_t job, int64_t round)
+/* The bodies of the round operations, run inside a caller's transaction. */
+static gf_status open_in_tx(gf_store *s, int64_t job, int64_t round)
 {
-    if (!s) return gf_errorf(GF_ERR_ARG, "store: round_open without a store");
-    gf_status e = check_ids(job, round);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
-    e = require_next(s, job, round);
+    gf_status e = require_next(s, job, round);
     int exists = 0;
     gf_store_round_state state = GF_STORE_ROUND_OPEN;
     if (e == GF_OK) e = round_row(s, job, round, &exists, &state);
@@ -662,21 +660,24 @@ gf_status gf_store_round_open(gf_store *s, int64_t job, int64_t round)
     else if (e == GF_OK && state == GF_STORE_ROUND_COMPLETED)
         e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld round %lld is already completed", (long long)job,
                       (long long)round);
-    return tx_end(s, e);
+    return e;
 }
 
-gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, const char *site, int64_t samples,
-                                    double loss, double accuracy, int64_t bytes_up, int64_t bytes_down)
+static gf_status check_result(const char *site, int64_t samples, double loss, double accuracy, int64_t bytes_up,
+                              int64_t bytes_down)
 {
-    if (!s) return gf_errorf(GF_ERR_ARG, "store: round_add_result without a store");
-    gf_status e = check_ids(job, round);
-    if (e == GF_OK) e = check_text("site name", site, GF_STORE_NAME_MAX);
+    gf_status e = check_text("site name", site, GF_STORE_NAME_MAX);
     if (e == GF_OK && (samples < 0 || bytes_up < 0 || bytes_down < 0))
         e = gf_errorf(GF_ERR_ARG, "store: negative samples or byte count from site %s", site);
     if (e == GF_OK) e = check_real("result loss", loss);
     if (e == GF_OK) e = check_real("result accuracy", accuracy);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
-    e = require_open(s, job, round);
+    return e;
+}
+
+static gf_status add_result_in_tx(gf_store *s, int64_t job, int64_t round, const char *site, int64_t samples,
+                                  double loss, double accuracy, int64_t bytes_up, int64_t bytes_down)
+{
+    gf_status e = require_open(s, job, round);
     int64_t dup = 0;
     int found = 0;
     if (e == GF_OK)
@@ -690,7 +691,64 @@ gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, con
                 "INSERT INTO round_results(job_id, round, site, samples, loss, accuracy, bytes_up, bytes_down, "
                 "received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, " NOW ")",
                 "iitiddii", job, round, site, samples, loss, accuracy, bytes_up, bytes_down);
-    return tx_end(s, e);
+    return e;
+}
+
+static gf_status check_completion(int64_t job, int64_t round, int sites, double duration_s, double train_loss,
+                                  double accuracy)
+{
+    gf_status e = check_ids(job, round);
+    if (e == GF_OK && sites < 1)
+        e = gf_errorf(GF_ERR_ARG, "store: job %lld round %lld: cannot complete with %d sites (abort it instead)",
+                      (long long)job, (long long)round, sites);
+    if (e == GF_OK && !(duration_s >= 0) )
+        e = gf_errorf(GF_ERR_ARG, "store: job %lld round %lld: invalid duration %g", (long long)job,
+                      (long long)round, duration_s);
+    if (e == GF_OK) e = check_real("round duration", duration_s);
+    if (e == GF_OK) e = check_real("round train loss", train_loss);
+    if (e == GF_OK) e = check_real("round accuracy", accuracy);
+    return e;
+}
+
+static gf_status complete_in_tx(gf_store *s, int64_t job, int64_t round, int sites, double duration_s,
+                                double train_loss, double accuracy)
+{
+    gf_status e = require_next(s, job, round);
+    if (e == GF_OK) e = require_open(s, job, round);
+    int64_t n = 0;
+    int found = 0;
+    if (e == GF_OK)
+        e = query_int(s, "count results", &n, &found,
+                      "SELECT count(*) FROM round_results WHERE job_id = ? AND round = ?", "ii", job, round);
+    if (e == GF_OK && n != sites)
+        e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld round %lld: completing with %d sites but %lld results are stored",
+                      (long long)job, (long long)round, sites, (long long)n);
+    if (e == GF_OK)
+        e = run(s, "complete round",
+                "UPDATE rounds SET state = 'completed', sites = ?, duration_s = ?, train_loss = ?, accuracy = ?, "
+                "closed_at = " NOW " WHERE job_id = ? AND round = ?",
+                "idddii", (int64_t)sites, duration_s, train_loss, accuracy, job, round);
+    if (e == GF_OK)
+        e = run(s, "advance job round", "UPDATE jobs SET round = ?, updated_at = " NOW " WHERE id = ?", "ii", round, job);
+    return e;
+}
+
+gf_status gf_store_round_open(gf_store *s, int64_t job, int64_t round)
+{
+    if (!s) return gf_errorf(GF_ERR_ARG, "store: round_open without a store");
+    gf_status e = check_ids(job, round);
+    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
+    return tx_end(s, open_in_tx(s, job, round));
+}
+
+gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, const char *site, int64_t samples,
+                                    double loss, double accuracy, int64_t bytes_up, int64_t bytes_down)
+{
+    if (!s) return gf_errorf(GF_ERR_ARG, "store: round_add_result without a store");
+    gf_status e = check_ids(job, round);
+    if (e == GF_OK) e = check_result(site, samples, loss, accuracy, bytes_up, bytes_down);
+    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
+    return tx_end(s, add_result_in_tx(s, job, round, site, samples, loss, accuracy, bytes_up, bytes_down));
 }
 
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx)
@@ -734,34 +792,25 @@ gf_status gf_store_round_complete(gf_store *s, int64_t job, int64_t round, int s
                                   double train_loss, double accuracy)
 {
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_complete without a store");
-    gf_status e = check_ids(job, round);
-    if (e == GF_OK && sites < 1)
-        e = gf_errorf(GF_ERR_ARG, "store: job %lld round %lld: cannot complete with %d sites (abort it instead)",
-                      (long long)job, (long long)round, sites);
-    if (e == GF_OK && !(duration_s >= 0) )
-        e = gf_errorf(GF_ERR_ARG, "store: job %lld round %lld: invalid duration %g", (long long)job,
-                      (long long)round, duration_s);
-    if (e == GF_OK) e = check_real("round duration", duration_s);
-    if (e == GF_OK) e = check_real("round train loss", train_loss);
-    if (e == GF_OK) e = check_real("round accuracy", accuracy);
+    gf_status e = check_completion(job, round, sites, duration_s, train_loss, accuracy);
     if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
-    e = require_next(s, job, round);
-    if (e == GF_OK) e = require_open(s, job, round);
-    int64_t n = 0;
-    int found = 0;
-    if (e == GF_OK)
-        e = query_int(s, "count results", &n, &found,
-                      "SELECT count(*) FROM round_results WHERE job_id = ? AND round = ?", "ii", job, round);
-    if (e == GF_OK && n != sites)
-        e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld round %lld: completing with %d sites but %lld results are stored",
-                      (long long)job, (long long)round, sites, (long long)n);
-    if (e == GF_OK)
-        e = run(s, "complete round",
-                "UPDATE rounds SET state = 'completed', sites = ?, duration_s = ?, train_loss = ?, accuracy = ?, "
-                "closed_at = " NOW " WHERE job_id = ? AND round = ?",
-                "idddii", (int64_t)sites, duration_s, train_loss, accuracy, job, round);
-    if (e == GF_OK)
-        e = run(s, "advance job round", "UPDATE jobs SET round = ?, updated_at = " NOW " WHERE id = ?", "ii", round, job);
+    return tx_end(s, complete_in_tx(s, job, round, sites, duration_s, train_loss, accuracy));
+}
+
+gf_status gf_store_round_finish(gf_store *s, int64_t job, int64_t round, const gf_store_result *results, int n,
+                                double duration_s, double train_loss, double accuracy, int open_next)
+{
+    if (!s || (n > 0 && !results)) return gf_errorf(GF_ERR_ARG, "store: round_finish without a store or results");
+    gf_status e = check_completion(job, round, n, duration_s, train_loss, accuracy);
+    for (int i = 0; e == GF_OK && i < n; i++)
+        e = check_result(results[i].site, results[i].samples, results[i].loss, results[i].accuracy,
+                         results[i].bytes_up, results[i].bytes_down);
+    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
+    for (int i = 0; e == GF_OK && i < n; i++)
+        e = add_result_in_tx(s, job, round, results[i].site, results[i].samples, results[i].loss,
+                             results[i].accuracy, results[i].bytes_up, results[i].bytes_down);
+    if (e == GF_OK) e = complete_in_tx(s, job, round, n, duration_s, train_loss, accuracy);
+    if (e == GF_OK && open_next) e = open_in_tx(s, job, round + 1);
     return tx_end(s, e);
 }
 

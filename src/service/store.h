@@ -189,6 +189,13 @@ gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_sto
 gf_status gf_store_round_complete(gf_store *s, int64_t job, int64_t round, int sites, double duration_s,
                                   double train_loss, double accuracy);
 
+/* All of a round's end in one transaction (one sync): records the n results
+ * (site, samples, loss, accuracy, bytes_up, bytes_down; the rest ignored),
+ * completes the round as gf_store_round_complete with sites = n, and, when
+ * open_next, opens round + 1. Nothing is kept if any part fails. */
+gf_status gf_store_round_finish(gf_store *s, int64_t job, int64_t round, const gf_store_result *results, int n,
+                                double duration_s, double train_loss, double accuracy, int open_next);
+
 /* Aborts the open round, dropping its results; reason is required. */
 gf_status gf_store_round_abort(gf_store *s, int64_t job, int64_t round, const char *reason);
 
