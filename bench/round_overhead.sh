@@ -1,0 +1,78 @@
+#!/bin/sh
+# Per-round overhead of the federated runtime, next to Flower's in the same
+# invocation. A round with no training (local.steps 0) is pure overhead:
+# long-poll wake-up, model download, update upload, checks, aggregation,
+# checkpoint (fsync'd) and the store's transactions.
+#   - gf: a coordinator and 2 gf site processes over TLS on 127.0.0.1,
+#     mlp:784-256-128-10 (235,146 parameters, 0.94 MB), FedAvg, 20 rounds;
+#     round time = time from one round's opening to the next's (the store's
+#     started_at, millisecond stamps): median and mean. Each round's
+#     checkpoint and store transaction are written while the next round's
+#     downloads run (both are inside the measured cycle).
+#   - Flower (current PyPI release, installed here if missing): a server and
+#     2 clients exchanging the same arrays with no training over TLS
+#     (bench/flower_peer.py); median of 20 rounds.
+#   - gf with 100 site processes: median round time and the coordinator's
+#     peak RSS (VmHWM); the same run with a 795-parameter model gives the
+#     part that does not depend on the model (process, TLS and connection
+#     state of 100 sites); the difference, divided by the model size, is the
+#     number of model-sized buffers the coordinator held at its peak.
+#   bench/round_overhead.sh [ROUNDS] [MANY_SITES]     (defaults: 20 100)
+set -eu
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-20}
+MANY=${2:-100}
+GF=${GF:-build/gf}
+[ -x "$GF" ] || { echo "round_overhead.sh: $GF missing; run make first" >&2; exit 1; }
+. tests/cli_lib.sh
+. scripts/fed_local.sh
+DIR=$TMP
+trap 'fed_down; rm -rf "$DIR"' EXIT INT TERM
+small_idx "$DIR/d" 64 16
+MODEL_BYTES=$((235146 * 4))
+
+# run_gf NSITES MODEL: one job of ROUNDS rounds; prints "median_ms mean_ms peak_rss_kb idle_rss_kb"
+run_gf() {
+  n=$1; d="$DIR/fed$n-$(echo "$2" | tr -c 'a-z0-9\n' _)"; mkdir -p "$d"
+  fed_provision "$d" "$n"
+  FED_PORT=0 fed_coordinator "$d" --quiet
+  sleep 0.3
+  idle=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$FED_CO_PID/status)
+  i=0
+  while [ $i -lt "$n" ]; do fed_site "$d" s$i --data "idx:$DIR/d" --val-fraction 0 --threads 1 --quiet; i=$((i+1)); done
+  cat > "$d/job.json" <<SPEC
+{"name": "overhead", "model": "$2", "dataset": "none", "strategy": {"name": "fedavg"},
+ "rounds": $ROUNDS, "min_sites": $n, "round_deadline_s": 600,
+ "local": {"epochs": 1, "steps": 0, "batch": 64, "optim": {"name": "sgd", "lr": 0.01}}, "seed": 1}
+SPEC
+  GF_KIT="$d/pki/operator" "$GF" submit "$d/job.json" --coordinator "$FED_URL" > /dev/null
+  fed_wait_state "$d" 1 succeeded 900 >&2
+  peak=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$FED_CO_PID/status)
+  GF_KIT="$d/pki/operator" "$GF" status 1 --coordinator "$FED_URL" --json > "$d/status.json"
+  fed_down
+  cyc=$(python3 -c '
+import datetime, json, statistics, sys
+r = json.load(open(sys.argv[1]))["rounds"]
+t = [datetime.datetime.strptime(x["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for x in r]
+c = [1000 * (b - a) for a, b in zip(t, t[1:])]
+print("%.1f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json")
+  echo "$cyc $peak $idle"
+}
+
+python3 -c 'import flwr' 2>/dev/null || python3 -m pip install -q flwr >&2
+M=mlp:784-256-128-10
+gf2=$(run_gf 2 $M)
+flower=$(python3 bench/flower_peer.py --rounds "$ROUNDS" | sed -n 's/^flower_median_ms=//p')
+fver=$(python3 -c 'import flwr; print(flwr.__version__)')
+gfm=$(run_gf "$MANY" $M)
+gft=$(run_gf "$MANY" mlp:784-1-10)
+set -- $gf2; g2=$1; g2mean=$2
+set -- $gfm; gm=$1; gmmean=$2; peak=$3; idle=$4
+set -- $gft; tpeak=$3
+echo "| setting | gf round (median / mean) | Flower $fver median round | gf median / Flower |"
+echo "|---|---|---|---|"
+python3 -c "print('| 2 sites, $ROUNDS rounds, TLS | %s / %s ms | %s ms | %.2f |' % ('$g2', '$g2mean', '$flower', $g2 / $flower))"
+echo
+echo "| $MANY site processes | round (median / mean) | coordinator peak RSS | same with a 795-parameter model | difference / model size | idle coordinator |"
+echo "|---|---|---|---|---|---|"
+python3 -c "print('| %d sites, $ROUNDS rounds | %s / %s ms | %.1f MB | %.1f MB | %.2f | %.1f MB |' % ($MANY, '$gm', '$gmmean', $peak / 1024, $tpeak / 1024, ($peak - $tpeak) * 1024 / $MODEL_BYTES, $idle / 1024))"
