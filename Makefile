@@ -70,6 +70,7 @@ demo:
 	$(BUILD)/gf train --model cnn --dataset fashion-mnist --epochs 3 --batch 64 \
 	    --optim adamw --lr 1e-3 --seed 1 --threads $$(nproc) --out $(BUILD)/cnn-fmnist.safetensors
 	$(BUILD)/gf eval --model-file $(BUILD)/cnn-fmnist.safetensors --dataset fashion-mnist
+	GF=$(BUILD)/gf scripts/fed_demo.sh 3
 
 bench: all
 	@scripts/install-deps.sh bench
