@@ -18,15 +18,15 @@ cat > "$TMP/job.json" <<SPEC
  "local": {"epochs": 8, "batch": 32, "optim": {"name": "sgd", "lr": 0.05}}, "seed": 5}
 SPEC
 "$GF" submit "$TMP/job.json" --coordinator "$FED_URL" > /dev/null || fail "submit"
-kills=0; last=0
-round_now() { "$GF" status 1 --coordinator "$FED_URL" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["round"])' 2>/dev/null; }
-for pause in 0.3 0.05 0.5 0.15; do
-  # wait for progress since the last restart, then kill at a moment that varies
+kills=0
+round_now() { "$GF" status 1 --coordinator "$FED_URL" --json 2>/dev/null | sed -n 's/^{"id":1,[^}]*"round":\([0-9]*\),"rounds_total".*/\1/p'; }
+for target in 2 5 9 14; do
+  # wait until the job reaches a round (so the sites are back after the last
+  # restart), then kill at once or a little later: inside a round either way
   t=0
-  while r=$(round_now); [ "${r:-0}" -le "$last" ]; do sleep 0.05; t=$((t+1)); [ $t -gt 1200 ] && break; done
-  last=${r:-0}
-  [ "$last" -ge 20 ] && break
-  sleep "$pause"
+  while r=$(round_now); [ "${r:-0}" -lt "$target" ]; do sleep 0.02; t=$((t+1)); [ $t -gt 3000 ] && break; done
+  [ "${r:-0}" -ge 20 ] && break
+  sleep "0.0$((target % 4))"
   kill -9 "$FED_CO_PID"; wait "$FED_CO_PID" 2>/dev/null
   kills=$((kills+1))
   fed_coordinator "$TMP" || { fail "restart $kills"; break; }
