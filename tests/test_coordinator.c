@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "check.h"
+#include "curl_get.h"
 #include "engine/model.h"
 #include "fed/update.h"
 #include "io/safetensors.h"
@@ -117,38 +118,14 @@ static int count_lines(const char *path, const char *needle)
     return n;
 }
 
-typedef struct { char *buf; size_t len, cap; } sink;
-static size_t sink_write(char *p, size_t sz, size_t n, void *ud)
-{
-    sink *s = ud;
-    size_t k = sz * n, room = s->cap - 1 - s->len;
-    if (k < room) room = k;
-    memcpy(s->buf + s->len, p, room);
-    s->len += room;
-    s->buf[s->len] = 0;
-    return k;
-}
-
-/* A request with libcurl directly: any key/cert (or none), our CA. */
+/* A GET with libcurl directly: any key/cert (or none), our CA. */
 static long raw_get(const char *path, const char *key, const char *crt, char *body, size_t cap)
 {
     char ca[256], u[256];
     snprintf(ca, sizeof ca, "%s/%s", pki, GF_PKI_COORD_CA);
     snprintf(u, sizeof u, "%s%s", url, path + 1);
-    CURL *h = curl_easy_init();
-    sink s = { body, 0, cap };
-    body[0] = 0;
-    curl_easy_setopt(h, CURLOPT_URL, u);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    if (key) { curl_easy_setopt(h, CURLOPT_SSLKEY, key); curl_easy_setopt(h, CURLOPT_SSLCERT, crt); }
-    long code = 0;
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
+    CURLcode rc;
+    long code = curl_get(u, ca, key, crt, &rc, body, cap);
     return rc == CURLE_OK ? code : -1;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "check.h"
+#include "curl_get.h"
 
 static char base[64], p1[128], p2[128];
 static char url[128];
@@ -104,42 +105,11 @@ static long long jint(json_t *j, const char *k)
 }
 
 /* Plain curl: optional client key/cert, the coordinator's CA. */
-static long raw_curl(const char *u, const char *key, const char *crt, CURLcode *rc_out, char *body, size_t cap);
-
-typedef struct { char *buf; size_t len, cap; } sink;
-static size_t sink_write(char *p, size_t sz, size_t n, void *ud)
-{
-    sink *s = ud;
-    size_t k = sz * n, room = s->cap - 1 - s->len;
-    if (k < room) room = k;
-    memcpy(s->buf + s->len, p, room);
-    s->len += room;
-    s->buf[s->len] = 0;
-    return k;
-}
-
 static long raw_curl(const char *u, const char *key, const char *crt, CURLcode *rc_out, char *body, size_t cap)
 {
     char ca[256];
     snprintf(ca, sizeof ca, "%s/%s", p1, GF_PKI_COORD_CA);
-    CURL *h = curl_easy_init();
-    sink s = {body, 0, cap};
-    body[0] = 0;
-    curl_easy_setopt(h, CURLOPT_URL, u);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    if (key) {
-        curl_easy_setopt(h, CURLOPT_SSLKEY, key);
-        curl_easy_setopt(h, CURLOPT_SSLCERT, crt);
-    }
-    long code = 0;
-    *rc_out = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
-    return code;
+    return curl_get(u, ca, key, crt, rc_out, body, cap);
 }
 
 /* Chunked upload of `total` bytes without Content-Length. */
@@ -163,7 +133,7 @@ static long chunked_upload(const char *site, size_t total, CURLcode *rc)
     struct curl_slist *hd = curl_slist_append(NULL, "Transfer-Encoding: chunked");
     feeder f = {total};
     char body[512];
-    sink s = {body, 0, sizeof body};
+    curl_get_sink s = {body, 0, sizeof body};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CAINFO, ca);
@@ -174,7 +144,7 @@ static long chunked_upload(const char *site, size_t total, CURLcode *rc)
     curl_easy_setopt(h, CURLOPT_READFUNCTION, feed);
     curl_easy_setopt(h, CURLOPT_READDATA, &f);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_get_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
     long code = 0;
     *rc = curl_easy_perform(h);
