@@ -45,19 +45,30 @@ expect_error "status of an unknown job" "HTTP 404 no job" -- "$GF" status 42 $C
 expect_error "submit of a bad spec" "HTTP 400 local.batch" -- sh -c "echo '{\"name\":\"x\",\"model\":\"cnn\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":2,\"local\":{\"batch\":0}}' > $TMP/bad.json && $GF submit $TMP/bad.json $C"
 expect_error "operator commands without a kit" "kit GF_KIT" -- env -u GF_KIT "$GF" status 1 $C
 
+# the other families of strategies run end to end too (server state, buffered updates)
+jn=2
+for strat in '{"name": "fedadam"}' '{"name": "multikrum", "f": 0}' '{"name": "scaffold"}'; do
+  sed -e "s/\"strategy\": {\"name\": \"fedavg\"}/\"strategy\": $strat/" -e 's/"rounds": 3/"rounds": 2/' \
+      -e "s/fmnist-small/strategy-$jn/" "$TMP/job.json" > "$TMP/job$jn.json"
+  "$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit $strat"
+  fed_wait_state "$TMP" $jn succeeded 120 && "$GF" status $jn $C | grep -q "round    2  sites   3" \
+    && ok "$strat: 2 rounds with 3 sites" || fail "$strat: $("$GF" status $jn $C)"
+  jn=$((jn+1))
+done
+
 # a site dies mid-round: it is chosen, gets its task and is killed without
 # answering; the round closes at its deadline with the two others
 sed -e 's/"rounds": 3/"rounds": 2/' -e 's/"min_sites": 3/"min_sites": 2/' -e 's/"round_deadline_s": 60/"round_deadline_s": 5/' \
-    -e 's/fmnist-small/site-dies/' "$TMP/job.json" > "$TMP/job2.json"
+    -e 's/fmnist-small/site-dies/' "$TMP/job.json" > "$TMP/job$jn.json"
 kill -STOP "$FED_SITE_PID_s2"
-"$GF" submit "$TMP/job2.json" $C > /dev/null || fail "submit job 2"
+"$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
 t=0
-until "$GF" status 2 $C --json 2>/dev/null | grep -q '"current":{"round":1.*"site":"s2"'; do sleep 0.05; t=$((t+1)); [ $t -gt 1200 ] && break; done
-kill -9 "$FED_SITE_PID_s2" && ok "killed site s2, chosen for round 1 of job 2, before it answered"
-fed_wait_state "$TMP" 2 succeeded 120 && ok "job 2 succeeded without s2" || fail "job 2 did not finish"
-"$GF" status 2 $C --json | python3 -c '
+until "$GF" status $jn $C --json 2>/dev/null | grep -q '"current":{"round":1.*"site":"s2"'; do sleep 0.05; t=$((t+1)); [ $t -gt 1200 ] && break; done
+kill -9 "$FED_SITE_PID_s2" && ok "killed site s2, chosen for round 1 of job $jn, before it answered"
+fed_wait_state "$TMP" $jn succeeded 120 && ok "job $jn succeeded without s2" || fail "job $jn did not finish"
+"$GF" status $jn $C --json | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["rounds"]
 assert [x["round"] for x in r] == [1, 2] and r[0]["sites"] == 2, r' \
-  && ok "round 1 completed at its deadline with the 2 surviving sites" || fail "rounds of job 2: $("$GF" status 2 $C)"
+  && ok "round 1 completed at its deadline with the 2 surviving sites" || fail "rounds of job $jn: $("$GF" status $jn $C)"
 finish
