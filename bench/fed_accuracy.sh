@@ -6,7 +6,8 @@
 # Runs FedAvg, FedProx (mu 0.01) and SCAFFOLD one after the other on the same
 # federation and prints a markdown table (goal: FedAvg >= 89.0 % after 50
 # rounds; FedProx and SCAFFOLD at least match it).
-#   bench/fed_accuracy.sh [ROUNDS] [STRATEGIES]     (defaults: 50 "fedavg fedprox scaffold")
+#   bench/fed_accuracy.sh [ROUNDS] [STRATEGIES]     (defaults: 50 "fedavg fedprox scaffold";
+#                                                    fedprox:MU sets FedProx's mu)
 # Each site trains with 1 thread; the 10 share the machine's cores. Sites hold
 # out 5 % of their shard as the local validation split.
 set -eu
@@ -31,9 +32,13 @@ export GF_KIT="$DIR/pki/operator"
 echo "| strategy | rounds | final accuracy | best accuracy | wall time |"
 echo "|---|---|---|---|---|"
 for s in $STRATS; do
-  case $s in fedprox) strat='{"name": "fedprox", "mu": 0.01}' ;; *) strat="{\"name\": \"$s\"}" ;; esac
+  case $s in
+    fedprox) strat='{"name": "fedprox", "mu": 0.01}' ;;
+    fedprox:*) strat="{\"name\": \"fedprox\", \"mu\": ${s#fedprox:}}" ;;
+    *) strat="{\"name\": \"$s\"}" ;;
+  esac
   cat > "$DIR/$s.json" <<SPEC
-{"name": "fmnist-$s", "model": "cnn", "dataset": "fashion-mnist", "strategy": $strat,
+{"name": "fmnist-$(echo "$s" | tr -c 'a-z0-9\n' -)", "model": "cnn", "dataset": "fashion-mnist", "strategy": $strat,
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 10, "round_deadline_s": 600,
  "local": {"epochs": 1, "steps": null, "batch": 64, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9}},
  "seed": 1, "eval": "fashion-mnist:test"}

@@ -13,10 +13,12 @@
 #     2 clients exchanging the same arrays with no training over TLS
 #     (bench/flower_peer.py); median of 20 rounds.
 #   - gf with 100 site processes: median round time and the coordinator's
-#     peak RSS (VmHWM); the same run with a 795-parameter model gives the
-#     part that does not depend on the model (process, TLS and connection
-#     state of 100 sites); the difference, divided by the model size, is the
-#     number of model-sized buffers the coordinator held at its peak.
+#     peak RSS (VmHWM), for the model above and for a 5.7x larger one
+#     (mlp:784-1024-512-10, 1,333,770 parameters). The slope of peak RSS
+#     against model size is the number of model-sized buffers the
+#     coordinator holds; what is left is the constant (process, SQLite, and
+#     the TLS and connection state of the 100 sites), shown next to a run
+#     with a 795-parameter model.
 #   bench/round_overhead.sh [ROUNDS] [MANY_SITES]     (defaults: 20 100)
 set -eu
 cd "$(dirname "$0")/.."
@@ -29,7 +31,9 @@ GF=${GF:-build/gf}
 DIR=$TMP
 trap 'fed_down; rm -rf "$DIR"' EXIT INT TERM
 small_idx "$DIR/d" 64 16
-MODEL_BYTES=$((235146 * 4))
+# MODEL / PARAMS: the model of the runs (any mlp:...; PARAMS its parameter count)
+M=${MODEL:-mlp:784-256-128-10}
+MODEL_BYTES=$(( ${PARAMS:-235146} * 4 ))
 
 # run_gf NSITES MODEL: one job of ROUNDS rounds; prints "median_ms mean_ms peak_rss_kb idle_rss_kb"
 run_gf() {
@@ -60,19 +64,31 @@ print("%.1f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json
 }
 
 python3 -c 'import flwr' 2>/dev/null || python3 -m pip install -q flwr >&2
-M=mlp:784-256-128-10
 gf2=$(run_gf 2 $M)
 flower=$(python3 bench/flower_peer.py --rounds "$ROUNDS" | sed -n 's/^flower_median_ms=//p')
 fver=$(python3 -c 'import flwr; print(flwr.__version__)')
 gfm=$(run_gf "$MANY" $M)
+gfb=$(run_gf "$MANY" mlp:784-1024-512-10)
 gft=$(run_gf "$MANY" mlp:784-1-10)
 set -- $gf2; g2=$1; g2mean=$2
 set -- $gfm; gm=$1; gmmean=$2; peak=$3; idle=$4
+set -- $gfb; bpeak=$3
 set -- $gft; tpeak=$3
 echo "| setting | gf round (median / mean) | Flower $fver median round | gf median / Flower |"
 echo "|---|---|---|---|"
 python3 -c "print('| 2 sites, $ROUNDS rounds, TLS | %s / %s ms | %s ms | %.2f |' % ('$g2', '$g2mean', '$flower', $g2 / $flower))"
 echo
-echo "| $MANY site processes | round (median / mean) | coordinator peak RSS | same with a 795-parameter model | difference / model size | idle coordinator |"
-echo "|---|---|---|---|---|---|"
-python3 -c "print('| %d sites, $ROUNDS rounds | %s / %s ms | %.1f MB | %.1f MB | %.2f | %.1f MB |' % ($MANY, '$gm', '$gmmean', $peak / 1024, $tpeak / 1024, ($peak - $tpeak) * 1024 / $MODEL_BYTES, $idle / 1024))"
+python3 - <<PY
+mb, bb = $MODEL_BYTES, 1333770 * 4
+peak, bpeak, tpeak, idle = $peak * 1024, $bpeak * 1024, $tpeak * 1024, $idle * 1024
+k = (bpeak - peak) / (bb - mb)          # model-sized buffers
+const = peak - k * mb
+print("| $MANY site processes, $ROUNDS rounds | round (median / mean) | coordinator peak RSS |")
+print("|---|---|---|")
+print("| %s (%.2f MB) | %s / %s ms | %.1f MB |" % ("$M", mb / 2**20, "$gm", "$gmmean", peak / 2**20))
+print("| mlp:784-1024-512-10 (%.2f MB) | | %.1f MB |" % (bb / 2**20, bpeak / 2**20))
+print("| mlp:784-1-10 (3 KB) | | %.1f MB |" % (tpeak / 2**20))
+print()
+print("peak RSS = %.2f x model size + %.1f MB (idle coordinator: %.1f MB; with a 3 KB model: %.1f MB)"
+      % (k, const / 2**20, idle / 2**20, tpeak / 2**20))
+PY
