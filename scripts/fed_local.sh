@@ -40,8 +40,8 @@ fed_site() {
 }
 
 fed_down() {
-  for _p in $FED_PIDS; do kill -9 "$_p" 2>/dev/null; done
-  for _p in $FED_PIDS; do wait "$_p" 2>/dev/null; done
+  for _p in $FED_PIDS; do kill -9 "$_p" 2>/dev/null || true; done
+  for _p in $FED_PIDS; do wait "$_p" 2>/dev/null || true; done
   FED_PIDS=""
 }
 
