@@ -7,6 +7,7 @@
 . tests/cli_lib.sh
 . scripts/fed_local.sh
 trap 'fed_down; rm -rf "$TMP"' EXIT
+trap 'exit 1' INT TERM HUP
 small_idx "$TMP/d" 3000 1000
 fed_provision "$TMP" 3
 fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
