@@ -9,7 +9,7 @@ OPT      ?= -O3 $(ARCH)
 SAN      :=
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
 CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
-LDLIBS   += -lopenblas -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lz -lm -lpthread
+LDLIBS   += -lopenblas -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
 LDFLAGS  += -fopenmp $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c))

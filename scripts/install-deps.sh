@@ -7,8 +7,9 @@ set -eu
 # build: compiler, BLAS (OpenMP flavour: one thread pool for BLAS and our loops),
 # zlib (gzipped IDX), jansson (JSON), GnuTLS (the one TLS stack: certificates,
 # mutual TLS 1.3), libmicrohttpd (HTTPS server, built on GnuTLS), libcurl's
-# GnuTLS flavour (HTTPS client), SQLite (the coordinator's store), Fashion-MNIST.
-PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev dataset-fashion-mnist"
+# GnuTLS flavour (HTTPS client), SQLite (the coordinator's store), libsodium
+# (X25519, ChaCha20 and AEAD for secure aggregation), Fashion-MNIST.
+PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist"
 case "${1:-build}" in
   test)  PKGS="$PKGS clang libclang-rt-14-dev gnutls-bin python3" ;;   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts
   bench) PKGS="$PKGS python3-torch python3-numpy" ;;       # PyTorch peer and reference scripts
