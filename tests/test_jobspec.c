@@ -195,7 +195,7 @@ static void test_variants(void)
                          "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
                          "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4}},\"seed\":0,"
                          "\"eval\":null,\"secure_aggregation\":{\"threshold\":2,\"bits\":16},"
-                         "\"dp\":{\"noise\":1.1,\"clip\":{\"norm\":1}}}", &j);
+                         "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8}}", &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
     if (!st) {
         CHECK(j.rounds == 100);
@@ -208,8 +208,9 @@ static void test_variants(void)
         CHECK(j.seed == 0 && j.eval[0] == '\0');
         CHECK_MSG(j.secure_aggregation_json && !strcmp(j.secure_aggregation_json, "{\"bits\":16,\"threshold\":2}"),
                   "%s", j.secure_aggregation_json ? j.secure_aggregation_json : "(null)");
-        CHECK_MSG(j.dp_json && !strcmp(j.dp_json, "{\"clip\":{\"norm\":1},\"noise\":1.1000000000000001}"),
+        CHECK_MSG(j.dp_json && !strcmp(j.dp_json, "{\"clip\":1,\"epsilon\":8,\"noise\":1.1000000000000001}"),
                   "%s", j.dp_json ? j.dp_json : "(null)");
+        CHECK(j.dp.enabled && j.dp.clip == 1 && j.dp.noise == 1.1 && j.dp.delta == 1e-5 && j.dp.epsilon == 8);
         char *s = round_trip(&j);
         CHECK_MSG(s && strstr(s, "\"strategy\":{\"name\":\"fedadam\",\"server_lr\":0.3,\"beta1\":0.9,"
                                  "\"beta2\":0.999,\"tau\":0.001}") &&
@@ -296,6 +297,11 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"local\":{\"optim\":{\"lr\":1e-50}}}", GF_ERR_ARG, "local.optim.lr: must be a number > 0 as a 32-bit float", "1e-50" },
     { MIN_FED ",\"seed\":-1}", GF_ERR_ARG, "seed: must be an integer >= 0, got -1", NULL },
     { MIN_FED ",\"local\":{\"epochs\":3.5}}", GF_ERR_ARG, "local.epochs: must be an integer in [1, 1000000], got 3.5", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"sigma\":2}}", GF_ERR_ARG, "dp.sigma: unknown key", "clip, noise, delta, epsilon" },
+    { MIN_FED ",\"dp\":{\"noise\":1}}", GF_ERR_ARG, "dp.clip", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":0,\"noise\":1}}", GF_ERR_ARG, "dp.clip: must be a number > 0", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":0,\"epsilon\":3}}", GF_ERR_ARG, "needs dp.noise > 0", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"delta\":1}}", GF_ERR_ARG, "dp.delta", NULL },
     { MIN_FED ",\"local\":{\"steps\":-1}}", GF_ERR_ARG, "local.steps: must be null or an integer in [0, 1000000000], got -1", NULL },
     { MIN_FED ",\"round_deadline_s\":0}", GF_ERR_ARG, "round_deadline_s: must be a number > 0, got 0", NULL },
     { "{" M ",\"rounds\":1e7,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG, "rounds: must be an integer in [1, 1000000]", NULL },

@@ -206,7 +206,15 @@ static int64_t first_nonfinite(const float *x, int64_t d)
 gf_status gf_strategy_add(gf_strategy *s, const float *update, double weight,
                           const float *control_delta)
 {
+    return gf_strategy_add_scaled(s, update, 1.0, weight, control_delta);
+}
+
+gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double scale, double weight,
+                                 const float *control_delta)
+{
     if (!s) return gf_errorf(GF_ERR_ARG, "gf_strategy_add: strategy is NULL");
+    if (!(scale > 0.0 && scale <= 1.0))
+        return gf_errorf(GF_ERR_ARG, "gf_strategy_add: scale must lie in (0, 1] (got %g)", scale);
     const gf_strategy_type t = s->cfg.type;
     const char *name = gf_strategy_type_name(t);
     const int64_t d = s->d;
@@ -240,16 +248,18 @@ gf_status gf_strategy_add(gf_strategy *s, const float *update, double weight,
     /* checked: from here on nothing fails */
     if (gf_strategy_is_streaming(t)) {
         double *sum = s->sum, *csum = s->csum;
-        const double w = weighted ? weight : 1.0;
+        const double w = weighted ? weight : 1.0, ws = w * scale;
         #pragma omp parallel for schedule(static) if (d > 65536)
-        for (int64_t j = 0; j < d; j++) sum[j] += w * (double)update[j];
+        for (int64_t j = 0; j < d; j++) sum[j] += ws * (double)update[j];
         if (csum) {
             #pragma omp parallel for schedule(static) if (d > 65536)
             for (int64_t j = 0; j < d; j++) csum[j] += (double)control_delta[j];
         }
         s->wsum += w;
     } else {
-        memcpy(s->updates + (size_t)s->n * (size_t)d, update, (size_t)d * sizeof(float));
+        float *row = s->updates + (size_t)s->n * (size_t)d;
+        if (scale == 1.0) memcpy(row, update, (size_t)d * sizeof(float));
+        else for (int64_t j = 0; j < d; j++) row[j] = (float)(scale * (double)update[j]);
     }
     s->n++;
     return GF_OK;
@@ -288,4 +298,20 @@ float *gf_strategy_state(gf_strategy *s, int i)
 const float *gf_strategy_control(const gf_strategy *s)
 {
     return s && s->cfg.type == GF_STRAT_SCAFFOLD ? s->state : NULL;
+}
+
+gf_status gf_strategy_perturb_sum(gf_strategy *s, int64_t offset, const float *noise, int64_t len)
+{
+    if (!s || !noise || offset < 0 || len < 0 || offset > s->d - len)
+        return gf_errorf(GF_ERR_ARG, "gf_strategy_perturb_sum: bad arguments");
+    const gf_strategy_type t = s->cfg.type;
+    if (!gf_strategy_is_streaming(t) || t == GF_STRAT_SCAFFOLD)
+        return gf_errorf(GF_ERR_ARG, "%s: only the sum-based FedAvg family takes noise in its sum",
+                         gf_strategy_type_name(t));
+    if (s->n == 0) return gf_errorf(GF_ERR_ARG, "%s: no update in this round to perturb", gf_strategy_type_name(t));
+    int64_t bad = first_nonfinite(noise, len);
+    if (bad >= 0) return gf_errorf(GF_ERR_NUMERIC, "noise value %lld is not finite", (long long)bad);
+    double *sum = s->sum + offset;
+    for (int64_t j = 0; j < len; j++) sum[j] += (double)noise[j];
+    return GF_OK;
 }

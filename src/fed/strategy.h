@@ -118,6 +118,18 @@ gf_status gf_strategy_begin_round(gf_strategy *s);
 gf_status gf_strategy_add(gf_strategy *s, const float *update, double weight,
                           const float *control_delta);
 
+/* The same with the update multiplied by scale in (0, 1] first (clipping:
+ * scale = min(1, S / ||update||)), without a copy. */
+gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double scale, double weight,
+                                 const float *control_delta);
+
+/* Adds noise[0..len) to the round's running sum at [offset, offset + len)
+ * (the sum of weight x update; the divisor stays the weight sum): for
+ * differential privacy, noise on the sum before the mean. FedAvg family
+ * only (not SCAFFOLD, not the robust ones); needs at least one update this
+ * round. May be called in chunks. */
+gf_status gf_strategy_perturb_sum(gf_strategy *s, int64_t offset, const float *noise, int64_t len);
+
 /* Updates added since the round began. */
 int       gf_strategy_num_updates(const gf_strategy *s);
 

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "core/timer.h"
 #include "net/pki.h"
+#include "privacy/dp.h"
 
 #define POLL_DEFAULT_S 25
 #define POLL_MAX_S     60
@@ -116,6 +117,20 @@ static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *res
     gf_status st = gf_store_rounds(c->store, id, round_one, rounds);
     json_object_set_new(out, "rounds", rounds);
     json_object_set_new(out, "spec", json_loads(job.spec_json, 0, NULL));
+    gf_jobspec spec;
+    if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
+        if (spec.dp.enabled) {      /* what the completed rounds spent */
+            double eps = 0, order = NAN;
+            gf_dp_spent(&spec.dp, spec.fraction, job.round, &eps, &order);
+            json_t *dp = json_pack("{s:f,s:f,s:f,s:f,s:o,s:o}", "clip", spec.dp.clip, "noise", spec.dp.noise,
+                                   "delta", spec.dp.delta, "sample_rate", spec.fraction,
+                                   "epsilon", isfinite(eps) ? json_real(eps) : json_null(),
+                                   "budget", spec.dp.epsilon > 0 ? json_real(spec.dp.epsilon) : json_null());
+            if (!isnan(order)) json_object_set_new(dp, "order", json_real(order));
+            json_object_set_new(out, "dp", dp);
+        }
+        gf_jobspec_free(&spec);
+    }
     gf_store_job_free(&job);
     pthread_mutex_lock(&c->lock);
     co_job *cj = co_job_find(c, id);

@@ -16,6 +16,7 @@
 #include "core/timer.h"
 #include "fed/round.h"
 #include "net/pki.h"
+#include "privacy/dp.h"
 
 #define DRIVER_TICK_S 0.05
 
@@ -174,10 +175,22 @@ static int site_allowed(const gf_fedjob *j, const char *name)
     return 0;
 }
 
-/* Opens the next round in memory if enough eligible sites are online (lock
- * held): 1 when opened. The caller records it in the store. */
+/* Epsilon after `round` rounds when the job has a DP budget it would pass
+ * (then > 0), else 0. */
+static double over_budget(const gf_fedjob *j, int64_t round)
+{
+    const gf_dp_config *dp = &j->spec.dp;
+    double eps;
+    if (!dp->enabled || dp->epsilon <= 0 || gf_dp_spent(dp, j->spec.fraction, round, &eps, NULL)) return 0;
+    return eps > dp->epsilon ? eps : 0;
+}
+
+/* Opens the next round in memory if enough eligible sites are online and the
+ * privacy budget allows it (lock held): 1 when opened. The caller records
+ * it in the store. */
 static int open_in_memory(gf_coordinator *c, gf_fedjob *j, double now)
 {
+    if (over_budget(j, j->completed + 1) > 0) return 0;
     const char **names = calloc((size_t)c->nsites + 1, sizeof *names);
     unsigned char *chosen = malloc((size_t)c->nsites + 1);
     const char **parts = malloc(sizeof *parts * (size_t)(c->nsites + 1));
@@ -339,6 +352,15 @@ static void drive(gf_coordinator *c)
         if (cj->cancelled) { job_remove(c, i--); continue; }
         if (j->round == 0) {
             if (j->completed >= j->spec.rounds) { finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, "all rounds done"); continue; }
+            double eps = over_budget(j, j->completed + 1);
+            if (eps > 0) {
+                char why[GF_STORE_REASON_MAX + 1];
+                snprintf(why, sizeof why, "privacy budget: round %lld would bring epsilon to %.4g > %.4g "
+                         "(delta %g); stopped after round %lld", (long long)j->completed + 1, eps,
+                         j->spec.dp.epsilon, j->spec.dp.delta, (long long)j->completed);
+                finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, why);
+                continue;
+            }
             try_open(c, j, now);
             continue;
         }

@@ -248,9 +248,14 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
 {
     gf_fedjob_part *p = gf_fedjob_part_of(j, site);
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
-    gf_status st = p ? gf_strategy_add(j->strategy, up->view.vec, (double)up->samples,
-                                       scaffold ? up->view.vec + j->model.d : NULL)
-                     : gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
+    gf_status st;
+    if (!p) st = gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
+    else if (j->spec.dp.enabled)   /* DP-FedAvg: clipped to S, weight 1 */
+        st = gf_strategy_add_scaled(j->strategy, up->view.vec,
+                                    gf_dp_clip_scale(up->view.vec, j->model.d, j->spec.dp.clip), 1.0, NULL);
+    else
+        st = gf_strategy_add(j->strategy, up->view.vec, (double)up->samples,
+                             scaffold ? up->view.vec + j->model.d : NULL);
     gf_update_view_close(&up->view);
     if (st) return st;
     p->sent = 1;
@@ -273,7 +278,16 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
         if (st) return st;
     }
     float *vec = global_vec(j);
-    gf_status st = gf_strategy_finish_round(j->strategy, vec);
+    gf_status st = GF_OK;
+    if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N(0, (sigma S)^2) on the sum, in chunks */
+        float chunk[4096];
+        for (int64_t at = 0; !st && at < j->model.d; at += 4096) {
+            int64_t len = j->model.d - at < 4096 ? j->model.d - at : 4096;
+            st = gf_dp_gaussian(chunk, len, j->spec.dp.noise * j->spec.dp.clip);
+            if (!st) st = gf_strategy_perturb_sum(j->strategy, at, chunk, len);
+        }
+    }
+    if (!st) st = gf_strategy_finish_round(j->strategy, vec);
     if (st) return st;
     if (j->spec.strategy.type == GF_STRAT_SCAFFOLD)
         memcpy(vec + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
@@ -310,7 +324,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         x->shape[0] = j->model.d;
         x->data = gf_strategy_state(j->strategy, i);
     }
-    char sround[24], sjob[24], sacc[32], path[PATH_MAX];
+    char sround[24], sjob[24], sacc[32], path[PATH_MAX], seps[32], sdelta[32], snoise[32], sclip[32], sq[32];
     snprintf(sround, sizeof sround, "%lld", (long long)round);
     snprintf(sjob, sizeof sjob, "%lld", (long long)j->id);
     snprintf(sacc, sizeof sacc, "%.17g", accuracy);
@@ -319,9 +333,23 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         { "gf.job_name", j->spec.name }, { "gf.round", sround },
         { "gf.strategy", gf_strategy_type_name(j->spec.strategy.type) },
         { "gf.test_accuracy", isnan(accuracy) ? "nan" : sacc },
+        { "gf.dp_epsilon", seps }, { "gf.dp_delta", sdelta }, { "gf.dp_noise", snoise },
+        { "gf.dp_clip", sclip }, { "gf.dp_sample_rate", sq },
     };
+    int nmeta = (int)(sizeof meta / sizeof meta[0]);
+    if (j->spec.dp.enabled) {
+        double eps;
+        gf_dp_spent(&j->spec.dp, j->spec.fraction, round, &eps, NULL);
+        snprintf(seps, sizeof seps, "%.17g", eps);
+        snprintf(sdelta, sizeof sdelta, "%.17g", j->spec.dp.delta);
+        snprintf(snoise, sizeof snoise, "%.17g", j->spec.dp.noise);
+        snprintf(sclip, sizeof sclip, "%.17g", j->spec.dp.clip);
+        snprintf(sq, sizeof sq, "%.17g", j->spec.fraction);
+    } else {
+        nmeta -= 5;
+    }
     gf_status st = gf_fedjob_artifact_path(data_dir, j->id, round, path, sizeof path);
-    if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, (int)(sizeof meta / sizeof meta[0]));
+    if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, nmeta);
     free(t);
     if (st) return st;
     if (round > 2 && !gf_fedjob_artifact_path(data_dir, j->id, round - 2, path, sizeof path))

@@ -472,6 +472,32 @@ static gf_status parse_common(const json_t *root, gf_jobspec *out)
     return GF_OK;
 }
 
+/* "dp": {"clip": S, "noise": sigma, "delta": d, "epsilon": budget} */
+static gf_status parse_dp(const json_t *o, gf_jobspec *out)
+{
+    if (!o || json_is_null(o)) return GF_OK;
+    static const char *const keys[] = { "clip", "noise", "delta", "epsilon", NULL };
+    gf_status st = check_keys(o, "dp", keys, "clip, noise, delta, epsilon", "");
+    if (st) return st;
+    gf_dp_config *c = &out->dp;
+    *c = (gf_dp_config){ .enabled = 1, .delta = 1e-5 };
+    if (!json_object_get(o, "clip")) return missing("dp", "clip");
+    if (!json_object_get(o, "noise")) return missing("dp", "noise");
+    if ((st = get_real(o, "dp", "clip", 0.0, 1, INFINITY, 1, &c->clip)) ||
+        (st = get_real(o, "dp", "noise", 0.0, 0, 1e6, 0, &c->noise)) ||
+        (st = get_real(o, "dp", "delta", 0.0, 1, 1.0, 1, &c->delta)) ||
+        (st = get_real(o, "dp", "epsilon", 0.0, 1, INFINITY, 1, &c->epsilon)))
+        return st;
+    if (c->epsilon > 0 && c->noise <= 0)
+        return gf_errorf(GF_ERR_ARG, "dp.epsilon: a budget needs dp.noise > 0 (without noise epsilon is infinite)");
+    gf_strategy_type t = out->strategy.type;
+    if (!gf_strategy_is_streaming(t) || t == GF_STRAT_SCAFFOLD)
+        return gf_errorf(GF_ERR_ARG, "dp: strategy \"%s\" cannot take client-level DP (it needs a sum of "
+                         "clipped updates: fedavg, fedavgm, fedprox, fedadam, fedyogi, fedadagrad)",
+                         gf_strategy_type_name(t));
+    return GF_OK;
+}
+
 static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "strategy", "rounds",
@@ -516,7 +542,8 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 
     if ((st = get_string(root, "", "eval", 0, 1, out->eval, sizeof out->eval))) return st;
     if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
-    return keep_object(root, "dp", &out->dp_json);
+    if ((st = keep_object(root, "dp", &out->dp_json))) return st;
+    return parse_dp(json_object_get(root, "dp"), out);
 }
 
 static gf_status parse_central(const json_t *root, gf_jobspec *out)

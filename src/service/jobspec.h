@@ -46,9 +46,15 @@
  * coordinator sets it from the number of sites. Krum's n >= 2f + 3 is
  * likewise checked by the coordinator against a round's sites.
  *
- * "secure_aggregation" and "dp" (federated only) belong to later features:
- * here they are only checked to be JSON objects (or null = absent) and kept
- * as canonical JSON text (compact, keys sorted). */
+ * "secure_aggregation" (federated only) belongs to a later feature: here it
+ * is only checked to be a JSON object (or null = absent) and kept as
+ * canonical JSON text (compact, keys sorted).
+ *
+ * "dp" (federated only; client-level DP, see privacy/dp.h), kept the same
+ * way and parsed into `dp`: {"clip": S > 0 (required), "noise": sigma in
+ * [0, 1e6] (required), "delta": (0, 1) (default 1e-5), "epsilon": budget > 0
+ * (optional; needs noise > 0)}; only with the sum-based strategies other
+ * than SCAFFOLD. */
 #ifndef GF_SERVICE_JOBSPEC_H
 #define GF_SERVICE_JOBSPEC_H
 
@@ -58,6 +64,7 @@
 #include "engine/optim.h"
 #include "engine/spec.h"
 #include "fed/strategy.h"
+#include "privacy/dp.h"
 
 #define GF_JOBSPEC_MAX_BYTES (1 << 20)   /* input size limit: 1 MiB */
 #define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
@@ -90,6 +97,7 @@ typedef struct {
     char eval[GF_JOBSPEC_STR_MAX];        /* "" = null (default) */
     char *secure_aggregation_json;        /* malloc'd canonical JSON object, NULL when absent */
     char *dp_json;                        /* likewise */
+    gf_dp_config dp;                      /* parsed "dp" (enabled 0 when absent) */
 
     /* central */
     int epochs;                           /* default 1 */

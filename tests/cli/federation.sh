@@ -57,6 +57,25 @@ for strat in '{"name": "fedadam"}' '{"name": "multikrum", "f": 0}' '{"name": "sc
   jn=$((jn+1))
 done
 
+# client-level DP with a budget: epsilon after 3 rounds is 9.009959 and after
+# 4 rounds 10.725510 (gf dp epsilon --noise 1 --sample-rate 1 --delta 1e-5),
+# so a budget of 10 stops the 10-round job after round 3
+sed -e 's/"rounds": 3/"rounds": 10/' -e 's/"seed": 3,/"seed": 3, "dp": {"clip": 0.5, "noise": 1.0, "epsilon": 10},/' \
+    -e "s/fmnist-small/dp-budget/" "$TMP/job.json" > "$TMP/job$jn.json"
+"$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit dp job"
+fed_wait_state "$TMP" $jn succeeded 120 || fail "dp job did not finish"
+"$GF" status $jn $C --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["round"] == 3 and len(s["rounds"]) == 3, s["round"]
+assert "privacy budget" in s["reason"], s["reason"]
+dp = s["dp"]
+assert abs(dp["epsilon"] - 9.009959) < 1e-5 and dp["budget"] == 10 and dp["clip"] == 0.5 and dp["noise"] == 1, dp' \
+  && ok "dp: the job stopped after round 3, epsilon 9.009959 <= 10 reported" || fail "dp job: $("$GF" status $jn $C --json | head -c 400)"
+"$GF" download $jn --out "$TMP/dp.safetensors" $C > /dev/null && grep -q '"gf.dp_epsilon":"9.00995' "$TMP/dp.safetensors" \
+  && ok "dp: the model's metadata carries epsilon" || fail "dp: no gf.dp_epsilon in the model"
+jn=$((jn+1))
+
 # a site dies mid-round: it is chosen, gets its task and is killed without
 # answering; the round closes at its deadline with the two others
 sed -e 's/"rounds": 3/"rounds": 2/' -e 's/"min_sites": 3/"min_sites": 2/' -e 's/"round_deadline_s": 60/"round_deadline_s": 5/' \
