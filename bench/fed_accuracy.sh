@@ -7,7 +7,8 @@
 # federation and prints a markdown table (goal: FedAvg >= 89.0 % after 50
 # rounds; FedProx and SCAFFOLD at least match it).
 #   [SEED=S] bench/fed_accuracy.sh [ROUNDS] [STRATEGIES]  (defaults: seed 1, 50 "fedavg fedprox scaffold";
-#                                                    fedprox:MU sets FedProx's mu)
+#                                                    fedprox:MU sets FedProx's mu;
+#                                                    DP='{"clip": S, "noise": SIGMA}' adds client-level DP)
 # Each site trains with 1 thread; the 10 share the machine's cores. Sites hold
 # out 5 % of their shard as the local validation split.
 set -eu
@@ -41,7 +42,7 @@ for s in $STRATS; do
 {"name": "fmnist-$(echo "$s" | tr -c 'a-z0-9\n' -)", "model": "cnn", "dataset": "fashion-mnist", "strategy": $strat,
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 10, "round_deadline_s": 600,
  "local": {"epochs": 1, "steps": null, "batch": 64, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9}},
- "seed": ${SEED:-1}, "eval": "fashion-mnist:test"}
+ "seed": ${SEED:-1}, "eval": "fashion-mnist:test"${DP:+, \"dp\": $DP}}
 SPEC
   t0=$(date +%s)
   job=$("$GF" submit "$DIR/$s.json" --coordinator "$FED_URL")
