@@ -302,6 +302,26 @@ int main(void)
               json_is_null(json_object_get(r1, "accuracy")), "status -> %d", st);
     json_decref(j);
 
+    /* a site that cannot train declines: the round does not wait for its
+     * deadline; with too few updates left it is aborted and opened again */
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/2/decline", (long long)job);
+    const char *why = "{\"error\": \"training loss became nan\"}";
+    CHECK(req(b, "POST", path, why, strlen(why), NULL, NULL) == 200);
+    st = req_json(b, "POST", path, why, strlen(why), &j);
+    CHECK_MSG(st == 409 && strstr(err_of(j), "already declined"), "decline twice -> %d %s", st, err_of(j));
+    json_decref(j);
+    CHECK(req(c, "POST", path, why, strlen(why), NULL, NULL) == 403);
+    CHECK(req(b, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);   /* no task for a decliner */
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/2/update", (long long)job);
+    CHECK(req(a, "POST", path, good, len, NULL, NULL) == 200);
+    st = req_json(b, "GET", "/v1/site/task?wait=10", NULL, 0, &j);     /* round 2 again, b chosen again */
+    CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "round")) == 2, "round 2 rerun -> %d", st);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    st = req_json(op, "GET", path, NULL, 0, &j);
+    CHECK(st == 200 && json_integer_value(json_object_get(j, "round")) == 1);
+    json_decref(j);
+
     /* the operator cancels; the sites get no more tasks; cancelling again is a conflict */
     snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", (long long)job);
     CHECK(req(op, "POST", path, NULL, 0, NULL, NULL) == 200);
@@ -333,6 +353,8 @@ int main(void)
     snprintf(audit, sizeof audit, "%s/audit.log", data);
     int rejected = count_lines(audit, "\"update.rejected\"");
     CHECK_MSG(rejected >= 17, "%d update.rejected lines", rejected);
+    CHECK(count_lines(audit, "\"site.declined\"") == 1);
+    CHECK(count_lines(audit, "sites declined") == 1);
     CHECK_MSG(count_lines(audit, "\"request.refused\"") >= 4, "request.refused lines: %d", count_lines(audit, "\"request.refused\""));
     gf_audit_summary sum;
     CHECK_MSG(gf_audit_verify(audit, &sum) == GF_OK, "%s", gf_last_error());

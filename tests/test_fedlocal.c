@@ -35,11 +35,13 @@ static void test_sampling(void)
     for (int i = 0; i < 8; i++) CHECK_MSG(abs(picked[i] - 200) < 45, "site %d picked %d times of 400", i, picked[i]);
     CHECK(differs > 300);                                /* another seed, other draws */
 
-    CHECK(gf_round_verdict_at(3, 3, 2, 0, 10) == GF_ROUND_CLOSE);    /* all answered */
-    CHECK(gf_round_verdict_at(2, 3, 2, 5, 10) == GF_ROUND_WAIT);     /* before the deadline */
-    CHECK(gf_round_verdict_at(2, 3, 2, 10, 10) == GF_ROUND_CLOSE);   /* deadline, enough */
-    CHECK(gf_round_verdict_at(1, 3, 2, 11, 10) == GF_ROUND_RETRY);   /* deadline, too few */
-    CHECK(gf_round_verdict_at(0, 1, 0, 11, 10) == GF_ROUND_RETRY);   /* never close empty */
+    CHECK(gf_round_verdict_at(3, 3, 3, 2, 0, 10) == GF_ROUND_CLOSE);    /* all answered */
+    CHECK(gf_round_verdict_at(2, 2, 3, 2, 5, 10) == GF_ROUND_WAIT);     /* before the deadline */
+    CHECK(gf_round_verdict_at(2, 2, 3, 2, 10, 10) == GF_ROUND_CLOSE);   /* deadline, enough */
+    CHECK(gf_round_verdict_at(1, 1, 3, 2, 11, 10) == GF_ROUND_RETRY);   /* deadline, too few */
+    CHECK(gf_round_verdict_at(0, 0, 1, 0, 11, 10) == GF_ROUND_RETRY);   /* never close empty */
+    CHECK(gf_round_verdict_at(2, 3, 3, 2, 1, 10) == GF_ROUND_CLOSE);    /* one declined, enough */
+    CHECK(gf_round_verdict_at(1, 3, 3, 2, 1, 10) == GF_ROUND_RETRY);    /* declines leave too few */
 }
 
 static gf_dataset toy(int n)

@@ -38,10 +38,9 @@ void gf_round_sample(const char *const *names, int n, double fraction, int min_s
     }
 }
 
-gf_round_verdict gf_round_verdict_at(int received, int participants, int min_sites, double now,
+gf_round_verdict gf_round_verdict_at(int received, int answered, int participants, int min_sites, double now,
                                      double deadline)
 {
-    if (received >= participants && received > 0) return GF_ROUND_CLOSE;
-    if (now < deadline) return GF_ROUND_WAIT;
+    if (answered < participants && now < deadline) return GF_ROUND_WAIT;
     return received >= min_sites && received > 0 ? GF_ROUND_CLOSE : GF_ROUND_RETRY;
 }

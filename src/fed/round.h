@@ -22,9 +22,11 @@ typedef enum {
     GF_ROUND_RETRY,     /* deadline passed with fewer than min_sites: abort, run it again */
 } gf_round_verdict;
 
-/* All participants answered: close. Deadline passed: close with at least
- * min_sites updates, else retry. */
-gf_round_verdict gf_round_verdict_at(int received, int participants, int min_sites, double now,
+/* received: updates that arrived; answered: those plus the sites that
+ * declined (could not train). Everyone answered, or the deadline passed:
+ * close with at least min_sites updates (and at least one), else retry.
+ * Otherwise wait. */
+gf_round_verdict gf_round_verdict_at(int received, int answered, int participants, int min_sites, double now,
                                      double deadline);
 
 #endif

@@ -220,7 +220,7 @@ static gf_fedjob *task_for(gf_coordinator *c, const char *site)
         gf_fedjob *j = c->jobs[i].fj;
         if (c->jobs[i].cancelled || !j->round || j->closing) continue;
         gf_fedjob_part *p = gf_fedjob_part_of(j, site);
-        if (p && !p->sent && (!best || j->id < best->id)) best = j;
+        if (p && !p->sent && !p->declined && (!best || j->id < best->id)) best = j;
     }
     return best;
 }
@@ -346,6 +346,36 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
     return reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }
 
+/* A chosen site cannot train this round: body {"error": "why"} (optional). */
+static gf_status decline(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
+                         gf_http_response *resp)
+{
+    char why[512] = "", reason[301] = "";
+    json_t *b = req->body_len && req->body_len <= 4096 ? json_loadb((const char *)req->body, req->body_len, 0, NULL)
+                                                         : NULL;
+    snprintf(reason, sizeof reason, "%s", json_string_value(json_object_get(b, "error")) ?
+             json_string_value(json_object_get(b, "error")) : "(no reason given)");
+    json_decref(b);
+    int status = 404;
+    gf_status st = GF_ERR_ARG;
+    pthread_mutex_lock(&c->lock);
+    co_site_seen(c, req->peer, gf_now());
+    co_job *cj = co_job_find(c, id);
+    gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
+    if (!j) snprintf(why, sizeof why, "no running job %lld", (long long)id);
+    else if ((st = gf_fedjob_decline(j, req->peer, round, &status))) snprintf(why, sizeof why, "%s", gf_last_error());
+    else co_wake(c);
+    pthread_mutex_unlock(&c->lock);
+    if (st) {
+        audit_rejected(c, req->peer, id, round, status, why);
+        return refuse(resp, status, st, "%s", why);
+    }
+    co_audit(c, req->peer, "site.declined",
+             json_pack("{s:I,s:I,s:s}", "job", (json_int_t)id, "round", (json_int_t)round, "reason", reason));
+    co_log(c, "%s declined job %lld round %lld: %s", req->peer, (long long)id, (long long)round, reason);
+    return reply(resp, 200, json_pack("{s:b}", "declined", 1));
+}
+
 /* ---- routing -------------------------------------------------------------------- */
 
 /* "/v1/jobs/12/rounds/3/update" -> id 12, round 3, rest "update" */
@@ -397,6 +427,7 @@ gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *res
         if (op) return refuse(resp, 403, GF_ERR_ARG, "round routes are for sites");
         if (!strcmp(rest, "model") && get) return round_model(c, req, id, round, resp);
         if (!strcmp(rest, "update") && post) return upload(c, req, id, round, resp);
+        if (!strcmp(rest, "decline") && post) return decline(c, req, id, round, resp);
         return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
     }
     if (!op) return refuse(resp, 403, GF_ERR_ARG, "only the operator may read or change jobs");

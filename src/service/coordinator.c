@@ -19,6 +19,7 @@
 #include "privacy/dp.h"
 
 #define DRIVER_TICK_S 0.05
+#define MAX_FAILED_ROUNDS 3     /* a job whose sites decline the same round this often fails */
 
 void co_log(gf_coordinator *c, const char *fmt, ...)
 {
@@ -364,12 +365,24 @@ static void drive(gf_coordinator *c)
             try_open(c, j, now);
             continue;
         }
-        gf_round_verdict v = gf_round_verdict_at(j->received, j->nparts, j->spec.min_sites, now, j->deadline);
+        gf_round_verdict v = gf_round_verdict_at(j->received, j->received + j->declined, j->nparts,
+                                                 j->spec.min_sites, now, j->deadline);
         if (v == GF_ROUND_RETRY) {
-            char why[160];
-            snprintf(why, sizeof why, "deadline passed with %d of the %d updates needed", j->received, j->spec.min_sites);
+            char why[200];
+            int all_answered = j->received + j->declined >= j->nparts;
+            snprintf(why, sizeof why, "%s with %d of the %d updates needed (%d sites declined)",
+                     all_answered ? "every site answered" : "deadline passed", j->received, j->spec.min_sites,
+                     j->declined);
+            int64_t r = j->round;
+            j->failed_rounds = all_answered && j->declined > 0 ? j->failed_rounds + 1 : 0;
             abort_round(c, j, why);
+            if (j->failed_rounds >= MAX_FAILED_ROUNDS) {
+                snprintf(why, sizeof why, "round %lld failed %d times in a row: the sites declined it "
+                         "(their reasons are in the audit log)", (long long)r, j->failed_rounds);
+                finish_job(c, i--, GF_STORE_JOB_FAILED, why);
+            }
         } else if (v == GF_ROUND_CLOSE) {
+            j->failed_rounds = 0;
             int before = c->njobs;
             close_round(c, i, now);
             if (c->njobs < before) i--;        /* removed: job i is now another one */

@@ -161,7 +161,7 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
     free(j->parts);
     j->parts = p;
     j->nparts = n;
-    j->received = 0;
+    j->received = j->declined = 0;
     j->loss_sum = j->weight_sum = 0;
     j->round = round;
     j->closing = 0;
@@ -207,10 +207,9 @@ static gf_status meta_real(const gf_st_file *f, const char *key, double *out)
     return GF_OK;
 }
 
-gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
-                                 size_t len, size_t max_len, gf_fedjob_upload *up, int *http)
+/* The open round, the site chosen, no answer from it yet: else why, and *http. */
+static gf_status check_answer(gf_fedjob *j, const char *site, int64_t round, int *http)
 {
-    *up = (gf_fedjob_upload){ 0 };
     *http = 409;
     if (j->round == 0 || round != j->round || j->closing) {
         if (round <= j->completed || (round == j->round && j->closing))
@@ -225,11 +224,29 @@ gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, 
         return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" was not chosen for round %lld of job %lld", site,
                          (long long)round, (long long)j->id);
     }
-    if (p->sent)
-        return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" already sent its update for round %lld of job %lld", site,
-                         (long long)round, (long long)j->id);
+    if (p->sent || p->declined)
+        return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" already %s round %lld of job %lld", site,
+                         p->sent ? "sent its update for" : "declined", (long long)round, (long long)j->id);
+    return GF_OK;
+}
+
+gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, int *http)
+{
+    gf_status st = check_answer(j, site, round, http);
+    if (st) return st;
+    gf_fedjob_part_of(j, site)->declined = 1;
+    j->declined++;
+    return GF_OK;
+}
+
+gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
+                                 size_t len, size_t max_len, gf_fedjob_upload *up, int *http)
+{
+    *up = (gf_fedjob_upload){ 0 };
+    gf_status st = check_answer(j, site, round, http);
+    if (st) return st;
     *http = len > max_len ? 413 : 400;
-    gf_status st = gf_update_view_open(&j->wire, body, len, max_len, &up->view);
+    st = gf_update_view_open(&j->wire, body, len, max_len, &up->view);
     if (st) return st;
     const gf_st_file *f = up->view.file;
     if (!(st = meta_int(f, "gf.samples", 1, &up->samples)) && up->samples > (int64_t)1 << 53)
@@ -363,7 +380,7 @@ void gf_fedjob_end_round(gf_fedjob *j, int done)
     else gf_strategy_begin_round(j->strategy);
     j->round = 0;
     j->closing = 0;
-    j->nparts = j->received = 0;
+    j->nparts = j->received = j->declined = 0;
     free(j->parts);
     j->parts = NULL;
 }

@@ -25,6 +25,7 @@
 typedef struct {
     char    name[GF_JOBSPEC_NAME_MAX + 1];
     int     sent;                 /* its update arrived */
+    int     declined;             /* it said it cannot train this round */
     int64_t samples, bytes_up;
     double  train_loss, val_accuracy;
 } gf_fedjob_part;
@@ -41,7 +42,8 @@ typedef struct {
     int64_t      round;
     int          closing;         /* aggregated; being written: uploads are late */
     double       opened_at, deadline;   /* gf_now() seconds */
-    int          nparts, received;
+    int          nparts, received, declined;
+    int          failed_rounds;   /* rounds in a row aborted with every answer a decline */
     gf_fedjob_part *parts;        /* (nparts) */
     double       loss_sum, weight_sum;
     /* evaluation on the coordinator's held-out set ("eval" in the spec) */
@@ -74,6 +76,10 @@ typedef struct {
 } gf_fedjob_upload;
 gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
                                  size_t len, size_t max_len, gf_fedjob_upload *up, int *http);
+/* Records that `site` cannot train this round (its reason goes to the
+ * audit log). *http as for uploads on refusal. */
+gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, int *http);
+
 /* Adds a checked upload of `bytes` bytes (then closes its view). */
 gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up, int64_t bytes);
 

@@ -102,6 +102,21 @@ static gf_status manifests_for(site_state *s, const char *model, int scaffold)
     return GF_OK;
 }
 
+/* Tells the coordinator this site cannot train the round (so the round
+ * need not wait for its deadline). Best effort. */
+static void decline(site_state *s, const char *path, const char *why)
+{
+    char *resp = NULL;
+    size_t len;
+    int status;
+    json_t *b = json_pack("{s:s}", "error", why);
+    char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (body) gf_https_request(s->http, "POST", path, body, strlen(body), &status, &resp, &len);
+    free(body);
+    free(resp);
+}
+
 /* Runs one task: download, train, upload. */
 static gf_status run_task(site_state *s, json_t *task)
 {
@@ -135,7 +150,7 @@ static gf_status run_task(site_state *s, json_t *task)
     uint8_t *body = NULL, *up = NULL;
     char *resp = NULL;
     size_t body_len = 0, up_len = 0, resp_len;
-    int status = 0;
+    int status = 0, uploading = 0;
     gf_local_result res;
     if ((st = manifests_for(s, model, scaffold))) goto done;
     const gf_manifest *wire = &s->wire;
@@ -168,6 +183,7 @@ static gf_status run_task(site_state *s, json_t *task)
     gf_st_meta meta[] = { { "gf.samples", ssamples }, { "gf.steps", ssteps }, { "gf.train_loss", sloss },
                           { "gf.val_loss", svl }, { "gf.val_accuracy", sva } };
     if ((st = gf_update_encode(wire, out, meta, 5, &up, &up_len))) goto done;
+    uploading = 1;
     if ((st = gf_https_request(s->http, "POST", upath, up, up_len, &status, &resp, &resp_len))) goto done;
     if (status != 200) {
         st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "update refused: HTTP %d: %.300s", status, resp);
@@ -178,6 +194,14 @@ static gf_status run_task(site_state *s, json_t *task)
              (long long)round, (long long)res.samples, (long long)res.steps, res.train_loss, res.val_accuracy,
              res.seconds);
 done:
+    if (st && !uploading && status != 409 && status != 403 && status != 404) {
+        /* the task could not run here (bad data for the model, a diverged model): say so */
+        char path[128], why[300];
+        snprintf(why, sizeof why, "%s", gf_last_error());
+        snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
+        decline(s, path, why);
+        gf_errorf(st, "%s", why);
+    }
     free(vec);
     free(out);
     free(body);
