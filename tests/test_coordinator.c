@@ -291,9 +291,16 @@ int main(void)
     }
     CHECK_MSG(worst < 1e-7, "FedAvg aggregate off by %g", worst);
 
-    /* status: round 1 completed with 2 sites and the weighted train loss */
+    /* status: round 1 completed with 2 sites and the weighted train loss (round 2
+     * opens before round 1 is written down: wait for the record) */
     snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
-    st = req_json(op, "GET", path, NULL, 0, &j);
+    for (int tries = 0; tries < 200; tries++) {
+        st = req_json(op, "GET", path, NULL, 0, &j);
+        if (json_integer_value(json_object_get(j, "round")) == 1) break;
+        json_decref(j);
+        j = NULL;
+        usleep(25000);
+    }
     json_t *r1 = json_array_get(json_object_get(j, "rounds"), 0);
     CHECK_MSG(st == 200 && !strcmp(json_string_value(json_object_get(j, "state")), "running") &&
               json_integer_value(json_object_get(j, "round")) == 1 &&
