@@ -113,17 +113,26 @@ static long raw_curl(const char *u, const char *key, const char *crt, CURLcode *
 }
 
 /* Chunked upload of `total` bytes without Content-Length. */
-typedef struct { size_t left; } feeder;
+static long chunked_upload_slow(const char *site, size_t total, size_t piece, useconds_t delay, CURLcode *rc);
+static long chunked_upload(const char *site, size_t total, CURLcode *rc)
+{
+    return chunked_upload_slow(site, total, 0, 0, rc);
+}
+typedef struct { size_t left, piece; useconds_t delay; } feeder;
 static size_t feed(char *buf, size_t sz, size_t n, void *ud)
 {
     feeder *f = ud;
     size_t k = sz * n < f->left ? sz * n : f->left;
+    if (f->piece && k > f->piece) k = f->piece;
+    if (f->delay && f->left) usleep(f->delay);
     memset(buf, 'z', k);
     f->left -= k;
     return k;
 }
 
-static long chunked_upload(const char *site, size_t total, CURLcode *rc)
+/* Chunked upload of `total` bytes, `piece` bytes at a time with `delay` us
+ * before each (0, 0: as fast as possible). */
+static long chunked_upload_slow(const char *site, size_t total, size_t piece, useconds_t delay, CURLcode *rc)
 {
     char k[256], c[256], ca[256];
     snprintf(k, sizeof k, "%s/sites/%s/site.key", p1, site);
@@ -131,7 +140,7 @@ static long chunked_upload(const char *site, size_t total, CURLcode *rc)
     snprintf(ca, sizeof ca, "%s/%s", p1, GF_PKI_COORD_CA);
     CURL *h = curl_easy_init();
     struct curl_slist *hd = curl_slist_append(NULL, "Transfer-Encoding: chunked");
-    feeder f = {total};
+    feeder f = {total, piece, delay};
     char body[512];
     curl_get_sink s = {body, 0, sizeof body};
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -430,6 +439,23 @@ int main(void)
     CHECK(req(a, "GET", "/v1/again", NULL, 0, &j) == 200 && !strcmp(jstr(j, "path"), "/v1/again"));
     json_decref(j);
     gf_https_stop(s);
+
+    /* one body slot and a 1 s body deadline: a trickling upload is cut off and
+     * the slot goes to the next one */
+    {
+        gf_https_config cfg = {.pki_dir = p1, .listen_host = "127.0.0.1", .max_body = 2 << 20,
+                               .body_slots = 1, .body_timeout_s = 1, .handler = echo, .log = count_log};
+        CHECK(gf_https_start(&cfg, &s) == GF_OK);
+        snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_https_port(s));
+        int before = log_lines;
+        CURLcode rc;
+        long code = chunked_upload_slow("a", 40000, 1000, 100000, &rc);    /* 4 s of trickle */
+        CHECK_MSG(rc != CURLE_OK && code != 200, "trickling upload -> curl %d HTTP %ld", rc, code);
+        CHECK(log_lines > before);
+        code = chunked_upload("a", 100000, &rc);
+        CHECK_MSG(rc == CURLE_OK && code == 200, "next upload -> curl %d HTTP %ld", rc, code);
+        gf_https_stop(s);
+    }
 
     /* a thread pool instead of a thread per connection */
     s = start(0, 2, 100000);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -44,6 +45,7 @@ typedef struct {
     uint8_t *body;
     size_t   len, cap;
     int      slot;                          /* holds one of cfg.body_slots */
+    double   body_since;                    /* monotonic seconds of its first body byte (0: none yet) */
 } request_state;
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -192,6 +194,13 @@ static enum MHD_Result first_call(gf_https_server *s, struct MHD_Connection *con
     return MHD_YES;
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Bodies in memory are bounded by cfg.body_slots: a request takes a slot
  * when its first body bytes arrive (waiting, and so leaving the rest in the
  * socket, while all are taken) and gives it back once its handler returns. */
@@ -298,6 +307,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         slot_take(s, r);
+        double now = mono_now();
+        if (r->body_since == 0) r->body_since = now;
+        else if (now - r->body_since > s->cfg.body_timeout_s) {
+            /* a body that trickles in would hold its slot for ever */
+            logf_(s, "%s %s from \"%s\": body still arriving after %d s, connection closed", method, url, r->peer,
+                  s->cfg.body_timeout_s);
+            return MHD_NO;
+        }
         if (!append(s, r, upload_data, *upload_data_size)) {
             /* a body without Content-Length went past max_body (or memory ran out):
              * a reply cannot be queued mid-body, so the connection is dropped */
@@ -362,6 +379,7 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (!s->cfg.max_body) s->cfg.max_body = GF_HTTPS_DEFAULT_MAX_BODY;
     if (!s->cfg.max_connections) s->cfg.max_connections = 256;
     if (!s->cfg.idle_timeout_s) s->cfg.idle_timeout_s = 120;
+    if (s->cfg.body_timeout_s <= 0) s->cfg.body_timeout_s = 300;
     if (pthread_mutex_init(&s->crl_lock, NULL)) { free(s); return gf_errorf(GF_ERR_NOMEM, "HTTPS server: mutex"); }
     pthread_mutex_init(&s->slot_lock, NULL);
     pthread_cond_init(&s->slot_free, NULL);

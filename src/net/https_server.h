@@ -62,6 +62,9 @@ typedef struct {
     int             body_slots;      /* request bodies held in memory at once; 0: no bound.
                                         Others wait (their bytes stay in the socket) until
                                         a handler returns. Only with threads == 0. */
+    int             body_timeout_s;  /* a body must arrive within this many seconds of its
+                                        first byte, or the connection is closed (a trickling
+                                        client would keep its slot); 0: 300 */
     gf_http_handler handler;
     void           *ctx;             /* passed to handler and log */
     gf_http_log     log;             /* may be NULL */
