@@ -35,6 +35,8 @@ static void usage(FILE *f)
           "  --tls DIR           provisioning folder of gf provision (uses DIR/coordinator)\n"
           "  --port-file FILE    write the bound port to FILE once serving\n"
           "  --max-body BYTES    largest request body (default 268435456; no 2 GiB cap)\n"
+          "  --body-timeout S    an upload must arrive within S seconds of its first byte\n"
+          "                      (default 300; raise it for very large models on slow links)\n"
           "  --site-timeout S    a site not heard from for S seconds is offline (default 60)\n"
           "  --eval-threads T    threads for the held-out evaluation (default 1)\n"
           "  --quiet             no progress lines on stderr\n", f);
@@ -45,9 +47,9 @@ int cmd_coordinator(int argc, char **argv)
     static const struct option opts[] = {
         {"data", 1, 0, 'd'}, {"listen", 1, 0, 'l'}, {"tls", 1, 0, 't'}, {"port-file", 1, 0, 'p'},
         {"max-body", 1, 0, 'm'}, {"site-timeout", 1, 0, 's'}, {"eval-threads", 1, 0, 'e'},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
-    long max_body = 268435456L, eval_threads = 1;
+    long max_body = 268435456L, eval_threads = 1, body_timeout = 300;
     double site_timeout = 60;
     int quiet = 0, c;
     optind = 1;
@@ -61,6 +63,7 @@ int cmd_coordinator(int argc, char **argv)
         case 'm': if (cli_parse_int("--max-body", optarg, 1024, 1L << 46, &max_body)) return 2; break;
         case 's': if (cli_parse_float("--site-timeout", optarg, 0.1, 1e6, &site_timeout)) return 2; break;
         case 'e': if (cli_parse_int("--eval-threads", optarg, 1, 1024, &eval_threads)) return 2; break;
+        case 'b': if (cli_parse_int("--body-timeout", optarg, 1, 1L << 30, &body_timeout)) return 2; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -84,7 +87,8 @@ int cmd_coordinator(int argc, char **argv)
     cli_set_threads((int)eval_threads);
 
     gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
-                                  .max_body = (size_t)max_body, .site_timeout_s = site_timeout,
+                                  .max_body = (size_t)max_body, .body_timeout_s = (int)body_timeout,
+                                  .site_timeout_s = site_timeout,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line };
     /* Model-sized bodies come and go on many connection threads: a fixed mmap
      * threshold gives each one back to the kernel when freed, instead of

@@ -456,6 +456,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
 
     gf_https_config hc = { .pki_dir = c->tls_dir, .listen_host = cfg->listen_host, .port = cfg->port,
                            .max_body = c->cfg.max_body, .body_slots = c->cfg.body_slots,
+                           .body_timeout_s = c->cfg.body_timeout_s,
                            .handler = co_handle, .ctx = c, .log = http_log };
     if ((st = gf_https_start(&hc, &c->http))) { gf_coordinator_stop(c); return st; }
     if (pthread_create(&c->driver, NULL, driver_main, c)) {
