@@ -70,12 +70,11 @@ static int call(const char *cmd, const job_args *a, const char *method, const ch
     return 0;
 }
 
-static int job_id(const char *cmd, const char *s, long *id)
+/* parse_args plus the JOB argument; 0 or the exit status (2). */
+static int job_command(const char *cmd, int argc, char **argv, job_args *a, const char *usage, long *id)
 {
-    char flag[32];
-    snprintf(flag, sizeof flag, "JOB");
-    (void)cmd;
-    return cli_parse_int(flag, s, 1, 1L << 62, id);
+    int i = parse_args(cmd, argc, argv, a, usage);
+    return i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, id) ? 2 : 0;
 }
 
 int cmd_submit(int argc, char **argv)
@@ -107,11 +106,11 @@ int cmd_submit(int argc, char **argv)
 int cmd_status(int argc, char **argv)
 {
     job_args a;
-    int i = parse_args("status", argc, argv, &a,
-                       "usage: gf status JOB [--coordinator URL] [--kit DIR] [--json]\n"
-                       "State, rounds and per-round metrics of a job.\n");
     long id;
-    if (i < 0 || job_id("status", argv[i], &id)) return 2;
+    if (job_command("status", argc, argv, &a,
+                    "usage: gf status JOB [--coordinator URL] [--kit DIR] [--json]\n"
+                    "State, rounds and per-round metrics of a job.\n", &id))
+        return 2;
     char path[64], *resp;
     size_t len;
     snprintf(path, sizeof path, "/v1/jobs/%ld", id);
@@ -144,9 +143,9 @@ int cmd_status(int argc, char **argv)
 int cmd_cancel(int argc, char **argv)
 {
     job_args a;
-    int i = parse_args("cancel", argc, argv, &a, "usage: gf cancel JOB [--coordinator URL] [--kit DIR]\n");
     long id;
-    if (i < 0 || job_id("cancel", argv[i], &id)) return 2;
+    if (job_command("cancel", argc, argv, &a, "usage: gf cancel JOB [--coordinator URL] [--kit DIR]\n", &id))
+        return 2;
     char path[64], *resp;
     size_t len;
     snprintf(path, sizeof path, "/v1/jobs/%ld/cancel", id);
@@ -159,12 +158,12 @@ int cmd_cancel(int argc, char **argv)
 int cmd_download(int argc, char **argv)
 {
     job_args a;
-    int i = parse_args("download", argc, argv, &a,
-                       "usage: gf download JOB --out FILE [--coordinator URL] [--kit DIR]\n"
-                       "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
-                       "loadable by gf eval --model-file FILE.\n");
     long id;
-    if (i < 0 || job_id("download", argv[i], &id)) return 2;
+    if (job_command("download", argc, argv, &a,
+                    "usage: gf download JOB --out FILE [--coordinator URL] [--kit DIR]\n"
+                    "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
+                    "loadable by gf eval --model-file FILE.\n", &id))
+        return 2;
     if (!a.out) { fprintf(stderr, "gf download: --out FILE is required\n"); return 2; }
     char path[64], *resp;
     size_t len;

@@ -91,4 +91,14 @@ import json, sys
 r = json.load(sys.stdin)["rounds"]
 assert [x["round"] for x in r] == [1, 2] and r[0]["sites"] == 2, r' \
   && ok "round 1 completed at its deadline with the 2 surviving sites" || fail "rounds of job $jn: $("$GF" status $jn $C)"
+
+# a job that cannot start (it needs s2, which is gone) is cancelled by the operator
+jn=$((jn+1))
+sed -e 's/"sites": "all"/"sites": ["s0", "s1", "s2"]/' -e "s/fmnist-small/needs-s2/" "$TMP/job.json" > "$TMP/job$jn.json"
+"$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
+fed_wait_state "$TMP" $jn running 30 || fail "job $jn not running"
+"$GF" cancel $jn $C | grep -q "job $jn cancelled" && ok "gf cancel" || fail "gf cancel $jn"
+"$GF" status $jn $C | grep -q "cancelled (cancelled by the operator)" && ok "status: cancelled, with its reason" || fail "status after cancel: $("$GF" status $jn $C)"
+expect_error "cancelling twice" "HTTP 409 cannot be cancelled" -- "$GF" cancel $jn $C
+expect_error "a bad job id" "JOB" -- "$GF" cancel 0 $C
 finish
