@@ -7,6 +7,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "core/timer.h"
 
@@ -84,4 +85,13 @@ void cli_progress_update(void *ctx, int64_t done, int64_t total, double loss, do
 void cli_progress_end(cli_progress *p)
 {
     if (p->tty) { fputs("\r\033[K", p->out); fflush(p->out); }
+}
+
+void cli_log_line(const char *line)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, line);
 }
