@@ -197,6 +197,9 @@ int main(void)
               !strcmp(json_string_value(json_object_get(j, "site")), "a"), "task -> %d", st);
     json_decref(j);
     CHECK(req(c, "GET", "/v1/site/task?wait=1", NULL, 0, NULL, NULL) == 204);   /* c is not in the job */
+    st = req_json(a, "GET", "/v1/site/task?wait=99", NULL, 0, &j);
+    CHECK_MSG(st == 400 && strstr(err_of(j), "wait"), "wait=99 -> %d %s", st, err_of(j));
+    json_decref(j);
 
     /* the round's model: the job's initial model (seed 7) */
     CHECK(gf_manifest_from_spec("mlp:784-8-10", &man) == GF_OK);

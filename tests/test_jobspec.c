@@ -299,6 +299,8 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"local\":{\"epochs\":3.5}}", GF_ERR_ARG, "local.epochs: must be an integer in [1, 1000000], got 3.5", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"sigma\":2}}", GF_ERR_ARG, "dp.sigma: unknown key", "clip, noise, delta, epsilon" },
     { MIN_FED ",\"dp\":{\"noise\":1}}", GF_ERR_ARG, "dp.clip", NULL },
+    { "{" M ",\"rounds\":2,\"strategy\":{\"name\":\"krum\"},\"dp\":{\"clip\":1,\"noise\":1}}", GF_ERR_ARG,
+      "strategy \"krum\" cannot take client-level DP", NULL },
     { MIN_FED ",\"dp\":{\"clip\":0,\"noise\":1}}", GF_ERR_ARG, "dp.clip: must be a number > 0", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":0,\"epsilon\":3}}", GF_ERR_ARG, "needs dp.noise > 0", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"delta\":1}}", GF_ERR_ARG, "dp.delta", NULL },

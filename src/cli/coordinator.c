@@ -66,11 +66,11 @@ int cmd_coordinator(int argc, char **argv)
     char host[256];
     long port;
     const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host ||
-        cli_parse_int("--listen port", colon + 1, 0, 65535, &port)) {
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
         fprintf(stderr, "gf coordinator: --listen must be HOST:PORT, got \"%s\"\n", listen);
         return 2;
     }
+    if (cli_parse_int("--listen port", colon + 1, 0, 65535, &port)) return 2;
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = 0;
     if (host[0] == '[' && host[strlen(host) - 1] == ']') { memmove(host, host + 1, strlen(host)); host[strlen(host) - 1] = 0; }

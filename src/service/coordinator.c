@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "core/timer.h"
 #include "fed/round.h"
@@ -440,7 +441,14 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     pthread_cond_init(&c->changed, NULL);
     c->sites_total = count_sites(c->tls_dir);
 
-    char p[PATH_MAX + 16];
+    char p[PATH_MAX + 32];
+    /* the TLS identity first: a bad --tls must not leave a fresh data folder behind */
+    snprintf(p, sizeof p, "%s/%s", c->tls_dir, GF_PKI_COORD_KEY);
+    if (access(p, R_OK)) {
+        gf_status e = gf_errorf(GF_ERR_IO, "cannot read %s: %s", p, strerror(errno));
+        gf_coordinator_stop(c);
+        return e;
+    }
     gf_status st = gf_store_open(c->data_dir, &c->store);
     if (!st) {
         snprintf(p, sizeof p, "%s/audit.log", c->data_dir);
