@@ -194,7 +194,7 @@ static void test_variants(void)
                          "\"sites\":[\"hospital-a\",\"hospital_b\",\"c.3\"],\"fraction\":0.5,\"min_sites\":3,"
                          "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
                          "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4}},\"seed\":0,"
-                         "\"eval\":null,\"secure_aggregation\":{\"threshold\":2,\"bits\":16},"
+                         "\"eval\":null,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
                          "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8}}", &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
     if (!st) {
@@ -206,8 +206,10 @@ static void test_variants(void)
         CHECK(j.local.epochs == 2 && j.local.steps == 100 && j.local.batch == 32);
         CHECK(j.optim.lr == 0.1f && j.optim.momentum == 0.0f && j.optim.weight_decay == 1e-4f);
         CHECK(j.seed == 0 && j.eval[0] == '\0');
-        CHECK_MSG(j.secure_aggregation_json && !strcmp(j.secure_aggregation_json, "{\"bits\":16,\"threshold\":2}"),
+        CHECK_MSG(j.secure_aggregation_json && !strcmp(j.secure_aggregation_json, "{\"clip\":4,\"k\":20,\"t\":14}"),
                   "%s", j.secure_aggregation_json ? j.secure_aggregation_json : "(null)");
+        CHECK(j.secagg.enabled && j.secagg.k == 20 && j.secagg.t == 14 && j.secagg.clip == 4 &&
+              j.secagg.max_weight == 1e5 && j.secagg.phase_timeout_s == 60);
         CHECK_MSG(j.dp_json && !strcmp(j.dp_json, "{\"clip\":1,\"epsilon\":8,\"noise\":1.1000000000000001}"),
                   "%s", j.dp_json ? j.dp_json : "(null)");
         CHECK(j.dp.enabled && j.dp.clip == 1 && j.dp.noise == 1.1 && j.dp.delta == 1e-5 && j.dp.epsilon == 8);
@@ -283,6 +285,14 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"sites\":[]}", GF_ERR_ARG, "sites: must be \"all\" or a non-empty array", "got an array" },
     { MIN_FED ",\"sites\":[\"x\",1]}", GF_ERR_ARG, "sites[1]: must be a non-empty string, got 1", NULL },
     { MIN_FED ",\"secure_aggregation\":[1]}", GF_ERR_ARG, "secure_aggregation: must be an object or null", "array" },
+    { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"bits\":16}}", GF_ERR_ARG,
+      "secure_aggregation.bits: unknown key", NULL },
+    { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"k\":5}}", GF_ERR_ARG, "secure_aggregation.k: must be even", NULL },
+    { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"k\":4,\"t\":2}}", GF_ERR_ARG, "secure_aggregation.t", "k/2 < t <= k" },
+    { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"clip\":0}}", GF_ERR_ARG, "secure_aggregation.clip", NULL },
+    { MIN_FED ",\"secure_aggregation\":{}}", GF_ERR_ARG, "secure_aggregation: needs min_sites >= 2", NULL },
+    { "{" M ",\"rounds\":2,\"min_sites\":3,\"strategy\":{\"name\":\"median\"},\"secure_aggregation\":{}}", GF_ERR_ARG,
+      "secure_aggregation: strategy \"median\" cannot run on a masked sum", NULL },
     { MIN_FED ",\"dp\":\"on\"}", GF_ERR_ARG, "dp: must be an object or null, got \"on\"", NULL },
     { MIN_FED ",\"eval\":\"\"}", GF_ERR_ARG, "eval: must be null or a non-empty string", NULL },
     { MIN_FED ",\"model\":\"cnn\"}", GF_ERR_FORMAT, "duplicate", "line 1" },

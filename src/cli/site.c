@@ -27,6 +27,8 @@ static void usage(FILE *f)
           "  --coordinator URL      override the kit's coordinator.url\n"
           "  --threads T            training threads (default: all cores)\n"
           "  --max-tasks N          exit after N uploads (default: run until stopped)\n"
+          "  --secagg-record DIR    keep this site's own quantised input of each securely\n"
+          "                         aggregated round in DIR (job-J-round-R.u32, for audits)\n"
           "  --quiet                no progress lines on stderr\n", f);
 }
 
@@ -84,9 +86,9 @@ int cmd_site(int argc, char **argv)
     static const struct option opts[] = {
         {"kit", 1, 0, 'k'}, {"data", 1, 0, 'd'}, {"partition", 1, 0, 'p'}, {"shard", 1, 0, 's'},
         {"partition-seed", 1, 0, 'S'}, {"val-fraction", 1, 0, 'v'}, {"coordinator", 1, 0, 'c'},
-        {"threads", 1, 0, 't'}, {"max-tasks", 1, 0, 'n'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"threads", 1, 0, 't'}, {"max-tasks", 1, 0, 'n'}, {"secagg-record", 1, 0, 'r'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL;
+    const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL, *record = NULL;
     long pseed = 1, threads = cli_default_threads(), max_tasks = 0;
     double val_frac = 0.1;
     int quiet = 0, c;
@@ -103,6 +105,7 @@ int cmd_site(int argc, char **argv)
         case 'c': url = optarg; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'n': if (cli_parse_int("--max-tasks", optarg, 0, 1L << 40, &max_tasks)) return 2; break;
+        case 'r': record = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -119,7 +122,8 @@ int cmd_site(int argc, char **argv)
     /* a site keeps nothing durable: SIGINT and SIGTERM simply end it */
     signal(SIGPIPE, SIG_IGN);
     gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .threads = (int)threads,
-                           .max_tasks = (int)max_tasks, .log = quiet ? NULL : cli_log_line };
+                           .max_tasks = (int)max_tasks, .secagg_record_dir = record,
+                           .log = quiet ? NULL : cli_log_line };
     gf_status st = gf_site_run(&cfg);
     gf_dataset_free(&train);
     gf_dataset_free(&val);

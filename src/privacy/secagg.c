@@ -626,6 +626,14 @@ gf_status gf_secagg_server_add_keys(gf_secagg_server *s, int i, const uint8_t ke
                              h ? "s" : "c");
     if (sodium_memcmp(keys, keys + KEYB, KEYB) == 0)
         return gf_errorf(GF_ERR_FORMAT, "secagg server add_keys: client %d's c and s keys are equal", i);
+    for (int o = 0; o < s->p.n; o++) {   /* a key copied from another client would let it read that one's shares */
+        if (!s->has_keys[o]) continue;
+        const uint8_t *ok = s->keys + (size_t)o * GF_SECAGG_KEYS_BYTES;
+        for (int h = 0; h < 4; h++)
+            if (sodium_memcmp(keys + (h & 1) * KEYB, ok + (h >> 1) * KEYB, KEYB) == 0)
+                return gf_errorf(GF_ERR_MISMATCH, "secagg server add_keys: client %d reuses a public key of "
+                                 "client %d", i, o);
+    }
     memcpy(s->keys + (size_t)i * GF_SECAGG_KEYS_BYTES, keys, GF_SECAGG_KEYS_BYTES);
     s->has_keys[i] = 1;
     return GF_OK;
@@ -866,6 +874,17 @@ gf_status gf_secagg_server_finish(gf_secagg_server *s, uint32_t *z /* (d) */, in
     sodium_memzero(acc, (size_t)p->d * sizeof *acc);   /* partly unmasked on failure */
     free(acc);
     return st;
+}
+
+gf_status gf_secagg_default_params(int n, int *k, int *t)
+{
+    if (n < 2 || n > GF_SECAGG_MAX_CLIENTS)
+        return gf_errorf(GF_ERR_ARG, "secure aggregation needs 2..%d sites in a round, got %d", GF_SECAGG_MAX_CLIENTS, n);
+    int kk = 2 * (int)ceil(1.5 * log2((double)n));        /* even, about 3 log2 n */
+    if (kk >= n - 1) kk = n - 1;                          /* small rounds: full SecAgg */
+    *k = kk;
+    *t = (2 * kk + 2) / 3;                                /* ceil(2k/3): a third of the neighbours may drop */
+    return GF_OK;
 }
 
 /* ------------------------------------------------------------ quantisation */

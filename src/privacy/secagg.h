@@ -108,11 +108,33 @@ typedef struct {
     uint8_t seed[GF_SECAGG_SEED_BYTES];
 } gf_secagg_params;
 
+/* A job's secure-aggregation settings (the job spec's "secure_aggregation").
+ * Each site sends x_i = [w_i * update_i, w_i] quantised with `clip` and the
+ * round's n: w_i = min(samples_i, max_weight) / max_weight, so the sum
+ * yields the sample-weighted mean without any single weight in the clear.
+ * With client-level DP the weight is 1 and each site adds its part of the
+ * noise (see docs/privacy.md). */
+typedef struct {
+    int    enabled;
+    int    k, t;              /* 0: gf_secagg_default_params for the round's n */
+    double clip;              /* quantisation range per coordinate; 0: default */
+    double max_weight;        /* samples at which a site's weight saturates */
+    double phase_timeout_s;   /* deadline of the key, share and unmask phases */
+} gf_secagg_config;
+
 /* GF_OK when the parameters satisfy the constraints above. */
 gf_status gf_secagg_params_check(const gf_secagg_params *p);
 
 /* N(i), the k neighbours of client i in increasing order (deterministic). */
 gf_status gf_secagg_neighbours(const gf_secagg_params *p, int i, int *out /* (k) */);
+
+/* Defaults for n clients: k = n - 1 (full SecAgg) while 3 log2 n reaches
+ * n - 1, else the even k = 2 ceil(1.5 log2 n) (SecAgg+: 20 at n = 100, 28 at
+ * n = 500); t = ceil(2k / 3) (6 of 9, 14 of 20, 19 of 28). A client holds
+ * no share of its own secrets, so a survivor's self mask opens when t of
+ * its k neighbours survive: a round survives up to a third of every
+ * neighbourhood dropping. GF_ERR_ARG for n outside 2..GF_SECAGG_MAX_CLIENTS. */
+gf_status gf_secagg_default_params(int n, int *k, int *t);
 
 /* ---- client: one object per client per round ---- */
 typedef struct gf_secagg_client gf_secagg_client;
@@ -150,7 +172,7 @@ gf_status gf_secagg_server_new(const gf_secagg_params *p, gf_secagg_server **out
 void gf_secagg_server_free(gf_secagg_server *s);   /* wipes; NULL is fine */
 
 /* Phase 1: record client i's keys (rejects low-order points, c_pk == s_pk,
- * a second message from i). */
+ * a second message from i, and a key equal to one another client sent). */
 gf_status gf_secagg_server_add_keys(gf_secagg_server *s, int i, const uint8_t keys[GF_SECAGG_KEYS_BYTES]);
 /* Closes phase 1: the key table to broadcast, zero rows for absent clients. */
 gf_status gf_secagg_server_keys(gf_secagg_server *s, uint8_t *out /* (n, 64) */);

@@ -21,7 +21,7 @@
 #define POLL_DEFAULT_S 25
 #define POLL_MAX_S     60
 
-static gf_status reply(gf_http_response *resp, int status, json_t *body)
+gf_status co_reply(gf_http_response *resp, int status, json_t *body)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
@@ -34,9 +34,7 @@ static gf_status reply(gf_http_response *resp, int status, json_t *body)
 }
 
 /* An error answer: status + {"error": message}. */
-static gf_status refuse(gf_http_response *resp, int status, gf_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static gf_status refuse(gf_http_response *resp, int status, gf_status st, const char *fmt, ...)
+gf_status co_refuse(gf_http_response *resp, int status, gf_status st, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -55,10 +53,10 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, gf_http_r
 {
     gf_jobspec spec;
     gf_status st = gf_jobspec_parse((const char *)req->body, req->body_len, &spec);
-    if (st) return refuse(resp, 400, st, "job spec: %s", gf_last_error());
+    if (st) return co_refuse(resp, 400, st, "job spec: %s", gf_last_error());
     if (spec.kind != GF_JOB_FEDERATED) {
         gf_jobspec_free(&spec);
-        return refuse(resp, 400, GF_ERR_ARG, "job spec: kind \"central\" is not run by this coordinator yet");
+        return co_refuse(resp, 400, GF_ERR_ARG, "job spec: kind \"central\" is not run by this coordinator yet");
     }
     char *canon = NULL;
     int64_t id = 0;
@@ -73,7 +71,7 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, gf_http_r
     c->look_for_queued = 1;
     co_wake(c);
     pthread_mutex_unlock(&c->lock);
-    return reply(resp, 201, out);
+    return co_reply(resp, 201, out);
 }
 
 static int rounds_total(const char *spec_json)
@@ -112,7 +110,7 @@ static int round_one(const gf_store_round *r, void *ctx)
 static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *resp)
 {
     gf_store_job job;
-    if (gf_store_job_get(c->store, id, &job)) return refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    if (gf_store_job_get(c->store, id, &job)) return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
     json_t *out = job_summary(&job), *rounds = json_array();
     gf_status st = gf_store_rounds(c->store, id, round_one, rounds);
     json_object_set_new(out, "rounds", rounds);
@@ -145,17 +143,17 @@ static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *res
     }
     pthread_mutex_unlock(&c->lock);
     if (st) { json_decref(out); return st; }
-    return reply(resp, 200, out);
+    return co_reply(resp, 200, out);
 }
 
 static gf_status cancel(gf_coordinator *c, const gf_http_request *req, int64_t id, gf_http_response *resp)
 {
     gf_store_job job;
-    if (gf_store_job_get(c->store, id, &job)) return refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    if (gf_store_job_get(c->store, id, &job)) return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
     gf_store_job_state was = job.state;
     gf_store_job_free(&job);
     if (gf_store_job_set_state(c->store, id, GF_STORE_JOB_CANCELLED, "cancelled by the operator"))
-        return refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
+        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
                       gf_store_job_state_name(was));
     co_audit(c, req->peer, "job.cancelled", json_pack("{s:I}", "job", (json_int_t)id));
     pthread_mutex_lock(&c->lock);
@@ -163,16 +161,16 @@ static gf_status cancel(gf_coordinator *c, const gf_http_request *req, int64_t i
     if (cj) cj->cancelled = 1;
     co_wake(c);
     pthread_mutex_unlock(&c->lock);
-    return reply(resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "cancelled"));
+    return co_reply(resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "cancelled"));
 }
 
 static gf_status download(gf_coordinator *c, int64_t id, gf_http_response *resp)
 {
     gf_store_job job;
-    if (gf_store_job_get(c->store, id, &job)) return refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    if (gf_store_job_get(c->store, id, &job)) return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
     int64_t round = job.round;
     gf_store_job_free(&job);
-    if (round == 0) return refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no completed round yet", (long long)id);
+    if (round == 0) return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no completed round yet", (long long)id);
     char path[PATH_MAX];
     gf_status st = gf_fedjob_artifact_path(c->data_dir, id, round, path, sizeof path);
     if (st) return st;
@@ -200,7 +198,7 @@ static gf_status jobs_list(gf_coordinator *c, gf_http_response *resp)
     json_t *list = json_array();
     gf_status st = gf_store_job_list(c->store, list_one, list);
     if (st) { json_decref(list); return st; }
-    return reply(resp, 200, json_pack("{s:o}", "jobs", list));
+    return co_reply(resp, 200, json_pack("{s:o}", "jobs", list));
 }
 
 /* ---- site routes ------------------------------------------------------------- */
@@ -237,26 +235,44 @@ static json_t *task_json(const gf_fedjob *j, const char *site)
     json_t *local = json_pack("{s:i,s:o,s:i,s:o}", "epochs", s->local.epochs,
                               "steps", s->local.steps < 0 ? json_null() : json_integer(s->local.steps),
                               "batch", s->local.batch, "optim", optim);
-    return json_pack("{s:I,s:s,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id, "name", s->name,
-                     "site", site,
-                     "round", (json_int_t)j->round, "model", s->model,
-                     "strategy", gf_strategy_type_name(s->strategy.type),
-                     "mu", s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0, "local", local,
-                     "seed", (json_int_t)s->seed, "deadline_in_s", j->deadline - gf_now(),
-                     "model_path", base, "/model", "update_path", base, "/update");
+    json_t *task = json_pack("{s:I,s:s,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id,
+                             "name", s->name, "site", site,
+                             "round", (json_int_t)j->round, "model", s->model,
+                             "strategy", gf_strategy_type_name(s->strategy.type),
+                             "mu", s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0, "local", local,
+                             "seed", (json_int_t)s->seed, "deadline_in_s", j->deadline - gf_now(),
+                             "model_path", base, "/model", "update_path", base, "/update");
+    json_t *sa = co_secagg_task(j, site);
+    if (sa) json_object_set_new(task, "secure_aggregation", sa);
+    return task;
+}
+
+long co_poll_wait(const gf_http_request *req)
+{
+    const char *w = gf_https_query(req, "wait");
+    if (!w) return POLL_DEFAULT_S;
+    char *end;
+    errno = 0;
+    long wait = strtol(w, &end, 10);
+    return errno || end == w || *end || wait < 0 || wait > POLL_MAX_S ? -1 : wait;
+}
+
+void co_wait_until(gf_coordinator *c, double until)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double left = until - gf_now();
+    if (left <= 0) return;
+    ts.tv_sec += (time_t)left;
+    ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(&c->changed, &c->lock, &ts);
 }
 
 static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
 {
-    long wait = POLL_DEFAULT_S;
-    const char *w = gf_https_query(req, "wait");
-    if (w) {
-        char *end;
-        errno = 0;
-        wait = strtol(w, &end, 10);
-        if (errno || end == w || *end || wait < 0 || wait > POLL_MAX_S)
-            return refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
-    }
+    long wait = co_poll_wait(req);
+    if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
     json_t *task = NULL;
     pthread_mutex_lock(&c->lock);
     double now = gf_now(), until = now + (double)wait;
@@ -266,22 +282,16 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
         gf_fedjob *j = task_for(c, req->peer);
         if (j) { task = task_json(j, req->peer); break; }
         if (c->stopping || gf_now() >= until) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        double left = until - gf_now();
-        ts.tv_sec += (time_t)left;
-        ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
-        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-        pthread_cond_timedwait(&c->changed, &c->lock, &ts);
+        co_wait_until(c, until);
     }
     if ((s = site_find(c, req->peer))) { s->polling--; s->last_seen = gf_now(); }
     pthread_mutex_unlock(&c->lock);
     if (!task) { resp->status = 204; return GF_OK; }
-    return reply(resp, 200, task);
+    return co_reply(resp, 200, task);
 }
 
-static void audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
-                           const char *why)
+void co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
+                       const char *why)
 {
     co_audit(c, site, "update.rejected", json_pack("{s:I,s:I,s:i,s:s}", "job", (json_int_t)job,
                                                    "round", (json_int_t)round, "status", status, "reason", why));
@@ -307,8 +317,8 @@ static gf_status round_model(gf_coordinator *c, const gf_http_request *req, int6
     co_site_seen(c, req->peer, gf_now());
     pthread_mutex_unlock(&c->lock);
     if (!b) {
-        audit_rejected(c, req->peer, id, round, status, why);
-        return refuse(resp, status, GF_ERR_MISMATCH, "%s", why);
+        co_audit_rejected(c, req->peer, id, round, status, why);
+        return co_refuse(resp, status, GF_ERR_MISMATCH, "%s", why);
     }
     resp->status = 200;
     resp->content_type = "application/octet-stream";
@@ -340,10 +350,10 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
     }
     pthread_mutex_unlock(&c->lock);
     if (st || !j) {
-        audit_rejected(c, req->peer, id, round, status, why);
-        return refuse(resp, status, st ? st : GF_ERR_ARG, "%s", why);
+        co_audit_rejected(c, req->peer, id, round, status, why);
+        return co_refuse(resp, status, st ? st : GF_ERR_ARG, "%s", why);
     }
-    return reply(resp, 200, json_pack("{s:b}", "accepted", 1));
+    return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }
 
 /* A chosen site cannot train this round: body {"error": "why"} (optional). */
@@ -367,13 +377,23 @@ static gf_status decline(gf_coordinator *c, const gf_http_request *req, int64_t 
     else co_wake(c);
     pthread_mutex_unlock(&c->lock);
     if (st) {
-        audit_rejected(c, req->peer, id, round, status, why);
-        return refuse(resp, status, st, "%s", why);
+        co_audit_rejected(c, req->peer, id, round, status, why);
+        return co_refuse(resp, status, st, "%s", why);
     }
     co_audit(c, req->peer, "site.declined",
              json_pack("{s:I,s:I,s:s}", "job", (json_int_t)id, "round", (json_int_t)round, "reason", reason));
     co_log(c, "%s declined job %lld round %lld: %s", req->peer, (long long)id, (long long)round, reason);
-    return reply(resp, 200, json_pack("{s:b}", "declined", 1));
+    return co_reply(resp, 200, json_pack("{s:b}", "declined", 1));
+}
+
+/* Whether job id runs secure aggregation (its uploads are masked). */
+static int secure_job(gf_coordinator *c, int64_t id)
+{
+    pthread_mutex_lock(&c->lock);
+    co_job *cj = co_job_find(c, id);
+    int yes = cj && cj->fj->spec.secagg.enabled;
+    pthread_mutex_unlock(&c->lock);
+    return yes;
 }
 
 /* ---- routing -------------------------------------------------------------------- */
@@ -407,32 +427,34 @@ gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *res
     const char *m = req->method, *path = req->path;
     int op = !strcmp(req->peer, GF_PKI_OPERATOR);
     int get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
-    if (!strcmp(path, "/v1/health") && get) return reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+    if (!strcmp(path, "/v1/health") && get) return co_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
     if (!strcmp(path, "/v1/site/task")) {
-        if (!get) return refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET", m, path);
-        if (op) return refuse(resp, 403, GF_ERR_ARG, "the operator is not a site");
+        if (!get) return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET", m, path);
+        if (op) return co_refuse(resp, 403, GF_ERR_ARG, "the operator is not a site");
         return poll_task(c, req, resp);
     }
     if (!strcmp(path, "/v1/jobs")) {
-        if (!op) return refuse(resp, 403, GF_ERR_ARG, "only the operator may list or submit jobs");
+        if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only the operator may list or submit jobs");
         if (post) return submit(c, req, resp);
         if (get) return jobs_list(c, resp);
-        return refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
+        return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
     }
     int64_t id, round;
     const char *rest;
     if (strncmp(path, "/v1/jobs/", 9) || parse_path(path, &id, &round, &rest))
-        return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
+        return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
     if (round) {
-        if (op) return refuse(resp, 403, GF_ERR_ARG, "round routes are for sites");
+        if (op) return co_refuse(resp, 403, GF_ERR_ARG, "round routes are for sites");
         if (!strcmp(rest, "model") && get) return round_model(c, req, id, round, resp);
-        if (!strcmp(rest, "update") && post) return upload(c, req, id, round, resp);
+        if (!strcmp(rest, "update") && post && !secure_job(c, id)) return upload(c, req, id, round, resp);
         if (!strcmp(rest, "decline") && post) return decline(c, req, id, round, resp);
-        return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
+        if (!strncmp(rest, "secagg/", 7) || (!strcmp(rest, "update") && post))
+            return co_secagg_route(c, req, id, round, rest, resp);
+        return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
     }
-    if (!op) return refuse(resp, 403, GF_ERR_ARG, "only the operator may read or change jobs");
+    if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only the operator may read or change jobs");
     if (!*rest && get) return job_status(c, id, resp);
     if (!strcmp(rest, "cancel") && post) return cancel(c, req, id, resp);
     if (!strcmp(rest, "model") && get) return download(c, id, resp);
-    return refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
+    return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
 }

@@ -188,8 +188,9 @@ static double over_budget(const gf_fedjob *j, int64_t round)
 }
 
 /* Opens the next round in memory if enough eligible sites are online and the
- * privacy budget allows it (lock held): 1 when opened. The caller records
- * it in the store. */
+ * privacy budget allows it (lock held): 1 when opened, 0 when not yet, -1
+ * when it cannot open (gf_last_error says why). The caller records it in
+ * the store. */
 static int open_in_memory(gf_coordinator *c, gf_fedjob *j, double now)
 {
     if (over_budget(j, j->completed + 1) > 0) return 0;
@@ -205,7 +206,7 @@ static int open_in_memory(gf_coordinator *c, gf_fedjob *j, double now)
     gf_round_sample(names, n, j->spec.fraction, j->spec.min_sites, j->spec.seed, round, chosen);
     for (int i = 0; i < n; i++)
         if (chosen[i]) parts[k++] = names[i];
-    opened = gf_fedjob_open(j, round, parts, k, now) == GF_OK;
+    opened = gf_fedjob_open(j, round, parts, k, now) == GF_OK ? 1 : -1;
 out:
     free(names);
     free(chosen);
@@ -221,17 +222,20 @@ static void audit_opened(gf_coordinator *c, const gf_fedjob *j)
              json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "sites", list));
 }
 
-/* Opens the next round and records it (lock held). */
-static void try_open(gf_coordinator *c, gf_fedjob *j, double now)
+/* Opens the next round and records it (lock held): -1 when the round
+ * cannot open with these sites (gf_last_error says why). */
+static int try_open(gf_coordinator *c, gf_fedjob *j, double now)
 {
-    if (!open_in_memory(c, j, now)) return;
+    int opened = open_in_memory(c, j, now);
+    if (opened <= 0) return opened;
     if (gf_store_round_open(c->store, j->id, j->round)) {
         co_log(c, "job %lld: cannot open round %lld: %s", (long long)j->id, (long long)j->round, gf_last_error());
         gf_fedjob_end_round(j, 0);
-        return;
+        return 0;
     }
     audit_opened(c, j);
     co_wake(c);
+    return 1;
 }
 
 static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
@@ -321,7 +325,7 @@ static void close_round(gf_coordinator *c, int i, double now)
     if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
     gf_fedjob_end_round(j, 1);
     /* the next round starts now, in memory: its downloads overlap our writes */
-    int64_t next = j->completed < j->spec.rounds && open_in_memory(c, j, now) ? j->round : 0;
+    int64_t next = j->completed < j->spec.rounds && open_in_memory(c, j, now) > 0 ? j->round : 0;
     if (next) co_wake(c);
     pthread_mutex_unlock(&c->lock);
     int bad = record_round(c, j, &cr, next);
@@ -344,6 +348,27 @@ static void close_round(gf_coordinator *c, int i, double now)
     }
 }
 
+/* Moves a securely aggregated round on (lock held): 1 when its sum is
+ * unmasked and the round can close. An abort is recorded here. */
+static int secure_step(gf_coordinator *c, gf_fedjob *j, double now)
+{
+    gf_secround_phase before = gf_secround_phase_of(j->sec);
+    if (gf_secround_advance(j->sec, now, j->spec.round_deadline_s, j->spec.min_sites)) {
+        char why[GF_STORE_REASON_MAX + 1];
+        snprintf(why, sizeof why, "%s", gf_last_error());
+        abort_round(c, j, why);
+        return 0;
+    }
+    gf_secround_phase ph = gf_secround_phase_of(j->sec);
+    j->deadline = gf_secround_deadline(j->sec);
+    if (ph != before) {
+        co_audit(c, "coordinator", "secagg.phase", json_pack("{s:I,s:I,s:s}", "job", (json_int_t)j->id, "round",
+                                                             (json_int_t)j->round, "phase", gf_secround_phase_name(ph)));
+        co_wake(c);
+    }
+    return ph == GF_SECROUND_DONE;
+}
+
 /* One pass over the running jobs (lock held on entry and exit). */
 static void drive(gf_coordinator *c)
 {
@@ -363,7 +388,20 @@ static void drive(gf_coordinator *c)
                 finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, why);
                 continue;
             }
-            try_open(c, j, now);
+            if (try_open(c, j, now) < 0) {
+                char why[GF_STORE_REASON_MAX + 1];
+                snprintf(why, sizeof why, "cannot open round %lld: %s", (long long)j->completed + 1, gf_last_error());
+                finish_job(c, i--, GF_STORE_JOB_FAILED, why);
+            }
+            continue;
+        }
+        if (j->sec) {              /* secure aggregation: the phases decide */
+            if (secure_step(c, j, now)) {
+                j->failed_rounds = 0;
+                int before = c->njobs;
+                close_round(c, i, now);
+                if (c->njobs < before) i--;
+            }
             continue;
         }
         gf_round_verdict v = gf_round_verdict_at(j->received, j->received + j->declined, j->nparts,

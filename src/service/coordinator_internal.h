@@ -45,12 +45,30 @@ struct gf_coordinator {
 
 /* api.c */
 gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *resp);
+struct json_t;
+/* A JSON answer (takes the reference to body). */
+gf_status co_reply(gf_http_response *resp, int status, struct json_t *body);
+/* An error answer: status, and the message as the error {"error": ...}. */
+gf_status co_refuse(gf_http_response *resp, int status, gf_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Audit line and log line for a refused message of a site. */
+void      co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
+                            const char *why);
+/* A long-poll's wait from ?wait=S (default 25, at most 60): -1 when malformed. */
+long      co_poll_wait(const gf_http_request *req);
+/* Waits on c->changed until `until` (gf_now() seconds) or a wake (lock held). */
+void      co_wait_until(gf_coordinator *c, double until);
+
+/* api_secagg.c: the secure-aggregation routes of a round ("secagg/...") and
+ * the masked upload; the task's "secure_aggregation" object (NULL without). */
+gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
+                          const char *rest, gf_http_response *resp);
+struct json_t *co_secagg_task(const gf_fedjob *j, const char *site);
 
 /* coordinator.c, lock held */
 void     co_wake(gf_coordinator *c);  /* wakes waiters; the driver looks again even if busy now */
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now);
 co_job  *co_job_find(gf_coordinator *c, int64_t id);
-struct json_t;
 /* Appends to the audit log; takes the reference to detail (NULL: {}). */
 void     co_audit(gf_coordinator *c, const char *actor, const char *event, struct json_t *detail);
 void     co_log(gf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

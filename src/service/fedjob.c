@@ -145,6 +145,7 @@ void gf_fedjob_free(gf_fedjob *j)
     gf_strategy_free(j->strategy);
     gf_blob_unref(j->global);
     free(j->parts);
+    gf_secround_free(j->sec);
     gf_dataset_free(&j->eval);
     gf_model_free(j->eval_model);
     free(j);
@@ -155,8 +156,15 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
     if (round != j->completed + 1 || n < 1)
         return gf_errorf(GF_ERR_ARG, "job %lld: cannot open round %lld with %d sites", (long long)j->id,
                          (long long)round, n);
+    gf_secround *sec = NULL;
+    if (j->spec.secagg.enabled) {
+        gf_status st = gf_secround_new(&j->spec.secagg, &j->spec.dp, n, j->model.d, now, &sec);
+        if (st) return st;
+    }
     gf_fedjob_part *p = calloc((size_t)n, sizeof *p);
-    if (!p) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!p) { gf_secround_free(sec); return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
+    gf_secround_free(j->sec);
+    j->sec = sec;
     for (int i = 0; i < n; i++) snprintf(p[i].name, sizeof p[i].name, "%s", names[i]);
     free(j->parts);
     j->parts = p;
@@ -166,16 +174,22 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
     j->round = round;
     j->closing = 0;
     j->opened_at = now;
-    j->deadline = now + j->spec.round_deadline_s;
+    j->deadline = sec ? gf_secround_deadline(sec) : now + j->spec.round_deadline_s;
     gf_strategy_begin_round(j->strategy);
     return GF_OK;
 }
 
-gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site)
+int gf_fedjob_part_index(const gf_fedjob *j, const char *site)
 {
     for (int i = 0; i < j->nparts; i++)
-        if (!strcmp(j->parts[i].name, site)) return &j->parts[i];
-    return NULL;
+        if (!strcmp(j->parts[i].name, site)) return i;
+    return -1;
+}
+
+gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site)
+{
+    int i = gf_fedjob_part_index(j, site);
+    return i < 0 ? NULL : &j->parts[i];
 }
 
 static gf_status meta_int(const gf_st_file *f, const char *key, int64_t lo, int64_t *out)
@@ -235,7 +249,46 @@ gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, int *
     gf_status st = check_answer(j, site, round, http);
     if (st) return st;
     gf_fedjob_part_of(j, site)->declined = 1;
+    if (j->sec) gf_secround_leave(j->sec, gf_fedjob_part_index(j, site));
     j->declined++;
+    return GF_OK;
+}
+
+gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, const char *attempt, int *http)
+{
+    *http = 409;
+    if (j->round == 0 || round != j->round || j->closing)
+        return gf_errorf(GF_ERR_MISMATCH, "round %lld of job %lld is not open", (long long)round, (long long)j->id);
+    gf_fedjob_part *p = gf_fedjob_part_of(j, site);
+    if (!p) {
+        *http = 403;
+        return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" was not chosen for round %lld of job %lld", site,
+                         (long long)round, (long long)j->id);
+    }
+    if (!j->sec) {
+        *http = 400;
+        return gf_errorf(GF_ERR_ARG, "job %lld does not use secure aggregation", (long long)j->id);
+    }
+    if (p->declined)
+        return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" declined round %lld of job %lld", site, (long long)round,
+                         (long long)j->id);
+    if (!attempt || strcmp(attempt, gf_secround_attempt(j->sec)))
+        return gf_errorf(GF_ERR_MISMATCH, "attempt \"%.20s\" of round %lld of job %lld is not the open one (it was "
+                         "aborted and the round reopened)", attempt ? attempt : "", (long long)round, (long long)j->id);
+    return GF_OK;
+}
+
+gf_status gf_fedjob_add_masked(gf_fedjob *j, const char *site, int64_t round, const char *attempt,
+                               const uint8_t *body, size_t len, int *http)
+{
+    gf_status st = check_answer(j, site, round, http);
+    if (!st) st = gf_fedjob_check_secagg(j, site, round, attempt, http);
+    if (st) return st;
+    int i = gf_fedjob_part_index(j, site);
+    if ((st = gf_secround_add_masked(j->sec, i, body, len, http))) return st;
+    j->parts[i].sent = 1;
+    j->parts[i].bytes_up = (int64_t)len;
+    j->received++;
     return GF_OK;
 }
 
@@ -288,6 +341,28 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
     return GF_OK;
 }
 
+/* The unmasked sum as one update: the weighted mean with the round's
+ * weight sum, or (DP) the sum of the clipped, noised updates over their
+ * number, as the central DP path divides it. */
+static gf_status add_unmasked(gf_fedjob *j)
+{
+    int64_t d = j->model.d;
+    float *sum = malloc(sizeof(float) * (size_t)d);   /* (d) */
+    if (!sum) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    double w;
+    int m;
+    gf_status st = gf_secround_result(j->sec, sum, &w, &m);
+    double div = j->spec.dp.enabled ? (double)m : w;
+    if (!st && !(div > 0))
+        st = gf_errorf(GF_ERR_NUMERIC, "secure aggregation: the unmasked weight sum is %g", div);
+    if (!st) {
+        for (int64_t i = 0; i < d; i++) sum[i] = (float)((double)sum[i] / div);
+        st = gf_strategy_add(j->strategy, sum, div, NULL);
+    }
+    free(sum);
+    return st;
+}
+
 gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
 {
     if (!gf_blob_exclusive(j->global)) {       /* downloads in flight keep the old body */
@@ -296,7 +371,9 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     }
     float *vec = global_vec(j);
     gf_status st = GF_OK;
-    if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N(0, (sigma S)^2) on the sum, in chunks */
+    if (j->sec) {
+        if ((st = add_unmasked(j))) return st;
+    } else if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N(0, (sigma S)^2) on the sum, in chunks */
         float chunk[4096];
         for (int64_t at = 0; !st && at < j->model.d; at += 4096) {
             int64_t len = j->model.d - at < 4096 ? j->model.d - at : 4096;
@@ -383,4 +460,6 @@ void gf_fedjob_end_round(gf_fedjob *j, int done)
     j->nparts = j->received = j->declined = 0;
     free(j->parts);
     j->parts = NULL;
+    gf_secround_free(j->sec);
+    j->sec = NULL;
 }

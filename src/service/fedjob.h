@@ -21,6 +21,7 @@
 #include "fed/strategy.h"
 #include "fed/update.h"
 #include "service/jobspec.h"
+#include "service/secround.h"
 
 typedef struct {
     char    name[GF_JOBSPEC_NAME_MAX + 1];
@@ -44,7 +45,8 @@ typedef struct {
     double       opened_at, deadline;   /* gf_now() seconds */
     int          nparts, received, declined;
     int          failed_rounds;   /* rounds in a row aborted with every answer a decline */
-    gf_fedjob_part *parts;        /* (nparts) */
+    gf_fedjob_part *parts;        /* (nparts); under secure aggregation part i is client i */
+    gf_secround    *sec;          /* the open round's secure aggregation (NULL without) */
     double       loss_sum, weight_sum;
     /* evaluation on the coordinator's held-out set ("eval" in the spec) */
     gf_dataset   eval;
@@ -64,6 +66,17 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
 
 /* The participant slot of `site` in the open round, or NULL. */
 gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site);
+/* Its index in parts, or -1. */
+int             gf_fedjob_part_index(const gf_fedjob *j, const char *site);
+
+/* Secure aggregation: whether `site` may speak for round `round` and its
+ * current attempt now (the open round, chosen, not declined, the attempt
+ * token of gf_secround_attempt): else why, with *http (400, 403, 409). */
+gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, const char *attempt, int *http);
+/* A masked input from `site` (gf_secround_add_masked), then counted as its
+ * update. *http as for uploads on refusal. */
+gf_status gf_fedjob_add_masked(gf_fedjob *j, const char *site, int64_t round, const char *attempt,
+                               const uint8_t *body, size_t len, int *http);
 
 /* Checks an update body from `site` for the open round and adds it to the
  * strategy. On refusal returns an error with a gf_errorf message and sets
@@ -85,7 +98,10 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
 
 /* Aggregates the open round into the next global model (copy-on-write when
  * downloads still hold the old body) and marks it closing. Fails, changing
- * nothing, if the strategy refuses (e.g. Krum with too few updates). */
+ * nothing, if the strategy refuses (e.g. Krum with too few updates). Under
+ * secure aggregation the round's unmasked sum (phase DONE) is the input:
+ * the weighted mean with its weight sum, or under DP the noised sum of the
+ * clipped updates over their number. */
 gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss);
 
 /* Accuracy of the global model on the eval set (NaN when the job has none). */

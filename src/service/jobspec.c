@@ -498,6 +498,42 @@ static gf_status parse_dp(const json_t *o, gf_jobspec *out)
     return GF_OK;
 }
 
+/* "secure_aggregation": {"k", "t", "clip", "max_weight", "phase_timeout_s"},
+ * every key optional ({} takes the defaults for each round's sites). */
+static gf_status parse_secagg(const json_t *o, gf_jobspec *out)
+{
+    if (!o || json_is_null(o)) return GF_OK;
+    static const char *const keys[] = { "k", "t", "clip", "max_weight", "phase_timeout_s", NULL };
+    gf_status st = check_keys(o, "secure_aggregation", keys, "k, t, clip, max_weight, phase_timeout_s", "");
+    if (st) return st;
+    gf_secagg_config *c = &out->secagg;
+    *c = (gf_secagg_config){ .enabled = 1, .max_weight = 1e5, .phase_timeout_s = 60 };
+    long long k = 0, t = 0;
+    if ((st = get_int(o, "secure_aggregation", "k", 1, GF_SECAGG_MAX_CLIENTS - 1, &k)) ||
+        (st = get_int(o, "secure_aggregation", "t", 1, GF_SECAGG_MAX_CLIENTS - 1, &t)) ||
+        (st = get_real(o, "secure_aggregation", "clip", 0.0, 1, 1e9, 0, &c->clip)) ||
+        (st = get_real(o, "secure_aggregation", "max_weight", 1.0, 0, 1e12, 0, &c->max_weight)) ||
+        (st = get_real(o, "secure_aggregation", "phase_timeout_s", 0.0, 1, 86400.0, 0, &c->phase_timeout_s)))
+        return st;
+    if (json_object_get(o, "k") && k % 2)
+        return gf_errorf(GF_ERR_ARG, "secure_aggregation.k: must be even (every site gets k/2 neighbours on "
+                         "either side of the ring), got %lld; sites - 1 for full SecAgg is chosen per round "
+                         "when k is unset", k);
+    if (t && k && !(2 * t > k && t <= k))
+        return gf_errorf(GF_ERR_ARG, "secure_aggregation.t: must satisfy k/2 < t <= k (k = %lld), got %lld", k, t);
+    c->k = (int)k;
+    c->t = (int)t;
+    gf_strategy_type ty = out->strategy.type;
+    if (!gf_strategy_is_streaming(ty) || ty == GF_STRAT_SCAFFOLD)
+        return gf_errorf(GF_ERR_ARG, "secure_aggregation: strategy \"%s\" cannot run on a masked sum (it needs "
+                         "each update in the clear); use fedavg, fedavgm, fedprox, fedadam, fedyogi or fedadagrad",
+                         gf_strategy_type_name(ty));
+    if (out->min_sites < 2)
+        return gf_errorf(GF_ERR_ARG, "secure_aggregation: needs min_sites >= 2 (a sum of one update is that "
+                         "update), got %d", out->min_sites);
+    return GF_OK;
+}
+
 static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "strategy", "rounds",
@@ -543,6 +579,7 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
     if ((st = get_string(root, "", "eval", 0, 1, out->eval, sizeof out->eval))) return st;
     if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
     if ((st = keep_object(root, "dp", &out->dp_json))) return st;
+    if ((st = parse_secagg(json_object_get(root, "secure_aggregation"), out))) return st;
     return parse_dp(json_object_get(root, "dp"), out);
 }
 

@@ -46,9 +46,14 @@
  * coordinator sets it from the number of sites. Krum's n >= 2f + 3 is
  * likewise checked by the coordinator against a round's sites.
  *
- * "secure_aggregation" (federated only) belongs to a later feature: here it
- * is only checked to be a JSON object (or null = absent) and kept as
- * canonical JSON text (compact, keys sorted).
+ * "secure_aggregation" (federated only; see privacy/secagg.h), kept as
+ * canonical JSON text (compact, keys sorted) and parsed into `secagg`:
+ * {"k": neighbours (even, 1..65534), "t": threshold (k/2 < t <= k), "clip":
+ * quantisation range per coordinate (> 0), "max_weight": samples at which a
+ * site's weight saturates (>= 1, default 1e5), "phase_timeout_s": (0, 86400]
+ * (default 60)}, every key optional; unset k and t take
+ * gf_secagg_default_params for each round's number of sites. Only with the
+ * sum-based strategies other than SCAFFOLD, and min_sites >= 2.
  *
  * "dp" (federated only; client-level DP, see privacy/dp.h), kept the same
  * way and parsed into `dp`: {"clip": S > 0 (required), "noise": sigma in
@@ -65,6 +70,7 @@
 #include "engine/spec.h"
 #include "fed/strategy.h"
 #include "privacy/dp.h"
+#include "privacy/secagg.h"
 
 #define GF_JOBSPEC_MAX_BYTES (1 << 20)   /* input size limit: 1 MiB */
 #define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
@@ -98,6 +104,7 @@ typedef struct {
     char *secure_aggregation_json;        /* malloc'd canonical JSON object, NULL when absent */
     char *dp_json;                        /* likewise */
     gf_dp_config dp;                      /* parsed "dp" (enabled 0 when absent) */
+    gf_secagg_config secagg;              /* parsed "secure_aggregation" (enabled 0 when absent) */
 
     /* central */
     int epochs;                           /* default 1 */

@@ -14,6 +14,7 @@
 #include "engine/spec.h"
 #include "fed/update.h"
 #include "net/https_client.h"
+#include "service/site_secagg.h"
 
 #define MAX_JOBS_WITH_STATE 16
 
@@ -152,9 +153,13 @@ static gf_status run_task(site_state *s, json_t *task)
     size_t body_len = 0, up_len = 0, resp_len;
     int status = 0, uploading = 0;
     gf_local_result res;
+    site_secagg *sec = NULL;
+    const json_t *sa = json_object_get(task, "secure_aggregation");
     if ((st = manifests_for(s, model, scaffold))) goto done;
     const gf_manifest *wire = &s->wire;
     int64_t d = s->man.d;
+    /* secure aggregation: keys and shares first, so a site that cannot train is a clean dropout */
+    if (sa && (st = site_secagg_begin(s->http, sa, d, cfg->stop, &sec))) goto done;
     if (!(vec = malloc(sizeof(float) * (size_t)wire->d)) || !(out = malloc(sizeof(float) * (size_t)wire->d))) {
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
         goto done;
@@ -174,6 +179,16 @@ static gf_status run_task(site_state *s, json_t *task)
                         scaffold ? out + d : NULL, &res);
     if (st) goto done;
 
+    if (sec) {
+        uploading = 1;
+        if ((st = site_secagg_send(sec, out, res.samples, upath, cfg->secagg_record_dir, job, round))) goto done;
+        if ((st = site_secagg_finish(sec))) goto done;
+        s->tasks_done++;
+        site_log(s, "job %lld round %lld (secure aggregation): %lld samples, %lld steps, loss %.4f, val_acc %.4f, "
+                 "%.2f s", (long long)job, (long long)round, (long long)res.samples, (long long)res.steps,
+                 res.train_loss, res.val_accuracy, res.seconds);
+        goto done;
+    }
     char ssamples[24], ssteps[24], sloss[32], svl[32], sva[32];
     snprintf(ssamples, sizeof ssamples, "%lld", (long long)res.samples);
     snprintf(ssteps, sizeof ssteps, "%lld", (long long)res.steps);
@@ -202,6 +217,7 @@ done:
         decline(s, path, why);
         gf_errorf(st, "%s", why);
     }
+    site_secagg_free(sec);
     free(vec);
     free(out);
     free(body);

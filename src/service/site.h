@@ -21,6 +21,8 @@ typedef struct {
     double            max_backoff_s;  /* longest pause between reconnects; 0: 5 */
     int               max_tasks;      /* return after this many uploads; 0: run until *stop */
     volatile sig_atomic_t *stop;      /* set (by a signal handler) to return */
+    const char       *secagg_record_dir; /* NULL, or where to keep this site's own quantised
+                                         * inputs of securely aggregated rounds (audits) */
     void            (*log)(const char *line);   /* may be NULL */
 } gf_site_config;
 

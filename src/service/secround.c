@@ -1,0 +1,347 @@
+/* The coordinator's side of one securely aggregated round (see secround.h). */
+#include "service/secround.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the masked-input wire format is little-endian uint32; this host needs a byte swap"
+#endif
+
+struct gf_secround {
+    gf_secround_public pub;
+    gf_secagg_server  *srv;
+    gf_secround_phase  phase;
+    double             deadline, phase_timeout_s;
+    unsigned char     *keyed, *shared, *masked, *answered, *left;   /* (n) each */
+    unsigned char     *survived, *dropped;                          /* (n) each, from UNMASK on */
+    uint8_t           *table;                                       /* (n, 64), from SHARES on */
+    uint32_t          *z;                                           /* (d) the unmasked sum, at DONE */
+    char               attempt[17];
+    int                nsummed;
+};
+
+static const char *const phase_names[] = { "keys", "shares", "masked", "unmask", "done" };
+
+const char *gf_secround_phase_name(gf_secround_phase ph) { return phase_names[ph]; }
+const gf_secround_public *gf_secround_public_params(const gf_secround *r) { return &r->pub; }
+gf_secround_phase gf_secround_phase_of(const gf_secround *r) { return r->phase; }
+double gf_secround_deadline(const gf_secround *r) { return r->deadline; }
+const char *gf_secround_attempt(const gf_secround *r) { return r->attempt; }
+int gf_secround_masked(const gf_secround *r, int i) { return i >= 0 && i < r->pub.p.n && r->masked[i]; }
+
+void gf_secround_free(gf_secround *r)
+{
+    if (!r) return;
+    gf_secagg_server_free(r->srv);
+    free(r->keyed);
+    free(r->shared);
+    free(r->masked);
+    free(r->answered);
+    free(r->left);
+    free(r->survived);
+    free(r->dropped);
+    free(r->table);
+    free(r->z);
+    free(r);
+}
+
+gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, int n, int64_t d, double now,
+                          gf_secround **out)
+{
+    *out = NULL;
+    int k, t;
+    gf_status st = gf_secagg_default_params(n, &k, &t);
+    if (st) return st;
+    if (cfg->k) {                       /* a configured k at or past n - 1 means full SecAgg */
+        k = cfg->k >= n - 1 ? n - 1 : cfg->k;
+        if (!cfg->t) t = (2 * k + 2) / 3;
+    }
+    if (cfg->t) t = cfg->t;
+    if (!(2 * t > k && t <= k))
+        return gf_errorf(GF_ERR_ARG, "secure aggregation: threshold t = %d does not fit k = %d neighbours among "
+                         "%d sites (k/2 < t <= k)", t, k, n);
+    gf_secround *r = calloc(1, sizeof *r);
+    if (!r) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    gf_secround_public *pub = &r->pub;
+    pub->p = (gf_secagg_params){ .n = n, .k = k, .t = t, .d = d + 1 };
+    randombytes_buf(pub->p.seed, sizeof pub->p.seed);   /* public, but nobody may choose it */
+    sodium_bin2hex(r->attempt, sizeof r->attempt, pub->p.seed, 8);
+    pub->max_weight = cfg->max_weight > 0 ? cfg->max_weight : 1e5;
+    if (dp && dp->enabled) {
+        pub->dp_clip = dp->clip;
+        pub->dp_noise_std = dp->noise * dp->clip / sqrt((double)t);
+        pub->max_weight = 1;
+    }
+    /* room for the weight (<= 1) and, under DP, the clipped update plus 6 std of its noise */
+    pub->clip = cfg->clip > 0 ? cfg->clip : pub->dp_clip > 0 ? fmax(1.0, pub->dp_clip + 6 * pub->dp_noise_std) : 8.0;
+    r->phase_timeout_s = cfg->phase_timeout_s > 0 ? cfg->phase_timeout_s : 60;
+    r->deadline = now + r->phase_timeout_s;
+    r->phase = GF_SECROUND_KEYS;
+    size_t nn = (size_t)n;
+    if (!(r->keyed = calloc(nn, 1)) || !(r->shared = calloc(nn, 1)) || !(r->masked = calloc(nn, 1)) ||
+        !(r->answered = calloc(nn, 1)) || !(r->left = calloc(nn, 1)) || !(r->survived = calloc(nn, 1)) ||
+        !(r->dropped = calloc(nn, 1)))
+        st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st) st = gf_secagg_params_check(&pub->p);
+    if (!st) st = gf_secagg_server_new(&pub->p, &r->srv);
+    if (st) { gf_secround_free(r); return st; }
+    *out = r;
+    return GF_OK;
+}
+
+/* The phase a message belongs to, the site's previous step done, and not
+ * this one yet: else why, with *http. */
+static gf_status expect(const gf_secround *r, int i, gf_secround_phase ph, const unsigned char *prev,
+                        const unsigned char *done, const char *what, int *http)
+{
+    *http = 409;
+    if (i < 0 || i >= r->pub.p.n) return gf_errorf(GF_ERR_ARG, "secure aggregation: no participant %d", i);
+    if (r->left[i]) return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site left the round");
+    if (r->phase != ph)
+        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %s belong to phase \"%s\", the round is in \"%s\"",
+                         what, phase_names[ph], phase_names[r->phase]);
+    if (prev && !prev[i])
+        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site missed the phase before \"%s\"",
+                         phase_names[ph]);
+    if (done[i]) return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %s already received from this site", what);
+    return GF_OK;
+}
+
+static gf_status want_len(size_t len, size_t want, const char *what, int *http)
+{
+    if (len == want) return GF_OK;
+    *http = 400;
+    return gf_errorf(GF_ERR_FORMAT, "secure aggregation: %s must be %zu bytes, got %zu", what, want, len);
+}
+
+/* The server refused a message that had the right size, in the right
+ * phase, for the first time: its content is bad (400), or (409) it
+ * conflicts with another site's (a public key sent twice). */
+static gf_status refused(gf_status st, int *http)
+{
+    *http = st == GF_ERR_MISMATCH ? 409 : 400;
+    return st;
+}
+
+static gf_status malformed(gf_status st, int *http)
+{
+    *http = 400;
+    return st;
+}
+
+gf_status gf_secround_add_keys(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
+{
+    gf_status st = expect(r, i, GF_SECROUND_KEYS, NULL, r->keyed, "public keys", http);
+    if (!st) st = want_len(len, GF_SECAGG_KEYS_BYTES, "public keys", http);
+    if (!st && (st = gf_secagg_server_add_keys(r->srv, i, body))) return refused(st, http);
+    if (!st) r->keyed[i] = 1;
+    return st;
+}
+
+gf_status gf_secround_add_shares(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
+{
+    int k = r->pub.p.k;
+    gf_status st = expect(r, i, GF_SECROUND_SHARES, r->keyed, r->shared, "encrypted shares", http);
+    if (!st) st = want_len(len, (size_t)k * (GF_SECAGG_CT_BYTES + 1), "encrypted shares (k ciphertexts + k flags)", http);
+    if (st) return st;
+    const unsigned char *sent = body + (size_t)k * GF_SECAGG_CT_BYTES;
+    for (int m = 0; m < k; m++)
+        if (sent[m] > 1) {
+            *http = 400;
+            return gf_errorf(GF_ERR_FORMAT, "secure aggregation: sent flag %d is %d, not 0 or 1", m, sent[m]);
+        }
+    if ((st = gf_secagg_server_add_shares(r->srv, i, body, sent))) return malformed(st, http);
+    r->shared[i] = 1;
+    return GF_OK;
+}
+
+gf_status gf_secround_add_masked(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
+{
+    int64_t d = r->pub.p.d;
+    gf_status st = expect(r, i, GF_SECROUND_MASKED, r->shared, r->masked, "masked inputs", http);
+    if (!st) st = want_len(len, (size_t)d * 4, "the masked input ((model parameters + 1) x 4)", http);
+    if (st) return st;
+    uint32_t *copy = NULL;
+    const uint32_t *y = (const uint32_t *)(const void *)body;
+    if ((uintptr_t)body % _Alignof(uint32_t)) {
+        if (!(copy = malloc(len))) { *http = 500; return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
+        memcpy(copy, body, len);
+        y = copy;
+    }
+    st = gf_secagg_server_add_masked(r->srv, i, y);
+    free(copy);
+    if (st) return refused(st, http);
+    r->masked[i] = 1;
+    return GF_OK;
+}
+
+gf_status gf_secround_add_unmask(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
+{
+    gf_status st = expect(r, i, GF_SECROUND_UNMASK, r->masked, r->answered, "unmask shares", http);
+    if (!st) st = want_len(len, (size_t)r->pub.p.k * GF_SECAGG_UNMASK_ROW_BYTES, "unmask shares", http);
+    if (!st && (st = gf_secagg_server_add_unmask(r->srv, i, body))) return malformed(st, http);
+    if (!st) r->answered[i] = 1;
+    return st;
+}
+
+void gf_secround_leave(gf_secround *r, int i)
+{
+    if (i >= 0 && i < r->pub.p.n) r->left[i] = 1;
+}
+
+/* Whether this site's outbound message of phase ph exists: not yet (GF_OK,
+ * *ready 0), yes (*ready 1), or never (an error). */
+static gf_status outbound(const gf_secround *r, int i, gf_secround_phase ph, const unsigned char *took_part,
+                          int *ready, int *http)
+{
+    *ready = 0;
+    *http = 409;
+    if (i < 0 || i >= r->pub.p.n) return gf_errorf(GF_ERR_ARG, "secure aggregation: no participant %d", i);
+    if (r->phase < ph) return GF_OK;
+    if (r->phase > ph && ph != GF_SECROUND_UNMASK)
+        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: phase \"%s\" is over", phase_names[ph]);
+    if (!took_part[i])
+        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site missed the phase before \"%s\"",
+                         phase_names[ph]);
+    *ready = 1;
+    return GF_OK;
+}
+
+static gf_status copy_out(const void *src, size_t len, uint8_t **body, size_t *out_len)
+{
+    if (!(*body = malloc(len))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    memcpy(*body, src, len);
+    *out_len = len;
+    return GF_OK;
+}
+
+gf_status gf_secround_key_table(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
+{
+    int ready;
+    *body = NULL;
+    gf_status st = outbound(r, i, GF_SECROUND_SHARES, r->keyed, &ready, http);
+    if (st || !ready) return st;
+    return copy_out(r->table, (size_t)r->pub.p.n * GF_SECAGG_KEYS_BYTES, body, len);
+}
+
+gf_status gf_secround_inbox(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
+{
+    int ready, k = r->pub.p.k;
+    *body = NULL;
+    gf_status st = outbound(r, i, GF_SECROUND_MASKED, r->shared, &ready, http);
+    if (st || !ready) return st;
+    size_t n = (size_t)k * (GF_SECAGG_CT_BYTES + 1);
+    if (!(*body = malloc(n))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if ((st = gf_secagg_server_inbox(r->srv, i, *body, *body + (size_t)k * GF_SECAGG_CT_BYTES))) {
+        free(*body);
+        *body = NULL;
+        return st;
+    }
+    *len = n;
+    return GF_OK;
+}
+
+gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
+{
+    int ready, n = r->pub.p.n;
+    *body = NULL;
+    gf_status st = outbound(r, i, GF_SECROUND_UNMASK, r->masked, &ready, http);
+    if (st || !ready) return st;
+    if (r->phase == GF_SECROUND_DONE || r->answered[i])
+        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site's unmask shares are in");
+    if (!(*body = malloc(2 * (size_t)n))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    memcpy(*body, r->survived, (size_t)n);
+    memcpy(*body + n, r->dropped, (size_t)n);
+    *len = 2 * (size_t)n;
+    return GF_OK;
+}
+
+/* Sites still expected in the current phase: took part in the previous
+ * one, have not left, and have not answered this one. */
+static int waiting_for(const gf_secround *r, const unsigned char *prev, const unsigned char *done)
+{
+    int w = 0;
+    for (int i = 0; i < r->pub.p.n; i++) w += (!prev || prev[i]) && !r->left[i] && !done[i];
+    return w;
+}
+
+static int count(const unsigned char *f, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++) c += f[i] != 0;
+    return c;
+}
+
+gf_status gf_secround_advance(gf_secround *r, double now, double masked_timeout_s, int min_updates)
+{
+    const gf_secagg_params *p = &r->pub.p;
+    int need = min_updates > p->t ? min_updates : p->t;
+    gf_status st = GF_OK;
+    switch (r->phase) {
+    case GF_SECROUND_KEYS:
+        if (waiting_for(r, NULL, r->keyed) && now < r->deadline) return GF_OK;
+        if (count(r->keyed, p->n) < need)
+            return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d of %d sites sent keys, %d needed",
+                             count(r->keyed, p->n), p->n, need);
+        if (!(r->table = malloc((size_t)p->n * GF_SECAGG_KEYS_BYTES))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        if ((st = gf_secagg_server_keys(r->srv, r->table))) return st;
+        r->phase = GF_SECROUND_SHARES;
+        r->deadline = now + r->phase_timeout_s;
+        return GF_OK;
+    case GF_SECROUND_SHARES:
+        if (waiting_for(r, r->keyed, r->shared) && now < r->deadline) return GF_OK;
+        if (count(r->shared, p->n) < need)
+            return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d of %d sites shared their keys, %d needed",
+                             count(r->shared, p->n), p->n, need);
+        for (int i = 0; i < p->n; i++)      /* the first inbox closes the server's phase 2 */
+            if (r->shared[i]) {
+                uint8_t *box = malloc((size_t)p->k * (GF_SECAGG_CT_BYTES + 1));
+                if (!box) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+                st = gf_secagg_server_inbox(r->srv, i, box, box + (size_t)p->k * GF_SECAGG_CT_BYTES);
+                free(box);
+                if (st) return st;
+                break;
+            }
+        r->phase = GF_SECROUND_MASKED;
+        r->deadline = now + masked_timeout_s;
+        return GF_OK;
+    case GF_SECROUND_MASKED:
+        if (waiting_for(r, r->shared, r->masked) && now < r->deadline) return GF_OK;
+        if (count(r->masked, p->n) < need)
+            return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d of %d sites sent masked updates, %d needed; "
+                             "nothing was unmasked", count(r->masked, p->n), p->n, need);
+        if ((st = gf_secagg_server_unmask_request(r->srv, r->survived, r->dropped))) return st;
+        r->phase = GF_SECROUND_UNMASK;
+        r->deadline = now + r->phase_timeout_s;
+        return GF_OK;
+    case GF_SECROUND_UNMASK:
+        if (waiting_for(r, r->masked, r->answered) && now < r->deadline) return GF_OK;
+        if (!(r->z = malloc(sizeof *r->z * (size_t)p->d))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        if ((st = gf_secagg_server_finish(r->srv, r->z, &r->nsummed)))
+            return gf_errorf(st, "secure aggregation: unmasking failed with %d of %d survivors answering (%s); "
+                             "nothing was unmasked", count(r->answered, p->n), count(r->masked, p->n),
+                             gf_last_error());
+        r->phase = GF_SECROUND_DONE;
+        return GF_OK;
+    case GF_SECROUND_DONE:
+        return GF_OK;
+    }
+    return GF_OK;
+}
+
+gf_status gf_secround_result(const gf_secround *r, float *sum /* (d) */, double *weight, int *nsummed)
+{
+    if (r->phase != GF_SECROUND_DONE) return gf_errorf(GF_ERR_ARG, "secure aggregation: the sum is not unmasked yet");
+    const gf_secround_public *pub = &r->pub;
+    int64_t d = pub->p.d - 1;
+    float w;
+    gf_status st = gf_secagg_dequantize(r->z, d, (float)pub->clip, pub->p.n, sum);
+    if (!st) st = gf_secagg_dequantize(r->z + d, 1, (float)pub->clip, pub->p.n, &w);
+    if (st) return st;
+    *weight = w;
+    *nsummed = r->nsummed;
+    return GF_OK;
+}

@@ -1,0 +1,201 @@
+/* A site's part of a securely aggregated round (see site_secagg.h). */
+#include "service/site_secagg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include "core/fsutil.h"
+#include "privacy/dp.h"
+#include "privacy/secagg.h"
+
+#define PHASE_POLL_S 25
+
+struct site_secagg {
+    gf_https_client   *http;
+    volatile sig_atomic_t *stop;
+    gf_secagg_params   p;          /* d = model d + 1 */
+    int                index;
+    double             clip, max_weight, dp_clip, dp_noise_std;
+    char               path[128];  /* .../rounds/R/secagg */
+    char               attempt[24];   /* the round attempt's token, sent as ?attempt= */
+    gf_secagg_client  *client;
+    uint8_t           *inbox;      /* (k, GF_SECAGG_CT_BYTES) then (k) received flags */
+};
+
+void site_secagg_free(site_secagg *s)
+{
+    if (!s) return;
+    gf_secagg_client_free(s->client);
+    free(s->inbox);
+    free(s);
+}
+
+static gf_status post(site_secagg *s, const char *path, const void *body, size_t len, const char *what)
+{
+    int status = 0;
+    char *resp = NULL, full[256];
+    size_t rlen;
+    snprintf(full, sizeof full, "%s?attempt=%s", path, s->attempt);
+    gf_status st = gf_https_request(s->http, "POST", full, body, len, &status, &resp, &rlen);
+    if (!st && status != 200)
+        st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "secure aggregation: %s refused: HTTP %d: %.300s",
+                       what, status, resp ? resp : "");
+    free(resp);
+    return st;
+}
+
+/* Long-polls GET path until the phase's message is there; it must be want bytes. */
+static gf_status fetch(site_secagg *s, const char *suffix, size_t want, uint8_t **out)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s?wait=%d&attempt=%s", s->path, suffix, PHASE_POLL_S, s->attempt);
+    for (;;) {
+        if (s->stop && *s->stop) return gf_errorf(GF_ERR_ARG, "secure aggregation: stopped");
+        int status = 0;
+        char *body = NULL;
+        size_t len = 0;
+        gf_status st = gf_https_request(s->http, "GET", path, NULL, 0, &status, &body, &len);
+        if (st) return st;
+        if (status == 204) { free(body); continue; }
+        if (status != 200 || len != want) {
+            st = gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %s: HTTP %d, %zu bytes (want %zu): %.300s", suffix,
+                           status, len, want, status == 200 ? "" : body ? body : "");
+            free(body);
+            return st;
+        }
+        *out = (uint8_t *)body;
+        return GF_OK;
+    }
+}
+
+static double num(const json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
+
+gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, volatile sig_atomic_t *stop,
+                            site_secagg **out)
+{
+    *out = NULL;
+    const char *seed = json_string_value(json_object_get(sa, "seed"));
+    const char *path = json_string_value(json_object_get(sa, "path"));
+    const char *attempt = json_string_value(json_object_get(sa, "attempt"));
+    site_secagg *s = calloc(1, sizeof *s);
+    if (!s) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    s->http = http;
+    s->stop = stop;
+    s->index = (int)json_integer_value(json_object_get(sa, "index"));
+    s->p = (gf_secagg_params){ .n = (int)json_integer_value(json_object_get(sa, "n")),
+                               .k = (int)json_integer_value(json_object_get(sa, "k")),
+                               .t = (int)json_integer_value(json_object_get(sa, "t")),
+                               .d = json_integer_value(json_object_get(sa, "d")) };
+    s->clip = num(sa, "clip");
+    s->max_weight = num(sa, "max_weight");
+    s->dp_clip = num(sa, "dp_clip");
+    s->dp_noise_std = num(sa, "dp_noise_std");
+    gf_status st = GF_OK;
+    size_t seed_len = 0;
+    if (!seed || !path || strlen(path) >= sizeof s->path || !attempt || strlen(attempt) >= sizeof s->attempt ||
+        strspn(attempt, "0123456789abcdef") != strlen(attempt) || s->p.d != d + 1 ||
+        sodium_hex2bin(s->p.seed, sizeof s->p.seed, seed, strlen(seed), NULL, &seed_len, NULL) ||
+        seed_len != sizeof s->p.seed || !(s->clip > 0) || !(s->max_weight >= 1) || s->dp_clip < 0 ||
+        s->dp_noise_std < 0 || s->index < 0 || s->index >= s->p.n)
+        st = gf_errorf(GF_ERR_FORMAT, "secure aggregation: the task's parameters are malformed or do not fit "
+                       "the model (d = %lld)", (long long)d);
+    if (!st) {
+        snprintf(s->path, sizeof s->path, "%s", path);
+        snprintf(s->attempt, sizeof s->attempt, "%s", attempt);
+        st = gf_secagg_client_new(&s->p, s->index, &s->client);
+    }
+    uint8_t keys[GF_SECAGG_KEYS_BYTES], *table = NULL;
+    size_t k = (size_t)s->p.k, ctb = k * GF_SECAGG_CT_BYTES;
+    uint8_t *shares = NULL;
+    char p[192];
+    if (!st) st = gf_secagg_client_advertise(s->client, keys);
+    if (!st) {
+        snprintf(p, sizeof p, "%s/keys", s->path);
+        st = post(s, p, keys, sizeof keys, "keys");
+    }
+    if (!st) st = fetch(s, "keys", (size_t)s->p.n * GF_SECAGG_KEYS_BYTES, &table);
+    if (!st && !(shares = malloc(ctb + k))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st) st = gf_secagg_client_share(s->client, table, shares, shares + ctb);
+    if (!st) {
+        snprintf(p, sizeof p, "%s/shares", s->path);
+        st = post(s, p, shares, ctb + k, "shares");
+    }
+    if (!st) st = fetch(s, "inbox", ctb + k, &s->inbox);
+    free(table);
+    free(shares);
+    if (st) { site_secagg_free(s); return st; }
+    *out = s;
+    return GF_OK;
+}
+
+/* x (d + 1): the site's contribution before quantisation. */
+static gf_status contribution(const site_secagg *s, const float *update, int64_t samples, float *x)
+{
+    int64_t d = s->p.d - 1;
+    if (s->dp_clip > 0) {                 /* clipped to S, weight 1, plus this site's share of the noise */
+        double scale = gf_dp_clip_scale(update, d, s->dp_clip);
+        for (int64_t i = 0; i < d; i++) x[i] = (float)(update[i] * scale);
+        if (s->dp_noise_std > 0) {
+            float chunk[4096];
+            for (int64_t at = 0; at < d; at += 4096) {
+                int64_t len = d - at < 4096 ? d - at : 4096;
+                gf_status st = gf_dp_gaussian(chunk, len, s->dp_noise_std);
+                if (st) return st;
+                for (int64_t i = 0; i < len; i++) x[at + i] += chunk[i];
+            }
+        }
+        x[d] = 1.0f;
+        return GF_OK;
+    }
+    double w = (samples < s->max_weight ? (double)samples : s->max_weight) / s->max_weight;
+    for (int64_t i = 0; i < d; i++) x[i] = (float)(w * update[i]);
+    x[d] = (float)w;
+    return GF_OK;
+}
+
+static gf_status record(const char *dir, int64_t job, int64_t round, const uint32_t *q, int64_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/job-%lld-round-%lld.u32", dir, (long long)job, (long long)round);
+    gf_fs_part part = { q, sizeof *q * (size_t)n };
+    return gf_fs_write_atomic(path, &part, 1, 0600);
+}
+
+gf_status site_secagg_send(site_secagg *s, const float *update, int64_t samples, const char *update_path,
+                           const char *record_dir, int64_t job, int64_t round)
+{
+    int64_t n = s->p.d;
+    float *x = malloc(sizeof *x * (size_t)n);        /* (d + 1) */
+    uint32_t *q = malloc(sizeof *q * (size_t)n);     /* (d + 1) quantised, then masked in place */
+    gf_status st = x && q ? GF_OK : gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st) st = contribution(s, update, samples, x);
+    if (!st) st = gf_secagg_quantize(x, n, (float)s->clip, s->p.n, q);
+    if (!st && record_dir) st = record(record_dir, job, round, q, n);
+    size_t k = (size_t)s->p.k;
+    if (!st) st = gf_secagg_client_mask(s->client, q, s->inbox, s->inbox + k * GF_SECAGG_CT_BYTES, q);
+    if (!st) st = post(s, update_path, q, sizeof *q * (size_t)n, "masked update");
+    if (x) sodium_memzero(x, sizeof *x * (size_t)n);
+    free(x);
+    free(q);
+    return st;
+}
+
+gf_status site_secagg_finish(site_secagg *s)
+{
+    int n = s->p.n;
+    size_t rows = (size_t)s->p.k * GF_SECAGG_UNMASK_ROW_BYTES;
+    uint8_t *req = NULL, *resp = malloc(rows);
+    gf_status st = resp ? fetch(s, "unmask", 2 * (size_t)n, &req) : gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st) st = gf_secagg_client_unmask(s->client, req, req + n, resp);
+    if (!st) {
+        char p[192];
+        snprintf(p, sizeof p, "%s/unmask", s->path);
+        st = post(s, p, resp, rows, "unmask shares");
+    }
+    if (resp) sodium_memzero(resp, rows);
+    free(req);
+    free(resp);
+    return st;
+}
