@@ -8,6 +8,7 @@
 # rounds; FedProx and SCAFFOLD at least match it).
 #   [SEED=S] bench/fed_accuracy.sh [ROUNDS] [STRATEGIES]  (defaults: seed 1, 50 "fedavg fedprox scaffold";
 #                                                    fedprox:MU sets FedProx's mu;
+#                                                    NAME+secagg runs it under secure aggregation;
 #                                                    DP='{"clip": S, "noise": SIGMA}' adds client-level DP)
 # Each site trains with 1 thread; the 10 share the machine's cores. Sites hold
 # out 5 % of their shard as the local validation split.
@@ -33,16 +34,18 @@ export GF_KIT="$DIR/pki/operator"
 echo "| strategy | rounds | final accuracy | best accuracy | wall time |"
 echo "|---|---|---|---|---|"
 for s in $STRATS; do
-  case $s in
+  sa=""
+  case $s in *+secagg) sa=', "secure_aggregation": {}' ;; esac
+  case ${s%+secagg} in
     fedprox) strat='{"name": "fedprox", "mu": 0.01}' ;;
-    fedprox:*) strat="{\"name\": \"fedprox\", \"mu\": ${s#fedprox:}}" ;;
-    *) strat="{\"name\": \"$s\"}" ;;
+    fedprox:*) m=${s%+secagg}; strat="{\"name\": \"fedprox\", \"mu\": ${m#fedprox:}}" ;;
+    *) strat="{\"name\": \"${s%+secagg}\"}" ;;
   esac
   cat > "$DIR/$s.json" <<SPEC
 {"name": "fmnist-$(echo "$s" | tr -c 'a-z0-9\n' -)", "model": "cnn", "dataset": "fashion-mnist", "strategy": $strat,
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 10, "round_deadline_s": 600,
  "local": {"epochs": 1, "steps": null, "batch": 64, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9}},
- "seed": ${SEED:-1}, "eval": "fashion-mnist:test"${DP:+, \"dp\": $DP}}
+ "seed": ${SEED:-1}, "eval": "fashion-mnist:test"${DP:+, \"dp\": $DP}$sa}
 SPEC
   t0=$(date +%s)
   job=$("$GF" submit "$DIR/$s.json" --coordinator "$FED_URL")
