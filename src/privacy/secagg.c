@@ -239,23 +239,36 @@ static void make_ad(uint8_t ad[ADB], const uint8_t seed[GF_SECAGG_SEED_BYTES], i
     put_u32(ad + 14 + GF_SECAGG_SEED_BYTES, (uint32_t)to);
 }
 
-/* acc (d) += sign * PRG(key, nonce), PRG words little-endian uint32 */
-static void prg_apply(uint32_t *acc, int64_t d, const uint8_t key[KEYB], const uint8_t nonce[12], int sign)
+/* A mask stream: sign * PRG(key, nonce), PRG words little-endian uint32. */
+typedef struct {
+    uint8_t        key[KEYB];
+    const uint8_t *nonce;          /* nonce_self or nonce_pair */
+    int            sign;           /* +1 or -1 */
+} mask_stream;
+
+/* acc (d) += sum of the streams (ns). The vector is cut into PRG_CHUNK-word
+ * pieces that threads take independently: piece c of every stream starts
+ * at ChaCha20 block c * PRG_CHUNK * 4 / 64, so the bits are the same with
+ * any number of threads. */
+static void streams_apply(uint32_t *acc, int64_t d, const mask_stream *st, int ns)
 {
-    uint8_t buf[PRG_CHUNK * 4];
-    uint32_t block = 0;
-    for (int64_t off = 0; off < d; off += PRG_CHUNK) {
-        int64_t len = d - off < PRG_CHUNK ? d - off : PRG_CHUNK;
-        memset(buf, 0, (size_t)len * 4);
-        crypto_stream_chacha20_ietf_xor_ic(buf, buf, (unsigned long long)len * 4, nonce, block, key);
-        block += PRG_CHUNK * 4 / 64;
+    const int64_t npieces = (d + PRG_CHUNK - 1) / PRG_CHUNK;
+    #pragma omp parallel for schedule(static) if (npieces * ns >= 64)
+    for (int64_t c = 0; c < npieces; c++) {
+        uint8_t buf[PRG_CHUNK * 4];
+        const int64_t off = c * PRG_CHUNK, len = d - off < PRG_CHUNK ? d - off : PRG_CHUNK;
+        const uint32_t block = (uint32_t)(off * 4 / 64);
         uint32_t *a = acc + off;
-        if (sign > 0)
-            for (int64_t w = 0; w < len; w++) a[w] += get_u32(buf + 4 * w);
-        else
-            for (int64_t w = 0; w < len; w++) a[w] -= get_u32(buf + 4 * w);
+        for (int m = 0; m < ns; m++) {
+            memset(buf, 0, (size_t)len * 4);
+            crypto_stream_chacha20_ietf_xor_ic(buf, buf, (unsigned long long)len * 4, st[m].nonce, block, st[m].key);
+            if (st[m].sign > 0)
+                for (int64_t w = 0; w < len; w++) a[w] += get_u32(buf + 4 * w);
+            else
+                for (int64_t w = 0; w < len; w++) a[w] -= get_u32(buf + 4 * w);
+        }
+        sodium_memzero(buf, sizeof buf);
     }
-    sodium_memzero(buf, sizeof buf);
 }
 
 /* ------------------------------------------------------------------ client */
@@ -469,21 +482,27 @@ gf_status gf_secagg_client_mask(gf_secagg_client *c, const uint32_t *x /* (d) */
                                          "secagg mask: client %d has %d neighbours' shares, fewer than t = %d",
                                          me, count, p->t));
 
-    if (y != x) memmove(y, x, (size_t)p->d * sizeof *y);
-    prg_apply(y, p->d, c->b, nonce_self, +1);
-    for (int m = 0; m < k; m++) {
+    mask_stream *ms = malloc(sizeof *ms * (size_t)(k + 1));   /* (k + 1): the self mask, then the pairs */
+    if (!ms) return client_abort(c, gf_errorf(GF_ERR_NOMEM, "secagg mask: out of memory"));
+    int ns = 0;
+    memcpy(ms[ns].key, c->b, KEYB);
+    ms[ns].nonce = nonce_self;
+    ms[ns++].sign = +1;
+    for (int m = 0; m < k && !st; m++) {
         if (!c->got[m]) continue;
-        uint8_t sij[KEYB];
         int j = c->nbr[m];
-        st = pair_seed(sij, p->seed, me, c->s_sk, c->s_pk, j, c->nkeys + (size_t)m * GF_SECAGG_KEYS_BYTES + KEYB);
-        if (st) {   /* y is half-masked: wipe it */
-            sodium_memzero(y, (size_t)p->d * sizeof *y);
-            return client_abort(c, gf_errorf(st, "secagg mask: client %d: neighbour %d's s key is a low-order "
-                                             "point", me, j));
-        }
-        prg_apply(y, p->d, sij, nonce_pair, j > me ? +1 : -1);
-        sodium_memzero(sij, sizeof sij);
+        st = pair_seed(ms[ns].key, p->seed, me, c->s_sk, c->s_pk, j, c->nkeys + (size_t)m * GF_SECAGG_KEYS_BYTES + KEYB);
+        if (st) st = gf_errorf(st, "secagg mask: client %d: neighbour %d's s key is a low-order point", me, j);
+        ms[ns].nonce = nonce_pair;
+        ms[ns++].sign = j > me ? +1 : -1;
     }
+    if (!st) {
+        if (y != x) memmove(y, x, (size_t)p->d * sizeof *y);
+        streams_apply(y, p->d, ms, ns);
+    }
+    sodium_memzero(ms, sizeof *ms * (size_t)(k + 1));
+    free(ms);
+    if (st) return client_abort(c, st);
     c->phase = C_MASKED;
     return GF_OK;
 }
@@ -816,14 +835,19 @@ gf_status gf_secagg_server_finish(gf_secagg_server *s, uint32_t *z /* (d) */, in
                              "t = %d; aborting", c, s->masked[i] ? "surviving" : "dropped", i,
                              s->masked[i] ? "self-mask seed" : "mask key", p->t);
     }
+    /* first every secret and pair seed, then all their masks in one parallel pass */
+    size_t cap = 0;
+    for (int i = 0; i < n; i++)
+        if (needed(s, i)) cap += s->masked[i] ? 1 : (size_t)k;
     uint8_t *buf = malloc((size_t)k * SHB);
     uint32_t *acc = malloc((size_t)p->d * sizeof *acc);
-    if (!buf || !acc) {
-        free(buf); free(acc);
+    mask_stream *ms = malloc(sizeof *ms * (cap + 1));   /* (cap) streams to remove */
+    if (!buf || !acc || !ms) {
+        free(buf); free(acc); free(ms);
         return gf_errorf(GF_ERR_NOMEM, "secagg server finish: out of memory");
     }
-    memcpy(acc, s->sum, (size_t)p->d * sizeof *acc);
-    uint8_t secret[KEYB], pk[KEYB], sij[KEYB];
+    int ns = 0;
+    uint8_t secret[KEYB], pk[KEYB];
     gf_status st = GF_OK;
     char why[256];
     for (int i = 0; i < n && !st; i++) {
@@ -835,7 +859,9 @@ gf_status gf_secagg_server_finish(gf_secagg_server *s, uint32_t *z /* (d) */, in
                 st = gf_errorf(st, "secagg server finish: client %d's self-mask seed: %s", i, why);
                 break;
             }
-            prg_apply(acc, p->d, secret, nonce_self, -1);
+            memcpy(ms[ns].key, secret, KEYB);
+            ms[ns].nonce = nonce_self;
+            ms[ns++].sign = -1;
             continue;
         }
         /* dropped: rebuild s_i's key and remove the masks its surviving neighbours added */
@@ -857,15 +883,21 @@ gf_status gf_secagg_server_finish(gf_secagg_server *s, uint32_t *z /* (d) */, in
             int j = nb[m];
             if (!s->masked[j]) continue;
             const uint8_t *spk_j = s->keys + (size_t)j * GF_SECAGG_KEYS_BYTES + KEYB;
-            if ((st = pair_seed(sij, p->seed, i, secret, spk_i, j, spk_j))) break;
+            if ((st = pair_seed(ms[ns].key, p->seed, i, secret, spk_i, j, spk_j))) break;
             /* j added +PRG(s_ij) if i > j, -PRG(s_ij) if i < j: undo it */
-            prg_apply(acc, p->d, sij, nonce_pair, i > j ? -1 : +1);
+            ms[ns].nonce = nonce_pair;
+            ms[ns++].sign = i > j ? -1 : +1;
         }
     }
     sodium_memzero(secret, sizeof secret);
-    sodium_memzero(sij, sizeof sij);
     sodium_memzero(buf, (size_t)k * SHB);
     free(buf);
+    if (!st) {
+        memcpy(acc, s->sum, (size_t)p->d * sizeof *acc);
+        streams_apply(acc, p->d, ms, ns);
+    }
+    sodium_memzero(ms, sizeof *ms * (cap + 1));
+    free(ms);
     if (!st) {
         memcpy(z, acc, (size_t)p->d * sizeof *acc);
         if (nsummed) *nsummed = s->nmasked;
