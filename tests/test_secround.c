@@ -87,12 +87,16 @@ typedef struct {
     player pl[MAXN];
 } round_state;
 
-static void submit(int n, int min_sites, const char *secagg)
+/* A 1-round job for sites s0..s(n-1); phases of a round that waits for a
+ * silent site close at their deadline: timeout_s (keys, shares, unmask) and
+ * 1.5 timeout_s (the masked upload). */
+static void submit(int n, int min_sites, double timeout_s)
 {
     char spec[4096], *p = spec;
     p += sprintf(p, "{\"name\": \"sa%lld\", \"model\": \"" SPEC "\", \"dataset\": \"fashion-mnist\", "
-                 "\"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 1, \"min_sites\": %d, \"round_deadline_s\": 3, "
-                 "\"seed\": 5, \"secure_aggregation\": %s, \"sites\": [", (long long)next_job, min_sites, secagg);
+                 "\"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 1, \"min_sites\": %d, \"round_deadline_s\": %g, "
+                 "\"seed\": 5, \"secure_aggregation\": {\"phase_timeout_s\": %g}, \"sites\": [", (long long)next_job,
+                 min_sites, 1.5 * timeout_s, timeout_s);
     for (int i = 0; i < n; i++) p += sprintf(p, "%s\"s%d\"", i ? ", " : "", i);
     sprintf(p, "]}");
     char *raw = NULL;
@@ -178,17 +182,26 @@ static int fetch(const round_state *r, int i, const char *what, uint8_t **out, s
 
 /* Runs the round with the sites in `drop` leaving at phase `when`; the
  * sites in `bad_ct` send one neighbour a ciphertext meant for another. */
-static void play(round_state *r, const unsigned char *drop, int when, int bad_ct_site, int until_masked)
+static void play(round_state *r, const unsigned char *drop, int when, int bad_ct_site, int until_masked, int declines)
 {
     int n = r->n, k = r->k;
     char p[160];
     size_t ctb = (size_t)k * GF_SECAGG_CT_BYTES;
+    if (declines && when < DROP_BEFORE_UNMASK)       /* the dropouts say so when their phase comes */
+        for (int i = 0; i < n; i++)
+            if (drop[i]) {
+                if (when == DROP_BEFORE_KEYS)
+                    CHECK(req(site[i], "POST", route(r, "decline", p), "{\"error\": \"gone\"}", 17, NULL, NULL) == 200);
+            }
     for (int i = 0; i < n; i++) {
         player *pl = &r->pl[i];
         if (drop[i] && when == DROP_BEFORE_KEYS) continue;
         CHECK(gf_secagg_client_advertise(pl->cl, pl->keys) == GF_OK);
         CHECK(req(site[i], "POST", route(r, "secagg/keys", p), pl->keys, sizeof pl->keys, NULL, NULL) == 200);
     }
+    for (int i = 0; i < n; i++)
+        if (drop[i] && declines && when == DROP_BEFORE_SHARES)
+            CHECK(req(site[i], "POST", route(r, "decline", p), "{}", 2, NULL, NULL) == 200);
     for (int i = 0; i < n; i++) {
         player *pl = &r->pl[i];
         if (drop[i] && when <= DROP_BEFORE_SHARES) continue;
@@ -206,6 +219,9 @@ static void play(round_state *r, const unsigned char *drop, int when, int bad_ct
         }
         CHECK(req(site[i], "POST", route(r, "secagg/shares", p), pl->shares, ctb + k, NULL, NULL) == 200);
     }
+    for (int i = 0; i < n; i++)
+        if (drop[i] && declines && when == DROP_BEFORE_MASKED)
+            CHECK(req(site[i], "POST", route(r, "decline", p), "{}", 2, NULL, NULL) == 200);
     for (int i = 0; i < n; i++) {
         player *pl = &r->pl[i];
         if (drop[i] && when <= DROP_BEFORE_MASKED) continue;
@@ -379,15 +395,16 @@ static int count_lines(const char *path, const char *needle)
     return n;
 }
 
-/* One job of n sites where `ndrop` sites (the last ones) leave at `when`. */
-static void scenario(int n, int ndrop, int when, const char *what)
+/* One job of n sites where `ndrop` sites (the last ones) leave at `when`,
+ * silently (how 0: the phase waits for its deadline) or declining (1). */
+static void scenario(int n, int ndrop, int when, int how, const char *what)
 {
     round_state *r = malloc(sizeof *r);
     unsigned char drop[MAXN] = { 0 };
     for (int i = n - ndrop; i < n; i++) drop[i] = 1;
-    submit(n, 2, "{\"phase_timeout_s\": 2}");
+    submit(n, 2, how ? 30 : 4);
     take_tasks(r, n);
-    play(r, drop, when, -1, 0);
+    play(r, drop, when, -1, 0, how);
     check_aggregate(r, what);
     check_never_both(r, what);
     free_round(r);
@@ -400,7 +417,7 @@ static void bad_messages(void)
 {
     int n = 10;
     round_state *r = malloc(sizeof *r);
-    submit(n, 2, "{\"phase_timeout_s\": 3}");
+    submit(n, 2, 6);
     take_tasks(r, n);
     char p[160], old[160];
     int k = r->k;
@@ -540,10 +557,10 @@ static void too_few(void)
     int n = 10;
     round_state *r = malloc(sizeof *r);
     unsigned char drop[MAXN] = { 0 };
-    submit(n, 2, "{\"phase_timeout_s\": 2}");
+    submit(n, 2, 3);
     take_tasks(r, n);
     for (int i = 0; i < n - r->t + 1; i++) drop[i] = 1;     /* t - 1 upload */
-    play(r, drop, DROP_BEFORE_MASKED, -1, 1);
+    play(r, drop, DROP_BEFORE_MASKED, -1, 1, 0);
     char audit[256];
     snprintf(audit, sizeof audit, "%s/audit.log", data);
     int aborted = 0;
@@ -602,14 +619,15 @@ int main(void)
     free(raw);
 
     if (!getenv("GF_TEST_ONLY")) {
-    scenario(10, 0, DROP_NONE, "n = 10, no dropout");
-    scenario(10, 2, DROP_BEFORE_KEYS, "n = 10, 2 drop before keys");
-    scenario(10, 2, DROP_BEFORE_SHARES, "n = 10, 2 drop before shares");
+    scenario(10, 0, DROP_NONE, 0, "n = 10, no dropout");
+    scenario(10, 2, DROP_BEFORE_KEYS, 0, "n = 10, 2 silent before keys");
+    scenario(10, 2, DROP_BEFORE_SHARES, 1, "n = 10, 2 decline before shares");
     }
-    scenario(10, 3, DROP_BEFORE_MASKED, "n = 10, 3 drop before the masked upload");
+    scenario(10, 3, DROP_BEFORE_MASKED, 0, "n = 10, 3 silent before the masked upload");
     if (getenv("GF_TEST_ONLY")) goto out;
-    scenario(10, 3, DROP_BEFORE_UNMASK, "n = 10, 3 drop before unmasking");
-    scenario(100, 10, DROP_BEFORE_MASKED, "n = 100, 10 drop before the masked upload");
+    scenario(10, 3, DROP_BEFORE_UNMASK, 0, "n = 10, 3 silent before unmasking");
+    scenario(10, 3, DROP_BEFORE_MASKED, 1, "n = 10, 3 decline before the masked upload");
+    scenario(100, 10, DROP_BEFORE_MASKED, 1, "n = 100, 10 decline before the masked upload");
     bad_messages();
     too_few();
 out:
