@@ -195,7 +195,7 @@ static void test_variants(void)
                          "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
                          "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4}},\"seed\":0,"
                          "\"eval\":null,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
-                         "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8}}", &j);
+                         "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8,\"adaptive\":{\"quantile\":0.7}}}", &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
     if (!st) {
         CHECK(j.rounds == 100);
@@ -210,9 +210,11 @@ static void test_variants(void)
                   "%s", j.secure_aggregation_json ? j.secure_aggregation_json : "(null)");
         CHECK(j.secagg.enabled && j.secagg.k == 20 && j.secagg.t == 14 && j.secagg.clip == 4 &&
               j.secagg.max_weight == 1e5 && j.secagg.phase_timeout_s == 60);
-        CHECK_MSG(j.dp_json && !strcmp(j.dp_json, "{\"clip\":1,\"epsilon\":8,\"noise\":1.1000000000000001}"),
+        CHECK_MSG(j.dp_json && !strcmp(j.dp_json, "{\"adaptive\":{\"quantile\":0.69999999999999996},\"clip\":1,"
+                                        "\"epsilon\":8,\"noise\":1.1000000000000001}"),
                   "%s", j.dp_json ? j.dp_json : "(null)");
         CHECK(j.dp.enabled && j.dp.clip == 1 && j.dp.noise == 1.1 && j.dp.delta == 1e-5 && j.dp.epsilon == 8);
+        CHECK(j.dp.adaptive && j.dp.quantile == 0.7 && j.dp.clip_lr == 0.2 && j.dp.count_noise == 0);
         char *s = round_trip(&j);
         CHECK_MSG(s && strstr(s, "\"strategy\":{\"name\":\"fedadam\",\"server_lr\":0.3,\"beta1\":0.9,"
                                  "\"beta2\":0.999,\"tau\":0.001}") &&
@@ -291,6 +293,11 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"k\":4,\"t\":2}}", GF_ERR_ARG, "secure_aggregation.t", "k/2 < t <= k" },
     { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"clip\":0}}", GF_ERR_ARG, "secure_aggregation.clip", NULL },
     { MIN_FED ",\"secure_aggregation\":{}}", GF_ERR_ARG, "secure_aggregation: needs min_sites >= 2", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"adaptive\":{\"rate\":1}}}", GF_ERR_ARG, "dp.adaptive.rate: unknown key", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"adaptive\":{\"quantile\":1}}}", GF_ERR_ARG, "dp.adaptive.quantile", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":0,\"adaptive\":{}}}", GF_ERR_ARG, "needs dp.noise > 0", NULL },
+    { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":2,\"adaptive\":{\"count_noise\":1}}}", GF_ERR_ARG,
+      "dp.adaptive.count_noise: must exceed dp.noise / 2", NULL },
     { "{" M ",\"rounds\":2,\"min_sites\":3,\"strategy\":{\"name\":\"median\"},\"secure_aggregation\":{}}", GF_ERR_ARG,
       "secure_aggregation: strategy \"median\" cannot run on a masked sum", NULL },
     { MIN_FED ",\"dp\":\"on\"}", GF_ERR_ARG, "dp: must be an object or null, got \"on\"", NULL },

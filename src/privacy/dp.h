@@ -16,6 +16,13 @@ typedef struct {
     double noise;      /* sigma >= 0: noise multiplier (std = sigma * S) */
     double delta;      /* 0 < delta < 1 (default 1e-5) */
     double epsilon;    /* budget > 0, or 0: none (then epsilon is only reported) */
+    /* adaptive clipping (Andrew et al. 2021, "Differentially Private Learning
+     * with Adaptive Clipping"): clip starts at `clip` and follows the
+     * `quantile` of the update norms (dp_adaptive.c) */
+    int    adaptive;
+    double quantile;     /* target fraction of updates left unclipped, (0, 1); default 0.5 */
+    double clip_lr;      /* geometric step eta_C > 0; default 0.2 */
+    double count_noise;  /* sigma_b: std of the noise on the unclipped count; 0: sites / 20 */
 } gf_dp_config;
 
 /* min(1, clip / ||x||_2) over x (n): the factor that clips x (1 for 0). */
@@ -24,6 +31,21 @@ double gf_dp_clip_scale(const float *x, int64_t n, double clip);
 /* n independent N(0, stddev^2) values from libsodium's CSPRNG (Box-Muller
  * on 53-bit uniforms): unpredictable to anyone, the coordinator included. */
 gf_status gf_dp_gaussian(float *out, int64_t n, double stddev);
+
+/* Adaptive clipping, for a round of `sites` updates: *count_std =
+ * sigma_b (count_noise, or sites / 20 when 0), and *update_noise = the
+ * multiplier of the noise on the sum of clipped updates, (sigma^-2 -
+ * (2 sigma_b)^-2)^-1/2, so that the pair of Gaussian mechanisms (updates,
+ * count) costs what one of multiplier sigma costs (Andrew et al., Thm 1):
+ * the accountant keeps using sigma. Without adaptive clipping, sigma and 0.
+ * GF_ERR_ARG when sigma >= 2 sigma_b (the count's noise would need all the
+ * budget; raise count_noise). */
+gf_status gf_dp_round_noise(const gf_dp_config *c, int sites, double *update_noise, double *count_std);
+
+/* The next round's clip from this round's: clip * exp(-clip_lr * (f -
+ * quantile)), f = noised_count / sites the noised fraction of updates whose
+ * norm was at most clip (may fall outside [0, 1]). */
+double gf_dp_clip_next(const gf_dp_config *c, double clip, double noised_count, int sites);
 
 /* Epsilon spent after `rounds` rounds at sample rate q (0 when rounds == 0;
  * +inf when noise == 0). order (may be NULL) gets the best RDP order. */

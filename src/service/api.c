@@ -132,6 +132,9 @@ static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *res
     gf_store_job_free(&job);
     pthread_mutex_lock(&c->lock);
     co_job *cj = co_job_find(c, id);
+    json_t *dpj = json_object_get(out, "dp");
+    if (cj && dpj && cj->fj->spec.dp.adaptive)       /* the clip adaptive clipping has reached */
+        json_object_set_new(dpj, "clip_current", json_real(cj->fj->dp_clip));
     if (cj && cj->fj->round) {
         gf_fedjob *j = cj->fj;
         json_t *sites = json_array();

@@ -80,6 +80,14 @@ static gf_status resume(gf_fedjob *j, const char *data_dir, float *vec)
     int64_t d = j->model.d;
     for (int i = 0; !st && i < gf_strategy_state_count(j->strategy); i++)
         st = gf_st_read_f32(f, gf_strategy_state_name(j->strategy, i), 1, &d, gf_strategy_state(j->strategy, i));
+    const char *clip = j->spec.dp.adaptive ? gf_st_meta_get(f, "gf.dp_clip_next") : NULL;
+    if (!st && j->spec.dp.adaptive) {          /* adaptive clipping goes on from where it was */
+        char *end = NULL;
+        double v = clip ? strtod(clip, &end) : NAN;
+        if (!clip || *end || !(v > 0) || !isfinite(v))
+            st = gf_errorf(GF_ERR_FORMAT, "metadata gf.dp_clip_next is missing or bad");
+        else j->dp_clip = j->dp_clip_used = v;
+    }
     gf_st_close(f);
     if (st) return gf_errorf(st, "resuming job %lld from %s: %s", (long long)j->id, path, gf_last_error());
     return GF_OK;
@@ -96,6 +104,7 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_jso
     float *vec = NULL;
     gf_model *init = NULL;
     gf_status st = gf_jobspec_parse(spec_json, strlen(spec_json), &j->spec);
+    j->dp_clip = j->dp_clip_used = j->spec.dp.clip;
     if (!st && j->spec.kind != GF_JOB_FEDERATED) st = gf_errorf(GF_ERR_ARG, "job %lld is not federated", (long long)id);
     if (!st) st = gf_manifest_from_spec(j->spec.model, &j->model);
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
@@ -158,7 +167,7 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
                          (long long)round, n);
     gf_secround *sec = NULL;
     if (j->spec.secagg.enabled) {
-        gf_status st = gf_secround_new(&j->spec.secagg, &j->spec.dp, n, j->model.d, now, &sec);
+        gf_status st = gf_secround_new(&j->spec.secagg, &j->spec.dp, j->dp_clip, n, j->model.d, now, &sec);
         if (st) return st;
     }
     gf_fedjob_part *p = calloc((size_t)n, sizeof *p);
@@ -169,7 +178,7 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
     free(j->parts);
     j->parts = p;
     j->nparts = n;
-    j->received = j->declined = 0;
+    j->received = j->declined = j->dp_unclipped = 0;
     j->loss_sum = j->weight_sum = 0;
     j->round = round;
     j->closing = 0;
@@ -320,9 +329,11 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
     gf_status st;
     if (!p) st = gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
-    else if (j->spec.dp.enabled)   /* DP-FedAvg: clipped to S, weight 1 */
-        st = gf_strategy_add_scaled(j->strategy, up->view.vec,
-                                    gf_dp_clip_scale(up->view.vec, j->model.d, j->spec.dp.clip), 1.0, NULL);
+    else if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
+        double scale = gf_dp_clip_scale(up->view.vec, j->model.d, j->dp_clip);
+        st = gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL);
+        if (!st) j->dp_unclipped += scale >= 1.0;
+    }
     else
         st = gf_strategy_add(j->strategy, up->view.vec, (double)up->samples,
                              scaffold ? up->view.vec + j->model.d : NULL);
@@ -344,15 +355,14 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
 /* The unmasked sum as one update: the weighted mean with the round's
  * weight sum, or (DP) the sum of the clipped, noised updates over their
  * number, as the central DP path divides it. */
-static gf_status add_unmasked(gf_fedjob *j)
+static gf_status add_unmasked(gf_fedjob *j, double *count, int *m)
 {
     int64_t d = j->model.d;
     float *sum = malloc(sizeof(float) * (size_t)d);   /* (d) */
     if (!sum) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     double w;
-    int m;
-    gf_status st = gf_secround_result(j->sec, sum, &w, &m);
-    double div = j->spec.dp.enabled ? (double)m : w;
+    gf_status st = gf_secround_result(j->sec, sum, &w, m, count);
+    double div = j->spec.dp.enabled ? (double)*m : w;
     if (!st && !(div > 0))
         st = gf_errorf(GF_ERR_NUMERIC, "secure aggregation: the unmasked weight sum is %g", div);
     if (!st) {
@@ -371,18 +381,28 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     }
     float *vec = global_vec(j);
     gf_status st = GF_OK;
+    double count = j->dp_unclipped, next_clip = j->dp_clip;
+    int summed = j->received;
     if (j->sec) {
-        if ((st = add_unmasked(j))) return st;
-    } else if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N(0, (sigma S)^2) on the sum, in chunks */
+        st = add_unmasked(j, &count, &summed);      /* noised by the sites */
+    } else if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N(0, (z S)^2) on the sum, in chunks */
+        double z, sb;
         float chunk[4096];
+        if (!(st = gf_dp_round_noise(&j->spec.dp, j->nparts, &z, &sb)) && j->spec.dp.adaptive) {
+            st = gf_dp_gaussian(chunk, 1, sb);
+            count += chunk[0];
+        }
         for (int64_t at = 0; !st && at < j->model.d; at += 4096) {
             int64_t len = j->model.d - at < 4096 ? j->model.d - at : 4096;
-            st = gf_dp_gaussian(chunk, len, j->spec.dp.noise * j->spec.dp.clip);
+            st = gf_dp_gaussian(chunk, len, z * j->dp_clip);
             if (!st) st = gf_strategy_perturb_sum(j->strategy, at, chunk, len);
         }
     }
+    if (!st && j->spec.dp.enabled) next_clip = gf_dp_clip_next(&j->spec.dp, j->dp_clip, count, summed);
     if (!st) st = gf_strategy_finish_round(j->strategy, vec);
     if (st) return st;
+    j->dp_clip_used = j->dp_clip;
+    j->dp_clip = next_clip;
     if (j->spec.strategy.type == GF_STRAT_SCAFFOLD)
         memcpy(vec + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
     j->closing = 1;
@@ -418,7 +438,8 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         x->shape[0] = j->model.d;
         x->data = gf_strategy_state(j->strategy, i);
     }
-    char sround[24], sjob[24], sacc[32], path[PATH_MAX], seps[32], sdelta[32], snoise[32], sclip[32], sq[32];
+    char sround[24], sjob[24], sacc[32], path[PATH_MAX], seps[32], sdelta[32], snoise[32], sclip[32], sq[32],
+         snext[32];
     snprintf(sround, sizeof sround, "%lld", (long long)round);
     snprintf(sjob, sizeof sjob, "%lld", (long long)j->id);
     snprintf(sacc, sizeof sacc, "%.17g", accuracy);
@@ -428,7 +449,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         { "gf.strategy", gf_strategy_type_name(j->spec.strategy.type) },
         { "gf.test_accuracy", isnan(accuracy) ? "nan" : sacc },
         { "gf.dp_epsilon", seps }, { "gf.dp_delta", sdelta }, { "gf.dp_noise", snoise },
-        { "gf.dp_clip", sclip }, { "gf.dp_sample_rate", sq },
+        { "gf.dp_clip", sclip }, { "gf.dp_sample_rate", sq }, { "gf.dp_clip_next", snext },
     };
     int nmeta = (int)(sizeof meta / sizeof meta[0]);
     if (j->spec.dp.enabled) {
@@ -437,10 +458,12 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         snprintf(seps, sizeof seps, "%.17g", eps);
         snprintf(sdelta, sizeof sdelta, "%.17g", j->spec.dp.delta);
         snprintf(snoise, sizeof snoise, "%.17g", j->spec.dp.noise);
-        snprintf(sclip, sizeof sclip, "%.17g", j->spec.dp.clip);
+        snprintf(sclip, sizeof sclip, "%.17g", j->dp_clip_used);
         snprintf(sq, sizeof sq, "%.17g", j->spec.fraction);
+        snprintf(snext, sizeof snext, "%.17g", j->dp_clip);
+        if (!j->spec.dp.adaptive) nmeta -= 1;
     } else {
-        nmeta -= 5;
+        nmeta -= 6;
     }
     gf_status st = gf_fedjob_artifact_path(data_dir, j->id, round, path, sizeof path);
     if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, nmeta);

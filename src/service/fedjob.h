@@ -48,6 +48,11 @@ typedef struct {
     gf_fedjob_part *parts;        /* (nparts); under secure aggregation part i is client i */
     gf_secround    *sec;          /* the open round's secure aggregation (NULL without) */
     double       loss_sum, weight_sum;
+    /* client-level DP: the clip of the open round (adaptive clipping moves
+     * it every round) and, central DP, how many updates it left unclipped */
+    double       dp_clip;
+    int          dp_unclipped;
+    double       dp_clip_used;    /* the clip of the last aggregated round */
     /* evaluation on the coordinator's held-out set ("eval" in the spec) */
     gf_dataset   eval;
     gf_model    *eval_model;

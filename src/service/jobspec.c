@@ -476,8 +476,8 @@ static gf_status parse_common(const json_t *root, gf_jobspec *out)
 static gf_status parse_dp(const json_t *o, gf_jobspec *out)
 {
     if (!o || json_is_null(o)) return GF_OK;
-    static const char *const keys[] = { "clip", "noise", "delta", "epsilon", NULL };
-    gf_status st = check_keys(o, "dp", keys, "clip, noise, delta, epsilon", "");
+    static const char *const keys[] = { "clip", "noise", "delta", "epsilon", "adaptive", NULL };
+    gf_status st = check_keys(o, "dp", keys, "clip, noise, delta, epsilon, adaptive", "");
     if (st) return st;
     gf_dp_config *c = &out->dp;
     *c = (gf_dp_config){ .enabled = 1, .delta = 1e-5 };
@@ -490,6 +490,23 @@ static gf_status parse_dp(const json_t *o, gf_jobspec *out)
         return st;
     if (c->epsilon > 0 && c->noise <= 0)
         return gf_errorf(GF_ERR_ARG, "dp.epsilon: a budget needs dp.noise > 0 (without noise epsilon is infinite)");
+    const json_t *a;
+    if ((st = get_object(o, "dp", "adaptive", 1, &a))) return st;
+    if (a) {                          /* adaptive clipping: {"quantile", "lr", "count_noise"} */
+        static const char *const akeys[] = { "quantile", "lr", "count_noise", NULL };
+        if ((st = check_keys(a, "dp.adaptive", akeys, "quantile, lr, count_noise", ""))) return st;
+        c->adaptive = 1;
+        c->quantile = 0.5;
+        c->clip_lr = 0.2;
+        if ((st = get_real(a, "dp.adaptive", "quantile", 0.0, 1, 1.0, 1, &c->quantile)) ||
+            (st = get_real(a, "dp.adaptive", "lr", 0.0, 1, 10.0, 0, &c->clip_lr)) ||
+            (st = get_real(a, "dp.adaptive", "count_noise", 0.0, 1, 1e6, 0, &c->count_noise)))
+            return st;
+        if (!(c->noise > 0)) return gf_errorf(GF_ERR_ARG, "dp.adaptive: adaptive clipping needs dp.noise > 0");
+        if (c->count_noise > 0 && !(c->noise < 2 * c->count_noise))
+            return gf_errorf(GF_ERR_ARG, "dp.adaptive.count_noise: must exceed dp.noise / 2 = %g, got %g",
+                             c->noise / 2, c->count_noise);
+    }
     gf_strategy_type t = out->strategy.type;
     if (!gf_strategy_is_streaming(t) || t == GF_STRAT_SCAFFOLD)
         return gf_errorf(GF_ERR_ARG, "dp: strategy \"%s\" cannot take client-level DP (it needs a sum of "

@@ -58,8 +58,10 @@
  * "dp" (federated only; client-level DP, see privacy/dp.h), kept the same
  * way and parsed into `dp`: {"clip": S > 0 (required), "noise": sigma in
  * [0, 1e6] (required), "delta": (0, 1) (default 1e-5), "epsilon": budget > 0
- * (optional; needs noise > 0)}; only with the sum-based strategies other
- * than SCAFFOLD. */
+ * (optional; needs noise > 0), "adaptive": adaptive clipping from S
+ * (optional; needs noise > 0): {"quantile": (0, 1) (default 0.5), "lr":
+ * (0, 10] (default 0.2), "count_noise": > noise / 2 (default: sites / 20)}};
+ * only with the sum-based strategies other than SCAFFOLD. */
 #ifndef GF_SERVICE_JOBSPEC_H
 #define GF_SERVICE_JOBSPEC_H
 

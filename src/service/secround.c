@@ -48,8 +48,8 @@ void gf_secround_free(gf_secround *r)
     free(r);
 }
 
-gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, int n, int64_t d, double now,
-                          gf_secround **out)
+gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, double dp_clip, int n, int64_t d,
+                          double now, gf_secround **out)
 {
     *out = NULL;
     int k, t;
@@ -66,17 +66,23 @@ gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, i
     gf_secround *r = calloc(1, sizeof *r);
     if (!r) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     gf_secround_public *pub = &r->pub;
-    pub->p = (gf_secagg_params){ .n = n, .k = k, .t = t, .d = d + 1 };
+    int adaptive = dp && dp->enabled && dp->adaptive;
+    pub->p = (gf_secagg_params){ .n = n, .k = k, .t = t, .d = d + 1 + adaptive };
     randombytes_buf(pub->p.seed, sizeof pub->p.seed);   /* public, but nobody may choose it */
     sodium_bin2hex(r->attempt, sizeof r->attempt, pub->p.seed, 8);
     pub->max_weight = cfg->max_weight > 0 ? cfg->max_weight : 1e5;
-    if (dp && dp->enabled) {
-        pub->dp_clip = dp->clip;
-        pub->dp_noise_std = dp->noise * dp->clip / sqrt((double)t);
+    if (dp && dp->enabled) {                /* the noise of the sum, split over any t survivors */
+        double z, sb;
+        if (gf_dp_round_noise(dp, n, &z, &sb)) { free(r); return GF_ERR_ARG; }
+        pub->dp_clip = dp_clip;
+        pub->dp_noise_std = z * dp_clip / sqrt((double)t);
+        pub->dp_count = adaptive;
+        pub->dp_count_noise_std = sb / sqrt((double)t);
         pub->max_weight = 1;
     }
     /* room for the weight (<= 1) and, under DP, the clipped update plus 6 std of its noise */
-    pub->clip = cfg->clip > 0 ? cfg->clip : pub->dp_clip > 0 ? fmax(1.0, pub->dp_clip + 6 * pub->dp_noise_std) : 8.0;
+    pub->clip = cfg->clip > 0 ? cfg->clip : pub->dp_clip > 0 ? fmax(1.0 + 6 * pub->dp_count_noise_std,
+                                                                      pub->dp_clip + 6 * pub->dp_noise_std) : 8.0;
     r->phase_timeout_s = cfg->phase_timeout_s > 0 ? cfg->phase_timeout_s : 60;
     r->deadline = now + r->phase_timeout_s;
     r->phase = GF_SECROUND_KEYS;
@@ -332,16 +338,18 @@ gf_status gf_secround_advance(gf_secround *r, double now, double masked_timeout_
     return GF_OK;
 }
 
-gf_status gf_secround_result(const gf_secround *r, float *sum /* (d) */, double *weight, int *nsummed)
+gf_status gf_secround_result(const gf_secround *r, float *sum /* (d) */, double *weight, int *nsummed,
+                             double *count)
 {
     if (r->phase != GF_SECROUND_DONE) return gf_errorf(GF_ERR_ARG, "secure aggregation: the sum is not unmasked yet");
     const gf_secround_public *pub = &r->pub;
-    int64_t d = pub->p.d - 1;
-    float w;
+    int64_t d = pub->p.d - 1 - pub->dp_count;
+    float tail[2] = { 0, 0 };    /* the weight, the count */
     gf_status st = gf_secagg_dequantize(r->z, d, (float)pub->clip, pub->p.n, sum);
-    if (!st) st = gf_secagg_dequantize(r->z + d, 1, (float)pub->clip, pub->p.n, &w);
+    if (!st) st = gf_secagg_dequantize(r->z + d, 1 + pub->dp_count, (float)pub->clip, pub->p.n, tail);
     if (st) return st;
-    *weight = w;
+    *weight = tail[0];
+    *count = tail[1];
     *nsummed = r->nsummed;
     return GF_OK;
 }

@@ -38,15 +38,20 @@ typedef struct {
     gf_secagg_params p;      /* n, k, t, d = model d + 1, a fresh random seed */
     double clip;             /* quantisation range: gf_secagg_quantize(.., clip, n, ..) */
     double max_weight;       /* weight = min(samples, max_weight) / max_weight; 1 under DP */
-    double dp_clip;          /* DP: the L2 bound each site applies (0: no DP) */
+    double dp_clip;          /* DP: the L2 bound each site applies this round (0: no DP) */
     double dp_noise_std;     /* DP: std of each site's share of the noise (sigma S / sqrt(t)) */
+    int    dp_count;         /* adaptive clipping: x gains a last coordinate, 1 when the
+                              * update's norm was at most dp_clip, plus its noise share */
+    double dp_count_noise_std;   /* sigma_b / sqrt(t) */
 } gf_secround_public;
 
-/* A round of n sites over a model of d parameters; the first phase's
- * deadline is now + cfg->phase_timeout_s. GF_ERR_ARG (with the reason) when
- * n sites cannot run secure aggregation with the job's k and t. */
-gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, int n, int64_t d, double now,
-                          gf_secround **out);
+/* A round of n sites over a model of d parameters (with DP, clipped at
+ * dp_clip this round); the first phase's deadline is now +
+ * cfg->phase_timeout_s. GF_ERR_ARG (with the reason) when n sites cannot run
+ * secure aggregation with the job's k and t. The masked vector is
+ * x = [w * update (d), w] plus, under adaptive clipping, the count bit. */
+gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, double dp_clip, int n, int64_t d,
+                          double now, gf_secround **out);
 void      gf_secround_free(gf_secround *r);   /* NULL is fine */
 
 const gf_secround_public *gf_secround_public_params(const gf_secround *r);
@@ -86,7 +91,9 @@ gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size
 gf_status gf_secround_advance(gf_secround *r, double now, double masked_deadline, int min_updates);
 
 /* After DONE: the dequantised sum over the survivors (d) (the weighted sum
- * of their updates), the weight sum, and how many were summed. */
-gf_status gf_secround_result(const gf_secround *r, float *sum /* (d) */, double *weight, int *nsummed);
+ * of their updates), the weight sum, how many were summed, and (adaptive
+ * clipping; else 0) the noised count of unclipped updates. */
+gf_status gf_secround_result(const gf_secround *r, float *sum /* (d) */, double *weight, int *nsummed,
+                             double *count);
 
 #endif

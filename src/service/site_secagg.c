@@ -17,7 +17,8 @@ struct site_secagg {
     volatile sig_atomic_t *stop;
     gf_secagg_params   p;          /* d = model d + 1 */
     int                index;
-    double             clip, max_weight, dp_clip, dp_noise_std;
+    double             clip, max_weight, dp_clip, dp_noise_std, dp_count_noise_std;
+    int                dp_count;       /* adaptive clipping: send the count bit */
     char               path[128];  /* .../rounds/R/secagg */
     char               attempt[24];   /* the round attempt's token, sent as ?attempt= */
     gf_secagg_client  *client;
@@ -92,13 +93,16 @@ gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, 
     s->max_weight = num(sa, "max_weight");
     s->dp_clip = num(sa, "dp_clip");
     s->dp_noise_std = num(sa, "dp_noise_std");
+    s->dp_count = json_is_true(json_object_get(sa, "dp_count"));
+    s->dp_count_noise_std = num(sa, "dp_count_noise_std");
     gf_status st = GF_OK;
     size_t seed_len = 0;
     if (!seed || !path || strlen(path) >= sizeof s->path || !attempt || strlen(attempt) >= sizeof s->attempt ||
-        strspn(attempt, "0123456789abcdef") != strlen(attempt) || s->p.d != d + 1 ||
+        strspn(attempt, "0123456789abcdef") != strlen(attempt) || s->p.d != d + 1 + s->dp_count ||
         sodium_hex2bin(s->p.seed, sizeof s->p.seed, seed, strlen(seed), NULL, &seed_len, NULL) ||
         seed_len != sizeof s->p.seed || !(s->clip > 0) || !(s->max_weight >= 1) || s->dp_clip < 0 ||
-        s->dp_noise_std < 0 || s->index < 0 || s->index >= s->p.n)
+        s->dp_noise_std < 0 || s->dp_count_noise_std < 0 || s->index < 0 || s->index >= s->p.n ||
+        (s->dp_count && !(s->dp_clip > 0)))
         st = gf_errorf(GF_ERR_FORMAT, "secure aggregation: the task's parameters are malformed or do not fit "
                        "the model (d = %lld)", (long long)d);
     if (!st) {
@@ -130,12 +134,18 @@ gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, 
     return GF_OK;
 }
 
-/* x (d + 1): the site's contribution before quantisation. */
+/* x (d + 1 [+ 1]): the site's contribution before quantisation. */
 static gf_status contribution(const site_secagg *s, const float *update, int64_t samples, float *x)
 {
-    int64_t d = s->p.d - 1;
+    int64_t d = s->p.d - 1 - s->dp_count;
     if (s->dp_clip > 0) {                 /* clipped to S, weight 1, plus this site's share of the noise */
         double scale = gf_dp_clip_scale(update, d, s->dp_clip);
+        if (s->dp_count) {                /* adaptive clipping: was the norm at most S? plus its noise share */
+            float nb = 0;
+            gf_status st = gf_dp_gaussian(&nb, 1, s->dp_count_noise_std);
+            if (st) return st;
+            x[d + 1] = (scale >= 1.0 ? 1.0f : 0.0f) + nb;
+        }
         for (int64_t i = 0; i < d; i++) x[i] = (float)(update[i] * scale);
         if (s->dp_noise_std > 0) {
             float chunk[4096];

@@ -117,5 +117,27 @@ import json, sys
 s = json.load(sys.stdin)
 assert abs(s["dp"]["epsilon"] - float(sys.argv[1])) < 1e-6 and s["rounds"][0]["sites"] == 4, s' "$want" \
   && ok "DP under secure aggregation: 1 round, epsilon $want" || fail "job 3: $("$GF" status 3 $C --json | head -c 400)"
+# adaptive clipping, under secure aggregation (the count travels masked) and
+# central: every update's norm is far above the starting clip 0.005, so the
+# unclipped fraction is 0 (noised with std 0.2 / 4 sites) and the clip grows
+# by exp(0.5 * (0.5 - f)), 0.25 +- 0.025 in log, a round
+jn=4
+for sa in ', "secure_aggregation": {}' ''; do
+  sed -e 's/"rounds": 2/"rounds": 3/' -e 's/, "secure_aggregation": {}//' \
+      -e "s/\"seed\": 3,/\"seed\": 3, \"dp\": {\"clip\": 0.005, \"noise\": 0.2, \"adaptive\": {\"lr\": 0.5, \"count_noise\": 0.2}},/" \
+      -e "s/\"idx:\$TMP\/d:test\"/\"idx:\$TMP\/d:test\"$sa/" -e "s/\"secure\"/\"adaptive-$jn\"/" "$TMP/job.json" > "$TMP/job$jn.json"
+  grep -q adaptive "$TMP/job$jn.json" || fail "job $jn spec"
+  "$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
+  fed_wait_state "$TMP" $jn succeeded 120 || { fail "job $jn"; tail -5 "$TMP/coordinator.log"; }
+  "$GF" download $jn --out "$TMP/adaptive$jn.safetensors" $C > /dev/null || fail "download $jn"
+  python3 - "$TMP/adaptive$jn.safetensors" <<'PY' && ok "adaptive clipping${sa:+ under secure aggregation}: the clip grew from 0.005 over 3 rounds" || fail "adaptive job $jn"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
+used, nxt = float(meta["gf.dp_clip"]), float(meta["gf.dp_clip_next"])
+assert meta["gf.round"] == "3" and 0.005 * 1.3 < used < nxt, meta
+PY
+  jn=$((jn+1))
+done
 "$GF" audit verify "$TMP/data/audit.log" > /dev/null && ok "audit log verifies" || fail "audit verify"
 finish
