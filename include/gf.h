@@ -14,6 +14,7 @@
 #include "engine/spec.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
+#include "train/dpsgd.h"
 #include "train/trainer.h"
 
 #endif

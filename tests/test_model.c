@@ -1,6 +1,7 @@
 /* Model building: spec parsing (canonical forms, shapes, errors), fusion
  * giving the same bits as layer-by-layer execution, and a training step
- * that allocates nothing once the model is built. */
+ * (plain, and DP-SGD's per-example step) that allocates nothing once the
+ * model is built. */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "engine/model.h"
 #include "engine/optim.h"
 #include "engine/spec.h"
+#include "train/dpsgd.h"
 
 static void test_specs(void)
 {
@@ -143,10 +145,64 @@ static void test_step_allocates_nothing(void)
     gf_model_free(m);
 }
 
+/* DP-SGD's step (batch-1 workers sharing the parameters, clipping, noise)
+ * allocates nothing in libgf either. */
+static void test_dpsgd_step_allocates_nothing(void)
+{
+    gf_model *m;
+    CHECK(gf_model_create("seq:1x12x12-conv4k3p1-relu-maxpool2-dropout0.2-layernorm-flatten-linear16-gelu-linear5",
+                          1, 2, &m) == GF_OK);
+    gf_model_init(m, 2);
+    gf_dpsgd_config c = { .enabled = 1, .clip = 0.5, .noise = 1.0, .delta = 1e-5 };
+    gf_dpsgd *dp;
+    CHECK(gf_dpsgd_create(&c, m, 2, &dp) == GF_OK);
+    gf_optim_config cfg = gf_optim_defaults(GF_OPTIM_ADAMW, 1e-3f);
+    gf_optim o;
+    CHECK(gf_optim_create(&cfg, m->nparams, &o) == GF_OK);
+    enum { N = 24 };
+    gf_dataset d = { .n = N, .c = 1, .h = 12, .w = 12, .dim = 144, .num_classes = 5 };
+    d.x = malloc(sizeof(float) * N * 144);
+    d.y = malloc(sizeof(int32_t) * N);
+    int64_t idx[N];
+    gf_rng r;
+    gf_rng_seed(&r, 5);
+    for (int i = 0; i < N * 144; i++) d.x[i] = gf_rng_uniform(&r);
+    for (int i = 0; i < N; i++) { d.y[i] = (int32_t)gf_rng_below(&r, 5); }
+    for (int warm = 0; warm < 2; warm++) {
+        int64_t k = gf_dpsgd_sample(N, 0.3, 1, (uint64_t)warm, idx);
+        CHECK(gf_dpsgd_gradient(dp, &d, idx, k, 0.3 * N, (uint64_t)warm, NULL) == GF_OK);
+        gf_optim_step(&o, m->params, m->grads);
+    }
+#if !defined(__SANITIZE_ADDRESS__)
+    struct mallinfo2 before = mallinfo2();
+#endif
+    allocations = 0;
+    counting = 1;
+    for (int step = 2; step < 6; step++) {
+        int64_t k = gf_dpsgd_sample(N, 0.3, 1, (uint64_t)step, idx);
+        CHECK(gf_dpsgd_gradient(dp, &d, idx, k, 0.3 * N, (uint64_t)step, NULL) == GF_OK);
+        gf_optim_step(&o, m->params, m->grads);
+    }
+    counting = 0;
+#if !defined(__SANITIZE_ADDRESS__)
+    struct mallinfo2 after = mallinfo2();
+    CHECK_MSG(after.uordblks == before.uordblks && after.hblkhd == before.hblkhd,
+              "DP-SGD step: heap in use changed: %zu -> %zu, mmapped %zu -> %zu", before.uordblks,
+              after.uordblks, before.hblkhd, after.hblkhd);
+#endif
+    CHECK_MSG(allocations == 0, "%d allocations during DP-SGD steps", allocations);
+    free(d.x);
+    free(d.y);
+    gf_optim_free(&o);
+    gf_dpsgd_free(dp);
+    gf_model_free(m);
+}
+
 int main(void)
 {
     test_specs();
     test_fusion_same_bits();
     test_step_allocates_nothing();
+    test_dpsgd_step_allocates_nothing();
     return check_summary();
 }

@@ -1,7 +1,9 @@
 /* gf train: flags, data loading, the epoch loop's display, checkpoint and
  * the closing JSON summary. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,32 +41,64 @@ static void train_usage(FILE *f)
 "  --out FILE          save a checkpoint (safetensors) after every epoch\n"
 "  --resume FILE       continue the run saved in FILE (model, optimizer, seed and\n"
 "                      batch come from it) until --epochs epochs in total\n"
+"  --dp-clip C         DP-SGD (record-level differential privacy, as Opacus): clip\n"
+"                      each example's gradient to L2 norm C (> 0); each step's\n"
+"                      batch is a Poisson sample (rate batch / training-set size),\n"
+"                      an epoch is ceil(size / batch) steps. Needs --dp-noise.\n"
+"  --dp-noise S        DP-SGD noise multiplier (>= 0): N(0, (S*C)^2) from the OS's\n"
+"                      CSPRNG on every coordinate of the clipped sum, then / batch\n"
+"  --dp-delta D        delta of the epsilon printed after each epoch, in (0, 1)\n"
+"                      (default 1e-5); the checkpoint records gf.dpsgd_epsilon\n"
 "  --json              print a JSON summary as the last line of stdout\n"
 "  -h, --help          this help\n"
 "\n"
 "On a terminal each epoch shows a progress bar (img/s, loss, ETA); otherwise one\n"
-"line per epoch. img/s counts only forward, backward and optimizer time.\n", f);
+"line per epoch. img/s counts only forward, backward and optimizer time.\n"
+"With DP-SGD each epoch also prints the privacy spent so far:\n"
+"  dp-sgd: epsilon E at delta D after N steps (noise S, clip C, sample rate Q; best order A)\n"
+"(the Renyi-DP accountant of `gf dp epsilon`). A resumed run keeps DP-SGD on.\n", f);
 }
 
 typedef struct {
     const char *model, *dataset, *out, *resume, *optim;
     long epochs, batch, seed, threads;
     double lr, momentum, wd;
+    double dp_clip, dp_noise, dp_delta;
     int json, have_lr, have_momentum, have_wd, have_batch, have_seed;
+    int have_dp_clip, have_dp_noise, have_dp_delta;
 } train_args;
+
+/* A DP-SGD flag's value: a finite number that in_range accepts (range says which). */
+static int parse_dp(const char *flag, const char *s, int (*in_range)(double), const char *range,
+                    double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || !in_range(v)) {
+        fprintf(stderr, "gf train: %s must be %s, got \"%s\"\n", flag, range, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+static int positive(double v) { return v > 0; }
+static int non_negative(double v) { return v >= 0; }
+static int open_unit(double v) { return v > 0 && v < 1; }
 
 static int parse_args(int argc, char **argv, train_args *a)
 {
     enum { O_MODEL = 1, O_DATASET, O_EPOCHS, O_BATCH, O_OPTIM, O_LR, O_MOMENTUM, O_WD,
-           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP };
+           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP, O_DP_CLIP, O_DP_NOISE, O_DP_DELTA };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"dataset", 1, 0, O_DATASET}, {"epochs", 1, 0, O_EPOCHS},
         {"batch", 1, 0, O_BATCH}, {"optim", 1, 0, O_OPTIM}, {"lr", 1, 0, O_LR},
         {"momentum", 1, 0, O_MOMENTUM}, {"weight-decay", 1, 0, O_WD}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_THREADS}, {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME},
-        {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+        {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP}, {"dp-clip", 1, 0, O_DP_CLIP},
+        {"dp-noise", 1, 0, O_DP_NOISE}, {"dp-delta", 1, 0, O_DP_DELTA}, {0, 0, 0, 0}};
     *a = (train_args){ .epochs = 1, .batch = 64, .seed = 1, .threads = cli_default_threads(),
-                       .optim = "sgd" };
+                       .optim = "sgd", .dp_delta = GF_DPSGD_DEFAULT_DELTA };
     int c;
     optind = 1;
     opterr = 0;
@@ -84,6 +118,9 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_OUT: a->out = optarg; break;
         case O_RESUME: a->resume = optarg; break;
         case O_JSON: a->json = 1; break;
+        case O_DP_CLIP: bad = parse_dp("--dp-clip", optarg, positive, "a number > 0", &a->dp_clip); a->have_dp_clip = 1; break;
+        case O_DP_NOISE: bad = parse_dp("--dp-noise", optarg, non_negative, "a number >= 0", &a->dp_noise); a->have_dp_noise = 1; break;
+        case O_DP_DELTA: bad = parse_dp("--dp-delta", optarg, open_unit, "in (0, 1)", &a->dp_delta); a->have_dp_delta = 1; break;
         case O_HELP: case 'h': train_usage(stdout); exit(0);
         default:
             fprintf(stderr, "gf train: unknown or incomplete option \"%s\" (see gf train --help)\n",
@@ -99,6 +136,15 @@ static int parse_args(int argc, char **argv, train_args *a)
     if (!a->dataset) { fprintf(stderr, "gf train: --dataset is required (see gf train --help)\n"); return -1; }
     if (!a->model && !a->resume) {
         fprintf(stderr, "gf train: --model is required unless --resume is given\n");
+        return -1;
+    }
+    if (!a->resume && a->have_dp_clip != a->have_dp_noise) {
+        fprintf(stderr, "gf train: DP-SGD needs both --dp-clip and --dp-noise (%s is missing)\n",
+                a->have_dp_clip ? "--dp-noise" : "--dp-clip");
+        return -1;
+    }
+    if (!a->resume && a->have_dp_delta && !a->have_dp_clip) {
+        fprintf(stderr, "gf train: --dp-delta applies to DP-SGD runs only (give --dp-clip and --dp-noise)\n");
         return -1;
     }
     return 0;
@@ -119,6 +165,9 @@ static gf_status start_run(const train_args *a, gf_trainer **t)
         cfg.optim.momentum = (float)a->momentum;
     }
     if (a->have_wd) cfg.optim.weight_decay = (float)a->wd;
+    if (a->have_dp_clip)
+        cfg.dpsgd = (gf_dpsgd_config){ .enabled = 1, .clip = a->dp_clip, .noise = a->dp_noise,
+                                       .delta = a->dp_delta };
     return gf_trainer_create(&cfg, t);
 }
 
@@ -139,6 +188,16 @@ static gf_status resume_run(const train_args *a, gf_trainer **out)
     if (a->have_momentum && (float)a->momentum != t->optim.cfg.momentum) clash = "--momentum";
     if (a->have_wd && (float)a->wd != t->optim.cfg.weight_decay) clash = "--weight-decay";
     if (strcmp(a->optim, "sgd") && strcmp(a->optim, gf_optim_type_name(t->optim.cfg.type))) clash = "--optim";
+    if (!t->dp && (a->have_dp_clip || a->have_dp_noise || a->have_dp_delta)) {
+        gf_trainer_free(t);
+        *out = NULL;
+        return gf_errorf(GF_ERR_ARG, "%s: the run saved in %s was trained without DP-SGD; a resumed "
+                         "run keeps its settings", a->have_dp_clip ? "--dp-clip" :
+                         a->have_dp_noise ? "--dp-noise" : "--dp-delta", a->resume);
+    }
+    if (t->dp && a->have_dp_clip && a->dp_clip != t->cfg.dpsgd.clip) clash = "--dp-clip";
+    if (t->dp && a->have_dp_noise && a->dp_noise != t->cfg.dpsgd.noise) clash = "--dp-noise";
+    if (t->dp && a->have_dp_delta) t->cfg.dpsgd.delta = a->dp_delta;    /* reporting only */
     if (clash) {
         gf_trainer_free(t);
         *out = NULL;
@@ -157,6 +216,33 @@ static double float_decimal(float f)
         if (strtof(buf, NULL) == f) break;
     }
     return strtod(buf, NULL);
+}
+
+/* The privacy spent so far, after an epoch of a DP-SGD run. */
+static gf_status print_dp(FILE *out, const gf_trainer *t)
+{
+    double eps, order;
+    gf_status st = gf_trainer_dp_epsilon(t, &eps, &order);
+    if (st) return st;
+    const gf_dpsgd_config *c = &t->cfg.dpsgd;
+    fprintf(out, "dp-sgd: epsilon %.6f at delta %g after %lld steps (noise %g, clip %g, sample rate "
+            "%.6g; best order %g)\n", eps, c->delta, (long long)t->dp_steps, c->noise, c->clip,
+            t->dp_sample_rate, order);
+    return GF_OK;
+}
+
+/* The JSON summary's DP-SGD keys (epsilon null when infinite: no noise). */
+static void json_add_dp(json_t *j, const gf_trainer *t)
+{
+    double eps = NAN;
+    if (!j || gf_trainer_dp_epsilon(t, &eps, NULL)) return;
+    const gf_dpsgd_config *c = &t->cfg.dpsgd;
+    json_object_set_new(j, "dpsgd_epsilon", isfinite(eps) ? json_real(eps) : json_null());
+    json_object_set_new(j, "dpsgd_delta", json_real(c->delta));
+    json_object_set_new(j, "dpsgd_noise", json_real(c->noise));
+    json_object_set_new(j, "dpsgd_clip", json_real(c->clip));
+    json_object_set_new(j, "dpsgd_sample_rate", json_real(t->dp_sample_rate));
+    json_object_set_new(j, "dpsgd_steps", json_integer(t->dp_steps));
 }
 
 static int fail(const char *what, gf_status st)
@@ -205,6 +291,7 @@ int cmd_train(int argc, char **argv)
         fprintf(out, "epoch %d/%ld  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  "
                 "%.0f img/s  %.1fs\n", t->epoch, a.epochs, es.loss, es.accuracy, test_loss,
                 test_acc, es.images / es.compute_s, gf_now() - t0);
+        if (t->dp && (st = print_dp(out, t))) { rc = fail("privacy accounting failed", st); goto done; }
         fflush(out);
         if (a.out && (st = gf_checkpoint_save(t, a.out, test_acc))) {
             rc = fail("cannot save the checkpoint", st);
@@ -228,6 +315,7 @@ int cmd_train(int argc, char **argv)
             "test_accuracy", test_acc < 0 ? 0.0 : test_acc,
             "train_images_per_s", compute > 0 ? images / compute : 0.0,
             "train_images", (json_int_t)images);
+        if (t->dp) json_add_dp(j, t);
         cli_print_json(j);
     }
 done:

@@ -123,10 +123,29 @@ void gf_model_fuse(gf_model *m, int on)
     }
 }
 
+gf_status gf_model_share_params(gf_model *m, gf_model *owner)
+{
+    if (strcmp(m->spec.canonical, owner->spec.canonical) || m->nparams != owner->nparams)
+        return gf_errorf(GF_ERR_MISMATCH, "cannot share parameters between models %s and %s",
+                         m->spec.canonical, owner->spec.canonical);
+    int64_t po = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        gf_layer *L = &m->layers[i];
+        if (!L->nparam_tensors) continue;
+        L->w = owner->params + po; po += L->w_numel;
+        L->b = owner->params + po; po += L->b_numel;
+    }
+    if (!m->params_shared) free(m->params);
+    m->params = owner->params;
+    m->params_shared = 1;
+    return GF_OK;
+}
+
 void gf_model_free(gf_model *m)
 {
     if (!m) return;
-    free(m->params); free(m->grads); free(m->acts); free(m->dacts);
+    if (!m->params_shared) free(m->params);
+    free(m->grads); free(m->acts); free(m->dacts);
     free(m->argmax_buf); free(m->stats); free(m->ws);
     free(m);
 }

@@ -51,6 +51,7 @@ struct gf_model {
     int64_t  in_numel;            /* per-sample input size */
     int64_t  nparams;
     float   *params, *grads;      /* (nparams) each */
+    int      params_shared;       /* params belong to another model (gf_model_share_params) */
     float   *acts, *dacts;        /* input (max_batch, in_numel) then every layer's output */
     int32_t *argmax_buf;
     float   *stats;               /* layernorm statistics */
@@ -61,6 +62,12 @@ struct gf_model {
 
 gf_status gf_model_create(const char *spec, int max_batch, int threads, gf_model **out);
 void      gf_model_free(gf_model *m);
+/* Makes m compute with owner's parameter vector: m's parameter views (and
+ * m->params) point into owner->params and m's own vector is freed; its
+ * gradients, activations and scratch stay its own. Both must have the same
+ * canonical spec; owner must outlive m. Models built for other batch sizes
+ * (DP-SGD's batch-1 passes) so share the one vector that is trained. */
+gf_status gf_model_share_params(gf_model *m, gf_model *owner);
 /* Fusion of per-sample layers into the conv before them: on after create.
  * Off gives the same bits, layer by layer (the tests compare the two). */
 void      gf_model_fuse(gf_model *m, int on);

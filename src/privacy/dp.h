@@ -28,8 +28,10 @@ typedef struct {
 /* min(1, clip / ||x||_2) over x (n): the factor that clips x (1 for 0). */
 double gf_dp_clip_scale(const float *x, int64_t n, double clip);
 
-/* n independent N(0, stddev^2) values from libsodium's CSPRNG (Box-Muller
- * on 53-bit uniforms): unpredictable to anyone, the coordinator included. */
+/* n independent N(0, stddev^2) values from libsodium's CSPRNG (a fresh
+ * 256-bit key from the OS per call, expanded by ChaCha20; Marsaglia's polar
+ * method on 53-bit uniforms): unpredictable to anyone, the coordinator
+ * included. Parallel (OpenMP) over chunks of 2048 values. */
 gf_status gf_dp_gaussian(float *out, int64_t n, double stddev);
 
 /* Adaptive clipping, for a round of `sites` updates: *count_std =

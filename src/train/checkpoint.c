@@ -11,7 +11,7 @@
 #include "io/safetensors.h"
 
 #define FORMAT "gf-checkpoint-1"
-#define MAX_META 20
+#define MAX_META 32
 
 typedef struct { gf_st_meta kv[MAX_META]; char val[MAX_META][128]; int n; } meta_list;
 
@@ -26,6 +26,16 @@ static void meta_add(meta_list *l, const char *key, const char *fmt, ...)
     l->kv[l->n].key = key;
     l->kv[l->n].value = l->val[l->n];
     l->n++;
+}
+
+/* The shortest decimal that reads back as the same double (1.1, not 1.1000000000000001). */
+static void meta_add_f64(meta_list *l, const char *key, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        meta_add(l, key, "%.*g", digits, v);
+        if (strtod(l->val[l->n - 1], NULL) == v || digits == 17) return;
+        l->n--;
+    }
 }
 
 gf_status gf_checkpoint_save(const gf_trainer *t, const char *path, double test_accuracy)
@@ -71,6 +81,18 @@ gf_status gf_checkpoint_save(const gf_trainer *t, const char *path, double test_
     meta_add(&md, "gf.beta2", "%.9g", c->beta2);
     meta_add(&md, "gf.eps", "%.9g", c->eps);
     if (test_accuracy >= 0) meta_add(&md, "gf.test_accuracy", "%.6f", test_accuracy);
+    if (t->dp) {
+        const gf_dpsgd_config *dp = &t->cfg.dpsgd;
+        double eps = NAN;
+        gf_status est = gf_trainer_dp_epsilon(t, &eps, NULL);
+        if (est) { free(ts); free(views); return est; }
+        meta_add_f64(&md, "gf.dpsgd_clip", dp->clip);
+        meta_add_f64(&md, "gf.dpsgd_noise", dp->noise);
+        meta_add_f64(&md, "gf.dpsgd_delta", dp->delta);
+        meta_add_f64(&md, "gf.dpsgd_sample_rate", t->dp_sample_rate);
+        meta_add(&md, "gf.dpsgd_steps", "%" PRId64, t->dp_steps);
+        meta_add(&md, "gf.dpsgd_epsilon", "%.9g", eps);
+    }
 
     gf_status st = gf_st_write(path, ts, nt + o->nstate, md.kv, md.n);
     free(ts);
@@ -105,6 +127,37 @@ static gf_status meta_f32(const gf_st_file *f, const char *path, const char *key
                          path, key, v);
     *out = x;
     return GF_OK;
+}
+
+static gf_status meta_f64(const gf_st_file *f, const char *path, const char *key, double *out)
+{
+    const char *v = gf_st_meta_get(f, key);
+    if (!v) return gf_errorf(GF_ERR_FORMAT, "%s: checkpoint metadata lacks \"%s\"", path, key);
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x))
+        return gf_errorf(GF_ERR_FORMAT, "%s: checkpoint metadata \"%s\" = \"%s\" is not a number",
+                         path, key, v);
+    *out = x;
+    return GF_OK;
+}
+
+/* The DP-SGD settings and accounting state of a run saved with it. */
+static gf_status read_dpsgd(const gf_st_file *f, const char *path, gf_train_config *cfg,
+                            double *rate, int64_t *steps)
+{
+    if (!gf_st_meta_get(f, "gf.dpsgd_clip")) return GF_OK;
+    cfg->dpsgd.enabled = 1;
+    gf_status st = meta_f64(f, path, "gf.dpsgd_clip", &cfg->dpsgd.clip);
+    if (!st) st = meta_f64(f, path, "gf.dpsgd_noise", &cfg->dpsgd.noise);
+    if (!st) st = meta_f64(f, path, "gf.dpsgd_delta", &cfg->dpsgd.delta);
+    if (!st) st = meta_f64(f, path, "gf.dpsgd_sample_rate", rate);
+    if (!st) st = meta_i64(f, path, "gf.dpsgd_steps", 0, steps);
+    if (!st && !(*rate >= 0 && *rate <= 1))
+        st = gf_errorf(GF_ERR_FORMAT, "%s: gf.dpsgd_sample_rate %g is not in [0, 1]", path, *rate);
+    if (!st && gf_dpsgd_check(&cfg->dpsgd))
+        st = gf_errorf(GF_ERR_FORMAT, "%s: bad DP-SGD settings in the metadata: %s", path, gf_last_error());
+    return st;
 }
 
 static gf_status open_checkpoint(const char *path, gf_st_file **f)
@@ -178,6 +231,9 @@ gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out)
     if (!st) st = meta_f32(f, path, "gf.beta2", &cfg.optim.beta2);
     if (!st) st = meta_f32(f, path, "gf.eps", &cfg.optim.eps);
     if (!st && batch > 1000000) st = gf_errorf(GF_ERR_FORMAT, "%s: batch %lld is absurd", path, (long long)batch);
+    double dp_rate = 0.0;
+    int64_t dp_steps = 0;
+    if (!st) st = read_dpsgd(f, path, &cfg, &dp_rate, &dp_steps);
     gf_trainer *t = NULL;
     if (!st) {
         cfg.seed = (uint64_t)seed;
@@ -195,6 +251,8 @@ gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out)
     t->epoch = (int)epoch;
     t->step = step;
     t->optim.step = ostep;
+    t->dp_sample_rate = dp_rate;
+    t->dp_steps = dp_steps;
     *out = t;
     return GF_OK;
 }

@@ -5,7 +5,10 @@
  *   gf.epoch, gf.step                gf.seed, gf.batch
  *   gf.optim, gf.lr, gf.momentum, gf.weight_decay, gf.beta1, gf.beta2, gf.eps
  *   gf.rng     "seed:epoch:step", the counter state all draws derive from
- *   gf.test_accuracy (when the caller supplies it).
+ *   gf.test_accuracy (when the caller supplies it)
+ *   gf.dpsgd_clip, gf.dpsgd_noise, gf.dpsgd_delta, gf.dpsgd_sample_rate,
+ *   gf.dpsgd_steps, gf.dpsgd_epsilon (DP-SGD runs: settings, the accountant's
+ *     inputs and the epsilon spent; a resumed run keeps DP-SGD on).
  * Nothing time- or host-dependent goes in, so equal runs give equal bytes. */
 #ifndef GF_TRAIN_CHECKPOINT_H
 #define GF_TRAIN_CHECKPOINT_H

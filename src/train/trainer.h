@@ -2,7 +2,10 @@
  * is (epochs and steps done). Randomness is counter-based: the shuffle of
  * epoch e comes from (seed, e) and the dropout masks of step s from
  * (seed, s), so (seed, epoch, step) is the whole RNG state and a resumed run
- * continues bit-identically. */
+ * continues bit-identically. With DP-SGD on (cfg.dpsgd), step s's batch is
+ * a Poisson sample drawn from (seed, s) instead of a slice of the shuffle,
+ * and the gradient is clipped per example and noised (train/dpsgd.h): a run
+ * is then reproducible apart from the noise. */
 #ifndef GF_TRAIN_TRAINER_H
 #define GF_TRAIN_TRAINER_H
 
@@ -11,6 +14,7 @@
 #include "data/dataset.h"
 #include "engine/model.h"
 #include "engine/optim.h"
+#include "train/dpsgd.h"
 
 typedef struct {
     char     spec[1024];     /* model spec as given */
@@ -18,6 +22,7 @@ typedef struct {
     int      threads;
     uint64_t seed;
     gf_optim_config optim;
+    gf_dpsgd_config dpsgd;   /* record-level DP-SGD (off when !enabled) */
 } gf_train_config;
 
 typedef struct {
@@ -41,6 +46,12 @@ typedef struct {
     /* Stop an epoch early once `step` reaches this (-1: no limit). A cut
      * epoch still counts as done; its stats cover the batches it ran. */
     int64_t      stop_at_step;
+    /* DP-SGD (cfg.dpsgd.enabled): the per-example workers, the noisy steps
+     * taken (what the accountant counts) and the sample rate they used
+     * (0 before the first; a later epoch must use the same). */
+    gf_dpsgd    *dp;
+    int64_t      dp_steps;
+    double       dp_sample_rate;
 } gf_trainer;
 
 typedef struct {
@@ -62,8 +73,16 @@ void      gf_trainer_free(gf_trainer *t);
 gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const char *what);
 
 /* One epoch over `train` in the order of its (seed, epoch) shuffle; the last
- * batch may be short. Fails (GF_ERR_NUMERIC) if the loss stops being finite. */
+ * batch may be short. Fails (GF_ERR_NUMERIC) if the loss stops being finite.
+ * With DP-SGD: ceil(n / batch) steps, each on a Poisson sample of rate
+ * q = batch / n (stats count the examples drawn); GF_ERR_MISMATCH if q
+ * differs from the rate of the run's earlier DP steps. */
 gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
                            gf_progress_fn progress, void *ctx);
+
+/* Epsilon spent so far by a DP-SGD run (at cfg.dpsgd.delta, over dp_steps
+ * steps at dp_sample_rate); 0 before its first step. GF_ERR_ARG when DP-SGD
+ * is off. order (may be NULL) gets the best RDP order. */
+gf_status gf_trainer_dp_epsilon(const gf_trainer *t, double *eps, double *order);
 
 #endif
