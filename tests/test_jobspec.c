@@ -55,7 +55,9 @@ static int spec_eq(const gf_jobspec *a, const gf_jobspec *b)
         a->nsites != b->nsites || (!a->sites) != (!b->sites) || a->fraction != b->fraction ||
         a->min_sites != b->min_sites || a->round_deadline_s != b->round_deadline_s ||
         a->local.epochs != b->local.epochs || a->local.steps != b->local.steps ||
-        a->local.batch != b->local.batch || strcmp(a->eval, b->eval) ||
+        a->local.batch != b->local.batch || a->local.dpsgd.enabled != b->local.dpsgd.enabled ||
+        a->local.dpsgd.clip != b->local.dpsgd.clip || a->local.dpsgd.noise != b->local.dpsgd.noise ||
+        a->local.dpsgd.delta != b->local.dpsgd.delta || strcmp(a->eval, b->eval) ||
         !str_eq(a->secure_aggregation_json, b->secure_aggregation_json) ||
         !str_eq(a->dp_json, b->dp_json) || a->epochs != b->epochs || a->batch != b->batch ||
         a->resources.cores != b->resources.cores || a->resources.gpus != b->resources.gpus ||
@@ -110,7 +112,7 @@ static void test_federated_example(void)
                          "\"dataset\":\"fashion-mnist\",\"strategy\":{\"name\":\"fedavg\",\"server_lr\":1.0},"
                          "\"rounds\":50,\"sites\":\"all\",\"fraction\":1.0,\"min_sites\":10,"
                          "\"round_deadline_s\":600.0,\"local\":{\"epochs\":1,\"steps\":null,\"batch\":64,"
-                         "\"optim\":{\"name\":\"sgd\",\"lr\":0.05,\"momentum\":0.9,\"weight_decay\":0.0}},"
+                         "\"optim\":{\"name\":\"sgd\",\"lr\":0.05,\"momentum\":0.9,\"weight_decay\":0.0},\"dp_sgd\":null},"
                          "\"seed\":1,\"eval\":\"fashion-mnist:test\",\"secure_aggregation\":null,\"dp\":null}"),
               "%s", s ? s : "(null)");
     free(s);
@@ -193,7 +195,8 @@ static void test_variants(void)
                          "\"strategy\":{\"tau\":0.001,\"name\":\"fedadam\",\"server_lr\":0.3,\"beta2\":0.999},"
                          "\"sites\":[\"hospital-a\",\"hospital_b\",\"c.3\"],\"fraction\":0.5,\"min_sites\":3,"
                          "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
-                         "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4}},\"seed\":0,"
+                         "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4},"
+                         "\"dp_sgd\":{\"noise\":1.1,\"clip\":2}},\"seed\":0,"
                          "\"eval\":null,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
                          "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8,\"adaptive\":{\"quantile\":0.7}}}", &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
@@ -215,6 +218,8 @@ static void test_variants(void)
                   "%s", j.dp_json ? j.dp_json : "(null)");
         CHECK(j.dp.enabled && j.dp.clip == 1 && j.dp.noise == 1.1 && j.dp.delta == 1e-5 && j.dp.epsilon == 8);
         CHECK(j.dp.adaptive && j.dp.quantile == 0.7 && j.dp.clip_lr == 0.2 && j.dp.count_noise == 0);
+        CHECK(j.local.dpsgd.enabled && j.local.dpsgd.clip == 2 && j.local.dpsgd.noise == 1.1 &&
+              j.local.dpsgd.delta == 1e-5);
         char *s = round_trip(&j);
         CHECK_MSG(s && strstr(s, "\"strategy\":{\"name\":\"fedadam\",\"server_lr\":0.3,\"beta1\":0.9,"
                                  "\"beta2\":0.999,\"tau\":0.001}") &&
@@ -293,6 +298,9 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"k\":4,\"t\":2}}", GF_ERR_ARG, "secure_aggregation.t", "k/2 < t <= k" },
     { MIN_FED ",\"min_sites\":2,\"secure_aggregation\":{\"clip\":0}}", GF_ERR_ARG, "secure_aggregation.clip", NULL },
     { MIN_FED ",\"secure_aggregation\":{}}", GF_ERR_ARG, "secure_aggregation: needs min_sites >= 2", NULL },
+    { MIN_FED ",\"local\":{\"dp_sgd\":{\"clip\":1}}}", GF_ERR_ARG, "local.dp_sgd", "noise" },
+    { MIN_FED ",\"local\":{\"dp_sgd\":{\"clip\":0,\"noise\":1}}}", GF_ERR_ARG, "local.dp_sgd.clip", NULL },
+    { MIN_FED ",\"local\":{\"dp_sgd\":{\"clip\":1,\"noise\":1,\"sigma\":2}}}", GF_ERR_ARG, "local.dp_sgd.sigma: unknown key", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"adaptive\":{\"rate\":1}}}", GF_ERR_ARG, "dp.adaptive.rate: unknown key", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"adaptive\":{\"quantile\":1}}}", GF_ERR_ARG, "dp.adaptive.quantile", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":0,\"adaptive\":{}}}", GF_ERR_ARG, "needs dp.noise > 0", NULL },

@@ -23,7 +23,8 @@ gf_status gf_local_train(const gf_local_config *cfg, const gf_dataset *train, co
         return GF_OK;
     }
 
-    gf_train_config tc = { .batch = cfg->batch, .threads = cfg->threads, .seed = cfg->seed, .optim = cfg->optim };
+    gf_train_config tc = { .batch = cfg->batch, .threads = cfg->threads, .seed = cfg->seed, .optim = cfg->optim,
+                           .dpsgd = cfg->dpsgd };
     snprintf(tc.spec, sizeof tc.spec, "%s", cfg->spec);
     gf_trainer *t;
     gf_status st = gf_trainer_create(&tc, &t);
@@ -57,6 +58,8 @@ gf_status gf_local_train(const gf_local_config *cfg, const gf_dataset *train, co
     }
     if (st) goto out;
     res->steps = t->step - first_step;
+    res->dp_steps = t->dp_steps;
+    res->dp_sample_rate = t->dp_sample_rate;
     res->train_loss = images ? loss_sum / images : NAN;
 
     const float *w = t->model->params;

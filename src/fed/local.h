@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "engine/optim.h"
+#include "train/dpsgd.h"
 
 typedef struct {
     const char     *spec;       /* the job's model spec */
@@ -19,6 +20,7 @@ typedef struct {
     int64_t         round;      /* 1, 2, ...: picks this round's shuffles and dropout masks */
     gf_optim_config optim;      /* a fresh optimizer every round */
     float           prox_mu;    /* FedProx mu; 0: off */
+    gf_dpsgd_config dpsgd;      /* record-level DP-SGD of the local steps (off when !enabled) */
 } gf_local_config;
 
 typedef struct {
@@ -27,6 +29,8 @@ typedef struct {
     double  train_loss;         /* mean over the batches run; NaN when none */
     double  val_loss, val_accuracy;   /* on the validation split; NaN without one */
     double  seconds;
+    int64_t dp_steps;           /* DP-SGD: noisy steps taken this round, at ... */
+    double  dp_sample_rate;     /* ... this Poisson sample rate (batch / samples) */
 } gf_local_result;
 
 /* global (d): the round's global model. delta (d) out: trained - global.

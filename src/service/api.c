@@ -238,6 +238,9 @@ static json_t *task_json(const gf_fedjob *j, const char *site)
     json_t *local = json_pack("{s:i,s:o,s:i,s:o}", "epochs", s->local.epochs,
                               "steps", s->local.steps < 0 ? json_null() : json_integer(s->local.steps),
                               "batch", s->local.batch, "optim", optim);
+    if (s->local.dpsgd.enabled)
+        json_object_set_new(local, "dp_sgd", json_pack("{s:f,s:f,s:f}", "clip", s->local.dpsgd.clip,
+                                                       "noise", s->local.dpsgd.noise, "delta", s->local.dpsgd.delta));
     json_t *task = json_pack("{s:I,s:s,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id,
                              "name", s->name, "site", site,
                              "round", (json_int_t)j->round, "model", s->model,

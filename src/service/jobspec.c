@@ -417,8 +417,8 @@ static gf_status parse_sites(const json_t *root, gf_jobspec *out)
 
 static gf_status parse_local(const json_t *o, gf_jobspec *out)
 {
-    static const char *const keys[] = { "epochs", "steps", "batch", "optim", NULL };
-    gf_status st = check_keys(o, "local", keys, "epochs, steps, batch, optim", "");
+    static const char *const keys[] = { "epochs", "steps", "batch", "optim", "dp_sgd", NULL };
+    gf_status st = check_keys(o, "local", keys, "epochs, steps, batch, optim, dp_sgd", "");
     if (st) return st;
     long long epochs = out->local.epochs, batch = out->local.batch, steps = -1;
     const json_t *s = json_object_get(o, "steps");
@@ -429,6 +429,20 @@ static gf_status parse_local(const json_t *o, gf_jobspec *out)
     out->local.epochs = (int)epochs;
     out->local.steps = steps;
     out->local.batch = (int)batch;
+    const json_t *dps;
+    if ((st = get_object(o, "local", "dp_sgd", 1, &dps))) return st;
+    if (dps) {                        /* record-level DP-SGD at the sites */
+        static const char *const dkeys[] = { "clip", "noise", "delta", NULL };
+        gf_dpsgd_config *c = &out->local.dpsgd;
+        *c = (gf_dpsgd_config){ .enabled = 1, .delta = GF_DPSGD_DEFAULT_DELTA };
+        if ((st = check_keys(dps, "local.dp_sgd", dkeys, "clip, noise, delta", ""))) return st;
+        if (!json_object_get(dps, "clip")) return missing("local.dp_sgd", "clip");
+        if (!json_object_get(dps, "noise")) return missing("local.dp_sgd", "noise");
+        if ((st = get_real(dps, "local.dp_sgd", "clip", 0.0, 1, 1e6, 0, &c->clip)) ||
+            (st = get_real(dps, "local.dp_sgd", "noise", 0.0, 0, 1e6, 0, &c->noise)) ||
+            (st = get_real(dps, "local.dp_sgd", "delta", 0.0, 1, 1.0, 1, &c->delta)))
+            return st;
+    }
     const json_t *optim;
     if ((st = get_object(o, "local", "optim", 0, &optim))) return st;
     if (optim) return parse_optim(optim, "local.optim", &out->optim);
@@ -822,6 +836,18 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         sb_int(&b, j->local.batch);
         sb_puts(&b, ",\"optim\":");
         sb_optim(&b, &j->optim);
+        sb_puts(&b, ",\"dp_sgd\":");
+        if (j->local.dpsgd.enabled) {
+            sb_puts(&b, "{\"clip\":");
+            sb_double(&b, j->local.dpsgd.clip);
+            sb_puts(&b, ",\"noise\":");
+            sb_double(&b, j->local.dpsgd.noise);
+            sb_puts(&b, ",\"delta\":");
+            sb_double(&b, j->local.dpsgd.delta);
+            sb_puts(&b, "}");
+        } else {
+            sb_puts(&b, "null");
+        }
         sb_puts(&b, "},\"seed\":");
         sb_int(&b, (long long)j->seed);
         sb_puts(&b, ",\"eval\":");

@@ -28,6 +28,10 @@
  * Names (the job's and the sites') are 1..64 characters of [A-Za-z0-9._-],
  * and not "." or ".." (they may become path components).
  *
+ * "local.dp_sgd": record-level DP-SGD of every site's local steps
+ * (train/dpsgd.h): {"clip": C > 0, "noise": sigma >= 0 (both required),
+ * "delta": (0, 1) (default 1e-5)}, or null.
+ *
  * Ranges: rounds 1..1e6; fraction (0, 1]; min_sites 1..1e6 and, when sites
  * is a list, at most its length; round_deadline_s > 0; local.epochs and
  * central epochs 1..1e6; local.steps null or 0..1e9 (when set it bounds the
@@ -73,6 +77,7 @@
 #include "fed/strategy.h"
 #include "privacy/dp.h"
 #include "privacy/secagg.h"
+#include "train/dpsgd.h"
 
 #define GF_JOBSPEC_MAX_BYTES (1 << 20)   /* input size limit: 1 MiB */
 #define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
@@ -101,6 +106,7 @@ typedef struct {
         int epochs;                       /* default 1 */
         int64_t steps;                    /* -1 = null (no bound), default null */
         int batch;                        /* default 64 */
+        gf_dpsgd_config dpsgd;            /* "dp_sgd" (enabled 0 when null/absent) */
     } local;
     char eval[GF_JOBSPEC_STR_MAX];        /* "" = null (default) */
     char *secure_aggregation_json;        /* malloc'd canonical JSON object, NULL when absent */

@@ -14,6 +14,7 @@
 #include "engine/spec.h"
 #include "fed/update.h"
 #include "net/https_client.h"
+#include "privacy/accountant.h"
 #include "service/site_secagg.h"
 
 #define MAX_JOBS_WITH_STATE 16
@@ -25,6 +26,13 @@ typedef struct {
     float  *ci;   /* (d) */
 } site_control;
 
+/* Record-level DP-SGD spent on this site's data by each job it trained. */
+typedef struct {
+    int64_t job;
+    int64_t steps;      /* noisy steps over all its rounds */
+    double  q;          /* the largest sample rate they used (RDP grows with q) */
+} site_dp;
+
 typedef struct {
     const gf_site_config *cfg;
     gf_https_client      *http;
@@ -33,6 +41,7 @@ typedef struct {
     int                   scaffold;
     gf_manifest           man, wire;
     site_control          ctl[MAX_JOBS_WITH_STATE];
+    site_dp               dp[MAX_JOBS_WITH_STATE];
     int                   tasks_done;
 } site_state;
 
@@ -71,6 +80,31 @@ static float *control_of(site_state *s, int64_t job, int64_t d)
     }
     *free_slot = (site_control){ .job = job, .d = d, .ci = calloc((size_t)d, sizeof(float)) };
     return free_slot->ci;
+}
+
+/* Adds a round's DP-SGD steps to the job's total and returns epsilon over
+ * all of them (the rounds compose: one run of steps at the largest rate). */
+static double dp_account(site_state *s, int64_t job, const gf_local_config *lc, const gf_local_result *res)
+{
+    site_dp *slot = NULL;
+    for (int i = 0; i < MAX_JOBS_WITH_STATE && !slot; i++)
+        if (s->dp[i].job == job) slot = &s->dp[i];
+    for (int i = 0; i < MAX_JOBS_WITH_STATE && !slot; i++)
+        if (!s->dp[i].job) slot = &s->dp[i];
+    if (!slot) {                              /* forget the oldest job */
+        memmove(&s->dp[0], &s->dp[1], sizeof s->dp[0] * (MAX_JOBS_WITH_STATE - 1));
+        slot = &s->dp[MAX_JOBS_WITH_STATE - 1];
+        *slot = (site_dp){ 0 };
+    }
+    slot->job = job;
+    slot->steps += res->dp_steps;
+    if (res->dp_sample_rate > slot->q) slot->q = res->dp_sample_rate;
+    double eps = NAN;
+    if (slot->steps > 0 && slot->q > 0 && lc->dpsgd.noise > 0)
+        gf_dp_epsilon(lc->dpsgd.noise, slot->q, slot->steps, lc->dpsgd.delta, &eps, NULL);
+    else if (slot->steps > 0)
+        eps = INFINITY;
+    return eps;
 }
 
 static gf_status parse_optim(json_t *o, gf_optim_config *out)
@@ -146,6 +180,13 @@ static gf_status run_task(site_state *s, json_t *task)
     lc.seed = seed;
     gf_status st = parse_optim(json_object_get(local, "optim"), &lc.optim);
     if (st) return st;
+    const json_t *dps = json_object_get(local, "dp_sgd");
+    if (json_is_object(dps)) {
+        lc.dpsgd = (gf_dpsgd_config){ .enabled = 1, .clip = json_number_value(json_object_get(dps, "clip")),
+                                      .noise = json_number_value(json_object_get(dps, "noise")),
+                                      .delta = json_number_value(json_object_get(dps, "delta")) };
+        if ((st = gf_dpsgd_check(&lc.dpsgd))) return gf_errorf(st, "task local.dp_sgd: %s", gf_last_error());
+    }
 
     float *vec = NULL, *out = NULL;
     uint8_t *body = NULL, *up = NULL;
@@ -178,6 +219,11 @@ static gf_status run_task(site_state *s, json_t *task)
     st = gf_local_train(&lc, cfg->train, cfg->val, vec, d, scaffold ? vec + d : NULL, ci, out,
                         scaffold ? out + d : NULL, &res);
     if (st) goto done;
+    double dp_eps = lc.dpsgd.enabled ? dp_account(s, job, &lc, &res) : NAN;
+    if (lc.dpsgd.enabled)
+        site_log(s, "job %lld round %lld: DP-SGD %lld noisy steps at q = %.6g; this site's records: epsilon %.6g "
+                 "(delta %g) over the job so far", (long long)job, (long long)round, (long long)res.dp_steps,
+                 res.dp_sample_rate, dp_eps, lc.dpsgd.delta);
 
     if (sec) {
         uploading = 1;
@@ -189,15 +235,16 @@ static gf_status run_task(site_state *s, json_t *task)
                  res.train_loss, res.val_accuracy, res.seconds);
         goto done;
     }
-    char ssamples[24], ssteps[24], sloss[32], svl[32], sva[32];
+    char ssamples[24], ssteps[24], sloss[32], svl[32], sva[32], seps[32];
+    snprintf(seps, sizeof seps, "%.9g", dp_eps);
     snprintf(ssamples, sizeof ssamples, "%lld", (long long)res.samples);
     snprintf(ssteps, sizeof ssteps, "%lld", (long long)res.steps);
     snprintf(sloss, sizeof sloss, "%.9g", res.train_loss);
     snprintf(svl, sizeof svl, "%.9g", res.val_loss);
     snprintf(sva, sizeof sva, "%.9g", res.val_accuracy);
     gf_st_meta meta[] = { { "gf.samples", ssamples }, { "gf.steps", ssteps }, { "gf.train_loss", sloss },
-                          { "gf.val_loss", svl }, { "gf.val_accuracy", sva } };
-    if ((st = gf_update_encode(wire, out, meta, 5, &up, &up_len))) goto done;
+                          { "gf.val_loss", svl }, { "gf.val_accuracy", sva }, { "gf.dpsgd_epsilon", seps } };
+    if ((st = gf_update_encode(wire, out, meta, lc.dpsgd.enabled ? 6 : 5, &up, &up_len))) goto done;
     uploading = 1;
     if ((st = gf_https_request(s->http, "POST", upath, up, up_len, &status, &resp, &resp_len))) goto done;
     if (status != 200) {
