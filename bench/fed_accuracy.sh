@@ -6,7 +6,7 @@
 # Runs FedAvg, FedProx (mu 0.01) and SCAFFOLD one after the other on the same
 # federation and prints a markdown table (goal: FedAvg >= 89.0 % after 50
 # rounds; FedProx and SCAFFOLD at least match it).
-#   [SEED=S] bench/fed_accuracy.sh [ROUNDS] [STRATEGIES]  (defaults: seed 1, 50 "fedavg fedprox scaffold";
+#   [SEED=S] [MODEL=M] bench/fed_accuracy.sh [ROUNDS] [STRATEGIES]  (defaults: seed 1, cnn, 50 "fedavg fedprox scaffold";
 #                                                    fedprox:MU sets FedProx's mu;
 #                                                    NAME+secagg runs it under secure aggregation;
 #                                                    DP='{"clip": S, "noise": SIGMA}' adds client-level DP)
@@ -42,7 +42,7 @@ for s in $STRATS; do
     *) strat="{\"name\": \"${s%+secagg}\"}" ;;
   esac
   cat > "$DIR/$s.json" <<SPEC
-{"name": "fmnist-$(echo "$s" | tr -c 'a-z0-9\n' -)", "model": "cnn", "dataset": "fashion-mnist", "strategy": $strat,
+{"name": "fmnist-$(echo "$s" | tr -c 'a-z0-9\n' -)", "model": "${MODEL:-cnn}", "dataset": "fashion-mnist", "strategy": $strat,
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 10, "round_deadline_s": 600,
  "local": {"epochs": 1, "steps": null, "batch": 64, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9}},
  "seed": ${SEED:-1}, "eval": "fashion-mnist:test"${DP:+, \"dp\": $DP}$sa}
