@@ -9,7 +9,8 @@
 #  - A site frozen before it sends keys: the key phase closes at its
 #    deadline and the round completes with the three others.
 #  - Client-level DP under secure aggregation (noise from the sites): the job
-#    runs and reports epsilon.
+#    runs and reports epsilon; adaptive clipping, masked and central.
+#  - FedAvgM, FedProx and FedAdam on the masked sum.
 . tests/cli_lib.sh
 . scripts/fed_local.sh
 trap 'kill -CONT $FED_SITE_PID_s3 2>/dev/null; fed_down; rm -rf "$TMP"' EXIT
@@ -137,6 +138,15 @@ meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
 used, nxt = float(meta["gf.dp_clip"]), float(meta["gf.dp_clip_next"])
 assert meta["gf.round"] == "3" and 0.005 * 1.3 < used < nxt, meta
 PY
+  jn=$((jn+1))
+done
+# the other sum-based strategies run on the masked sum too (server state included)
+for strat in '{"name": "fedavgm", "momentum": 0.9}' '{"name": "fedprox", "mu": 0.01}' '{"name": "fedadam"}'; do
+  sed -e "s/\"strategy\": {\"name\": \"fedavg\"}/\"strategy\": $strat/" -e "s/\"secure\"/\"secure-$jn\"/" \
+      "$TMP/job.json" > "$TMP/job$jn.json"
+  "$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
+  fed_wait_state "$TMP" $jn succeeded 120 && "$GF" status $jn $C | grep -q "round    2  sites   4" \
+    && ok "$strat under secure aggregation: 2 rounds with 4 sites" || fail "$strat: $("$GF" status $jn $C)"
   jn=$((jn+1))
 done
 "$GF" audit verify "$TMP/data/audit.log" > /dev/null && ok "audit log verifies" || fail "audit verify"
