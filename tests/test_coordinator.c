@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "check.h"
+#include "site_client.h"
 #include "curl_get.h"
 #include "engine/model.h"
 #include "fed/update.h"
@@ -31,18 +32,6 @@ static gf_https_client *client(const char *kit)
     gf_https_client *c = NULL;
     CHECK_MSG(gf_https_client_open(dir, url, &c) == GF_OK, "%s", gf_last_error());
     return c;
-}
-
-/* HTTP status (or -1), the body parsed as JSON into *j when asked. */
-static int req(gf_https_client *c, const char *method, const char *path, const void *body, size_t len,
-               char **raw, size_t *raw_len)
-{
-    int status = 0;
-    char *resp = NULL;
-    size_t n = 0;
-    if (gf_https_request(c, method, path, body, len, &status, &resp, &n)) return -1;
-    if (raw) { *raw = resp; *raw_len = n; } else free(resp);
-    return status;
 }
 
 static int req_json(gf_https_client *c, const char *method, const char *path, const void *body, size_t len,
@@ -105,17 +94,6 @@ static uint8_t *encode_altered(const float *vec, int drop, int extra, int bad_sh
     uint8_t *buf = NULL;
     CHECK(gf_st_encode(t, n, meta, 2, &buf, len) == GF_OK);
     return buf;
-}
-
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[8192];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
 }
 
 /* A GET with libcurl directly: any key/cert (or none), our CA. */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include "check.h"
+#include "site_client.h"
 #include "engine/model.h"
 #include "fed/strategy.h"
 #include "fed/update.h"
@@ -39,17 +40,6 @@ static int64_t d;                 /* model parameters; messages carry d + 1 */
 static int64_t next_job = 1;
 
 enum { DROP_NONE, DROP_BEFORE_KEYS, DROP_BEFORE_SHARES, DROP_BEFORE_MASKED, DROP_BEFORE_UNMASK };
-
-static int req(gf_https_client *c, const char *method, const char *path, const void *body, size_t len, char **raw,
-               size_t *raw_len)
-{
-    int status = 0;
-    char *resp = NULL;
-    size_t n = 0;
-    if (gf_https_request(c, method, path, body, len, &status, &resp, &n)) return -1;
-    if (raw) { *raw = resp; *raw_len = n; } else free(resp);
-    return status;
-}
 
 /* POST and expect a refusal with `want` and `words` in the error. */
 static void refused(const char *what, gf_https_client *c, const char *path, const void *body, size_t len, int want,
@@ -382,17 +372,6 @@ static int dir_contains(const char *dir, const void *needle)
     scan_found = 0;
     nftw(dir, scan_file, 16, FTW_PHYS);
     return scan_found;
-}
-
-static int count_lines(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char line[8192];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
-    fclose(f);
-    return n;
 }
 
 /* One job of n sites where `ndrop` sites (the last ones) leave at `when`,
