@@ -165,6 +165,9 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
     if (round != j->completed + 1 || n < 1)
         return gf_errorf(GF_ERR_ARG, "job %lld: cannot open round %lld with %d sites", (long long)j->id,
                          (long long)round, n);
+    double z, sb;
+    if (j->spec.dp.enabled && gf_dp_round_noise(&j->spec.dp, n, &z, &sb))
+        return GF_ERR_ARG;                    /* adaptive clipping's noise split does not fit n sites */
     gf_secround *sec = NULL;
     if (j->spec.secagg.enabled) {
         gf_status st = gf_secround_new(&j->spec.secagg, &j->spec.dp, j->dp_clip, n, j->model.d, now, &sec);

@@ -140,6 +140,15 @@ assert meta["gf.round"] == "3" and 0.005 * 1.3 < used < nxt, meta
 PY
   jn=$((jn+1))
 done
+# adaptive clipping whose noise split cannot work for 4 sites (count noise
+# 4 / 20 is not above noise / 2): the job fails at once, saying what to set
+sed -e "s/\"seed\": 3,/\"seed\": 3, \"dp\": {\"clip\": 1, \"noise\": 1.0, \"adaptive\": {}},/" -e "s/\"secure\"/\"bad-split\"/" \
+    "$TMP/job.json" > "$TMP/job$jn.json"
+"$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
+fed_wait_state "$TMP" $jn failed 60 && "$GF" status $jn $C | grep -q "set dp.adaptive.count_noise above 0.5" \
+  && ok "adaptive clipping that cannot split its noise: the job fails naming count_noise" || fail "job $jn: $("$GF" status $jn $C)"
+jn=$((jn+1))
+
 # the other sum-based strategies run on the masked sum too (server state included)
 for strat in '{"name": "fedavgm", "momentum": 0.9}' '{"name": "fedprox", "mu": 0.01}' '{"name": "fedadam"}'; do
   sed -e "s/\"strategy\": {\"name\": \"fedavg\"}/\"strategy\": $strat/" -e "s/\"secure\"/\"secure-$jn\"/" \
