@@ -182,7 +182,8 @@ static void test_cancel_kills_tree(void)
     CHECK(getpgid(pgid) == pgid);   /* its own group leader */
     CHECK(getpgid(pgid) != getpgrp());
     double t0 = gf_now();
-    while (live_members(pgid) < 3 && gf_now() - t0 < 10) sleep_s(0.01);
+    /* the sleeps may be running before the shell has written "up" */
+    while ((live_members(pgid) < 3 || strcmp(slurp(out), "up\n")) && gf_now() - t0 < 10) sleep_s(0.01);
     CHECK_MSG(live_members(pgid) == 3, "group has %d processes", live_members(pgid));
     CHECK(strcmp(slurp(out), "up\n") == 0);
     CHECK(gf_proc_group_alive(pgid));
