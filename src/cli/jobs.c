@@ -127,12 +127,13 @@ int cmd_status(int argc, char **argv)
         json_t *r;
         json_array_foreach(json_object_get(j, "rounds"), k, r) {
             json_t *loss = json_object_get(r, "train_loss"), *acc = json_object_get(r, "accuracy");
-            printf("  round %4lld  sites %3lld  %8.3f s  loss %s%.4f  accuracy %s%.4f\n",
+            char sloss[24] = "-", sacc[24] = "-";     /* "-": not known (e.g. under secure aggregation) */
+            if (json_is_number(loss)) snprintf(sloss, sizeof sloss, "%.4f", json_number_value(loss));
+            if (json_is_number(acc)) snprintf(sacc, sizeof sacc, "%.4f", json_number_value(acc));
+            printf("  round %4lld  sites %3lld  %8.3f s  loss %s  accuracy %s\n",
                    (long long)json_integer_value(json_object_get(r, "round")),
                    (long long)json_integer_value(json_object_get(r, "sites")),
-                   json_number_value(json_object_get(r, "duration_s")), json_is_null(loss) ? "-" : "",
-                   json_is_null(loss) ? NAN : json_number_value(loss), json_is_null(acc) ? "-" : "",
-                   json_is_null(acc) ? NAN : json_number_value(acc));
+                   json_number_value(json_object_get(r, "duration_s")), sloss, sacc);
         }
     }
     json_decref(j);

@@ -49,4 +49,35 @@ a=$(grep -c 'restarted mid-round' "$TMP/data/audit.log")
 c=$(grep -c '"round.completed"' "$TMP/data/audit.log")
 [ "$c" -ge 20 ] && ok "audit: $c round.completed entries (>= 20; a round whose store write was cut is redone)" || fail "audit: $c round.completed"
 ls "$TMP/data/artifacts/job-1" | grep -q "round-000020.safetensors" && ok "final checkpoint on disk" || fail "no final checkpoint"
+
+# the same under secure aggregation with adaptive DP clipping: a kill aborts
+# the round in flight (its masks die with the coordinator's memory), the
+# restarted coordinator reruns it with a fresh seed and goes on from the
+# clip the last checkpoint recorded
+cat > "$TMP/job2.json" <<SPEC
+{"name": "crash-secure", "model": "mlp:784-512-10", "dataset": "fashion-mnist", "strategy": {"name": "fedadam"},
+ "rounds": 6, "min_sites": 3, "round_deadline_s": 30, "local": {"epochs": 40, "batch": 16}, "seed": 2,
+ "secure_aggregation": {"phase_timeout_s": 10}, "dp": {"clip": 1, "noise": 0.3, "adaptive": {"count_noise": 1}}}
+SPEC
+"$GF" submit "$TMP/job2.json" --coordinator "$FED_URL" > /dev/null || fail "submit job 2"
+kills2=0
+for target in 2 4; do
+  t=0
+  while r=$("$GF" status 2 --coordinator "$FED_URL" --json 2>/dev/null | sed -n 's/.*"round":\([0-9]*\),"rounds_total".*/\1/p');
+        [ "${r:-0}" -lt "$target" ]; do sleep 0.05; t=$((t+1)); [ $t -gt 2400 ] && break; done
+  sleep 0.4
+  kill -9 "$FED_CO_PID"; wait "$FED_CO_PID" 2>/dev/null
+  kills2=$((kills2+1))
+  fed_coordinator "$TMP" || { fail "restart (secure) $kills2"; break; }
+done
+fed_wait_state "$TMP" 2 succeeded 180 && ok "secure job finished after $kills2 kills" || { fail "secure job"; tail -5 "$TMP/coordinator.log"; }
+"$GF" status 2 --coordinator "$FED_URL" --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert [x["round"] for x in s["rounds"]] == list(range(1, 7)) and all(x["sites"] == 3 for x in s["rounds"]), s["rounds"]
+assert s["dp"]["clip"] == 1 and s["dp"]["epsilon"] > 0, s["dp"]' && ok "secure job: rounds 1..6 once each, by 3 sites" \
+  || fail "secure job rounds: $("$GF" status 2 --coordinator "$FED_URL")"
+a2=$(grep '"job":2' "$TMP/data/audit.log" | grep -c 'restarted mid-round')
+[ "$a2" -ge 1 ] && ok "$a2 kills of the secure job landed mid-round" || fail "no kill landed in a secure round"
+"$GF" audit verify "$TMP/data/audit.log" > /dev/null && ok "audit log verifies" || fail "audit verify after the secure job"
 finish
