@@ -328,6 +328,26 @@ int main(void)
     CHECK(req(op, "GET", "/v1/jobs/77", NULL, 0, NULL, NULL) == 404);
     CHECK(req(op, "GET", "/v1/nothing", NULL, 0, NULL, NULL) == 404);
 
+    /* /metrics: Prometheus text for the operator only, consistent with what happened */
+    CHECK(req(a, "GET", "/metrics", NULL, 0, NULL, NULL) == 403);
+    CHECK(req(op, "GET", "/metrics", NULL, 0, &raw, &raw_len) == 200);
+    long long completed = -1, requests = -1, errors = -1, hist_count = -1, inf = -1, cancelled = -1;
+    for (char *line = raw ? strtok(raw, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        sscanf(line, "gf_rounds_completed_total %lld", &completed);
+        sscanf(line, "gf_api_requests_total %lld", &requests);
+        sscanf(line, "gf_api_errors_total %lld", &errors);
+        sscanf(line, "gf_api_request_duration_seconds_count %lld", &hist_count);
+        sscanf(line, "gf_api_request_duration_seconds_bucket{le=\"+Inf\"} %lld", &inf);
+        sscanf(line, "gf_jobs{state=\"cancelled\"} %lld", &cancelled);
+    }
+    free(raw);
+    CHECK_MSG(completed == 1 && cancelled == 1, "metrics: %lld rounds completed, %lld jobs cancelled", completed,
+              cancelled);
+    CHECK_MSG(requests > 40 && errors >= 20 && errors < requests, "metrics: %lld requests, %lld errors", requests,
+              errors);
+    CHECK_MSG(hist_count == inf && hist_count > 20 && hist_count < requests, "metrics: histogram count %lld, +Inf %lld",
+              hist_count, inf);
+
     test_tls_refusals();
 
     gf_https_client_close(op);

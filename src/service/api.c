@@ -427,13 +427,31 @@ static int parse_path(const char *path, int64_t *id, int64_t *round, const char 
     return 0;
 }
 
+static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp);
+
+/* Every request: routed, then counted for /metrics. */
 gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *resp)
 {
     gf_coordinator *c = ctx;
+    double t0 = gf_now();
+    gf_status st = route(c, req, resp);
+    /* long-polls: the task poll and the secure-aggregation GETs */
+    int long_poll = !strcmp(req->method, "GET") && (!strcmp(req->path, "/v1/site/task") || strstr(req->path, "/secagg/"));
+    int status = st && resp->status < 400 ? 500 : resp->status;
+    co_metrics_request(c, long_poll, gf_now() - t0, req->body_len, st ? 0 : resp->len, status);
+    return st;
+}
+
+static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
+{
     const char *m = req->method, *path = req->path;
     int op = !strcmp(req->peer, GF_PKI_OPERATOR);
     int get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
     if (!strcmp(path, "/v1/health") && get) return co_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+    if (!strcmp(path, "/metrics") && get) {
+        if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only the operator may read the metrics");
+        return co_metrics_reply(c, resp);
+    }
     if (!strcmp(path, "/v1/site/task")) {
         if (!get) return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET", m, path);
         if (op) return co_refuse(resp, 403, GF_ERR_ARG, "the operator is not a site");

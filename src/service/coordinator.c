@@ -476,6 +476,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     snprintf(c->data_dir, sizeof c->data_dir, "%s", cfg->data_dir);
     snprintf(c->tls_dir, sizeof c->tls_dir, "%s", cfg->tls_dir);
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->metrics.lock, NULL);
     pthread_cond_init(&c->changed, NULL);
     c->sites_total = count_sites(c->tls_dir);
 
@@ -531,5 +532,6 @@ void gf_coordinator_stop(gf_coordinator *c)
     gf_store_close(c->store);
     pthread_cond_destroy(&c->changed);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->metrics.lock);
     free(c);
 }

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include "net/https_server.h"
 #include "service/audit.h"
 #include "service/coordinator.h"
@@ -22,6 +23,17 @@ typedef struct {
     gf_fedjob *fj;
     int        cancelled;       /* the API cancelled it; the driver drops it */
 } co_job;
+
+#define CO_LATENCY_BUCKETS 11
+
+/* The API's counters for /metrics (metrics.c), under their own lock. */
+typedef struct {
+    pthread_mutex_t lock;
+    uint64_t requests, errors, bytes_in, bytes_out;
+    uint64_t bucket[CO_LATENCY_BUCKETS];   /* cumulative: requests at most le[b] seconds */
+    uint64_t latency_count;
+    double   latency_sum;
+} co_metrics;
 
 struct gf_coordinator {
     gf_coordinator_config cfg;
@@ -41,6 +53,7 @@ struct gf_coordinator {
     co_site         *sites;           /* (nsites) every site seen since start */
     int              nsites, capsites;
     pthread_t        driver;
+    co_metrics       metrics;
 };
 
 /* api.c */
@@ -58,6 +71,11 @@ void      co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, in
 long      co_poll_wait(const gf_http_request *req);
 /* Waits on c->changed until `until` (gf_now() seconds) or a wake (lock held). */
 void      co_wait_until(gf_coordinator *c, double until);
+
+/* metrics.c: one answered request; the /metrics page */
+void      co_metrics_request(gf_coordinator *c, int long_poll, double seconds, size_t bytes_in, size_t bytes_out,
+                             int status);
+gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp);
 
 /* api_secagg.c: the secure-aggregation routes of a round ("secagg/...") and
  * the masked upload; the task's "secure_aggregation" object (NULL without). */
