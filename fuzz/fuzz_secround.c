@@ -48,6 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (h & 0x80) {                  /* the phase's deadline passes */
             now += 100;
             if (gf_secround_advance(r, now, 60, 2) != GF_OK) break;
+            if (gf_secround_phase_of(r) == GF_SECROUND_FINISHING &&
+                (gf_secround_finish(r) != GF_OK || gf_secround_advance(r, now, 60, 2) != GF_OK))
+                break;
         }
         if (h == 0xE0) gf_secround_leave(r, site);
     }

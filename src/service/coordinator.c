@@ -349,11 +349,20 @@ static void close_round(gf_coordinator *c, int i, double now)
 }
 
 /* Moves a securely aggregated round on (lock held): 1 when its sum is
- * unmasked and the round can close. An abort is recorded here. */
+ * unmasked and the round can close. An abort is recorded here. Unmasking
+ * runs with the lock released (API threads go on; messages for the round
+ * are refused by its phase meanwhile, and only this thread removes jobs). */
 static int secure_step(gf_coordinator *c, gf_fedjob *j, double now)
 {
     gf_secround_phase before = gf_secround_phase_of(j->sec);
-    if (gf_secround_advance(j->sec, now, j->spec.round_deadline_s, j->spec.min_sites)) {
+    gf_status st = gf_secround_advance(j->sec, now, j->spec.round_deadline_s, j->spec.min_sites);
+    if (!st && gf_secround_phase_of(j->sec) == GF_SECROUND_FINISHING) {
+        pthread_mutex_unlock(&c->lock);
+        st = gf_secround_finish(j->sec);
+        pthread_mutex_lock(&c->lock);
+        if (!st) st = gf_secround_advance(j->sec, now, j->spec.round_deadline_s, j->spec.min_sites);   /* DONE */
+    }
+    if (st) {
         char why[GF_STORE_REASON_MAX + 1];
         snprintf(why, sizeof why, "%s", gf_last_error());
         abort_round(c, j, why);

@@ -20,10 +20,11 @@ struct gf_secround {
     uint8_t           *table;                                       /* (n, 64), from SHARES on */
     uint32_t          *z;                                           /* (d) the unmasked sum, at DONE */
     char               attempt[17];
+    int                finished;      /* gf_secround_finish succeeded: advance moves to DONE */
     int                nsummed;
 };
 
-static const char *const phase_names[] = { "keys", "shares", "masked", "unmask", "done" };
+static const char *const phase_names[] = { "keys", "shares", "masked", "unmask", "finishing", "done" };
 
 const char *gf_secround_phase_name(gf_secround_phase ph) { return phase_names[ph]; }
 const gf_secround_public *gf_secround_public_params(const gf_secround *r) { return &r->pub; }
@@ -256,7 +257,7 @@ gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size
     *body = NULL;
     gf_status st = outbound(r, i, GF_SECROUND_UNMASK, r->masked, &ready, http);
     if (st || !ready) return st;
-    if (r->phase == GF_SECROUND_DONE || r->answered[i])
+    if (r->phase >= GF_SECROUND_FINISHING || r->answered[i])
         return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site's unmask shares are in");
     if (!(*body = malloc(2 * (size_t)n))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     memcpy(*body, r->survived, (size_t)n);
@@ -325,16 +326,28 @@ gf_status gf_secround_advance(gf_secround *r, double now, double masked_timeout_
         return GF_OK;
     case GF_SECROUND_UNMASK:
         if (waiting_for(r, r->masked, r->answered) && now < r->deadline) return GF_OK;
-        if (!(r->z = malloc(sizeof *r->z * (size_t)p->d))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-        if ((st = gf_secagg_server_finish(r->srv, r->z, &r->nsummed)))
-            return gf_errorf(st, "secure aggregation: unmasking failed with %d of %d survivors answering (%s); "
-                             "nothing was unmasked", count(r->answered, p->n), count(r->masked, p->n),
-                             gf_last_error());
-        r->phase = GF_SECROUND_DONE;
+        r->phase = GF_SECROUND_FINISHING;
+        return GF_OK;
+    case GF_SECROUND_FINISHING:
+        if (r->finished) r->phase = GF_SECROUND_DONE;
         return GF_OK;
     case GF_SECROUND_DONE:
         return GF_OK;
     }
+    return GF_OK;
+}
+
+gf_status gf_secround_finish(gf_secround *r)
+{
+    const gf_secagg_params *p = &r->pub.p;
+    if (r->phase != GF_SECROUND_FINISHING || r->finished)
+        return gf_errorf(GF_ERR_ARG, "secure aggregation: finish needs the unmask phase closed, once");
+    if (!(r->z = malloc(sizeof *r->z * (size_t)p->d))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    gf_status st = gf_secagg_server_finish(r->srv, r->z, &r->nsummed);
+    if (st)
+        return gf_errorf(st, "secure aggregation: unmasking failed with %d of %d survivors answering (%s); "
+                         "nothing was unmasked", count(r->answered, p->n), count(r->masked, p->n), gf_last_error());
+    r->finished = 1;              /* the phase moves under the caller's lock, in advance */
     return GF_OK;
 }
 

@@ -14,11 +14,14 @@
  *           coordinates then the weight
  *   UNMASK  survivors GET the request, survived (n) then dropped (n) flags,
  *           and POST their unmask rows (k, GF_SECAGG_UNMASK_ROW_BYTES)
+ *   FINISHING  the unmask shares are in: gf_secround_finish removes the
+ *           masks (the costly part; no message is taken meanwhile)
  *   DONE    the sum is unmasked (gf_secround_result)
  * A phase closes when every site still in the round has answered, or at its
  * deadline; a site that declines leaves the round at once (a dropout).
  *
- * Not thread-safe: the coordinator calls it under its lock. */
+ * Not thread-safe: the coordinator calls it under its lock (all but
+ * gf_secround_finish, see there). */
 #ifndef GF_SERVICE_SECROUND_H
 #define GF_SERVICE_SECROUND_H
 
@@ -29,7 +32,7 @@
 #include "privacy/secagg.h"
 
 typedef enum { GF_SECROUND_KEYS, GF_SECROUND_SHARES, GF_SECROUND_MASKED, GF_SECROUND_UNMASK,
-               GF_SECROUND_DONE } gf_secround_phase;
+               GF_SECROUND_FINISHING, GF_SECROUND_DONE } gf_secround_phase;
 
 typedef struct gf_secround gf_secround;
 
@@ -89,6 +92,14 @@ gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size
  * min_updates, unmasking failed). Nothing about any single input is
  * revealed by an abort. */
 gf_status gf_secround_advance(gf_secround *r, double now, double masked_deadline, int min_updates);
+
+/* In FINISHING: rebuilds the needed secrets and removes every mask from the
+ * sum, or fails (the round must be aborted; nothing revealed). Touches only
+ * the sum, the stored shares and a flag the next gf_secround_advance reads
+ * to move to DONE, so the caller may run it without the lock that guards
+ * the other calls (then advance under the lock again), as long as nothing
+ * frees r meanwhile: messages that arrive then are refused by phase. */
+gf_status gf_secround_finish(gf_secround *r);
 
 /* After DONE: the dequantised sum over the survivors (d) (the weighted sum
  * of their updates), the weight sum, how many were summed, and (adaptive
