@@ -39,7 +39,7 @@ $(BUILD)/libgf.a: $(LIB_OBJ)
 $(BUILD)/gf: $(CLI_OBJ) $(BUILD)/libgf.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h tests/site_client.h $(FLAGS_STAMP)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libgf.a tests/check.h tests/site_client.h tests/reference_init.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libgf.a $(LDFLAGS) $(LDLIBS)
 

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include "reference_init.h"
 #include "privacy/accountant.h"
 #include "train/dpsgd.h"
 #include "train/trainer.h"
@@ -103,27 +104,6 @@ static void test_equals_batch_gradient(void)
     gf_dataset_free(&d);
 }
 
-/* The weights of scripts/gen_reference.py's init_params (as test_reference.c). */
-static void load_init(gf_st_file *ref, gf_model *m, const char *c, uint64_t seed)
-{
-    char key[128];
-    for (int k = 0; k < gf_model_num_tensors(m); k++) {
-        gf_tensor_view v;
-        gf_model_tensor(m, k, &v);
-        snprintf(key, sizeof key, "%s.init.scale.%s", c, v.name);
-        const char *sc = gf_st_meta_get(ref, key);
-        snprintf(key, sizeof key, "%s.init.shift.%s", c, v.name);
-        const char *sh = gf_st_meta_get(ref, key);
-        CHECK_MSG(sc && sh, "reference lacks the init range of %s.%s", c, v.name);
-        if (!sc || !sh) continue;
-        float scale = strtof(sc, NULL), shift = strtof(sh, NULL);
-        for (int64_t i = 0; i < v.numel; i++) {
-            float u = (float)(gf_hash64(seed * 1000 + (uint64_t)k, (uint64_t)i) >> 40) * (1.0f / 16777216.0f);
-            v.data[i] = shift + (2.0f * u - 1.0f) * scale;
-        }
-    }
-}
-
 static const char *meta(gf_st_file *ref, const char *c, const char *what)
 {
     char key[96];
@@ -154,7 +134,7 @@ static void test_against_torch(gf_st_file *ref, const char *c)
     const int clipped = atoi(meta(ref, c, "clipped"));
     gf_model *m;
     CHECK(gf_model_create(spec, B, 2, &m) == GF_OK);
-    load_init(ref, m, c, (uint64_t)atoll(meta(ref, c, "seed")));
+    reference_init(ref, m, c, (uint64_t)atoll(meta(ref, c, "seed")));
     gf_dataset d = { .n = B, .c = m->spec.input.c, .h = m->spec.input.h, .w = m->spec.input.w,
                      .dim = m->in_numel, .num_classes = m->num_classes };
     d.x = read_ref(ref, c, "x", B * m->in_numel);

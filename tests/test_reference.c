@@ -11,6 +11,7 @@
 #include "engine/model.h"
 #include "engine/optim.h"
 #include "io/safetensors.h"
+#include "reference_init.h"
 
 #ifndef REF_PATH
 #define REF_PATH "tests/data/reference.safetensors"
@@ -35,6 +36,14 @@ static double meta_num(const char *key)
     return atof(v);
 }
 
+/* The initial weights of case c, from its seed in the file's metadata. */
+static void load_init(gf_model *m, const char *c)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.seed", c);
+    reference_init(ref, m, c, (uint64_t)meta_num(key));
+}
+
 /* max |a - b| <= tol * max |b| */
 static void check_close(const char *what, const float *a, const float *b, int64_t n, double tol)
 {
@@ -46,31 +55,6 @@ static void check_close(const char *what, const float *a, const float *b, int64_
     CHECK_MSG(maxdiff <= tol * maxref && maxref > 0, "%s: max diff %.3g vs max ref %.3g (ratio %.3g)",
               what, maxdiff, maxref, maxdiff / maxref);
     printf("  %-22s max|ref| %-10.4g max diff / max|ref| %.2e\n", what, maxref, maxdiff / maxref);
-}
-
-/* The initial weights, regenerated exactly as scripts/gen_reference.py made
- * them (its init_params): tensor k, element i = shift + (2u - 1) * scale in
- * float32 with u = (gf_hash64(seed * 1000 + k, i) >> 40) / 2^24. */
-static void load_init(gf_model *m, const char *c)
-{
-    char key[128];
-    snprintf(key, sizeof key, "%s.seed", c);
-    uint64_t seed = (uint64_t)meta_num(key);
-    for (int k = 0; k < gf_model_num_tensors(m); k++) {
-        gf_tensor_view v;
-        gf_model_tensor(m, k, &v);
-        snprintf(key, sizeof key, "%s.init.scale.%s", c, v.name);
-        const char *sc = gf_st_meta_get(ref, key);
-        snprintf(key, sizeof key, "%s.init.shift.%s", c, v.name);
-        const char *sh = gf_st_meta_get(ref, key);
-        CHECK_MSG(sc && sh, "reference lacks the init range of %s.%s", c, v.name);
-        if (!sc || !sh) continue;
-        float scale = strtof(sc, NULL), shift = strtof(sh, NULL);
-        for (int64_t i = 0; i < v.numel; i++) {
-            float u = (float)(gf_hash64(seed * 1000 + (uint64_t)k, (uint64_t)i) >> 40) * (1.0f / 16777216.0f);
-            v.data[i] = shift + (2.0f * u - 1.0f) * scale;
-        }
-    }
 }
 
 static void trajectory(const char *c, const char *spec, int B, const float *x, const int32_t *y,
