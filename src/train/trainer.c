@@ -89,6 +89,18 @@ static int epoch_open(const gf_trainer *t)
     return t->stop_at_step < 0 || t->step < t->stop_at_step;
 }
 
+/* An epoch ends: its count and its stats (NaN loss and accuracy when it saw nothing). */
+static gf_status epoch_close(gf_trainer *t, gf_epoch_stats *stats, double loss_sum, int64_t correct, int64_t seen,
+                             double compute)
+{
+    t->epoch++;
+    stats->loss = seen ? loss_sum / seen : NAN;
+    stats->accuracy = seen ? (double)correct / seen : NAN;
+    stats->compute_s = compute;
+    stats->images = seen;
+    return GF_OK;
+}
+
 /* A DP-SGD epoch: ceil(n / B) steps, each on a Poisson sample of rate q. */
 static gf_status dp_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
                           gf_progress_fn progress, void *ctx)
@@ -127,12 +139,7 @@ static gf_status dp_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats
         if (progress) progress(ctx, si + 1, nsteps, seen ? loss_sum / seen : 0.0,
                                compute > 0 ? seen / compute : 0.0);
     }
-    t->epoch++;
-    stats->loss = seen ? loss_sum / seen : NAN;
-    stats->accuracy = seen ? (double)correct / seen : NAN;
-    stats->compute_s = compute;
-    stats->images = seen;
-    return GF_OK;
+    return epoch_close(t, stats, loss_sum, correct, seen, compute);
 }
 
 gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
@@ -171,12 +178,7 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
         if (progress) progress(ctx, bi + 1, nbatches, loss_sum / (first + n),
                                compute > 0 ? (first + n) / compute : 0.0);
     }
-    t->epoch++;
-    stats->loss = seen ? loss_sum / seen : NAN;
-    stats->accuracy = seen ? (double)correct / seen : NAN;
-    stats->compute_s = compute;
-    stats->images = seen;
-    return GF_OK;
+    return epoch_close(t, stats, loss_sum, correct, seen, compute);
 }
 
 gf_status gf_trainer_dp_epsilon(const gf_trainer *t, double *eps, double *order)
