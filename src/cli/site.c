@@ -2,6 +2,8 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
@@ -114,6 +116,10 @@ int cmd_site(int argc, char **argv)
         }
     }
     if (!kit || !data) { fprintf(stderr, "gf site: --kit and --data are required\n"); return 2; }
+    if (record && access(record, W_OK | X_OK)) {   /* found now, not when the first secure round needs it */
+        fprintf(stderr, "gf site: --secagg-record %s: %s (it must be a writable folder)\n", record, strerror(errno));
+        return 2;
+    }
     cli_set_threads((int)threads);
     gf_dataset train = {0}, val = {0};
     if (prepare_data(data, partition, shard, pseed, val_frac, &train, &val)) return 1;

@@ -10,6 +10,7 @@ expect_error "site: unknown partition" "partition iid dirichlet" -- "$GF" site $
 expect_error "site: bad dirichlet alpha" "dirichlet" -- "$GF" site $K --data "idx:$TMP/d" --partition dirichlet:-1 --shard 0/2
 expect_error "site: missing data" "data" -- "$GF" site $K --data "idx:$TMP/nothing"
 expect_error "site: missing kit" "kit" -- "$GF" site --data "idx:$TMP/d"
+expect_error "site: secagg record folder missing" "secagg-record writable" -- "$GF" site $K --data "idx:$TMP/d" --secagg-record "$TMP/no/such"
 expect_error "site: kit that is not a kit" "site.key" -- "$GF" site --kit "$TMP/d" --data "idx:$TMP/d" --coordinator https://127.0.0.1:1/
 expect_error "coordinator: listen without port" "listen HOST:PORT" -- "$GF" coordinator --data "$TMP/c" --listen 127.0.0.1 --tls "$TMP/pki"
 expect_error "coordinator: port out of range" "port" -- "$GF" coordinator --data "$TMP/c" --listen 127.0.0.1:70000 --tls "$TMP/pki"
