@@ -69,10 +69,10 @@ static void test_lifecycle(const char *dir)
     CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
 
     int64_t id = 0, id2 = 0;
-    CHECK(gf_store_job_create(s, "mnist", "federated", SPEC, &id) == GF_OK && id > 0);
-    CHECK(gf_store_job_create(s, "cifar", "central", "{}", &id2) == GF_OK && id2 > id);
-    CHECK(gf_store_job_create(s, "", "federated", SPEC, &id2) == GF_ERR_ARG);
-    CHECK(gf_store_job_create(s, "x", "federated", "", &id2) == GF_ERR_ARG);
+    CHECK(gf_store_job_create(s, 0, "mnist", "federated", SPEC, &id) == GF_OK && id > 0);
+    CHECK(gf_store_job_create(s, 0, "cifar", "central", "{}", &id2) == GF_OK && id2 > id);
+    CHECK(gf_store_job_create(s, 0, "", "federated", SPEC, &id2) == GF_ERR_ARG);
+    CHECK(gf_store_job_create(s, 0, "x", "federated", "", &id2) == GF_ERR_ARG);
 
     gf_store_job j;
     CHECK(gf_store_job_get(s, id, &j) == GF_OK);
@@ -224,7 +224,7 @@ static void test_crash(const char *dir)
     int64_t job = 0;
     CHECK(gf_store_open(dir, &s) == GF_OK);
     if (!s) return;
-    CHECK(gf_store_job_create(s, "crash", "federated", SPEC, &job) == GF_OK);
+    CHECK(gf_store_job_create(s, 0, "crash", "federated", SPEC, &job) == GF_OK);
     CHECK(gf_store_job_set_state(s, job, GF_STORE_JOB_RUNNING, "start") == GF_OK);
     gf_store_close(s);
 
@@ -350,7 +350,7 @@ static void test_finish(const char *dir)
     CHECK(gf_store_open(dir, &s) == GF_OK);
     if (!s) return;
     int64_t id = 0;
-    CHECK(gf_store_job_create(s, "f", "federated", "{}", &id) == GF_OK);
+    CHECK(gf_store_job_create(s, 0, "f", "federated", "{}", &id) == GF_OK);
     CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_RUNNING, "started") == GF_OK);
     CHECK(gf_store_round_open(s, id, 1) == GF_OK);
     gf_store_result r[2] = { { .site = "a", .samples = 10, .loss = 0.5, .accuracy = NAN, .bytes_up = 7 },

@@ -2,7 +2,7 @@
  * migrations, the job state rules and the round bookkeeping described in
  * store.h. Every statement is prepared with bound parameters; every
  * operation is one transaction on one mutex-guarded connection. */
-#include "service/store.h"
+#include "service/store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,14 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+#define NOW STORE_NOW
 #define BUSY_TIMEOUT_MS 5000
-
-struct gf_store {
-    pthread_mutex_t mu;
-    sqlite3        *db;
-    char           *path;     /* DIR/state.db, for messages */
-};
 
 static const char *const JOB_STATES[] = {"queued", "running", "succeeded", "failed", "cancelled", "timed-out"};
 static const char *const ROUND_STATES[] = {"open", "completed", "aborted"};
@@ -64,6 +58,47 @@ static const char *const MIGRATIONS[] = {
     " to_state TEXT NOT NULL,"
     " reason TEXT NOT NULL);"
     "CREATE INDEX job_state_log_job ON job_state_log(job_id);",
+
+    /* 2: tenants, API tokens, jobs' tenants, the runtime of executed jobs and
+     * the append-only usage ledger */
+    "CREATE TABLE tenants("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " shares INTEGER NOT NULL CHECK(shares >= 1),"
+    " quota_cpu_s REAL CHECK(quota_cpu_s >= 0),"
+    " quota_gpu_s REAL CHECK(quota_gpu_s >= 0),"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE tokens("
+    " id INTEGER PRIMARY KEY,"
+    " hash TEXT NOT NULL UNIQUE,"
+    " tenant_id INTEGER REFERENCES tenants(id),"
+    " role TEXT NOT NULL CHECK(role IN ('member','operator')),"
+    " created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT,"
+    " CHECK(role = 'operator' OR tenant_id IS NOT NULL));"
+    "ALTER TABLE jobs ADD COLUMN tenant_id INTEGER REFERENCES tenants(id);"
+    "CREATE TABLE job_exec("
+    " job_id INTEGER PRIMARY KEY REFERENCES jobs(id),"
+    " executor TEXT NOT NULL CHECK(executor IN ('local','slurm')),"
+    " handle TEXT NOT NULL,"
+    " started_at TEXT NOT NULL,"
+    " started_unix REAL NOT NULL,"
+    " cores INTEGER NOT NULL, gpus INTEGER NOT NULL,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE ledger("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " job_id INTEGER NOT NULL REFERENCES jobs(id),"
+    " tenant_id INTEGER REFERENCES tenants(id),"
+    " site TEXT NOT NULL DEFAULT '',"
+    " kind TEXT NOT NULL, executor TEXT NOT NULL,"
+    " core_s REAL NOT NULL CHECK(core_s >= 0), cpu_s REAL NOT NULL CHECK(cpu_s >= 0),"
+    " gpu_s REAL NOT NULL CHECK(gpu_s >= 0), peak_mem_kb INTEGER NOT NULL CHECK(peak_mem_kb >= 0),"
+    " wall_s REAL NOT NULL CHECK(wall_s >= 0),"
+    " bytes_up INTEGER NOT NULL CHECK(bytes_up >= 0), bytes_down INTEGER NOT NULL CHECK(bytes_down >= 0),"
+    " started_at TEXT, ended_at TEXT NOT NULL, ended_unix REAL NOT NULL, recorded_at TEXT NOT NULL,"
+    " UNIQUE(job_id, site));"
+    "CREATE INDEX ledger_tenant ON ledger(tenant_id, ended_at);"
+    "CREATE TRIGGER ledger_append_only_u BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+    "CREATE TRIGGER ledger_append_only_d BEFORE DELETE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
@@ -88,7 +123,7 @@ static int parse_state(const char *const *names, int n, const unsigned char *tex
 
 /* ---- SQLite helpers ------------------------------------------------------ */
 
-static gf_status db_err(gf_store *s, const char *what)
+gf_status store_db_err(gf_store *s, const char *what)
 {
     int code = sqlite3_errcode(s->db) & 0xff;
     gf_status st = GF_ERR_IO;
@@ -100,12 +135,12 @@ static gf_status db_err(gf_store *s, const char *what)
 
 /* Prepares sql and binds its parameters in order; types has one letter per
  * parameter: 'i' int64_t, 'd' double, 't' const char * (NULL binds NULL). */
-static gf_status vprep(gf_store *s, sqlite3_stmt **out, const char *what, const char *sql, const char *types,
+gf_status store_vprep(gf_store *s, sqlite3_stmt **out, const char *what, const char *sql, const char *types,
                        va_list ap)
 {
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_err(s, what);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_db_err(s, what);
     int rc = SQLITE_OK;
     for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
         switch (types[i]) {
@@ -115,7 +150,7 @@ static gf_status vprep(gf_store *s, sqlite3_stmt **out, const char *what, const 
         }
     }
     if (rc != SQLITE_OK) {
-        gf_status e = db_err(s, what);
+        gf_status e = store_db_err(s, what);
         sqlite3_finalize(st);
         return e;
     }
@@ -123,38 +158,38 @@ static gf_status vprep(gf_store *s, sqlite3_stmt **out, const char *what, const 
     return GF_OK;
 }
 
-static gf_status prep(gf_store *s, sqlite3_stmt **out, const char *what, const char *sql, const char *types, ...)
+gf_status store_prep(gf_store *s, sqlite3_stmt **out, const char *what, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
-    gf_status st = vprep(s, out, what, sql, types, ap);
+    gf_status st = store_vprep(s, out, what, sql, types, ap);
     va_end(ap);
     return st;
 }
 
 /* Runs a statement that returns no rows. */
-static gf_status run(gf_store *s, const char *what, const char *sql, const char *types, ...)
+gf_status store_run(gf_store *s, const char *what, const char *sql, const char *types, ...)
 {
     sqlite3_stmt *st;
     va_list ap;
     va_start(ap, types);
-    gf_status e = vprep(s, &st, what, sql, types, ap);
+    gf_status e = store_vprep(s, &st, what, sql, types, ap);
     va_end(ap);
     if (e != GF_OK) return e;
     int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) e = db_err(s, what);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) e = store_db_err(s, what);
     sqlite3_finalize(st);
     return e;
 }
 
 /* Runs a query for one integer: *found = 0 when it returns no row (or NULL). */
-static gf_status query_int(gf_store *s, const char *what, int64_t *val, int *found, const char *sql,
+gf_status store_query_int(gf_store *s, const char *what, int64_t *val, int *found, const char *sql,
                            const char *types, ...)
 {
     sqlite3_stmt *st;
     va_list ap;
     va_start(ap, types);
-    gf_status e = vprep(s, &st, what, sql, types, ap);
+    gf_status e = store_vprep(s, &st, what, sql, types, ap);
     va_end(ap);
     if (e != GF_OK) return e;
     *found = 0;
@@ -164,30 +199,30 @@ static gf_status query_int(gf_store *s, const char *what, int64_t *val, int *fou
         *found = 1;
         *val = sqlite3_column_int64(st, 0);
     } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        e = db_err(s, what);
+        e = store_db_err(s, what);
     }
     sqlite3_finalize(st);
     return e;
 }
 
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+void store_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
-static double column_real(sqlite3_stmt *st, int col)
+double store_column_real(sqlite3_stmt *st, int col)
 {
     return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
 }
 
 /* Starts a transaction under the mutex: IMMEDIATE (write lock now) for
  * writes, DEFERRED for multi-statement reads. */
-static gf_status tx_begin(gf_store *s, int write)
+gf_status store_tx_begin(gf_store *s, int write)
 {
     pthread_mutex_lock(&s->mu);
     if (sqlite3_exec(s->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        gf_status e = db_err(s, "begin transaction");
+        gf_status e = store_db_err(s, "begin transaction");
         pthread_mutex_unlock(&s->mu);
         return e;
     }
@@ -195,10 +230,10 @@ static gf_status tx_begin(gf_store *s, int write)
 }
 
 /* Commits when st is GF_OK, else rolls back; releases the mutex. */
-static gf_status tx_end(gf_store *s, gf_status st)
+gf_status store_tx_end(gf_store *s, gf_status st)
 {
     if (st == GF_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        st = db_err(s, "commit");
+        st = store_db_err(s, "commit");
     if (st != GF_OK && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&s->mu);
@@ -207,14 +242,14 @@ static gf_status tx_end(gf_store *s, gf_status st)
 
 /* ---- argument checks ----------------------------------------------------- */
 
-static gf_status check_text(const char *what, const char *v, size_t max)
+gf_status store_check_text(const char *what, const char *v, size_t max)
 {
     if (!v || !*v) return gf_errorf(GF_ERR_ARG, "store: %s is empty", what);
     if (strlen(v) > max) return gf_errorf(GF_ERR_ARG, "store: %s is longer than %zu bytes", what, max);
     return GF_OK;
 }
 
-static gf_status check_real(const char *what, double v)
+gf_status store_check_real(const char *what, double v)
 {
     if (isinf(v)) return gf_errorf(GF_ERR_NUMERIC, "store: %s is infinite", what);
     return GF_OK;
@@ -224,11 +259,11 @@ static gf_status check_real(const char *what, double v)
 
 static gf_status migrate(gf_store *s)
 {
-    gf_status e = run(s, "create schema_version", "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)", "");
+    gf_status e = store_run(s, "create schema_version", "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)", "");
     int64_t version = 0, others = 0;
     int found;
     if (e == GF_OK)
-        e = query_int(s, "read schema_version", &version, &found, "SELECT max(version) FROM schema_version", "");
+        e = store_query_int(s, "read schema_version", &version, &found, "SELECT max(version) FROM schema_version", "");
     if (e != GF_OK) return e;
     if (version > GF_STORE_SCHEMA_VERSION)
         return gf_errorf(GF_ERR_MISMATCH, "%s: schema version %lld is newer than this build supports (%d); "
@@ -236,7 +271,7 @@ static gf_status migrate(gf_store *s)
     if (version < 0)
         return gf_errorf(GF_ERR_FORMAT, "%s: invalid schema version %lld", s->path, (long long)version);
     if (version == 0) {
-        e = query_int(s, "read sqlite_master", &others, &found,
+        e = store_query_int(s, "read sqlite_master", &others, &found,
                       "SELECT count(*) FROM sqlite_master WHERE name <> 'schema_version'", "");
         if (e != GF_OK) return e;
         if (others > 0)
@@ -247,13 +282,13 @@ static gf_status migrate(gf_store *s)
         if (sqlite3_exec(s->db, MIGRATIONS[v], NULL, NULL, NULL) != SQLITE_OK) {
             char what[64];
             snprintf(what, sizeof what, "migration to schema version %lld", (long long)v + 1);
-            return db_err(s, what);
+            return store_db_err(s, what);
         }
     }
     if (version < GF_STORE_SCHEMA_VERSION) {
-        e = run(s, "write schema_version", "DELETE FROM schema_version", "");
+        e = store_run(s, "write schema_version", "DELETE FROM schema_version", "");
         if (e == GF_OK)
-            e = run(s, "write schema_version", "INSERT INTO schema_version(version) VALUES(?)", "i",
+            e = store_run(s, "write schema_version", "INSERT INTO schema_version(version) VALUES(?)", "i",
                     (int64_t)GF_STORE_SCHEMA_VERSION);
     }
     return e;
@@ -272,15 +307,15 @@ static gf_status make_dir(const char *dir)
 static gf_status configure(gf_store *s)
 {
     sqlite3_extended_result_codes(s->db, 1);
-    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return db_err(s, "set busy timeout");
+    if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) return store_db_err(s, "set busy timeout");
     if (sqlite3_exec(s->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
-        return db_err(s, "enable foreign keys");
+        return store_db_err(s, "enable foreign keys");
     sqlite3_stmt *st;
-    gf_status e = prep(s, &st, "set WAL journal mode", "PRAGMA journal_mode=WAL", "");
+    gf_status e = store_prep(s, &st, "set WAL journal mode", "PRAGMA journal_mode=WAL", "");
     if (e != GF_OK) return e;
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        e = db_err(s, "set WAL journal mode");
+        e = store_db_err(s, "set WAL journal mode");
     } else {
         const unsigned char *mode = sqlite3_column_text(st, 0);
         if (!mode || strcmp((const char *)mode, "wal") != 0)
@@ -288,7 +323,7 @@ static gf_status configure(gf_store *s)
     }
     sqlite3_finalize(st);
     if (e == GF_OK && sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
-        e = db_err(s, "set synchronous=FULL");
+        e = store_db_err(s, "set synchronous=FULL");
     return e;
 }
 
@@ -323,7 +358,7 @@ gf_status gf_store_open(const char *dir, gf_store **out)
 
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        e = s->db ? db_err(s, "open") : gf_errorf(GF_ERR_NOMEM, "%s: out of memory opening the database", path);
+        e = s->db ? store_db_err(s, "open") : gf_errorf(GF_ERR_NOMEM, "%s: out of memory opening the database", path);
         sqlite3_close(s->db);
         free(path);
         free(s);
@@ -336,8 +371,8 @@ gf_status gf_store_open(const char *dir, gf_store **out)
         return gf_errorf(GF_ERR_NOMEM, "store: cannot create a mutex for %s", dir);
     }
     e = configure(s);
-    if (e == GF_OK) e = tx_begin(s, 1);
-    if (e == GF_OK) e = tx_end(s, migrate(s));
+    if (e == GF_OK) e = store_tx_begin(s, 1);
+    if (e == GF_OK) e = store_tx_end(s, migrate(s));
     if (e != GF_OK) {
         gf_store_close(s);
         return e;
@@ -357,7 +392,9 @@ void gf_store_close(gf_store *s)
 
 /* ---- jobs ---------------------------------------------------------------- */
 
-#define JOB_COLUMNS "id, name, kind, spec_json, state, reason, round, created_at, updated_at"
+#define JOB_COLUMNS "j.id, j.name, j.kind, j.spec_json, j.state, j.reason, j.round, j.created_at, j.updated_at, " \
+                    "j.tenant_id, t.name"
+#define JOB_FROM    " FROM jobs j LEFT JOIN tenants t ON t.id = j.tenant_id "
 
 /* Fills *j from a row of JOB_COLUMNS; spec_json is malloc'd when copy_spec,
  * else points into the statement (valid until the next step). */
@@ -365,16 +402,18 @@ static gf_status job_from_row(gf_store *s, sqlite3_stmt *st, gf_store_job *j, in
 {
     memset(j, 0, sizeof *j);
     j->id = sqlite3_column_int64(st, 0);
-    copy_text(j->name, sizeof j->name, st, 1);
-    copy_text(j->kind, sizeof j->kind, st, 2);
+    store_copy_text(j->name, sizeof j->name, st, 1);
+    store_copy_text(j->kind, sizeof j->kind, st, 2);
     const char *spec = (const char *)sqlite3_column_text(st, 3);
     int state = parse_state(JOB_STATES, NJOB_STATES, sqlite3_column_text(st, 4));
     if (state < 0) return gf_errorf(GF_ERR_FORMAT, "%s: job %lld has an unknown state", s->path, (long long)j->id);
     j->state = (gf_store_job_state)state;
-    copy_text(j->reason, sizeof j->reason, st, 5);
+    store_copy_text(j->reason, sizeof j->reason, st, 5);
     j->round = sqlite3_column_int64(st, 6);
-    copy_text(j->created_at, sizeof j->created_at, st, 7);
-    copy_text(j->updated_at, sizeof j->updated_at, st, 8);
+    store_copy_text(j->created_at, sizeof j->created_at, st, 7);
+    store_copy_text(j->updated_at, sizeof j->updated_at, st, 8);
+    j->tenant_id = sqlite3_column_int64(st, 9);
+    store_copy_text(j->tenant, sizeof j->tenant, st, 10);
     if (!spec) spec = "";
     if (!copy_spec) {
         j->spec_json = (char *)spec;
@@ -389,13 +428,13 @@ static gf_status job_from_row(gf_store *s, sqlite3_stmt *st, gf_store_job *j, in
 static gf_status job_row(gf_store *s, int64_t id, gf_store_job_state *state, int64_t *round)
 {
     sqlite3_stmt *st;
-    gf_status e = prep(s, &st, "read job", "SELECT state, round FROM jobs WHERE id = ?", "i", id);
+    gf_status e = store_prep(s, &st, "read job", "SELECT state, round FROM jobs WHERE id = ?", "i", id);
     if (e != GF_OK) return e;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         e = gf_errorf(GF_ERR_ARG, "store: no job %lld", (long long)id);
     } else if (rc != SQLITE_ROW) {
-        e = db_err(s, "read job");
+        e = store_db_err(s, "read job");
     } else {
         int v = parse_state(JOB_STATES, NJOB_STATES, sqlite3_column_text(st, 0));
         if (v < 0) e = gf_errorf(GF_ERR_FORMAT, "%s: job %lld has an unknown state", s->path, (long long)id);
@@ -406,24 +445,31 @@ static gf_status job_row(gf_store *s, int64_t id, gf_store_job_state *state, int
     return e;
 }
 
-gf_status gf_store_job_create(gf_store *s, const char *name, const char *kind, const char *spec_json,
-                              int64_t *id)
+gf_status gf_store_job_create(gf_store *s, int64_t tenant_id, const char *name, const char *kind,
+                              const char *spec_json, int64_t *id)
 {
     if (!s || !id) return gf_errorf(GF_ERR_ARG, "store: job_create without a store or id output");
-    gf_status e = check_text("job name", name, GF_STORE_NAME_MAX);
-    if (e == GF_OK) e = check_text("job kind", kind, GF_STORE_KIND_MAX);
+    gf_status e = store_check_text("job name", name, GF_STORE_NAME_MAX);
+    if (e == GF_OK) e = store_check_text("job kind", kind, GF_STORE_KIND_MAX);
     if (e == GF_OK && (!spec_json || !*spec_json)) e = gf_errorf(GF_ERR_ARG, "store: job spec is empty");
     if (e != GF_OK) return e;
-    if ((e = tx_begin(s, 1)) != GF_OK) return e;
-    e = run(s, "insert job",
-            "INSERT INTO jobs(name, kind, spec_json, state, reason, round, created_at, updated_at) "
-            "VALUES(?, ?, ?, 'queued', 'submitted', 0, " NOW ", " NOW ")", "ttt", name, kind, spec_json);
+    if ((e = store_tx_begin(s, 1)) != GF_OK) return e;
+    int64_t known = 0;
+    int found = 0;
+    if (tenant_id)
+        e = store_query_int(s, "find tenant", &known, &found, "SELECT id FROM tenants WHERE id = ?", "i", tenant_id);
+    if (e == GF_OK && tenant_id && !found) e = gf_errorf(GF_ERR_ARG, "store: no tenant %lld", (long long)tenant_id);
+    if (e == GF_OK)
+        e = store_run(s, "insert job",
+                      "INSERT INTO jobs(name, kind, spec_json, state, reason, round, created_at, updated_at, tenant_id) "
+                      "VALUES(?, ?, ?, 'queued', 'submitted', 0, " NOW ", " NOW ", nullif(?, 0))", "ttti", name, kind,
+                      spec_json, tenant_id);
     int64_t new_id = sqlite3_last_insert_rowid(s->db);
     if (e == GF_OK)
-        e = run(s, "log job state",
+        e = store_run(s, "log job state",
                 "INSERT INTO job_state_log(job_id, at, from_state, to_state, reason) "
                 "VALUES(?, " NOW ", NULL, 'queued', 'submitted')", "i", new_id);
-    e = tx_end(s, e);
+    e = store_tx_end(s, e);
     if (e == GF_OK) *id = new_id;
     return e;
 }
@@ -434,12 +480,12 @@ gf_status gf_store_job_get(gf_store *s, int64_t id, gf_store_job *out)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    gf_status e = prep(s, &st, "read job", "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", "i", id);
+    gf_status e = store_prep(s, &st, "read job", "SELECT " JOB_COLUMNS JOB_FROM "WHERE j.id = ?", "i", id);
     if (e == GF_OK) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) e = job_from_row(s, st, out, 1);
         else if (rc == SQLITE_DONE) e = gf_errorf(GF_ERR_ARG, "store: no job %lld", (long long)id);
-        else e = db_err(s, "read job");
+        else e = store_db_err(s, "read job");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
@@ -459,14 +505,14 @@ gf_status gf_store_job_list(gf_store *s, gf_store_job_fn fn, void *ctx)
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: job_list without a store or callback");
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    gf_status e = prep(s, &st, "list jobs", "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id", "");
+    gf_status e = store_prep(s, &st, "list jobs", "SELECT " JOB_COLUMNS JOB_FROM "ORDER BY j.id", "");
     if (e == GF_OK) {
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             gf_store_job j;
             if ((e = job_from_row(s, st, &j, 0)) != GF_OK || fn(&j, ctx)) break;
         }
-        if (e == GF_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) e = db_err(s, "list jobs");
+        if (e == GF_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) e = store_db_err(s, "list jobs");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
@@ -480,54 +526,77 @@ static int is_final(gf_store_job_state st)
 
 static int transition_ok(gf_store_job_state from, gf_store_job_state to)
 {
-    if (from == GF_STORE_JOB_QUEUED) return to == GF_STORE_JOB_RUNNING || to == GF_STORE_JOB_CANCELLED;
+    if (from == GF_STORE_JOB_QUEUED)
+        return to == GF_STORE_JOB_RUNNING || to == GF_STORE_JOB_CANCELLED || to == GF_STORE_JOB_FAILED;
     if (from == GF_STORE_JOB_RUNNING) return is_final(to);
     return 0;
+}
+
+gf_status store_job_transition(gf_store *s, int64_t id, gf_store_job_state to, const char *reason)
+{
+    gf_store_job_state from = GF_STORE_JOB_QUEUED;
+    int64_t round = 0;
+    gf_status e = job_row(s, id, &from, &round);
+    if (e == GF_OK && !transition_ok(from, to))
+        e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld cannot go from %s to %s%s", (long long)id, JOB_STATES[from],
+                      JOB_STATES[to], is_final(from) ? " (its state is final)" : "");
+    if (e == GF_OK && is_final(to)) {
+        e = store_run(s, "drop results of the open round",
+                "DELETE FROM round_results WHERE job_id = ? AND round IN "
+                "(SELECT round FROM rounds WHERE job_id = ? AND state = 'open')", "ii", id, id);
+        if (e == GF_OK)
+            e = store_run(s, "abort the open round",
+                    "UPDATE rounds SET state = 'aborted', closed_at = " NOW ", reason = 'job ' || ? || ': ' || ? "
+                    "WHERE job_id = ? AND state = 'open'", "tti", JOB_STATES[to], reason, id);
+    }
+    if (e == GF_OK)
+        e = store_run(s, "update job state", "UPDATE jobs SET state = ?, reason = ?, updated_at = " NOW " WHERE id = ?",
+                "tti", JOB_STATES[to], reason, id);
+    if (e == GF_OK)
+        e = store_run(s, "log job state",
+                "INSERT INTO job_state_log(job_id, at, from_state, to_state, reason) VALUES(?, " NOW ", ?, ?, ?)",
+                "ittt", id, JOB_STATES[from], JOB_STATES[to], reason);
+    return e;
 }
 
 gf_status gf_store_job_set_state(gf_store *s, int64_t id, gf_store_job_state to, const char *reason)
 {
     if (!s) return gf_errorf(GF_ERR_ARG, "store: job_set_state without a store");
     if ((int)to < 0 || (int)to >= NJOB_STATES) return gf_errorf(GF_ERR_ARG, "store: unknown job state %d", (int)to);
-    gf_status e = check_text("state change reason", reason, GF_STORE_REASON_MAX);
+    gf_status e = store_check_text("state change reason", reason, GF_STORE_REASON_MAX);
     if (e != GF_OK) return e;
-    if ((e = tx_begin(s, 1)) != GF_OK) return e;
-    gf_store_job_state from = GF_STORE_JOB_QUEUED;
+    if ((e = store_tx_begin(s, 1)) != GF_OK) return e;
+    return store_tx_end(s, store_job_transition(s, id, to, reason));
+}
+
+gf_status gf_store_job_set_reason(gf_store *s, int64_t id, const char *reason)
+{
+    if (!s) return gf_errorf(GF_ERR_ARG, "store: job_set_reason without a store");
+    gf_status e = store_check_text("reason", reason, GF_STORE_REASON_MAX);
+    if (e != GF_OK) return e;
+    if ((e = store_tx_begin(s, 1)) != GF_OK) return e;
+    gf_store_job_state state = GF_STORE_JOB_QUEUED;
     int64_t round = 0;
-    e = job_row(s, id, &from, &round);
-    if (e == GF_OK && !transition_ok(from, to))
-        e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld cannot go from %s to %s%s", (long long)id, JOB_STATES[from],
-                      JOB_STATES[to], is_final(from) ? " (its state is final)" : "");
-    if (e == GF_OK && is_final(to)) {
-        e = run(s, "drop results of the open round",
-                "DELETE FROM round_results WHERE job_id = ? AND round IN "
-                "(SELECT round FROM rounds WHERE job_id = ? AND state = 'open')", "ii", id, id);
-        if (e == GF_OK)
-            e = run(s, "abort the open round",
-                    "UPDATE rounds SET state = 'aborted', closed_at = " NOW ", reason = 'job ' || ? || ': ' || ? "
-                    "WHERE job_id = ? AND state = 'open'", "tti", JOB_STATES[to], reason, id);
-    }
+    e = job_row(s, id, &state, &round);
+    if (e == GF_OK && is_final(state))
+        e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld is %s; its reason is final", (long long)id, JOB_STATES[state]);
     if (e == GF_OK)
-        e = run(s, "update job state", "UPDATE jobs SET state = ?, reason = ?, updated_at = " NOW " WHERE id = ?",
-                "tti", JOB_STATES[to], reason, id);
-    if (e == GF_OK)
-        e = run(s, "log job state",
-                "INSERT INTO job_state_log(job_id, at, from_state, to_state, reason) VALUES(?, " NOW ", ?, ?, ?)",
-                "ittt", id, JOB_STATES[from], JOB_STATES[to], reason);
-    return tx_end(s, e);
+        e = store_run(s, "update job reason", "UPDATE jobs SET reason = ?, updated_at = " NOW " WHERE id = ? AND "
+                      "reason IS NOT ?", "tit", reason, id, reason);
+    return store_tx_end(s, e);
 }
 
 gf_status gf_store_job_log(gf_store *s, int64_t id, gf_store_log_fn fn, void *ctx)
 {
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: job_log without a store or callback");
-    gf_status e = tx_begin(s, 0);
+    gf_status e = store_tx_begin(s, 0);
     if (e != GF_OK) return e;
     gf_store_job_state state;
     int64_t round;
     sqlite3_stmt *st = NULL;
     e = job_row(s, id, &state, &round);
     if (e == GF_OK)
-        e = prep(s, &st, "read job state log",
+        e = store_prep(s, &st, "read job state log",
                  "SELECT at, from_state, to_state, reason FROM job_state_log WHERE job_id = ? ORDER BY rowid", "i", id);
     if (e == GF_OK) {
         int rc;
@@ -535,7 +604,7 @@ gf_status gf_store_job_log(gf_store *s, int64_t id, gf_store_log_fn fn, void *ct
             gf_store_log_entry l;
             memset(&l, 0, sizeof l);
             l.job_id = id;
-            copy_text(l.at, sizeof l.at, st, 0);
+            store_copy_text(l.at, sizeof l.at, st, 0);
             int from = parse_state(JOB_STATES, NJOB_STATES, sqlite3_column_text(st, 1));
             int to = parse_state(JOB_STATES, NJOB_STATES, sqlite3_column_text(st, 2));
             if (to < 0 || (from < 0 && sqlite3_column_type(st, 1) != SQLITE_NULL)) {
@@ -545,13 +614,13 @@ gf_status gf_store_job_log(gf_store *s, int64_t id, gf_store_log_fn fn, void *ct
             l.has_from = from >= 0;
             l.from = from >= 0 ? (gf_store_job_state)from : GF_STORE_JOB_QUEUED;
             l.to = (gf_store_job_state)to;
-            copy_text(l.reason, sizeof l.reason, st, 3);
+            store_copy_text(l.reason, sizeof l.reason, st, 3);
             if (fn(&l, ctx)) break;
         }
-        if (e == GF_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) e = db_err(s, "read job state log");
+        if (e == GF_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) e = store_db_err(s, "read job state log");
         sqlite3_finalize(st);
     }
-    return tx_end(s, e);
+    return store_tx_end(s, e);
 }
 
 /* ---- rounds -------------------------------------------------------------- */
@@ -569,12 +638,12 @@ static gf_status round_from_row(gf_store *s, sqlite3_stmt *st, gf_store_round *r
                          (long long)r->job_id, (long long)r->round);
     r->state = (gf_store_round_state)state;
     r->sites = sqlite3_column_int(st, 3);
-    r->duration_s = column_real(st, 4);
-    r->train_loss = column_real(st, 5);
-    r->accuracy = column_real(st, 6);
-    copy_text(r->reason, sizeof r->reason, st, 7);
-    copy_text(r->started_at, sizeof r->started_at, st, 8);
-    copy_text(r->closed_at, sizeof r->closed_at, st, 9);
+    r->duration_s = store_column_real(st, 4);
+    r->train_loss = store_column_real(st, 5);
+    r->accuracy = store_column_real(st, 6);
+    store_copy_text(r->reason, sizeof r->reason, st, 7);
+    store_copy_text(r->started_at, sizeof r->started_at, st, 8);
+    store_copy_text(r->closed_at, sizeof r->closed_at, st, 9);
     return GF_OK;
 }
 
@@ -582,7 +651,7 @@ static gf_status round_from_row(gf_store *s, sqlite3_stmt *st, gf_store_round *r
 static gf_status round_row(gf_store *s, int64_t job, int64_t round, int *exists, gf_store_round_state *state)
 {
     sqlite3_stmt *st;
-    gf_status e = prep(s, &st, "read round", "SELECT state FROM rounds WHERE job_id = ? AND round = ?", "ii", job,
+    gf_status e = store_prep(s, &st, "read round", "SELECT state FROM rounds WHERE job_id = ? AND round = ?", "ii", job,
                        round);
     if (e != GF_OK) return e;
     *exists = 0;
@@ -595,7 +664,7 @@ static gf_status round_row(gf_store *s, int64_t job, int64_t round, int *exists,
         *exists = 1;
         *state = v < 0 ? GF_STORE_ROUND_ABORTED : (gf_store_round_state)v;
     } else if (rc != SQLITE_DONE) {
-        e = db_err(s, "read round");
+        e = store_db_err(s, "read round");
     }
     sqlite3_finalize(st);
     return e;
@@ -650,10 +719,10 @@ static gf_status open_in_tx(gf_store *s, int64_t job, int64_t round)
     gf_store_round_state state = GF_STORE_ROUND_OPEN;
     if (e == GF_OK) e = round_row(s, job, round, &exists, &state);
     if (e == GF_OK && !exists)
-        e = run(s, "open round", "INSERT INTO rounds(job_id, round, state, started_at) VALUES(?, ?, 'open', " NOW ")",
+        e = store_run(s, "open round", "INSERT INTO rounds(job_id, round, state, started_at) VALUES(?, ?, 'open', " NOW ")",
                 "ii", job, round);
     else if (e == GF_OK && state == GF_STORE_ROUND_ABORTED)
-        e = run(s, "reopen round",
+        e = store_run(s, "reopen round",
                 "UPDATE rounds SET state = 'open', sites = NULL, duration_s = NULL, train_loss = NULL, "
                 "accuracy = NULL, reason = NULL, started_at = " NOW ", closed_at = NULL "
                 "WHERE job_id = ? AND round = ?", "ii", job, round);
@@ -666,11 +735,11 @@ static gf_status open_in_tx(gf_store *s, int64_t job, int64_t round)
 static gf_status check_result(const char *site, int64_t samples, double loss, double accuracy, int64_t bytes_up,
                               int64_t bytes_down)
 {
-    gf_status e = check_text("site name", site, GF_STORE_NAME_MAX);
+    gf_status e = store_check_text("site name", site, GF_STORE_NAME_MAX);
     if (e == GF_OK && (samples < 0 || bytes_up < 0 || bytes_down < 0))
         e = gf_errorf(GF_ERR_ARG, "store: negative samples or byte count from site %s", site);
-    if (e == GF_OK) e = check_real("result loss", loss);
-    if (e == GF_OK) e = check_real("result accuracy", accuracy);
+    if (e == GF_OK) e = store_check_real("result loss", loss);
+    if (e == GF_OK) e = store_check_real("result accuracy", accuracy);
     return e;
 }
 
@@ -681,13 +750,13 @@ static gf_status add_result_in_tx(gf_store *s, int64_t job, int64_t round, const
     int64_t dup = 0;
     int found = 0;
     if (e == GF_OK)
-        e = query_int(s, "look up result", &dup, &found,
+        e = store_query_int(s, "look up result", &dup, &found,
                       "SELECT 1 FROM round_results WHERE job_id = ? AND round = ? AND site = ?", "iit", job, round, site);
     if (e == GF_OK && found)
         e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld round %lld: site %s already sent a result in this round",
                       (long long)job, (long long)round, site);
     if (e == GF_OK)
-        e = run(s, "insert result",
+        e = store_run(s, "insert result",
                 "INSERT INTO round_results(job_id, round, site, samples, loss, accuracy, bytes_up, bytes_down, "
                 "received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, " NOW ")",
                 "iitiddii", job, round, site, samples, loss, accuracy, bytes_up, bytes_down);
@@ -704,9 +773,9 @@ static gf_status check_completion(int64_t job, int64_t round, int sites, double 
     if (e == GF_OK && !(duration_s >= 0) )
         e = gf_errorf(GF_ERR_ARG, "store: job %lld round %lld: invalid duration %g", (long long)job,
                       (long long)round, duration_s);
-    if (e == GF_OK) e = check_real("round duration", duration_s);
-    if (e == GF_OK) e = check_real("round train loss", train_loss);
-    if (e == GF_OK) e = check_real("round accuracy", accuracy);
+    if (e == GF_OK) e = store_check_real("round duration", duration_s);
+    if (e == GF_OK) e = store_check_real("round train loss", train_loss);
+    if (e == GF_OK) e = store_check_real("round accuracy", accuracy);
     return e;
 }
 
@@ -718,18 +787,18 @@ static gf_status complete_in_tx(gf_store *s, int64_t job, int64_t round, int sit
     int64_t n = 0;
     int found = 0;
     if (e == GF_OK)
-        e = query_int(s, "count results", &n, &found,
+        e = store_query_int(s, "count results", &n, &found,
                       "SELECT count(*) FROM round_results WHERE job_id = ? AND round = ?", "ii", job, round);
     if (e == GF_OK && n != sites)
         e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld round %lld: completing with %d sites but %lld results are stored",
                       (long long)job, (long long)round, sites, (long long)n);
     if (e == GF_OK)
-        e = run(s, "complete round",
+        e = store_run(s, "complete round",
                 "UPDATE rounds SET state = 'completed', sites = ?, duration_s = ?, train_loss = ?, accuracy = ?, "
                 "closed_at = " NOW " WHERE job_id = ? AND round = ?",
                 "idddii", (int64_t)sites, duration_s, train_loss, accuracy, job, round);
     if (e == GF_OK)
-        e = run(s, "advance job round", "UPDATE jobs SET round = ?, updated_at = " NOW " WHERE id = ?", "ii", round, job);
+        e = store_run(s, "advance job round", "UPDATE jobs SET round = ?, updated_at = " NOW " WHERE id = ?", "ii", round, job);
     return e;
 }
 
@@ -737,8 +806,8 @@ gf_status gf_store_round_open(gf_store *s, int64_t job, int64_t round)
 {
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_open without a store");
     gf_status e = check_ids(job, round);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
-    return tx_end(s, open_in_tx(s, job, round));
+    if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
+    return store_tx_end(s, open_in_tx(s, job, round));
 }
 
 gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, const char *site, int64_t samples,
@@ -747,15 +816,15 @@ gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, con
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_add_result without a store");
     gf_status e = check_ids(job, round);
     if (e == GF_OK) e = check_result(site, samples, loss, accuracy, bytes_up, bytes_down);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
-    return tx_end(s, add_result_in_tx(s, job, round, site, samples, loss, accuracy, bytes_up, bytes_down));
+    if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
+    return store_tx_end(s, add_result_in_tx(s, job, round, site, samples, loss, accuracy, bytes_up, bytes_down));
 }
 
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx)
 {
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: round_results without a store or callback");
     gf_status e = check_ids(job, round);
-    if (e != GF_OK || (e = tx_begin(s, 0)) != GF_OK) return e;
+    if (e != GF_OK || (e = store_tx_begin(s, 0)) != GF_OK) return e;
     int exists = 0;
     gf_store_round_state state;
     e = round_row(s, job, round, &exists, &state);
@@ -763,7 +832,7 @@ gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_sto
         e = gf_errorf(GF_ERR_ARG, "store: job %lld has no round %lld", (long long)job, (long long)round);
     sqlite3_stmt *st = NULL;
     if (e == GF_OK)
-        e = prep(s, &st, "read results",
+        e = store_prep(s, &st, "read results",
                  "SELECT site, samples, loss, accuracy, bytes_up, bytes_down, received_at FROM round_results "
                  "WHERE job_id = ? AND round = ? ORDER BY site", "ii", job, round);
     if (e == GF_OK) {
@@ -773,19 +842,19 @@ gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_sto
             memset(&r, 0, sizeof r);
             r.job_id = job;
             r.round = round;
-            copy_text(r.site, sizeof r.site, st, 0);
+            store_copy_text(r.site, sizeof r.site, st, 0);
             r.samples = sqlite3_column_int64(st, 1);
-            r.loss = column_real(st, 2);
-            r.accuracy = column_real(st, 3);
+            r.loss = store_column_real(st, 2);
+            r.accuracy = store_column_real(st, 3);
             r.bytes_up = sqlite3_column_int64(st, 4);
             r.bytes_down = sqlite3_column_int64(st, 5);
-            copy_text(r.received_at, sizeof r.received_at, st, 6);
+            store_copy_text(r.received_at, sizeof r.received_at, st, 6);
             if (fn(&r, ctx)) break;
         }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) e = db_err(s, "read results");
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) e = store_db_err(s, "read results");
         sqlite3_finalize(st);
     }
-    return tx_end(s, e);
+    return store_tx_end(s, e);
 }
 
 gf_status gf_store_round_complete(gf_store *s, int64_t job, int64_t round, int sites, double duration_s,
@@ -793,8 +862,8 @@ gf_status gf_store_round_complete(gf_store *s, int64_t job, int64_t round, int s
 {
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_complete without a store");
     gf_status e = check_completion(job, round, sites, duration_s, train_loss, accuracy);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
-    return tx_end(s, complete_in_tx(s, job, round, sites, duration_s, train_loss, accuracy));
+    if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
+    return store_tx_end(s, complete_in_tx(s, job, round, sites, duration_s, train_loss, accuracy));
 }
 
 gf_status gf_store_round_finish(gf_store *s, int64_t job, int64_t round, const gf_store_result *results, int n,
@@ -805,29 +874,29 @@ gf_status gf_store_round_finish(gf_store *s, int64_t job, int64_t round, const g
     for (int i = 0; e == GF_OK && i < n; i++)
         e = check_result(results[i].site, results[i].samples, results[i].loss, results[i].accuracy,
                          results[i].bytes_up, results[i].bytes_down);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
+    if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
     for (int i = 0; e == GF_OK && i < n; i++)
         e = add_result_in_tx(s, job, round, results[i].site, results[i].samples, results[i].loss,
                              results[i].accuracy, results[i].bytes_up, results[i].bytes_down);
     if (e == GF_OK) e = complete_in_tx(s, job, round, n, duration_s, train_loss, accuracy);
     if (e == GF_OK && open_next) e = open_in_tx(s, job, round + 1);
-    return tx_end(s, e);
+    return store_tx_end(s, e);
 }
 
 gf_status gf_store_round_abort(gf_store *s, int64_t job, int64_t round, const char *reason)
 {
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_abort without a store");
     gf_status e = check_ids(job, round);
-    if (e == GF_OK) e = check_text("abort reason", reason, GF_STORE_REASON_MAX);
-    if (e != GF_OK || (e = tx_begin(s, 1)) != GF_OK) return e;
+    if (e == GF_OK) e = store_check_text("abort reason", reason, GF_STORE_REASON_MAX);
+    if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
     e = require_open(s, job, round);
     if (e == GF_OK)
-        e = run(s, "drop results", "DELETE FROM round_results WHERE job_id = ? AND round = ?", "ii", job, round);
+        e = store_run(s, "drop results", "DELETE FROM round_results WHERE job_id = ? AND round = ?", "ii", job, round);
     if (e == GF_OK)
-        e = run(s, "abort round",
+        e = store_run(s, "abort round",
                 "UPDATE rounds SET state = 'aborted', reason = ?, closed_at = " NOW " WHERE job_id = ? AND round = ?",
                 "tii", reason, job, round);
-    return tx_end(s, e);
+    return store_tx_end(s, e);
 }
 
 gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_round *out)
@@ -838,14 +907,14 @@ gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_r
     if (e != GF_OK) return e;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    e = prep(s, &st, "read round", "SELECT " ROUND_COLUMNS " FROM rounds WHERE job_id = ? AND round = ?", "ii", job,
+    e = store_prep(s, &st, "read round", "SELECT " ROUND_COLUMNS " FROM rounds WHERE job_id = ? AND round = ?", "ii", job,
              round);
     if (e == GF_OK) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) e = round_from_row(s, st, out);
         else if (rc == SQLITE_DONE)
             e = gf_errorf(GF_ERR_ARG, "store: job %lld has no round %lld", (long long)job, (long long)round);
-        else e = db_err(s, "read round");
+        else e = store_db_err(s, "read round");
         sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&s->mu);
@@ -855,22 +924,22 @@ gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_r
 gf_status gf_store_rounds(gf_store *s, int64_t job, gf_store_round_fn fn, void *ctx)
 {
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: rounds without a store or callback");
-    gf_status e = tx_begin(s, 0);
+    gf_status e = store_tx_begin(s, 0);
     if (e != GF_OK) return e;
     gf_store_job_state state;
     int64_t last;
     sqlite3_stmt *st = NULL;
     e = job_row(s, job, &state, &last);
     if (e == GF_OK)
-        e = prep(s, &st, "list rounds", "SELECT " ROUND_COLUMNS " FROM rounds WHERE job_id = ? ORDER BY round", "i", job);
+        e = store_prep(s, &st, "list rounds", "SELECT " ROUND_COLUMNS " FROM rounds WHERE job_id = ? ORDER BY round", "i", job);
     if (e == GF_OK) {
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             gf_store_round r;
             if ((e = round_from_row(s, st, &r)) != GF_OK || fn(&r, ctx)) break;
         }
-        if (e == GF_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) e = db_err(s, "list rounds");
+        if (e == GF_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) e = store_db_err(s, "list rounds");
         sqlite3_finalize(st);
     }
-    return tx_end(s, e);
+    return store_tx_end(s, e);
 }

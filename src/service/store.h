@@ -29,8 +29,11 @@
  * stored as NULL ("not reported") and read back as NaN; infinities are
  * refused (GF_ERR_NUMERIC).
  *
+ * Schema version 2 adds tenants, tokens, jobs.tenant_id, job_exec and the
+ * ledger (tenants.h, ledger.h).
+ *
  * Job states (every change is logged with its reason):
- *   queued  -> running | cancelled
+ *   queued  -> running | cancelled | failed (cannot be run)
  *   running -> succeeded | failed | cancelled | timed-out
  *   succeeded, failed, cancelled, timed-out: final.
  * running -> queued is not allowed: a restarted coordinator continues a
@@ -67,7 +70,7 @@
 #include <stdint.h>
 #include "core/error.h"
 
-#define GF_STORE_SCHEMA_VERSION 1
+#define GF_STORE_SCHEMA_VERSION 2
 #define GF_STORE_NAME_MAX   64     /* job and site names: 1..64 bytes */
 #define GF_STORE_KIND_MAX   31     /* job kind ("federated", "central"): 1..31 bytes */
 #define GF_STORE_REASON_MAX 511    /* reasons: 1..511 bytes */
@@ -100,6 +103,8 @@ typedef struct {
     int64_t round;                           /* last completed round (0: none) */
     char created_at[GF_STORE_TIME_LEN + 1];
     char updated_at[GF_STORE_TIME_LEN + 1];
+    int64_t tenant_id;                       /* 0: none (the operator's own job) */
+    char tenant[GF_STORE_NAME_MAX + 1];      /* its name, "" when none */
 } gf_store_job;
 
 typedef struct {
@@ -150,10 +155,11 @@ gf_status gf_store_open(const char *dir, gf_store **out);
 /* Closes the connection (NULL is fine). */
 void gf_store_close(gf_store *s);
 
-/* Adds a job in state queued (logged with reason "submitted"); *id gets its
- * id (> 0). spec_json: non-empty text, stored as given. */
-gf_status gf_store_job_create(gf_store *s, const char *name, const char *kind, const char *spec_json,
-                              int64_t *id);
+/* Adds a job in state queued (logged with reason "submitted") owned by tenant
+ * tenant_id (0: none; else an existing tenant, GF_ERR_ARG otherwise); *id gets
+ * its id (> 0). spec_json: non-empty text, stored as given. */
+gf_status gf_store_job_create(gf_store *s, int64_t tenant_id, const char *name, const char *kind,
+                              const char *spec_json, int64_t *id);
 
 /* Reads job id into *out (zeroed first); GF_ERR_ARG if there is none. */
 gf_status gf_store_job_get(gf_store *s, int64_t id, gf_store_job *out);
@@ -167,6 +173,11 @@ gf_status gf_store_job_list(gf_store *s, gf_store_job_fn fn, void *ctx);
 /* Moves job id to state `to` if the rules above allow it (GF_ERR_MISMATCH
  * otherwise, also for to == the current state); reason is required. */
 gf_status gf_store_job_set_state(gf_store *s, int64_t id, gf_store_job_state to, const char *reason);
+
+/* Sets the reason of a queued or running job without a state change (why a
+ * queued job waits: "held: quota ..."); not logged. GF_ERR_MISMATCH for a
+ * job in a final state. */
+gf_status gf_store_job_set_reason(gf_store *s, int64_t id, const char *reason);
 
 /* Calls fn for every logged state change of job id, oldest first. */
 gf_status gf_store_job_log(gf_store *s, int64_t id, gf_store_log_fn fn, void *ctx);
