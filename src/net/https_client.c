@@ -96,7 +96,10 @@ static int add_header(struct curl_slist **list, const char *h)
 
 #define SET(opt, val) do { if ((rc = curl_easy_setopt(c->curl, opt, val)) != CURLE_OK) goto curl_fail; } while (0)
 
-gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_https_client **out)
+/* A client with a kit's certificate (kit_dir set) or with an API token
+ * (kit_dir NULL, ca_file and base_url given). */
+static gf_status client_open(const char *kit_dir, const char *ca_file, const char *base_url, const char *token,
+                             gf_https_client **out)
 {
     *out = NULL;
     pthread_once(&curl_once, curl_init);
@@ -107,13 +110,17 @@ gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_htt
     gf_https_client *c = calloc(1, sizeof *c);
     if (!c) return gf_errorf(GF_ERR_NOMEM, "HTTPS client: out of memory");
     c->max_response = GF_HTTPS_DEFAULT_MAX_RESPONSE;
-    char key[PATH_MAX], crt[PATH_MAX], ca[PATH_MAX];
-    snprintf(key, sizeof key, "%s/%s", kit_dir, GF_PKI_SITE_KEY);
-    snprintf(crt, sizeof crt, "%s/%s", kit_dir, GF_PKI_SITE_CRT);
-    snprintf(ca, sizeof ca, "%s/%s", kit_dir, GF_PKI_SITE_CA);
+    char key[PATH_MAX], crt[PATH_MAX], ca[PATH_MAX], auth[128];
+    if (kit_dir) {
+        snprintf(key, sizeof key, "%s/%s", kit_dir, GF_PKI_SITE_KEY);
+        snprintf(crt, sizeof crt, "%s/%s", kit_dir, GF_PKI_SITE_CRT);
+        snprintf(ca, sizeof ca, "%s/%s", kit_dir, GF_PKI_SITE_CA);
+    } else {
+        snprintf(ca, sizeof ca, "%s", ca_file);
+    }
     FILE *f;
-    const char *files[] = {key, crt, ca};
-    for (int i = 0; i < 3; i++) {
+    const char *files[] = {ca, key, crt};
+    for (int i = 0; i < (kit_dir ? 3 : 1); i++) {
         if (!(f = fopen(files[i], "r"))) {
             gf_status st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", files[i], strerror(errno));
             gf_https_client_close(c);
@@ -122,10 +129,16 @@ gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_htt
         fclose(f);
     }
     gf_status st = GF_OK;
-    if (base_url) {
+    if (token && (strlen(token) > 100 || strpbrk(token, "\r\n")))
+        st = gf_errorf(GF_ERR_ARG, "the API token is malformed");
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
+    if (st) {
+    } else if (base_url) {
         if (!(c->base = strdup(base_url))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
-    } else {
+    } else if (kit_dir) {
         st = read_url(kit_dir, &c->base);
+    } else {
+        st = gf_errorf(GF_ERR_ARG, "the coordinator's URL is required");
     }
     if (!st && strncmp(c->base, "https://", 8)) st = gf_errorf(GF_ERR_ARG, "coordinator URL \"%s\" is not https://", c->base);
     if (!st && c->base[strlen(c->base) - 1] != '/') {
@@ -138,8 +151,10 @@ gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_htt
     if (!st && (add_header(&c->headers, "Content-Type: application/octet-stream") ||
                 add_header(&c->headers, "Expect:") ||
                 add_header(&c->headers_expect, "Content-Type: application/octet-stream") ||
-                add_header(&c->headers_expect, "Expect: 100-continue")))
+                add_header(&c->headers_expect, "Expect: 100-continue") ||
+                (token && (add_header(&c->headers, auth) || add_header(&c->headers_expect, auth)))))
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+    memset(auth, 0, sizeof auth);
     if (st) { gf_https_client_close(c); return st; }
 
     CURLcode rc;
@@ -151,10 +166,12 @@ gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_htt
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     SET(CURLOPT_CAINFO, ca);
     SET(CURLOPT_CAPATH, NULL);                 /* the federation CA only, not the system store */
-    SET(CURLOPT_SSLCERT, crt);
-    SET(CURLOPT_SSLCERTTYPE, "PEM");
-    SET(CURLOPT_SSLKEY, key);
-    SET(CURLOPT_SSLKEYTYPE, "PEM");
+    if (kit_dir) {
+        SET(CURLOPT_SSLCERT, crt);
+        SET(CURLOPT_SSLCERTTYPE, "PEM");
+        SET(CURLOPT_SSLKEY, key);
+        SET(CURLOPT_SSLKEYTYPE, "PEM");
+    }
     SET(CURLOPT_SSL_SESSIONID_CACHE, 1L);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -169,6 +186,21 @@ curl_fail:
     gf_https_client_close(c);
     *out = NULL;
     return st;
+}
+
+gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_https_client **out)
+{
+    return client_open(kit_dir, NULL, base_url, NULL, out);
+}
+
+gf_status gf_https_client_open_token(const char *ca_file, const char *base_url, const char *token,
+                                     gf_https_client **out)
+{
+    if (!ca_file || !base_url || !token) {
+        *out = NULL;
+        return gf_errorf(GF_ERR_ARG, "a token client needs the CA file, the coordinator's URL and the token");
+    }
+    return client_open(NULL, ca_file, base_url, token, out);
 }
 
 void gf_https_client_set_timeouts(gf_https_client *c, long connect_s, long total_s)

@@ -20,6 +20,12 @@ typedef struct gf_https_client gf_https_client;
  * Nothing is sent until the first request. */
 gf_status gf_https_client_open(const char *kit_dir, const char *base_url, gf_https_client **out);
 
+/* A client without a certificate that sends "Authorization: Bearer TOKEN"
+ * with every request (tenant members, operators with a token); the server
+ * is verified against ca_file (the federation CA) and base_url's host. */
+gf_status gf_https_client_open_token(const char *ca_file, const char *base_url, const char *token,
+                                     gf_https_client **out);
+
 /* Seconds allowed to connect (default 10) and for a whole request (default
  * 300; a long-poll must fit in it; 0: no limit). */
 void gf_https_client_set_timeouts(gf_https_client *c, long connect_s, long total_s);

@@ -135,6 +135,11 @@ static gf_status authenticate(gf_https_server *s, struct MHD_Connection *conn, c
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     if (!ci || !ci->tls_session) return gf_errorf(GF_ERR_MISMATCH, "no TLS session");
     gnutls_session_t tls = (gnutls_session_t)ci->tls_session;
+    unsigned int ncerts = 0;
+    if (!gnutls_certificate_get_peers(tls, &ncerts) || ncerts == 0) {   /* no certificate: a token client */
+        name[0] = 0;
+        return GF_OK;
+    }
     gf_status st = gf_pki_peer_name(tls, name, size);
     if (st) return st;
     if (!strcmp(name, GF_PKI_COORDINATOR))   /* serverAuth only: verified above as a server's */

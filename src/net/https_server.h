@@ -1,9 +1,12 @@
 /* The coordinator's HTTPS server: libmicrohttpd over GnuTLS, TLS 1.3 only,
- * with the coordinator's identity from a provisioning folder and a client
- * certificate checked on EVERY request before the handler sees it (chain to
- * the federation CA + clientAuth via gf_pki_peer_name, then the CRL, re-read
- * when `gf provision --revoke` rewrites it). Requests that fail the check
- * get 403 with a JSON body {"error": "..."}; bodies over max_body get 413.
+ * with the coordinator's identity from a provisioning folder. A client
+ * certificate, when the client presents one, is checked on EVERY request
+ * before the handler sees it (chain to the federation CA + clientAuth via
+ * gf_pki_peer_name, then the CRL, re-read when `gf provision --revoke`
+ * rewrites it); requests that fail the check get 403 with a JSON body
+ * {"error": "..."}. A client without a certificate reaches the handler with
+ * an empty peer name: the handler must then authenticate it otherwise (API
+ * tokens) or refuse it. Bodies over max_body get 413.
  * The server owns HTTP framing, body buffering and error replies; the
  * handler owns what a request means. */
 #ifndef GF_NET_HTTPS_SERVER_H
@@ -19,7 +22,8 @@ typedef struct gf_https_server gf_https_server;
 typedef struct {
     const char    *method;     /* "GET", "POST", ... */
     const char    *path;       /* percent-decoded, without the query string */
-    const char    *peer;       /* verified, unrevoked certificate name: "hospital-a" */
+    const char    *peer;       /* verified, unrevoked certificate name: "hospital-a";
+                                  "" when the client presented no certificate */
     const uint8_t *body;       /* the whole request body (NULL when empty) */
     size_t         body_len;   /* <= gf_https_config.max_body */
     void          *conn;       /* for gf_https_query / gf_https_header */
