@@ -1,4 +1,4 @@
-/* gf coordinator: serves a federation until SIGINT or SIGTERM. */
+/* gf coordinator: serves a federation and the facility until SIGINT or SIGTERM. */
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -29,6 +29,17 @@ static void usage(FILE *f)
           "                      (default 300; raise it for very large models on slow links)\n"
           "  --site-timeout S    a site not heard from for S seconds is offline (default 60)\n"
           "  --eval-threads T    threads for the held-out evaluation (default 1)\n"
+          "\n"
+          "central jobs (gf train on the facility's compute):\n"
+          "  --executor NAME     local (default: child processes here) | slurm (a real\n"
+          "                      slurmctld through sbatch/squeue/sacct)\n"
+          "  --cores N           the local executor's core slots (default: all cores)\n"
+          "  --gpus N            the local executor's GPU slots (default 0)\n"
+          "  --slurm-conf FILE   SLURM_CONF for the Slurm executor\n"
+          "  --fairshare-half-life S  usage decay half-life in seconds (default 604800)\n"
+          "\n"
+          "A fresh data folder gets a first operator API token in DIR/operator.token\n"
+          "(mode 0600).\n"
           "  --quiet             no progress lines on stderr\n", f);
 }
 
@@ -37,7 +48,12 @@ int cmd_coordinator(int argc, char **argv)
     static const struct option opts[] = {
         {"data", 1, 0, 'd'}, {"listen", 1, 0, 'l'}, {"tls", 1, 0, 't'}, {"port-file", 1, 0, 'p'},
         {"max-body", 1, 0, 'm'}, {"site-timeout", 1, 0, 's'}, {"eval-threads", 1, 0, 'e'},
-        {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"executor", 1, 0, 'X'},
+        {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
+        {0, 0, 0, 0}};
+    const char *executor = "local", *slurm_conf = NULL;
+    long cores = 0, gpus = 0;
+    double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
     long max_body = 268435456L, eval_threads = 1, body_timeout = 300;
     double site_timeout = 60;
@@ -55,6 +71,17 @@ int cmd_coordinator(int argc, char **argv)
         case 'e': if (cli_parse_int("--eval-threads", optarg, 1, 1024, &eval_threads)) return 2; break;
         case 'b': if (cli_parse_int("--body-timeout", optarg, 1, 1L << 30, &body_timeout)) return 2; break;
         case 'q': quiet = 1; break;
+        case 'X':
+            if (strcmp(optarg, "local") && strcmp(optarg, "slurm")) {
+                fprintf(stderr, "gf coordinator: --executor must be local or slurm, got \"%s\"\n", optarg);
+                return 2;
+            }
+            executor = optarg;
+            break;
+        case 'C': if (cli_parse_int("--cores", optarg, 1, 65536, &cores)) return 2; break;
+        case 'G': if (cli_parse_int("--gpus", optarg, 0, 1024, &gpus)) return 2; break;
+        case 'S': slurm_conf = optarg; break;
+        case 'H': if (cli_parse_float("--fairshare-half-life", optarg, 1, 1e9, &half_life)) return 2; break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "gf coordinator: unknown or incomplete option \"%s\" (see gf coordinator --help)\n",
@@ -79,7 +106,9 @@ int cmd_coordinator(int argc, char **argv)
     gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
                                   .max_body = (size_t)max_body, .body_timeout_s = (int)body_timeout,
                                   .site_timeout_s = site_timeout,
-                                  .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line };
+                                  .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
+                                  .executor = executor, .cores = (int)cores, .gpus = (int)gpus,
+                                  .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life };
     /* Model-sized bodies come and go on many connection threads: a fixed mmap
      * threshold gives each one back to the kernel when freed, instead of
      * glibc raising the threshold and keeping them in per-thread arenas

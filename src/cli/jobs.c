@@ -1,5 +1,6 @@
-/* gf submit / status / cancel / download: the operator's side of the jobs
- * API, over HTTPS with the operator's kit. */
+/* gf submit / status / cancel / download: the jobs API over HTTPS, with the
+ * operator's kit (client certificate) or an API token; and the connection
+ * options every API command shares (cli_api_*). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -7,24 +8,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <limits.h>
 #include "cli/cli.h"
 #include "cli/fed.h"
 #include "core/fsutil.h"
 #include "net/https_client.h"
 
-typedef struct {
-    const char *kit, *url;
-    int json;
-    const char *out;
-} job_args;
+typedef cli_api job_args;
 
-/* Common flags; returns the index of the first positional argument or -1. */
-static int parse_args(const char *cmd, int argc, char **argv, job_args *a, const char *usage)
+static const char *API_USAGE =
+    "connection (every API command):\n"
+    "  --coordinator URL  https://HOST:PORT/ (default: $GF_COORDINATOR, or the kit's)\n"
+    "  --token TOKEN      an API token (default: $GF_TOKEN); needs --ca or a kit\n"
+    "  --ca FILE          the federation CA certificate (default: $GF_CA, or the kit's)\n"
+    "  --kit DIR          the operator kit (client certificate; default: $GF_KIT)\n";
+
+int cli_api_parse(const char *cmd, int argc, char **argv, cli_api *a, const char *usage, int npos,
+                  const struct option *extra, int (*on_extra)(int opt, const char *arg, void *ctx), void *ctx)
 {
-    static const struct option opts[] = {
+    struct option opts[32] = {
         {"coordinator", 1, 0, 'c'}, {"kit", 1, 0, 'k'}, {"json", 0, 0, 'j'}, {"out", 1, 0, 'o'},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    *a = (job_args){ .kit = getenv("GF_KIT") };
+        {"token", 1, 0, 'T'}, {"ca", 1, 0, 'A'}, {"help", 0, 0, 'h'}};
+    int n = 7;
+    for (int i = 0; extra && extra[i].name && n < 31; i++) opts[n++] = extra[i];
+    opts[n] = (struct option){0, 0, 0, 0};
+    *a = (cli_api){ .kit = getenv("GF_KIT"), .url = getenv("GF_COORDINATOR"), .token = getenv("GF_TOKEN"),
+                    .ca = getenv("GF_CA") };
     int c;
     optind = 1;
     opterr = 0;
@@ -34,28 +43,61 @@ static int parse_args(const char *cmd, int argc, char **argv, job_args *a, const
         case 'k': a->kit = optarg; break;
         case 'j': a->json = 1; break;
         case 'o': a->out = optarg; break;
-        case 'h': printf("%s", usage); exit(0);
+        case 'T': a->token = optarg; break;
+        case 'A': a->ca = optarg; break;
+        case 'h': printf("%s\n%s", usage, API_USAGE); exit(0);
         default:
-            fprintf(stderr, "gf %s: unknown or incomplete option \"%s\" (see gf %s --help)\n", cmd, argv[optind - 1], cmd);
+            if (c != '?' && c != ':' && on_extra && !on_extra(c, optarg, ctx)) break;
+            if (c == '?' || c == ':')
+                fprintf(stderr, "gf %s: unknown or incomplete option \"%s\" (see gf %s --help)\n", cmd,
+                        argv[optind - 1], cmd);
             return -1;
         }
     }
-    if (!a->kit) {
-        fprintf(stderr, "gf %s: give --kit DIR (the operator kit, PKI/operator from gf provision) or set GF_KIT\n", cmd);
+    if (a->token && !*a->token) a->token = NULL;
+    if (!a->kit && !a->token) {
+        fprintf(stderr, "gf %s: give --token TOKEN (or set GF_TOKEN), or --kit DIR (the operator kit, "
+                "PKI/operator from gf provision; or set GF_KIT)\n", cmd);
         return -1;
     }
-    if (optind != argc - 1) { fprintf(stderr, "gf %s: expected one argument (see gf %s --help)\n", cmd, cmd); return -1; }
+    if (a->token && !a->kit && (!a->ca || !a->url)) {
+        fprintf(stderr, "gf %s: with a token, give --coordinator URL and --ca FILE (or GF_COORDINATOR and GF_CA)\n", cmd);
+        return -1;
+    }
+    if (argc - optind != npos) {
+        fprintf(stderr, "gf %s: expected %d argument%s (see gf %s --help)\n", cmd, npos, npos == 1 ? "" : "s", cmd);
+        return -1;
+    }
     return optind;
 }
 
-/* One request; prints the coordinator's error and returns -1 unless 2xx. */
-static int call(const char *cmd, const job_args *a, const char *method, const char *path, const void *body,
-                size_t len, char **resp, size_t *resp_len)
+static int parse_args(const char *cmd, int argc, char **argv, job_args *a, const char *usage)
+{
+    return cli_api_parse(cmd, argc, argv, a, usage, 1, NULL, NULL, NULL);
+}
+
+int cli_api_call(const char *cmd, const cli_api *a, const char *method, const char *path, const void *body,
+                 size_t len, char **resp, size_t *resp_len)
 {
     gf_https_client *h;
     int status = 0;
-    if (gf_https_client_open(a->kit, a->url, &h)) { fprintf(stderr, "gf %s: %s\n", cmd, gf_last_error()); return -1; }
-    gf_status st = gf_https_request(h, method, path, body, len, &status, resp, resp_len);
+    char ca[PATH_MAX];
+    gf_status st;
+    if (a->token) {
+        snprintf(ca, sizeof ca, "%s%s", a->ca ? a->ca : a->kit, a->ca ? "" : "/ca.crt");
+        char url[1024] = "";
+        if (!a->url) {                      /* the kit's URL */
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/coordinator.url", a->kit);
+            FILE *f = fopen(p, "r");
+            if (f) { if (fgets(url, sizeof url, f)) url[strcspn(url, " \r\n")] = 0; fclose(f); }
+        }
+        st = gf_https_client_open_token(ca, a->url ? a->url : url, a->token, &h);
+    } else {
+        st = gf_https_client_open(a->kit, a->url, &h);
+    }
+    if (st) { fprintf(stderr, "gf %s: %s\n", cmd, gf_last_error()); return -1; }
+    st = gf_https_request(h, method, path, body, len, &status, resp, resp_len);
     gf_https_client_close(h);
     if (st) { fprintf(stderr, "gf %s: %s\n", cmd, gf_last_error()); return -1; }
     if (status < 200 || status > 299) {
@@ -70,6 +112,12 @@ static int call(const char *cmd, const job_args *a, const char *method, const ch
     return 0;
 }
 
+static int call(const char *cmd, const job_args *a, const char *method, const char *path, const void *body,
+                size_t len, char **resp, size_t *resp_len)
+{
+    return cli_api_call(cmd, a, method, path, body, len, resp, resp_len);
+}
+
 /* parse_args plus the JOB argument; 0 or the exit status (2). */
 static int job_command(const char *cmd, int argc, char **argv, job_args *a, const char *usage, long *id)
 {
@@ -81,8 +129,8 @@ int cmd_submit(int argc, char **argv)
 {
     job_args a;
     int i = parse_args("submit", argc, argv, &a,
-                       "usage: gf submit SPEC.json [--coordinator URL] [--kit DIR] [--json]\n"
-                       "Submits a federated job; prints its id.\n");
+                       "usage: gf submit SPEC.json [connection] [--json]\n"
+                       "Submits a job (federated or central); prints its id.\n");
     if (i < 0) return 2;
     FILE *f = fopen(argv[i], "rb");
     if (!f) { fprintf(stderr, "gf submit: cannot open %s: %s\n", argv[i], strerror(errno)); return 1; }
@@ -108,8 +156,8 @@ int cmd_status(int argc, char **argv)
     job_args a;
     long id;
     if (job_command("status", argc, argv, &a,
-                    "usage: gf status JOB [--coordinator URL] [--kit DIR] [--json]\n"
-                    "State, rounds and per-round metrics of a job.\n", &id))
+                    "usage: gf status JOB [connection] [--json]\n"
+                    "State, rounds (federated) or epochs (central) and their metrics.\n", &id))
         return 2;
     char path[64], *resp;
     size_t len;
@@ -119,10 +167,26 @@ int cmd_status(int argc, char **argv)
     if (a.json || !j) {
         printf("%s\n", resp);
     } else {
-        printf("job %ld \"%s\": %s (%s), round %lld of %lld\n", id, json_string_value(json_object_get(j, "name")),
+        int central = !strcmp(json_string_value(json_object_get(j, "kind")), "central");
+        printf("job %ld \"%s\" (%s, tenant %s): %s (%s), %s %lld of %lld\n", id,
+               json_string_value(json_object_get(j, "name")), central ? "central" : "federated",
+               json_is_string(json_object_get(j, "tenant")) ? json_string_value(json_object_get(j, "tenant")) : "-",
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "reason")),
-               (long long)json_integer_value(json_object_get(j, "round")),
-               (long long)json_integer_value(json_object_get(j, "rounds_total")));
+               central ? "epoch" : "round", (long long)json_integer_value(json_object_get(j, central ? "epoch" : "round")),
+               (long long)json_integer_value(json_object_get(j, central ? "epochs_total" : "rounds_total")));
+        size_t e;
+        json_t *ep;
+        json_array_foreach(json_object_get(j, "epochs"), e, ep)
+            printf("  epoch %4lld  loss %.4f  test_loss %.4f  test_acc %.4f  %.1f s\n",
+                   (long long)json_integer_value(json_object_get(ep, "epoch")),
+                   json_number_value(json_object_get(ep, "train_loss")), json_number_value(json_object_get(ep, "test_loss")),
+                   json_number_value(json_object_get(ep, "test_accuracy")), json_number_value(json_object_get(ep, "seconds")));
+        json_t *u = json_object_get(j, "usage");
+        if (json_is_object(u))
+            printf("  usage: %.1f core-s, %.1f cpu-s, %.1f gpu-s, peak %.0f MiB, wall %.1f s\n",
+                   json_number_value(json_object_get(u, "core_s")), json_number_value(json_object_get(u, "cpu_s")),
+                   json_number_value(json_object_get(u, "gpu_s")), json_number_value(json_object_get(u, "peak_mem_mb")),
+                   json_number_value(json_object_get(u, "wall_s")));
         size_t k;
         json_t *r;
         json_array_foreach(json_object_get(j, "rounds"), k, r) {
@@ -145,13 +209,19 @@ int cmd_cancel(int argc, char **argv)
 {
     job_args a;
     long id;
-    if (job_command("cancel", argc, argv, &a, "usage: gf cancel JOB [--coordinator URL] [--kit DIR]\n", &id))
+    if (job_command("cancel", argc, argv, &a, "usage: gf cancel JOB [connection]\nStops the job (a central job's whole process tree).\n", &id))
         return 2;
     char path[64], *resp;
     size_t len;
     snprintf(path, sizeof path, "/v1/jobs/%ld/cancel", id);
     if (call("cancel", &a, "POST", path, NULL, 0, &resp, &len)) return 1;
-    printf("job %ld cancelled\n", id);
+    json_t *j = json_loads(resp, 0, NULL);
+    if (!strcmp(json_string_value(json_object_get(j, "state")) ? json_string_value(json_object_get(j, "state")) : "",
+                "cancelled"))
+        printf("job %ld cancelled\n", id);
+    else
+        printf("job %ld: cancel requested; its processes are being stopped (see gf status %ld)\n", id, id);
+    json_decref(j);
     free(resp);
     return 0;
 }
@@ -161,7 +231,7 @@ int cmd_download(int argc, char **argv)
     job_args a;
     long id;
     if (job_command("download", argc, argv, &a,
-                    "usage: gf download JOB --out FILE [--coordinator URL] [--kit DIR]\n"
+                    "usage: gf download JOB --out FILE [connection]\n"
                     "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
                     "loadable by gf eval --model-file FILE.\n", &id))
         return 2;

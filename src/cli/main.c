@@ -24,10 +24,17 @@ static void usage(FILE *f)
           "federation:\n"
           "  coordinator  run the rounds of federated jobs and serve the HTTPS API\n"
           "  site         train on local data for the coordinator; only updates leave\n"
-          "  submit       submit a federated job spec (JSON); prints its id\n"
-          "  status       a job's state and per-round metrics\n"
+          "  submit       submit a job spec (JSON: federated or central); prints its id\n"
+          "  status       a job's state and per-round (per-epoch) metrics\n"
           "  cancel       cancel a job\n"
-          "  download     save a job's global model (safetensors)\n"
+          "  download     save a job's model (safetensors)\n"
+          "\n"
+          "facility:\n"
+          "  tenant       add, change or list tenants (shares, quotas)\n"
+          "  token        create or revoke API tokens\n"
+          "  usage        the usage ledger (core-, CPU-, GPU-seconds, memory, bytes)\n"
+          "  logs         a central job's stdout or stderr (--follow)\n"
+          "  queue        queued central jobs in priority order; the fair-share tree\n"
           "\n"
           "Run 'gf COMMAND --help' for the options of a command.\n", f);
 }
@@ -48,6 +55,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(cmd, "cancel")) return cmd_cancel(argc - 1, argv + 1);
     if (!strcmp(cmd, "download")) return cmd_download(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tenant")) return cmd_tenant(argc - 1, argv + 1);
+    if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
+    if (!strcmp(cmd, "usage")) return cmd_usage(argc - 1, argv + 1);
+    if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "queue")) return cmd_queue(argc - 1, argv + 1);
     fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;

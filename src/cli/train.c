@@ -50,6 +50,9 @@ static void train_usage(FILE *f)
 "  --dp-delta D        delta of the epsilon printed after each epoch, in (0, 1)\n"
 "                      (default 1e-5); the checkpoint records gf.dpsgd_epsilon\n"
 "  --json              print a JSON summary as the last line of stdout\n"
+"  --metrics FILE      append one JSON line per epoch to FILE (epoch, train_loss,\n"
+"                      train_accuracy, test_loss, test_accuracy, seconds); the\n"
+"                      coordinator's central jobs plot it\n"
 "  -h, --help          this help\n"
 "\n"
 "On a terminal each epoch shows a progress bar (img/s, loss, ETA); otherwise one\n"
@@ -60,7 +63,7 @@ static void train_usage(FILE *f)
 }
 
 typedef struct {
-    const char *model, *dataset, *out, *resume, *optim;
+    const char *model, *dataset, *out, *resume, *optim, *metrics;
     long epochs, batch, seed, threads;
     double lr, momentum, wd;
     double dp_clip, dp_noise, dp_delta;
@@ -89,14 +92,14 @@ static int open_unit(double v) { return v > 0 && v < 1; }
 static int parse_args(int argc, char **argv, train_args *a)
 {
     enum { O_MODEL = 1, O_DATASET, O_EPOCHS, O_BATCH, O_OPTIM, O_LR, O_MOMENTUM, O_WD,
-           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP, O_DP_CLIP, O_DP_NOISE, O_DP_DELTA };
+           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP, O_DP_CLIP, O_DP_NOISE, O_DP_DELTA, O_METRICS };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"dataset", 1, 0, O_DATASET}, {"epochs", 1, 0, O_EPOCHS},
         {"batch", 1, 0, O_BATCH}, {"optim", 1, 0, O_OPTIM}, {"lr", 1, 0, O_LR},
         {"momentum", 1, 0, O_MOMENTUM}, {"weight-decay", 1, 0, O_WD}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_THREADS}, {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME},
         {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP}, {"dp-clip", 1, 0, O_DP_CLIP},
-        {"dp-noise", 1, 0, O_DP_NOISE}, {"dp-delta", 1, 0, O_DP_DELTA}, {0, 0, 0, 0}};
+        {"dp-noise", 1, 0, O_DP_NOISE}, {"dp-delta", 1, 0, O_DP_DELTA}, {"metrics", 1, 0, O_METRICS}, {0, 0, 0, 0}};
     *a = (train_args){ .epochs = 1, .batch = 64, .seed = 1, .threads = cli_default_threads(),
                        .optim = "sgd", .dp_delta = GF_DPSGD_DEFAULT_DELTA };
     int c;
@@ -116,6 +119,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_SEED: bad = cli_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &a->seed); a->have_seed = 1; break;
         case O_THREADS: bad = cli_parse_int("--threads", optarg, 1, 1024, &a->threads); break;
         case O_OUT: a->out = optarg; break;
+        case O_METRICS: a->metrics = optarg; break;
         case O_RESUME: a->resume = optarg; break;
         case O_JSON: a->json = 1; break;
         case O_DP_CLIP: bad = parse_dp("--dp-clip", optarg, positive, "a number > 0", &a->dp_clip); a->have_dp_clip = 1; break;
@@ -218,6 +222,25 @@ static double float_decimal(float f)
     return strtod(buf, NULL);
 }
 
+/* One line of --metrics: the epoch's figures as JSON, appended and flushed
+ * whole (a reader never sees half a line but for a crash mid-write, which it
+ * skips as invalid JSON). */
+static int write_metrics(const char *path, int epoch, const gf_epoch_stats *es, double test_loss, double test_acc,
+                         double seconds)
+{
+    json_t *j = json_pack("{s:i,s:f,s:f,s:o,s:o,s:f}", "epoch", epoch, "train_loss", es->loss,
+                          "train_accuracy", es->accuracy, "test_loss", isnan(test_loss) ? json_null() : json_real(test_loss),
+                          "test_accuracy", isnan(test_acc) ? json_null() : json_real(test_acc), "seconds", seconds);
+    char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    FILE *f = line ? fopen(path, "a") : NULL;
+    int ok = f && fprintf(f, "%s\n", line) > 0;
+    if (f && fclose(f)) ok = 0;
+    free(line);
+    if (!ok) fprintf(stderr, "gf train: cannot append to --metrics %s: %s\n", path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
 /* The privacy spent so far, after an epoch of a DP-SGD run. */
 static gf_status print_dp(FILE *out, const gf_trainer *t)
 {
@@ -293,6 +316,11 @@ int cmd_train(int argc, char **argv)
                 test_acc, es.images / es.compute_s, gf_now() - t0);
         if (t->dp && (st = print_dp(out, t))) { rc = fail("privacy accounting failed", st); goto done; }
         fflush(out);
+        if (a.metrics && write_metrics(a.metrics, t->epoch, &es, test.n ? test_loss : NAN, test.n ? test_acc : NAN,
+                                       gf_now() - t0)) {
+            rc = 1;
+            goto done;
+        }
         if (a.out && (st = gf_checkpoint_save(t, a.out, test_acc))) {
             rc = fail("cannot save the checkpoint", st);
             goto done;

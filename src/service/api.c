@@ -1,8 +1,11 @@
-/* The coordinator's HTTP routes, version 1 (docs/api.md). The operator's
- * certificate ("operator") reaches the job routes; a site's certificate
- * reaches the site routes of the rounds it was chosen for. Every refusal of
- * a site's message is answered with a JSON error and written to the audit
- * log; the round goes on. */
+/* The coordinator's HTTP routes, version 1 (docs/api.md): routing, the job
+ * routes and the site routes. Every request is authenticated (auth.c): an
+ * operator (certificate or token) reaches every job; a tenant member's token
+ * only its tenant's jobs (another tenant's job is a 404, as a missing one);
+ * a site's certificate only the site routes of the rounds it was chosen
+ * for. Every refusal of a site's message is answered with a JSON error and
+ * written to the audit log; the round goes on. The facility's routes
+ * (tenants, tokens, queue, usage, logs, dashboard) are in api_facility.c. */
 #include "service/coordinator_internal.h"
 
 #include <errno.h>
@@ -13,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "core/timer.h"
 #include "net/pki.h"
 #include "privacy/dp.h"
+#include "service/ledger.h"
+#include "service/scheduler.h"
+#include "service/tenants.h"
 
 #define POLL_DEFAULT_S 25
 #define POLL_MAX_S     60
@@ -49,23 +56,55 @@ static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real
 
 /* ---- operator routes --------------------------------------------------------- */
 
-static gf_status submit(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
+static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
+                        gf_http_response *resp)
 {
     gf_jobspec spec;
     gf_status st = gf_jobspec_parse((const char *)req->body, req->body_len, &spec);
     if (st) return co_refuse(resp, 400, st, "job spec: %s", gf_last_error());
-    if (spec.kind != GF_JOB_FEDERATED) {
+    gf_store_tenant tenant = {0};
+    if (who->role == CO_MEMBER) {
+        if (spec.tenant[0] && strcmp(spec.tenant, who->tenant)) {
+            gf_jobspec_free(&spec);
+            return co_refuse(resp, 403, GF_ERR_ARG, "tenant: your token belongs to tenant \"%s\", not \"%s\"",
+                             who->tenant, spec.tenant);
+        }
+        snprintf(spec.tenant, sizeof spec.tenant, "%s", who->tenant);
+    } else if (!spec.tenant[0] && who->tenant[0]) {
+        snprintf(spec.tenant, sizeof spec.tenant, "%s", who->tenant);
+    }
+    if (spec.tenant[0] && gf_store_tenant_get(c->store, spec.tenant, &tenant)) {
         gf_jobspec_free(&spec);
-        return co_refuse(resp, 400, GF_ERR_ARG, "job spec: kind \"central\" is not run by this coordinator yet");
+        return co_refuse(resp, 400, GF_ERR_ARG, "tenant: no tenant \"%s\"", spec.tenant);
+    }
+    if (spec.kind == GF_JOB_CENTRAL) {
+        if (!tenant.id) {
+            gf_jobspec_free(&spec);
+            return co_refuse(resp, 400, GF_ERR_ARG, "tenant: a central job needs a tenant to charge (\"tenant\": NAME)");
+        }
+        if (!c->cfg.executor || strcmp(c->cfg.executor, "slurm")) {
+            const char *what = NULL;
+            int want = 0, have = 0;
+            if (spec.resources.cores > c->cfg.cores) what = "cores", want = spec.resources.cores, have = c->cfg.cores;
+            else if (spec.resources.gpus > c->cfg.gpus) what = "gpus", want = spec.resources.gpus, have = c->cfg.gpus;
+            if (what) {
+                gf_jobspec_free(&spec);
+                return co_refuse(resp, 400, GF_ERR_ARG, "resources.%s: %d is more than the local executor has (%d): "
+                                 "the job could never start", what, want, have);
+            }
+        }
     }
     char *canon = NULL;
     int64_t id = 0;
+    const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : "federated";
     st = gf_jobspec_to_json(&spec, &canon);
-    if (!st) st = gf_store_job_create(c->store, spec.name, "federated", canon, &id);
+    if (!st) st = gf_store_job_create(c->store, tenant.id, spec.name, kind, canon, &id);
     free(canon);
     if (st) { gf_jobspec_free(&spec); return st; }
-    co_audit(c, req->peer, "job.submitted", json_pack("{s:I,s:s}", "job", (json_int_t)id, "name", spec.name));
-    json_t *out = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "name", spec.name, "state", "queued");
+    co_audit(c, who->actor, "job.submitted", json_pack("{s:I,s:s,s:s,s:s}", "job", (json_int_t)id, "name", spec.name,
+                                                       "kind", kind, "tenant", spec.tenant));
+    json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "name", spec.name, "kind", kind,
+                            "tenant", spec.tenant, "state", "queued");
     gf_jobspec_free(&spec);
     pthread_mutex_lock(&c->lock);
     c->look_for_queued = 1;
@@ -74,25 +113,62 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, gf_http_r
     return co_reply(resp, 201, out);
 }
 
-static int rounds_total(const char *spec_json)
+static int spec_int(const char *spec_json, const char *key)
 {
     json_t *j = json_loads(spec_json, 0, NULL);
-    int n = (int)json_integer_value(json_object_get(j, "rounds"));
+    int n = (int)json_integer_value(json_object_get(j, key));
     json_decref(j);
     return n;
 }
 
-static json_t *job_summary(const gf_store_job *job)
+/* Epochs a central job has finished: the lines of its metrics file. */
+static json_t *central_epochs(gf_coordinator *c, int64_t id)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:i,s:s,s:s}", "id", (json_int_t)job->id, "name", job->name,
-                     "kind", job->kind, "state", gf_store_job_state_name(job->state), "reason", job->reason,
-                     "round", (json_int_t)job->round, "rounds_total", rounds_total(job->spec_json),
+    char path[PATH_MAX + 96];
+    co_job_dir(c, id, path, sizeof path);
+    strcat(path, "/metrics.jsonl");
+    json_t *arr = json_array();
+    FILE *f = fopen(path, "r");
+    if (!f) return arr;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        json_t *e = json_loads(line, 0, NULL);
+        if (json_is_object(e)) json_array_append_new(arr, e);
+        else json_decref(e);         /* a line still being written */
+    }
+    fclose(f);
+    return arr;
+}
+
+static json_t *job_summary(gf_coordinator *c, const gf_store_job *job)
+{
+    int central = !strcmp(job->kind, "central");
+    int epochs = 0;
+    if (central && job->state != GF_STORE_JOB_QUEUED) {
+        json_t *e = central_epochs(c, job->id);
+        epochs = (int)json_array_size(e);
+        json_decref(e);
+    }
+    return json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:I,s:i,s:i,s:i,s:s,s:s}", "id", (json_int_t)job->id, "name", job->name,
+                     "kind", job->kind, "tenant", job->tenant[0] ? json_string(job->tenant) : json_null(),
+                     "state", gf_store_job_state_name(job->state), "reason", job->reason,
+                     "round", (json_int_t)job->round, "rounds_total", central ? 0 : spec_int(job->spec_json, "rounds"),
+                     "epoch", epochs, "epochs_total", central ? spec_int(job->spec_json, "epochs") : 0,
                      "created_at", job->created_at, "updated_at", job->updated_at);
 }
 
+typedef struct { gf_coordinator *c; const co_principal *who; json_t *list; } list_ctx;
+
 static int list_one(const gf_store_job *job, void *ctx)
 {
-    json_array_append_new(ctx, job_summary(job));
+    list_ctx *l = ctx;
+    if (co_job_visible(l->who, job)) json_array_append_new(l->list, job_summary(l->c, job));
+    return 0;
+}
+
+static int site_name_one(const gf_store_result *r, void *ctx)
+{
+    json_array_append_new(ctx, json_string(r->site));
     return 0;
 }
 
@@ -107,14 +183,56 @@ static int round_one(const gf_store_round *r, void *ctx)
     return 0;
 }
 
-static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *resp)
+static int log_one(const gf_store_log_entry *e, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:o,s:s,s:s}", "at", e->at,
+                                         "from", e->has_from ? json_string(gf_store_job_state_name(e->from)) : json_null(),
+                                         "to", gf_store_job_state_name(e->to), "reason", e->reason));
+    return 0;
+}
+
+static int usage_one(const gf_store_usage *u, void *ctx)
+{
+    json_t **out = ctx;
+    if (u->site[0] || *out) return 0;
+    *out = json_pack("{s:f,s:f,s:f,s:f,s:f,s:s}", "core_s", u->core_s, "cpu_s", u->cpu_s, "gpu_s", u->gpu_s,
+                     "peak_mem_mb", (double)u->peak_mem_kb / 1024.0, "wall_s", u->wall_s, "executor", u->executor);
+    return 0;
+}
+
+typedef struct { int64_t job; json_t *usage; } job_usage_ctx;
+
+static int job_usage_one(const gf_store_usage *u, void *ctx)
+{
+    job_usage_ctx *j = ctx;
+    return u->job_id == j->job ? usage_one(u, &j->usage) : 0;
+}
+
+static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t id, gf_http_response *resp)
 {
     gf_store_job job;
-    if (gf_store_job_get(c->store, id, &job)) return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
-    json_t *out = job_summary(&job), *rounds = json_array();
-    gf_status st = gf_store_rounds(c->store, id, round_one, rounds);
+    gf_status st = co_job_for(c, who, id, &job, resp);
+    if (st) return st;
+    json_t *out = job_summary(c, &job), *rounds = json_array(), *log = json_array();
+    st = gf_store_rounds(c->store, id, round_one, rounds);
+    for (size_t i = 0; !st && i < json_array_size(rounds); i++) {
+        json_t *r = json_array_get(rounds, i), *names = json_array();
+        st = gf_store_round_results(c->store, id, json_integer_value(json_object_get(r, "round")), site_name_one, names);
+        json_object_set_new(r, "site_names", names);
+    }
+    if (!st) st = gf_store_job_log(c->store, id, log_one, log);
     json_object_set_new(out, "rounds", rounds);
+    json_object_set_new(out, "state_log", log);
     json_object_set_new(out, "spec", json_loads(job.spec_json, 0, NULL));
+    if (!strcmp(job.kind, "central")) {
+        json_t *spec = json_object_get(out, "spec");
+        json_object_set(out, "resources", json_object_get(spec, "resources"));
+        json_object_set_new(out, "epochs", job.state == GF_STORE_JOB_QUEUED ? json_array() : central_epochs(c, id));
+        job_usage_ctx ju = { id, NULL };
+        if (!st && job.state != GF_STORE_JOB_QUEUED && job.state != GF_STORE_JOB_RUNNING)
+            st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);
+        json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
+    }
     gf_jobspec spec;
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
         if (spec.dp.enabled) {      /* what the completed rounds spent */
@@ -149,16 +267,28 @@ static gf_status job_status(gf_coordinator *c, int64_t id, gf_http_response *res
     return co_reply(resp, 200, out);
 }
 
-static gf_status cancel(gf_coordinator *c, const gf_http_request *req, int64_t id, gf_http_response *resp)
+static gf_status cancel(gf_coordinator *c, const co_principal *who, int64_t id, gf_http_response *resp)
 {
     gf_store_job job;
-    if (gf_store_job_get(c->store, id, &job)) return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
+    gf_status st = co_job_for(c, who, id, &job, resp);
+    if (st) return st;
     gf_store_job_state was = job.state;
+    int central = !strcmp(job.kind, "central");
     gf_store_job_free(&job);
-    if (gf_store_job_set_state(c->store, id, GF_STORE_JOB_CANCELLED, "cancelled by the operator"))
+    char reason[200];
+    if (who->role == CO_OPERATOR) snprintf(reason, sizeof reason, "cancelled by the operator (%s)", who->actor);
+    else snprintf(reason, sizeof reason, "cancelled by tenant %s (%s)", who->tenant, who->actor);
+    if (central && was == GF_STORE_JOB_RUNNING) {      /* the scheduler stops it and records the end */
+        if (co_sched_cancel(c, id))
+            return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is no longer running", (long long)id);
+        co_audit(c, who->actor, "job.cancel-requested", json_pack("{s:I}", "job", (json_int_t)id));
+        return co_reply(resp, 202, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "state", "running",
+                                             "reason", "cancel requested; its processes are being stopped"));
+    }
+    if (gf_store_job_finish(c->store, id, GF_STORE_JOB_CANCELLED, reason, NULL))
         return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
-                      gf_store_job_state_name(was));
-    co_audit(c, req->peer, "job.cancelled", json_pack("{s:I}", "job", (json_int_t)id));
+                         gf_store_job_state_name(was));
+    co_audit(c, who->actor, "job.cancelled", json_pack("{s:I}", "job", (json_int_t)id));
     pthread_mutex_lock(&c->lock);
     co_job *cj = co_job_find(c, id);
     if (cj) cj->cancelled = 1;
@@ -167,16 +297,25 @@ static gf_status cancel(gf_coordinator *c, const gf_http_request *req, int64_t i
     return co_reply(resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "cancelled"));
 }
 
-static gf_status download(gf_coordinator *c, int64_t id, gf_http_response *resp)
+static gf_status download(gf_coordinator *c, const co_principal *who, int64_t id, gf_http_response *resp)
 {
     gf_store_job job;
-    if (gf_store_job_get(c->store, id, &job)) return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);
-    int64_t round = job.round;
-    gf_store_job_free(&job);
-    if (round == 0) return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no completed round yet", (long long)id);
-    char path[PATH_MAX];
-    gf_status st = gf_fedjob_artifact_path(c->data_dir, id, round, path, sizeof path);
+    gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
+    int64_t round = job.round;
+    int central = !strcmp(job.kind, "central");
+    gf_store_job_free(&job);
+    char path[PATH_MAX + 96];
+    if (central) {
+        co_job_dir(c, id, path, sizeof path);
+        strcat(path, "/model.safetensors");
+        if (access(path, R_OK))
+            return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no model yet (none is saved before its first "
+                             "epoch ends)", (long long)id);
+    } else {
+        if (round == 0) return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no completed round yet", (long long)id);
+        if ((st = gf_fedjob_artifact_path(c->data_dir, id, round, path, sizeof path))) return st;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return gf_errorf(GF_ERR_IO, "cannot open the model of round %lld: %s", (long long)round, strerror(errno));
     uint8_t *buf = NULL;
@@ -196,12 +335,12 @@ static gf_status download(gf_coordinator *c, int64_t id, gf_http_response *resp)
     return gf_errorf(GF_ERR_IO, "cannot read %s", path);
 }
 
-static gf_status jobs_list(gf_coordinator *c, gf_http_response *resp)
+static gf_status jobs_list(gf_coordinator *c, const co_principal *who, gf_http_response *resp)
 {
-    json_t *list = json_array();
-    gf_status st = gf_store_job_list(c->store, list_one, list);
-    if (st) { json_decref(list); return st; }
-    return co_reply(resp, 200, json_pack("{s:o}", "jobs", list));
+    list_ctx l = { c, who, json_array() };
+    gf_status st = gf_store_job_list(c->store, list_one, &l);
+    if (st) { json_decref(l.list); return st; }
+    return co_reply(resp, 200, json_pack("{s:o}", "jobs", l.list));
 }
 
 /* ---- site routes ------------------------------------------------------------- */
@@ -445,30 +584,31 @@ gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *res
 static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
 {
     const char *m = req->method, *path = req->path;
-    int op = !strcmp(req->peer, GF_PKI_OPERATOR);
     int get = !strcmp(m, "GET"), post = !strcmp(m, "POST");
     if (!strcmp(path, "/v1/health") && get) return co_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+    co_principal who;
+    int handled = 0;
+    if (get && (!strcmp(path, "/") || !strncmp(path, "/static/", 8))) {   /* the dashboard: no data in it */
+        memset(&who, 0, sizeof who);
+        return co_facility_route(c, req, &who, resp, &handled);
+    }
+    gf_status st = co_authenticate(c, req, &who, resp);
+    if (st) return st;
+    int op = who.role == CO_OPERATOR, site = who.role == CO_SITE;
     if (!strcmp(path, "/metrics") && get) {
-        if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only the operator may read the metrics");
+        if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only an operator may read the metrics");
         return co_metrics_reply(c, resp);
     }
     if (!strcmp(path, "/v1/site/task")) {
         if (!get) return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET", m, path);
-        if (op) return co_refuse(resp, 403, GF_ERR_ARG, "the operator is not a site");
+        if (!site) return co_refuse(resp, 403, GF_ERR_ARG, "site routes need a site's certificate");
         return poll_task(c, req, resp);
     }
-    if (!strcmp(path, "/v1/jobs")) {
-        if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only the operator may list or submit jobs");
-        if (post) return submit(c, req, resp);
-        if (get) return jobs_list(c, resp);
-        return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
-    }
-    int64_t id, round;
-    const char *rest;
-    if (strncmp(path, "/v1/jobs/", 9) || parse_path(path, &id, &round, &rest))
-        return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
-    if (round) {
-        if (op) return co_refuse(resp, 403, GF_ERR_ARG, "round routes are for sites");
+    int64_t id = 0, round = 0;
+    const char *rest = "";
+    int job_path = !strncmp(path, "/v1/jobs/", 9) && !parse_path(path, &id, &round, &rest);
+    if (job_path && round) {
+        if (!site) return co_refuse(resp, 403, GF_ERR_ARG, "round routes are for sites");
         if (!strcmp(rest, "model") && get) return round_model(c, req, id, round, resp);
         if (!strcmp(rest, "update") && post && !secure_job(c, id)) return upload(c, req, id, round, resp);
         if (!strcmp(rest, "decline") && post) return decline(c, req, id, round, resp);
@@ -476,9 +616,18 @@ static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_re
             return co_secagg_route(c, req, id, round, rest, resp);
         return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
     }
-    if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "only the operator may read or change jobs");
-    if (!*rest && get) return job_status(c, id, resp);
-    if (!strcmp(rest, "cancel") && post) return cancel(c, req, id, resp);
-    if (!strcmp(rest, "model") && get) return download(c, id, resp);
+    if (site) return co_refuse(resp, 403, GF_ERR_ARG, "a site's certificate reaches only the site routes");
+    if (!strcmp(path, "/v1/jobs")) {
+        if (post) return submit(c, req, &who, resp);
+        if (get) return jobs_list(c, &who, resp);
+        return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
+    }
+    if (job_path) {
+        if (!*rest && get) return job_status(c, &who, id, resp);
+        if (!strcmp(rest, "cancel") && post) return cancel(c, &who, id, resp);
+        if (!strcmp(rest, "model") && get) return download(c, &who, id, resp);
+    }
+    st = co_facility_route(c, req, &who, resp, &handled);
+    if (handled) return st;
     return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);
 }

@@ -14,10 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <sodium.h>
+#include "core/fsutil.h"
 #include "core/timer.h"
 #include "fed/round.h"
 #include "net/pki.h"
 #include "privacy/dp.h"
+#include "service/ledger.h"
+#include "service/scheduler.h"
+#include "service/tenants.h"
 
 #define DRIVER_TICK_S 0.05
 #define MAX_FAILED_ROUNDS 3     /* a job whose sites decline the same round this often fails */
@@ -135,7 +140,7 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     if (st) {
         char reason[GF_STORE_REASON_MAX + 1];
         snprintf(reason, sizeof reason, "cannot run: %s", gf_last_error());
-        gf_store_job_set_state(c->store, id, GF_STORE_JOB_FAILED, reason);
+        gf_store_job_finish(c->store, id, GF_STORE_JOB_FAILED, reason, NULL);
         co_audit(c, "coordinator", "job.failed", json_pack("{s:I,s:s}", "job", (json_int_t)id, "reason", reason));
         co_log(c, "job %lld failed: %s", (long long)id, reason);
     } else {
@@ -250,7 +255,7 @@ static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
 static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const char *reason)
 {
     gf_fedjob *j = c->jobs[i].fj;
-    if (!gf_store_job_set_state(c->store, j->id, to, reason)) {
+    if (!gf_store_job_finish(c->store, j->id, to, reason, NULL)) {
         co_audit(c, "coordinator", to == GF_STORE_JOB_SUCCEEDED ? "job.succeeded" : "job.failed",
                  json_pack("{s:I,s:s}", "job", (json_int_t)j->id, "reason", reason));
         co_log(c, "job %lld %s: %s", (long long)j->id, gf_store_job_state_name(to), reason);
@@ -450,6 +455,9 @@ static void *driver_main(void *arg)
             pthread_mutex_lock(&c->lock);
         }
         c->kicked = 0;
+        pthread_mutex_unlock(&c->lock);
+        co_sched_tick(c);                    /* central jobs: store and processes, without the lock */
+        pthread_mutex_lock(&c->lock);
         drive(c);
         if (c->kicked) continue;             /* woken while writing: look again at once */
         struct timespec ts;
@@ -463,6 +471,28 @@ static void *driver_main(void *arg)
 }
 
 /* ---- lifecycle ------------------------------------------------------------------- */
+
+/* A fresh coordinator (no live operator token) makes one and writes it to
+ * DATA/operator.token, readable by its owner only. */
+static gf_status first_operator_token(gf_coordinator *c)
+{
+    int64_t n = 0, id = 0;
+    gf_status st = gf_store_operator_tokens(c->store, &n);
+    if (st || n > 0) return st;
+    char token[GF_TOKEN_LEN + 2], path[PATH_MAX + 32];
+    if ((st = gf_store_token_create(c->store, 0, GF_ROLE_OPERATOR, 0, token, &id))) return st;
+    size_t len = strlen(token);
+    token[len] = '\n';
+    snprintf(path, sizeof path, "%s/operator.token", c->data_dir);
+    gf_fs_part part = { token, len + 1 };
+    st = gf_fs_write_atomic(path, &part, 1, 0600);
+    sodium_memzero(token, sizeof token);
+    if (st) { gf_store_token_revoke(c->store, id); return st; }
+    co_audit(c, "coordinator", "token.created", json_pack("{s:I,s:s,s:s}", "token", (json_int_t)id, "role", "operator",
+                                                          "file", "operator.token"));
+    co_log(c, "first operator token written to %s", path);
+    return GF_OK;
+}
 
 static void http_log(void *ctx, const char *line)
 {
@@ -482,6 +512,13 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     if (c->cfg.eval_threads <= 0) c->cfg.eval_threads = 1;
     if (c->cfg.body_slots <= 0) c->cfg.body_slots = 1;
     if (!c->cfg.max_body) c->cfg.max_body = (size_t)256 << 20;
+    if (c->cfg.cores <= 0) c->cfg.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (c->cfg.cores <= 0) c->cfg.cores = 1;
+    if (!c->cfg.gf_path) {
+        ssize_t n = readlink("/proc/self/exe", c->gf_path, sizeof c->gf_path - 1);
+        c->gf_path[n > 0 ? n : 0] = 0;
+        c->cfg.gf_path = c->gf_path;
+    }
     snprintf(c->data_dir, sizeof c->data_dir, "%s", cfg->data_dir);
     snprintf(c->tls_dir, sizeof c->tls_dir, "%s", cfg->tls_dir);
     pthread_mutex_init(&c->lock, NULL);
@@ -498,12 +535,16 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
         return e;
     }
     gf_status st = gf_store_open(c->data_dir, &c->store);
+    char real[PATH_MAX];
+    if (!st && realpath(cfg->data_dir, real)) snprintf(c->data_dir, sizeof c->data_dir, "%s", real);  /* jobs run elsewhere */
     if (!st) {
         snprintf(p, sizeof p, "%s/audit.log", c->data_dir);
         st = gf_audit_open(p, &c->audit);
     }
     if (st) { gf_coordinator_stop(c); return st; }
     co_audit(c, "coordinator", "coordinator.started", NULL);
+    if ((st = first_operator_token(c)) || (st = co_sched_create(c, &c->sched))) { gf_coordinator_stop(c); return st; }
+    co_sched_recover(c);
 
     id_list running = { .n = 0 };
     gf_store_job_list(c->store, collect_running, &running);
@@ -534,6 +575,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     pthread_mutex_unlock(&c->lock);
     if (c->driver) pthread_join(c->driver, NULL);
     gf_https_stop(c->http);
+    co_sched_free(c);
     while (c->njobs) job_remove(c, 0);
     free(c->jobs);
     free(c->sites);

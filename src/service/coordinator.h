@@ -31,6 +31,12 @@ typedef struct {
     double      site_timeout_s;  /* a site unseen this long is offline; 0: 60 */
     int         eval_threads;    /* threads of the held-out evaluation; 0: 1 */
     void      (*log)(const char *line);   /* progress lines; may be NULL */
+    /* central jobs */
+    const char *executor;        /* "local" (default) | "slurm" */
+    int         cores, gpus;     /* the local executor's slots; cores 0: all of this machine's */
+    const char *slurm_conf;      /* SLURM_CONF for the Slurm executor; NULL: Slurm's default */
+    double      fairshare_half_life_s;  /* usage decay; 0: 7 days (Slurm's default) */
+    const char *gf_path;         /* the gf binary central jobs run; NULL: /proc/self/exe */
 } gf_coordinator_config;
 
 typedef struct gf_coordinator gf_coordinator;

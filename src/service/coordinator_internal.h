@@ -38,6 +38,7 @@ typedef struct {
 struct gf_coordinator {
     gf_coordinator_config cfg;
     char             data_dir[PATH_MAX], tls_dir[PATH_MAX];
+    char             gf_path[PATH_MAX];   /* /proc/self/exe unless cfg.gf_path */
     gf_store        *store;
     gf_audit        *audit;
     gf_https_server *http;
@@ -54,7 +55,33 @@ struct gf_coordinator {
     int              nsites, capsites;
     pthread_t        driver;
     co_metrics       metrics;
+    struct co_sched *sched;           /* central jobs (scheduler.c; its own lock) */
 };
+
+/* Who sent a request (auth.c): a site (its certificate), the operator (the
+ * operator certificate or an operator token) or a tenant member (token). */
+typedef enum { CO_SITE, CO_OPERATOR, CO_MEMBER } co_role;
+typedef struct {
+    co_role role;
+    int64_t tenant_id;                      /* members: their tenant; operators: 0 or the token's */
+    char    tenant[GF_STORE_NAME_MAX + 1];
+    char    actor[96];                      /* for the audit log: "hospital-a", "operator", "token:12" */
+} co_principal;
+
+/* Identifies the sender: GF_OK with *p filled in, or an error with
+ * resp->status 401 and the reason (no credentials, bad token). */
+gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_principal *p, gf_http_response *resp);
+/* Whether p may see job (operators: all; members: their tenant's). */
+int       co_job_visible(const co_principal *p, const gf_store_job *job);
+/* Reads job id for p: GF_OK, or 404 (also for another tenant's job). */
+gf_status co_job_for(gf_coordinator *c, const co_principal *p, int64_t id, gf_store_job *job, gf_http_response *resp);
+
+/* api_facility.c: tenants, tokens, queue, fair share, usage, whoami, logs,
+ * the dashboard's files. *handled = 0 when the path is none of these. */
+gf_status co_facility_route(gf_coordinator *c, const gf_http_request *req, const co_principal *p,
+                            gf_http_response *resp, int *handled);
+/* The job folder of a central job. */
+void      co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap);
 
 /* api.c */
 gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *resp);

@@ -467,6 +467,7 @@ static gf_status parse_common(const json_t *root, gf_jobspec *out)
     if (!v) return missing("", "name");
     gf_status st = check_name(v, "name", out->name);
     if (st) return st;
+    if ((v = json_object_get(root, "tenant")) && (st = check_name(v, "tenant", out->tenant))) return st;
 
     v = json_object_get(root, "model");
     if (!v) return missing("", "model");
@@ -569,10 +570,10 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "strategy", "rounds",
         "sites", "fraction", "min_sites", "round_deadline_s", "local", "seed", "eval",
-        "secure_aggregation", "dp", NULL };
+        "secure_aggregation", "dp", "tenant", NULL };
     gf_status st = check_keys(root, "", keys, "kind, name, model, dataset, strategy, rounds, "
                               "sites, fraction, min_sites, round_deadline_s, local, seed, eval, "
-                              "secure_aggregation, dp", " for a federated job");
+                              "secure_aggregation, dp, tenant", " for a federated job");
     if (st) return st;
     out->kind = GF_JOB_FEDERATED;
     out->fraction = 1.0;
@@ -617,10 +618,10 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 static gf_status parse_central(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "epochs", "batch",
-                                        "optim", "seed", "resources", NULL };
+                                        "optim", "seed", "resources", "tenant", NULL };
     static const char *const rkeys[] = { "cores", "gpus", "memory_mb", "time_limit_s", NULL };
     gf_status st = check_keys(root, "", keys, "kind, name, model, dataset, epochs, batch, optim, "
-                              "seed, resources", " for a central job");
+                              "seed, resources, tenant", " for a central job");
     if (st) return st;
     out->kind = GF_JOB_CENTRAL;
     out->optim = gf_optim_defaults(GF_OPTIM_SGD, 0.01f);
@@ -766,6 +767,10 @@ static void sb_common(sbuf *b, const gf_jobspec *j)
 {
     sb_puts(b, ",\"name\":");
     sb_str(b, j->name);
+    if (j->tenant[0]) {
+        sb_puts(b, ",\"tenant\":");
+        sb_str(b, j->tenant);
+    }
     sb_puts(b, ",\"model\":");
     sb_str(b, j->model);
     sb_puts(b, ",\"dataset\":");

@@ -88,6 +88,7 @@ typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL } gf_job_kind;
 typedef struct {
     gf_job_kind kind;
     char name[GF_JOBSPEC_NAME_MAX + 1];
+    char tenant[GF_JOBSPEC_NAME_MAX + 1]; /* "tenant" (optional, either kind; same rules as names): "" none */
     char model[GF_SPEC_MAX_LEN];          /* canonical spec (gf_spec.canonical) */
     char dataset[GF_JOBSPEC_STR_MAX];     /* non-empty; not opened here */
     uint64_t seed;                        /* 0..2^63-1, default 1 */

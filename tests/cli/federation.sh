@@ -98,7 +98,7 @@ sed -e 's/"sites": "all"/"sites": ["s0", "s1", "s2"]/' -e "s/fmnist-small/needs-
 "$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
 fed_wait_state "$TMP" $jn running 30 || fail "job $jn not running"
 "$GF" cancel $jn $C | grep -q "job $jn cancelled" && ok "gf cancel" || fail "gf cancel $jn"
-"$GF" status $jn $C | grep -q "cancelled (cancelled by the operator)" && ok "status: cancelled, with its reason" || fail "status after cancel: $("$GF" status $jn $C)"
+"$GF" status $jn $C | grep -q "cancelled (cancelled by the operator" && ok "status: cancelled, with its reason" || fail "status after cancel: $("$GF" status $jn $C)"
 expect_error "cancelling twice" "HTTP 409 cannot be cancelled" -- "$GF" cancel $jn $C
 expect_error "a bad job id" "JOB" -- "$GF" cancel 0 $C
 finish

@@ -1,0 +1,69 @@
+/* Executors: how the coordinator runs a central job (the engine's `gf train`
+ * as a process tree) and reads its outcome and usage back. One small table
+ * of functions per backend:
+ *
+ *   local  (executor_local.c): child processes on this machine (facility/proc),
+ *          within the coordinator's core and GPU slots; the scheduler decides
+ *          what starts when (fair share, quotas).
+ *   slurm  (executor_slurm.c): every job goes to a real slurmctld at once, to
+ *          the tenant's Slurm account; Slurm queues, prioritises and runs it,
+ *          and its accounting (sacct) is the usage.
+ *
+ * Every function runs on the coordinator's driver thread only. */
+#ifndef GF_SERVICE_EXECUTOR_H
+#define GF_SERVICE_EXECUTOR_H
+
+#include <stdint.h>
+#include "core/error.h"
+#include "service/jobspec.h"
+#include "service/ledger.h"
+#include "service/store.h"
+
+typedef struct {
+    int64_t          job_id;
+    const gf_jobspec *spec;          /* a central job */
+    const char       *tenant;        /* the job's tenant ("" none) */
+    int64_t           tenant_shares; /* its fair-share shares (Slurm: the account's) */
+    const char       *job_dir;       /* DATA/jobs/ID, created; logs, metrics and the model go here */
+    const char       *gf_path;       /* the gf binary the job runs */
+} gf_exec_request;
+
+/* What a running job is doing now. */
+typedef struct {
+    int                ended;
+    gf_store_job_state state;        /* when ended: succeeded | failed | cancelled | timed-out */
+    char               reason[GF_STORE_REASON_MAX + 1];   /* when ended: why; else what it waits for, or "" */
+    gf_store_usage     usage;        /* when ended: its ledger row (core_s, cpu_s, gpu_s, peak, wall, times) */
+} gf_exec_status;
+
+typedef struct gf_executor gf_executor;
+struct gf_executor {
+    const char *name;                /* "local" | "slurm" */
+    int         queues_itself;       /* 1: submit every job at once (Slurm schedules); 0: the coordinator's
+                                        scheduler starts jobs within cores/gpus */
+    int         cores, gpus;         /* local: the slots; slurm: 0 (Slurm knows) */
+    /* Starts (or submits) the job; handle gets what poll/cancel need later. */
+    gf_status (*start)(gf_executor *x, const gf_exec_request *r, char handle[GF_EXEC_HANDLE_MAX + 1]);
+    /* Non-blocking: the job's status now. */
+    gf_status (*poll)(gf_executor *x, const gf_store_exec *run, const gf_jobspec *spec, gf_exec_status *out);
+    /* Asks the job to stop (its processes get SIGTERM, then SIGKILL); poll reports the end. */
+    gf_status (*cancel)(gf_executor *x, const gf_store_exec *run);
+    /* After a coordinator restart: a job an earlier coordinator started.
+     * *attached = 1 when poll can follow it from here (Slurm); else the job
+     * has been stopped and out says how it ended (local: its processes were
+     * the dead coordinator's children; their exit status cannot be read). */
+    gf_status (*adopt)(gf_executor *x, const gf_store_exec *run, const gf_jobspec *spec, const char *job_dir,
+                       int *attached, gf_exec_status *out);
+    void      (*free)(gf_executor *x);
+};
+
+/* The local executor with `cores` core slots and `gpus` GPU slots. */
+gf_status gf_executor_local(int cores, int gpus, gf_executor **out);
+/* The Slurm executor: SLURM_CONF at conf (NULL: Slurm's default). */
+gf_status gf_executor_slurm(const char *conf, gf_executor **out);
+
+/* The `gf train` command line of a central job (argv[0] = gf_path; NULL-
+ * terminated; strings point into buf). 0, or -1 if buf is too small. */
+int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t cap, const char **argv, int max);
+
+#endif

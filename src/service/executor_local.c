@@ -1,0 +1,270 @@
+/* The local executor (executor.h): central jobs as child process trees of
+ * the coordinator (facility/proc), one folder each, with the job's cores,
+ * memory and time limit, and the accounting of wait4. */
+#include "service/executor.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/timer.h"
+#include "facility/proc.h"
+
+typedef struct { int64_t job_id; gf_proc *proc; int cpu_offset; } local_run;
+
+typedef struct {
+    gf_executor base;
+    local_run  *runs;       /* (nruns) */
+    int         nruns, cap;
+    int         next_cpu;   /* where the next job's pinned cores start */
+} local_exec;
+
+int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t cap, const char **argv, int max)
+{
+    const gf_jobspec *s = r->spec;
+    size_t used = 0;
+    int n = 0;
+#define ARG(...) do { \
+        int w_ = snprintf(buf + used, cap - used, __VA_ARGS__); \
+        if (w_ < 0 || (size_t)w_ >= cap - used || n + 2 > max) return -1; \
+        argv[n++] = buf + used; used += (size_t)w_ + 1; } while (0)
+    ARG("%s", r->gf_path);
+    ARG("train");
+    ARG("--model"); ARG("%s", s->model);
+    ARG("--dataset"); ARG("%s", s->dataset);
+    ARG("--epochs"); ARG("%d", s->epochs);
+    ARG("--batch"); ARG("%d", s->batch);
+    ARG("--optim"); ARG("%s", gf_optim_type_name(s->optim.type));
+    ARG("--lr"); ARG("%.9g", (double)s->optim.lr);
+    if (s->optim.type == GF_OPTIM_SGD) { ARG("--momentum"); ARG("%.9g", (double)s->optim.momentum); }
+    ARG("--weight-decay"); ARG("%.9g", (double)s->optim.weight_decay);
+    ARG("--seed"); ARG("%" PRIu64, s->seed);
+    ARG("--threads"); ARG("%d", threads);
+    ARG("--out"); ARG("%s/model.safetensors", r->job_dir);
+    ARG("--metrics"); ARG("%s/metrics.jsonl", r->job_dir);
+#undef ARG
+    argv[n] = NULL;
+    return 0;
+}
+
+/* /proc/PID/stat field 22: start time in clock ticks since boot (0 if gone). */
+static unsigned long long proc_start_ticks(pid_t pid)
+{
+    char p[64], line[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    char *rp = strrchr(line, ')');          /* the command name may hold spaces */
+    if (!rp) return 0;
+    unsigned long long v = 0;
+    char *tok = strtok(rp + 2, " ");
+    for (int field = 3; tok && field < 22; field++) tok = strtok(NULL, " ");
+    if (tok) v = strtoull(tok, NULL, 10);
+    return v;
+}
+
+/* CPU seconds of the process and its waited-for children (fields 14-17). */
+static double proc_cpu_seconds(pid_t pid)
+{
+    char p[64], line[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = 0;
+    char *rp = strrchr(line, ')');
+    if (!rp) return 0;
+    double ticks = 0;
+    char *tok = strtok(rp + 2, " ");
+    for (int field = 3; tok && field <= 17; field++, tok = strtok(NULL, " "))
+        if (field >= 14) ticks += strtod(tok, NULL);
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 ? ticks / (double)hz : 0;
+}
+
+static local_run *find_run(local_exec *x, int64_t id)
+{
+    for (int i = 0; i < x->nruns; i++)
+        if (x->runs[i].job_id == id) return &x->runs[i];
+    return NULL;
+}
+
+static gf_status local_start(gf_executor *base, const gf_exec_request *r, char handle[GF_EXEC_HANDLE_MAX + 1])
+{
+    local_exec *x = (local_exec *)base;
+    if (x->nruns == x->cap) {
+        int cap = x->cap ? 2 * x->cap : 8;
+        local_run *p = realloc(x->runs, sizeof *p * (size_t)cap);
+        if (!p) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        x->runs = p;
+        x->cap = cap;
+    }
+    char buf[4096], out[PATH_MAX], err[PATH_MAX];
+    const char *argv[40];
+    if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
+        return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
+    snprintf(out, sizeof out, "%s/stdout.log", r->job_dir);
+    snprintf(err, sizeof err, "%s/stderr.log", r->job_dir);
+    gf_proc_spec ps = { .argv = argv, .workdir = r->job_dir, .stdout_path = out, .stderr_path = err,
+                        .cores = r->spec->resources.cores, .cpu_offset = x->next_cpu,
+                        .memory_mb = r->spec->resources.memory_mb,
+                        .time_limit_s = (double)r->spec->resources.time_limit_s };
+#if defined(__SANITIZE_ADDRESS__)
+    ps.memory_mb = 0;    /* AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot hold it */
+#endif
+    gf_proc *p;
+    gf_status st = gf_proc_start(&ps, &p);
+    if (st) return st;
+    x->runs[x->nruns++] = (local_run){ .job_id = r->job_id, .proc = p, .cpu_offset = x->next_cpu };
+    x->next_cpu += r->spec->resources.cores;
+    pid_t pid = gf_proc_pid(p);
+    snprintf(handle, GF_EXEC_HANDLE_MAX + 1, "%d:%llu", (int)pid, proc_start_ticks(pid));
+    return GF_OK;
+}
+
+static void fill_times(gf_store_usage *u, const gf_store_exec *run, double end, int cores, int gpus)
+{
+    u->wall_s = end > run->started_unix ? end - run->started_unix : 0;
+    u->core_s = u->wall_s * cores;
+    u->gpu_s = u->wall_s * gpus;
+    u->ended_unix = end;
+    snprintf(u->started_at, sizeof u->started_at, "%s", run->started_at);
+    snprintf(u->executor, sizeof u->executor, "local");
+}
+
+static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const gf_jobspec *spec, gf_exec_status *out)
+{
+    local_exec *x = (local_exec *)base;
+    memset(out, 0, sizeof *out);
+    local_run *lr = find_run(x, run->job_id);
+    if (!lr) return gf_errorf(GF_ERR_ARG, "job %lld is not running here", (long long)run->job_id);
+    int ended = 0;
+    gf_status st = gf_proc_poll(lr->proc, &ended);
+    if (st || !ended) return st;
+    gf_proc_usage pu;
+    if ((st = gf_proc_usage_of(lr->proc, &pu))) return st;
+    out->ended = 1;
+    fill_times(&out->usage, run, gf_wall_now(), run->cores, run->gpus);
+    out->usage.wall_s = pu.wall_s;
+    out->usage.core_s = pu.wall_s * run->cores;
+    out->usage.gpu_s = pu.wall_s * run->gpus;
+    out->usage.cpu_s = pu.user_s + pu.sys_s;
+    out->usage.peak_mem_kb = pu.max_rss_kb;
+    if (pu.cancelled || run->cancel_requested) {
+        out->state = GF_STORE_JOB_CANCELLED;
+        snprintf(out->reason, sizeof out->reason, "cancelled; its processes were stopped");
+    } else if (pu.timed_out) {
+        out->state = GF_STORE_JOB_TIMED_OUT;
+        snprintf(out->reason, sizeof out->reason, "time limit of %lld s reached; its processes were stopped",
+                 (long long)spec->resources.time_limit_s);
+    } else if (pu.exit_code == 0) {
+        out->state = GF_STORE_JOB_SUCCEEDED;
+        snprintf(out->reason, sizeof out->reason, "gf train exited with status 0");
+    } else if (pu.signal) {
+        out->state = GF_STORE_JOB_FAILED;
+        snprintf(out->reason, sizeof out->reason, "killed by signal %d (%s)%s", pu.signal, strsignal(pu.signal),
+                 pu.signal == SIGKILL || pu.signal == SIGSEGV ? "; it may have run out of memory (memory_mb)" : "");
+    } else {
+        out->state = GF_STORE_JOB_FAILED;
+        snprintf(out->reason, sizeof out->reason, "gf train exited with status %d; see gf logs %lld --stderr",
+                 pu.exit_code, (long long)run->job_id);
+    }
+    gf_proc_free(lr->proc);
+    *lr = x->runs[--x->nruns];
+    return GF_OK;
+}
+
+static gf_status local_cancel(gf_executor *base, const gf_store_exec *run)
+{
+    local_run *lr = find_run((local_exec *)base, run->job_id);
+    if (!lr) return gf_errorf(GF_ERR_ARG, "job %lld is not running here", (long long)run->job_id);
+    return gf_proc_cancel(lr->proc);
+}
+
+/* Latest modification time of the job's output files (when it last did
+ * something), or 0. */
+static double last_output(const char *job_dir)
+{
+    static const char *const names[] = {"stdout.log", "stderr.log", "metrics.jsonl", "model.safetensors"};
+    double t = 0;
+    char p[PATH_MAX];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", job_dir, names[i]);
+        if (!stat(p, &sb)) {
+            double m = (double)sb.st_mtim.tv_sec + 1e-9 * (double)sb.st_mtim.tv_nsec;
+            if (m > t) t = m;
+        }
+    }
+    return t;
+}
+
+static gf_status local_adopt(gf_executor *base, const gf_store_exec *run, const gf_jobspec *spec,
+                             const char *job_dir, int *attached, gf_exec_status *out)
+{
+    (void)base;
+    (void)spec;
+    memset(out, 0, sizeof *out);
+    *attached = 0;
+    int pid = 0;
+    unsigned long long ticks = 0;
+    if (sscanf(run->handle, "%d:%llu", &pid, &ticks) != 2 || pid <= 1)
+        return gf_errorf(GF_ERR_FORMAT, "job %lld: bad local handle \"%s\"", (long long)run->job_id, run->handle);
+    out->ended = 1;
+    out->state = GF_STORE_JOB_FAILED;
+    double end = gf_wall_now();
+    int alive = ticks && proc_start_ticks(pid) == ticks;
+    if (alive) {                   /* still running, as an orphan: stop it */
+        out->usage.cpu_s = proc_cpu_seconds(pid);
+        kill(-pid, SIGKILL);
+        snprintf(out->reason, sizeof out->reason, "the coordinator restarted while the job ran; its processes "
+                 "(group %d) were stopped, as their exit status could not be read any more", pid);
+    } else {
+        double t = last_output(job_dir);
+        if (t > run->started_unix && t < end) end = t;
+        snprintf(out->reason, sizeof out->reason, "the job's processes ended while the coordinator was down; "
+                 "its exit status is unknown");
+    }
+    double cpu = out->usage.cpu_s;
+    fill_times(&out->usage, run, end, run->cores, run->gpus);
+    out->usage.cpu_s = cpu;
+    if (run->cancel_requested) {
+        out->state = GF_STORE_JOB_CANCELLED;
+        snprintf(out->reason, sizeof out->reason, "cancelled; the coordinator restarted before the job's end "
+                 "was seen, its processes were stopped");
+    }
+    return GF_OK;
+}
+
+static void local_free(gf_executor *base)
+{
+    local_exec *x = (local_exec *)base;
+    if (!x) return;
+    for (int i = 0; i < x->nruns; i++) gf_proc_free(x->runs[i].proc);
+    free(x->runs);
+    free(x);
+}
+
+gf_status gf_executor_local(int cores, int gpus, gf_executor **out)
+{
+    *out = NULL;
+    if (cores < 1 || gpus < 0) return gf_errorf(GF_ERR_ARG, "local executor: needs cores >= 1 and gpus >= 0");
+    local_exec *x = calloc(1, sizeof *x);
+    if (!x) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    x->base = (gf_executor){ .name = "local", .queues_itself = 0, .cores = cores, .gpus = gpus,
+                             .start = local_start, .poll = local_poll, .cancel = local_cancel,
+                             .adopt = local_adopt, .free = local_free };
+    *out = &x->base;
+    return GF_OK;
+}
