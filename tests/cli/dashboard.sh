@@ -1,0 +1,115 @@
+# The web dashboard end to end: a real gf coordinator on 127.0.0.1, two
+# tenants with a member token each (created through the API with the
+# operator's token), a short central job per tenant, then tests/dashboard.py
+# drives headless Chromium through the pages: a member sees their job and its
+# charts but not the other tenant's job, the operator sees the queue, the
+# fair-share tree and the usage; a screenshot must not be blank and the
+# browser console must stay free of errors.
+# Needs Debian's chromium, chromium-driver and python3-selenium, curl, openssl.
+. tests/cli_lib.sh
+. scripts/fed_local.sh
+PY=/usr/bin/python3
+
+# Stops the coordinator (SIGTERM, so that it ends the jobs it started; SIGKILL
+# after 10 s), then anything else started here, and removes the temp folder
+# unless GF_KEEP_TMP=1.
+cleanup() {
+  if [ -n "${FED_CO_PID:-}" ]; then
+    kill -TERM "$FED_CO_PID" 2>/dev/null
+    _t=0
+    while [ $_t -lt 100 ] && [ -e "/proc/$FED_CO_PID" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$FED_CO_PID/stat" 2>/dev/null; do
+      sleep 0.1; _t=$((_t+1))
+    done
+  fi
+  fed_down
+  if [ "${GF_KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+for tool in /usr/bin/chromium /usr/bin/chromedriver curl openssl; do
+  command -v "$tool" > /dev/null || { fail "$tool is not installed"; finish; exit 1; }
+done
+$PY -c 'import selenium' 2>/dev/null || { fail "$PY cannot import selenium (Debian package python3-selenium)"; finish; exit 1; }
+
+"$GF" provision --out "$TMP/pki" --coordinator 127.0.0.1 > /dev/null || { fail "gf provision"; finish; exit 1; }
+fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
+URL=${FED_URL%/}
+CA="$TMP/pki/coordinator/ca.crt"
+t=0
+while [ ! -s "$TMP/data/operator.token" ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t+1)); done
+[ -s "$TMP/data/operator.token" ] || { fail "no operator token in $TMP/data/operator.token"; finish; exit 1; }
+OP=$(cat "$TMP/data/operator.token")
+ok "coordinator on $URL, operator token read"
+
+# api EXPECTED_STATUS TOKEN METHOD PATH [BODY]: the answer's body goes to
+# $TMP/resp; fails (with the body) when the status is not EXPECTED_STATUS.
+api() {
+  _want=$1; _tok=$2; _method=$3; _path=$4
+  if [ $# -ge 5 ]; then
+    _code=$(curl -sS --max-time 30 --cacert "$CA" -o "$TMP/resp" -w '%{http_code}' -X "$_method" \
+      -H "Authorization: Bearer $_tok" -H 'Content-Type: application/json' --data-binary "$5" "$URL$_path")
+  else
+    _code=$(curl -sS --max-time 30 --cacert "$CA" -o "$TMP/resp" -w '%{http_code}' -X "$_method" \
+      -H "Authorization: Bearer $_tok" "$URL$_path")
+  fi || { echo "curl $_method $_path failed"; return 1; }
+  [ "$_code" = "$_want" ] && return 0
+  echo "$_method $_path: HTTP $_code, expected $_want: $(head -c 400 "$TMP/resp")"
+  return 1
+}
+# json KEY: that key of the JSON object in $TMP/resp
+json() { $PY -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$TMP/resp" "$1"; }
+
+TA=acme
+TB=initech
+for t in $TA $TB; do
+  api 201 "$OP" POST /v1/tenants "{\"name\": \"$t\", \"shares\": 1, \"quota\": {\"cpu_hours\": 100, \"gpu_hours\": 10}}" \
+    && ok "tenant $t created" || { fail "POST /v1/tenants $t"; finish; exit 1; }
+  api 201 "$OP" POST /v1/tokens "{\"tenant\": \"$t\", \"role\": \"member\"}" && json token > "$TMP/token-$t" \
+    && [ -s "$TMP/token-$t" ] && ok "member token for $t" || { fail "POST /v1/tokens for $t"; finish; exit 1; }
+  chmod 600 "$TMP/token-$t"
+done
+
+job_body() {
+  printf '{"kind": "central", "name": "%s", "model": "mlp:784-64-10", "dataset": "fashion-mnist", "epochs": 1, "batch": 64,' "$1"
+  printf ' "optim": {"name": "adamw", "lr": 0.001}, "seed": 1,'
+  printf ' "resources": {"cores": 1, "gpus": 0, "memory_mb": 2048, "time_limit_s": 600}}'
+}
+NA=a-mlp-dashboard
+NB=b-mlp-private
+api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "$(job_body $NA)" && JA=$(json id) \
+  && ok "job $JA \"$NA\" submitted by $TA" || { fail "POST /v1/jobs as $TA"; finish; exit 1; }
+api 201 "$(cat "$TMP/token-$TB")" POST /v1/jobs "$(job_body $NB)" && JB=$(json id) \
+  && ok "job $JB \"$NB\" submitted by $TB" || { fail "POST /v1/jobs as $TB"; finish; exit 1; }
+api 404 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JB" && ok "the API hides job $JB from $TA (404)" \
+  || fail "GET /v1/jobs/$JB with $TA's token"
+
+# wait_job ID TOKEN: until the job is final; succeeded or fail with its logs
+wait_job() {
+  _t=0; _s=
+  while [ $_t -lt 3000 ]; do
+    api 200 "$2" GET "/v1/jobs/$1" > /dev/null && _s=$(json state)
+    case "$_s" in succeeded) return 0 ;; failed|cancelled|timed-out) break ;; esac
+    sleep 0.1; _t=$((_t+1))
+  done
+  echo "job $1 is \"$_s\": $(head -c 600 "$TMP/resp")"
+  api 200 "$2" GET "/v1/jobs/$1/logs?stream=stderr" > /dev/null && tail -20 "$TMP/resp"
+  tail -5 "$TMP/coordinator.log"
+  return 1
+}
+wait_job "$JA" "$(cat "$TMP/token-$TA")" && ok "job $JA succeeded" || { fail "job $JA did not succeed"; finish; exit 1; }
+# B's job too, so that no training process outlives the test
+wait_job "$JB" "$(cat "$TMP/token-$TB")" && ok "job $JB succeeded" || fail "job $JB did not succeed"
+
+# the browser accepts exactly this certificate's key
+SPKI=$(openssl x509 -in "$TMP/pki/coordinator/coordinator.crt" -pubkey -noout | openssl pkey -pubin -outform der \
+       | openssl dgst -sha256 -binary | openssl base64 -A)
+[ -n "$SPKI" ] || { fail "SPKI hash of the coordinator's certificate"; finish; exit 1; }
+printf '%s\n' "$OP" > "$TMP/token-operator"
+chmod 600 "$TMP/token-operator"
+$PY tests/dashboard.py --url "$URL/" --cacert "$CA" --spki "$SPKI" \
+    --operator-token-file "$TMP/token-operator" --member-token-file "$TMP/token-$TA" \
+    --tenant $TA --other-tenant $TB --job "$JA" --job-name $NA --other-job "$JB" --other-job-name $NB \
+    --out "$TMP/browser" \
+  && ok "dashboard in headless Chromium" || { fail "dashboard in headless Chromium"; tail -5 "$TMP/coordinator.log"; }
+finish
