@@ -5,6 +5,8 @@
  * Counters live in memory and restart at zero with the process, as
  * Prometheus expects of counters. */
 #include "service/coordinator_internal.h"
+#include "service/scheduler.h"
+#include <jansson.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,6 +104,12 @@ gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp)
     put(&t, "# HELP gf_federated_jobs_active Federated jobs the driver is running.\n"
             "# TYPE gf_federated_jobs_active gauge\ngf_federated_jobs_active %d\n", running);
     put(&t, "# HELP gf_rounds_open Rounds open now.\n# TYPE gf_rounds_open gauge\ngf_rounds_open %d\n", open_rounds);
+    int queued = 0;
+    json_decref(co_sched_queue(c, &queued));
+    put(&t, "# HELP gf_central_queue_length Central jobs waiting (held ones included), at the scheduler's last pass.\n"
+            "# TYPE gf_central_queue_length gauge\ngf_central_queue_length %d\n", queued);
+    put(&t, "# HELP gf_central_jobs_running Central jobs running on the executor.\n"
+            "# TYPE gf_central_jobs_running gauge\ngf_central_jobs_running %d\n", co_sched_running(c));
 
     co_metrics m;
     pthread_mutex_lock(&c->metrics.lock);
