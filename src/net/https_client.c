@@ -119,7 +119,8 @@ static gf_status client_open(const char *kit_dir, const char *ca_file, const cha
         snprintf(ca, sizeof ca, "%s", ca_file);
     }
     FILE *f;
-    const char *files[] = {ca, key, crt};
+    const char *kit_files[] = {key, crt, ca}, *token_files[] = {ca};
+    const char *const *files = kit_dir ? kit_files : token_files;
     for (int i = 0; i < (kit_dir ? 3 : 1); i++) {
         if (!(f = fopen(files[i], "r"))) {
             gf_status st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", files[i], strerror(errno));
