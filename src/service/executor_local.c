@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,36 @@
 #include "core/timer.h"
 #include "facility/proc.h"
 
-typedef struct { int64_t job_id; gf_proc *proc; int cpu_offset; } local_run;
+typedef struct { int64_t job_id; gf_proc *proc; int cpu_offset, cores; } local_run;
 
 typedef struct {
     gf_executor base;
     local_run  *runs;       /* (nruns) */
     int         nruns, cap;
-    int         next_cpu;   /* where the next job's pinned cores start */
+    int         ncpus;      /* CPUs this process may run on */
+    int        *busy;       /* (ncpus) jobs pinned to each of them (by position among the allowed CPUs) */
 } local_exec;
+
+/* Where a job of `cores` cores is pinned: the first run of `cores` CPUs
+ * (cyclically, as facility/proc pins) that no job uses, else the least busy
+ * such run. */
+static int choose_cpus(const local_exec *x, int cores)
+{
+    int best = 0, best_load = -1;
+    for (int o = 0; o < x->ncpus; o++) {
+        int load = 0;
+        for (int i = 0; i < cores && i < x->ncpus; i++) load += x->busy[(o + i) % x->ncpus];
+        if (best_load < 0 || load < best_load) { best = o; best_load = load; }
+        if (load == 0) break;
+    }
+    return best;
+}
+
+static void mark_cpus(local_exec *x, int offset, int cores, int delta)
+{
+    if (cores >= x->ncpus) return;             /* not pinned (facility/proc pins only a part of the machine) */
+    for (int i = 0; i < cores; i++) x->busy[(offset + i) % x->ncpus] += delta;
+}
 
 int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t cap, const char **argv, int max)
 {
@@ -116,8 +139,9 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
         return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
     snprintf(out, sizeof out, "%s/stdout.log", r->job_dir);
     snprintf(err, sizeof err, "%s/stderr.log", r->job_dir);
+    int offset = choose_cpus(x, r->spec->resources.cores);
     gf_proc_spec ps = { .argv = argv, .workdir = r->job_dir, .stdout_path = out, .stderr_path = err,
-                        .cores = r->spec->resources.cores, .cpu_offset = x->next_cpu,
+                        .cores = r->spec->resources.cores, .cpu_offset = offset,
                         .memory_mb = r->spec->resources.memory_mb,
                         .time_limit_s = (double)r->spec->resources.time_limit_s };
 #if defined(__SANITIZE_ADDRESS__)
@@ -126,8 +150,9 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
     gf_proc *p;
     gf_status st = gf_proc_start(&ps, &p);
     if (st) return st;
-    x->runs[x->nruns++] = (local_run){ .job_id = r->job_id, .proc = p, .cpu_offset = x->next_cpu };
-    x->next_cpu += r->spec->resources.cores;
+    x->runs[x->nruns++] = (local_run){ .job_id = r->job_id, .proc = p, .cpu_offset = offset,
+                                       .cores = r->spec->resources.cores };
+    mark_cpus(x, offset, r->spec->resources.cores, +1);
     pid_t pid = gf_proc_pid(p);
     snprintf(handle, GF_EXEC_HANDLE_MAX + 1, "%d:%llu", (int)pid, proc_start_ticks(pid));
     return GF_OK;
@@ -181,6 +206,7 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
                  pu.exit_code, (long long)run->job_id);
     }
     gf_proc_free(lr->proc);
+    mark_cpus(x, lr->cpu_offset, lr->cores, -1);
     *lr = x->runs[--x->nruns];
     return GF_OK;
 }
@@ -253,6 +279,7 @@ static void local_free(gf_executor *base)
     if (!x) return;
     for (int i = 0; i < x->nruns; i++) gf_proc_free(x->runs[i].proc);
     free(x->runs);
+    free(x->busy);
     free(x);
 }
 
@@ -261,7 +288,11 @@ gf_status gf_executor_local(int cores, int gpus, gf_executor **out)
     *out = NULL;
     if (cores < 1 || gpus < 0) return gf_errorf(GF_ERR_ARG, "local executor: needs cores >= 1 and gpus >= 0");
     local_exec *x = calloc(1, sizeof *x);
-    if (!x) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    cpu_set_t allowed;
+    int n = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+    if (x) x->busy = calloc((size_t)(n > 0 ? n : 1), sizeof *x->busy);
+    if (!x || !x->busy) { free(x); return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
+    x->ncpus = n > 0 ? n : 1;
     x->base = (gf_executor){ .name = "local", .queues_itself = 0, .cores = cores, .gpus = gpus,
                              .start = local_start, .poll = local_poll, .cancel = local_cancel,
                              .adopt = local_adopt, .free = local_free };

@@ -150,14 +150,28 @@ wait_state "$JT" timed-out 60 && "$GF" status "$JT" --token "$TA" | grep -q "tim
   || fail "time limit: $("$GF" status "$JT" --token "$TA")"
 
 # ---- kill -9 with jobs queued and running ----------------------------------------------
+# pinning: a job that starts while another runs gets the free core, also after
+# a third job came and went on the other one
+pg_of() { api GET /v1/jobs/$1 "$OP" | tail -n +2 | jget '[e["reason"] for e in d["state_log"] if e["to"]=="running"][0].split("process ")[1].split(":")[0]'; }
+cpus_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/"$1"/status; }
 central a-r1 100000 3600 > "$TMP/r1.json"
-R1=$("$GF" submit "$TMP/r1.json" --token "$TA"); R2=$("$GF" submit "$TMP/r1.json" --token "$TA")
-wait_state "$R1" running 60 && wait_state "$R2" running 60 || fail "two jobs did not start"
+central a-short 1 600 > "$TMP/short.json"
+R1=$("$GF" submit "$TMP/r1.json" --token "$TA")
+wait_state "$R1" running 60 || fail "job $R1 did not start"
+S=$("$GF" submit "$TMP/short.json" --token "$TA")
+wait_state "$S" succeeded 120 || fail "short job $S"
+R2=$("$GF" submit "$TMP/r1.json" --token "$TA")
+wait_state "$R2" running 60 || fail "job $R2 did not start"
+if [ "$(nproc)" -ge 2 ]; then
+  c1=$(cpus_of "$(pg_of "$R1")"); c2=$(cpus_of "$(pg_of "$R2")")
+  [ -n "$c1" ] && [ "$c1" != "$c2" ] && ok "side by side jobs are pinned to different cores ($c1, $c2)" \
+    || fail "jobs $R1 and $R2 share cores: '$c1' and '$c2'"
+fi
 central b-q 1 60 2 > "$TMP/q.json"                 # 2 cores: waits for both running jobs
 Q=$("$GF" submit "$TMP/q.json" --token "$TB")
 sleep 1
 [ "$(state "$Q")" = queued ] && ok "job $Q waits: $("$GF" status "$Q" --token "$OP" --json | jget 'd["reason"]')" || fail "job $Q is $(state "$Q")"
-PG1=$(api GET /v1/jobs/$R1 "$OP" | tail -n +2 | jget '[e["reason"] for e in d["state_log"] if e["to"]=="running"][0].split("process ")[1].split(":")[0]')
+PG1=$(pg_of "$R1")
 kill -9 "$FED_CO_PID"; wait "$FED_CO_PID" 2>/dev/null
 kill -0 -"$PG1" 2>/dev/null && ok "the running job outlived the coordinator (an orphan)" || fail "job processes vanished with the coordinator"
 fed_coordinator "$TMP" --cores 2 --fairshare-half-life 60 || { fail "restart"; finish; exit 1; }
