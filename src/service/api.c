@@ -168,7 +168,11 @@ static int list_one(const gf_store_job *job, void *ctx)
 
 static int site_name_one(const gf_store_result *r, void *ctx)
 {
-    json_array_append_new(ctx, json_string(r->site));
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)r->round);
+    json_t *names = json_object_get(ctx, key);
+    if (!names) json_object_set_new(ctx, key, names = json_array());
+    json_array_append_new(names, json_string(r->site));
     return 0;
 }
 
@@ -215,11 +219,16 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     if (st) return st;
     json_t *out = job_summary(c, &job), *rounds = json_array(), *log = json_array();
     st = gf_store_rounds(c->store, id, round_one, rounds);
-    for (size_t i = 0; !st && i < json_array_size(rounds); i++) {
-        json_t *r = json_array_get(rounds, i), *names = json_array();
-        st = gf_store_round_results(c->store, id, json_integer_value(json_object_get(r, "round")), site_name_one, names);
-        json_object_set_new(r, "site_names", names);
+    json_t *by_round = json_object();               /* "R" -> [site, ...], from one query */
+    if (!st && json_array_size(rounds)) st = gf_store_round_results(c->store, id, 0, site_name_one, by_round);
+    for (size_t i = 0; i < json_array_size(rounds); i++) {
+        json_t *r = json_array_get(rounds, i);
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(r, "round")));
+        json_t *names = json_object_get(by_round, key);
+        json_object_set_new(r, "site_names", names ? json_incref(names) : json_array());
     }
+    json_decref(by_round);
     if (!st) st = gf_store_job_log(c->store, id, log_one, log);
     json_object_set_new(out, "rounds", rounds);
     json_object_set_new(out, "state_log", log);

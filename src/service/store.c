@@ -823,25 +823,25 @@ gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, con
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx)
 {
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: round_results without a store or callback");
-    gf_status e = check_ids(job, round);
+    gf_status e = check_ids(job, round ? round : 1);
     if (e != GF_OK || (e = store_tx_begin(s, 0)) != GF_OK) return e;
-    int exists = 0;
+    int exists = 1;
     gf_store_round_state state;
-    e = round_row(s, job, round, &exists, &state);
+    if (round) e = round_row(s, job, round, &exists, &state);
     if (e == GF_OK && !exists)
         e = gf_errorf(GF_ERR_ARG, "store: job %lld has no round %lld", (long long)job, (long long)round);
     sqlite3_stmt *st = NULL;
     if (e == GF_OK)
         e = store_prep(s, &st, "read results",
-                 "SELECT site, samples, loss, accuracy, bytes_up, bytes_down, received_at FROM round_results "
-                 "WHERE job_id = ? AND round = ? ORDER BY site", "ii", job, round);
+                 "SELECT site, samples, loss, accuracy, bytes_up, bytes_down, received_at, round FROM round_results "
+                 "WHERE job_id = ?1 AND (?2 = 0 OR round = ?2) ORDER BY round, site", "ii", job, round);
     if (e == GF_OK) {
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             gf_store_result r;
             memset(&r, 0, sizeof r);
             r.job_id = job;
-            r.round = round;
+            r.round = sqlite3_column_int64(st, 7);
             store_copy_text(r.site, sizeof r.site, st, 0);
             r.samples = sqlite3_column_int64(st, 1);
             r.loss = store_column_real(st, 2);

@@ -191,7 +191,8 @@ gf_status gf_store_round_open(gf_store *s, int64_t job, int64_t round);
 gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, const char *site, int64_t samples,
                                     double loss, double accuracy, int64_t bytes_up, int64_t bytes_down);
 
-/* Calls fn for every stored result of the round, in site order. */
+/* Calls fn for every stored result of the round, in site order; round 0:
+ * of every round of the job, in (round, site) order (one query). */
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx);
 
 /* Completes the open round `round` (== job.round + 1) and advances job.round

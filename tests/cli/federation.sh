@@ -31,6 +31,8 @@ r = s["rounds"]
 assert s["state"] == "succeeded" and s["round"] == 3, s
 assert [x["round"] for x in r] == [1, 2, 3], r
 assert all(x["sites"] == 3 and x["duration_s"] > 0 for x in r), r
+assert all(x["site_names"] == ["s0", "s1", "s2"] for x in r), r
+assert s["state_log"][-1]["to"] == "succeeded", s["state_log"]
 assert r[2]["train_loss"] < r[0]["train_loss"], r
 assert all(0.5 < x["accuracy"] <= 1 for x in r), r
 open(sys.argv[1] + ".acc", "w").write("%.4f" % r[-1]["accuracy"])
@@ -89,7 +91,7 @@ fed_wait_state "$TMP" $jn succeeded 120 && ok "job $jn succeeded without s2" || 
 "$GF" status $jn $C --json | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["rounds"]
-assert [x["round"] for x in r] == [1, 2] and r[0]["sites"] == 2, r' \
+assert [x["round"] for x in r] == [1, 2] and r[0]["sites"] == 2 and "s2" not in r[0]["site_names"], r' \
   && ok "round 1 completed at its deadline with the 2 surviving sites" || fail "rounds of job $jn: $("$GF" status $jn $C)"
 
 # a job that cannot start (it needs s2, which is gone) is cancelled by the operator
