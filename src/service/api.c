@@ -287,13 +287,16 @@ static gf_status cancel(gf_coordinator *c, const co_principal *who, int64_t id, 
     char reason[200];
     if (who->role == CO_OPERATOR) snprintf(reason, sizeof reason, "cancelled by the operator (%s)", who->actor);
     else snprintf(reason, sizeof reason, "cancelled by tenant %s (%s)", who->tenant, who->actor);
-    if (central && was == GF_STORE_JOB_RUNNING) {      /* the scheduler stops it and records the end */
-        if (co_sched_cancel(c, id))
-            return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is no longer running", (long long)id);
+    /* a job an executor has (running, or waiting in Slurm's queue): the
+     * scheduler stops it and records the end */
+    if (central && (was == GF_STORE_JOB_RUNNING || was == GF_STORE_JOB_QUEUED) && !co_sched_cancel(c, id)) {
         co_audit(c, who->actor, "job.cancel-requested", json_pack("{s:I}", "job", (json_int_t)id));
-        return co_reply(resp, 202, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "state", "running",
+        return co_reply(resp, 202, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "state",
+                                             gf_store_job_state_name(was),
                                              "reason", "cancel requested; its processes are being stopped"));
     }
+    if (central && was == GF_STORE_JOB_RUNNING)         /* not (or no longer) followed: ending or starting */
+        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is changing state; look again", (long long)id);
     if (gf_store_job_finish(c->store, id, GF_STORE_JOB_CANCELLED, reason, NULL))
         return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
                          gf_store_job_state_name(was));

@@ -6,13 +6,28 @@
 #include <string.h>
 #include "service/store_internal.h"
 
-gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, const char *reason)
+gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, int running, const char *reason)
 {
     gf_status e = store_check_text("start reason", reason, GF_STORE_REASON_MAX);
     if (!e) e = store_check_text("executor handle", x->handle, GF_EXEC_HANDLE_MAX);
     if (e) return e;
     if ((e = store_tx_begin(s, 1))) return e;
-    e = store_job_transition(s, id, GF_STORE_JOB_RUNNING, reason);
+    gf_store_job_state state = GF_STORE_JOB_QUEUED;
+    if (running) {
+        e = store_job_transition(s, id, GF_STORE_JOB_RUNNING, reason);
+    } else {                              /* handed to a queue: still queued, the reason says where */
+        sqlite3_stmt *st;
+        if (!(e = store_prep(s, &st, "read job state", "SELECT state FROM jobs WHERE id = ?", "i", id))) {
+            if (sqlite3_step(st) != SQLITE_ROW) e = gf_errorf(GF_ERR_ARG, "store: no job %lld", (long long)id);
+            else if (strcmp((const char *)sqlite3_column_text(st, 0), "queued"))
+                e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld is %s, not queued", (long long)id,
+                              (const char *)sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+        }
+        if (!e) e = store_run(s, "update job reason", "UPDATE jobs SET reason = ?, updated_at = " STORE_NOW
+                              " WHERE id = ?", "ti", reason, id);
+    }
+    (void)state;
     if (!e)
         e = store_run(s, "record job execution",
                       "INSERT INTO job_exec(job_id, executor, handle, started_at, started_unix, cores, gpus) "

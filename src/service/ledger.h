@@ -46,8 +46,10 @@ typedef struct {
     double  ended_unix;
 } gf_store_usage;
 
-/* queued -> running and the job_exec row, in one transaction. */
-gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, const char *reason);
+/* The job_exec row of a queued job and, when running, queued -> running,
+ * in one transaction. running 0: the job went to an executor's own queue
+ * (Slurm) and stays queued, with `reason` as its reason, until it runs. */
+gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, int running, const char *reason);
 /* The job_exec row of job id (GF_ERR_ARG if none). */
 gf_status gf_store_job_exec_get(gf_store *s, int64_t id, gf_store_exec *out);
 /* Records that a cancel was asked for (survives a restart). */

@@ -24,7 +24,8 @@ typedef struct {
     gf_jobspec    spec;
     gf_store_exec exec;
     int           cancel_sent;
-    char          wait[GF_STORE_REASON_MAX + 1];   /* Slurm: why it is pending; "" once it runs */
+    int           pending;      /* in the executor's own queue (Slurm), still queued in the store */
+    char          wait[GF_STORE_REASON_MAX + 1];   /* then why it waits */
 } sched_run;
 
 /* A tenant's usage: decayed core-seconds as of `at`, and all-time totals. */
@@ -45,8 +46,9 @@ struct co_sched {
     pthread_mutex_t lock;       /* what follows: shared with the API threads */
     int64_t        *cancels;    /* (ncancels) job ids to cancel */
     int             ncancels, capcancels;
-    int64_t        *running;    /* (nrunning) ids of running central jobs */
+    int64_t        *running;    /* (nrunning) ids of the jobs an executor has (cancellable) */
     int             nrunning;
+    int             nactive;    /* of them, running (not waiting in Slurm's queue) */
     json_t         *queue, *fairshare;
     int             queued;     /* queue length for /metrics */
 };
@@ -114,7 +116,11 @@ static void publish_running(co_sched *s)
     int64_t *p = realloc(s->running, sizeof *p * (size_t)(s->nruns + 1));
     if (p) {
         s->running = p;
-        for (int i = 0; i < s->nruns; i++) p[i] = s->runs[i].job_id;
+        s->nactive = 0;
+        for (int i = 0; i < s->nruns; i++) {
+            p[i] = s->runs[i].job_id;
+            s->nactive += !s->runs[i].pending;
+        }
         s->nrunning = s->nruns;
     }
     pthread_mutex_unlock(&s->lock);
@@ -190,7 +196,7 @@ typedef struct {
     int        ok;                /* spec parsed */
 } queued_job;
 
-typedef struct { queued_job *q; int n, cap; } queue_list;
+typedef struct { queued_job *q; int n, cap; co_sched *s; } queue_list;
 
 static double iso_to_unix(const char *t)
 {
@@ -209,6 +215,8 @@ static int collect_queued(const gf_store_job *job, void *ctx)
 {
     queue_list *l = ctx;
     if (job->state != GF_STORE_JOB_QUEUED || strcmp(job->kind, "central")) return 0;
+    for (int i = 0; i < l->s->nruns; i++)
+        if (l->s->runs[i].job_id == job->id) return 0;      /* in the executor's own queue (Slurm) */
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 32;
         queued_job *p = realloc(l->q, sizeof *p * (size_t)cap);
@@ -276,9 +284,9 @@ static int start_job(gf_coordinator *c, queued_job *q)
     snprintf(x.executor, sizeof x.executor, "%s", s->exec->name);
     snprintf(x.handle, sizeof x.handle, "%s", handle);
     char why[GF_STORE_REASON_MAX + 1];
-    snprintf(why, sizeof why, s->exec->queues_itself ? "submitted to Slurm as job %s (account %s)"
+    snprintf(why, sizeof why, s->exec->queues_itself ? "submitted to Slurm as job %s (tenant %s)"
                                                       : "started by the local executor (process %s)", handle, q->tenant);
-    if ((st = gf_store_job_start(c->store, q->id, &x, why))) {   /* cancelled meanwhile */
+    if ((st = gf_store_job_start(c->store, q->id, &x, !s->exec->queues_itself, why))) {   /* cancelled meanwhile */
         gf_exec_status es;
         s->exec->cancel(s->exec, &x);
         for (int i = 0; i < 200; i++) {               /* reap it: at most the grace period */
@@ -298,6 +306,7 @@ static int start_job(gf_coordinator *c, queued_job *q)
     memset(&q->spec, 0, sizeof q->spec);            /* moved */
     q->ok = 0;
     r->exec = x;
+    r->pending = s->exec->queues_itself;
     publish_running(s);
     co_audit(c, "coordinator", "job.started", json_pack("{s:I,s:s,s:s}", "job", (json_int_t)r->job_id,
                                                         "executor", s->exec->name, "handle", handle));
@@ -348,13 +357,25 @@ static void poll_runs(gf_coordinator *c)
             co_log(c, "job %lld: %s", (long long)s->runs[i].job_id, gf_last_error());
             continue;
         }
-        if (es.ended) { run_finish(c, i--, &es); continue; }
-        if (strcmp(s->runs[i].wait, es.reason)) {   /* Slurm's pending reason, or now running */
-            snprintf(s->runs[i].wait, sizeof s->runs[i].wait, "%s", es.reason);
+        sched_run *r = &s->runs[i];
+        if (!es.ended && !es.reason[0] && r->pending) {   /* the executor's queue started it */
             char why[GF_STORE_REASON_MAX + 1];
-            if (es.reason[0]) snprintf(why, sizeof why, "Slurm job %s pending: %.300s", s->runs[i].exec.handle, es.reason);
-            else snprintf(why, sizeof why, "running (%s job %s)", s->exec->name, s->runs[i].exec.handle);
-            gf_store_job_set_reason(c->store, s->runs[i].job_id, why);
+            snprintf(why, sizeof why, "started by %s as job %s", s->exec->name, r->exec.handle);
+            if (!gf_store_job_set_state(c->store, r->job_id, GF_STORE_JOB_RUNNING, why)) r->pending = 0;
+            r->wait[0] = 0;
+            publish_running(s);
+        }
+        if (es.ended) {
+            if (r->pending && es.state != GF_STORE_JOB_CANCELLED && es.state != GF_STORE_JOB_FAILED)
+                gf_store_job_set_state(c->store, r->job_id, GF_STORE_JOB_RUNNING, "started and ended between two looks");
+            run_finish(c, i--, &es);
+            continue;
+        }
+        if (r->pending && strcmp(r->wait, es.reason)) {   /* Slurm's pending reason */
+            snprintf(r->wait, sizeof r->wait, "%s", es.reason);
+            char why[GF_STORE_REASON_MAX + 1];
+            snprintf(why, sizeof why, "%s job %s pending: %.300s", s->exec->name, r->exec.handle, es.reason);
+            gf_store_job_set_reason(c->store, r->job_id, why);
         }
     }
 }
@@ -405,7 +426,7 @@ static gf_status build_tree(co_sched *s, const tenant_list *tl, double now, gf_f
         sched_usage *u = usage_of(s, tl->t[i].id);
         double use = u ? gf_fs_decay(u->decayed, now - u->at, s->half_life_s) : 0;
         for (int k = 0; k < s->nruns; k++)
-            if (s->runs[k].tenant_id == tl->t[i].id && !s->runs[k].wait[0])
+            if (s->runs[k].tenant_id == tl->t[i].id && !s->runs[k].pending)
                 use += s->runs[k].exec.cores * fmax(0, now - s->runs[k].exec.started_unix);
         if (!st) st = gf_fs_node_set_usage(t, node[i], use);
     }
@@ -434,7 +455,7 @@ static json_t *fairshare_json(co_sched *s, const gf_fs_tree *t, const gf_fs_resu
 static void schedule(gf_coordinator *c)
 {
     co_sched *s = c->sched;
-    queue_list ql = {0};
+    queue_list ql = { .s = s };
     tenant_list tl = {0};
     if (gf_store_job_list(c->store, collect_queued, &ql) || gf_store_tenants(c->store, collect_tenant, &tl)) {
         queue_free(&ql);
@@ -553,10 +574,12 @@ gf_status co_sched_create(gf_coordinator *c, co_sched **out)
 
 typedef struct { int64_t *id; int n, cap; } id_vec;
 
+/* Running central jobs, and queued ones that may sit in an executor's queue. */
 static int collect_running_central(const gf_store_job *job, void *ctx)
 {
     id_vec *v = ctx;
-    if (job->state != GF_STORE_JOB_RUNNING || strcmp(job->kind, "central")) return 0;
+    if ((job->state != GF_STORE_JOB_RUNNING && job->state != GF_STORE_JOB_QUEUED) || strcmp(job->kind, "central"))
+        return 0;
     if (v->n == v->cap) {
         int cap = v->cap ? 2 * v->cap : 16;
         int64_t *p = realloc(v->id, sizeof *p * (size_t)cap);
@@ -574,7 +597,13 @@ void co_sched_recover(gf_coordinator *c)
     id_vec v = {0};
     gf_store_job_list(c->store, collect_running_central, &v);
     for (int i = 0; i < v.n; i++) {
+        gf_store_job job;
+        int queued = !gf_store_job_get(c->store, v.id[i], &job) && job.state == GF_STORE_JOB_QUEUED;
+        gf_store_job_free(&job);
+        gf_store_exec x;
+        if (queued && gf_store_job_exec_get(c->store, v.id[i], &x)) continue;   /* plainly queued */
         sched_run *r = run_load(c, v.id[i]);
+        if (r) r->pending = queued;
         if (!r) {
             gf_store_job_finish(c->store, v.id[i], GF_STORE_JOB_FAILED,
                                 "the coordinator restarted and cannot follow the job (no execution record)", NULL);
@@ -691,7 +720,7 @@ int co_sched_running(gf_coordinator *c)
 {
     co_sched *s = c->sched;
     pthread_mutex_lock(&s->lock);
-    int n = s->nrunning;
+    int n = s->nactive;
     pthread_mutex_unlock(&s->lock);
     return n;
 }
