@@ -2,8 +2,11 @@
 # A private single-node Slurm with accounting, for tests of the facility's
 # Slurm executor: everything (munge key and socket, a MariaDB, slurmdbd,
 # slurmctld, slurmd, their configs, state, logs and two fake GPUs) lives
-# under DIR and listens on free ports of 127.0.0.1, so two of them can run
-# side by side and nothing is written elsewhere. Runs as root.
+# under DIR, the daemons talk over 127.0.0.1 on four free ports picked at
+# start (MariaDB listens on 127.0.0.1 only), so two of them can run side by
+# side and nothing is written elsewhere. Runs as root. DIR: a path of
+# A-Z a-z 0-9 . _ - / only (it goes into slurm.conf unquoted), 80
+# characters at most (unix socket paths under it).
 #
 #   scripts/slurm-local.sh start DIR   brings it up, writes DIR/env.sh (source
 #                                      it: it exports SLURM_CONF), prints
@@ -65,6 +68,7 @@ spawn() {
     shift
     "$@" >>"$dir/log/$name.out" 2>&1 </dev/null &
     echo $! >"$dir/run/$name.gfpid"
+    spawned="$spawned $name"
 }
 
 any_running() {
@@ -128,11 +132,12 @@ past_deadline() {
     [ "$(now_ms)" -ge "$deadline" ]
 }
 
-# Prints the end of every log, stops what was started, and exits 1.
+# Prints the end of every daemon's log, stops what was started, and exits 1.
 fail() {
     echo "slurm-local: $*" >&2
     for f in "$dir"/log/*; do
         [ -s "$f" ] || continue
+        case $f in */mariadb-install.out) continue ;; esac
         echo "---- ${f#"$dir"/} (last 15 lines)" >&2
         tail -n 15 "$f" >&2
     done
@@ -140,11 +145,15 @@ fail() {
     exit 1
 }
 
-# Waits (until the deadline) for the command to succeed, else fails with $1.
+# Waits (until the deadline) for the command to succeed, else fails with $1;
+# fails at once when a daemon started so far has exited.
 wait_for() {
     what=$1
     shift
     while ! "$@" >/dev/null 2>&1; do
+        for d in $spawned; do
+            live_pid "$d" >/dev/null || fail "$d exited while waiting for $what"
+        done
         past_deadline && fail "$what did not come up within ${START_LIMIT_S} s"
         sleep 0.1
     done
@@ -274,6 +283,11 @@ node_idle() {
     [ "$(sinfo -h -o %T 2>/dev/null)" = idle ]
 }
 
+# slurmctld has registered with slurmdbd (job records will reach sacct).
+ctld_registered() {
+    [ "$(sacctmgr -n -P show cluster "$CLUSTER" format=controlport)" = "$ctld_port" ]
+}
+
 do_start() {
     [ "$(id -u)" = 0 ] || die "must run as root (the daemons run as root)"
     for b in munged mariadbd mariadb-install-db slurmdbd slurmctld slurmd sacctmgr sinfo mknod; do
@@ -281,6 +295,10 @@ do_start() {
     done
     any_running && die "a Slurm already runs from $dir; stop it first"
     [ ${#dir} -le 80 ] || die "$dir is too long for the unix sockets under it (80 characters at most)"
+    case $dir in
+    *[!A-Za-z0-9._/-]*) die "$dir: only A-Z a-z 0-9 . _ - / can go into slurm.conf" ;;
+    esac
+    spawned=
     t0=$(now_ms)
     deadline=$((t0 + START_LIMIT_S * 1000))
 
@@ -290,8 +308,10 @@ do_start() {
     done
     rm -f "$dir/env.sh"
     chmod 0711 "$dir" "$dir/munge"
-    mknod -m 0666 "$dir/dev/fakegpu0" c 1 3
-    mknod -m 0666 "$dir/dev/fakegpu1" c 1 3
+    # the fake GPUs: gres.conf takes character devices only (these are /dev/null's)
+    for g in 0 1; do
+        mknod -m 0666 "$dir/dev/fakegpu$g" c 1 3 || die "cannot create $dir/dev/fakegpu$g (mknod needs CAP_MKNOD)"
+    done
 
     base=$(pick_ports) || die "cannot pick free ports"
     db_port=$base
@@ -315,6 +335,7 @@ do_start() {
     spawn slurmctld slurmctld -D -c -f "$conf"
     spawn slurmd slurmd -D -f "$conf"
     wait_for "an idle node" node_idle
+    wait_for "slurmctld's registration with slurmdbd" ctld_registered
 
     printf "export SLURM_CONF='%s'\n" "$conf" >"$dir/env.sh.tmp"
     mv "$dir/env.sh.tmp" "$dir/env.sh"
@@ -332,7 +353,12 @@ do_stop() {
 }
 
 [ $# -eq 2 ] || usage
+case $1 in start | stop) ;; *) usage ;; esac
 umask 077
+if [ "$1" = stop ] && [ ! -d "$2" ]; then
+    echo "slurm-local: nothing runs from $2" >&2
+    exit 0
+fi
 mkdir -p "$2"
 dir=$(cd "$2" && pwd -P)
 conf=$dir/etc/slurm.conf
@@ -340,5 +366,4 @@ export SLURM_CONF="$conf"
 case $1 in
 start) do_start ;;
 stop) do_stop ;;
-*) usage ;;
 esac

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pwd.h>
@@ -81,7 +80,7 @@ static void sb_add_quoted(strbuf *b, const char *s)
 
 typedef struct {
     char *out;              /* stdout, NUL-terminated */
-    size_t out_len;
+    size_t out_len, out_cap;
     char err[ERR_KEEP + 4]; /* the start of stderr, NUL-terminated, "..." when cut */
     size_t err_len;
     int exit_status;        /* -1 when ended by a signal */
@@ -262,9 +261,14 @@ static int drain(int *fd, tool_run *r, int is_out, int *oom)
         if (n == 0) { close_fd(fd); return 0; }
         if (is_out) {
             if (r->out_len + (size_t)n > GF_SLURM_OUTPUT_MAX) return 1;
-            char *p = realloc(r->out, r->out_len + (size_t)n + 1);
-            if (!p) { *oom = 1; return 1; }
-            r->out = p;
+            if (r->out_len + (size_t)n + 1 > r->out_cap) {
+                size_t cap = r->out_cap ? r->out_cap : 4096;
+                while (cap < r->out_len + (size_t)n + 1) cap *= 2;
+                char *p = realloc(r->out, cap);
+                if (!p) { *oom = 1; return 1; }
+                r->out = p;
+                r->out_cap = cap;
+            }
             memcpy(r->out + r->out_len, buf, (size_t)n);
             r->out_len += (size_t)n;
             r->out[r->out_len] = '\0';
@@ -301,8 +305,8 @@ static gf_status talk(const char *tool, pid_t pid, tool_fds *f, const char *in, 
         if (f->out_r >= 0) { io = np; pf[np++] = (struct pollfd){ f->out_r, POLLIN, 0 }; }
         if (f->err_r >= 0) { ie = np; pf[np++] = (struct pollfd){ f->err_r, POLLIN, 0 }; }
         double left = deadline - now_s();
-        if (left <= 0) goto timeout;
-        int rc = poll(pf, (nfds_t)np, (int)(left * 1000) + 1);
+        if (left <= 0) goto expired;
+        int rc = poll(pf, (nfds_t)np, left > 1 ? 1000 : (int)(left * 1000) + 1);
         if (rc < 0 && errno != EINTR) {
             kill_and_reap(pid);
             return gf_errorf(GF_ERR_IO, "%s: poll: %s", tool, strerror(errno));
@@ -329,10 +333,10 @@ static gf_status talk(const char *tool, pid_t pid, tool_fds *f, const char *in, 
             return GF_OK;
         }
         if (w < 0 && errno != EINTR) return gf_errorf(GF_ERR_IO, "%s: waitpid: %s", tool, strerror(errno));
-        if (now_s() >= deadline) goto timeout;
+        if (now_s() >= deadline) goto expired;
         nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
     }
-timeout:
+expired:
     kill_and_reap(pid);
     return gf_errorf(GF_ERR_IO, "%s did not finish within %g s (killed)", tool, timeout);
 }
@@ -511,19 +515,19 @@ static int64_t parse_rss_kb(const char *s)
 }
 
 /* The GPU count in a TRES list: sacct's "cpu=1,gres/gpu=2,..." or squeue's
- * "gres:gpu:2" / "gres:gpu:fake:2". Typed entries ("gres/gpu:fake=2") are
- * the same GPUs again and are not added. */
+ * "gres:gpu:2" / "gres:gpu:fake:2" / "gres/gpu:2". Typed entries with '='
+ * ("gres/gpu:fake=2") count the same GPUs again and are skipped. */
 static int parse_gpus(const char *tres)
 {
     int gpus = 0;
-    const char *p = tres;
-    while (*p) {
+    for (const char *p = tres; *p;) {
         size_t len = strcspn(p, ",");
-        if (len > 8 && strncmp(p, "gres/gpu=", 9) == 0) {
-            gpus = atoi(p + 9);
-        } else if (len > 9 && strncmp(p, "gres:gpu:", 9) == 0) {
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            if ((size_t)(eq - p) == 8 && strncmp(p, "gres/gpu", 8) == 0) gpus = atoi(eq + 1);
+        } else if (len > 9 && (strncmp(p, "gres:gpu:", 9) == 0 || strncmp(p, "gres/gpu:", 9) == 0)) {
             const char *last = p + len;
-            while (last > p && last[-1] != ':') last--;
+            while (last[-1] != ':') last--;
             gpus += atoi(last);
         }
         p += len;
@@ -558,7 +562,8 @@ static gf_status current_user(char **out)
     int rc = getpwuid_r(geteuid(), &pw, buf, cap, &res);
     if (rc != 0 || !res) {
         free(buf);
-        return gf_errorf(GF_ERR_IO, "no user name for uid %u: %s", (unsigned)geteuid(), rc ? strerror(rc) : "not in the user database");
+        return gf_errorf(GF_ERR_IO, "no user name for uid %u: %s", (unsigned)geteuid(),
+                         rc ? strerror(rc) : "not in the user database");
     }
     for (const char *c = pw.pw_name; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("._-", *c))) {
@@ -597,24 +602,26 @@ static gf_status sacctmgr_has(const gf_slurm *s, char *const *args, int *found)
     return GF_OK;
 }
 
+/* Names always go in as name=... (a bare name could be read as one of
+ * sacctmgr's keywords: "where", "set", ...). */
 static gf_status account_shares(const gf_slurm *s, const char *account, const char *fs_arg)
 {
-    char *show[] = { "sacctmgr", "-n", "-P", "show", "account", (char *)account, "format=account", NULL };
+    char name[GF_SLURM_ACCOUNT_MAX + 8];
+    snprintf(name, sizeof name, "name=%s", account);
+    char *show[] = { "sacctmgr", "-n", "-P", "show", "account", "where", name, "format=account", NULL };
     int exists = 0;
     gf_status st = sacctmgr_has(s, show, &exists);
     if (st != GF_OK) return st;
     tool_run r;
     int nothing_new = 0;
     if (!exists) {
-        char *add[] = { "sacctmgr", "-i", "add", "account", (char *)account, (char *)fs_arg, NULL };
+        char *add[] = { "sacctmgr", "-i", "add", "account", name, (char *)fs_arg, NULL };
         st = sacctmgr(s, add, &r, &nothing_new);
         if (st != GF_OK) return st;
         tool_run_free(&r);
         if (!nothing_new) return GF_OK;   /* else added meanwhile by someone else: set its shares */
     }
-    char where[GF_SLURM_ACCOUNT_MAX + 8];
-    snprintf(where, sizeof where, "name=%s", account);
-    char *mod[] = { "sacctmgr", "-i", "modify", "account", "where", where, "set", (char *)fs_arg, NULL };
+    char *mod[] = { "sacctmgr", "-i", "modify", "account", "where", name, "set", (char *)fs_arg, NULL };
     st = sacctmgr(s, mod, &r, &nothing_new);
     if (st == GF_OK) tool_run_free(&r);
     return st;
@@ -622,18 +629,20 @@ static gf_status account_shares(const gf_slurm *s, const char *account, const ch
 
 static gf_status account_user(const gf_slurm *s, const char *account, const char *user)
 {
-    strbuf acc = { 0 }, usr = { 0 };
+    strbuf acc = { 0 }, usr = { 0 }, name = { 0 };
     sb_add(&acc, "account=");
     sb_add(&acc, account);
     sb_add(&usr, "user=");
     sb_add(&usr, user);
+    sb_add(&name, "name=");
+    sb_add(&name, user);
     gf_status st = GF_OK;
-    if (acc.oom || usr.oom) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }
+    if (acc.oom || usr.oom || name.oom) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }
     char *show[] = { "sacctmgr", "-n", "-P", "show", "assoc", "where", acc.p, usr.p, "format=user", NULL };
     int exists = 0;
     st = sacctmgr_has(s, show, &exists);
     if (st != GF_OK || exists) goto done;
-    char *add[] = { "sacctmgr", "-i", "add", "user", (char *)user, acc.p, NULL };
+    char *add[] = { "sacctmgr", "-i", "add", "user", name.p, acc.p, NULL };
     tool_run r;
     int nothing_new;
     st = sacctmgr(s, add, &r, &nothing_new);
@@ -641,6 +650,7 @@ static gf_status account_user(const gf_slurm *s, const char *account, const char
 done:
     free(acc.p);
     free(usr.p);
+    free(name.p);
     return st;
 }
 
@@ -953,13 +963,18 @@ static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *o
     *found = 0;
     size_t idlen = strlen(id);
     int64_t rss = 0;
+    int batch_code = 0, batch_sig = 0;
     char *p = r.out, *line, *f[SA_N];
     while ((line = next_line(&p))) {
-        if (!split_fields(line, f, SA_N)) { st = gf_errorf(GF_ERR_FORMAT, "unexpected sacct output \"%s\"", line); break; }
+        if (!split_fields(line, f, SA_N)) {
+            st = gf_errorf(GF_ERR_FORMAT, "unexpected sacct output \"%s\"", line);
+            break;
+        }
         if (strncmp(f[SA_ID], id, idlen) != 0) continue;
         if (f[SA_ID][idlen] == '.') {
             int64_t kb = parse_rss_kb(f[SA_RSS]);
             if (kb > rss) rss = kb;
+            if (strcmp(f[SA_ID] + idlen, ".batch") == 0) parse_exit(f[SA_EXIT], &batch_code, &batch_sig);
             continue;
         }
         if (f[SA_ID][idlen] != '\0') continue;
@@ -980,7 +995,11 @@ static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *o
         copy_time(out->end, sizeof out->end, f[SA_END]);
         copy_text(out->reason, sizeof out->reason, f[SA_REASON]);
     }
-    if (*found && *final) out->max_rss_kb = rss;
+    if (*found && *final) {
+        out->max_rss_kb = rss;
+        /* a cancel or time limit shows on the batch step only ("0:15") */
+        if (out->exit_code == 0 && out->signal == 0) out->signal = batch_sig;
+    }
     tool_run_free(&r);
     return st;
 }
@@ -1076,7 +1095,10 @@ gf_status gf_slurm_shares(const gf_slurm *s, gf_slurm_share *out, int max, int *
     char *p = r.out, *line, *f[SH_N];
     int count = 0;
     while (st == GF_OK && (line = next_line(&p))) {
-        if (!split_fields(line, f, SH_N)) { st = gf_errorf(GF_ERR_FORMAT, "unexpected sshare output \"%s\"", line); break; }
+        if (!split_fields(line, f, SH_N)) {
+            st = gf_errorf(GF_ERR_FORMAT, "unexpected sshare output \"%s\"", line);
+            break;
+        }
         if (f[SH_USER][0]) continue;   /* a user's row */
         gf_slurm_share row;
         st = parse_share(f, &row);

@@ -76,7 +76,8 @@ typedef struct {
  * sbatch's stdin, every argument single-quoted). A request Slurm refuses
  * (no such account, more GPUs or cores than any node has, ...) is
  * GF_ERR_ARG with sbatch's reason; a Slurm that cannot be reached is
- * GF_ERR_IO. */
+ * GF_ERR_IO. After a timeout (GF_ERR_IO) the job may or may not have been
+ * queued: look for it by name (squeue -n) before submitting it again. */
 gf_status gf_slurm_submit(const gf_slurm *s, const gf_slurm_job *job, int64_t *slurm_id);
 
 typedef enum {
@@ -98,7 +99,7 @@ typedef struct {
     char state_name[32];  /* Slurm's word: PENDING, RUNNING, COMPLETING, COMPLETED, OUT_OF_MEMORY, ... */
     char reason[256];     /* why it waits or ended ("Resources", "Priority", "None", ...) */
     int exit_code;        /* the batch script's exit status, once ended */
-    int signal;           /* the signal that ended it, 0 if none */
+    int signal;           /* the signal that ended it, 0 if none (15 after a cancel or the time limit) */
     int cores, gpus;      /* allocated (requested while pending) */
     double elapsed_s;     /* wall clock since start (0 while pending) */
     double core_s;        /* allocated cores x elapsed (sacct CPUTimeRAW); 0 until ended */
@@ -121,7 +122,10 @@ gf_status gf_slurm_cancel(const gf_slurm *s, int64_t id);
 typedef struct {
     char account[GF_SLURM_ACCOUNT_MAX + 1];
     int64_t raw_shares;
-    double raw_usage;        /* decayed usage, in TRES-seconds (cpu-seconds by default) */
+    double raw_usage;        /* decayed usage in billing-weighted seconds (cpu-seconds by default).
+                                Slurm 22.05 adds it on its PriorityCalcPeriod pass, for the time a job
+                                was running since the last pass: a job that starts and ends between two
+                                passes, and the tail of one after the last pass, add nothing */
     double norm_shares;      /* shares / shares of the account and its siblings */
     double effective_usage;
     double level_fs;         /* Fair Tree's level fair-share, S / U */

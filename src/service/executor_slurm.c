@@ -114,7 +114,11 @@ static gf_status slurm_poll(gf_executor *base, const gf_store_exec *run, const g
     double end = local_to_unix(in.end);
     u->ended_unix = end > 0 ? end : gf_wall_now();
     snprintf(u->executor, sizeof u->executor, "slurm");
-    snprintf(u->started_at, sizeof u->started_at, "%s", run->started_at);
+    snprintf(u->started_at, sizeof u->started_at, "%s", run->started_at);   /* submitted; Slurm's start if known */
+    double start = local_to_unix(in.start);
+    struct tm tm;
+    time_t ts = (time_t)start;
+    if (start > 0 && gmtime_r(&ts, &tm)) strftime(u->started_at, sizeof u->started_at, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
     switch (in.state) {
     case GF_SLURM_COMPLETED:
         out->state = GF_STORE_JOB_SUCCEEDED;
