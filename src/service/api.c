@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +167,14 @@ static int list_one(const gf_store_job *job, void *ctx)
     return 0;
 }
 
+/* The rounds a status answer lists: those after `from`. */
+typedef struct { json_t *out; int64_t from; } round_window;
+
 static int site_name_one(const gf_store_result *r, void *ctx)
 {
+    round_window *w = ctx;
+    if (r->round <= w->from) return 0;
+    ctx = w->out;
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)r->round);
     json_t *names = json_object_get(ctx, key);
@@ -178,8 +185,9 @@ static int site_name_one(const gf_store_result *r, void *ctx)
 
 static int round_one(const gf_store_round *r, void *ctx)
 {
-    if (r->state != GF_STORE_ROUND_COMPLETED) return 0;
-    json_array_append_new(ctx, json_pack("{s:I,s:i,s:f,s:o,s:o,s:s,s:s}", "round", (json_int_t)r->round,
+    round_window *w = ctx;
+    if (r->state != GF_STORE_ROUND_COMPLETED || r->round <= w->from) return 0;
+    json_array_append_new(w->out, json_pack("{s:I,s:i,s:f,s:o,s:o,s:s,s:s}", "round", (json_int_t)r->round,
                                          "sites", r->sites, "duration_s", r->duration_s,
                                          "train_loss", num_or_null(r->train_loss),
                                          "accuracy", num_or_null(r->accuracy), "started_at", r->started_at,
@@ -212,15 +220,36 @@ static int job_usage_one(const gf_store_usage *u, void *ctx)
     return u->job_id == j->job ? usage_one(u, &j->usage) : 0;
 }
 
-static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t id, gf_http_response *resp)
+/* ?NAME=N as an integer in [lo, hi] (def when absent); -1 when malformed. */
+static int64_t query_int(const gf_http_request *req, const char *name, int64_t lo, int64_t hi, int64_t def)
 {
+    const char *v = gf_https_query(req, name);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return errno || end == v || *end || n < lo || n > hi ? -1 : n;
+}
+
+#define STATUS_ROUNDS_DEFAULT 1000     /* rounds in a status answer unless ?rounds_limit= says otherwise */
+
+static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t id, const gf_http_request *req,
+                            gf_http_response *resp)
+{
+    int64_t after = query_int(req, "rounds_after", 0, INT64_MAX, 0);
+    int64_t limit = query_int(req, "rounds_limit", 1, 1000000000, STATUS_ROUNDS_DEFAULT);
+    if (after < 0 || limit < 0)
+        return co_refuse(resp, 400, GF_ERR_ARG, "rounds_after must be an integer >= 0 and rounds_limit one >= 1");
     gf_store_job job;
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
     json_t *out = job_summary(c, &job), *rounds = json_array(), *log = json_array();
-    st = gf_store_rounds(c->store, id, round_one, rounds);
+    /* completed rounds are 1..job.round: the last `limit` of those after `after` */
+    round_window w = { rounds, after > job.round - limit ? after : job.round - limit };
+    st = gf_store_rounds(c->store, id, round_one, &w);
     json_t *by_round = json_object();               /* "R" -> [site, ...], from one query */
-    if (!st && json_array_size(rounds)) st = gf_store_round_results(c->store, id, 0, site_name_one, by_round);
+    round_window wn = { by_round, w.from };
+    if (!st && json_array_size(rounds)) st = gf_store_round_results(c->store, id, 0, site_name_one, &wn);
     for (size_t i = 0; i < json_array_size(rounds); i++) {
         json_t *r = json_array_get(rounds, i);
         char key[24];
@@ -231,6 +260,7 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     json_decref(by_round);
     if (!st) st = gf_store_job_log(c->store, id, log_one, log);
     json_object_set_new(out, "rounds", rounds);
+    json_object_set_new(out, "rounds_from", json_integer(w.from + 1));   /* the first round listed could be */
     json_object_set_new(out, "state_log", log);
     json_object_set_new(out, "spec", json_loads(job.spec_json, 0, NULL));
     if (!strcmp(job.kind, "central")) {
@@ -635,7 +665,7 @@ static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_re
         return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
     }
     if (job_path) {
-        if (!*rest && get) return job_status(c, &who, id, resp);
+        if (!*rest && get) return job_status(c, &who, id, req, resp);
         if (!strcmp(rest, "cancel") && post) return cancel(c, &who, id, resp);
         if (!strcmp(rest, "model") && get) return download(c, &who, id, resp);
     }

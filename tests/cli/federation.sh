@@ -38,6 +38,12 @@ assert all(0.5 < x["accuracy"] <= 1 for x in r), r
 open(sys.argv[1] + ".acc", "w").write("%.4f" % r[-1]["accuracy"])
 PY
 "$GF" status 1 $C | grep -q "round    3  sites   3" && ok "status: table" || fail "status table"
+# a window of the rounds: after a round, the last N
+OPC="--cacert $TMP/pki/operator/ca.crt --cert $TMP/pki/operator/site.crt --key $TMP/pki/operator/site.key"
+rounds_of() { curl -s $OPC "${FED_URL}v1/jobs/1$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("error") or [r["round"] for r in d["rounds"]])'; }
+[ "$(rounds_of '?rounds_after=1')" = "[2, 3]" ] && [ "$(rounds_of '?rounds_limit=1')" = "[3]" ] \
+  && [ "$(rounds_of '?rounds_after=1&rounds_limit=5')" = "[2, 3]" ] && rounds_of '?rounds_limit=0' | grep -q rounds_limit \
+  && ok "status: rounds_after and rounds_limit select the rounds" || fail "round window: $(rounds_of '?rounds_after=1') $(rounds_of '?rounds_limit=1')"
 "$GF" download 1 --out "$TMP/final.safetensors" $C > /dev/null || fail "download"
 acc=$("$GF" eval --model-file "$TMP/final.safetensors" --dataset "idx:$TMP/d" --threads 1 | sed -n 's/^test_accuracy \([0-9.]*\).*/\1/p')
 [ "$acc" = "$(cat "$TMP/status.json.acc")" ] && ok "downloaded model: gf eval gives the reported accuracy $acc" \
