@@ -38,6 +38,7 @@ gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, in
 
 gf_status gf_store_job_exec_get(gf_store *s, int64_t id, gf_store_exec *out)
 {
+    s = store_reader(s);
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
@@ -148,6 +149,7 @@ gf_status gf_store_job_finish(gf_store *s, int64_t id, gf_store_job_state to, co
 
 gf_status gf_store_ledger(gf_store *s, int64_t tenant_id, const char *since, gf_store_usage_fn fn, void *ctx)
 {
+    s = store_reader(s);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     gf_status e = store_prep(s, &st, "read the ledger",

@@ -327,6 +327,32 @@ static gf_status configure(gf_store *s)
     return e;
 }
 
+/* The read-only connection of s (see store_internal.h). */
+static gf_status open_reader(gf_store *s)
+{
+    gf_store *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(s->path))) {
+        free(r);
+        return gf_errorf(GF_ERR_NOMEM, "store: out of memory opening %s", s->path);
+    }
+    if (sqlite3_open_v2(s->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+        gf_status e = r->db ? store_db_err(r, "open for reading") : gf_errorf(GF_ERR_NOMEM, "store: out of memory");
+        sqlite3_close(r->db);
+        free(r->path);
+        free(r);
+        return e;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    sqlite3_extended_result_codes(r->db, 1);
+    if (sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        gf_status e = store_db_err(r, "set busy timeout");
+        gf_store_close(r);
+        return e;
+    }
+    s->reader = r;
+    return GF_OK;
+}
+
 gf_status gf_store_open(const char *dir, gf_store **out)
 {
     if (!out) return gf_errorf(GF_ERR_ARG, "store: no output handle");
@@ -373,6 +399,7 @@ gf_status gf_store_open(const char *dir, gf_store **out)
     e = configure(s);
     if (e == GF_OK) e = store_tx_begin(s, 1);
     if (e == GF_OK) e = store_tx_end(s, migrate(s));
+    if (e == GF_OK) e = open_reader(s);
     if (e != GF_OK) {
         gf_store_close(s);
         return e;
@@ -384,6 +411,7 @@ gf_status gf_store_open(const char *dir, gf_store **out)
 void gf_store_close(gf_store *s)
 {
     if (!s) return;
+    gf_store_close(s->reader);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
     free(s->path);
@@ -476,6 +504,7 @@ gf_status gf_store_job_create(gf_store *s, int64_t tenant_id, const char *name, 
 
 gf_status gf_store_job_get(gf_store *s, int64_t id, gf_store_job *out)
 {
+    s = store_reader(s);
     if (!s || !out) return gf_errorf(GF_ERR_ARG, "store: job_get without a store or output");
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
@@ -502,6 +531,7 @@ void gf_store_job_free(gf_store_job *job)
 
 gf_status gf_store_job_list(gf_store *s, gf_store_job_fn fn, void *ctx)
 {
+    s = store_reader(s);
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: job_list without a store or callback");
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
@@ -588,6 +618,7 @@ gf_status gf_store_job_set_reason(gf_store *s, int64_t id, const char *reason)
 
 gf_status gf_store_job_log(gf_store *s, int64_t id, gf_store_log_fn fn, void *ctx)
 {
+    s = store_reader(s);
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: job_log without a store or callback");
     gf_status e = store_tx_begin(s, 0);
     if (e != GF_OK) return e;
@@ -822,6 +853,7 @@ gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, con
 
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx)
 {
+    s = store_reader(s);
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: round_results without a store or callback");
     gf_status e = check_ids(job, round ? round : 1);
     if (e != GF_OK || (e = store_tx_begin(s, 0)) != GF_OK) return e;
@@ -901,6 +933,7 @@ gf_status gf_store_round_abort(gf_store *s, int64_t job, int64_t round, const ch
 
 gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_round *out)
 {
+    s = store_reader(s);
     if (!s || !out) return gf_errorf(GF_ERR_ARG, "store: round_get without a store or output");
     memset(out, 0, sizeof *out);
     gf_status e = check_ids(job, round);
@@ -923,6 +956,7 @@ gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_r
 
 gf_status gf_store_rounds(gf_store *s, int64_t job, gf_store_round_fn fn, void *ctx)
 {
+    s = store_reader(s);
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: rounds without a store or callback");
     gf_status e = store_tx_begin(s, 0);
     if (e != GF_OK) return e;

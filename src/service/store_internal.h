@@ -13,10 +13,16 @@
 #define STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 struct gf_store {
-    pthread_mutex_t mu;
-    sqlite3        *db;
-    char           *path;     /* DIR/state.db, for messages */
+    pthread_mutex_t  mu;
+    sqlite3         *db;
+    char            *path;     /* DIR/state.db, for messages */
+    struct gf_store *reader;   /* a read-only connection to the same file for the
+                                  read operations (WAL: they see the last commit and
+                                  never wait for a writer); NULL on the reader itself */
 };
+
+/* The connection read operations use. */
+static inline gf_store *store_reader(gf_store *s) { return s && s->reader ? s->reader : s; }
 
 /* SQLite's error as a gf_status with context (CONSTRAINT: GF_ERR_MISMATCH). */
 gf_status store_db_err(gf_store *s, const char *what);

@@ -126,6 +126,7 @@ static int take_one(const gf_store_tenant *t, void *ctx)
 static gf_status tenant_query(gf_store *s, const char *sql, const char *types, const char *text, int64_t num,
                               gf_store_tenant_fn fn, void *ctx)
 {
+    s = store_reader(s);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
     gf_status e = *types == 't' ? store_prep(s, &st, "read tenants", sql, types, text)
@@ -223,6 +224,7 @@ gf_status gf_store_token_create(gf_store *s, int64_t tenant_id, gf_role role, do
 
 gf_status gf_store_token_check(gf_store *s, const char *token, gf_store_principal *out)
 {
+    s = store_reader(s);
     memset(out, 0, sizeof *out);
     if (!token_well_formed(token)) return gf_errorf(GF_ERR_ARG, "malformed token (expected gf_ and 43 characters)");
     char hex[65];
@@ -263,6 +265,7 @@ gf_status gf_store_token_revoke(gf_store *s, int64_t id)
 
 gf_status gf_store_operator_tokens(gf_store *s, int64_t *n)
 {
+    s = store_reader(s);
     int found;
     pthread_mutex_lock(&s->mu);
     gf_status e = store_query_int(s, "count operator tokens", n, &found,
