@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -358,23 +359,7 @@ static gf_status download(gf_coordinator *c, const co_principal *who, int64_t id
         if (round == 0) return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no completed round yet", (long long)id);
         if ((st = gf_fedjob_artifact_path(c->data_dir, id, round, path, sizeof path))) return st;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) return gf_errorf(GF_ERR_IO, "cannot open the model of round %lld: %s", (long long)round, strerror(errno));
-    uint8_t *buf = NULL;
-    long n = -1;
-    if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET) && (buf = malloc((size_t)n + 1)) &&
-        fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        fclose(f);
-        resp->status = 200;
-        resp->content_type = "application/octet-stream";
-        resp->body = buf;
-        resp->len = (size_t)n;
-        resp->free_body = free;
-        return GF_OK;
-    }
-    fclose(f);
-    free(buf);
-    return gf_errorf(GF_ERR_IO, "cannot read %s", path);
+    return co_send_file(path, 0, LONG_MAX, 0, "application/octet-stream", resp);
 }
 
 static gf_status jobs_list(gf_coordinator *c, const co_principal *who, gf_http_response *resp)

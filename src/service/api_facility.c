@@ -24,12 +24,12 @@ void co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap)
     snprintf(out, cap, "%.*s/jobs/%lld", PATH_MAX - 1, c->data_dir, (long long)id);
 }
 
-/* A file's bytes (at most max from offset) as the response body. */
-static gf_status send_file(const char *path, long offset, long max, const char *type, gf_http_response *resp)
+gf_status co_send_file(const char *path, long offset, long max, int missing_empty, const char *type,
+                       gf_http_response *resp)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT) {            /* not written yet: empty */
+        if (errno == ENOENT && missing_empty) {     /* not written yet: empty */
             resp->status = 200;
             resp->content_type = type;
             return GF_OK;
@@ -293,7 +293,7 @@ static gf_status logs(gf_coordinator *c, const gf_http_request *req, const co_pr
     char path[PATH_MAX + 128];
     co_job_dir(c, id, path, sizeof path);
     strcat(path, !strcmp(stream, "stdout") ? "/stdout.log" : "/stderr.log");
-    return send_file(path, offset, LOG_MAX_BYTES, "text/plain; charset=utf-8", resp);
+    return co_send_file(path, offset, LOG_MAX_BYTES, 1, "text/plain; charset=utf-8", resp);
 }
 
 /* ---- routing -------------------------------------------------------------------- */
@@ -306,7 +306,7 @@ gf_status co_facility_route(gf_coordinator *c, const gf_http_request *req, const
     int op = who->role == CO_OPERATOR;
     *handled = 1;
     if (get && !strcmp(path, "/static/chart.min.js"))
-        return send_file(CHART_JS, 0, LOG_MAX_BYTES, "text/javascript", resp);
+        return co_send_file(CHART_JS, 0, LOG_MAX_BYTES, 0, "text/javascript", resp);
     if (get && (!strcmp(path, "/") || !strncmp(path, "/static/", 8))) {
         const gf_web_asset *a = gf_web_asset_find(path);
         if (!a) return co_refuse(resp, 404, GF_ERR_ARG, "no file %s", path);

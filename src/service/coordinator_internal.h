@@ -80,6 +80,11 @@ gf_status co_job_for(gf_coordinator *c, const co_principal *p, int64_t id, gf_st
  * the dashboard's files. *handled = 0 when the path is none of these. */
 gf_status co_facility_route(gf_coordinator *c, const gf_http_request *req, const co_principal *p,
                             gf_http_response *resp, int *handled);
+/* A file's bytes as the response body: from offset, at most max (the last
+ * max bytes when longer). A missing file is an empty 200 when missing_empty,
+ * else an error naming it. */
+gf_status co_send_file(const char *path, long offset, long max, int missing_empty, const char *type,
+                       gf_http_response *resp);
 /* The job folder of a central job. */
 void      co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap);
 

@@ -77,43 +77,42 @@ int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t 
     return 0;
 }
 
-/* /proc/PID/stat field 22: start time in clock ticks since boot (0 if gone). */
-static unsigned long long proc_start_ticks(pid_t pid)
+/* The fields of /proc/PID/stat from field 3 on (after the command name,
+ * which may hold spaces), split in place: *n of them into f[]. 0 if gone. */
+static int stat_fields(pid_t pid, char line[1024], char *f[64], int *n)
 {
-    char p[64], line[1024];
+    char p[64];
     snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(p, "r");
-    if (!f) return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    char *rp = strrchr(line, ')');          /* the command name may hold spaces */
+    FILE *fp = fopen(p, "r");
+    if (!fp) return 0;
+    size_t len = fread(line, 1, 1023, fp);
+    fclose(fp);
+    line[len] = 0;
+    char *rp = strrchr(line, ')'), *save = NULL;
     if (!rp) return 0;
-    unsigned long long v = 0;
-    char *tok = strtok(rp + 2, " ");
-    for (int field = 3; tok && field < 22; field++) tok = strtok(NULL, " ");
-    if (tok) v = strtoull(tok, NULL, 10);
-    return v;
+    *n = 0;
+    for (char *tok = strtok_r(rp + 1, " \n", &save); tok && *n < 64; tok = strtok_r(NULL, " \n", &save)) f[(*n)++] = tok;
+    return 1;
 }
 
-/* CPU seconds of the process and its waited-for children (fields 14-17). */
+/* Field 22: the start time in clock ticks since boot (0 if gone). */
+static unsigned long long proc_start_ticks(pid_t pid)
+{
+    char line[1024], *f[64];
+    int n;
+    return stat_fields(pid, line, f, &n) && n > 22 - 3 ? strtoull(f[22 - 3], NULL, 10) : 0;
+}
+
+/* Fields 14-17: CPU seconds of the process and its waited-for children. */
 static double proc_cpu_seconds(pid_t pid)
 {
-    char p[64], line[1024];
-    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(p, "r");
-    if (!f) return 0;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    char *rp = strrchr(line, ')');
-    if (!rp) return 0;
-    double ticks = 0;
-    char *tok = strtok(rp + 2, " ");
-    for (int field = 3; tok && field <= 17; field++, tok = strtok(NULL, " "))
-        if (field >= 14) ticks += strtod(tok, NULL);
+    char line[1024], *f[64];
+    int n;
     long hz = sysconf(_SC_CLK_TCK);
-    return hz > 0 ? ticks / (double)hz : 0;
+    if (!stat_fields(pid, line, f, &n) || n <= 17 - 3 || hz <= 0) return 0;
+    double ticks = 0;
+    for (int field = 14; field <= 17; field++) ticks += strtod(f[field - 3], NULL);
+    return ticks / (double)hz;
 }
 
 static local_run *find_run(local_exec *x, int64_t id)
