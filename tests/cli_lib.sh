@@ -35,3 +35,19 @@ small_idx() {
 }
 
 finish() { echo "$FAILS failures"; [ "$FAILS" -eq 0 ]; }
+
+# jget EXPR: evaluates the Python expression EXPR on the JSON of stdin (as d)
+jget() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+# token_wait_state JOB STATE SECONDS: polls gf status with the token $OP
+# (and $GF_COORDINATOR, $GF_CA) until the job is STATE; fails early when it
+# ends in another final state
+token_wait_state() {
+  _t=0
+  while [ $_t -lt $(($3 * 5)) ]; do
+    _s=$("$GF" status "$1" --token "$OP" --json | jget 'd["state"]')
+    [ "$_s" = "$2" ] && return 0
+    case "$_s" in succeeded|failed|cancelled|timed-out) echo "job $1 ended $_s, not $2"; "$GF" status "$1" --token "$OP"; return 1 ;; esac
+    sleep 0.2; _t=$((_t+1))
+  done
+  echo "job $1 is $_s, not $2, after $3 s"; return 1
+}

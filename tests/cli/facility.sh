@@ -28,17 +28,7 @@ api() {
   cat "$TMP/resp"; echo
 }
 code() { api "$@" | head -1; }
-jget() { $PY -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 state() { "$GF" status "$1" --token "$OP" --json | jget 'd["state"]'; }
-# wait_state JOB STATE SECONDS
-wait_state() {
-  _t=0
-  while [ $_t -lt $(($3 * 5)) ]; do
-    _s=$(state "$1"); [ "$_s" = "$2" ] && return 0
-    sleep 0.2; _t=$((_t+1))
-  done
-  echo "job $1 is $_s, not $2, after $3 s"; return 1
-}
 central() {  # central NAME EPOCHS TIME_LIMIT [CORES] [MODEL]
   printf '{"kind":"central","name":"%s","model":"%s","dataset":"fashion-mnist","epochs":%s,"batch":64,"optim":{"name":"adamw","lr":0.001},"seed":1,"resources":{"cores":%s,"gpus":0,"memory_mb":4096,"time_limit_s":%s}}' \
     "$1" "${5:-mlp:784-64-10}" "$2" "${4:-1}" "$3"
@@ -62,7 +52,7 @@ expect_error "member cannot make tokens" "403 operators" -- "$GF" token create -
 # ---- a central job: success, epochs, logs, model ---------------------------
 central a-ok 2 600 > "$TMP/ok.json"
 J1=$("$GF" submit "$TMP/ok.json" --token "$TA")
-wait_state "$J1" succeeded 120 && ok "central job $J1 succeeded" || fail "central job: $("$GF" status "$J1" --token "$TA")"
+token_wait_state "$J1" succeeded 120 && ok "central job $J1 succeeded" || fail "central job: $("$GF" status "$J1" --token "$TA")"
 n=$("$GF" status "$J1" --token "$TA" --json | jget 'len(d["epochs"])')
 [ "$n" = 2 ] && ok "2 epochs reported" || fail "epochs: $n"
 "$GF" logs "$J1" --token "$TA" | grep -q "epoch 2/2" && ok "gf logs shows the job's stdout" || fail "logs: $("$GF" logs "$J1" --token "$TA")"
@@ -133,20 +123,20 @@ sleep 1
 r=$("$GF" status "$JB" --token "$TB" --json | jget 'd["state"]+": "+d["reason"]')
 case "$r" in "queued: held: tenant beta's quota"*) ok "beta's job is held: $r" ;; *) fail "quota hold: $r" ;; esac
 "$GF" tenant set beta --shares 60 --quota cpu-hours=10 --token "$OP" > /dev/null
-wait_state "$JB" succeeded 120 && ok "released once the quota was raised" || fail "after raising the quota"
+token_wait_state "$JB" succeeded 120 && ok "released once the quota was raised" || fail "after raising the quota"
 
 # ---- cancel stops the whole process tree; the time limit ----------------------------
 central a-long 100000 3600 > "$TMP/long.json"
 JL=$("$GF" submit "$TMP/long.json" --token "$TA")
-wait_state "$JL" running 60 || fail "long job did not start"
+token_wait_state "$JL" running 60 || fail "long job did not start"
 PG=$(api GET /v1/jobs/$JL "$OP" | tail -n +2 | jget '[e["reason"] for e in d["state_log"] if e["to"]=="running"][0].split("process ")[1].split(":")[0]')
 kill -0 -"$PG" 2>/dev/null && ok "job $JL runs as process group $PG" || fail "process group $PG not found"
 "$GF" cancel "$JL" --token "$TA" > /dev/null
-wait_state "$JL" cancelled 30 && ok "cancelled" || fail "cancel"
+token_wait_state "$JL" cancelled 30 && ok "cancelled" || fail "cancel"
 kill -0 -"$PG" 2>/dev/null && fail "process group $PG still alive after cancel" || ok "its process group is gone"
 central a-slow 100000 2 > "$TMP/slow.json"
 JT=$("$GF" submit "$TMP/slow.json" --token "$TA")
-wait_state "$JT" timed-out 60 && "$GF" status "$JT" --token "$TA" | grep -q "time limit of 2 s" && ok "time limit: timed-out with the reason" \
+token_wait_state "$JT" timed-out 60 && "$GF" status "$JT" --token "$TA" | grep -q "time limit of 2 s" && ok "time limit: timed-out with the reason" \
   || fail "time limit: $("$GF" status "$JT" --token "$TA")"
 
 # ---- kill -9 with jobs queued and running ----------------------------------------------
@@ -157,11 +147,11 @@ cpus_of() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/"$1"/status; }
 central a-r1 100000 3600 > "$TMP/r1.json"
 central a-short 1 600 > "$TMP/short.json"
 R1=$("$GF" submit "$TMP/r1.json" --token "$TA")
-wait_state "$R1" running 60 || fail "job $R1 did not start"
+token_wait_state "$R1" running 60 || fail "job $R1 did not start"
 S=$("$GF" submit "$TMP/short.json" --token "$TA")
-wait_state "$S" succeeded 120 || fail "short job $S"
+token_wait_state "$S" succeeded 120 || fail "short job $S"
 R2=$("$GF" submit "$TMP/r1.json" --token "$TA")
-wait_state "$R2" running 60 || fail "job $R2 did not start"
+token_wait_state "$R2" running 60 || fail "job $R2 did not start"
 if [ "$(nproc)" -ge 2 ]; then
   c1=$(cpus_of "$(pg_of "$R1")"); c2=$(cpus_of "$(pg_of "$R2")")
   [ -n "$c1" ] && [ "$c1" != "$c2" ] && ok "side by side jobs are pinned to different cores ($c1, $c2)" \
@@ -185,7 +175,7 @@ done
 group_runs() { for _s in /proc/[0-9]*/stat; do awk -v g="$1" '$5 == g && $3 != "Z" { f = 1 } END { exit !f }' "$_s" 2>/dev/null && return 0; done; return 1; }
 sleep 0.5
 group_runs "$PG1" && fail "the orphaned job's processes still run after the restart" || ok "the orphaned processes were stopped"
-wait_state "$Q" succeeded 120 && ok "the queued job was kept and ran after the restart" || fail "queued job after restart"
+token_wait_state "$Q" succeeded 120 && ok "the queued job was kept and ran after the restart" || fail "queued job after restart"
 $PY - "$TMP/data/state.db" <<'PYEOF' > "$TMP/ledger" 2>&1 && ok "ledger: $(tail -1 "$TMP/ledger")" || { fail "ledger"; cat "$TMP/ledger"; }
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])

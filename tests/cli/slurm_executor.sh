@@ -26,17 +26,7 @@ OP=$(cat "$TMP/data/operator.token")
 TA=$("$GF" token create --tenant Acme.Lab --token "$OP" 2>/dev/null)
 TB=$("$GF" token create --tenant beta --token "$OP" 2>/dev/null)
 
-jget() { $PY -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 state() { "$GF" status "$1" --token "$OP" --json | jget 'd["state"]'; }
-wait_state() {
-  _t=0
-  while [ $_t -lt $(($3 * 5)) ]; do
-    _s=$(state "$1"); [ "$_s" = "$2" ] && return 0
-    case "$_s" in succeeded|failed|cancelled|timed-out) echo "job $1 ended $_s"; "$GF" status "$1" --token "$OP"; return 1 ;; esac
-    sleep 0.2; _t=$((_t+1))
-  done
-  echo "job $1 is $_s, not $2, after $3 s"; return 1
-}
 central() {  # central NAME EPOCHS GPUS
   printf '{"kind":"central","name":"%s","model":"mlp:784-32-10","dataset":"fashion-mnist","epochs":%s,"batch":64,"optim":{"name":"adamw","lr":0.001},"seed":1,"resources":{"cores":1,"gpus":%s,"memory_mb":2048,"time_limit_s":600}}' "$1" "$2" "$3"
 }
@@ -64,7 +54,7 @@ PYEOF
 
 central a-one 2 0 > "$TMP/j1.json"
 J1=$("$GF" submit "$TMP/j1.json" --token "$TA")
-wait_state "$J1" succeeded 120 && ok "job $J1 succeeded through Slurm: $("$GF" status "$J1" --token "$TA" --json | jget 'd["reason"]')" || fail "job $J1"
+token_wait_state "$J1" succeeded 120 && ok "job $J1 succeeded through Slurm: $("$GF" status "$J1" --token "$TA" --json | jget 'd["reason"]')" || fail "job $J1"
 [ "$("$GF" status "$J1" --token "$TA" --json | jget 'len(d["epochs"])')" = 2 ] && ok "its epochs are reported" || fail "epochs of job $J1"
 "$GF" logs "$J1" --token "$TA" | grep -q "epoch 2/2" && ok "gf logs reads the Slurm job's output" || fail "logs"
 sacct -X -n -P -j "$(slurm_id "$J1")" -o Account | grep -qx "acme_lab" && ok "it ran under the tenant's account acme_lab" || fail "account: $(sacct -X -n -P -j "$(slurm_id "$J1")" -o Account)"
@@ -72,7 +62,7 @@ out=$(ledger_vs_sacct "$J1") && ok "$out" || fail "ledger vs sacct: $out"
 
 central b-gpu 6 1 > "$TMP/g.json"
 JG=$("$GF" submit "$TMP/g.json" --token "$TB")
-wait_state "$JG" succeeded 120 && out=$(ledger_vs_sacct "$JG") && echo "$out" | grep -q "[1-9][0-9]* GPU-s" && ok "a 1-GPU job (GRES): $out" || fail "gpu job: $out"
+token_wait_state "$JG" succeeded 120 && out=$(ledger_vs_sacct "$JG") && echo "$out" | grep -q "[1-9][0-9]* GPU-s" && ok "a 1-GPU job (GRES): $out" || fail "gpu job: $out"
 
 sshare -n -P -o Account,RawShares -A acme_lab,beta > "$TMP/shares"
 grep -q "^acme_lab|30$" "$TMP/shares" && grep -q "^beta|60$" "$TMP/shares" && ok "the accounts carry the tenants' shares (sshare)" || fail "sshare: $(cat "$TMP/shares")"
@@ -80,25 +70,25 @@ grep -q "^acme_lab|30$" "$TMP/shares" && grep -q "^beta|60$" "$TMP/shares" && ok
 central b-long 100000 0 > "$TMP/l.json"
 JL=$("$GF" submit "$TMP/l.json" --token "$TB")
 JL2=$("$GF" submit "$TMP/l.json" --token "$TB")
-wait_state "$JL" running 60 && wait_state "$JL2" running 60 || fail "jobs $JL $JL2 did not start in Slurm"
+token_wait_state "$JL" running 60 && token_wait_state "$JL2" running 60 || fail "jobs $JL $JL2 did not start in Slurm"
 JP=$("$GF" submit "$TMP/l.json" --token "$TA")          # the node has 2 CPUs: this one waits in Slurm's queue
 t=0; until "$GF" status "$JP" --token "$OP" --json | jget 'd["reason"]' | grep -q "pending: Resources"; do sleep 0.2; t=$((t+1)); [ $t -gt 100 ] && break; done
 r=$("$GF" status "$JP" --token "$OP" --json | jget 'd["state"]+": "+d["reason"]')
 case "$r" in "queued: slurm job "*" pending: Resources") ok "a job waiting in Slurm's queue is queued, with Slurm's reason ($r)" ;; *) fail "pending job: $r" ;; esac
 "$GF" cancel "$JP" --token "$TA" > /dev/null
-wait_state "$JP" cancelled 60 && ok "cancelling it while it waits in Slurm" || fail "cancel of a pending job"
+token_wait_state "$JP" cancelled 60 && ok "cancelling it while it waits in Slurm" || fail "cancel of a pending job"
 "$GF" cancel "$JL" --token "$TB" > /dev/null; "$GF" cancel "$JL2" --token "$TB" > /dev/null
-wait_state "$JL" cancelled 60 && wait_state "$JL2" cancelled 60 && ok "cancel reached Slurm: $("$GF" status "$JL" --token "$OP" --json | jget 'd["reason"]')" || fail "cancel"
+token_wait_state "$JL" cancelled 60 && token_wait_state "$JL2" cancelled 60 && ok "cancel reached Slurm: $("$GF" status "$JL" --token "$OP" --json | jget 'd["reason"]')" || fail "cancel"
 [ -z "$(squeue -h -o %i)" ] && ok "Slurm has no job left" || fail "squeue: $(squeue -h)"
 
 central a-restart 15 0 > "$TMP/r.json"
 JR=$("$GF" submit "$TMP/r.json" --token "$TA")
-wait_state "$JR" running 60 || fail "job $JR did not start in Slurm"
+token_wait_state "$JR" running 60 || fail "job $JR did not start in Slurm"
 kill -9 "$FED_CO_PID"; wait "$FED_CO_PID" 2>/dev/null
 fed_coordinator "$TMP" --executor slurm --slurm-conf "$SLURM_CONF" || { fail "restart"; finish; exit 1; }
 export GF_COORDINATOR="${FED_URL%/}"
 grep -q "job $JR: followed on" "$TMP/coordinator.log" && ok "after kill -9 the coordinator follows Slurm job $(slurm_id "$JR") on" || fail "not re-attached: $(tail -3 "$TMP/coordinator.log")"
-wait_state "$JR" succeeded 180 && out=$(ledger_vs_sacct "$JR") && ok "and records its end: $out" || fail "job $JR after the restart: $out"
+token_wait_state "$JR" succeeded 180 && out=$(ledger_vs_sacct "$JR") && ok "and records its end: $out" || fail "job $JR after the restart: $out"
 n=$("$GF" usage --token "$OP" --json | jget 'len([e for e in d["entries"] if e["executor"]=="slurm"])')
 [ "$n" = 6 ] && ok "6 Slurm jobs in the ledger, each once" || fail "ledger rows: $n"
 finish
