@@ -355,8 +355,8 @@ def member_checks(b, args, token):
        % (w, h, colours, 100 * other))
 
     # the other tenant's job: 404, nothing of it shown
-    b.allowed.append('/v1/jobs/%s - Failed to load resource: the server responded with a status of 404'
-                     % args.other_job)
+    b.allowed.append('/v1/jobs/%s?rounds_limit=1000000000 - Failed to load resource: the server responded with '
+                     'a status of 404' % args.other_job)
     b.go('#/job/%s' % args.other_job)
     err = b.wait('an error on #/job/%s' % args.other_job, lambda: b.error_text())
     check('404' in err, 'the error for another tenant\'s job does not say 404: "%s"' % err)
@@ -372,6 +372,32 @@ def member_checks(b, args, token):
 
     sign_out(b)
     ok('sign-out returns to the sign-in form and forgets the token')
+
+
+def federated_checks(b, args, token):
+    """A federated job's page: one point per round in each chart, the sites
+    of the last round, and no round counted twice after refreshes (the page
+    fetches only the rounds it has not seen)."""
+    sign_in(b, token, 'tenant %s' % args.tenant)
+    b.go('#/job/%s' % args.fed_job)
+    n = args.fed_rounds
+    for cid in ('chart-loss', 'chart-accuracy', 'chart-sites'):
+        ch = b.wait('%s with %d rounds' % (cid, n), lambda cid=cid: (lambda c: c if c and c['labels'] == n else None)(
+            b.chart(cid)))
+        check(all(d['n'] == n for d in ch['datasets']), '%s: %r' % (cid, ch))
+    sites = b.chart('chart-sites')['datasets'][0]['data']
+    check(sites == [2] * n, 'sites per round: %r' % sites)
+    time.sleep(5)                        # two refreshes of the page
+    for cid in ('chart-loss', 'chart-sites'):
+        ch = b.chart(cid)
+        check(ch['labels'] == n and all(d['n'] == n for d in ch['datasets']),
+              '%s after refreshes: %r (rounds counted twice?)' % (cid, ch))
+    names = b.text('#site-names')
+    check('s0' in names and 's1' in names, 'the last round\'s sites: %r' % names)
+    check(not b.error_text(), 'the federated job page shows an error: %s' % b.error_text())
+    ok('federated job %s: %d rounds in the loss, accuracy and sites charts, still %d after refreshes; sites %s'
+       % (args.fed_job, n, n, names.strip()))
+    sign_out(b)
 
 
 def operator_checks(b, args, token):
@@ -419,6 +445,8 @@ def main():
     ap.add_argument('--job-name', required=True)
     ap.add_argument('--other-job', required=True)
     ap.add_argument('--other-job-name', required=True)
+    ap.add_argument('--fed-job', help='a finished federated job of --tenant')
+    ap.add_argument('--fed-rounds', type=int, help='its rounds')
     ap.add_argument('--out', required=True, help='folder for the screenshots and logs')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -442,6 +470,8 @@ def main():
 def run_checks(b, args):
     try:
         member_checks(b, args, read_token(args.member_token_file))
+        if args.fed_job:
+            federated_checks(b, args, read_token(args.member_token_file))
         operator_checks(b, args, read_token(args.operator_token_file))
         bad = b.severe_console()
         check(not bad, 'severe errors in the browser console:\n  ' + '\n  '.join(bad))

@@ -376,9 +376,17 @@
 
     async refresh(route, live) {
       const id = route.id;
-      const path = '/v1/jobs/' + encodeURIComponent(id);
+      /* Rounds are fetched once, then only the ones not seen yet (rounds_after):
+       * a long job's page stays cheap to refresh. */
+      if (this.roundsOf !== id) { this.roundsOf = id; this.rounds = []; }
+      const seen = this.rounds.length ? this.rounds[this.rounds.length - 1].round : 0;
+      const path = '/v1/jobs/' + encodeURIComponent(id) +
+        (seen ? '?rounds_after=' + seen : '?rounds_limit=1000000000');
       const job = await api(path);
       if (!live()) return;
+      if (this.roundsOf !== id) return;
+      for (const r of job.rounds || []) if (r.round > seen) this.rounds.push(r);
+      job.rounds = this.rounds;
       this.job = job;
       this.render(job);
       if (this.logStream) await this.loadLogs(live);

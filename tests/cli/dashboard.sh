@@ -32,7 +32,7 @@ for tool in /usr/bin/chromium /usr/bin/chromedriver curl openssl; do
 done
 $PY -c 'import selenium' 2>/dev/null || { fail "$PY cannot import selenium (Debian package python3-selenium)"; finish; exit 1; }
 
-"$GF" provision --out "$TMP/pki" --coordinator 127.0.0.1 > /dev/null || { fail "gf provision"; finish; exit 1; }
+"$GF" provision --out "$TMP/pki" --coordinator 127.0.0.1 --sites s0,s1 > /dev/null || { fail "gf provision"; finish; exit 1; }
 fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
 URL=${FED_URL%/}
 CA="$TMP/pki/coordinator/ca.crt"
@@ -101,6 +101,18 @@ wait_job "$JA" "$(cat "$TMP/token-$TA")" && ok "job $JA succeeded" || { fail "jo
 # B's job too, so that no training process outlives the test
 wait_job "$JB" "$(cat "$TMP/token-$TB")" && ok "job $JB succeeded" || fail "job $JB did not succeed"
 
+# a federated job of tenant A with two real sites: its page plots per round
+small_idx "$TMP/d" 1000 200
+for i in 0 1; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/2 --threads 1; done
+NF=a-fed-dashboard
+FED_ROUNDS=4
+api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": \"mlp:784-16-10\", \"dataset\": \"fashion-mnist\",
+  \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": $FED_ROUNDS, \"min_sites\": 2, \"round_deadline_s\": 60,
+  \"local\": {\"epochs\": 1, \"batch\": 32, \"optim\": {\"name\": \"sgd\", \"lr\": 0.05}}, \"seed\": 2,
+  \"eval\": \"idx:$TMP/d:test\"}" && JF=$(json id) && ok "federated job $JF submitted by $TA" \
+  || { fail "POST /v1/jobs (federated) as $TA"; finish; exit 1; }
+wait_job "$JF" "$(cat "$TMP/token-$TA")" && ok "federated job $JF succeeded" || { fail "federated job $JF"; finish; exit 1; }
+
 # the browser accepts exactly this certificate's key
 SPKI=$(openssl x509 -in "$TMP/pki/coordinator/coordinator.crt" -pubkey -noout | openssl pkey -pubin -outform der \
        | openssl dgst -sha256 -binary | openssl base64 -A)
@@ -110,6 +122,6 @@ chmod 600 "$TMP/token-operator"
 $PY tests/dashboard.py --url "$URL/" --cacert "$CA" --spki "$SPKI" \
     --operator-token-file "$TMP/token-operator" --member-token-file "$TMP/token-$TA" \
     --tenant $TA --other-tenant $TB --job "$JA" --job-name $NA --other-job "$JB" --other-job-name $NB \
-    --out "$TMP/browser" \
+    --fed-job "$JF" --fed-rounds $FED_ROUNDS --out "$TMP/browser" \
   && ok "dashboard in headless Chromium" || { fail "dashboard in headless Chromium"; tail -5 "$TMP/coordinator.log"; }
 finish
