@@ -34,7 +34,9 @@
 # connections, default 4), THREADS (wrk threads, default 1), DELAY_MS (each
 # wrk connection waits this long between its requests, through a wrk Lua
 # script: a paced load such as dashboards polling instead of a saturating
-# one; default 0 = as fast as the coordinator answers).
+# one; default 0 = as fast as the coordinator answers), STATUS_QUERY (appended
+# to the status route, e.g. "?rounds_limit=10": what a poller that has the
+# older rounds asks for; default none: the last 1000 rounds).
 # Exit status 0 when both wrk windows meet the goal.
 set -eu
 cd "$(dirname "$0")/.."
@@ -146,7 +148,7 @@ echo "api load: coordinator and 2 sites on 127.0.0.1 (TLS); wrk $THREADS thread(
 quiet q1
 loaded list /v1/jobs
 quiet q2
-loaded job /v1/jobs/JOB
+loaded job "/v1/jobs/JOB${STATUS_QUERY:-}"
 quiet q3
 while read -r w id; do get "/v1/jobs/$id?rounds_limit=1000000000" > "$DIR/job-$w.json"; done < "$DIR/jobs"   # every round
 

@@ -149,6 +149,12 @@ static void test_lifecycle(const char *dir)
     int nr = 0;
     CHECK(gf_store_rounds(s, id, count_rounds, &nr) == GF_OK && nr == 4);
     CHECK(gf_store_rounds(s, 9999, count_rounds, &nr) == GF_ERR_ARG);
+    nr = 0;
+    CHECK(gf_store_rounds_after(s, id, 2, count_rounds, &nr) == GF_OK && nr == 2);    /* rounds 3 and 4 */
+    int all = 0, late = 0;
+    CHECK(gf_store_round_results(s, id, 0, count_results, &all) == GF_OK);
+    CHECK(gf_store_results_after(s, id, 3, count_results, &late) == GF_OK && late == n_results(s, id, 4));
+    CHECK(all == n_results(s, id, 1) + n_results(s, id, 2) + n_results(s, id, 3) + n_results(s, id, 4) && all > late);
 
     /* a final state aborts the open round */
     CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_FAILED, "site-c sent NaNs") == GF_OK);

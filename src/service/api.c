@@ -247,10 +247,10 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     json_t *out = job_summary(c, &job), *rounds = json_array(), *log = json_array();
     /* completed rounds are 1..job.round: the last `limit` of those after `after` */
     round_window w = { rounds, after > job.round - limit ? after : job.round - limit };
-    st = gf_store_rounds(c->store, id, round_one, &w);
+    st = gf_store_rounds_after(c->store, id, w.from, round_one, &w);
     json_t *by_round = json_object();               /* "R" -> [site, ...], from one query */
     round_window wn = { by_round, w.from };
-    if (!st && json_array_size(rounds)) st = gf_store_round_results(c->store, id, 0, site_name_one, &wn);
+    if (!st && json_array_size(rounds)) st = gf_store_results_after(c->store, id, w.from, site_name_one, &wn);
     for (size_t i = 0; i < json_array_size(rounds); i++) {
         json_t *r = json_array_get(rounds, i);
         char key[24];

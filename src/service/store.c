@@ -851,7 +851,22 @@ gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, con
     return store_tx_end(s, add_result_in_tx(s, job, round, site, samples, loss, accuracy, bytes_up, bytes_down));
 }
 
+static gf_status results_query(gf_store *s, int64_t job, int64_t round, int64_t after, gf_store_result_fn fn,
+                               void *ctx);
+
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx)
+{
+    return round ? results_query(s, job, round, 0, fn, ctx) : results_query(s, job, 0, 0, fn, ctx);
+}
+
+gf_status gf_store_results_after(gf_store *s, int64_t job, int64_t after, gf_store_result_fn fn, void *ctx)
+{
+    return results_query(s, job, 0, after < 0 ? 0 : after, fn, ctx);
+}
+
+/* The results of round `round`, or (round 0) of every round after `after`. */
+static gf_status results_query(gf_store *s, int64_t job, int64_t round, int64_t after, gf_store_result_fn fn,
+                               void *ctx)
 {
     s = store_reader(s);
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: round_results without a store or callback");
@@ -866,7 +881,8 @@ gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_sto
     if (e == GF_OK)
         e = store_prep(s, &st, "read results",
                  "SELECT site, samples, loss, accuracy, bytes_up, bytes_down, received_at, round FROM round_results "
-                 "WHERE job_id = ?1 AND (?2 = 0 OR round = ?2) ORDER BY round, site", "ii", job, round);
+                 "WHERE job_id = ?1 AND (?2 = 0 OR round = ?2) AND round > ?3 ORDER BY round, site", "iii", job, round,
+                 after);
     if (e == GF_OK) {
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -956,6 +972,11 @@ gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_r
 
 gf_status gf_store_rounds(gf_store *s, int64_t job, gf_store_round_fn fn, void *ctx)
 {
+    return gf_store_rounds_after(s, job, 0, fn, ctx);
+}
+
+gf_status gf_store_rounds_after(gf_store *s, int64_t job, int64_t after, gf_store_round_fn fn, void *ctx)
+{
     s = store_reader(s);
     if (!s || !fn) return gf_errorf(GF_ERR_ARG, "store: rounds without a store or callback");
     gf_status e = store_tx_begin(s, 0);
@@ -965,7 +986,8 @@ gf_status gf_store_rounds(gf_store *s, int64_t job, gf_store_round_fn fn, void *
     sqlite3_stmt *st = NULL;
     e = job_row(s, job, &state, &last);
     if (e == GF_OK)
-        e = store_prep(s, &st, "list rounds", "SELECT " ROUND_COLUMNS " FROM rounds WHERE job_id = ? ORDER BY round", "i", job);
+        e = store_prep(s, &st, "list rounds", "SELECT " ROUND_COLUMNS " FROM rounds WHERE job_id = ? AND round > ? "
+                       "ORDER BY round", "ii", job, after);
     if (e == GF_OK) {
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -194,6 +194,8 @@ gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, con
 /* Calls fn for every stored result of the round, in site order; round 0:
  * of every round of the job, in (round, site) order (one query). */
 gf_status gf_store_round_results(gf_store *s, int64_t job, int64_t round, gf_store_result_fn fn, void *ctx);
+/* The results of every round numbered above `after`, in (round, site) order. */
+gf_status gf_store_results_after(gf_store *s, int64_t job, int64_t after, gf_store_result_fn fn, void *ctx);
 
 /* Completes the open round `round` (== job.round + 1) and advances job.round
  * to it, in one transaction. sites must equal the number of stored results
@@ -214,7 +216,9 @@ gf_status gf_store_round_abort(gf_store *s, int64_t job, int64_t round, const ch
 /* Reads one round into *out; GF_ERR_ARG if the job or round does not exist. */
 gf_status gf_store_round_get(gf_store *s, int64_t job, int64_t round, gf_store_round *out);
 
-/* Calls fn for every round of the job, in round order. */
+/* Calls fn for every round of the job, in round order; _after: only the
+ * rounds numbered above `after`. */
+gf_status gf_store_rounds_after(gf_store *s, int64_t job, int64_t after, gf_store_round_fn fn, void *ctx);
 gf_status gf_store_rounds(gf_store *s, int64_t job, gf_store_round_fn fn, void *ctx);
 
 #endif
