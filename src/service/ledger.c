@@ -12,7 +12,6 @@ gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, in
     if (!e) e = store_check_text("executor handle", x->handle, GF_EXEC_HANDLE_MAX);
     if (e) return e;
     if ((e = store_tx_begin(s, 1))) return e;
-    gf_store_job_state state = GF_STORE_JOB_QUEUED;
     if (running) {
         e = store_job_transition(s, id, GF_STORE_JOB_RUNNING, reason);
     } else {                              /* handed to a queue: still queued, the reason says where */
@@ -27,7 +26,6 @@ gf_status gf_store_job_start(gf_store *s, int64_t id, const gf_store_exec *x, in
         if (!e) e = store_run(s, "update job reason", "UPDATE jobs SET reason = ?, updated_at = " STORE_NOW
                               " WHERE id = ?", "ti", reason, id);
     }
-    (void)state;
     if (!e)
         e = store_run(s, "record job execution",
                       "INSERT INTO job_exec(job_id, executor, handle, started_at, started_unix, cores, gpus) "

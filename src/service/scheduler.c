@@ -91,11 +91,6 @@ static int load_usage(const gf_store_usage *row, void *ctx)
 
 /* ---- runs ---------------------------------------------------------------------- */
 
-static void job_dir_of(gf_coordinator *c, int64_t id, char *out, size_t cap)
-{
-    snprintf(out, cap, "%.*s/jobs/%lld", PATH_MAX - 1, c->data_dir, (long long)id);
-}
-
 static sched_run *run_add(co_sched *s)
 {
     if (s->nruns == s->cap) {
@@ -255,7 +250,7 @@ static int start_job(gf_coordinator *c, queued_job *q)
 {
     co_sched *s = c->sched;
     char dir[PATH_MAX + 64], handle[GF_EXEC_HANDLE_MAX + 1] = "";
-    job_dir_of(c, q->id, dir, sizeof dir);
+    co_job_dir(c, q->id, dir, sizeof dir);
     char jobs[PATH_MAX + 16];
     snprintf(jobs, sizeof jobs, "%.*s/jobs", PATH_MAX - 1, c->data_dir);
     mkdir(jobs, 0700);
@@ -610,7 +605,7 @@ void co_sched_recover(gf_coordinator *c)
             continue;
         }
         char dir[PATH_MAX + 64];
-        job_dir_of(c, r->job_id, dir, sizeof dir);
+        co_job_dir(c, r->job_id, dir, sizeof dir);
         int attached = 0;
         gf_exec_status es;
         memset(&es, 0, sizeof es);
