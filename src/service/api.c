@@ -63,7 +63,10 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
 {
     gf_jobspec spec;
     gf_status st = gf_jobspec_parse((const char *)req->body, req->body_len, &spec);
-    if (st) return co_refuse(resp, 400, st, "job spec: %s", gf_last_error());
+    if (st) {                  /* the parser names the field; some of its messages already say "job spec" */
+        const char *msg = gf_last_error();
+        return co_refuse(resp, 400, st, "%s%s", strncmp(msg, "job spec:", 9) ? "job spec: " : "", msg);
+    }
     gf_store_tenant tenant = {0};
     if (who->role == CO_MEMBER) {
         if (spec.tenant[0] && strcmp(spec.tenant, who->tenant)) {

@@ -105,13 +105,25 @@ bad "negative cores" "resources.cores" "$(central x 1 60 -2)"
 bad "absurd memory" "resources.memory_mb" "$(central x 1 60 | sed 's/"memory_mb":4096/"memory_mb":1e15/')"
 bad "more cores than the executor" "resources.cores" "$(central x 1 60 64)"
 bad "unknown resources key" "resources.disk" "$(central x 1 60 | sed 's/"gpus":0/"gpus":0,"disk":5/')"
-bad "not JSON" "invalid JSON" '{"kind": "central",'
+bad "not JSON" '"error":"job spec: invalid JSON' '{"kind": "central",'
 bad "a model that does not parse" "model" "$(central x 1 60 1 'mlp:oops')"
 out=$(api POST /v1/jobs "$TA" "$(central x 1 60 | sed 's/"kind":"central"/"kind":"central","tenant":"beta"/')")
 [ "$(echo "$out" | head -1)" = 403 ] && ok "a member cannot submit for another tenant" || fail "tenant override: $out"
 out=$(api POST /v1/tenants "$OP" '{"name":"x y","shares":-1}'); [ "$(echo "$out" | head -1)" = 400 ] && echo "$out" | grep -q name \
   && ok "bad tenant name: 400" || fail "bad tenant: $out"
 out=$(api POST /v1/tenants "$OP" '{"name":"gamma","shares":0}'); echo "$out" | grep -q shares && ok "zero shares: 400" || fail "zero shares: $out"
+refused() {  # refused NAME STATUS WORD METHOD PATH TOKEN [BODY]
+  out=$(api "$4" "$5" "$6" "${7:-}")
+  [ "$(echo "$out" | head -1)" = "$2" ] && echo "$out" | grep -q -- "$3" && ok "$1: $2" || fail "$1: $out"
+}
+refused "negative quota" 400 "quota.cpu_hours" POST /v1/tenants "$OP" '{"name":"gamma","shares":1,"quota":{"cpu_hours":-1}}'
+refused "unknown tenant key" 400 "colour" POST /v1/tenants "$OP" '{"name":"gamma","shares":1,"colour":1}'
+refused "a role that is none" 400 "role" POST /v1/tokens "$OP" '{"tenant":"acme","role":"king"}'
+refused "a negative expiry" 400 "expires_in_s" POST /v1/tokens "$OP" '{"tenant":"acme","expires_in_s":-5}'
+refused "a token for no tenant" 400 "no tenant" POST /v1/tokens "$OP" '{"tenant":"nobody"}'
+refused "usage since a non-date" 400 "since" GET "/v1/usage?since=yesterday" "$OP"
+refused "logs of a bad stream" 400 "stream" GET "/v1/jobs/$J1/logs?stream=stdin" "$TA"
+refused "logs from a negative offset" 400 "offset" GET "/v1/jobs/$J1/logs?offset=-1" "$TA"
 after=$(api GET /v1/jobs "$OP" | tail -n +2 | jget 'len(d["jobs"])')
 [ "$before" = "$after" ] && ok "no job was created by the refused specs" || fail "jobs $before -> $after"
 api GET /v1/tenants "$OP" | grep -q gamma && fail "a refused tenant was created" || ok "no tenant was created by the refused bodies"
