@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "train/checkpoint.h"
@@ -10,10 +11,11 @@
 
 static void eval_usage(FILE *f)
 {
-    fputs("usage: gf eval --model-file FILE --dataset DATA [--batch B] [--threads T] [--json]\n"
+    fputs("usage: gf eval --model-file FILE --dataset DATA [--split test|train] [--batch B] [--threads T] [--json]\n"
           "\n"
           "  --model-file FILE   checkpoint written by gf train --out (safetensors)\n"
-          "  --dataset DATA      as for gf train; the test split is evaluated\n"
+          "  --dataset DATA      as for gf train\n"
+          "  --split S           which split is evaluated: test (default) or train\n"
           "  --batch B           evaluation batch size (default 256)\n"
           "  --threads T         threads (default: all cores)\n"
           "  --json              print a JSON object as the last line of stdout\n", f);
@@ -22,17 +24,24 @@ static void eval_usage(FILE *f)
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model-file", 1, 0, 'm'}, {"dataset", 1, 0, 'd'}, {"batch", 1, 0, 'b'},
+        {"model-file", 1, 0, 'm'}, {"dataset", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"batch", 1, 0, 'b'},
         {"threads", 1, 0, 't'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     const char *file = NULL, *data = NULL;
     long batch = 256, threads = cli_default_threads();
-    int json = 0, c;
+    int json = 0, train_split = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': file = optarg; break;
         case 'd': data = optarg; break;
+        case 's':
+            if (strcmp(optarg, "test") && strcmp(optarg, "train")) {
+                fprintf(stderr, "gf eval: --split must be test or train, got \"%s\"\n", optarg);
+                return 2;
+            }
+            train_split = !strcmp(optarg, "train");
+            break;
         case 'b': if (cli_parse_int("--batch", optarg, 1, 65536, &batch)) return 2; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'j': json = 1; break;
@@ -52,19 +61,20 @@ int cmd_eval(int argc, char **argv)
     gf_status st = gf_checkpoint_load_model(file, (int)batch, (int)threads, &m);
     if (st) { fprintf(stderr, "gf eval: cannot load %s: %s\n", file, gf_last_error()); return 1; }
     if ((st = gf_dataset_open(data, &train, &test)) ||
-        (st = gf_trainer_check_data(m, &test, "test set"))) {
+        (st = gf_trainer_check_data(m, train_split ? &train : &test, train_split ? "train set" : "test set"))) {
         fprintf(stderr, "gf eval: dataset: %s\n", gf_last_error());
         rc = 1;
         goto done;
     }
     double loss, acc;
-    gf_model_evaluate(m, test.x, test.y, test.n, &loss, &acc);
-    printf("test_accuracy %.4f  test_loss %.4f  (%lld samples, model %s)\n", acc, loss,
-           (long long)test.n, m->spec.canonical);
+    const gf_dataset *d = train_split ? &train : &test;
+    gf_model_evaluate(m, d->x, d->y, d->n, &loss, &acc);
+    printf("test_accuracy %.4f  test_loss %.4f  (%lld samples of the %s split, model %s)\n", acc, loss,
+           (long long)d->n, train_split ? "train" : "test", m->spec.canonical);
     if (json) {
         json_t *j = json_pack("{s:s, s:f, s:f, s:I, s:I}", "model", m->spec.canonical,
                               "test_accuracy", acc, "test_loss", loss,
-                              "samples", (json_int_t)test.n, "params", (json_int_t)m->nparams);
+                              "samples", (json_int_t)d->n, "params", (json_int_t)m->nparams);
         cli_print_json(j);
     }
 done:

@@ -30,7 +30,7 @@
 
 #define GF_SLURM_OUTPUT_MAX      (16u << 20)  /* bytes of a tool's stdout before the call fails */
 #define GF_SLURM_TIMEOUT_DEFAULT 60.0         /* seconds per tool run when gf_slurm.timeout_s is 0 */
-#define GF_SLURM_ACCOUNT_MAX     64           /* bytes of an account name, without the NUL */
+#define GF_SLURM_ACCOUNT_MAX     128          /* bytes of an account name, without the NUL */
 
 /* Which Slurm, and how long one tool may take. */
 typedef struct {

@@ -23,6 +23,7 @@
 #include "core/timer.h"
 #include "net/pki.h"
 #include "privacy/dp.h"
+#include "service/datasets.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
@@ -57,6 +58,27 @@ gf_status co_refuse(gf_http_response *resp, int status, gf_status st, const char
 static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
 
 /* ---- operator routes --------------------------------------------------------- */
+
+/* A central job's dataset and a federated job's eval set name registered
+ * datasets the job's tenant may read (datasets.h). */
+static gf_status check_datasets(gf_coordinator *c, const gf_jobspec *spec, int64_t tenant_id)
+{
+    char resolved[GF_DATASET_SPEC_MAX], name[GF_STORE_NAME_MAX + 1], msg[512];
+    int train;
+    gf_status st = GF_OK;
+    if (spec->kind == GF_JOB_CENTRAL && (st = gf_datasets_resolve(c->store, spec->dataset, tenant_id, resolved,
+                                                                  sizeof resolved))) {
+        snprintf(msg, sizeof msg, "%s", gf_last_error());
+        return gf_errorf(st, "dataset: %s", msg);
+    }
+    if (spec->kind == GF_JOB_FEDERATED && spec->eval[0] &&
+        ((st = gf_dataset_eval_split(spec->eval, name, &train)) ||
+         (st = gf_datasets_resolve(c->store, name, tenant_id, resolved, sizeof resolved)))) {
+        snprintf(msg, sizeof msg, "%s", gf_last_error());
+        return gf_errorf(st, "eval: %s", msg);
+    }
+    return GF_OK;
+}
 
 static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
                         gf_http_response *resp)
@@ -98,6 +120,10 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
                                  "the job could never start", what, want, have);
             }
         }
+    }
+    if ((st = check_datasets(c, &spec, tenant.id))) {   /* what the job reads: registered, and its tenant's */
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, st, "%s", gf_last_error());
     }
     char *canon = NULL;
     int64_t id = 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "service/datasets.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
@@ -296,6 +297,81 @@ static gf_status logs(gf_coordinator *c, const gf_http_request *req, const co_pr
     return co_send_file(path, offset, LOG_MAX_BYTES, 1, "text/plain; charset=utf-8", resp);
 }
 
+/* ---- datasets ------------------------------------------------------------------- */
+
+typedef struct { json_t *list; int op; } ds_list;
+
+static int dataset_one(const gf_dataset_entry *e, void *ctx)
+{
+    ds_list *l = ctx;
+    json_t *tenants = json_array();
+    char buf[sizeof e->tenants];
+    snprintf(buf, sizeof buf, "%s", e->tenants);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) json_array_append_new(tenants, json_string(t));
+    json_t *o = json_pack("{s:s,s:s,s:b,s:o}", "name", e->name, "format", gf_dataset_format_name(e->format),
+                          "public", e->public_, "tenants", tenants);
+    if (l->op) {                              /* where the data lies is the operator's business */
+        json_object_set_new(o, "path", json_string(e->path));
+        if (e->label[0]) json_object_set_new(o, "label", json_string(e->label));
+        if (e->test_path[0]) json_object_set_new(o, "test", json_string(e->test_path));
+    } else {
+        json_object_del(o, "tenants");
+    }
+    json_array_append_new(l->list, o);
+    return 0;
+}
+
+static gf_status datasets_list(gf_coordinator *c, const co_principal *who, gf_http_response *resp)
+{
+    int op = who->role == CO_OPERATOR;
+    ds_list l = { json_array(), op };
+    gf_status st = gf_store_datasets(c->store, op ? 0 : who->tenant_id, dataset_one, &l);
+    if (st) { json_decref(l.list); return st; }
+    return co_reply(resp, 200, json_pack("{s:o}", "datasets", l.list));
+}
+
+/* POST /v1/datasets {"name", "path", "label", "test", "tenants": [...], "public"} (operators) */
+static gf_status dataset_add(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
+                             gf_http_response *resp)
+{
+    static const char *const keys[] = {"name", "path", "label", "test", "tenants", "public", NULL};
+    gf_status st = GF_OK;
+    json_t *b = body_json(req, resp, &st);
+    if (!b) return st;
+    const char *names[64];
+    int n = 0;
+    json_t *name = json_object_get(b, "name"), *path = json_object_get(b, "path"), *label = json_object_get(b, "label"),
+           *test = json_object_get(b, "test"), *ten = json_object_get(b, "tenants"), *pub = json_object_get(b, "public");
+    if ((st = check_keys(b, keys, "", resp))) goto out;
+    if (!json_is_string(name) || !json_is_string(path) || (label && !json_is_string(label)) ||
+        (test && !json_is_string(test)) || (pub && !json_is_boolean(pub)) ||
+        (ten && (!json_is_array(ten) || json_array_size(ten) > 64))) {
+        st = co_refuse(resp, 400, GF_ERR_ARG, "datasets: name and path are strings, label and test optional strings, "
+                       "tenants an array of at most 64 tenant names, public a boolean");
+        goto out;
+    }
+    for (size_t i = 0; ten && i < json_array_size(ten); i++) {
+        if (!json_is_string(json_array_get(ten, i))) {
+            st = co_refuse(resp, 400, GF_ERR_ARG, "tenants[%zu]: must be a tenant name", i);
+            goto out;
+        }
+        names[n++] = json_string_value(json_array_get(ten, i));
+    }
+    if ((st = gf_store_dataset_add(c->store, json_string_value(name), json_string_value(path),
+                                   label ? json_string_value(label) : NULL, test ? json_string_value(test) : NULL,
+                                   json_is_true(pub), names, n))) {
+        st = co_refuse(resp, st == GF_ERR_MISMATCH ? 409 : 400, st, "%s", gf_last_error());
+        goto out;
+    }
+    co_audit(c, who->actor, "dataset.added", json_pack("{s:s,s:b,s:i}", "dataset", json_string_value(name),
+                                                        "public", json_is_true(pub), "tenants", n));
+    st = co_reply(resp, 201, json_pack("{s:s}", "name", json_string_value(name)));
+out:
+    json_decref(b);
+    return st;
+}
+
 /* ---- routing -------------------------------------------------------------------- */
 
 gf_status co_facility_route(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
@@ -325,6 +401,11 @@ gf_status co_facility_route(gf_coordinator *c, const gf_http_request *req, const
         char *end;
         long long id = strtoll(path + 9, &end, 10);
         if (id > 0 && !strcmp(end, "/logs")) return logs(c, req, who, id, resp);
+    }
+    if (!strcmp(path, "/v1/datasets") && get) return datasets_list(c, who, resp);
+    if (!strcmp(path, "/v1/datasets") && post) {
+        if (!op) return co_refuse(resp, 403, GF_ERR_ARG, "registering a dataset is for operators");
+        return dataset_add(c, req, who, resp);
     }
     int facility = !strcmp(path, "/v1/tenants") || !strncmp(path, "/v1/tenants/", 12) || !strcmp(path, "/v1/tokens") ||
                    !strncmp(path, "/v1/tokens/", 11) || !strcmp(path, "/v1/queue") || !strcmp(path, "/v1/fairshare");

@@ -41,6 +41,7 @@ gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_prin
     p->tenant_id = sp.tenant_id;
     snprintf(p->tenant, sizeof p->tenant, "%s", sp.tenant);
     snprintf(p->actor, sizeof p->actor, "token:%lld", (long long)sp.token_id);
+    co_token_used(c, sp.token_id);
     return GF_OK;
 }
 

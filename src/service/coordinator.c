@@ -20,6 +20,8 @@
 #include "fed/round.h"
 #include "net/pki.h"
 #include "privacy/dp.h"
+#include "service/datasets.h"
+#include "service/fedeval.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
@@ -102,13 +104,27 @@ static int count_sites(const char *tls_dir)
 
 /* ---- starting jobs ----------------------------------------------------------- */
 
-typedef struct { int64_t id[64]; int n; } id_list;
+/* Job ids collected from a store listing (grown as needed; a failed growth
+ * leaves the rest for the next look). */
+typedef struct { int64_t *id; int n, cap; } id_list;
+
+static int id_list_add(id_list *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        int64_t *p = realloc(l->id, sizeof *p * (size_t)cap);
+        if (!p) return 1;
+        l->id = p;
+        l->cap = cap;
+    }
+    l->id[l->n++] = id;
+    return 0;
+}
 
 static int collect_job(const gf_store_job *job, void *ctx)
 {
     id_list *l = ctx;
-    if (job->state == GF_STORE_JOB_QUEUED && !strcmp(job->kind, "federated") && l->n < 64) l->id[l->n++] = job->id;
-    return 0;
+    return job->state == GF_STORE_JOB_QUEUED && !strcmp(job->kind, "federated") ? id_list_add(l, job->id) : 0;
 }
 
 /* Builds the runtime of a running job; a job that cannot run is failed. */
@@ -117,7 +133,17 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     gf_store_job job;
     if (gf_store_job_get(c->store, id, &job)) return;
     gf_fedjob *fj = NULL;
-    gf_status st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, c->sites_total, c->cfg.eval_threads, &fj);
+    gf_status st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, c->sites_total, &fj);
+    if (!st && fj->spec.eval[0]) {             /* the eval set, resolved again: the registry may have changed */
+        char name[GF_STORE_NAME_MAX + 1], msg[600];
+        if ((st = gf_dataset_eval_split(fj->spec.eval, name, &fj->eval_train)) ||
+            (st = gf_datasets_resolve(c->store, name, job.tenant_id, fj->eval_data, sizeof fj->eval_data))) {
+            snprintf(msg, sizeof msg, "%s", gf_last_error());
+            st = gf_errorf(st, "eval: %s", msg);
+            gf_fedjob_free(fj);
+            fj = NULL;
+        }
+    }
     if (!st) {
         /* a round left open by a crash: its updates were only in memory */
         gf_store_round r;
@@ -132,6 +158,19 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
             int cap = c->capjobs ? c->capjobs * 2 : 8;
             co_job *p = realloc(c->jobs, sizeof *p * (size_t)cap);
             if (p) { c->jobs = p; c->capjobs = cap; }
+        }
+        /* a cancel during the bring-up has changed the store first and looks
+         * for the job under the lock afterwards: checked here, under the
+         * lock, one of the two sees the other */
+        gf_store_job now;
+        int still = !gf_store_job_get(c->store, id, &now) && now.state == GF_STORE_JOB_RUNNING;
+        if (still) gf_store_job_free(&now);
+        if (!still) {
+            gf_fedjob_free(fj);
+            pthread_mutex_unlock(&c->lock);
+            co_log(c, "job %lld stopped while it was being brought up", (long long)id);
+            gf_store_job_free(&job);
+            return;
         }
         if (c->njobs < c->capjobs) c->jobs[c->njobs++] = (co_job){ .fj = fj };
         else { gf_fedjob_free(fj); st = gf_errorf(GF_ERR_NOMEM, "out of memory"); }
@@ -151,20 +190,20 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
 
 static void start_queued(gf_coordinator *c)
 {
-    id_list l = { .n = 0 };
+    id_list l = { 0 };
     gf_store_job_list(c->store, collect_job, &l);
     for (int i = 0; i < l.n; i++) {
         if (gf_store_job_set_state(c->store, l.id[i], GF_STORE_JOB_RUNNING, "started")) continue;
         co_audit(c, "coordinator", "job.started", json_pack("{s:I}", "job", (json_int_t)l.id[i]));
         job_bring_up(c, l.id[i]);
     }
+    free(l.id);
 }
 
 static int collect_running(const gf_store_job *job, void *ctx)
 {
     id_list *l = ctx;
-    if (job->state == GF_STORE_JOB_RUNNING && !strcmp(job->kind, "federated") && l->n < 64) l->id[l->n++] = job->id;
-    return 0;
+    return job->state == GF_STORE_JOB_RUNNING && !strcmp(job->kind, "federated") ? id_list_add(l, job->id) : 0;
 }
 
 /* ---- rounds ------------------------------------------------------------------- */
@@ -289,6 +328,28 @@ static int close_snapshot(gf_fedjob *j, double train_loss, closed_round *cr)
     return 0;
 }
 
+/* The round's checkpoint on the job's eval set, in a child process
+ * (fedeval.h). A failure is logged and audited in our own words, and the
+ * job's evaluation stops; the rounds go on. */
+static void evaluate(gf_coordinator *c, gf_fedjob *j, int64_t round, double *acc)
+{
+    char model[PATH_MAX], out[PATH_MAX + 32];
+    if (gf_fedjob_artifact_path(c->data_dir, j->id, round, model, sizeof model) ||
+        gf_fedjob_artifact_path(c->data_dir, j->id, 0, out, sizeof out - 32))
+        return;
+    strcat(out, "/eval.out");
+    gf_fedeval_request r = { .gf_path = c->cfg.gf_path, .model_file = model, .data_spec = j->eval_data,
+                             .train_split = j->eval_train, .out_path = out, .threads = c->cfg.eval_threads,
+                             .memory_mb = c->cfg.eval_memory_mb, .time_limit_s = c->cfg.eval_time_limit_s };
+    if (!gf_fedeval_run(&r, acc)) return;
+    j->eval_failed = 1;
+    char why[GF_STORE_REASON_MAX + 1];
+    snprintf(why, sizeof why, "%s", gf_last_error());
+    co_log(c, "job %lld round %lld: evaluation stopped: %s", (long long)j->id, (long long)round, why);
+    co_audit(c, "coordinator", "eval.failed", json_pack("{s:I,s:I,s:s}", "job", (json_int_t)j->id,
+                                                        "round", (json_int_t)round, "reason", why));
+}
+
 /* Evaluates and writes down a closed round (lock NOT held): the checkpoint,
  * then in one store transaction its results, its completion and, when
  * next > 0, the opening of round `next` (already running in memory: sites
@@ -296,8 +357,9 @@ static int close_snapshot(gf_fedjob *j, double train_loss, closed_round *cr)
  * only this thread aggregates). 0 on success. */
 static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr, int64_t next)
 {
-    double acc = gf_fedjob_evaluate(j);
-    gf_status st = gf_fedjob_checkpoint(j, c->data_dir, cr->round, acc);
+    double acc = NAN;
+    gf_status st = gf_fedjob_checkpoint(j, c->data_dir, cr->round, NAN);
+    if (!st && j->eval_data[0] && !j->eval_failed) evaluate(c, j, cr->round, &acc);
     double dur = gf_now() - cr->opened_at;
     if (!st) st = gf_store_round_finish(c->store, j->id, cr->round, cr->results, cr->n, dur, cr->train_loss, acc, next > 0);
     if (st) {
@@ -472,13 +534,46 @@ static void *driver_main(void *arg)
 
 /* ---- lifecycle ------------------------------------------------------------------- */
 
+void co_token_used(gf_coordinator *c, int64_t token_id)
+{
+    int64_t want = token_id;
+    if (!token_id || !__atomic_compare_exchange_n(&c->first_token_id, &want, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        return;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/operator.token", c->data_dir);
+    if (!unlink(path)) {
+        co_audit(c, "coordinator", "token.file-removed", json_pack("{s:I,s:s}", "token", (json_int_t)token_id,
+                                                                   "file", "operator.token"));
+        co_log(c, "first operator token used: %s removed (the token stays valid)", path);
+    }
+}
+
+/* The token in DATA/operator.token, if that file is still there (a restart
+ * before its first use): its id, so that the first use removes it. */
+static void find_first_token(gf_coordinator *c)
+{
+    char path[PATH_MAX + 32], buf[GF_TOKEN_LEN + 2] = "";
+    snprintf(path, sizeof path, "%s/operator.token", c->data_dir);
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    buf[strcspn(buf, "\n")] = 0;
+    gf_store_principal sp;
+    if (!gf_store_token_check(c->store, buf, &sp) && sp.role == GF_ROLE_OPERATOR) c->first_token_id = sp.token_id;
+    sodium_memzero(buf, sizeof buf);
+}
+
 /* A fresh coordinator (no live operator token) makes one and writes it to
- * DATA/operator.token, readable by its owner only. */
+ * DATA/operator.token, readable by its owner only; the file is removed when
+ * the token is first used (co_token_used). */
 static gf_status first_operator_token(gf_coordinator *c)
 {
     int64_t n = 0, id = 0;
     gf_status st = gf_store_operator_tokens(c->store, &n);
-    if (st || n > 0) return st;
+    if (st) return st;
+    if (n > 0) { find_first_token(c); return GF_OK; }
     char token[GF_TOKEN_LEN + 2], path[PATH_MAX + 32];
     if ((st = gf_store_token_create(c->store, 0, GF_ROLE_OPERATOR, 0, token, &id))) return st;
     size_t len = strlen(token);
@@ -488,6 +583,7 @@ static gf_status first_operator_token(gf_coordinator *c)
     st = gf_fs_write_atomic(path, &part, 1, 0600);
     sodium_memzero(token, sizeof token);
     if (st) { gf_store_token_revoke(c->store, id); return st; }
+    c->first_token_id = id;
     co_audit(c, "coordinator", "token.created", json_pack("{s:I,s:s,s:s}", "token", (json_int_t)id, "role", "operator",
                                                           "file", "operator.token"));
     co_log(c, "first operator token written to %s", path);
@@ -510,6 +606,12 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     c->cfg = *cfg;
     if (c->cfg.site_timeout_s <= 0) c->cfg.site_timeout_s = 60;
     if (c->cfg.eval_threads <= 0) c->cfg.eval_threads = 1;
+#if defined(__SANITIZE_ADDRESS__)
+    if (c->cfg.eval_memory_mb <= 0) c->cfg.eval_memory_mb = 0;
+#else
+    if (c->cfg.eval_memory_mb <= 0) c->cfg.eval_memory_mb = 8192;
+#endif
+    if (!(c->cfg.eval_time_limit_s > 0)) c->cfg.eval_time_limit_s = 600;
     if (c->cfg.body_slots <= 0) c->cfg.body_slots = 1;
     if (!c->cfg.max_body) c->cfg.max_body = (size_t)256 << 20;
     if (c->cfg.cores <= 0) c->cfg.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -546,9 +648,10 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     if ((st = first_operator_token(c)) || (st = co_sched_create(c, &c->sched))) { gf_coordinator_stop(c); return st; }
     co_sched_recover(c);
 
-    id_list running = { .n = 0 };
+    id_list running = { 0 };
     gf_store_job_list(c->store, collect_running, &running);
     for (int i = 0; i < running.n; i++) job_bring_up(c, running.id[i]);
+    free(running.id);
     c->look_for_queued = 1;
 
     gf_https_config hc = { .pki_dir = c->tls_dir, .listen_host = cfg->listen_host, .port = cfg->port,

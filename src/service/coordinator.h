@@ -30,6 +30,9 @@ typedef struct {
     int         body_timeout_s;  /* an upload must arrive within this many seconds; 0: 300 */
     double      site_timeout_s;  /* a site unseen this long is offline; 0: 60 */
     int         eval_threads;    /* threads of the held-out evaluation; 0: 1 */
+    int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, fedeval.h); 0: 8192,
+                                    none in sanitizer builds (they reserve terabytes of address space) */
+    double      eval_time_limit_s;   /* its time limit per round; 0: 600 */
     void      (*log)(const char *line);   /* progress lines; may be NULL */
     /* central jobs */
     const char *executor;        /* "local" (default) | "slurm" */

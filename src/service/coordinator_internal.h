@@ -37,6 +37,8 @@ typedef struct {
 
 struct gf_coordinator {
     gf_coordinator_config cfg;
+    int64_t          first_token_id;      /* the token in DATA/operator.token until its first use
+                                             removes the file (0: none); atomic access */
     char             data_dir[PATH_MAX], tls_dir[PATH_MAX];
     char             gf_path[PATH_MAX];   /* /proc/self/exe unless cfg.gf_path */
     gf_store        *store;
@@ -68,6 +70,9 @@ typedef struct {
     char    actor[96];                      /* for the audit log: "hospital-a", "operator", "token:12" */
 } co_principal;
 
+/* After a request authenticated with token id: the first operator token's
+ * file is removed at its first use (the token itself stays valid). */
+void      co_token_used(gf_coordinator *c, int64_t token_id);
 /* Identifies the sender: GF_OK with *p filled in, or an error with
  * resp->status 401 and the reason (no credentials, bad token). */
 gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_principal *p, gf_http_response *resp);

@@ -26,6 +26,7 @@ typedef struct {
     int64_t           tenant_shares; /* its fair-share shares (Slurm: the account's) */
     const char       *job_dir;       /* DATA/jobs/ID, created; logs, metrics and the model go here */
     const char       *gf_path;       /* the gf binary the job runs */
+    const char       *dataset;       /* the reader spec of spec->dataset, resolved by the registry (datasets.h) */
 } gf_exec_request;
 
 /* What a running job is doing now. */

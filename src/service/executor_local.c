@@ -61,7 +61,7 @@ int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t 
     ARG("%s", r->gf_path);
     ARG("train");
     ARG("--model"); ARG("%s", s->model);
-    ARG("--dataset"); ARG("%s", s->dataset);
+    ARG("--dataset"); ARG("%s", r->dataset);
     ARG("--epochs"); ARG("%d", s->epochs);
     ARG("--batch"); ARG("%d", s->batch);
     ARG("--optim"); ARG("%s", gf_optim_type_name(s->optim.type));

@@ -6,7 +6,8 @@
  * Elapsed) are read back, so the ledger reconciles with sacct exactly.
  *
  * Account names: tenants may use A-Z and '.', Slurm accounts not (sacctmgr
- * lowercases); a tenant's account is its name lowercased with '.' as '_'. */
+ * lowercases); a tenant's account is its name lowercased with '_' as "__"
+ * and '.' as "_d" (account_of: one account per tenant, never shared). */
 #include "service/executor.h"
 
 #include <ctype.h>
@@ -28,12 +29,17 @@ typedef struct {
     int            naccounts, cap;
 } slurm_exec;
 
+/* Injective: tenant names are unique regardless of case, so lowercasing keeps
+ * them apart; '_' becomes "__" and '.' "_d", so "a.b" and "a_b" differ. */
 static void account_of(const char *tenant, char out[GF_SLURM_ACCOUNT_MAX + 1])
 {
-    size_t i = 0;
-    for (; tenant[i] && i < GF_SLURM_ACCOUNT_MAX; i++)
-        out[i] = tenant[i] == '.' ? '_' : (char)tolower((unsigned char)tenant[i]);
-    out[i] = 0;
+    size_t o = 0;
+    for (size_t i = 0; tenant[i] && o + 2 <= GF_SLURM_ACCOUNT_MAX; i++) {
+        char ch = tenant[i];
+        if (ch == '_' || ch == '.') { out[o++] = '_'; out[o++] = ch == '_' ? '_' : 'd'; }
+        else out[o++] = (char)tolower((unsigned char)ch);
+    }
+    out[o] = 0;
 }
 
 static gf_status ensure_account(slurm_exec *x, const char *account, int64_t shares)

@@ -12,8 +12,6 @@
 #include "io/safetensors.h"
 #include "train/trainer.h"
 
-#define EVAL_BATCH 500
-
 gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size)
 {
     int n = round > 0 ? snprintf(out, size, "%s/artifacts/job-%lld/round-%06lld.safetensors", data_dir,
@@ -30,25 +28,6 @@ static gf_status make_dirs(const char *data_dir, int64_t id)
     gf_status st = gf_fedjob_artifact_path(data_dir, id, 0, p, sizeof p);
     if (st) return st;
     if (mkdir(p, 0700) && errno != EEXIST) return gf_errorf(GF_ERR_IO, "cannot create %s: %s", p, strerror(errno));
-    return GF_OK;
-}
-
-/* "fashion-mnist:test" -> dataset spec "fashion-mnist", its test split. */
-static gf_status load_eval(const char *eval, gf_dataset *out)
-{
-    char spec[GF_JOBSPEC_STR_MAX];
-    snprintf(spec, sizeof spec, "%s", eval);
-    int want_train = 0;
-    char *colon = strrchr(spec, ':');
-    if (colon && (!strcmp(colon + 1, "test") || !strcmp(colon + 1, "train"))) {
-        want_train = !strcmp(colon + 1, "train");
-        *colon = 0;
-    }
-    gf_dataset train = {0}, test = {0};
-    gf_status st = gf_dataset_open(spec, &train, &test);
-    if (st) return gf_errorf(st, "eval \"%s\": %s", eval, gf_last_error());
-    *out = want_train ? train : test;
-    gf_dataset_free(want_train ? &test : &train);
     return GF_OK;
 }
 
@@ -94,7 +73,7 @@ static gf_status resume(gf_fedjob *j, const char *data_dir, float *vec)
 }
 
 gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_json, int64_t completed,
-                          int sites_total, int eval_threads, gf_fedjob **out)
+                          int sites_total, gf_fedjob **out)
 {
     *out = NULL;
     gf_fedjob *j = calloc(1, sizeof *j);
@@ -133,11 +112,6 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_jso
     }
     if (!st && scaffold) memcpy(vec + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
     if (!st) st = encode_global(j, vec);
-    if (!st && j->spec.eval[0]) {
-        st = load_eval(j->spec.eval, &j->eval);
-        if (!st) st = gf_model_create(j->spec.model, EVAL_BATCH, eval_threads, &j->eval_model);
-        if (!st) st = gf_trainer_check_data(j->eval_model, &j->eval, "eval set");
-    }
     gf_model_free(init);
     free(vec);
     if (st) { gf_fedjob_free(j); return st; }
@@ -155,8 +129,6 @@ void gf_fedjob_free(gf_fedjob *j)
     gf_blob_unref(j->global);
     free(j->parts);
     gf_secround_free(j->sec);
-    gf_dataset_free(&j->eval);
-    gf_model_free(j->eval_model);
     free(j);
 }
 
@@ -411,15 +383,6 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     j->closing = 1;
     *train_loss = j->weight_sum > 0 ? j->loss_sum / j->weight_sum : NAN;
     return GF_OK;
-}
-
-double gf_fedjob_evaluate(gf_fedjob *j)
-{
-    if (!j->eval_model) return NAN;
-    memcpy(j->eval_model->params, global_vec(j), sizeof(float) * (size_t)j->model.d);
-    double loss, acc;
-    gf_model_evaluate(j->eval_model, j->eval.x, j->eval.y, j->eval.n, &loss, &acc);
-    return acc;
 }
 
 gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy)

@@ -2,12 +2,11 @@
  * strategy, and the open round (its participants and what they sent). It
  * holds O(1) model-sized buffers whatever the number of sites: the encoded
  * global body (which IS the global vector, served to every download without
- * a copy), the strategy's accumulators, and the eval model when the job
- * names an evaluation set. Inbound updates are checked against the model
+ * a copy) and the strategy's accumulators. Inbound updates are checked against the model
  * before they touch anything.
  *
  * Not thread-safe: the coordinator calls everything under its lock, except
- * gf_fedjob_evaluate and gf_fedjob_checkpoint, which it calls from its
+ * gf_fedjob_checkpoint, which it calls from its
  * driver thread while the round is closed (no upload can reach the job). */
 #ifndef GF_SERVICE_FEDJOB_H
 #define GF_SERVICE_FEDJOB_H
@@ -20,6 +19,7 @@
 #include "engine/model.h"
 #include "fed/strategy.h"
 #include "fed/update.h"
+#include "service/datasets.h"
 #include "service/jobspec.h"
 #include "service/secround.h"
 
@@ -53,9 +53,11 @@ typedef struct {
     double       dp_clip;
     int          dp_unclipped;
     double       dp_clip_used;    /* the clip of the last aggregated round */
-    /* evaluation on the coordinator's held-out set ("eval" in the spec) */
-    gf_dataset   eval;
-    gf_model    *eval_model;
+    /* evaluation on a held-out set ("eval" in the spec), run by the
+     * coordinator as a child process (fedeval.h): the resolved reader spec
+     * ("" = none), its split, and whether it failed (then it is not retried) */
+    char         eval_data[GF_DATASET_SPEC_MAX];
+    int          eval_train, eval_failed;
 } gf_fedjob;
 
 /* Starts the runtime of job `id` from its canonical spec. completed > 0:
@@ -63,7 +65,7 @@ typedef struct {
  * strategy state); else the global model is initialised from the job's seed.
  * sites_total: SCAFFOLD's N when the spec says "all". */
 gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_json, int64_t completed,
-                          int sites_total, int eval_threads, gf_fedjob **out);
+                          int sites_total, gf_fedjob **out);
 void      gf_fedjob_free(gf_fedjob *j);
 
 /* Opens round `round` (== completed + 1) for the named participants. */
@@ -109,8 +111,6 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
  * clipped updates over their number. */
 gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss);
 
-/* Accuracy of the global model on the eval set (NaN when the job has none). */
-double    gf_fedjob_evaluate(gf_fedjob *j);
 
 /* Writes DIR/artifacts/job-ID/round-R.safetensors for the aggregated round R
  * (atomically) and removes the file of round R-2; loadable by gf eval. */

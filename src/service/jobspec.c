@@ -4,6 +4,7 @@
  * small string builder so that numbers come out in their shortest
  * round-tripping form (jansson prints every real with 17 digits). */
 #include "service/jobspec.h"
+#include "service/datasets.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -481,6 +482,11 @@ static gf_status parse_common(const json_t *root, gf_jobspec *out)
     memcpy(out->model, spec.canonical, sizeof out->model);
 
     if ((st = get_string(root, "", "dataset", 1, 0, out->dataset, sizeof out->dataset))) return st;
+    if (gf_dataset_name_check(out->dataset)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", gf_last_error());
+        return gf_errorf(GF_ERR_ARG, "dataset: %s", msg);
+    }
     long long seed = 1;
     if ((st = get_int(root, "", "seed", 0, LLONG_MAX, &seed))) return st;
     out->seed = (uint64_t)seed;
@@ -609,6 +615,13 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
     if (local && (st = parse_local(local, out))) return st;
 
     if ((st = get_string(root, "", "eval", 0, 1, out->eval, sizeof out->eval))) return st;
+    char ename[GF_STORE_NAME_MAX + 1];
+    int etrain;
+    if (out->eval[0] && gf_dataset_eval_split(out->eval, ename, &etrain)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", gf_last_error());
+        return gf_errorf(GF_ERR_ARG, "eval: %s (NAME, NAME:test or NAME:train)", msg);
+    }
     if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
     if ((st = keep_object(root, "dp", &out->dp_json))) return st;
     if ((st = parse_secagg(json_object_get(root, "secure_aggregation"), out))) return st;

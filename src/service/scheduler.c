@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <jansson.h>
 #include "core/timer.h"
+#include "service/datasets.h"
 #include "facility/fairshare.h"
 #include "service/coordinator_internal.h"
 #include "service/executor.h"
@@ -260,9 +261,17 @@ static int start_job(gf_coordinator *c, queued_job *q)
         gf_store_job_finish(c->store, q->id, GF_STORE_JOB_FAILED, why, NULL);
         return -1;
     }
+    char data[GF_DATASET_SPEC_MAX];                /* resolved again: the registry may have changed */
+    if (gf_datasets_resolve(c->store, q->spec.dataset, q->tenant_id, data, sizeof data)) {
+        char why[GF_STORE_REASON_MAX + 1];
+        snprintf(why, sizeof why, "dataset: %s", gf_last_error());
+        gf_store_job_finish(c->store, q->id, GF_STORE_JOB_FAILED, why, NULL);
+        co_log(c, "job %lld failed: %s", (long long)q->id, why);
+        return -1;
+    }
     gf_store_tenant t;
     gf_exec_request rq = { .job_id = q->id, .spec = &q->spec, .tenant = q->tenant, .job_dir = dir,
-                           .gf_path = c->cfg.gf_path,
+                           .gf_path = c->cfg.gf_path, .dataset = data,
                            .tenant_shares = gf_store_tenant_get_id(c->store, q->tenant_id, &t) ? 1 : t.shares };
     double t0 = gf_wall_now();
     gf_status st = s->exec->start(s->exec, &rq, handle);

@@ -99,6 +99,20 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX ledger_tenant ON ledger(tenant_id, ended_at);"
     "CREATE TRIGGER ledger_append_only_u BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
     "CREATE TRIGGER ledger_append_only_d BEFORE DELETE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;",
+
+    /* 3: the datasets registry (datasets.h) and tenant names unique
+     * regardless of case (they name Slurm accounts and folders) */
+    "CREATE TABLE datasets("
+    " name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+    " format TEXT NOT NULL CHECK(format IN ('idx','csv')),"
+    " path TEXT NOT NULL, label TEXT, test_path TEXT,"
+    " public INTEGER NOT NULL CHECK(public IN (0,1)),"
+    " created_at TEXT NOT NULL);"
+    "CREATE TABLE dataset_grants("
+    " dataset TEXT NOT NULL REFERENCES datasets(name),"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " PRIMARY KEY(dataset, tenant_id));"
+    "CREATE UNIQUE INDEX tenants_name_nocase ON tenants(lower(name));",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

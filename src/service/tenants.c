@@ -78,8 +78,8 @@ gf_status gf_store_tenant_add(gf_store *s, const char *name, int64_t shares, dou
     if ((e = store_tx_begin(s, 1))) return e;
     int64_t old = 0;
     int found = 0;
-    e = store_query_int(s, "find tenant", &old, &found, "SELECT id FROM tenants WHERE name = ?", "t", name);
-    if (!e && found) e = gf_errorf(GF_ERR_MISMATCH, "tenant \"%s\" exists already", name);
+    e = store_query_int(s, "find tenant", &old, &found, "SELECT id FROM tenants WHERE lower(name) = lower(?)", "t", name);
+    if (!e && found) e = gf_errorf(GF_ERR_MISMATCH, "tenant \"%s\" exists already (names are unique regardless of case)", name);
     if (!e)
         e = tenant_write(s, "INSERT INTO tenants(name, shares, quota_cpu_s, quota_gpu_s, created_at) "
                          "VALUES(?, ?, ?, ?, " STORE_NOW ")", "add tenant", name, shares, qc, qg);

@@ -1,0 +1,212 @@
+/* The datasets registry (datasets.h): its rows in the store and the one
+ * place where a dataset name becomes a path a reader opens. */
+#include "service/datasets.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "service/store_internal.h"
+
+static const char *const IDX_FILES[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+
+const char *gf_dataset_format_name(gf_dataset_format f) { return f == GF_DATASET_CSV ? "csv" : "idx"; }
+
+gf_status gf_dataset_name_check(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > GF_STORE_NAME_MAX)
+        return gf_errorf(GF_ERR_ARG, "a dataset name is 1..%d characters", GF_STORE_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == '-'))
+            return gf_errorf(GF_ERR_ARG, "a dataset name is made of [A-Za-z0-9._-] (datasets are registered by "
+                             "the operator and named, never given as paths)");
+    }
+    if (!strcmp(name, ".") || !strcmp(name, "..")) return gf_errorf(GF_ERR_ARG, "a dataset cannot be named \"%s\"", name);
+    return GF_OK;
+}
+
+gf_status gf_dataset_eval_split(const char *eval, char name[GF_STORE_NAME_MAX + 1], int *train)
+{
+    const char *colon = eval ? strchr(eval, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - eval) : (eval ? strlen(eval) : 0);
+    *train = 0;
+    if (colon && strcmp(colon + 1, "test") && strcmp(colon + 1, "train"))
+        return gf_errorf(GF_ERR_ARG, "a split is \":test\" or \":train\" after the dataset name");
+    if (n > GF_STORE_NAME_MAX) return gf_errorf(GF_ERR_ARG, "a dataset name is 1..%d characters", GF_STORE_NAME_MAX);
+    memcpy(name, eval ? eval : "", n);
+    name[n] = 0;
+    *train = colon && !strcmp(colon + 1, "train");
+    return gf_dataset_name_check(name);
+}
+
+/* realpath of p into out (PATH_MAX); what names it in messages. */
+static gf_status canonical(const char *what, const char *p, char out[PATH_MAX])
+{
+    if (!p || !*p) return gf_errorf(GF_ERR_ARG, "%s: no path", what);
+    if (!realpath(p, out)) return gf_errorf(GF_ERR_IO, "%s %s: %s", what, p, strerror(errno));
+    if (strchr(out, ',')) return gf_errorf(GF_ERR_ARG, "%s %s: a path with ',' cannot be registered", what, out);
+    return GF_OK;
+}
+
+gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, const char *label,
+                               const char *test_path, int public_, const char *const *tenants, int ntenants)
+{
+    gf_status e = gf_dataset_name_check(name);
+    if (e) return e;
+    if (!strcasecmp(name, GF_DATASET_BUILTIN))
+        return gf_errorf(GF_ERR_ARG, "\"%s\" is the built-in dataset and cannot be registered", name);
+    char real[PATH_MAX], test_real[PATH_MAX] = "";
+    struct stat sb;
+    if ((e = canonical("path", path, real))) return e;
+    if (stat(real, &sb)) return gf_errorf(GF_ERR_IO, "path %s: %s", real, strerror(errno));
+    gf_dataset_format f;
+    if (S_ISDIR(sb.st_mode)) f = GF_DATASET_IDX;
+    else if (S_ISREG(sb.st_mode)) f = GF_DATASET_CSV;
+    else return gf_errorf(GF_ERR_ARG, "path %s: neither a directory (IDX files) nor a regular file (CSV)", real);
+    if (f == GF_DATASET_IDX && ((label && *label) || (test_path && *test_path)))
+        return gf_errorf(GF_ERR_ARG, "path %s is a directory of IDX files: label and test are for CSV files", real);
+    if (f == GF_DATASET_CSV) {
+        if (!label || !*label) label = "label";
+        if (strlen(label) > GF_DATASET_LABEL_MAX || strchr(label, ','))
+            return gf_errorf(GF_ERR_ARG, "label: 1..%d characters without ','", GF_DATASET_LABEL_MAX);
+        if (test_path && *test_path) {
+            if ((e = canonical("test", test_path, test_real))) return e;
+            if (stat(test_real, &sb) || !S_ISREG(sb.st_mode))
+                return gf_errorf(GF_ERR_ARG, "test %s: not a regular file", test_real);
+        }
+    }
+    if (ntenants < 0 || (ntenants > 0 && !tenants)) return gf_errorf(GF_ERR_ARG, "bad tenant list");
+    if ((e = store_tx_begin(s, 1))) return e;
+    int64_t found_id = 0;
+    int found = 0;
+    e = store_query_int(s, "find dataset", &found_id, &found, "SELECT 1 FROM datasets WHERE name = ?", "t", name);
+    if (!e && found) e = gf_errorf(GF_ERR_MISMATCH, "dataset \"%s\" exists already", name);
+    if (!e)
+        e = store_run(s, "add dataset",
+                      "INSERT INTO datasets(name, format, path, label, test_path, public, created_at) "
+                      "VALUES(?, ?, ?, ?, ?, ?, " STORE_NOW ")", "tttttti", name, gf_dataset_format_name(f), real,
+                      f == GF_DATASET_CSV ? label : NULL, test_real[0] ? test_real : NULL, (int64_t)(public_ != 0));
+    for (int i = 0; !e && i < ntenants; i++) {
+        int64_t tid = 0;
+        e = store_query_int(s, "find tenant", &tid, &found, "SELECT id FROM tenants WHERE name = ?", "t", tenants[i]);
+        if (!e && !found) e = gf_errorf(GF_ERR_ARG, "no tenant \"%s\"", tenants[i]);
+        if (!e) e = store_run(s, "grant dataset", "INSERT OR IGNORE INTO dataset_grants(dataset, tenant_id) VALUES(?, ?)",
+                              "ti", name, tid);
+    }
+    return store_tx_end(s, e);
+}
+
+#define DATASET_SELECT \
+    "SELECT d.name, d.format, d.path, d.label, d.test_path, d.public, d.created_at," \
+    " (SELECT group_concat(t.name, ',') FROM dataset_grants g JOIN tenants t ON t.id = g.tenant_id" \
+    "  WHERE g.dataset = d.name) FROM datasets d" \
+    " WHERE (?1 = 0 OR d.public = 1 OR EXISTS(SELECT 1 FROM dataset_grants g WHERE g.dataset = d.name AND g.tenant_id = ?1))"
+
+static void entry_from_row(sqlite3_stmt *st, gf_dataset_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    store_copy_text(e->name, sizeof e->name, st, 0);
+    const unsigned char *fmt = sqlite3_column_text(st, 1);
+    e->format = fmt && !strcmp((const char *)fmt, "csv") ? GF_DATASET_CSV : GF_DATASET_IDX;
+    store_copy_text(e->path, sizeof e->path, st, 2);
+    store_copy_text(e->label, sizeof e->label, st, 3);
+    store_copy_text(e->test_path, sizeof e->test_path, st, 4);
+    e->public_ = sqlite3_column_int(st, 5) != 0;
+    store_copy_text(e->created_at, sizeof e->created_at, st, 6);
+    store_copy_text(e->tenants, sizeof e->tenants, st, 7);
+}
+
+/* Runs DATASET_SELECT + tail for tenant_id (and name, when not NULL). */
+static gf_status dataset_query(gf_store *s, int64_t tenant_id, const char *name, gf_dataset_fn fn, void *ctx)
+{
+    s = store_reader(s);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    gf_status e = name ? store_prep(s, &st, "read datasets", DATASET_SELECT " AND d.name = ?2", "it", tenant_id, name)
+                       : store_prep(s, &st, "read datasets", DATASET_SELECT " ORDER BY d.name", "i", tenant_id);
+    if (!e) {
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            gf_dataset_entry d;
+            entry_from_row(st, &d);
+            if (fn(&d, ctx)) { rc = SQLITE_DONE; break; }
+        }
+        if (rc != SQLITE_DONE) e = store_db_err(s, "read datasets");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+gf_status gf_store_datasets(gf_store *s, int64_t tenant_id, gf_dataset_fn fn, void *ctx)
+{
+    gf_dataset_entry builtin = { .name = GF_DATASET_BUILTIN, .format = GF_DATASET_IDX,
+                                 .path = "/usr/share/datasets/fashion-mnist", .public_ = 1 };
+    if (fn(&builtin, ctx)) return GF_OK;
+    return dataset_query(s, tenant_id, NULL, fn, ctx);
+}
+
+static int take_entry(const gf_dataset_entry *e, void *ctx)
+{
+    *(gf_dataset_entry *)ctx = *e;
+    return 1;
+}
+
+/* path is still the registered canonical path and of the registered type */
+static gf_status check_same(const char *registered, int want_dir)
+{
+    char now[PATH_MAX];
+    struct stat sb;
+    if (!realpath(registered, now) || strcmp(now, registered) || stat(now, &sb) ||
+        (want_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode)))
+        return GF_ERR_IO;
+    return GF_OK;
+}
+
+/* Each IDX file present (raw or .gz) is a regular file inside dir. */
+static gf_status check_idx_files(const char *dir)
+{
+    size_t dl = strlen(dir);
+    for (size_t i = 0; i < sizeof IDX_FILES / sizeof IDX_FILES[0]; i++) {
+        for (int gz = 0; gz < 2; gz++) {
+            char p[PATH_MAX], real[PATH_MAX];
+            struct stat sb;
+            int n = snprintf(p, sizeof p, "%s/%s%s", dir, IDX_FILES[i], gz ? ".gz" : "");
+            if (n < 0 || (size_t)n >= sizeof p) return GF_ERR_IO;
+            if (lstat(p, &sb)) continue;                       /* this form is absent */
+            if (!realpath(p, real) || strncmp(real, dir, dl) || real[dl] != '/' || stat(real, &sb) ||
+                !S_ISREG(sb.st_mode))
+                return GF_ERR_IO;
+        }
+    }
+    return GF_OK;
+}
+
+gf_status gf_datasets_resolve(gf_store *s, const char *name, int64_t tenant_id, char *spec, size_t cap)
+{
+    gf_status e = gf_dataset_name_check(name);
+    if (e) return e;
+    int n;
+    if (!strcmp(name, GF_DATASET_BUILTIN)) {
+        n = snprintf(spec, cap, "%s", GF_DATASET_BUILTIN);
+        return n < 0 || (size_t)n >= cap ? gf_errorf(GF_ERR_ARG, "dataset spec buffer too small") : GF_OK;
+    }
+    gf_dataset_entry d = {0};
+    if ((e = dataset_query(s, tenant_id, name, take_entry, &d))) return e;
+    if (!d.name[0])
+        return gf_errorf(GF_ERR_ARG, "no dataset \"%s\" that this tenant may read (gf dataset list shows them)", name);
+    int idx = d.format == GF_DATASET_IDX;
+    if (check_same(d.path, idx) || (d.test_path[0] && check_same(d.test_path, 0)) || (idx && check_idx_files(d.path)))
+        return gf_errorf(GF_ERR_IO, "dataset \"%s\": its files are no longer as registered (moved, replaced, or "
+                         "linked out of the registered folder); the operator must register it again", name);
+    if (idx) n = snprintf(spec, cap, "idx:%s", d.path);
+    else if (d.test_path[0]) n = snprintf(spec, cap, "csv:%s,label=%s,test=%s", d.path, d.label, d.test_path);
+    else n = snprintf(spec, cap, "csv:%s,label=%s", d.path, d.label);
+    return n < 0 || (size_t)n >= cap ? gf_errorf(GF_ERR_ARG, "dataset spec buffer too small") : GF_OK;
+}
