@@ -23,7 +23,7 @@ static const char *CENTRAL_EXAMPLE =
 #define CNN "seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear10"
 
 /* the minimal federated spec's fields, to build variants from */
-#define M "\"name\":\"a\",\"model\":\"mlp:4-3\",\"dataset\":\"csv:x.csv\""
+#define M "\"name\":\"a\",\"model\":\"mlp:4-3\",\"dataset\":\"x.csv\""
 #define MIN_FED "{" M ",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}"
 #define MIN_CENTRAL "{\"kind\":\"central\"," M
 
@@ -153,7 +153,7 @@ static void test_defaults(void)
     if (!st) {
         CHECK(j.kind == GF_JOB_FEDERATED && !strcmp(j.name, "a"));
         CHECK(!strcmp(j.model, "seq:4-linear3"));
-        CHECK(!strcmp(j.dataset, "csv:x.csv") && j.rounds == 2);
+        CHECK(!strcmp(j.dataset, "x.csv") && j.rounds == 2);
         CHECK(j.strategy.type == GF_STRAT_FEDAVG && j.strategy.server_lr == 1.0);
         CHECK(j.sites == NULL && j.nsites == 0 && j.fraction == 1.0 && j.min_sites == 1);
         CHECK(j.round_deadline_s == 600.0);
@@ -310,6 +310,17 @@ static const bad_case bad_cases[] = {
       "secure_aggregation: strategy \"median\" cannot run on a masked sum", NULL },
     { MIN_FED ",\"dp\":\"on\"}", GF_ERR_ARG, "dp: must be an object or null, got \"on\"", NULL },
     { MIN_FED ",\"eval\":\"\"}", GF_ERR_ARG, "eval: must be null or a non-empty string", NULL },
+    /* members never name files: datasets and eval sets are registry names */
+    { "{\"kind\":\"central\",\"name\":\"a\",\"model\":\"mlp:4-3\",\"dataset\":\"csv:../../operator.token,label=zz\"}",
+      GF_ERR_ARG, "dataset: a dataset name is made of [A-Za-z0-9._-]", NULL },
+    { "{\"kind\":\"central\",\"name\":\"a\",\"model\":\"mlp:4-3\",\"dataset\":\"csv:/etc/passwd\"}",
+      GF_ERR_ARG, "dataset: a dataset name", NULL },
+    { "{\"kind\":\"central\",\"name\":\"a\",\"model\":\"mlp:4-3\",\"dataset\":\"..\"}",
+      GF_ERR_ARG, "dataset: a dataset cannot be named \"..\"", NULL },
+    { MIN_FED ",\"eval\":\"csv:state/operator.token,label=zz\"}", GF_ERR_ARG, "eval: a split is", NULL },
+    { MIN_FED ",\"eval\":\"csv:/dev/zero,label=y\"}", GF_ERR_ARG, "eval: a split is", NULL },
+    { MIN_FED ",\"eval\":\"idx:/tmp/d:test\"}", GF_ERR_ARG, "eval: a split is", NULL },
+    { MIN_FED ",\"eval\":\"../d:test\"}", GF_ERR_ARG, "eval: a dataset name is made of", NULL },
     { MIN_FED ",\"model\":\"cnn\"}", GF_ERR_FORMAT, "duplicate", "line 1" },
     /* out of range */
     { MIN_FED ",\"fraction\":0}", GF_ERR_ARG, "fraction: must be a number in (0, 1], got 0", NULL },

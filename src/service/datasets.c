@@ -90,7 +90,7 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
     if (!e)
         e = store_run(s, "add dataset",
                       "INSERT INTO datasets(name, format, path, label, test_path, public, created_at) "
-                      "VALUES(?, ?, ?, ?, ?, ?, " STORE_NOW ")", "tttttti", name, gf_dataset_format_name(f), real,
+                      "VALUES(?, ?, ?, ?, ?, ?, " STORE_NOW ")", "ttttti", name, gf_dataset_format_name(f), real,
                       f == GF_DATASET_CSV ? label : NULL, test_real[0] ? test_real : NULL, (int64_t)(public_ != 0));
     for (int i = 0; !e && i < ntenants; i++) {
         int64_t tid = 0;

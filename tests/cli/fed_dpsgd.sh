@@ -13,11 +13,12 @@ fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
 for i in 0 1; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/2 --threads 1; done
 export GF_KIT="$TMP/pki/operator"
 C="--coordinator $FED_URL"
+"$GF" dataset add d --path "$TMP/d" --public $C > /dev/null || fail "dataset add d"
 cat > "$TMP/job.json" <<SPEC
 {"name": "dpsgd", "model": "mlp:784-16-10", "dataset": "fashion-mnist",
  "strategy": {"name": "fedavg"}, "rounds": 2, "sites": "all", "min_sites": 2, "round_deadline_s": 60,
  "local": {"epochs": 1, "batch": 25, "optim": {"name": "sgd", "lr": 0.1},
-           "dp_sgd": {"clip": 1.0, "noise": 1.1}}, "seed": 3, "eval": "idx:$TMP/d:test"}
+           "dp_sgd": {"clip": 1.0, "noise": 1.1}}, "seed": 3, "eval": "d:test"}
 SPEC
 "$GF" submit "$TMP/job.json" $C > /dev/null || fail "submit"
 fed_wait_state "$TMP" 1 succeeded 120 && ok "DP-SGD job succeeded" || { fail "DP-SGD job"; tail -5 "$TMP/site-s0.log"; }

@@ -14,12 +14,13 @@ fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
 for i in 0 1 2; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/3 --threads 1; done
 export GF_KIT="$TMP/pki/operator"
 C="--coordinator $FED_URL"
+"$GF" dataset add d --path "$TMP/d" --public $C > /dev/null || fail "dataset add d"
 
 cat > "$TMP/job.json" <<SPEC
 {"name": "fmnist-small", "model": "mlp:784-32-10", "dataset": "fashion-mnist",
  "strategy": {"name": "fedavg"}, "rounds": 3, "sites": "all", "fraction": 1.0, "min_sites": 3,
  "round_deadline_s": 60, "local": {"epochs": 1, "steps": null, "batch": 32,
- "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}, "seed": 3, "eval": "idx:$TMP/d:test"}
+ "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}, "seed": 3, "eval": "d:test"}
 SPEC
 job=$("$GF" submit "$TMP/job.json" $C) && [ "$job" = 1 ] && ok "submit: job $job" || fail "submit printed \"$job\""
 fed_wait_state "$TMP" 1 succeeded 120 && ok "job 1 succeeded" || { fail "job 1 did not succeed"; tail -5 "$TMP/coordinator.log"; }

@@ -24,12 +24,13 @@ for i in 0 1 2 3; do
 done
 export GF_KIT="$TMP/pki/operator"
 C="--coordinator $FED_URL"
+"$GF" dataset add d --path "$TMP/d" --public $C > /dev/null || fail "dataset add d"
 
 cat > "$TMP/job.json" <<SPEC
 {"name": "secure", "model": "mlp:784-16-10", "dataset": "fashion-mnist",
  "strategy": {"name": "fedavg"}, "rounds": 2, "sites": "all", "min_sites": 4, "round_deadline_s": 60,
  "local": {"epochs": 1, "batch": 32, "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}, "seed": 3,
- "eval": "idx:$TMP/d:test", "secure_aggregation": {}}
+ "eval": "d:test", "secure_aggregation": {}}
 SPEC
 "$GF" submit "$TMP/job.json" $C > /dev/null || fail "submit"
 fed_wait_state "$TMP" 1 succeeded 120 && ok "secure job succeeded" || { fail "secure job"; tail -5 "$TMP/coordinator.log"; }
