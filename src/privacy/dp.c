@@ -73,10 +73,10 @@ gf_status gf_dp_gaussian(float *out, int64_t n, double stddev)
     return GF_OK;
 }
 
-gf_status gf_dp_spent(const gf_dp_config *c, double q, int64_t rounds, double *eps, double *order)
+gf_status gf_dp_spent(const gf_dp_config *c, int64_t rounds, double *eps, double *order)
 {
     if (order) *order = NAN;
-    if (rounds <= 0 || q <= 0) { *eps = 0.0; return GF_OK; }
+    if (rounds <= 0) { *eps = 0.0; return GF_OK; }
     if (c->noise <= 0) { *eps = INFINITY; return GF_OK; }
-    return gf_dp_epsilon(c->noise, q, rounds, c->delta, eps, order);
+    return gf_dp_epsilon(c->noise, GF_DP_CLIENT_SAMPLE_RATE, rounds, c->delta, eps, order);
 }
