@@ -1,4 +1,5 @@
-/* Clipping, Gaussian noise and the spent budget of client-level DP (see dp.h). */
+/* Clipping, Gaussian noise, secret Poisson sampling and the spent budget of
+ * client-level DP (see dp.h). */
 #include "privacy/dp.h"
 
 #include <math.h>
@@ -70,6 +71,28 @@ gf_status gf_dp_gaussian(float *out, int64_t n, double stddev)
         sodium_memzero(&ks, sizeof ks);
     }
     sodium_memzero(key, sizeof key);
+    return GF_OK;
+}
+
+gf_status gf_dp_poisson_sample(int64_t n, double q, int64_t *idx, int64_t *count)
+{
+    *count = 0;
+    if (n < 0 || !(q >= 0 && q <= 1)) return gf_errorf(GF_ERR_ARG, "Poisson sampling: bad arguments (n %lld, q %g)",
+                                                       (long long)n, q);
+    if (sodium_init() < 0) return gf_errorf(GF_ERR_IO, "libsodium could not initialise");
+    unsigned char key[crypto_stream_chacha20_KEYBYTES];
+    randombytes_buf(key, sizeof key);
+    keystream ks = { .key = key };
+    keystream_fill(&ks);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (ks.at == KEY_WORDS) keystream_fill(&ks);
+        double u = (double)(ks.w[ks.at++] >> 11) * 0x1.0p-53;     /* [0, 1) */
+        if (u < q) idx[k++] = i;
+    }
+    sodium_memzero(&ks, sizeof ks);
+    sodium_memzero(key, sizeof key);
+    *count = k;
     return GF_OK;
 }
 

@@ -34,6 +34,13 @@ double gf_dp_clip_scale(const float *x, int64_t n, double clip);
  * included. Parallel (OpenMP) over chunks of 2048 values. */
 gf_status gf_dp_gaussian(float *out, int64_t n, double stddev);
 
+/* Poisson sampling from the same CSPRNG (a fresh key from the OS per call,
+ * expanded by ChaCha20): each of 0..n-1 is taken independently with
+ * probability q (a 53-bit uniform below q), so nobody, whoever knows a
+ * run's seed, can tell which were taken. Writes the taken indices in
+ * increasing order to idx (room for n) and their number to *count. */
+gf_status gf_dp_poisson_sample(int64_t n, double q, int64_t *idx, int64_t *count);
+
 /* Adaptive clipping: what a site reports of its update, b - 1/2 with b = 1
  * when the update's norm was at most the clip (clip scale >= 1), else 0
  * (Andrew et al. 2021, as TensorFlow Privacy's quantile estimator): +-1/2,

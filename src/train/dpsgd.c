@@ -164,6 +164,14 @@ gf_status gf_dpsgd_gradient(gf_dpsgd *d, const gf_dataset *data, const int64_t *
     return GF_OK;
 }
 
+gf_status gf_dpsgd_batch(const gf_dpsgd_config *c, int64_t n, double q, uint64_t seed, uint64_t step,
+                         int64_t *idx, int64_t *count)
+{
+    if (c->noise > 0) return gf_dp_poisson_sample(n, q, idx, count);
+    *count = gf_dpsgd_sample(n, q, seed, step, idx);
+    return GF_OK;
+}
+
 int64_t gf_dpsgd_sample(int64_t n, double q, uint64_t seed, uint64_t step, int64_t *idx)
 {
     const uint64_t key = gf_hash64(seed ^ SAMPLE_STREAM, step);
