@@ -19,6 +19,10 @@ static void test_clip(void)
     CHECK(gf_dp_clip_scale(x, 4, 7.5) == 1.0);
     float z[3] = { 0, 0, 0 };
     CHECK(gf_dp_clip_scale(z, 3, 1.0) == 1.0);
+    /* a NaN or infinite norm is never "within the clip" (!(norm <= clip)) */
+    float bad[3] = { 0.1f, NAN, 0 }, big[3] = { 0.1f, INFINITY, 0 };
+    CHECK(gf_dp_clip_scale(bad, 3, 1.0) == 0.0);
+    CHECK(gf_dp_clip_scale(big, 3, 1.0) == 0.0);
 }
 
 static void test_noise(void)

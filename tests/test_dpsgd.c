@@ -14,6 +14,8 @@
  *  - a DP trainer's step is w - lr * (that gradient on the Poisson batch),
  *    an epoch has ceil(n / B) steps, and the accountant's epsilon is
  *    gf_dp_epsilon's;
+ *  - an example with a NaN gradient is left out of the sum, not added
+ *    unclipped;
  *  - bad settings are refused, naming the field. */
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +234,40 @@ static void test_noise(void)
     gf_dataset_free(&d);
     gf_dataset_free(&big);
     gf_model_free(m);
+}
+
+/* (f) An example whose gradient is NaN (its input is) is left out of the
+ * sum, never added unclipped: the private gradient over [good, NaN, good]
+ * is that over [good, good], with 1 and 2 workers. */
+static void test_nan_example(void)
+{
+    gf_dataset d = random_data(3, 1, 1, 6, 3, 51);
+    d.x[1 * 6 + 2] = NAN;
+    gf_model *m;
+    CHECK(gf_model_create("mlp:6-5-3", 1, 1, &m) == GF_OK);
+    gf_model_init(m, 4);
+    const int64_t P = m->nparams;
+    float *want = malloc(sizeof(float) * P);
+    gf_dpsgd_config c = { .enabled = 1, .clip = 0.5, .noise = 0, .delta = 1e-5 };
+    int64_t good[2] = { 0, 2 }, all[3] = { 0, 1, 2 };
+    for (int W = 1; W <= 2; W++) {
+        gf_dpsgd *dp;
+        gf_dpsgd_stats st;
+        CHECK(gf_dpsgd_create(&c, m, W, &dp) == GF_OK);
+        CHECK(gf_dpsgd_gradient(dp, &d, good, 2, 3.0, 0, &st) == GF_OK && st.dropped == 0);
+        memcpy(want, m->grads, sizeof(float) * P);
+        CHECK(gf_dpsgd_gradient(dp, &d, all, 3, 3.0, 0, &st) == GF_OK);
+        CHECK_MSG(st.dropped == 1 && st.examples == 3, "%d workers: %lld dropped of %lld", W, (long long)st.dropped,
+                  (long long)st.examples);
+        int finite = 1;
+        for (int64_t i = 0; i < P; i++) finite &= isfinite(m->grads[i]);
+        CHECK_MSG(finite && !memcmp(want, m->grads, sizeof(float) * P),
+                  "%d workers: the NaN example changed the gradient (finite %d)", W, finite);
+        gf_dpsgd_free(dp);
+    }
+    free(want);
+    gf_model_free(m);
+    gf_dataset_free(&d);
 }
 
 /* (d) Poisson sampling. With noise, batches come from the CSPRNG: their
@@ -457,6 +493,7 @@ int main(void)
     test_noise();
     test_sampling();
     test_runs();
+    test_nan_example();
     test_trainer();
     return check_summary();
 }

@@ -11,6 +11,7 @@ double gf_dp_clip_scale(const float *x, int64_t n, double clip)
     double ss = 0.0;
     for (int64_t i = 0; i < n; i++) ss += (double)x[i] * (double)x[i];
     double norm = sqrt(ss);
+    if (!isfinite(norm)) return 0.0;   /* NaN or inf: nothing bounds it; never passed unclipped */
     return norm > clip ? clip / norm : 1.0;
 }
 

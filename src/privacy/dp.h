@@ -25,7 +25,9 @@ typedef struct {
     double count_noise;  /* sigma_b: std of the noise on the unclipped count; 0: sites / 20 */
 } gf_dp_config;
 
-/* min(1, clip / ||x||_2) over x (n): the factor that clips x (1 for 0). */
+/* min(1, clip / ||x||_2) over x (n): the factor that clips x (1 for 0);
+ * 0 when the norm is NaN or inf (x must then be dropped, not scaled: 0 times
+ * NaN is NaN). */
 double gf_dp_clip_scale(const float *x, int64_t n, double clip);
 
 /* n independent N(0, stddev^2) values from libsodium's CSPRNG (a fresh

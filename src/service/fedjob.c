@@ -335,7 +335,8 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
     if (!p) st = gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
     else if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
         double scale = gf_dp_clip_scale(up->view.vec, j->model.d, j->dp_clip);
-        st = gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL);
+        st = scale > 0 ? gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL)
+                       : gf_errorf(GF_ERR_NUMERIC, "update of site \"%s\": its norm is not finite", site);
         if (!st) j->dp_count_sum += gf_dp_count_report(scale);
     }
     else

@@ -146,7 +146,7 @@ static gf_status contribution(const site_secagg *s, const float *update, int64_t
             if (st) return st;
             x[d + 1] = (float)(gf_dp_count_report(scale) + nb);
         }
-        for (int64_t i = 0; i < d; i++) x[i] = (float)(update[i] * scale);
+        for (int64_t i = 0; i < d; i++) x[i] = scale > 0 ? (float)(update[i] * scale) : 0.0f;   /* 0: not finite */
         if (s->dp_noise_std > 0) {
             float chunk[4096];
             for (int64_t at = 0; at < d; at += 4096) {

@@ -40,6 +40,7 @@ typedef struct gf_dpsgd gf_dpsgd;
 typedef struct {
     int64_t examples;   /* batch size drawn */
     int64_t clipped;    /* examples whose gradient norm exceeded C */
+    int64_t dropped;    /* examples whose gradient norm was NaN or inf: left out of the sum */
     int64_t correct;    /* right argmax predictions */
     double  loss_sum;   /* sum of the examples' losses */
 } gf_dpsgd_stats;
@@ -56,7 +57,8 @@ void      gf_dpsgd_free(gf_dpsgd *d);
 /* The private gradient of one step, into m->grads (nparams):
  *   (sum_i g_i min(1, C / ||g_i||) + N(0, (sigma C)^2 I)) / expected_batch
  * over examples idx[0..count) of data, g_i the gradient of example i's loss
- * (count may be 0: noise only). Example i's dropout masks come from
+ * (count may be 0: noise only). An example whose gradient norm is not
+ * finite is left out of the sum (stats->dropped), never passed unclipped. Example i's dropout masks come from
  * gf_hash64(dropout_key, i). stats may be NULL. */
 gf_status gf_dpsgd_gradient(gf_dpsgd *d, const gf_dataset *data, const int64_t *idx, int64_t count,
                             double expected_batch, uint64_t dropout_key, gf_dpsgd_stats *stats);
