@@ -1,7 +1,11 @@
 /* privacy/accountant: the published values of TensorFlow Privacy and Opacus
- * (RDP of one order, three (epsilon, best order) pairs), the q = 1 closed
- * form, monotonicity in noise, steps and sample rate, gf_dp_noise inverting
- * gf_dp_epsilon, and rejected arguments. */
+ * (RDP of one order, three (epsilon, best order) pairs), the independent
+ * reference of tests/data/rdp_reference.txt (RDP by numerical integration
+ * of A_alpha and its epsilon, scripts/gen_rdp_reference.py), the q = 1
+ * closed form, monotonicity in noise, steps and sample rate, gf_dp_noise
+ * inverting gf_dp_epsilon, and rejected arguments. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "check.h"
 #include "privacy/accountant.h"
@@ -33,6 +37,57 @@ static void test_published(void)
     CHECK(gf_rdp_to_epsilon(orders, rdps, 31, 1e-5, &eps, &order) == GF_OK);
     CHECK_REL(eps, 1.327838, 1e-6);
     CHECK(order == 32);
+}
+
+#ifndef RDP_REF_PATH
+#define RDP_REF_PATH "tests/data/rdp_reference.txt"
+#endif
+
+/* Every line of the reference: one step's RDP at an order (integer or
+ * fractional), and epsilon with its best order over the default orders. */
+static void test_reference(void)
+{
+    FILE *f = fopen(RDP_REF_PATH, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", RDP_REF_PATH);
+    if (!f) return;
+    char line[256];
+    int nrdp = 0, neps = 0, frac = 0, q1 = 0, small_sigma = 0;
+    double worst_rdp = 0, worst_eps = 0;
+    while (fgets(line, sizeof line, f)) {
+        double sigma, q, alpha, want, delta, order;
+        long long steps;
+        char word[8];
+        if (line[0] == '#' || sscanf(line, "%7s", word) != 1) continue;
+        if (!strcmp(word, "rdp") && sscanf(line, "rdp %lf %lf %lf %lf", &sigma, &q, &alpha, &want) == 4) {
+            double got = gf_rdp_subsampled_gaussian(q, sigma, alpha);
+            double rel = fabs(got - want) / want;
+            CHECK_MSG(rel < 1e-8, "RDP sigma %g q %g order %g: %.12g, reference %.12g", sigma, q, alpha, got, want);
+            worst_rdp = fmax(worst_rdp, rel);
+            nrdp++;
+        } else if (!strcmp(word, "eps") &&
+                   sscanf(line, "eps %lf %lf %lld %lf %lf %lf", &sigma, &q, &steps, &delta, &want, &order) == 6) {
+            double got, got_order;
+            CHECK(gf_dp_epsilon(sigma, q, steps, delta, &got, &got_order) == GF_OK);
+            double rel = fabs(got - want) / want;
+            CHECK_MSG(rel < 1e-9 && fabs(got_order - order) < 1e-9, "epsilon sigma %g q %g steps %lld delta %g: "
+                      "%.12g at order %g, reference %.12g at %g", sigma, q, steps, delta, got, got_order, want, order);
+            worst_eps = fmax(worst_eps, rel);
+            neps++;
+            frac += order != floor(order);
+            q1 += q == 1;
+            small_sigma += sigma <= 0.5;
+        } else {
+            CHECK_MSG(0, "%s: unreadable line \"%s\"", RDP_REF_PATH, line);
+        }
+    }
+    fclose(f);
+    /* the reference covers what it must: 20+ settings, fractional best
+     * orders, q = 1, sigma down to 0.5 */
+    CHECK_MSG(nrdp >= 10 && neps >= 20 && frac >= 5 && q1 >= 3 && small_sigma >= 3,
+              "reference: %d RDP lines, %d epsilon lines (%d fractional orders, %d at q = 1, %d at sigma <= 0.5)",
+              nrdp, neps, frac, q1, small_sigma);
+    printf("  reference: %d RDP values (worst relative error %.1e), %d epsilons (%.1e)\n", nrdp, worst_rdp, neps,
+           worst_eps);
 }
 
 static void test_orders_and_edges(void)
@@ -136,6 +191,7 @@ static void test_bad_args(void)
 int main(void)
 {
     test_published();
+    test_reference();
     test_orders_and_edges();
     test_monotone();
     test_noise();

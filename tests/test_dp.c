@@ -1,10 +1,12 @@
 /* Client-level DP pieces: clipping factor, the Gaussian noise (moments,
- * unpredictability), the spent budget against the accountant, and the
+ * unpredictability), the spent budget against the accountant at the
+ * sampling rate the coordinator's round draw really has against it, and the
  * strategy's scaled adds and noise on the sum against plain re-computation. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "fed/round.h"
 #include "fed/strategy.h"
 #include "privacy/accountant.h"
 #include "privacy/dp.h"
@@ -17,6 +19,10 @@ static void test_clip(void)
     CHECK(gf_dp_clip_scale(x, 4, 7.5) == 1.0);
     float z[3] = { 0, 0, 0 };
     CHECK(gf_dp_clip_scale(z, 3, 1.0) == 1.0);
+    /* a NaN or infinite norm is never "within the clip" (!(norm <= clip)) */
+    float bad[3] = { 0.1f, NAN, 0 }, big[3] = { 0.1f, INFINITY, 0 };
+    CHECK(gf_dp_clip_scale(bad, 3, 1.0) == 0.0);
+    CHECK(gf_dp_clip_scale(big, 3, 1.0) == 0.0);
 }
 
 static void test_noise(void)
@@ -48,13 +54,56 @@ static void test_spent(void)
 {
     gf_dp_config c = { .enabled = 1, .clip = 1, .noise = 1.0, .delta = 1e-5 };
     double eps, order, ref, ref_order;
-    CHECK(gf_dp_spent(&c, 1.0, 0, &eps, NULL) == GF_OK && eps == 0);
-    CHECK(gf_dp_spent(&c, 1.0, 3, &eps, &order) == GF_OK);
+    CHECK(gf_dp_spent(&c, 0, &eps, NULL) == GF_OK && eps == 0);
+    CHECK(gf_dp_spent(&c, 3, &eps, &order) == GF_OK);
     CHECK(gf_dp_epsilon(1.0, 1.0, 3, 1e-5, &ref, &ref_order) == GF_OK);
     CHECK(eps == ref && order == ref_order);
     CHECK_NEAR(eps, 9.009959, 1e-5);                             /* gf dp epsilon, the same parameters */
     c.noise = 0;
-    CHECK(gf_dp_spent(&c, 1.0, 3, &eps, NULL) == GF_OK && isinf(eps));
+    CHECK(gf_dp_spent(&c, 3, &eps, NULL) == GF_OK && isinf(eps));
+}
+
+/* The sites a round really takes, against the sampling rate the accountant
+ * uses. The coordinator's draw (gf_round_sample, as open_in_memory calls it)
+ * over 10,000 rounds of 10 online sites, fraction 0.1, min_sites 3: each
+ * site is in about 30% of the rounds, not 10%; and the draw is a function
+ * of (seed, round, names) that the coordinator and the audit log know, so
+ * against them the honest rate is 1. The spent epsilon must be the one at
+ * rate 1, and at least the one at the measured rate. */
+static void test_client_sampling(void)
+{
+    enum { N = 10, ROUNDS = 10000 };
+    const char *names[N] = { "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9" };
+    unsigned char chosen[N], again[N];
+    int64_t in[N] = { 0 };
+    int repeat = 1;
+    for (int64_t r = 1; r <= ROUNDS; r++) {
+        gf_round_sample(names, N, 0.1, 3, 42, r, chosen);
+        gf_round_sample(names, N, 0.1, 3, 42, r, again);
+        repeat &= !memcmp(chosen, again, N);
+        for (int i = 0; i < N; i++) in[i] += chosen[i];
+    }
+    CHECK_MSG(repeat, "the round's draw is a function of (seed, round, names): known to the coordinator");
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double rate = (double)in[i] / ROUNDS, se = sqrt(0.3 * 0.7 / ROUNDS);
+        CHECK_MSG(fabs(rate - 0.3) < 3 * se, "site %d in %.4f of the rounds, want 0.3 +- %.4f", i, rate, 3 * se);
+        worst = fmax(worst, rate);
+    }
+    /* the accountant's rate is 1 (>= every measured rate), whatever the fraction */
+    CHECK(GF_DP_CLIENT_SAMPLE_RATE == 1.0 && GF_DP_CLIENT_SAMPLE_RATE >= worst);
+    gf_dp_config c = { .enabled = 1, .clip = 1, .noise = 1.0, .delta = 1e-5 };
+    double eps, at_fraction, at_measured, at_one;
+    CHECK(gf_dp_spent(&c, 100, &eps, NULL) == GF_OK);
+    CHECK(gf_dp_epsilon(1.0, 0.1, 100, 1e-5, &at_fraction, NULL) == GF_OK);
+    CHECK(gf_dp_epsilon(1.0, worst, 100, 1e-5, &at_measured, NULL) == GF_OK);
+    CHECK(gf_dp_epsilon(1.0, 1.0, 100, 1e-5, &at_one, NULL) == GF_OK);
+    CHECK_MSG(eps == at_one && eps >= at_measured, "100 rounds, sigma 1: spent %.3f; at q = 1 %.3f, at the "
+              "measured rate %.4f %.3f", eps, at_one, worst, at_measured);
+    CHECK_NEAR(at_one, 96.116308, 1e-5);                         /* gf dp epsilon --sample-rate 1 --steps 100 */
+    printf("  10 sites, fraction 0.1, min_sites 3: inclusion rate up to %.4f; epsilon after 100 rounds at "
+           "sigma 1: %.2f at q = fraction, %.2f at the measured rate, %.2f spent (q = 1)\n", worst, at_fraction,
+           at_measured, eps);
 }
 
 static void test_strategy(void)
@@ -96,6 +145,7 @@ int main(void)
     test_clip();
     test_noise();
     test_spent();
+    test_client_sampling();
     test_strategy();
     return check_summary();
 }

@@ -6,11 +6,16 @@
  *    for an MLP and a conv + layernorm model, half of the examples clipped;
  *  - on an empty batch the gradient is pure noise of std sigma C / (q n),
  *    fresh at every step;
- *  - Poisson batches have mean q n and variance q (1 - q) n, each index is
- *    drawn with rate q, and the same (seed, step) gives the same batch;
+ *  - Poisson batches with noise come from the CSPRNG: mean q n, variance
+ *    q (1 - q) n, each index drawn at rate q, and the same (seed, step)
+ *    never gives the seed's batch or the same batch twice; two DP runs of
+ *    one seed differ, while runs without noise or without DP-SGD are
+ *    bit-reproducible;
  *  - a DP trainer's step is w - lr * (that gradient on the Poisson batch),
  *    an epoch has ceil(n / B) steps, and the accountant's epsilon is
  *    gf_dp_epsilon's;
+ *  - an example with a NaN gradient is left out of the sum, not added
+ *    unclipped;
  *  - bad settings are refused, naming the field. */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +24,7 @@
 #include "io/safetensors.h"
 #include "reference_init.h"
 #include "privacy/accountant.h"
+#include "privacy/dp.h"
 #include "train/dpsgd.h"
 #include "train/trainer.h"
 
@@ -230,54 +236,153 @@ static void test_noise(void)
     gf_model_free(m);
 }
 
-/* (d) Poisson sampling. */
+/* (f) An example whose gradient is NaN (its input is) is left out of the
+ * sum, never added unclipped: the private gradient over [good, NaN, good]
+ * is that over [good, good], with 1 and 2 workers. */
+static void test_nan_example(void)
+{
+    gf_dataset d = random_data(3, 1, 1, 6, 3, 51);
+    d.x[1 * 6 + 2] = NAN;
+    gf_model *m;
+    CHECK(gf_model_create("mlp:6-5-3", 1, 1, &m) == GF_OK);
+    gf_model_init(m, 4);
+    const int64_t P = m->nparams;
+    float *want = malloc(sizeof(float) * P);
+    gf_dpsgd_config c = { .enabled = 1, .clip = 0.5, .noise = 0, .delta = 1e-5 };
+    int64_t good[2] = { 0, 2 }, all[3] = { 0, 1, 2 };
+    for (int W = 1; W <= 2; W++) {
+        gf_dpsgd *dp;
+        gf_dpsgd_stats st;
+        CHECK(gf_dpsgd_create(&c, m, W, &dp) == GF_OK);
+        CHECK(gf_dpsgd_gradient(dp, &d, good, 2, 3.0, 0, &st) == GF_OK && st.dropped == 0);
+        memcpy(want, m->grads, sizeof(float) * P);
+        CHECK(gf_dpsgd_gradient(dp, &d, all, 3, 3.0, 0, &st) == GF_OK);
+        CHECK_MSG(st.dropped == 1 && st.examples == 3, "%d workers: %lld dropped of %lld", W, (long long)st.dropped,
+                  (long long)st.examples);
+        int finite = 1;
+        for (int64_t i = 0; i < P; i++) finite &= isfinite(m->grads[i]);
+        CHECK_MSG(finite && !memcmp(want, m->grads, sizeof(float) * P),
+                  "%d workers: the NaN example changed the gradient (finite %d)", W, finite);
+        gf_dpsgd_free(dp);
+    }
+    free(want);
+    gf_model_free(m);
+    gf_dataset_free(&d);
+}
+
+/* (d) Poisson sampling. With noise, batches come from the CSPRNG: their
+ * sizes follow Binomial(n, q) (mean and variance), each index is drawn at
+ * rate q, and two draws with the same (seed, step), within a run or in two
+ * runs, differ (a batch anyone could recompute from the seed would void the
+ * amplification the accountant counts). Without noise they are the seeded,
+ * reproducible gf_dpsgd_sample. */
 static void test_sampling(void)
 {
     const int64_t n = 1000;
     const double q = 0.05;
     const int S = 4000;
+    const gf_dpsgd_config noisy = { .enabled = 1, .clip = 1, .noise = 1.1, .delta = 1e-5 };
     int64_t *idx = malloc(sizeof(int64_t) * n), *again = malloc(sizeof(int64_t) * n);
     int64_t *hits = calloc(n, sizeof(int64_t));
     double s1 = 0, s2 = 0;
-    int sorted = 1, same = 1, differ = 0;
-    int64_t prev = -1;
+    int sorted = 1, same = 0, seeded = 0;
     for (int step = 0; step < S; step++) {
-        int64_t k = gf_dpsgd_sample(n, q, 7, (uint64_t)step, idx);
+        int64_t k, k2;
+        CHECK(gf_dpsgd_batch(&noisy, n, q, 7, (uint64_t)step, idx, &k) == GF_OK);
         s1 += k;
         s2 += (double)k * k;
         for (int64_t i = 0; i < k; i++) {
             if (idx[i] < 0 || idx[i] >= n || (i && idx[i] <= idx[i - 1])) sorted = 0;
             else hits[idx[i]]++;
         }
-        int64_t k2 = gf_dpsgd_sample(n, q, 7, (uint64_t)step, again);
-        if (k2 != k || memcmp(idx, again, sizeof(int64_t) * (size_t)k)) same = 0;
-        if (k != prev) differ = 1;
-        prev = k;
+        CHECK(gf_dpsgd_batch(&noisy, n, q, 7, (uint64_t)step, again, &k2) == GF_OK);
+        same += k2 == k && !memcmp(idx, again, sizeof(int64_t) * (size_t)k);
+        k2 = gf_dpsgd_sample(n, q, 7, (uint64_t)step, again);
+        seeded += k2 == k && !memcmp(idx, again, sizeof(int64_t) * (size_t)k);
     }
     double mean = s1 / S, var = s2 / S - mean * mean, want_var = n * q * (1 - q);
     CHECK_MSG(fabs(mean - q * n) < 5 * sqrt(want_var / S), "batch size mean %g, want %g", mean, q * n);
     CHECK_MSG(fabs(var - want_var) < 5 * want_var * sqrt(2.0 / S), "batch size variance %g, want %g",
               var, want_var);
     CHECK(sorted);
-    CHECK(same);
-    CHECK(differ);
+    /* a batch of ~50 of 1000 repeats with probability about 1e-30 */
+    CHECK_MSG(same == 0, "%d of %d steps drew the same batch twice for one (seed, step)", same, S);
+    CHECK_MSG(seeded == 0, "%d of %d batches equal the seed's (predictable) batch", seeded, S);
     /* every index is drawn at rate q: hits ~ Binomial(S, q) */
     int64_t lo = S, hi = 0;
     for (int64_t i = 0; i < n; i++) { lo = hits[i] < lo ? hits[i] : lo; hi = hits[i] > hi ? hits[i] : hi; }
     double sd = sqrt(S * q * (1 - q));
     CHECK_MSG(lo > S * q - 5 * sd && hi < S * q + 5 * sd, "per-index draws %lld..%lld, want %g +- %g",
               (long long)lo, (long long)hi, S * q, 5 * sd);
-    printf("  Poisson q=%g n=%lld over %d steps: size mean %.3f (want %.1f), variance %.3f (want %.3f)\n",
+    printf("  Poisson (CSPRNG) q=%g n=%lld over %d steps: size mean %.3f (want %.1f), variance %.3f (want %.3f)\n",
            q, (long long)n, S, mean, q * n, var, want_var);
-    /* another seed, another batch */
-    int64_t k1 = gf_dpsgd_sample(n, q, 7, 0, idx), k2 = gf_dpsgd_sample(n, q, 8, 0, again);
+    /* q = 1 takes everything, q = 0 nothing; bad q refused */
+    int64_t k;
+    CHECK(gf_dpsgd_batch(&noisy, n, 1.0, 7, 3, idx, &k) == GF_OK && k == n && idx[n - 1] == n - 1);
+    CHECK(gf_dpsgd_batch(&noisy, n, 0.0, 7, 3, idx, &k) == GF_OK && k == 0);
+    CHECK(gf_dp_poisson_sample(n, 1.5, idx, &k) == GF_ERR_ARG);
+
+    /* without noise: the seed's batch, the same every time; another seed, another batch */
+    gf_dpsgd_config quiet = noisy;
+    quiet.noise = 0;
+    int64_t k1, k2;
+    CHECK(gf_dpsgd_batch(&quiet, n, q, 7, 5, idx, &k1) == GF_OK);
+    CHECK(gf_dpsgd_batch(&quiet, n, q, 7, 5, again, &k2) == GF_OK);
+    CHECK(k1 == k2 && !memcmp(idx, again, sizeof(int64_t) * (size_t)k1));
+    CHECK(gf_dpsgd_sample(n, q, 7, 5, again) == k1 && !memcmp(idx, again, sizeof(int64_t) * (size_t)k1));
+    k1 = gf_dpsgd_sample(n, q, 7, 0, idx), k2 = gf_dpsgd_sample(n, q, 8, 0, again);
     CHECK(k1 != k2 || memcmp(idx, again, sizeof(int64_t) * (size_t)k1));
-    /* q = 1 takes everything, q = 0 nothing */
     CHECK(gf_dpsgd_sample(n, 1.0, 7, 3, idx) == n && idx[n - 1] == n - 1);
     CHECK(gf_dpsgd_sample(n, 0.0, 7, 3, idx) == 0);
     CHECK(gf_dpsgd_sample_rate(1000, 50) == 0.05 && gf_dpsgd_sample_rate(10, 64) == 1.0);
     CHECK(gf_dpsgd_steps_per_epoch(1000, 64) == 16 && gf_dpsgd_steps_per_epoch(1000, 50) == 20);
     free(idx); free(again); free(hits);
+}
+
+/* Two trainers of one seed: `steps` steps each; whether every step drew the
+ * same batch in both, and whether the parameters came out bit-identical. */
+static void twin_runs(const gf_dpsgd_config *dp, int steps, int *same_batches, int *same_params)
+{
+    gf_dataset d = random_data(200, 1, 1, 6, 3, 41);
+    gf_train_config cfg = { .spec = "mlp:6-5-3", .batch = 20, .threads = 2, .seed = 12, .dpsgd = *dp };
+    cfg.optim = gf_optim_defaults(GF_OPTIM_SGD, 0.1f);
+    gf_trainer *t[2];
+    CHECK(gf_trainer_create(&cfg, &t[0]) == GF_OK && gf_trainer_create(&cfg, &t[1]) == GF_OK);
+    *same_batches = 1;
+    for (int s = 0; s < steps; s++) {
+        int64_t count[2];
+        for (int r = 0; r < 2; r++) {
+            gf_epoch_stats es;
+            t[r]->stop_at_step = t[r]->step + 1;
+            CHECK(gf_trainer_epoch(t[r], &d, &es, NULL, NULL) == GF_OK);
+            count[r] = es.images;
+        }
+        /* without DP-SGD the epoch's shuffle; with it, the step's Poisson batch */
+        int64_t len = dp->enabled ? count[0] : d.n;
+        if (count[0] != count[1] || memcmp(t[0]->perm, t[1]->perm, sizeof(int64_t) * (size_t)len))
+            *same_batches = 0;
+    }
+    *same_params = !memcmp(t[0]->model->params, t[1]->model->params, sizeof(float) * (size_t)t[0]->model->nparams);
+    gf_trainer_free(t[0]);
+    gf_trainer_free(t[1]);
+    gf_dataset_free(&d);
+}
+
+/* (e) Two DP runs of one seed draw different batches; runs without noise,
+ * and runs without DP-SGD, are bit-reproducible. */
+static void test_runs(void)
+{
+    int batches, params;
+    gf_dpsgd_config dp = { .enabled = 1, .clip = 1, .noise = 1.0, .delta = 1e-5 };
+    twin_runs(&dp, 5, &batches, &params);
+    CHECK_MSG(!batches && !params, "two DP-SGD runs of one seed: %s batches, %s parameters",
+              batches ? "the same" : "different", params ? "the same" : "different");
+    dp.noise = 0;
+    twin_runs(&dp, 5, &batches, &params);
+    CHECK_MSG(batches && params, "two clip-only runs of one seed differ (batches %d, parameters %d)", batches, params);
+    dp.enabled = 0;
+    twin_runs(&dp, 5, &batches, &params);
+    CHECK_MSG(batches && params, "two plain runs of one seed differ (batches %d, parameters %d)", batches, params);
 }
 
 /* The trainer's DP path: one step, an epoch's step count, the accountant. */
@@ -294,10 +399,15 @@ static void test_trainer(void)
     const int64_t P = t->model->nparams;
     float *w0 = malloc(sizeof(float) * P), *g = malloc(sizeof(float) * P);
     memcpy(w0, t->model->params, sizeof(float) * P);
-    /* the batch of step 0, and its plain gradient rescaled to sum / (q n) */
+    /* step 0 (no noise: the seed's batch), then its plain gradient on that
+     * batch rescaled to sum / (q n) */
+    t->stop_at_step = 1;
+    gf_epoch_stats es;
+    CHECK(gf_trainer_epoch(t, &d, &es, NULL, NULL) == GF_OK);
     int64_t idx[40];
     int64_t k = gf_dpsgd_sample(n, (double)B / n, 12, 0, idx);
     CHECK(k > 0);
+    CHECK(t->step == 1 && t->dp_steps == 1 && es.images == k && !memcmp(t->perm, idx, sizeof(int64_t) * (size_t)k));
     float x[40 * 6];
     int32_t y[40];
     gf_dataset_gather(&d, idx, k, x, y);
@@ -307,11 +417,6 @@ static void test_trainer(void)
     gf_model_forward(ref, x, (int)k, 1, 0);
     gf_model_backward(ref, y, (int)k, NULL);
     for (int64_t i = 0; i < P; i++) g[i] = ref->grads[i] * (float)k / (float)B;
-
-    t->stop_at_step = 1;
-    gf_epoch_stats es;
-    CHECK(gf_trainer_epoch(t, &d, &es, NULL, NULL) == GF_OK);
-    CHECK(t->step == 1 && t->dp_steps == 1 && es.images == k);
     double worst = 0;
     for (int64_t i = 0; i < P; i++) worst = fmax(worst, fabs(t->model->params[i] - (w0[i] - 0.1 * g[i])));
     CHECK_MSG(worst < 1e-6, "DP trainer step off by %g (batch of %lld)", worst, (long long)k);
@@ -387,6 +492,8 @@ int main(void)
     gf_st_close(ref);
     test_noise();
     test_sampling();
+    test_runs();
+    test_nan_example();
     test_trainer();
     return check_summary();
 }

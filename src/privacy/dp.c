@@ -1,4 +1,5 @@
-/* Clipping, Gaussian noise and the spent budget of client-level DP (see dp.h). */
+/* Clipping, Gaussian noise, secret Poisson sampling and the spent budget of
+ * client-level DP (see dp.h). */
 #include "privacy/dp.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@ double gf_dp_clip_scale(const float *x, int64_t n, double clip)
     double ss = 0.0;
     for (int64_t i = 0; i < n; i++) ss += (double)x[i] * (double)x[i];
     double norm = sqrt(ss);
+    if (!isfinite(norm)) return 0.0;   /* NaN or inf: nothing bounds it; never passed unclipped */
     return norm > clip ? clip / norm : 1.0;
 }
 
@@ -73,10 +75,32 @@ gf_status gf_dp_gaussian(float *out, int64_t n, double stddev)
     return GF_OK;
 }
 
-gf_status gf_dp_spent(const gf_dp_config *c, double q, int64_t rounds, double *eps, double *order)
+gf_status gf_dp_poisson_sample(int64_t n, double q, int64_t *idx, int64_t *count)
+{
+    *count = 0;
+    if (n < 0 || !(q >= 0 && q <= 1)) return gf_errorf(GF_ERR_ARG, "Poisson sampling: bad arguments (n %lld, q %g)",
+                                                       (long long)n, q);
+    if (sodium_init() < 0) return gf_errorf(GF_ERR_IO, "libsodium could not initialise");
+    unsigned char key[crypto_stream_chacha20_KEYBYTES];
+    randombytes_buf(key, sizeof key);
+    keystream ks = { .key = key };
+    keystream_fill(&ks);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (ks.at == KEY_WORDS) keystream_fill(&ks);
+        double u = (double)(ks.w[ks.at++] >> 11) * 0x1.0p-53;     /* [0, 1) */
+        if (u < q) idx[k++] = i;
+    }
+    sodium_memzero(&ks, sizeof ks);
+    sodium_memzero(key, sizeof key);
+    *count = k;
+    return GF_OK;
+}
+
+gf_status gf_dp_spent(const gf_dp_config *c, int64_t rounds, double *eps, double *order)
 {
     if (order) *order = NAN;
-    if (rounds <= 0 || q <= 0) { *eps = 0.0; return GF_OK; }
+    if (rounds <= 0) { *eps = 0.0; return GF_OK; }
     if (c->noise <= 0) { *eps = INFINITY; return GF_OK; }
-    return gf_dp_epsilon(c->noise, q, rounds, c->delta, eps, order);
+    return gf_dp_epsilon(c->noise, GF_DP_CLIENT_SAMPLE_RATE, rounds, c->delta, eps, order);
 }

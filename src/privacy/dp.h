@@ -25,7 +25,9 @@ typedef struct {
     double count_noise;  /* sigma_b: std of the noise on the unclipped count; 0: sites / 20 */
 } gf_dp_config;
 
-/* min(1, clip / ||x||_2) over x (n): the factor that clips x (1 for 0). */
+/* min(1, clip / ||x||_2) over x (n): the factor that clips x (1 for 0);
+ * 0 when the norm is NaN or inf (x must then be dropped, not scaled: 0 times
+ * NaN is NaN). */
 double gf_dp_clip_scale(const float *x, int64_t n, double clip);
 
 /* n independent N(0, stddev^2) values from libsodium's CSPRNG (a fresh
@@ -34,23 +36,50 @@ double gf_dp_clip_scale(const float *x, int64_t n, double clip);
  * included. Parallel (OpenMP) over chunks of 2048 values. */
 gf_status gf_dp_gaussian(float *out, int64_t n, double stddev);
 
+/* Poisson sampling from the same CSPRNG (a fresh key from the OS per call,
+ * expanded by ChaCha20): each of 0..n-1 is taken independently with
+ * probability q (a 53-bit uniform below q), so nobody, whoever knows a
+ * run's seed, can tell which were taken. Writes the taken indices in
+ * increasing order to idx (room for n) and their number to *count. */
+gf_status gf_dp_poisson_sample(int64_t n, double q, int64_t *idx, int64_t *count);
+
+/* Adaptive clipping: what a site reports of its update, b - 1/2 with b = 1
+ * when the update's norm was at most the clip (clip scale >= 1), else 0
+ * (Andrew et al. 2021, as TensorFlow Privacy's quantile estimator): +-1/2,
+ * so one site moves the count's sum by at most 1/2 (a site left out, or
+ * zeroed out, reports 0). */
+double gf_dp_count_report(double clip_scale);
+
 /* Adaptive clipping, for a round of `sites` updates: *count_std =
  * sigma_b (count_noise, or sites / 20 when 0), and *update_noise = the
  * multiplier of the noise on the sum of clipped updates, (sigma^-2 -
- * (2 sigma_b)^-2)^-1/2, so that the pair of Gaussian mechanisms (updates,
- * count) costs what one of multiplier sigma costs (Andrew et al., Thm 1):
- * the accountant keeps using sigma. Without adaptive clipping, sigma and 0.
- * GF_ERR_ARG when sigma >= 2 sigma_b (the count's noise would need all the
- * budget; raise count_noise). */
+ * (2 sigma_b)^-2)^-1/2. The count's sum of gf_dp_count_report values has
+ * sensitivity 1/2, so its noise sigma_b is a multiplier of 2 sigma_b, and
+ * the pair of Gaussian mechanisms (updates, count) costs what one of
+ * multiplier (update_noise^-2 + (2 sigma_b)^-2)^-1/2 = sigma costs (Andrew
+ * et al., Thm 1): the accountant keeps using sigma. Without adaptive
+ * clipping, sigma and 0. GF_ERR_ARG when sigma >= 2 sigma_b (the count's
+ * noise would need all the budget; raise count_noise). */
 gf_status gf_dp_round_noise(const gf_dp_config *c, int sites, double *update_noise, double *count_std);
 
 /* The next round's clip from this round's: clip * exp(-clip_lr * (f -
- * quantile)), f = noised_count / sites the noised fraction of updates whose
- * norm was at most clip (may fall outside [0, 1]). */
-double gf_dp_clip_next(const gf_dp_config *c, double clip, double noised_count, int sites);
+ * quantile)), f = noised_sum / sites + 1/2 the noised fraction of updates
+ * whose norm was at most clip (may fall outside [0, 1]); noised_sum is the
+ * sum of the sites' gf_dp_count_report values plus the count's noise. */
+double gf_dp_clip_next(const gf_dp_config *c, double clip, double noised_sum, int sites);
 
-/* Epsilon spent after `rounds` rounds at sample rate q (0 when rounds == 0;
- * +inf when noise == 0). order (may be NULL) gets the best RDP order. */
-gf_status gf_dp_spent(const gf_dp_config *c, double q, int64_t rounds, double *eps, double *order);
+/* The sampling rate client-level accounting uses: 1. The coordinator picks
+ * each round's sites (and the audit log and the job's status name them), so
+ * who took part is no secret from the coordinator or the operator, and
+ * amplification by sampling does not hold against them: every site is
+ * counted as if it took part in every round, whatever the job's fraction. */
+#define GF_DP_CLIENT_SAMPLE_RATE 1.0
+
+/* Epsilon spent after `rounds` rounds of client-level DP, against the
+ * coordinator and the operator (sample rate GF_DP_CLIENT_SAMPLE_RATE;
+ * neighbouring jobs differ in one site's data, its update and count report
+ * replaced by zero): 0 when rounds == 0, +inf when noise == 0. order (may be
+ * NULL) gets the best RDP order. */
+gf_status gf_dp_spent(const gf_dp_config *c, int64_t rounds, double *eps, double *order);
 
 #endif

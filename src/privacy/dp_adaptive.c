@@ -5,6 +5,11 @@
 
 #include <math.h>
 
+double gf_dp_count_report(double clip_scale)
+{
+    return clip_scale >= 1.0 ? 0.5 : -0.5;
+}
+
 gf_status gf_dp_round_noise(const gf_dp_config *c, int sites, double *update_noise, double *count_std)
 {
     *update_noise = c->noise;
@@ -22,9 +27,9 @@ gf_status gf_dp_round_noise(const gf_dp_config *c, int sites, double *update_noi
     return GF_OK;
 }
 
-double gf_dp_clip_next(const gf_dp_config *c, double clip, double noised_count, int sites)
+double gf_dp_clip_next(const gf_dp_config *c, double clip, double noised_sum, int sites)
 {
     if (!c->adaptive || sites < 1) return clip;
-    double f = noised_count / sites;
+    double f = noised_sum / sites + 0.5;
     return clip * exp(-c->clip_lr * (f - c->quantile));
 }

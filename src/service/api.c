@@ -306,9 +306,10 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
         if (spec.dp.enabled) {      /* what the completed rounds spent */
             double eps = 0, order = NAN;
-            gf_dp_spent(&spec.dp, spec.fraction, job.round, &eps, &order);
-            json_t *dp = json_pack("{s:f,s:f,s:f,s:f,s:o,s:o}", "clip", spec.dp.clip, "noise", spec.dp.noise,
-                                   "delta", spec.dp.delta, "sample_rate", spec.fraction,
+            gf_dp_spent(&spec.dp, job.round, &eps, &order);
+            json_t *dp = json_pack("{s:f,s:f,s:f,s:f,s:s,s:o,s:o}", "clip", spec.dp.clip, "noise", spec.dp.noise,
+                                   "delta", spec.dp.delta, "sample_rate", GF_DP_CLIENT_SAMPLE_RATE,
+                                   "against", "coordinator and operator",
                                    "epsilon", isfinite(eps) ? json_real(eps) : json_null(),
                                    "budget", spec.dp.epsilon > 0 ? json_real(spec.dp.epsilon) : json_null());
             if (!isnan(order)) json_object_set_new(dp, "order", json_real(order));

@@ -227,7 +227,7 @@ static double over_budget(const gf_fedjob *j, int64_t round)
 {
     const gf_dp_config *dp = &j->spec.dp;
     double eps;
-    if (!dp->enabled || dp->epsilon <= 0 || gf_dp_spent(dp, j->spec.fraction, round, &eps, NULL)) return 0;
+    if (!dp->enabled || dp->epsilon <= 0 || gf_dp_spent(dp, round, &eps, NULL)) return 0;
     return eps > dp->epsilon ? eps : 0;
 }
 

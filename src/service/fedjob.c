@@ -153,7 +153,8 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
     free(j->parts);
     j->parts = p;
     j->nparts = n;
-    j->received = j->declined = j->dp_unclipped = 0;
+    j->received = j->declined = 0;
+    j->dp_count_sum = 0;
     j->loss_sum = j->weight_sum = 0;
     j->round = round;
     j->closing = 0;
@@ -306,8 +307,9 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload 
     if (!p) st = gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
     else if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
         double scale = gf_dp_clip_scale(up->view.vec, j->model.d, j->dp_clip);
-        st = gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL);
-        if (!st) j->dp_unclipped += scale >= 1.0;
+        st = scale > 0 ? gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL)
+                       : gf_errorf(GF_ERR_NUMERIC, "update of site \"%s\": its norm is not finite", site);
+        if (!st) j->dp_count_sum += gf_dp_count_report(scale);
     }
     else
         st = gf_strategy_add(j->strategy, up->view.vec, (double)up->samples,
@@ -356,7 +358,7 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     }
     float *vec = global_vec(j);
     gf_status st = GF_OK;
-    double count = j->dp_unclipped, next_clip = j->dp_clip;
+    double count = j->dp_count_sum, next_clip = j->dp_clip;
     int summed = j->received;
     if (j->sec) {
         st = add_unmasked(j, &count, &summed);      /* noised by the sites */
@@ -420,12 +422,12 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     int nmeta = (int)(sizeof meta / sizeof meta[0]);
     if (j->spec.dp.enabled) {
         double eps;
-        gf_dp_spent(&j->spec.dp, j->spec.fraction, round, &eps, NULL);
+        gf_dp_spent(&j->spec.dp, round, &eps, NULL);
         snprintf(seps, sizeof seps, "%.17g", eps);
         snprintf(sdelta, sizeof sdelta, "%.17g", j->spec.dp.delta);
         snprintf(snoise, sizeof snoise, "%.17g", j->spec.dp.noise);
         snprintf(sclip, sizeof sclip, "%.17g", j->dp_clip_used);
-        snprintf(sq, sizeof sq, "%.17g", j->spec.fraction);
+        snprintf(sq, sizeof sq, "%.17g", GF_DP_CLIENT_SAMPLE_RATE);
         snprintf(snext, sizeof snext, "%.17g", j->dp_clip);
         if (!j->spec.dp.adaptive) nmeta -= 1;
     } else {

@@ -49,9 +49,10 @@ typedef struct {
     gf_secround    *sec;          /* the open round's secure aggregation (NULL without) */
     double       loss_sum, weight_sum;
     /* client-level DP: the clip of the open round (adaptive clipping moves
-     * it every round) and, central DP, how many updates it left unclipped */
+     * it every round) and, central DP, the sum of the updates' count reports
+     * (gf_dp_count_report: +1/2 unclipped, -1/2 clipped) */
     double       dp_clip;
-    int          dp_unclipped;
+    double       dp_count_sum;
     double       dp_clip_used;    /* the clip of the last aggregated round */
     /* evaluation on a held-out set ("eval" in the spec), run by the
      * coordinator as a child process (fedeval.h): the resolved reader spec

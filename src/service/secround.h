@@ -43,8 +43,9 @@ typedef struct {
     double max_weight;       /* weight = min(samples, max_weight) / max_weight; 1 under DP */
     double dp_clip;          /* DP: the L2 bound each site applies this round (0: no DP) */
     double dp_noise_std;     /* DP: std of each site's share of the noise (sigma S / sqrt(t)) */
-    int    dp_count;         /* adaptive clipping: x gains a last coordinate, 1 when the
-                              * update's norm was at most dp_clip, plus its noise share */
+    int    dp_count;         /* adaptive clipping: x gains a last coordinate, +1/2 when the
+                              * update's norm was at most dp_clip, else -1/2 (gf_dp_count_report),
+                              * plus its noise share */
     double dp_count_noise_std;   /* sigma_b / sqrt(t) */
 } gf_secround_public;
 
@@ -103,7 +104,8 @@ gf_status gf_secround_finish(gf_secround *r);
 
 /* After DONE: the dequantised sum over the survivors (d) (the weighted sum
  * of their updates), the weight sum, how many were summed, and (adaptive
- * clipping; else 0) the noised count of unclipped updates. */
+ * clipping; else 0) the noised sum of the sites' count reports
+ * (gf_dp_count_report: +-1/2 each). */
 gf_status gf_secround_result(const gf_secround *r, float *sum /* (d) */, double *weight, int *nsummed,
                              double *count);
 

@@ -140,13 +140,13 @@ static gf_status contribution(const site_secagg *s, const float *update, int64_t
     int64_t d = s->p.d - 1 - s->dp_count;
     if (s->dp_clip > 0) {                 /* clipped to S, weight 1, plus this site's share of the noise */
         double scale = gf_dp_clip_scale(update, d, s->dp_clip);
-        if (s->dp_count) {                /* adaptive clipping: was the norm at most S? plus its noise share */
+        if (s->dp_count) {                /* adaptive clipping: +-1/2 (was the norm at most S?) plus its noise share */
             float nb = 0;
             gf_status st = gf_dp_gaussian(&nb, 1, s->dp_count_noise_std);
             if (st) return st;
-            x[d + 1] = (scale >= 1.0 ? 1.0f : 0.0f) + nb;
+            x[d + 1] = (float)(gf_dp_count_report(scale) + nb);
         }
-        for (int64_t i = 0; i < d; i++) x[i] = (float)(update[i] * scale);
+        for (int64_t i = 0; i < d; i++) x[i] = scale > 0 ? (float)(update[i] * scale) : 0.0f;   /* 0: not finite */
         if (s->dp_noise_std > 0) {
             float chunk[4096];
             for (int64_t at = 0; at < d; at += 4096) {

@@ -13,9 +13,9 @@
 #define SAMPLE_STREAM 0x506f6973736f6e31ull
 
 typedef struct {                /* one worker's share of a step; padded against false sharing */
-    int64_t examples, clipped, correct;
+    int64_t examples, clipped, dropped, correct;
     double  loss_sum;
-    char    pad[64 - 4 * 8];
+    char    pad[64 - 5 * 8];
 } worker_stats;
 
 struct gf_dpsgd {
@@ -112,6 +112,11 @@ static void worker_run(gf_dpsgd *d, int w, const gf_dataset *data, const int64_t
         s->loss_sum += gf_model_backward(m, &label, 1, &right);
         s->correct += right;
         double norm = l2_norm(g, P);
+        if (!isfinite(norm)) {            /* NaN or inf: no clip bounds it; the example is dropped */
+            s->dropped++;
+            if (i == lo) memset(acc, 0, sizeof(float) * (size_t)P);
+            continue;
+        }
         float f = norm > d->cfg.clip ? (float)(d->cfg.clip / norm) : 1.0f;
         s->clipped += norm > d->cfg.clip;
         if (i == lo) for (int64_t j = 0; j < P; j++) acc[j] = f * g[j];
@@ -157,10 +162,19 @@ gf_status gf_dpsgd_gradient(gf_dpsgd *d, const gf_dataset *data, const int64_t *
         for (int w = 0; w < W; w++) {
             stats->examples += ws[w].examples;
             stats->clipped += ws[w].clipped;
+            stats->dropped += ws[w].dropped;
             stats->correct += ws[w].correct;
             stats->loss_sum += ws[w].loss_sum;
         }
     }
+    return GF_OK;
+}
+
+gf_status gf_dpsgd_batch(const gf_dpsgd_config *c, int64_t n, double q, uint64_t seed, uint64_t step,
+                         int64_t *idx, int64_t *count)
+{
+    if (c->noise > 0) return gf_dp_poisson_sample(n, q, idx, count);
+    *count = gf_dpsgd_sample(n, q, seed, step, idx);
     return GF_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Record-level differential privacy of the training step: DP-SGD (Abadi et
  * al. 2016) as Opacus does it. A step's batch is drawn by Poisson sampling
- * (each training example independently with probability q); every example's
+ * (each training example independently with probability q, from the CSPRNG
+ * so that the batches are secret, as the accountant assumes); every example's
  * gradient over the flat parameter vector is clipped to L2 norm C (factor
  * min(1, C / ||g||)); the clipped gradients are summed, N(0, (sigma C)^2)
  * from libsodium's CSPRNG is added to every coordinate, and the sum is
@@ -39,6 +40,7 @@ typedef struct gf_dpsgd gf_dpsgd;
 typedef struct {
     int64_t examples;   /* batch size drawn */
     int64_t clipped;    /* examples whose gradient norm exceeded C */
+    int64_t dropped;    /* examples whose gradient norm was NaN or inf: left out of the sum */
     int64_t correct;    /* right argmax predictions */
     double  loss_sum;   /* sum of the examples' losses */
 } gf_dpsgd_stats;
@@ -55,15 +57,29 @@ void      gf_dpsgd_free(gf_dpsgd *d);
 /* The private gradient of one step, into m->grads (nparams):
  *   (sum_i g_i min(1, C / ||g_i||) + N(0, (sigma C)^2 I)) / expected_batch
  * over examples idx[0..count) of data, g_i the gradient of example i's loss
- * (count may be 0: noise only). Example i's dropout masks come from
+ * (count may be 0: noise only). An example whose gradient norm is not
+ * finite is left out of the sum (stats->dropped), never passed unclipped. Example i's dropout masks come from
  * gf_hash64(dropout_key, i). stats may be NULL. */
 gf_status gf_dpsgd_gradient(gf_dpsgd *d, const gf_dataset *data, const int64_t *idx, int64_t count,
                             double expected_batch, uint64_t dropout_key, gf_dpsgd_stats *stats);
 
-/* Poisson sampling of the batch of (seed, step): each of 0..n-1 is in it
- * independently with probability q, decided by gf_hash64 of a key made from
- * (seed, step) and the index. Writes the chosen indices in increasing order
- * to idx (room for n) and returns how many. */
+/* The Poisson batch of one step (each of 0..n-1 independently with
+ * probability q), indices in increasing order into idx (room for n), their
+ * number into *count. With noise (c->noise > 0) it comes from the CSPRNG
+ * (gf_dp_poisson_sample): the accountant's amplification by subsampling
+ * assumes that nobody knows which records a step used, and the run's seed is
+ * no secret (the checkpoint stores it; a site's is derived from the job's
+ * seed and the site's name, both known to the coordinator). Such batches are
+ * not reproducible. Without noise (epsilon is infinite: no guarantee to
+ * protect) it is gf_dpsgd_sample(n, q, seed, step): reproducible. */
+gf_status gf_dpsgd_batch(const gf_dpsgd_config *c, int64_t n, double q, uint64_t seed, uint64_t step,
+                         int64_t *idx, int64_t *count);
+
+/* Poisson sampling of the batch of (seed, step), reproducible and so only
+ * for runs without noise: each of 0..n-1 is in it independently with
+ * probability q, decided by gf_hash64 of a key made from (seed, step) and
+ * the index. Writes the chosen indices in increasing order to idx (room for
+ * n) and returns how many. */
 int64_t gf_dpsgd_sample(int64_t n, double q, uint64_t seed, uint64_t step, int64_t *idx);
 
 /* The sampling of a run over n examples with batch B: q = min(1, B / n);

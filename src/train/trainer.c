@@ -117,10 +117,11 @@ static gf_status dp_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats
     int64_t correct = 0, seen = 0;
     for (int64_t si = 0; si < nsteps && epoch_open(t); si++) {
         double t0 = gf_now();
-        int64_t count = gf_dpsgd_sample(train->n, q, t->cfg.seed, (uint64_t)t->step, t->perm);
+        int64_t count;
+        gf_status st = gf_dpsgd_batch(&t->cfg.dpsgd, train->n, q, t->cfg.seed, (uint64_t)t->step, t->perm, &count);
+        if (st) return st;
         gf_dpsgd_stats ds;
-        gf_status st = gf_dpsgd_gradient(t->dp, train, t->perm, count, expected,
-                                         gf_hash64(t->cfg.seed, (uint64_t)t->step), &ds);
+        st = gf_dpsgd_gradient(t->dp, train, t->perm, count, expected, gf_hash64(t->cfg.seed, (uint64_t)t->step), &ds);
         if (st) return st;
         add_local_terms(t);
         gf_optim_step(&t->optim, m->params, m->grads);

@@ -3,9 +3,10 @@
  * epoch e comes from (seed, e) and the dropout masks of step s from
  * (seed, s), so (seed, epoch, step) is the whole RNG state and a resumed run
  * continues bit-identically. With DP-SGD on (cfg.dpsgd), step s's batch is
- * a Poisson sample drawn from (seed, s) instead of a slice of the shuffle,
- * and the gradient is clipped per example and noised (train/dpsgd.h): a run
- * is then reproducible apart from the noise. */
+ * a Poisson sample instead of a slice of the shuffle, and the gradient is
+ * clipped per example and noised (train/dpsgd.h): with noise, batches and
+ * noise come from the CSPRNG and a run is not reproducible; without noise
+ * (no guarantee) the batch of step s comes from (seed, s) and it is. */
 #ifndef GF_TRAIN_TRAINER_H
 #define GF_TRAIN_TRAINER_H
 
