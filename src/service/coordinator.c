@@ -556,6 +556,8 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     gf_https_config hc = { .pki_dir = c->tls_dir, .listen_host = cfg->listen_host, .port = cfg->port,
                            .max_body = c->cfg.max_body, .body_slots = c->cfg.body_slots,
                            .body_timeout_s = c->cfg.body_timeout_s, .admit = co_admit,
+                           .header_timeout_s = c->cfg.header_timeout_s,
+                           .per_ip_connections = c->cfg.per_ip_connections, .max_connections = 1024,
                            .handler = co_handle, .ctx = c, .log = http_log };
     if ((st = gf_https_start(&hc, &c->http))) { gf_coordinator_stop(c); return st; }
     if (pthread_create(&c->driver, NULL, driver_main, c)) {
