@@ -68,7 +68,7 @@ for t in "revoked:$TR:$TRID" "expired:$TX:$TXID"; do
   name=${t%%:*}; rest=${t#*:}; tok=${rest%:*}; id=${rest##*:}
   out=$(curl -s -w ' %{http_code}' --cacert "$CA" -H "Authorization: Bearer $tok" "$URL/v1/jobs")
   echo "$out" | grep -q "token $name.* 401$" && ! echo "$out" | grep -q "token $id\b" \
-    && ok "a $name token: 401 \"token $name\" without its id" || fail "a $name token ($id): $out"
+    && ok "$name token: 401 \"token $name\" without its id" || fail "$name token ($id): $out"
 done
 
 # ---- 8: downloads streamed from disk ----------------------------------------------
