@@ -5,7 +5,8 @@ and bench/attack.sh): raw TLS and TCP clients on loopback. Prints "ok: ..." or
   http_edge.py stall PORT MEMBER_TOKEN SPEC_FILE   huge announced bodies without credentials
   http_edge.py slowloris PORT HEADER_TIMEOUT_S     300 silent TCP connections from 127.0.0.2
   http_edge.py flood PORT N                        N anonymous requests with 8 KB URLs
-  http_edge.py hold PORT CONNS SECONDS             CONNS anonymous connections trickling bodies
+  http_edge.py hold PORT CONNS SECONDS [SOURCE]    CONNS anonymous connections trickling bodies
+  http_edge.py member PORT TOKEN SPEC_FILE SECONDS  a member's POST /v1/jobs every 0.5 s, one line each
 """
 import socket, ssl, sys, time, http.client, json
 
@@ -134,13 +135,13 @@ def flood(port, n):
     report(answered == n, "%d of %d anonymous requests with 8 KB URLs answered 401" % (answered, n))
 
 
-def hold(port, conns, seconds):
+def hold(port, conns, seconds, source=None):
     """conns anonymous connections, each announcing 256 MiB and trickling a byte every
     second (reconnecting when closed), for `seconds`."""
     socks = []
     def opened():
         try:
-            s = tls(port, timeout=5)
+            s = tls(port, timeout=5, source=(source, 0) if source else None)
             s.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\n\r\n")
             s.setblocking(False)
             return s
@@ -167,6 +168,15 @@ def hold(port, conns, seconds):
         s.close()
 
 
+def member(port, token, spec_file, seconds):
+    body = open(spec_file, "rb").read()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        st, secs = member_post(port, token, body, 30)
+        print("post_ms=%.1f status=%s" % (1000 * secs, st), flush=True)
+        time.sleep(0.5)
+
+
 if __name__ == "__main__":
     cmd, port = sys.argv[1], int(sys.argv[2])
     if cmd == "stall":
@@ -176,4 +186,6 @@ if __name__ == "__main__":
     elif cmd == "flood":
         flood(port, int(sys.argv[3]))
     elif cmd == "hold":
-        hold(port, int(sys.argv[3]), float(sys.argv[4]))
+        hold(port, int(sys.argv[3]), float(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None)
+    elif cmd == "member":
+        member(port, sys.argv[3], sys.argv[4], float(sys.argv[5]))
