@@ -117,7 +117,21 @@ def slowloris(port, header_timeout):
     time.sleep(0.5)
     n = open_count()
     report(n <= 64, "of 300 connections from one address, %d kept (at most 64)" % n)
-    time.sleep(header_timeout + 2)
+    # headers trickled a byte every 0.25 s: never idle, yet cut at the deadline
+    t = tls(port)
+    t.sendall(b"POST /v1/jobs HTTP/1.1\r\nContent-Length: 268435456\r\n")
+    t0, cut = time.monotonic(), None
+    while time.monotonic() - t0 < header_timeout + 3:
+        try:
+            t.send(b"X")
+        except OSError:
+            cut = time.monotonic() - t0
+            break
+        time.sleep(0.25)
+    t.close()
+    report(cut is not None, "headers trickled a byte every 0.25 s: connection cut after %s s (header timeout %d s)"
+           % ("%.1f" % cut if cut else "no cut in %d" % (header_timeout + 3), header_timeout))
+    time.sleep(max(0, header_timeout + 2 - (time.monotonic() - t0)))
     n = open_count()
     report(n == 0, "%d silent connections still open %d s after the %d s handshake timeout" % (n, 2, header_timeout))
     for s in socks:
@@ -136,13 +150,14 @@ def flood(port, n):
 
 
 def hold(port, conns, seconds, source=None):
-    """conns anonymous connections, each announcing 256 MiB and trickling a byte every
-    second (reconnecting when closed), for `seconds`."""
+    """conns anonymous connections, each announcing a 256 MiB body and trickling its
+    headers a byte a second (the most an anonymous client can hold: a complete
+    header block is answered 401 at once), reconnecting when cut, for `seconds`."""
     socks = []
     def opened():
         try:
             s = tls(port, timeout=5, source=(source, 0) if source else None)
-            s.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\n\r\n")
+            s.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\nX-Pad: ")
             s.setblocking(False)
             return s
         except OSError:

@@ -38,7 +38,22 @@ struct gf_https_server {
     int                handlers;                    /* handler threads running */
     pthread_cond_t     handlers_done;
     int                stopping;
+    /* the header deadline: libmicrohttpd's timeout is idle-based, so a
+     * client trickling a byte a second would never meet it */
+    pthread_mutex_t    conn_lock;                   /* conns, sweeper_stop */
+    struct conn_state *conns;                       /* every open connection */
+    pthread_cond_t     sweeper_wake;
+    pthread_t          sweeper;
+    int                sweeper_started, sweeper_stop;
 };
+
+/* One TCP connection (libmicrohttpd's socket context). */
+typedef struct conn_state {
+    struct conn_state *prev, *next;
+    int    fd;
+    double deadline;      /* monotonic seconds by which its (next) request's headers must be in;
+                             0: none (an authenticated connection: the idle timeout only) */
+} conn_state;
 
 /* One request in flight (libmicrohttpd's per-request context). */
 typedef struct request_state {
@@ -224,6 +239,8 @@ static double mono_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static void headers_in(gf_https_server *s, struct MHD_Connection *conn, int authenticated);
+
 /* The certificate, then the admission: nothing of the body is accepted
  * (nor memory reserved for it) before both have passed. */
 static enum MHD_Result first_call(gf_https_server *s, struct MHD_Connection *conn, request_state *r,
@@ -257,6 +274,7 @@ static enum MHD_Result first_call(gf_https_server *s, struct MHD_Connection *con
     }
     if (a.authenticated)   /* past the handshake-and-headers deadline: the usual idle timeout */
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s);
+    headers_in(s, conn, a.authenticated);
     r->max_body = a.max_body;
     r->large = a.large && s->cfg.body_slots > 0;
     r->announced = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ? n : ULLONG_MAX;
@@ -444,6 +462,70 @@ static enum MHD_Result start_handler(gf_https_server *s, struct MHD_Connection *
     return MHD_YES;   /* answered on the next call */
 }
 
+/* ---- the header deadline --------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    gf_https_server *s = cls;
+    conn_state *cs = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(cs = calloc(1, sizeof *cs))) return;   /* untracked: the idle timeout still applies */
+        cs->fd = ci->connect_fd;
+        cs->deadline = mono_now() + s->cfg.header_timeout_s;
+        pthread_mutex_lock(&s->conn_lock);
+        cs->next = s->conns;
+        if (s->conns) s->conns->prev = cs;
+        s->conns = cs;
+        pthread_mutex_unlock(&s->conn_lock);
+        *socket_context = cs;
+    } else if (cs) {                          /* closed: before libmicrohttpd closes the socket */
+        pthread_mutex_lock(&s->conn_lock);
+        if (cs->prev) cs->prev->next = cs->next;
+        else s->conns = cs->next;
+        if (cs->next) cs->next->prev = cs->prev;
+        pthread_mutex_unlock(&s->conn_lock);
+        free(cs);
+        *socket_context = NULL;
+    }
+}
+
+/* A request's headers are in: an authenticated connection loses its
+ * deadline, any other gets a fresh one for its next request. */
+static void headers_in(gf_https_server *s, struct MHD_Connection *conn, int authenticated)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_state *cs = ci ? ci->socket_context : NULL;
+    if (!cs) return;
+    pthread_mutex_lock(&s->conn_lock);
+    cs->deadline = authenticated ? 0 : mono_now() + s->cfg.header_timeout_s;
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* Twice a second: connections past their header deadline are shut down
+ * (libmicrohttpd then sees the end of the stream and closes them). */
+static void *sweeper_main(void *arg)
+{
+    gf_https_server *s = arg;
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->sweeper_stop) {
+        double now = mono_now();
+        for (conn_state *cs = s->conns; cs; cs = cs->next)
+            if (cs->deadline > 0 && now > cs->deadline) {
+                shutdown(cs->fd, SHUT_RDWR);
+                cs->deadline = 0;
+            }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&s->sweeper_wake, &s->conn_lock, &ts);
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
@@ -557,6 +639,8 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (pthread_mutex_init(&s->crl_lock, NULL)) { free(s); return gf_errorf(GF_ERR_NOMEM, "HTTPS server: mutex"); }
     pthread_mutex_init(&s->slot_lock, NULL);
     pthread_cond_init(&s->handlers_done, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->sweeper_wake, NULL);
 
     char crl_file[PATH_MAX], ca_file[PATH_MAX];
     struct sockaddr_storage sa;
@@ -584,6 +668,7 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)GF_PKI_PRIORITY},
         {MHD_OPTION_SOCK_ADDR, 0, &sa},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.per_ip_connections, NULL},
         /* the handshake and the first headers; raised to idle_timeout_s once authenticated */
@@ -605,6 +690,11 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
                          cfg->listen_host ? cfg->listen_host : "*", cfg->port, e ? strerror(e) : "libmicrohttpd failed",
                          cfg->pki_dir);
     }
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s)) {
+        gf_https_stop(s);
+        return gf_errorf(GF_ERR_NOMEM, "HTTPS server: cannot start the header-deadline thread");
+    }
+    s->sweeper_started = 1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di && di->port ? di->port : cfg->port;
     *out = s;
@@ -619,6 +709,13 @@ int gf_https_port(const gf_https_server *s)
 void gf_https_stop(gf_https_server *s)
 {
     if (!s) return;
+    if (s->sweeper_started) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->sweeper_stop = 1;
+        pthread_cond_signal(&s->sweeper_wake);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->sweeper, NULL);
+    }
     if (s->mhd) {
         /* every suspended connection resumed before libmicrohttpd stops:
          * those waiting for a slot now, those in a handler when it returns */
@@ -637,6 +734,8 @@ void gf_https_stop(gf_https_server *s)
     pthread_mutex_destroy(&s->crl_lock);
     pthread_mutex_destroy(&s->slot_lock);
     pthread_cond_destroy(&s->handlers_done);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_cond_destroy(&s->sweeper_wake);
     free(s->key_pem);
     free(s->crt_pem);
     free(s->ca_pem);
