@@ -25,8 +25,11 @@ static void usage(FILE *f)
           "  --tls DIR           provisioning folder of gf provision (uses DIR/coordinator)\n"
           "  --port-file FILE    write the bound port to FILE once serving\n"
           "  --max-body BYTES    largest request body (default 268435456; no 2 GiB cap)\n"
-          "  --body-timeout S    an upload must arrive within S seconds of its first byte\n"
+          "  --body-timeout S    a request's body must arrive within S seconds of its headers\n"
           "                      (default 300; raise it for very large models on slow links)\n"
+          "  --header-timeout S  a new connection's TLS handshake and first request headers\n"
+          "                      must come within S seconds (default 10)\n"
+          "  --per-ip-connections N  connections from one address at once (default 64)\n"
           "  --site-timeout S    a site not heard from for S seconds is offline (default 60)\n"
           "  --eval-threads T    threads for the held-out evaluation (default 1)\n"
           "\n"
@@ -50,12 +53,12 @@ int cmd_coordinator(int argc, char **argv)
         {"max-body", 1, 0, 'm'}, {"site-timeout", 1, 0, 's'}, {"eval-threads", 1, 0, 'e'},
         {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"executor", 1, 0, 'X'},
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
-        {0, 0, 0, 0}};
+        {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {0, 0, 0, 0}};
     const char *executor = "local", *slurm_conf = NULL;
     long cores = 0, gpus = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
-    long max_body = 268435456L, eval_threads = 1, body_timeout = 300;
+    long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
     double site_timeout = 60;
     int quiet = 0, c;
     optind = 1;
@@ -70,6 +73,8 @@ int cmd_coordinator(int argc, char **argv)
         case 's': if (cli_parse_float("--site-timeout", optarg, 0.1, 1e6, &site_timeout)) return 2; break;
         case 'e': if (cli_parse_int("--eval-threads", optarg, 1, 1024, &eval_threads)) return 2; break;
         case 'b': if (cli_parse_int("--body-timeout", optarg, 1, 1L << 30, &body_timeout)) return 2; break;
+        case 'T': if (cli_parse_int("--header-timeout", optarg, 1, 3600, &header_timeout)) return 2; break;
+        case 'I': if (cli_parse_int("--per-ip-connections", optarg, 1, 1000000, &per_ip)) return 2; break;
         case 'q': quiet = 1; break;
         case 'X':
             if (strcmp(optarg, "local") && strcmp(optarg, "slurm")) {
@@ -105,6 +110,7 @@ int cmd_coordinator(int argc, char **argv)
 
     gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
                                   .max_body = (size_t)max_body, .body_timeout_s = (int)body_timeout,
+                                  .header_timeout_s = (int)header_timeout, .per_ip_connections = (int)per_ip,
                                   .site_timeout_s = site_timeout,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
                                   .executor = executor, .cores = (int)cores, .gpus = (int)gpus,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -31,21 +32,50 @@ struct gf_https_server {
     char              *key_pem, *crt_pem, *ca_pem;  /* libmicrohttpd keeps pointers to these */
     gf_pki_crl        *crl;
     pthread_mutex_t    crl_lock;                    /* serialises refresh + check */
-    pthread_mutex_t    slot_lock;                   /* body slots in use (cfg.body_slots) */
-    pthread_cond_t     slot_free;
-    int                slots_used;
+    pthread_mutex_t    slot_lock;                   /* body slots, waiters and handler threads */
+    int                slots_used;                  /* of cfg.body_slots */
+    struct request_state *wait_head, *wait_tail;    /* suspended for a slot, first come first served */
+    int                handlers;                    /* handler threads running */
+    pthread_cond_t     handlers_done;
+    int                stopping;
+    /* the header deadline: libmicrohttpd's timeout is idle-based, so a
+     * client trickling a byte a second would never meet it */
+    pthread_mutex_t    conn_lock;                   /* conns, sweeper_stop */
+    struct conn_state *conns;                       /* every open connection */
+    pthread_cond_t     sweeper_wake;
+    pthread_t          sweeper;
+    int                sweeper_started, sweeper_stop;
 };
 
+/* One TCP connection (libmicrohttpd's socket context). */
+typedef struct conn_state {
+    struct conn_state *prev, *next;
+    int    fd;
+    double deadline;      /* monotonic seconds by which its (next) request's headers must be in;
+                             0: none (an authenticated connection: the idle timeout only) */
+} conn_state;
+
 /* One request in flight (libmicrohttpd's per-request context). */
-typedef struct {
+typedef struct request_state {
     int      refused;                       /* a reply was queued before the body */
     unsigned pending;                       /* refusal status to send once the body is drained */
     char     msg[512];                      /* its message */
     char     peer[GF_PKI_NAME_MAX + 1];
+    size_t   max_body;                      /* from its admission */
+    int      large;                         /* its body needs one of cfg.body_slots */
+    unsigned long long announced;           /* Content-Length (ULLONG_MAX: none) */
     uint8_t *body;
     size_t   len, cap;
     int      slot;                          /* holds one of cfg.body_slots */
-    double   body_since;                    /* monotonic seconds of its first body byte (0: none yet) */
+    int      waiting;                       /* suspended until a slot frees (in the wait list) */
+    struct request_state *next_waiter;
+    double   since;                         /* monotonic seconds of its first call */
+    /* its handler, on a thread of its own while the connection is suspended */
+    struct MHD_Connection *conn;
+    const char *method, *url;
+    int      running;                       /* the handler thread has it */
+    unsigned answer_status;                 /* set by the handler thread ... */
+    struct MHD_Response *answer;            /* ... and queued once the connection resumes */
 } request_state;
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -109,24 +139,49 @@ static char *error_json(const char *msg, size_t *len)
     return s;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *type,
-                             struct MHD_Response *r)
+/* The policy of every answer: nothing loads from elsewhere, nothing inline
+ * runs, no framing, no caching (tokens are answered), no referrer. */
+#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* Content-Type and the security headers added to r; r is destroyed on failure. */
+static struct MHD_Response *dress(struct MHD_Response *r, const char *type)
+{
+    if (!r) return NULL;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+        MHD_add_response_header(r, "Content-Security-Policy", CSP) != MHD_YES ||
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        MHD_add_response_header(r, "X-Frame-Options", "DENY") != MHD_YES ||
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
 {
     if (!r) return MHD_NO;
-    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (ok == MHD_YES) ok = MHD_queue_response(conn, status, r);
+    enum MHD_Result ok = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ok;
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *msg)
+/* {"error": msg} as a dressed response (NULL when out of memory). */
+static struct MHD_Response *error_response(const char *msg)
 {
     size_t len = 0;
     char *body = error_json(msg, &len);
-    if (!body) return MHD_NO;   /* out of memory: drop the connection */
+    if (!body) return NULL;
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
-    if (!r) { free(body); return MHD_NO; }
-    return queue(conn, status, "application/json", r);
+    if (!r) { free(body); return NULL; }
+    return dress(r, "application/json");
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+    return queue(conn, status, error_response(msg));   /* NULL (out of memory): drop the connection */
 }
 
 /* Verified, unrevoked site name of the connection's TLS session. */
@@ -177,28 +232,6 @@ static unsigned long long content_length(struct MHD_Connection *conn, const char
     return errno || end == cl || *end ? ULLONG_MAX : n;
 }
 
-static enum MHD_Result first_call(gf_https_server *s, struct MHD_Connection *conn, request_state *r,
-                                  const char *method, const char *url)
-{
-    const char *cl;
-    unsigned long long n = content_length(conn, &cl);
-    if (authenticate(s, conn, r->peer, sizeof r->peer) != GF_OK) {
-        snprintf(r->msg, sizeof r->msg, "client certificate refused: %s", gf_last_error());
-        logf_(s, "403 %s %s: %s", method, url, r->msg);
-        r->peer[0] = 0;
-        return refuse(conn, r, MHD_HTTP_FORBIDDEN, n);
-    }
-    if (n > s->cfg.max_body) {
-        snprintf(r->msg, sizeof r->msg, "request body of %s bytes is larger than the limit of %zu bytes", cl,
-                 s->cfg.max_body);
-        logf_(s, "413 %s %s from \"%s\": %s", method, url, r->peer, r->msg);
-        return refuse(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, n);
-    }
-    if (n > 0 && !(r->body = malloc(n))) return MHD_NO;   /* the whole body, allocated once */
-    r->cap = n;
-    return MHD_YES;
-}
-
 static double mono_now(void)
 {
     struct timespec ts;
@@ -206,17 +239,87 @@ static double mono_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Bodies in memory are bounded by cfg.body_slots: a request takes a slot
- * when its first body bytes arrive (waiting, and so leaving the rest in the
- * socket, while all are taken) and gives it back once its handler returns. */
-static void slot_take(gf_https_server *s, request_state *r)
+static void headers_in(gf_https_server *s, struct MHD_Connection *conn, int authenticated);
+
+/* The certificate, then the admission: nothing of the body is accepted
+ * (nor memory reserved for it) before both have passed. */
+static enum MHD_Result first_call(gf_https_server *s, struct MHD_Connection *conn, request_state *r,
+                                  const char *method, const char *url)
 {
-    if (!s->cfg.body_slots || r->slot) return;
+    const char *cl;
+    unsigned long long n = content_length(conn, &cl);
+    r->since = mono_now();
+    r->conn = conn;
+    r->method = method;
+    r->url = url;
+    if (authenticate(s, conn, r->peer, sizeof r->peer) != GF_OK) {
+        snprintf(r->msg, sizeof r->msg, "client certificate refused: %s", gf_last_error());
+        logf_(s, "403 %s %.128s: %s", method, url, r->msg);
+        r->peer[0] = 0;
+        return refuse(conn, r, MHD_HTTP_FORBIDDEN, n);
+    }
+    gf_http_admission a = {0};
+    if (s->cfg.admit) {
+        gf_http_request req = {.method = method, .path = url, .peer = r->peer, .conn = conn};
+        s->cfg.admit(s->cfg.ctx, &req, &a);
+        if (a.max_body > s->cfg.max_body) a.max_body = s->cfg.max_body;
+    } else {
+        a.max_body = s->cfg.max_body;
+        a.large = a.authenticated = 1;
+    }
+    if (a.status) {
+        snprintf(r->msg, sizeof r->msg, "%s", a.msg[0] ? a.msg : "request refused");
+        /* the connection closes after this answer; its body is not read */
+        return refuse(conn, r, a.status >= 400 && a.status <= 599 ? (unsigned)a.status : MHD_HTTP_FORBIDDEN, n);
+    }
+    if (a.authenticated)   /* past the handshake-and-headers deadline: the usual idle timeout */
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s);
+    headers_in(s, conn, a.authenticated);
+    r->max_body = a.max_body;
+    r->large = a.large && s->cfg.body_slots > 0;
+    r->announced = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ? n : ULLONG_MAX;
+    if (n != ULLONG_MAX && n > r->max_body && (n > 0 || r->max_body == 0)) {
+        snprintf(r->msg, sizeof r->msg, "request body of %s bytes is larger than the limit of %zu bytes for %s %.128s",
+                 cl, r->max_body, method, url);
+        logf_(s, "413 %s %.128s from \"%s\": %s", method, url, r->peer, r->msg);
+        return refuse(conn, r, MHD_HTTP_CONTENT_TOO_LARGE, n);
+    }
+    return MHD_YES;
+}
+
+/* Large bodies in memory are bounded by cfg.body_slots: a request takes a
+ * slot when its first body bytes arrive, or is suspended (its bytes stay in
+ * the socket, no thread waits) until one is handed to it; it gives the slot
+ * back once its handler returns. 1 when r holds a slot. */
+static int slot_take(gf_https_server *s, request_state *r)
+{
+    if (!r->large || r->slot) return 1;
     pthread_mutex_lock(&s->slot_lock);
-    while (s->slots_used >= s->cfg.body_slots) pthread_cond_wait(&s->slot_free, &s->slot_lock);
-    s->slots_used++;
+    int got = s->slots_used < s->cfg.body_slots && !s->wait_head;
+    if (got) {
+        s->slots_used++;
+        r->slot = 1;
+    } else {
+        r->waiting = 1;
+        r->next_waiter = NULL;
+        if (s->wait_tail) s->wait_tail->next_waiter = r;
+        else s->wait_head = r;
+        s->wait_tail = r;
+        MHD_suspend_connection(r->conn);
+    }
     pthread_mutex_unlock(&s->slot_lock);
-    r->slot = 1;
+    return got;
+}
+
+/* Removes r from the wait list (slot_lock held). */
+static void unwait(gf_https_server *s, request_state *r)
+{
+    request_state **p = &s->wait_head, *prev = NULL;
+    while (*p && *p != r) { prev = *p; p = &(*p)->next_waiter; }
+    if (!*p) return;
+    *p = r->next_waiter;
+    if (s->wait_tail == r) s->wait_tail = prev;
+    r->waiting = 0;
 }
 
 static void slot_give(gf_https_server *s, request_state *r)
@@ -224,22 +327,32 @@ static void slot_give(gf_https_server *s, request_state *r)
     free(r->body);
     r->body = NULL;
     r->len = r->cap = 0;
-    if (!r->slot) return;
     pthread_mutex_lock(&s->slot_lock);
-    s->slots_used--;
-    pthread_cond_signal(&s->slot_free);
+    if (r->waiting) unwait(s, r);
+    if (r->slot) {
+        r->slot = 0;
+        request_state *w = s->wait_head;
+        if (w && !s->stopping) {   /* handed straight to the first waiter */
+            unwait(s, w);
+            w->slot = 1;
+            MHD_resume_connection(w->conn);
+        } else {
+            s->slots_used--;
+        }
+    }
     pthread_mutex_unlock(&s->slot_lock);
-    r->slot = 0;
 }
 
-/* Appends a piece of the body; 0 when it would pass max_body or memory ran out. */
-static int append(gf_https_server *s, request_state *r, const char *data, size_t n)
+/* Appends a piece of the body; 0 when it would pass its limit or memory ran out. */
+static int append(request_state *r, const char *data, size_t n)
 {
-    if (n > s->cfg.max_body - r->len) return 0;
+    size_t max = r->max_body;
+    if (n > max - r->len) return 0;
     if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : (size_t)64 << 10;
-        if (cap > s->cfg.max_body) cap = s->cfg.max_body;
-        while (cap < r->len + n) cap = cap > s->cfg.max_body / 2 ? s->cfg.max_body : cap * 2;
+        /* admitted and authenticated: now the announced length may be reserved at once */
+        size_t cap = r->cap ? r->cap : r->announced <= max ? (size_t)r->announced : (size_t)64 << 10;
+        if (cap > max) cap = max;
+        while (cap < r->len + n) cap = cap > max / 2 ? max : cap * 2;
         uint8_t *p = realloc(r->body, cap);
         if (!p) return 0;
         r->body = p;
@@ -255,35 +368,162 @@ static unsigned status_of(gf_status st)
     return st == GF_ERR_IO || st == GF_ERR_NOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_BAD_REQUEST;
 }
 
-static enum MHD_Result call_handler(gf_https_server *s, struct MHD_Connection *conn, request_state *r,
-                                    const char *method, const char *url)
+/* The handler's answer as a dressed response and its status (NULL: out of memory). */
+static struct MHD_Response *answer_of(gf_status st, gf_http_response *resp, unsigned *status)
 {
-    gf_http_request req = {.method = method, .path = url, .peer = r->peer, .body = r->len ? r->body : NULL,
-                           .body_len = r->len, .conn = conn};
+    void *owned = resp->free_body ? (void *)resp->body : NULL;
+    if (st != GF_OK) {
+        if (owned) resp->free_body(owned);
+        if (resp->has_fd) close(resp->fd);
+        *status = resp->status >= 400 && resp->status <= 599 ? (unsigned)resp->status : status_of(st);
+        return error_response(gf_last_error());
+    }
+    if (resp->status < 100 || resp->status > 599) {
+        if (resp->status != 0) {
+            if (owned) resp->free_body(owned);
+            if (resp->has_fd) close(resp->fd);
+            *status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            return error_response("handler set an invalid HTTP status");
+        }
+        resp->status = MHD_HTTP_OK;
+    }
+    *status = (unsigned)resp->status;
+    struct MHD_Response *m;
+    if (resp->has_fd) {           /* streamed from disk by libmicrohttpd, which closes fd */
+        if (owned) resp->free_body(owned);
+        m = MHD_create_response_from_fd_at_offset64(resp->len, resp->fd, resp->fd_offset);
+        if (!m) close(resp->fd);
+    } else if (owned) {
+        m = MHD_create_response_from_buffer_with_free_callback(resp->len, owned, resp->free_body);
+        if (!m) resp->free_body(owned);
+    } else {
+        m = MHD_create_response_from_buffer(resp->len, (void *)(resp->len ? resp->body : ""), MHD_RESPMEM_MUST_COPY);
+    }
+    return dress(m, resp->content_type ? resp->content_type : "application/json");
+}
+
+typedef struct { gf_https_server *s; request_state *r; } handler_job;
+
+/* Runs the handler; its answer is queued by the event thread once the
+ * connection resumes. */
+static void run_handler(gf_https_server *s, request_state *r)
+{
+    gf_http_request req = {.method = r->method, .path = r->url, .peer = r->peer, .body = r->len ? r->body : NULL,
+                           .body_len = r->len, .conn = r->conn};
     gf_http_response resp = {0};
     gf_status st = s->cfg.handler(s->cfg.ctx, &req, &resp);
     slot_give(s, r);
-    void *owned = resp.free_body ? (void *)resp.body : NULL;
-    if (st != GF_OK) {
-        if (owned) resp.free_body(owned);
-        unsigned code = resp.status >= 400 && resp.status <= 599 ? (unsigned)resp.status : status_of(st);
-        return reply_error(conn, code, gf_last_error());
-    }
-    if (resp.status < 100 || resp.status > 599) {
-        if (resp.status != 0) {
-            if (owned) resp.free_body(owned);
-            return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "handler set an invalid HTTP status");
+    r->answer = answer_of(st, &resp, &r->answer_status);
+}
+
+static void *handler_main(void *arg)
+{
+    handler_job job = *(handler_job *)arg;
+    free(arg);
+    gf_https_server *s = job.s;
+    run_handler(s, job.r);
+    MHD_resume_connection(job.r->conn);      /* r belongs to the event thread again */
+    pthread_mutex_lock(&s->slot_lock);
+    s->handlers--;
+    pthread_cond_broadcast(&s->handlers_done);
+    pthread_mutex_unlock(&s->slot_lock);
+    return NULL;
+}
+
+/* Hands the complete request to a thread of its own and suspends the
+ * connection; falls back to running it here when no thread can be made. */
+static enum MHD_Result start_handler(gf_https_server *s, struct MHD_Connection *conn, request_state *r)
+{
+    r->running = 1;
+    handler_job *job = malloc(sizeof *job);
+    pthread_attr_t attr;
+    pthread_t t;
+    int ok = 0;
+    if (job && !pthread_attr_init(&attr)) {
+        *job = (handler_job){s, r};
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, (size_t)2 << 20);
+        MHD_suspend_connection(conn);         /* before the thread can resume it */
+        pthread_mutex_lock(&s->slot_lock);
+        s->handlers++;
+        pthread_mutex_unlock(&s->slot_lock);
+        ok = !pthread_create(&t, &attr, handler_main, job);
+        if (!ok) {
+            pthread_mutex_lock(&s->slot_lock);
+            s->handlers--;
+            pthread_mutex_unlock(&s->slot_lock);
+            MHD_resume_connection(conn);
         }
-        resp.status = MHD_HTTP_OK;
+        pthread_attr_destroy(&attr);
     }
-    struct MHD_Response *m;
-    if (owned) {
-        m = MHD_create_response_from_buffer_with_free_callback(resp.len, owned, resp.free_body);
-        if (!m) resp.free_body(owned);
-    } else {
-        m = MHD_create_response_from_buffer(resp.len, (void *)(resp.len ? resp.body : ""), MHD_RESPMEM_MUST_COPY);
+    if (ok) return MHD_YES;
+    free(job);
+    run_handler(s, r);
+    return MHD_YES;   /* answered on the next call */
+}
+
+/* ---- the header deadline --------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    gf_https_server *s = cls;
+    conn_state *cs = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(cs = calloc(1, sizeof *cs))) return;   /* untracked: the idle timeout still applies */
+        cs->fd = ci->connect_fd;
+        cs->deadline = mono_now() + s->cfg.header_timeout_s;
+        pthread_mutex_lock(&s->conn_lock);
+        cs->next = s->conns;
+        if (s->conns) s->conns->prev = cs;
+        s->conns = cs;
+        pthread_mutex_unlock(&s->conn_lock);
+        *socket_context = cs;
+    } else if (cs) {                          /* closed: before libmicrohttpd closes the socket */
+        pthread_mutex_lock(&s->conn_lock);
+        if (cs->prev) cs->prev->next = cs->next;
+        else s->conns = cs->next;
+        if (cs->next) cs->next->prev = cs->prev;
+        pthread_mutex_unlock(&s->conn_lock);
+        free(cs);
+        *socket_context = NULL;
     }
-    return queue(conn, (unsigned)resp.status, resp.content_type ? resp.content_type : "application/json", m);
+}
+
+/* A request's headers are in: an authenticated connection loses its
+ * deadline, any other gets a fresh one for its next request. */
+static void headers_in(gf_https_server *s, struct MHD_Connection *conn, int authenticated)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_state *cs = ci ? ci->socket_context : NULL;
+    if (!cs) return;
+    pthread_mutex_lock(&s->conn_lock);
+    cs->deadline = authenticated ? 0 : mono_now() + s->cfg.header_timeout_s;
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* Twice a second: connections past their header deadline are shut down
+ * (libmicrohttpd then sees the end of the stream and closes them). */
+static void *sweeper_main(void *arg)
+{
+    gf_https_server *s = arg;
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->sweeper_stop) {
+        double now = mono_now();
+        for (conn_state *cs = s->conns; cs; cs = cs->next)
+            if (cs->deadline > 0 && now > cs->deadline) {
+                shutdown(cs->fd, SHUT_RDWR);
+                cs->deadline = 0;
+            }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&s->sweeper_wake, &s->conn_lock, &ts);
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -310,27 +550,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return r->len <= DRAIN_MAX ? MHD_YES : MHD_NO;
     }
+    if (r->running) {                       /* resumed: the handler's answer is ready */
+        if (!r->answer) return MHD_NO;
+        r->running = 0;
+        struct MHD_Response *m = r->answer;
+        r->answer = NULL;
+        return queue(conn, r->answer_status, m);
+    }
+    if (s->stopping) return MHD_NO;
     if (*upload_data_size) {
-        slot_take(s, r);
-        double now = mono_now();
-        if (r->body_since == 0) r->body_since = now;
-        else if (now - r->body_since > s->cfg.body_timeout_s) {
-            /* a body that trickles in would hold its slot for ever */
-            logf_(s, "%s %s from \"%s\": body still arriving after %d s, connection closed", method, url, r->peer,
-                  s->cfg.body_timeout_s);
+        if (mono_now() - r->since > s->cfg.body_timeout_s) {
+            /* a body that trickles in would hold its slot and memory for ever */
+            logf_(s, "%s %.128s from \"%s\": body still arriving after %d s, connection closed", method, url,
+                  r->peer, s->cfg.body_timeout_s);
             return MHD_NO;
         }
-        if (!append(s, r, upload_data, *upload_data_size)) {
-            /* a body without Content-Length went past max_body (or memory ran out):
+        if (!slot_take(s, r)) return MHD_YES;   /* suspended with its data unread until a slot is free */
+        if (!append(r, upload_data, *upload_data_size)) {
+            /* a body without Content-Length went past its limit (or memory ran out):
              * a reply cannot be queued mid-body, so the connection is dropped */
-            logf_(s, "%s %s from \"%s\": body over %zu bytes, connection closed", method, url, r->peer,
-                  s->cfg.max_body);
+            logf_(s, "%s %.128s from \"%s\": body over %zu bytes, connection closed", method, url, r->peer,
+                  r->max_body);
             return MHD_NO;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return call_handler(s, conn, r, method, url);
+    return start_handler(s, conn, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -339,6 +585,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     request_state *r = *req_cls;
     if (!r) return;
     slot_give(cls, r);
+    if (r->answer) MHD_destroy_response(r->answer);
     free(r);
     *req_cls = NULL;
 }
@@ -376,18 +623,24 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (!cfg || !cfg->pki_dir || !cfg->handler) return gf_errorf(GF_ERR_ARG, "HTTPS server: pki_dir and handler are required");
     if (cfg->port < 0 || cfg->port > 65535 || cfg->threads < 0 || cfg->max_connections < 0 || cfg->idle_timeout_s < 0)
         return gf_errorf(GF_ERR_ARG, "HTTPS server: bad port, threads, max_connections or idle_timeout_s");
-    if (!MHD_is_feature_supported(MHD_FEATURE_TLS) || !MHD_is_feature_supported(MHD_FEATURE_AUTOSUPPRESS_SIGPIPE))
-        return gf_errorf(GF_ERR_ARG, "libmicrohttpd lacks TLS or SIGPIPE suppression");
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS) || !MHD_is_feature_supported(MHD_FEATURE_AUTOSUPPRESS_SIGPIPE) ||
+        !MHD_is_feature_supported(MHD_FEATURE_EPOLL))
+        return gf_errorf(GF_ERR_ARG, "libmicrohttpd lacks TLS, SIGPIPE suppression or epoll");
     gf_https_server *s = calloc(1, sizeof *s);
     if (!s) return gf_errorf(GF_ERR_NOMEM, "HTTPS server: out of memory");
     s->cfg = *cfg;
     if (!s->cfg.max_body) s->cfg.max_body = GF_HTTPS_DEFAULT_MAX_BODY;
-    if (!s->cfg.max_connections) s->cfg.max_connections = 256;
+    if (!s->cfg.max_connections) s->cfg.max_connections = 512;
+    if (s->cfg.per_ip_connections <= 0) s->cfg.per_ip_connections = 64;
+    if (s->cfg.header_timeout_s <= 0) s->cfg.header_timeout_s = 10;
     if (!s->cfg.idle_timeout_s) s->cfg.idle_timeout_s = 120;
     if (s->cfg.body_timeout_s <= 0) s->cfg.body_timeout_s = 300;
+    if (!s->cfg.threads) s->cfg.threads = 2;
     if (pthread_mutex_init(&s->crl_lock, NULL)) { free(s); return gf_errorf(GF_ERR_NOMEM, "HTTPS server: mutex"); }
     pthread_mutex_init(&s->slot_lock, NULL);
-    pthread_cond_init(&s->slot_free, NULL);
+    pthread_cond_init(&s->handlers_done, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->sweeper_wake, NULL);
 
     char crl_file[PATH_MAX], ca_file[PATH_MAX];
     struct sockaddr_storage sa;
@@ -403,8 +656,11 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (!st) st = resolve(cfg->listen_host, cfg->port, &sa, &v6);
     if (st) { gf_https_stop(s); return st; }
 
-    unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0) |
-                     (cfg->threads ? 0 : MHD_USE_THREAD_PER_CONNECTION) | (cfg->log ? MHD_USE_ERROR_LOG : 0);
+    /* a few epoll threads serve every connection (no thread per connection:
+     * a silent connection costs a socket, not a thread); handlers run on
+     * threads of their own while their connection is suspended */
+    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | (v6 ? MHD_USE_IPv6 : 0) |
+                     (cfg->log ? MHD_USE_ERROR_LOG : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, s->crt_pem},
@@ -412,9 +668,12 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)GF_PKI_PRIORITY},
         {MHD_OPTION_SOCK_ADDR, 0, &sa},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s, NULL},
-        {cfg->threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, cfg->threads, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.per_ip_connections, NULL},
+        /* the handshake and the first headers; raised to idle_timeout_s once authenticated */
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.header_timeout_s, NULL},
+        {s->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->cfg.threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     if (cfg->log) {   /* the logger must come first so option errors reach it */
@@ -431,6 +690,11 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
                          cfg->listen_host ? cfg->listen_host : "*", cfg->port, e ? strerror(e) : "libmicrohttpd failed",
                          cfg->pki_dir);
     }
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s)) {
+        gf_https_stop(s);
+        return gf_errorf(GF_ERR_NOMEM, "HTTPS server: cannot start the header-deadline thread");
+    }
+    s->sweeper_started = 1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di && di->port ? di->port : cfg->port;
     *out = s;
@@ -445,11 +709,33 @@ int gf_https_port(const gf_https_server *s)
 void gf_https_stop(gf_https_server *s)
 {
     if (!s) return;
-    if (s->mhd) MHD_stop_daemon(s->mhd);
+    if (s->sweeper_started) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->sweeper_stop = 1;
+        pthread_cond_signal(&s->sweeper_wake);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->sweeper, NULL);
+    }
+    if (s->mhd) {
+        /* every suspended connection resumed before libmicrohttpd stops:
+         * those waiting for a slot now, those in a handler when it returns */
+        pthread_mutex_lock(&s->slot_lock);
+        s->stopping = 1;
+        while (s->wait_head) {
+            request_state *w = s->wait_head;
+            unwait(s, w);
+            MHD_resume_connection(w->conn);
+        }
+        while (s->handlers > 0) pthread_cond_wait(&s->handlers_done, &s->slot_lock);
+        pthread_mutex_unlock(&s->slot_lock);
+        MHD_stop_daemon(s->mhd);
+    }
     gf_pki_crl_free(s->crl);
     pthread_mutex_destroy(&s->crl_lock);
     pthread_mutex_destroy(&s->slot_lock);
-    pthread_cond_destroy(&s->slot_free);
+    pthread_cond_destroy(&s->handlers_done);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_cond_destroy(&s->sweeper_wake);
     free(s->key_pem);
     free(s->crt_pem);
     free(s->ca_pem);

@@ -6,7 +6,20 @@
  * rewrites it); requests that fail the check get 403 with a JSON body
  * {"error": "..."}. A client without a certificate reaches the handler with
  * an empty peer name: the handler must then authenticate it otherwise (API
- * tokens) or refuse it. Bodies over max_body get 413.
+ * tokens) or refuse it.
+ *
+ * Nothing a client sends is read before it is admitted: once the headers
+ * are in, the admission callback (cfg.admit) says whether the request may
+ * send a body, how big, and whether it is authenticated; a refusal is
+ * answered at once (the connection then closes without reading the body).
+ * Bodies over their limit get 413. Connections are served by a few epoll
+ * threads; each admitted, complete request runs its handler on a thread of
+ * its own (the connection is suspended meanwhile), so a long-poll holds no
+ * thread that serves other connections. A connection gets header_timeout_s
+ * to finish its TLS handshake and first request; an authenticated one is
+ * then allowed idle_timeout_s. Every answer carries the security headers
+ * (Content-Security-Policy, X-Content-Type-Options, X-Frame-Options,
+ * Referrer-Policy, Cache-Control: no-store).
  * The server owns HTTP framing, body buffering and error replies; the
  * handler owns what a request means. */
 #ifndef GF_NET_HTTPS_SERVER_H
@@ -24,8 +37,8 @@ typedef struct {
     const char    *path;       /* percent-decoded, without the query string */
     const char    *peer;       /* verified, unrevoked certificate name: "hospital-a";
                                   "" when the client presented no certificate */
-    const uint8_t *body;       /* the whole request body (NULL when empty) */
-    size_t         body_len;   /* <= gf_https_config.max_body */
+    const uint8_t *body;       /* the whole request body (NULL when empty; always NULL for admit) */
+    size_t         body_len;   /* <= the limit its admission set */
     void          *conn;       /* for gf_https_query / gf_https_header */
 } gf_http_request;
 
@@ -33,14 +46,34 @@ typedef struct {
  * Body ownership: with `free_body` NULL the server copies `body` before the
  * handler returns control (so `body` may point at the stack or at static
  * data); with `free_body` set the server takes the buffer without copying
- * and calls free_body(body) once it has been sent (also on failure). */
+ * and calls free_body(body) once it has been sent (also on failure).
+ * A file is sent from an open descriptor instead (streamed from disk, never
+ * read into memory): `has_fd` set, `fd` and `fd_offset`, `len` bytes; the
+ * server closes fd (also on failure). */
 typedef struct {
     int         status;        /* HTTP status; 0 with a body means 200 */
     const char *content_type;  /* NULL: "application/json" */
     const void *body;
     size_t      len;
     void      (*free_body)(void *body);
+    int         has_fd;        /* send len bytes of fd from fd_offset */
+    int         fd;
+    uint64_t    fd_offset;
 } gf_http_response;
+
+/* What a request may do, decided from its headers alone (no body read). */
+typedef struct {
+    int    status;          /* 0: admitted; else the refusal's HTTP status (401, 403, ...) */
+    char   msg[256];        /* the refusal's message */
+    size_t max_body;        /* the largest body it may send (0: none) */
+    int    large;           /* its body takes one of cfg.body_slots (model-sized uploads) */
+    int    authenticated;   /* a known principal: its connection gets idle_timeout_s */
+} gf_http_admission;
+
+/* Called on the first call of each request, after the certificate check and
+ * before any body byte is accepted; fills *a (zero-filled by the server).
+ * Runs on the server's event threads: it must not block. */
+typedef void (*gf_http_admit)(void *ctx, const gf_http_request *req, gf_http_admission *a);
 
 /* Called once per authenticated, complete request. Return GF_OK with `resp`
  * filled in, or an error status with a message (gf_errorf): the server then
@@ -50,7 +83,9 @@ typedef struct {
  * server's threads, several at a time. */
 typedef gf_status (*gf_http_handler)(void *ctx, const gf_http_request *req, gf_http_response *resp);
 
-/* Optional audit line: refused peers, body limits, libmicrohttpd's errors. */
+/* Optional log line: refused peers, body limits, libmicrohttpd's errors
+ * (paths in them cut to 128 bytes). May come from anyone: do not write each
+ * to durable storage. */
 typedef void (*gf_http_log)(void *ctx, const char *line);
 
 typedef struct {
@@ -58,17 +93,22 @@ typedef struct {
     const char     *listen_host;     /* numeric address or name; NULL: all IPv4 interfaces */
     int             port;            /* 0: ephemeral, see gf_https_port */
     size_t          max_body;        /* largest request body accepted; 0: 64 MiB */
-    int             threads;         /* 0: one thread per connection, so a handler may
-                                        block (long-poll) without stalling others;
-                                        N > 0: N polling threads, handlers must not block */
-    int             max_connections; /* 0: 256 */
-    int             idle_timeout_s;  /* idle keep-alive connections are closed; 0: 120 */
-    int             body_slots;      /* request bodies held in memory at once; 0: no bound.
-                                        Others wait (their bytes stay in the socket) until
-                                        a handler returns. Only with threads == 0. */
-    int             body_timeout_s;  /* a body must arrive within this many seconds of its
-                                        first byte, or the connection is closed (a trickling
-                                        client would keep its slot); 0: 300 */
+    int             threads;         /* epoll threads serving connections; 0: 2. Handlers
+                                        run on threads of their own and may block (long-poll) */
+    int             max_connections; /* 0: 512 */
+    int             per_ip_connections; /* connections from one address at once; 0: 64 */
+    int             header_timeout_s;/* a new connection's TLS handshake and first request's
+                                        headers must come within this (idle) time; 0: 10 */
+    int             idle_timeout_s;  /* idle keep-alive connections of authenticated
+                                        clients are closed; 0: 120 */
+    int             body_slots;      /* "large" request bodies held in memory at once; 0: no
+                                        bound. Others wait (their bytes stay in the socket,
+                                        no thread held) until a handler returns */
+    int             body_timeout_s;  /* a request's body must be in within this many seconds
+                                        of its headers, or the connection is closed (a
+                                        trickling client would keep its slot); 0: 300 */
+    gf_http_admit   admit;           /* NULL: every request admitted, authenticated, with
+                                        max_body, large when body_slots is set */
     gf_http_handler handler;
     void           *ctx;             /* passed to handler and log */
     gf_http_log     log;             /* may be NULL */

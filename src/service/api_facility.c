@@ -6,10 +6,13 @@
 #include "service/coordinator_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include "service/datasets.h"
 #include "service/ledger.h"
@@ -28,8 +31,8 @@ void co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap)
 gf_status co_send_file(const char *path, long offset, long max, int missing_empty, const char *type,
                        gf_http_response *resp)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         if (errno == ENOENT && missing_empty) {     /* not written yet: empty */
             resp->status = 200;
             resp->content_type = type;
@@ -37,25 +40,22 @@ gf_status co_send_file(const char *path, long offset, long max, int missing_empt
         }
         return gf_errorf(GF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     }
-    long n = -1;
-    char *buf = NULL;
-    if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0) {
-        if (offset > n) offset = n;
-        if (n - offset > max) offset = n - max;          /* the tail */
-        n -= offset;
-        if (!fseek(f, offset, SEEK_SET) && (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            fclose(f);
-            resp->status = 200;
-            resp->content_type = type;
-            resp->body = buf;
-            resp->len = (size_t)n;
-            resp->free_body = free;
-            return GF_OK;
-        }
+    struct stat sb;
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return gf_errorf(GF_ERR_IO, "cannot read %s", path);
     }
-    fclose(f);
-    free(buf);
-    return gf_errorf(GF_ERR_IO, "cannot read %s", path);
+    long n = (long)sb.st_size;
+    if (offset > n) offset = n;
+    if (n - offset > max) offset = n - max;          /* the tail */
+    /* streamed from disk by the server (which closes fd), never read into memory */
+    resp->status = 200;
+    resp->content_type = type;
+    resp->has_fd = 1;
+    resp->fd = fd;
+    resp->fd_offset = (uint64_t)offset;
+    resp->len = (size_t)(n - offset);
+    return GF_OK;
 }
 
 static json_t *body_json(const gf_http_request *req, gf_http_response *resp, gf_status *st)

@@ -9,12 +9,72 @@
 #include "net/pki.h"
 #include "service/tenants.h"
 
-/* A refused credential: audited (a security event), then answered 401. */
-static gf_status refuse(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp, const char *why)
+#define NO_CREDENTIALS "authentication required: send \"Authorization: Bearer TOKEN\" (or use a client certificate)"
+
+static void what_of(const gf_http_request *req, char *out, size_t cap)
 {
-    co_audit(c, "anonymous", "request.refused",
-             json_pack("{s:s,s:s,s:s}", "method", req->method, "path", req->path, "detail", why));
+    snprintf(out, cap, "%s %.*s", req->method, CO_PATH_AUDIT_MAX, req->path);
+}
+
+/* A refused credential: counted for the audit log's summary (anyone can
+ * send these, so no line each), then answered 401. */
+static gf_status refuse(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp, co_refusal_kind kind,
+                        const char *why)
+{
+    char what[CO_PATH_AUDIT_MAX + 16];
+    what_of(req, what, sizeof what);
+    co_refused(c, kind, what);
     return co_refuse(resp, 401, GF_ERR_ARG, "%s", why);
+}
+
+/* Checks "Bearer TOKEN": GF_OK with *sp, else why (for a 401) in why[cap]. */
+static gf_status bearer(gf_coordinator *c, const char *h, gf_store_principal *sp, co_refusal_kind *kind,
+                        char *why, size_t cap)
+{
+    *kind = CO_REFUSED_NO_CREDENTIALS;
+    if (!h) return snprintf(why, cap, "%s", NO_CREDENTIALS), GF_ERR_ARG;
+    *kind = CO_REFUSED_BAD_TOKEN;
+    if (strncmp(h, "Bearer ", 7))
+        return snprintf(why, cap, "the Authorization header must be \"Bearer TOKEN\""), GF_ERR_ARG;
+    h += 7;
+    while (*h == ' ') h++;
+    if (gf_store_token_check(c->store, h, sp))   /* its reasons name no token id */
+        return snprintf(why, cap, "token refused: %s", gf_last_error()), GF_ERR_ARG;
+    return GF_OK;
+}
+
+/* "/v1/jobs/N/rounds/R/update": a site's model-sized upload. */
+static int is_upload(const char *path)
+{
+    size_t n = strlen(path);
+    return !strncmp(path, "/v1/jobs/", 9) && strstr(path, "/rounds/") && n > 7 && !strcmp(path + n - 7, "/update");
+}
+
+void co_admit(void *ctx, const gf_http_request *req, gf_http_admission *a)
+{
+    gf_coordinator *c = ctx;
+    const char *path = req->path;
+    if (!strcmp(req->method, "GET") &&
+        (!strcmp(path, "/v1/health") || !strcmp(path, "/") || !strncmp(path, "/static/", 8)))
+        return;                              /* public and bodiless: max_body 0 */
+    if (req->peer[0]) {                      /* a verified certificate */
+        a->authenticated = 1;
+        if (!strcmp(req->peer, GF_PKI_OPERATOR)) a->max_body = CO_JSON_BODY_MAX;
+        else if (is_upload(path)) a->max_body = c->cfg.max_body, a->large = 1;
+        else a->max_body = CO_SITE_MSG_MAX;
+        return;
+    }
+    gf_store_principal sp;
+    co_refusal_kind kind;
+    if (bearer(c, gf_https_header(req, "Authorization"), &sp, &kind, a->msg, sizeof a->msg)) {
+        char what[CO_PATH_AUDIT_MAX + 16];
+        what_of(req, what, sizeof what);
+        co_refused(c, kind, what);
+        a->status = 401;
+        return;
+    }
+    a->authenticated = 1;
+    a->max_body = CO_JSON_BODY_MAX;
 }
 
 gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_principal *p, gf_http_response *resp)
@@ -25,18 +85,11 @@ gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_prin
         snprintf(p->actor, sizeof p->actor, "%s", req->peer);
         return GF_OK;
     }
-    const char *h = gf_https_header(req, "Authorization");
-    if (!h) return refuse(c, req, resp, "authentication required: send \"Authorization: Bearer TOKEN\" "
-                          "(or use a client certificate)");
-    if (strncmp(h, "Bearer ", 7)) return refuse(c, req, resp, "the Authorization header must be \"Bearer TOKEN\"");
-    h += 7;
-    while (*h == ' ') h++;
     gf_store_principal sp;
-    if (gf_store_token_check(c->store, h, &sp)) {
-        char why[300];
-        snprintf(why, sizeof why, "token refused: %s", gf_last_error());
-        return refuse(c, req, resp, why);
-    }
+    co_refusal_kind kind;
+    char why[300];
+    if (bearer(c, gf_https_header(req, "Authorization"), &sp, &kind, why, sizeof why))
+        return refuse(c, req, resp, kind, why);
     p->role = sp.role == GF_ROLE_OPERATOR ? CO_OPERATOR : CO_MEMBER;
     p->tenant_id = sp.tenant_id;
     snprintf(p->tenant, sizeof p->tenant, "%s", sp.tenant);

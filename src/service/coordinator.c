@@ -519,6 +519,7 @@ static void *driver_main(void *arg)
         c->kicked = 0;
         pthread_mutex_unlock(&c->lock);
         co_sched_tick(c);                    /* central jobs: store and processes, without the lock */
+        co_refusals_flush(c, 0);
         pthread_mutex_lock(&c->lock);
         drive(c);
         if (c->kicked) continue;             /* woken while writing: look again at once */
@@ -590,11 +591,11 @@ static gf_status first_operator_token(gf_coordinator *c)
     return GF_OK;
 }
 
+/* The server's own refusals and errors: anyone can cause them, so they are
+ * counted and summarised (refusals.c), not written one by one. */
 static void http_log(void *ctx, const char *line)
 {
-    gf_coordinator *c = ctx;
-    co_audit(c, "coordinator", "request.refused", json_pack("{s:s}", "detail", line));
-    co_log(c, "%s", line);
+    co_refused(ctx, CO_REFUSED_EDGE, line);
 }
 
 gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator **out)
@@ -625,6 +626,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     snprintf(c->tls_dir, sizeof c->tls_dir, "%s", cfg->tls_dir);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->metrics.lock, NULL);
+    co_refusals_init(c);
     pthread_cond_init(&c->changed, NULL);
     c->sites_total = count_sites(c->tls_dir);
 
@@ -656,7 +658,9 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
 
     gf_https_config hc = { .pki_dir = c->tls_dir, .listen_host = cfg->listen_host, .port = cfg->port,
                            .max_body = c->cfg.max_body, .body_slots = c->cfg.body_slots,
-                           .body_timeout_s = c->cfg.body_timeout_s,
+                           .body_timeout_s = c->cfg.body_timeout_s, .admit = co_admit,
+                           .header_timeout_s = c->cfg.header_timeout_s,
+                           .per_ip_connections = c->cfg.per_ip_connections, .max_connections = 1024,
                            .handler = co_handle, .ctx = c, .log = http_log };
     if ((st = gf_https_start(&hc, &c->http))) { gf_coordinator_stop(c); return st; }
     if (pthread_create(&c->driver, NULL, driver_main, c)) {
@@ -678,6 +682,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     pthread_mutex_unlock(&c->lock);
     if (c->driver) pthread_join(c->driver, NULL);
     gf_https_stop(c->http);
+    if (c->audit) co_refusals_flush(c, 1);
     co_sched_free(c);
     while (c->njobs) job_remove(c, 0);
     free(c->jobs);
@@ -687,5 +692,6 @@ void gf_coordinator_stop(gf_coordinator *c)
     pthread_cond_destroy(&c->changed);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->metrics.lock);
+    pthread_mutex_destroy(&c->refusals.lock);
     free(c);
 }

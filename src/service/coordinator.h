@@ -27,7 +27,10 @@ typedef struct {
     int         port;            /* 0: ephemeral (gf_coordinator_port) */
     size_t      max_body;        /* largest upload; 0: 64 MiB + the model size of the job */
     int         body_slots;      /* upload bodies held at once (the memory bound); 0: 1 */
-    int         body_timeout_s;  /* an upload must arrive within this many seconds; 0: 300 */
+    int         body_timeout_s;  /* a request's body must arrive within this many seconds of
+                                    its headers; 0: 300 */
+    int         header_timeout_s;   /* a connection's TLS handshake and first headers; 0: 10 */
+    int         per_ip_connections; /* connections from one address at once; 0: 64 */
     double      site_timeout_s;  /* a site unseen this long is offline; 0: 60 */
     int         eval_threads;    /* threads of the held-out evaluation; 0: 1 */
     int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, fedeval.h); 0: 8192,

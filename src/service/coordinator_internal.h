@@ -35,6 +35,19 @@ typedef struct {
     double   latency_sum;
 } co_metrics;
 
+/* Refusals of anonymous clients and events at the HTTP edge (refusals.c):
+ * counted, and written to the audit log as one summary line per interval,
+ * never one line per request (anyone can send them). */
+typedef struct {
+    pthread_mutex_t lock;
+    uint64_t no_credentials;   /* requests without a certificate or token */
+    uint64_t bad_token;        /* a token that is unknown, revoked, expired or malformed */
+    uint64_t edge;             /* the server's own: refused certificates, body limits, TLS errors */
+    uint64_t logged;           /* edge lines printed this interval (a few, then quiet) */
+    double   since;            /* gf_now() of the interval's start */
+    char     last[160];        /* the last refusal, cut short */
+} co_refusals;
+
 struct gf_coordinator {
     gf_coordinator_config cfg;
     int64_t          first_token_id;      /* the token in DATA/operator.token until its first use
@@ -57,6 +70,7 @@ struct gf_coordinator {
     int              nsites, capsites;
     pthread_t        driver;
     co_metrics       metrics;
+    co_refusals      refusals;
     struct co_sched *sched;           /* central jobs (scheduler.c; its own lock) */
 };
 
@@ -80,6 +94,22 @@ gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_prin
 int       co_job_visible(const co_principal *p, const gf_store_job *job);
 /* Reads job id for p: GF_OK, or 404 (also for another tenant's job). */
 gf_status co_job_for(gf_coordinator *c, const co_principal *p, int64_t id, gf_store_job *job, gf_http_response *resp);
+
+/* auth.c: the HTTP server's admission (gf_http_admit): a request's body
+ * limit from its route and its credentials, checked before its body is
+ * read; anonymous and bad-token requests are refused (401) and counted. */
+void      co_admit(void *ctx, const gf_http_request *req, gf_http_admission *a);
+#define CO_JSON_BODY_MAX ((size_t)1 << 20)    /* a JSON route's body */
+#define CO_SITE_MSG_MAX  ((size_t)16 << 20)   /* a site's non-update message (secure aggregation, decline) */
+
+/* refusals.c */
+typedef enum { CO_REFUSED_NO_CREDENTIALS, CO_REFUSED_BAD_TOKEN, CO_REFUSED_EDGE } co_refusal_kind;
+void      co_refusals_init(gf_coordinator *c);
+/* Counts one refusal; what (a path or a server line) is kept cut short. */
+void      co_refused(gf_coordinator *c, co_refusal_kind kind, const char *what);
+/* The summary line, when the interval has passed (or `force`) and anything was counted. */
+void      co_refusals_flush(gf_coordinator *c, int force);
+#define CO_PATH_AUDIT_MAX 128                 /* bytes of a path in an audit or log line */
 
 /* api_facility.c: tenants, tokens, queue, fair share, usage, whoami, logs,
  * the dashboard's files. *handled = 0 when the path is none of these. */

@@ -239,8 +239,8 @@ gf_status gf_store_token_check(gf_store *s, const char *token, gf_store_principa
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE) e = gf_errorf(GF_ERR_ARG, "unknown token");
         else if (rc != SQLITE_ROW) e = store_db_err(s, "check token");
-        else if (sqlite3_column_int(st, 4)) e = gf_errorf(GF_ERR_ARG, "token %lld was revoked", (long long)sqlite3_column_int64(st, 0));
-        else if (sqlite3_column_int(st, 5)) e = gf_errorf(GF_ERR_ARG, "token %lld has expired", (long long)sqlite3_column_int64(st, 0));
+        else if (sqlite3_column_int(st, 4)) e = gf_errorf(GF_ERR_ARG, "token revoked");   /* no id: the answer goes to whoever holds it */
+        else if (sqlite3_column_int(st, 5)) e = gf_errorf(GF_ERR_ARG, "token expired");
         else {
             out->token_id = sqlite3_column_int64(st, 0);
             out->role = !strcmp((const char *)sqlite3_column_text(st, 1), "operator") ? GF_ROLE_OPERATOR : GF_ROLE_MEMBER;
