@@ -90,9 +90,10 @@ static gf_status idx_read(idx_file *fl, void *buf, size_t len, size_t *got)
         }
         int err = Z_OK;
         const char *msg = gzerror(f, &err);
-        size_t plen = strlen(path);     /* zlib prefixes its message with the path */
-        if (msg && strncmp(msg, path, plen) == 0 && msg[plen] == ':' && msg[plen + 1] == ' ')
-            msg += plen + 2;
+        /* zlib prefixes its (fixed) message with "<fd:N>: ", the gzdopen name */
+        const char *sep = msg && strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+        if (sep) msg = sep + 3;
+        if (!msg) msg = "unknown zlib error";
         if (r < 0 || (err != Z_OK && err != Z_STREAM_END)) {
             if (err == Z_ERRNO)
                 return gf_errorf(GF_ERR_IO, "%s: read failed: %s", path, strerror(errno));
