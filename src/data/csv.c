@@ -16,11 +16,14 @@
 #include <unistd.h>
 
 #define CSV_MAX_LABEL 1000000       /* largest accepted class id */
+#define CSV_CHUNK     (1 << 16)     /* bytes per read() */
 
 typedef struct {
     const char *path;
     const gf_data_limits *lim;
-    FILE   *f;
+    int     fd;
+    char   *buf;        /* (CSV_CHUNK) bytes read, not yet consumed: buf[pos..len) */
+    size_t  pos, len;
     char   *line;       /* (line_cap) the current line, NUL-terminated */
     size_t  line_cap;
     int64_t bytes;      /* bytes read so far (the file may grow after fstat) */
@@ -47,63 +50,75 @@ static int is_blank(const char *s)
     return 1;
 }
 
+/* Appends n bytes to the current line (length *len), growing the buffer
+ * up to max_line_bytes + 2 (a final '\r' and the NUL). */
+static gf_status line_append(csv_reader *r, const char *p, size_t n, size_t *len)
+{
+    size_t max = (size_t)r->lim->max_line_bytes;
+    long long lineno = (long long)r->lineno + 1;
+    if (*len + n > max + 1)             /* + 1: a final '\r' does not count */
+        return gf_errorf(GF_ERR_FORMAT, "%s: line %lld is longer than the line length limit of %lld bytes",
+                         r->path, lineno, (long long)r->lim->max_line_bytes);
+    if (*len + n + 1 > r->line_cap) {
+        size_t ncap = r->line_cap ? r->line_cap : 4096;
+        while (ncap < *len + n + 1) ncap *= 2;
+        if (ncap > max + 2) ncap = max + 2;
+        char *nl = realloc(r->line, ncap);
+        if (!nl) return gf_errorf(GF_ERR_NOMEM, "%s: line %lld: out of memory", r->path, lineno);
+        r->line = nl;
+        r->line_cap = ncap;
+    }
+    memcpy(r->line + *len, p, n);
+    *len += n;
+    return GF_OK;
+}
+
 /* Next line, without its "\n" / "\r\n". Returns 1 with a line, 0 at end of
  * file; errors (read failure, NUL byte, a line over the length limit, more
- * bytes than the file size limit) set *st. The buffer grows with the line
- * but never past max_line_bytes + 1. */
+ * bytes than the file size limit) set *st. The line buffer never grows past
+ * max_line_bytes + 2. */
 static int next_line(csv_reader *r, gf_status *st)
 {
-    size_t len = 0, max = (size_t)r->lim->max_line_bytes;
-    int c = EOF;
+    size_t len = 0;
     long long lineno = (long long)r->lineno + 1;
-    while ((c = getc_unlocked(r->f)) != EOF) {
-        if (++r->bytes > r->lim->max_file_bytes) {
-            *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld: file grew past the file size limit of %lld bytes",
-                            r->path, lineno, (long long)r->lim->max_file_bytes);
-            return 0;
+    int any = 0;                        /* bytes (or a newline) seen for this line */
+    for (;;) {
+        if (r->pos == r->len) {
+            ssize_t got;
+            do got = read(r->fd, r->buf, CSV_CHUNK); while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                *st = gf_errorf(GF_ERR_IO, "%s: line %lld: read failed: %s", r->path, lineno, strerror(errno));
+                return 0;
+            }
+            if (got == 0) break;        /* end of file */
+            r->bytes += got;
+            if (r->bytes > r->lim->max_file_bytes) {
+                *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld: file grew past the file size limit of %lld bytes",
+                                r->path, lineno, (long long)r->lim->max_file_bytes);
+                return 0;
+            }
+            r->pos = 0;
+            r->len = (size_t)got;
         }
-        if (c == '\n') break;
-        if (c == '\0') {
+        const char *p = r->buf + r->pos;
+        size_t avail = r->len - r->pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t n = nl ? (size_t)(nl - p) : avail;
+        any = 1;
+        if (memchr(p, '\0', n)) {
             *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld: contains a NUL byte (not a text CSV file?)",
                             r->path, lineno);
             return 0;
         }
-        if (len >= max + (c == '\r')) {  /* a final '\r' before "\n" does not count */
-            *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld is longer than the line length limit of %lld bytes",
-                            r->path, lineno, (long long)r->lim->max_line_bytes);
-            return 0;
-        }
-        if (len + 1 >= r->line_cap) {
-            size_t ncap = r->line_cap ? r->line_cap * 2 : 4096;
-            if (ncap > max + 2) ncap = max + 2;
-            char *nl = realloc(r->line, ncap);
-            if (!nl) {
-                *st = gf_errorf(GF_ERR_NOMEM, "%s: line %lld: out of memory", r->path, lineno);
-                return 0;
-            }
-            r->line = nl;
-            r->line_cap = ncap;
-        }
-        r->line[len++] = (char)c;
+        if ((*st = line_append(r, p, n, &len))) return 0;
+        r->pos += n + (nl != NULL);
+        if (nl) break;
     }
-    if (c == EOF) {
-        if (ferror(r->f)) {
-            *st = gf_errorf(GF_ERR_IO, "%s: line %lld: read failed: %s", r->path, lineno, strerror(errno));
-            return 0;
-        }
-        if (len == 0) return 0;         /* end of file */
-    }
-    if (!r->line) {                     /* an empty first line */
-        r->line = malloc(4096);
-        if (!r->line) {
-            *st = gf_errorf(GF_ERR_NOMEM, "%s: line %lld: out of memory", r->path, lineno);
-            return 0;
-        }
-        r->line_cap = 4096;
-    }
+    if (!any) return 0;
+    if ((*st = line_append(r, "", 0, &len))) return 0;  /* a buffer even for an empty line */
     r->line[len] = '\0';
     if (len > 0 && r->line[len - 1] == '\r') r->line[--len] = '\0';
-    if (len > max) {
+    if (len > (size_t)r->lim->max_line_bytes) {
         *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld is longer than the line length limit of %lld bytes",
                         r->path, lineno, (long long)r->lim->max_line_bytes);
         return 0;
@@ -245,15 +260,13 @@ gf_status gf_csv_load_limited(const char *path, const char *label_col,
     gf_data_limits def = gf_data_limits_default();
     if (!lim) lim = &def;
 
-    csv_reader r = { .path = path, .lim = lim };
-    int fd = -1;
-    gf_status st = gf_data_open(path, lim, &fd, NULL);
+    csv_reader r = { .path = path, .lim = lim, .fd = -1 };
+    gf_status st = gf_data_open(path, lim, &r.fd, NULL);
     if (st) return st;
-    r.f = fdopen(fd, "r");
-    if (!r.f) {
-        st = gf_errorf(GF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        close(fd);
-        return st;
+    r.buf = malloc(CSV_CHUNK);
+    if (!r.buf) {
+        close(r.fd);
+        return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", path);
     }
 
     st = read_header(&r);
@@ -295,6 +308,7 @@ done:
     free(r.line);
     free(r.x);
     free(r.y);
-    fclose(r.f);
+    free(r.buf);
+    close(r.fd);
     return st;
 }
