@@ -1,6 +1,8 @@
 /* Tests for src/data: IDX and CSV readers (real Fashion-MNIST, small files
- * written here, every malformed-input case with its message), dataset specs,
- * subsets, the epoch shuffle, and the IID / Dirichlet partitioners. */
+ * written here, every malformed-input case with its message), the readers'
+ * limits and refusals (devices, FIFOs, gzip bombs, long lines; no file
+ * content in any message), dataset specs, subsets, the epoch shuffle, and
+ * the IID / Dirichlet partitioners. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
