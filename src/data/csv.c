@@ -1,9 +1,11 @@
 /* CSV reader for tabular datasets: a header row of column names, then one
  * sample per line, every cell a finite number. Owns gf_csv_load and its
  * checks (label column present, numeric cells, equal row lengths, integer
- * labels), each reported with the file, line number and column at fault.
- * Lines may be of any length (getline); "\r\n" endings, a UTF-8 byte-order
- * mark and blank lines are tolerated; there is no quoting. */
+ * labels, the limits on line length, columns and rows), each reported with
+ * the file, line number and column number at fault, never with the text of
+ * a cell or a header name (a mistaken path may name a secret file).
+ * "\r\n" endings, a UTF-8 byte-order mark and blank lines are tolerated;
+ * there is no quoting. */
 #include "data/dataset.h"
 
 #include <errno.h>
@@ -11,15 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CSV_MAX_LABEL 1000000       /* largest accepted class id */
-#define CSV_SHOW_CELL 40            /* characters of a bad cell quoted in errors */
+#define CSV_CHUNK     (1 << 16)     /* bytes per read() */
 
 typedef struct {
     const char *path;
-    FILE   *f;
-    char   *line;       /* getline buffer */
+    const gf_data_limits *lim;
+    int     fd;
+    char   *buf;        /* (CSV_CHUNK) bytes read, not yet consumed: buf[pos..len) */
+    size_t  pos, len;
+    char   *line;       /* (line_cap) the current line, NUL-terminated */
     size_t  line_cap;
+    int64_t bytes;      /* bytes read so far (the file may grow after fstat) */
     int64_t lineno;     /* 1-based number of the line in `line` */
     char  **names;      /* (ncols) header names, owned */
     int     ncols;
@@ -43,28 +50,80 @@ static int is_blank(const char *s)
     return 1;
 }
 
+/* Appends n bytes to the current line (length *len), growing the buffer
+ * up to max_line_bytes + 2 (a final '\r' and the NUL). */
+static gf_status line_append(csv_reader *r, const char *p, size_t n, size_t *len)
+{
+    size_t max = (size_t)r->lim->max_line_bytes;
+    long long lineno = (long long)r->lineno + 1;
+    if (*len + n > max + 1)             /* + 1: a final '\r' does not count */
+        return gf_errorf(GF_ERR_FORMAT, "%s: line %lld is longer than the line length limit of %lld bytes",
+                         r->path, lineno, (long long)r->lim->max_line_bytes);
+    if (*len + n + 1 > r->line_cap) {
+        size_t ncap = r->line_cap ? r->line_cap : 4096;
+        while (ncap < *len + n + 1) ncap *= 2;
+        if (ncap > max + 2) ncap = max + 2;
+        char *nl = realloc(r->line, ncap);
+        if (!nl) return gf_errorf(GF_ERR_NOMEM, "%s: line %lld: out of memory", r->path, lineno);
+        r->line = nl;
+        r->line_cap = ncap;
+    }
+    memcpy(r->line + *len, p, n);
+    *len += n;
+    return GF_OK;
+}
+
 /* Next line, without its "\n" / "\r\n". Returns 1 with a line, 0 at end of
- * file; errors (read failure, NUL byte) set *st. */
+ * file; errors (read failure, NUL byte, a line over the length limit, more
+ * bytes than the file size limit) set *st. The line buffer never grows past
+ * max_line_bytes + 2. */
 static int next_line(csv_reader *r, gf_status *st)
 {
-    errno = 0;
-    ssize_t len = getline(&r->line, &r->line_cap, r->f);
-    if (len < 0) {
-        if (ferror(r->f)) {
-            *st = errno == ENOMEM
-                ? gf_errorf(GF_ERR_NOMEM, "%s:%lld: out of memory reading a line", r->path, (long long)r->lineno + 1)
-                : gf_errorf(GF_ERR_IO, "%s: read failed: %s", r->path, strerror(errno));
+    size_t len = 0;
+    long long lineno = (long long)r->lineno + 1;
+    int any = 0;                        /* bytes (or a newline) seen for this line */
+    for (;;) {
+        if (r->pos == r->len) {
+            ssize_t got;
+            do got = read(r->fd, r->buf, CSV_CHUNK); while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                *st = gf_errorf(GF_ERR_IO, "%s: line %lld: read failed: %s", r->path, lineno, strerror(errno));
+                return 0;
+            }
+            if (got == 0) break;        /* end of file */
+            r->bytes += got;
+            if (r->bytes > r->lim->max_file_bytes) {
+                *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld: file grew past the file size limit of %lld bytes",
+                                r->path, lineno, (long long)r->lim->max_file_bytes);
+                return 0;
+            }
+            r->pos = 0;
+            r->len = (size_t)got;
         }
+        const char *p = r->buf + r->pos;
+        size_t avail = r->len - r->pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t n = nl ? (size_t)(nl - p) : avail;
+        any = 1;
+        if (memchr(p, '\0', n)) {
+            *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld: contains a NUL byte (not a text CSV file?)",
+                            r->path, lineno);
+            return 0;
+        }
+        if ((*st = line_append(r, p, n, &len))) return 0;
+        r->pos += n + (nl != NULL);
+        if (nl) break;
+    }
+    if (!any) return 0;
+    if ((*st = line_append(r, "", 0, &len))) return 0;  /* a buffer even for an empty line */
+    r->line[len] = '\0';
+    if (len > 0 && r->line[len - 1] == '\r') r->line[--len] = '\0';
+    if (len > (size_t)r->lim->max_line_bytes) {
+        *st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld is longer than the line length limit of %lld bytes",
+                        r->path, lineno, (long long)r->lim->max_line_bytes);
         return 0;
     }
     r->lineno++;
-    if (memchr(r->line, '\0', (size_t)len)) {
-        *st = gf_errorf(GF_ERR_FORMAT, "%s:%lld: contains a NUL byte (not a text CSV file?)",
-                        r->path, (long long)r->lineno);
-        return 0;
-    }
-    if (len > 0 && r->line[len - 1] == '\n') r->line[--len] = '\0';
-    if (len > 0 && r->line[len - 1] == '\r') r->line[--len] = '\0';
     return 1;
 }
 
@@ -97,9 +156,9 @@ static gf_status read_header(csv_reader *r)
             s += 3;  /* UTF-8 byte-order mark */
         if (is_blank(s)) continue;
         int64_t k = split(s, NULL, 0);
-        if (k > (1 << 24))
-            return gf_errorf(GF_ERR_FORMAT, "%s:%lld: %lld columns is too many",
-                             r->path, (long long)r->lineno, (long long)k);
+        if (k > r->lim->max_columns)
+            return gf_errorf(GF_ERR_FORMAT, "%s: line %lld: the header has %lld columns, more than the column limit of %lld",
+                             r->path, (long long)r->lineno, (long long)k, (long long)r->lim->max_columns);
         r->ncols = (int)k;
         r->names = calloc((size_t)k, sizeof *r->names);
         r->cells = calloc((size_t)k, sizeof *r->cells);
@@ -117,49 +176,24 @@ static gf_status read_header(csv_reader *r)
     }
 }
 
-/* "a, b, c" (shortened to fit) for error messages. */
-static void list_columns(const csv_reader *r, char *buf, size_t cap)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < r->ncols; i++) {
-        int w = snprintf(buf + used, cap - used, "%s'%s'", i ? ", " : "", r->names[i]);
-        if (w < 0 || (size_t)w >= cap - used) {
-            if (cap > 5) strcpy(buf + (used < cap - 5 ? used : cap - 5), " ...");
-            return;
-        }
-        used += (size_t)w;
-    }
-}
-
-/* Quotes at most CSV_SHOW_CELL characters of a cell. */
-static const char *shorten(const char *cell, char *buf, size_t cap)
-{
-    size_t len = strlen(cell);
-    if (len <= CSV_SHOW_CELL) return cell;
-    snprintf(buf, cap, "%.*s...", CSV_SHOW_CELL, cell);
-    return buf;
-}
-
+/* Cells are named by position only ("line 12, column 3"): the text of a
+ * cell or a header name is never put in a message. */
 static gf_status parse_cell(const csv_reader *r, int col, double *out)
 {
     char *cell = r->cells[col];
     char *t = trim(cell);
-    char shown[CSV_SHOW_CELL + 8];
     if (!*t)
-        return gf_errorf(GF_ERR_FORMAT, "%s:%lld: column '%s': empty cell",
-                         r->path, (long long)r->lineno, r->names[col]);
+        return gf_errorf(GF_ERR_FORMAT, "%s: line %lld, column %d: empty cell",
+                         r->path, (long long)r->lineno, col + 1);
     char *end;
     errno = 0;
     double v = strtod(t, &end);
     if (end == t || *end != '\0')
-        return gf_errorf(GF_ERR_FORMAT, "%s:%lld: column '%s': cannot parse '%s' as a number",
-                         r->path, (long long)r->lineno, r->names[col],
-                         shorten(t, shown, sizeof shown));
+        return gf_errorf(GF_ERR_FORMAT, "%s: line %lld, column %d: not a number (cells must be plain decimal numbers, unquoted)",
+                         r->path, (long long)r->lineno, col + 1);
     if (!isfinite(v) || !isfinite((float)v))
-        return gf_errorf(GF_ERR_NUMERIC, "%s:%lld: column '%s': '%s' is not a finite 32-bit float",
-                         r->path, (long long)r->lineno, r->names[col],
-                         shorten(t, shown, sizeof shown));
+        return gf_errorf(GF_ERR_NUMERIC, "%s: line %lld, column %d: not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)",
+                         r->path, (long long)r->lineno, col + 1);
     *out = v;
     return GF_OK;
 }
@@ -172,17 +206,21 @@ static gf_status read_rows(csv_reader *r, int label)
         if (is_blank(r->line)) continue;
         int64_t k = split(r->line, r->cells, r->ncols);
         if (k != r->ncols)
-            return gf_errorf(GF_ERR_FORMAT, "%s:%lld: ragged row: %lld cells, expected %d as in the header",
+            return gf_errorf(GF_ERR_FORMAT, "%s: line %lld: ragged row: %lld cells, expected %d as in the header",
                              r->path, (long long)r->lineno, (long long)k, r->ncols);
+        if (r->n >= r->lim->max_rows)
+            return gf_errorf(GF_ERR_FORMAT, "%s: line %lld: more than the row limit of %lld data rows",
+                             r->path, (long long)r->lineno, (long long)r->lim->max_rows);
         if (r->n == r->cap) {
             int64_t ncap = r->cap ? r->cap * 2 : 256;
+            if (ncap > r->lim->max_rows) ncap = r->lim->max_rows;
             if ((uint64_t)ncap > SIZE_MAX / sizeof(float) / (uint64_t)dim)
-                return gf_errorf(GF_ERR_NOMEM, "%s: too many rows", r->path);
+                return gf_errorf(GF_ERR_NOMEM, "%s: line %lld: too many rows for memory", r->path, (long long)r->lineno);
             float *nx = realloc(r->x, (size_t)(ncap * dim) * sizeof *nx);
-            if (!nx) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory at line %lld", r->path, (long long)r->lineno);
+            if (!nx) return gf_errorf(GF_ERR_NOMEM, "%s: line %lld: out of memory", r->path, (long long)r->lineno);
             r->x = nx;
             int32_t *ny = realloc(r->y, (size_t)ncap * sizeof *ny);
-            if (!ny) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory at line %lld", r->path, (long long)r->lineno);
+            if (!ny) return gf_errorf(GF_ERR_NOMEM, "%s: line %lld: out of memory", r->path, (long long)r->lineno);
             r->y = ny;
             r->cap = ncap;
         }
@@ -193,13 +231,10 @@ static gf_status read_rows(csv_reader *r, int label)
             st = parse_cell(r, i, &v);
             if (st) return st;
             if (i != label) { row[j++] = (float)v; continue; }
-            if (v < 0 || v != floor(v) || v > CSV_MAX_LABEL) {
-                char shown[CSV_SHOW_CELL + 8];
+            if (v < 0 || v != floor(v) || v > CSV_MAX_LABEL)
                 return gf_errorf(GF_ERR_FORMAT,
-                                 "%s:%lld: label column '%s': %s is not a class id (an integer 0..%d)",
-                                 r->path, (long long)r->lineno, r->names[i],
-                                 shorten(trim(r->cells[i]), shown, sizeof shown), CSV_MAX_LABEL);
-            }
+                                 "%s: line %lld, column %d (the label column): not a class id (an integer 0..%d)",
+                                 r->path, (long long)r->lineno, i + 1, CSV_MAX_LABEL);
             r->y[r->n] = (int32_t)v;
         }
         r->n++;
@@ -212,16 +247,29 @@ static gf_status read_rows(csv_reader *r, int label)
 
 gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out)
 {
+    return gf_csv_load_limited(path, label_col, NULL, out);
+}
+
+gf_status gf_csv_load_limited(const char *path, const char *label_col,
+                              const gf_data_limits *lim, gf_dataset *out)
+{
     if (!out) return gf_errorf(GF_ERR_ARG, "gf_csv_load: no output dataset");
     memset(out, 0, sizeof *out);
     if (!path) return gf_errorf(GF_ERR_ARG, "gf_csv_load: no path");
     if (!label_col || !*label_col) return gf_errorf(GF_ERR_ARG, "%s: no label column named", path);
+    gf_data_limits def = gf_data_limits_default();
+    if (!lim) lim = &def;
 
-    csv_reader r = { .path = path };
-    r.f = fopen(path, "r");
-    if (!r.f) return gf_errorf(GF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    csv_reader r = { .path = path, .lim = lim, .fd = -1 };
+    gf_status st = gf_data_open(path, lim, &r.fd, NULL);
+    if (st) return st;
+    r.buf = malloc(CSV_CHUNK);
+    if (!r.buf) {
+        close(r.fd);
+        return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", path);
+    }
 
-    gf_status st = read_header(&r);
+    st = read_header(&r);
     if (st) goto done;
     int label = -1;
     for (int i = 0; i < r.ncols; i++) {
@@ -234,10 +282,8 @@ gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out)
         label = i;
     }
     if (label < 0) {
-        char cols[512];
-        list_columns(&r, cols, sizeof cols);
-        st = gf_errorf(GF_ERR_ARG, "%s: no label column '%s'; the header has %d columns: %s",
-                       path, label_col, r.ncols, cols);
+        st = gf_errorf(GF_ERR_ARG, "%s: no label column named '%s' among the header's %d columns (line %lld)",
+                       path, label_col, r.ncols, (long long)r.lineno);
         goto done;
     }
     if (r.ncols < 2) {
@@ -262,6 +308,7 @@ done:
     free(r.line);
     free(r.x);
     free(r.y);
-    fclose(r.f);
+    free(r.buf);
+    close(r.fd);
     return st;
 }

@@ -19,13 +19,54 @@ typedef struct {
 
 void gf_dataset_free(gf_dataset *d);
 
+/* Limits every reader enforces, so that a hostile or mistaken path (a device
+ * such as /dev/zero, a FIFO, a gzip bomb, a file with one endless line)
+ * fails with a clear error instead of exhausting memory. Each limit, when
+ * hit, is reported naming the limit, the file path and (CSV) the line
+ * number. No reader's error message ever quotes bytes of the file: cells and
+ * header names are referred to by line and column number. */
+#define GF_DATA_MAX_FILE_BYTES     (8LL << 30)   /* on-disk size of one file: 8 GiB */
+#define GF_DATA_MAX_LINE_BYTES     (1LL << 20)   /* one CSV line, without its newline: 1 MiB */
+#define GF_DATA_MAX_COLUMNS        100000LL      /* CSV columns (header cells) */
+#define GF_DATA_MAX_ROWS           100000000LL   /* samples in one file (CSV rows, IDX items) */
+#define GF_DATA_MAX_INFLATED_BYTES (2LL << 30)   /* decompressed bytes of one IDX file: 2 GiB */
+
+typedef struct {
+    int64_t max_file_bytes;
+    int64_t max_line_bytes;
+    int64_t max_columns;
+    int64_t max_rows;
+    int64_t max_inflated_bytes;
+} gf_data_limits;
+
+/* The GF_DATA_MAX_* defaults above. */
+gf_data_limits gf_data_limits_default(void);
+
+/* Opens `path` for reading if it is a regular file no larger than
+ * lim->max_file_bytes (the descriptor is checked with fstat after opening,
+ * so what is checked is what is read; a FIFO does not block the open).
+ * Devices, FIFOs, directories and sockets are refused as "not a regular
+ * file". *fd_out is a blocking descriptor the caller closes; *size_out
+ * (may be NULL) its size in bytes. */
+gf_status gf_data_open(const char *path, const gf_data_limits *lim, int *fd_out, int64_t *size_out);
+
 /* IDX pair (images idx3-ubyte, labels idx1-ubyte), each gzipped or raw
- * (detected from content). Pixels scaled to [0, 1]. */
+ * (detected from content). Pixels scaled to [0, 1]. The header-declared
+ * payload must fit max_inflated_bytes and max_rows, and inflation stops at
+ * the cap whatever the header says. */
 gf_status gf_idx_load(const char *images_path, const char *labels_path, gf_dataset *out);
+/* The same under explicit limits (NULL: the defaults). */
+gf_status gf_idx_load_limited(const char *images_path, const char *labels_path,
+                              const gf_data_limits *lim, gf_dataset *out);
 
 /* CSV with a header row; every column numeric; `label_col` names the label
- * column (integer class ids >= 0). Other columns become features in order. */
+ * column (integer class ids >= 0). Other columns become features in order.
+ * Lines longer than max_line_bytes, more than max_columns columns or more
+ * than max_rows data rows are refused. */
 gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out);
+/* The same under explicit limits (NULL: the defaults). */
+gf_status gf_csv_load_limited(const char *path, const char *label_col,
+                              const gf_data_limits *lim, gf_dataset *out);
 
 /* Opens a dataset spec as a train and a test set:
  *   fashion-mnist              Debian's dataset-fashion-mnist files

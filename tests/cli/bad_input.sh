@@ -18,17 +18,37 @@ expect_error "IDX truncated" "truncated" -- $T --dataset "idx:$TMP/trunc"
 cp -r "$TMP/good" "$TMP/gztrunc"
 rm "$TMP/gztrunc/t10k-labels-idx1-ubyte"
 gzip -c "$TMP/good/t10k-labels-idx1-ubyte" | head -c 30 > "$TMP/gztrunc/t10k-labels-idx1-ubyte.gz"
-expect_error "IDX gzip truncated" "t10k-labels" -- $T --dataset "idx:$TMP/gztrunc"
+expect_error "IDX gzip truncated" "t10k-labels truncated.gzip.stream.(unexpected.end.of.file)" -- $T --dataset "idx:$TMP/gztrunc"
 
-# CSV: non-numeric cell, ragged row, missing label column, NaN
+# CSV: non-numeric cell, ragged row, missing label column, NaN; positions, never the text
 printf 'a,b,label\n1,2,0\n3,x7,1\n' > "$TMP/nonnum.csv"
-expect_error "CSV non-numeric cell" "nonnum.csv:3 x7" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nonnum.csv"
+expect_error "CSV non-numeric cell" "nonnum.csv line.3,.column.2 number" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nonnum.csv"
+grep -q x7 "$TMP/err" && fail "CSV non-numeric cell: the cell's text is echoed"
 printf 'a,b,label\n1,2,0\n3,1\n' > "$TMP/ragged.csv"
-expect_error "CSV ragged row" "ragged.csv:3 ragged" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/ragged.csv"
+expect_error "CSV ragged row" "ragged.csv line.3 ragged" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/ragged.csv"
 printf 'a,b,y\n1,2,0\n3,1,1\n' > "$TMP/nolabel.csv"
-expect_error "CSV missing label column" "label" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nolabel.csv"
+expect_error "CSV missing label column" "label 3.columns" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nolabel.csv"
 printf 'a,b,label\n1,2,0\nnan,1,1\n4,4,1\n' > "$TMP/nan.csv"
-expect_error "CSV NaN cell" "nan" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nan.csv"
+expect_error "CSV NaN cell" "line.3,.column.1 finite" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nan.csv"
+
+# a file that is a secret (a token) named as a data set: its content is never printed
+printf 'gf_SECRETTOKEN\n' > "$TMP/operator.token"
+expect_error "CSV secret header" "operator.token zz 1.columns" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/operator.token,label=zz"
+grep -q SECRET "$TMP/err" && fail "CSV secret header: the header is echoed"
+printf 'zz,a\ngf_SECRETTOKEN,1\n' > "$TMP/secretcell.csv"
+expect_error "CSV secret cell" "line.2,.column.1" -- $GF train --model mlp:1-4-2 --dataset "csv:$TMP/secretcell.csv,label=zz"
+grep -q SECRET "$TMP/err" && fail "CSV secret cell: the cell is echoed"
+
+# not regular files: a device, a FIFO (neither read nor waited on), a directory
+expect_error "CSV /dev/zero" "/dev/zero not.a.regular.file" -- $GF train --model mlp:2-4-2 --dataset "csv:/dev/zero,label=y"
+mkfifo "$TMP/fifo.csv"
+expect_error "CSV FIFO" "fifo.csv not.a.regular.file FIFO" -- timeout 20 $GF train --model mlp:2-4-2 --dataset "csv:$TMP/fifo.csv"
+expect_error "CSV directory" "not.a.regular.file directory" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP"
+mkdir "$TMP/devidx" && ln -s /dev/zero "$TMP/devidx/train-images-idx3-ubyte" && cp "$TMP/good/train-labels-idx1-ubyte" "$TMP/devidx/"
+expect_error "IDX symlink to /dev/zero" "train-images not.a.regular.file character.device" -- $T --dataset "idx:$TMP/devidx"
+# a line over the 1 MiB line length limit
+{ printf 'a,label\n'; head -c 1100000 /dev/zero | tr '\0' '1'; printf ',0\n'; } > "$TMP/longline.csv"
+expect_error "CSV line too long" "longline.csv line.2 line.length.limit 1048576" -- $GF train --model mlp:1-4-2 --dataset "csv:$TMP/longline.csv"
 printf 'a,b,label\n1,2,0\n3,1,1\n' > "$TMP/ok.csv"
 expect_error "CSV wider than model" "model" -- $GF train --model mlp:3-4-2 --dataset "csv:$TMP/ok.csv"
 printf 'a,b,label\n1,2,0\n3,1,5\n' > "$TMP/biglabel.csv"
