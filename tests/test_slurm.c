@@ -177,6 +177,20 @@ static void test_bad_names_refused_early(void)
     CHECK(gf_slurm_account_set(&S, NULL, 10) == GF_ERR_ARG);
     CHECK(gf_slurm_account_name_ok("x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456789x123456"));
     CHECK(gf_slurm_account_name_ok("a-b_c9"));
+    {   /* tenants that differ only in '.', '_' and case never share an account */
+        const char *tenants[] = { "tenant.a", "tenant_a", "Tenant-A", "tenant__a", "tenant_da", "T.", "t_" };
+        const char *want[] = { "tenant_da", "tenant__a", "tenant-a", "tenant____a", "tenant__da", "t_d", "t__" };
+        char acc[7][GF_SLURM_ACCOUNT_MAX + 1];
+        for (int i = 0; i < 7; i++) {
+            gf_slurm_account_of_tenant(tenants[i], acc[i]);
+            CHECK_MSG(!strcmp(acc[i], want[i]) && gf_slurm_account_name_ok(acc[i]), "%s -> %s", tenants[i], acc[i]);
+        }
+        char longest[65], acc64[GF_SLURM_ACCOUNT_MAX + 1];
+        memset(longest, '.', 64);
+        longest[64] = 0;
+        gf_slurm_account_of_tenant(longest, acc64);
+        CHECK(strlen(acc64) == 128 && gf_slurm_account_name_ok(acc64));
+    }
     CHECK(gf_slurm_account_set(&S, "ok", -1) == GF_ERR_ARG);
 
     char *argv[] = { "true", NULL };

@@ -5,6 +5,7 @@
  * memory the parent prepared. */
 #include "facility/slurm.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -537,6 +538,17 @@ static int parse_gpus(const char *tres)
 }
 
 /* ---- accounts ------------------------------------------------------------ */
+
+void gf_slurm_account_of_tenant(const char *tenant, char out[GF_SLURM_ACCOUNT_MAX + 1])
+{
+    size_t o = 0;
+    for (size_t i = 0; tenant[i] && o + 2 <= GF_SLURM_ACCOUNT_MAX; i++) {
+        char ch = tenant[i];
+        if (ch == '_' || ch == '.') { out[o++] = '_'; out[o++] = ch == '_' ? '_' : 'd'; }
+        else out[o++] = (char)tolower((unsigned char)ch);
+    }
+    out[o] = 0;
+}
 
 int gf_slurm_account_name_ok(const char *name)
 {

@@ -39,9 +39,13 @@ typedef struct {
                              (SIGKILL) and the call fails with GF_ERR_IO */
 } gf_slurm;
 
-/* 1 when name is a valid account name: [a-z0-9_-]{1,64} (sacctmgr lowercases
+/* 1 when name is a valid account name: [a-z0-9_-]{1,128} (sacctmgr lowercases
  * names, so upper case is refused rather than silently changed). */
 int gf_slurm_account_name_ok(const char *name);
+/* The Slurm account of a tenant (names of 1..64 of [A-Za-z0-9._-], unique
+ * regardless of case): lowercased, '_' as "__" and '.' as "_d", so distinct
+ * tenants never share an account. */
+void gf_slurm_account_of_tenant(const char *tenant, char out[GF_SLURM_ACCOUNT_MAX + 1]);
 
 /* Creates the account (under root) with `shares` fair-share shares, or sets
  * the shares of an existing one, then associates the calling user (by

@@ -29,19 +29,6 @@ typedef struct {
     int            naccounts, cap;
 } slurm_exec;
 
-/* Injective: tenant names are unique regardless of case, so lowercasing keeps
- * them apart; '_' becomes "__" and '.' "_d", so "a.b" and "a_b" differ. */
-static void account_of(const char *tenant, char out[GF_SLURM_ACCOUNT_MAX + 1])
-{
-    size_t o = 0;
-    for (size_t i = 0; tenant[i] && o + 2 <= GF_SLURM_ACCOUNT_MAX; i++) {
-        char ch = tenant[i];
-        if (ch == '_' || ch == '.') { out[o++] = '_'; out[o++] = ch == '_' ? '_' : 'd'; }
-        else out[o++] = (char)tolower((unsigned char)ch);
-    }
-    out[o] = 0;
-}
-
 static gf_status ensure_account(slurm_exec *x, const char *account, int64_t shares)
 {
     for (int i = 0; i < x->naccounts; i++)
@@ -66,7 +53,7 @@ static gf_status slurm_start(gf_executor *base, const gf_exec_request *r, char h
 {
     slurm_exec *x = (slurm_exec *)base;
     char account[GF_SLURM_ACCOUNT_MAX + 1], name[80], out[4200], err[4200], buf[4096];
-    account_of(r->tenant, account);
+    gf_slurm_account_of_tenant(r->tenant, account);
     gf_status st = ensure_account(x, account, r->tenant_shares);
     if (st) return st;
     const char *argv[40];
