@@ -468,11 +468,30 @@ static void test_revoke(const char *d1)
     CHECK_ERR(gf_pki_add_site(d1, "b"), GF_ERR_ARG, "revoked");
 
     /* a second revocation keeps the first */
+    char *older = slurp(path("p1", GF_PKI_COORD_CRL));     /* CRL number 2: revokes b only */
     CHECK(gf_pki_revoke(d1, "site-3") == GF_OK);
     CHECK(gf_pki_crl_refresh(crl) == GF_OK);
     CHECK(gf_pki_crl_check_crt(crl, b) == GF_ERR_MISMATCH && gf_pki_crl_check_crt(crl, a) == GF_OK);
     gnutls_x509_crt_t s3 = load_crt(path("p1", "sites/site-3/site.crt"));
     CHECK(s3 && gf_pki_crl_check_crt(crl, s3) == GF_ERR_MISMATCH);
+    /* an older CRL (validly signed) copied back must not un-revoke site-3 */
+    if (older) {
+        char *newer = slurp(path("p1", GF_PKI_COORD_CRL));
+        FILE *f = fopen(path("p1", GF_PKI_COORD_CRL), "w");
+        CHECK(f && fputs(older, f) >= 0 && fclose(f) == 0);
+        CHECK_ERR(gf_pki_crl_refresh(crl), GF_ERR_MISMATCH, "CRL number 2 is older than the 3 in force");
+        CHECK(s3 && gf_pki_crl_check_crt(crl, s3) == GF_ERR_MISMATCH);
+        gf_pki_crl *fresh = NULL;                          /* and it still loads at a start (nothing to compare) */
+        CHECK(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), &fresh) == GF_OK);
+        gf_pki_crl_free(fresh);
+        f = fopen(path("p1", GF_PKI_COORD_CRL), "w");      /* the newer one back */
+        CHECK(f && newer && fputs(newer, f) >= 0 && fclose(f) == 0);
+        CHECK(gf_pki_crl_refresh(crl) == GF_OK && s3 && gf_pki_crl_check_crt(crl, s3) == GF_ERR_MISMATCH);
+        free(newer);
+        free(older);
+    } else {
+        CHECK(!"could not read the CRL");
+    }
     if (s3) gnutls_x509_crt_deinit(s3);
     json_error_t je;
     json_t *st = json_load_file(path("p1", GF_PKI_STATE), 0, &je);

@@ -117,16 +117,20 @@ gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size);
  * thread-safe: serialise gf_pki_crl_refresh with the checks. */
 typedef struct gf_pki_crl gf_pki_crl;
 
+/* Loads and verifies a CRL: signed by the CA, its nextUpdate not passed, and
+ * a crlNumber (GF_ERR_FORMAT otherwise). */
 gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, gf_pki_crl **out);
 
 /* Re-reads the CRL file if it changed (inode, size or mtime) since it was
  * loaded: the coordinator calls this before checking a new connection, so
- * `gf provision --revoke` takes effect without a restart. On failure the
+ * `gf provision --revoke` takes effect without a restart. A file with a
+ * lower crlNumber than the list in force (an older CRL copied back, which
+ * would un-revoke sites) is refused (GF_ERR_MISMATCH). On failure the
  * previous list stays in force and the error is returned. */
 gf_status gf_pki_crl_refresh(gf_pki_crl *crl);
 
 /* GF_OK unless the certificate is on the list (GF_ERR_MISMATCH, naming its
- * common name and serial). The list's nextUpdate is informational only. */
+ * common name and serial). */
 gf_status gf_pki_crl_check_crt(const gf_pki_crl *crl, gnutls_x509_crt_t crt);
 
 /* The same for the peer certificate of a completed handshake. */

@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 /* ---- TLS sessions ---------------------------------------------------------- */
@@ -109,10 +111,27 @@ struct gf_pki_crl {
     gnutls_x509_crt_t ca;
     gnutls_x509_crl_t crl;
     struct stat       seen;      /* identity of the file last loaded */
+    uint64_t          number;    /* its crlNumber: a later file must not go back */
 };
 
+/* The CRL's crlNumber (RFC 5280 5.2.3; gf provision writes one), as an
+ * integer of at most 8 bytes. */
+static gf_status crl_number(const char *file, gnutls_x509_crl_t crl, uint64_t *out)
+{
+    unsigned char b[20];
+    size_t n = sizeof b;
+    unsigned crit = 0;
+    if (gnutls_x509_crl_get_number(crl, b, &n, &crit) < 0 || n == 0 || n > 8)
+        return gf_errorf(GF_ERR_FORMAT, "%s: no usable CRL number (gf provision writes one)", file);
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v = v << 8 | b[i];
+    *out = v;
+    return GF_OK;
+}
+
 /* Reads and verifies the CRL file; `seen` gets the identity of what was read. */
-static gf_status crl_read(const char *file, gnutls_x509_crt_t ca, gnutls_x509_crl_t *out, struct stat *seen)
+static gf_status crl_read(const char *file, gnutls_x509_crt_t ca, gnutls_x509_crl_t *out, struct stat *seen,
+                          uint64_t *number)
 {
     gnutls_datum_t d;
     gf_status st = pki_read_file_id(file, &d, seen);
@@ -128,6 +147,12 @@ static gf_status crl_read(const char *file, gnutls_x509_crt_t ca, gnutls_x509_cr
         gnutls_x509_crl_deinit(crl);
         return gf_errorf(GF_ERR_FORMAT, "%s: %s", file, rc < 0 ? gnutls_strerror(rc) : "not signed by the CA");
     }
+    time_t next = gnutls_x509_crl_get_next_update(crl);
+    st = GF_OK;
+    if (next != (time_t)-1 && next < time(NULL))       /* a stale list may miss later revocations */
+        st = gf_errorf(GF_ERR_FORMAT, "%s: out of date (its nextUpdate has passed): re-sign it with gf provision", file);
+    if (!st) st = crl_number(file, crl, number);
+    if (st) { gnutls_x509_crl_deinit(crl); return st; }
     *out = crl;
     return GF_OK;
 }
@@ -140,7 +165,7 @@ gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, gf_pki_crl 
         return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", crl_file);
     }
     gf_status st = pki_load_crt(ca_file, &c->ca, NULL);
-    if (!st) st = crl_read(crl_file, c->ca, &c->crl, &c->seen);
+    if (!st) st = crl_read(crl_file, c->ca, &c->crl, &c->seen, &c->number);
     if (st) { gf_pki_crl_free(c); return st; }
     *out = c;
     return GF_OK;
@@ -155,11 +180,18 @@ gf_status gf_pki_crl_refresh(gf_pki_crl *c)
         return GF_OK;
     gnutls_x509_crl_t crl;
     struct stat seen;
-    gf_status st = crl_read(c->file, c->ca, &crl, &seen);
+    uint64_t number = 0;
+    gf_status st = crl_read(c->file, c->ca, &crl, &seen, &number);
     if (st) return st;
+    if (number < c->number) {   /* an older list copied back would un-revoke sites */
+        gnutls_x509_crl_deinit(crl);
+        return gf_errorf(GF_ERR_MISMATCH, "%s: CRL number %llu is older than the %llu in force; kept the newer one",
+                         c->file, (unsigned long long)number, (unsigned long long)c->number);
+    }
     gnutls_x509_crl_deinit(c->crl);
     c->crl = crl;
     c->seen = seen;
+    c->number = number;
     return GF_OK;
 }
 
