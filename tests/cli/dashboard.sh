@@ -103,7 +103,10 @@ wait_job "$JB" "$(cat "$TMP/token-$TB")" && ok "job $JB succeeded" || fail "job 
 
 # a federated job of tenant A with two real sites: its page plots per round
 small_idx "$TMP/d" 1000 200
-for i in 0 1; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/2 --threads 1; done
+for i in 0 1; do
+  fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/2 --threads 1
+  api 201 "$OP" POST /v1/site-grants "{\"site\": \"s$i\", \"tenant\": \"$TA\"}" || fail "grant s$i to $TA"
+done
 NF=a-fed-dashboard
 FED_ROUNDS=4
 api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": \"mlp:784-16-10\", \"dataset\": \"fashion-mnist\",

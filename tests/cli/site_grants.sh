@@ -66,6 +66,8 @@ expect_error "an unknown site" "400 s9 provisioned" -- "$GF" site-grant s9 --ten
 expect_error "the operator kit is no site" "400 operator" -- "$GF" site-grant operator --tenant beta --token "$OP"
 expect_error "an unknown tenant" "400 nobody" -- "$GF" site-grant s0 --tenant nobody --token "$OP"
 expect_error "revoking what was never granted" "404 s3 gamma" -- "$GF" site-grant s3 --tenant gamma --revoke --token "$OP"
+expect_error "--allow-tenant with a bad name" "allow-tenant @operator" -- "$GF" site --kit "$TMP/pki/sites/s0" \
+  --data fashion-mnist --allow-tenant 'alpha,a b'
 out=$(api POST /v1/site-grants "$OP" '{"site":"s0","tenant":"beta","colour":1}')
 [ "$(echo "$out" | head -1)" = 400 ] && echo "$out" | grep -q colour && ok "unknown key: 400" || fail "unknown key: $out"
 "$GF" site-grant list --token "$TB" > "$TMP/list"
