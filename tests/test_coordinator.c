@@ -173,6 +173,9 @@ int main(void)
     CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "round")) == 1 &&
               json_integer_value(json_object_get(j, "job")) == job &&
               !strcmp(json_string_value(json_object_get(j, "site")), "a"), "task -> %d", st);
+    /* the task names its tenant: none, for the operator's own job */
+    CHECK_MSG(json_is_null(json_object_get(j, "tenant")), "task's tenant: %s",
+              json_object_get(j, "tenant") ? "not null" : "absent");
     json_decref(j);
     CHECK(req(c, "GET", "/v1/site/task?wait=1", NULL, 0, NULL, NULL) == 204);   /* c is not in the job */
     st = req_json(a, "GET", "/v1/site/task?wait=99", NULL, 0, &j);

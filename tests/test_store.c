@@ -2,10 +2,13 @@
  * rules, duplicate and out-of-order results, crash safety under SIGKILL of a
  * real writer process, reopening, and refusal of foreign or newer files. */
 #include "service/store.h"
+#include "service/site_grants.h"
+#include "service/tenants.h"
 #include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -383,6 +386,77 @@ static void test_finish(const char *dir)
     gf_store_close(s);
 }
 
+/* grants as "tenant/site,..." in listing order */
+static int grant_cat(const gf_site_grant *g, void *ctx)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%s%s/%s", n ? "," : "", g->tenant, g->site);
+    return 0;
+}
+
+static void grants_of(gf_store *s, int64_t tenant_id, char out[256])
+{
+    out[0] = 0;
+    CHECK_MSG(gf_store_site_grants(s, tenant_id, grant_cat, out) == GF_OK, "%s", gf_last_error());
+}
+
+/* Sites granted to tenants: idempotent grants, refusals naming what is
+ * wrong, revokes, per-tenant listings, durability, and the migration of a
+ * version-3 database (its tenants kept, the table added). */
+static void test_site_grants(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    int64_t a = 0, b = 0;
+    int added = -1;
+    char got[256];
+    CHECK(gf_store_tenant_add(s, "beta", 1, NAN, NAN, &b) == GF_OK);
+    CHECK(gf_store_tenant_add(s, "alpha", 1, NAN, NAN, &a) == GF_OK);
+    CHECK(gf_store_site_grant(s, "s1", "beta", &added) == GF_OK && added == 1);
+    CHECK(gf_store_site_grant(s, "s1", "alpha", &added) == GF_OK && added == 1);
+    CHECK(gf_store_site_grant(s, "s0", "alpha", &added) == GF_OK && added == 1);
+    CHECK(gf_store_site_grant(s, "s0", "alpha", &added) == GF_OK && added == 0);     /* the same grant */
+    grants_of(s, 0, got);
+    CHECK_MSG(!strcmp(got, "alpha/s0,alpha/s1,beta/s1"), "all grants: %s", got);
+    grants_of(s, b, got);
+    CHECK_MSG(!strcmp(got, "beta/s1"), "beta's grants: %s", got);
+    CHECK(gf_store_site_grant(s, "s0", "gamma", NULL) == GF_ERR_ARG);
+    CHECK_MSG(strstr(gf_last_error(), "no tenant \"gamma\"") != NULL, "%s", gf_last_error());
+    CHECK(gf_store_site_grant(s, "S 0", "alpha", NULL) == GF_ERR_ARG);
+    CHECK_MSG(strstr(gf_last_error(), "site:") != NULL, "%s", gf_last_error());
+    CHECK(gf_store_site_grant(s, "operator", "alpha", NULL) == GF_ERR_ARG);
+    CHECK(gf_store_site_grant(s, "s0", "", NULL) == GF_ERR_ARG);
+    CHECK(gf_store_site_revoke(s, "s0", "beta") == GF_ERR_ARG);
+    CHECK_MSG(strstr(gf_last_error(), "site \"s0\" is not granted to tenant \"beta\"") != NULL, "%s", gf_last_error());
+    CHECK(gf_store_site_revoke(s, "s0", "alpha") == GF_OK);
+    CHECK(gf_store_site_revoke(s, "s0", "alpha") == GF_ERR_ARG);
+    grants_of(s, a, got);
+    CHECK_MSG(!strcmp(got, "alpha/s1"), "alpha's grants after the revoke: %s", got);
+    gf_store_close(s);
+    s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    grants_of(s, 0, got);
+    CHECK_MSG(!strcmp(got, "alpha/s1,beta/s1"), "after reopening: %s", got);
+    gf_store_close(s);
+
+    /* a database of schema version 3 (no site_grants) is brought up to 4 */
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DROP TABLE site_grants; UPDATE schema_version SET version = 3", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    s = NULL;
+    CHECK_MSG(gf_store_open(dir, &s) == GF_OK, "%s", gf_last_error());
+    grants_of(s, 0, got);
+    CHECK_MSG(!strcmp(got, ""), "after the migration: %s", got);
+    CHECK(gf_store_site_grant(s, "s2", "beta", &added) == GF_OK && added == 1);   /* tenants kept */
+    grants_of(s, 0, got);
+    CHECK_MSG(!strcmp(got, "beta/s2"), "after the migration and a grant: %s", got);
+    gf_store_close(s);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/gf_test_store_XXXXXX";
@@ -398,6 +472,8 @@ int main(void)
     test_refusals(dir);
     snprintf(dir, sizeof dir, "%s/finish", base);
     test_finish(dir);
+    snprintf(dir, sizeof dir, "%s/grants", base);
+    test_site_grants(dir);
     rm_dir(base);
     return check_summary();
 }

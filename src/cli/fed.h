@@ -13,6 +13,7 @@ int cmd_download(int argc, char **argv);
 /* the facility (facility.c) */
 int cmd_tenant(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_site_grant(int argc, char **argv);      /* site_grants.c */
 int cmd_token(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
 int cmd_logs(int argc, char **argv);

@@ -174,6 +174,8 @@ int cmd_status(int argc, char **argv)
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "reason")),
                central ? "epoch" : "round", (long long)json_integer_value(json_object_get(j, central ? "epoch" : "round")),
                (long long)json_integer_value(json_object_get(j, central ? "epochs_total" : "rounds_total")));
+        if (json_is_string(json_object_get(j, "waiting")))
+            printf("  %s\n", json_string_value(json_object_get(j, "waiting")));
         size_t e;
         json_t *ep;
         json_array_foreach(json_object_get(j, "epochs"), e, ep)

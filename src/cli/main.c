@@ -32,6 +32,7 @@ static void usage(FILE *f)
           "facility:\n"
           "  tenant       add, change or list tenants (shares, quotas)\n"
           "  dataset      register (operator) or list the datasets jobs may read\n"
+          "  site-grant   grant a tenant the use of a site, revoke it, list the grants\n"
           "  token        create or revoke API tokens\n"
           "  usage        the usage ledger (core-, CPU-, GPU-seconds, memory, bytes)\n"
           "  logs         a central job's stdout or stderr (--follow)\n"
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "download")) return cmd_download(argc - 1, argv + 1);
     if (!strcmp(cmd, "tenant")) return cmd_tenant(argc - 1, argv + 1);
     if (!strcmp(cmd, "dataset")) return cmd_dataset(argc - 1, argv + 1);
+    if (!strcmp(cmd, "site-grant")) return cmd_site_grant(argc - 1, argv + 1);
     if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
     if (!strcmp(cmd, "usage")) return cmd_usage(argc - 1, argv + 1);
     if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);

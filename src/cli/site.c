@@ -31,7 +31,43 @@ static void usage(FILE *f)
           "  --max-tasks N          exit after N uploads (default: run until stopped)\n"
           "  --secagg-record DIR    keep this site's own quantised input of each securely\n"
           "                         aggregated round in DIR (job-J-round-R.u32, for audits)\n"
+          "  --allow-tenant T,...   take only the tasks of these tenants (the operator's own\n"
+          "                         jobs: @operator); decline the others, with the reason, to\n"
+          "                         the coordinator. Without it: every task the coordinator\n"
+          "                         sends (the operator's jobs and the tenants granted this\n"
+          "                         site with gf site-grant). May be repeated.\n"
           "  --quiet                no progress lines on stderr\n", f);
+}
+
+#define MAX_ALLOW 64
+
+/* "a,b,@operator" appended to names[] (copies kept in buf). 0, or -1 with a message. */
+static int parse_allow(const char *arg, char buf[][72], const char **names, int *n)
+{
+    char tmp[4096];
+    if (strlen(arg) >= sizeof tmp) { fprintf(stderr, "gf site: --allow-tenant: list too long\n"); return -1; }
+    snprintf(tmp, sizeof tmp, "%s", arg);
+    char *save = NULL;
+    int any = 0;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t len = strlen(t);
+        int good = len >= 1 && len <= 64 && strcmp(t, ".") && strcmp(t, "..");
+        for (size_t i = 0; i < len && good; i++)
+            good = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') || (t[i] >= '0' && t[i] <= '9') ||
+                   t[i] == '.' || t[i] == '_' || t[i] == '-';
+        if (!good && strcmp(t, GF_SITE_ALLOW_OPERATOR)) {
+            fprintf(stderr, "gf site: --allow-tenant: \"%s\" is neither a tenant name ([A-Za-z0-9._-], 1..64) nor "
+                    "%s (the operator's own jobs)\n", t, GF_SITE_ALLOW_OPERATOR);
+            return -1;
+        }
+        if (*n == MAX_ALLOW) { fprintf(stderr, "gf site: --allow-tenant: at most %d names\n", MAX_ALLOW); return -1; }
+        snprintf(buf[*n], 72, "%s", t);
+        names[*n] = buf[*n];
+        (*n)++;
+        any = 1;
+    }
+    if (!any) { fprintf(stderr, "gf site: --allow-tenant needs at least one name\n"); return -1; }
+    return 0;
 }
 
 /* Shard I of N of the training set, then a validation split off its end. */
@@ -89,11 +125,14 @@ int cmd_site(int argc, char **argv)
         {"kit", 1, 0, 'k'}, {"data", 1, 0, 'd'}, {"partition", 1, 0, 'p'}, {"shard", 1, 0, 's'},
         {"partition-seed", 1, 0, 'S'}, {"val-fraction", 1, 0, 'v'}, {"coordinator", 1, 0, 'c'},
         {"threads", 1, 0, 't'}, {"max-tasks", 1, 0, 'n'}, {"secagg-record", 1, 0, 'r'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"allow-tenant", 1, 0, 'a'},
         {0, 0, 0, 0}};
     const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL, *record = NULL;
     long pseed = 1, threads = cli_default_threads(), max_tasks = 0;
     double val_frac = 0.1;
-    int quiet = 0, c;
+    int quiet = 0, c, nallow = 0;
+    static char allow_buf[MAX_ALLOW][72];
+    static const char *allow[MAX_ALLOW];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -109,6 +148,7 @@ int cmd_site(int argc, char **argv)
         case 'n': if (cli_parse_int("--max-tasks", optarg, 0, 1L << 40, &max_tasks)) return 2; break;
         case 'r': record = optarg; break;
         case 'q': quiet = 1; break;
+        case 'a': if (parse_allow(optarg, allow_buf, allow, &nallow)) return 2; break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "gf site: unknown or incomplete option \"%s\" (see gf site --help)\n", argv[optind - 1]);
@@ -129,6 +169,7 @@ int cmd_site(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .threads = (int)threads,
                            .max_tasks = (int)max_tasks, .secagg_record_dir = record,
+                           .allow_tenants = nallow ? allow : NULL, .nallow = nallow,
                            .log = quiet ? NULL : cli_log_line };
     gf_status st = gf_site_run(&cfg);
     gf_dataset_free(&train);

@@ -125,6 +125,10 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, st, "%s", gf_last_error());
     }
+    if ((st = co_sites_check_job(c, &spec, tenant.id, tenant.name, resp))) {   /* the sites: granted to its tenant */
+        gf_jobspec_free(&spec);
+        return st;
+    }
     char *canon = NULL;
     int64_t id = 0;
     const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : "federated";
@@ -323,11 +327,18 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     json_t *dpj = json_object_get(out, "dp");
     if (cj && dpj && cj->fj->spec.dp.adaptive)       /* the clip adaptive clipping has reached */
         json_object_set_new(dpj, "clip_current", json_real(cj->fj->dp_clip));
+    char waiting[256] = "";
+    if (cj) co_job_waiting(c, cj, waiting, sizeof waiting);
+    if (waiting[0]) json_object_set_new(out, "waiting", json_string(waiting));
     if (cj && cj->fj->round) {
         gf_fedjob *j = cj->fj;
         json_t *sites = json_array();
-        for (int i = 0; i < j->nparts; i++)
-            json_array_append_new(sites, json_pack("{s:s,s:b}", "site", j->parts[i].name, "sent", j->parts[i].sent));
+        for (int i = 0; i < j->nparts; i++) {
+            const gf_fedjob_part *p = &j->parts[i];
+            json_t *o = json_pack("{s:s,s:b,s:b}", "site", p->name, "sent", p->sent, "declined", p->declined);
+            if (p->declined) json_object_set_new(o, "reason", json_string(p->decline_reason));
+            json_array_append_new(sites, o);
+        }
         json_object_set_new(out, "current", json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round,
                                                       "received", j->received, "sites", sites,
                                                       "deadline_in_s", j->deadline - gf_now()));
@@ -437,8 +448,10 @@ static json_t *task_json(const gf_fedjob *j, const char *site)
     if (s->local.dpsgd.enabled)
         json_object_set_new(local, "dp_sgd", json_pack("{s:f,s:f,s:f}", "clip", s->local.dpsgd.clip,
                                                        "noise", s->local.dpsgd.noise, "delta", s->local.dpsgd.delta));
-    json_t *task = json_pack("{s:I,s:s,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id,
-                             "name", s->name, "site", site,
+    /* "tenant": whose job this is (null: the operator's own), so that a site can refuse it */
+    json_t *task = json_pack("{s:I,s:s,s:o,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id,
+                             "name", s->name, "tenant", s->tenant[0] ? json_string(s->tenant) : json_null(),
+                             "site", site,
                              "round", (json_int_t)j->round, "model", s->model,
                              "strategy", gf_strategy_type_name(s->strategy.type),
                              "mu", s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0, "local", local,
@@ -575,7 +588,7 @@ static gf_status decline(gf_coordinator *c, const gf_http_request *req, int64_t 
     co_job *cj = co_job_find(c, id);
     gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
     if (!j) snprintf(why, sizeof why, "no running job %lld", (long long)id);
-    else if ((st = gf_fedjob_decline(j, req->peer, round, &status))) snprintf(why, sizeof why, "%s", gf_last_error());
+    else if ((st = gf_fedjob_decline(j, req->peer, round, reason, &status))) snprintf(why, sizeof why, "%s", gf_last_error());
     else co_wake(c);
     pthread_mutex_unlock(&c->lock);
     if (st) {
@@ -684,6 +697,8 @@ static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_re
         if (!strcmp(rest, "cancel") && post) return cancel(c, &who, id, resp);
         if (!strcmp(rest, "model") && get) return download(c, &who, id, resp);
     }
+    st = co_sites_route(c, req, &who, resp, &handled);
+    if (handled) return st;
     st = co_facility_route(c, req, &who, resp, &handled);
     if (handled) return st;
     return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);

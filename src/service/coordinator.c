@@ -133,7 +133,11 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     gf_store_job job;
     if (gf_store_job_get(c->store, id, &job)) return;
     gf_fedjob *fj = NULL;
-    gf_status st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, c->sites_total, &fj);
+    /* SCAFFOLD's N with "all": the sites the job may use */
+    pthread_mutex_lock(&c->lock);
+    int total = job.tenant_id ? co_sites_granted(c, job.tenant_id) : c->sites_total;
+    pthread_mutex_unlock(&c->lock);
+    gf_status st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, total > 0 ? total : 1, &fj);
     if (!st && fj->spec.eval[0]) {             /* the eval set, resolved again: the registry may have changed */
         char name[GF_STORE_NAME_MAX + 1], msg[600];
         if ((st = gf_dataset_eval_split(fj->spec.eval, name, &fj->eval_train)) ||
@@ -172,7 +176,7 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
             gf_store_job_free(&job);
             return;
         }
-        if (c->njobs < c->capjobs) c->jobs[c->njobs++] = (co_job){ .fj = fj };
+        if (c->njobs < c->capjobs) c->jobs[c->njobs++] = (co_job){ .fj = fj, .tenant_id = job.tenant_id };
         else { gf_fedjob_free(fj); st = gf_errorf(GF_ERR_NOMEM, "out of memory"); }
         pthread_mutex_unlock(&c->lock);
     }
@@ -213,8 +217,12 @@ static int site_online(const gf_coordinator *c, const co_site *s, double now)
     return s->polling > 0 || now - s->last_seen < c->cfg.site_timeout_s;
 }
 
-static int site_allowed(const gf_fedjob *j, const char *name)
+/* A site a round of job cj may choose: one its spec names (or any with
+ * "all") and, for a tenant's job, one granted to the tenant now. */
+static int site_allowed(const gf_coordinator *c, const co_job *cj, const char *name)
 {
+    const gf_fedjob *j = cj->fj;
+    if (!co_site_granted(c, cj->tenant_id, name)) return 0;
     if (!j->spec.sites) return 1;
     for (int i = 0; i < j->spec.nsites; i++)
         if (!strcmp(j->spec.sites[i], name)) return 1;
@@ -235,8 +243,9 @@ static double over_budget(const gf_fedjob *j, int64_t round)
  * privacy budget allows it (lock held): 1 when opened, 0 when not yet, -1
  * when it cannot open (gf_last_error says why). The caller records it in
  * the store. */
-static int open_in_memory(gf_coordinator *c, gf_fedjob *j, double now)
+static int open_in_memory(gf_coordinator *c, const co_job *cj, double now)
 {
+    gf_fedjob *j = cj->fj;
     if (over_budget(j, j->completed + 1) > 0) return 0;
     const char **names = calloc((size_t)c->nsites + 1, sizeof *names);
     unsigned char *chosen = malloc((size_t)c->nsites + 1);
@@ -244,7 +253,7 @@ static int open_in_memory(gf_coordinator *c, gf_fedjob *j, double now)
     int n = 0, k = 0, opened = 0;
     if (!names || !chosen || !parts) goto out;
     for (int i = 0; i < c->nsites; i++)
-        if (site_online(c, &c->sites[i], now) && site_allowed(j, c->sites[i].name)) names[n++] = c->sites[i].name;
+        if (site_online(c, &c->sites[i], now) && site_allowed(c, cj, c->sites[i].name)) names[n++] = c->sites[i].name;
     if (n < j->spec.min_sites) goto out;
     int64_t round = j->completed + 1;
     gf_round_sample(names, n, j->spec.fraction, j->spec.min_sites, j->spec.seed, round, chosen);
@@ -258,6 +267,22 @@ out:
     return opened;
 }
 
+void co_job_waiting(const gf_coordinator *c, const co_job *cj, char *out, size_t cap)
+{
+    const gf_fedjob *j = cj->fj;
+    *out = 0;
+    if (j->round || j->completed >= j->spec.rounds) return;
+    double now = gf_now();
+    int n = 0;
+    for (int i = 0; i < c->nsites; i++) n += site_online(c, &c->sites[i], now) && site_allowed(c, cj, c->sites[i].name);
+    if (n >= j->spec.min_sites) return;          /* it opens at the driver's next look */
+    int len = snprintf(out, cap, "waiting for sites: %d online that the job may use, min_sites %d", n, j->spec.min_sites);
+    if (cj->tenant_id && len >= 0 && (size_t)len < cap) {
+        int g = co_sites_granted(c, cj->tenant_id);
+        snprintf(out + len, cap - (size_t)len, " (tenant \"%s\" is granted %d site%s)", j->spec.tenant, g, g == 1 ? "" : "s");
+    }
+}
+
 static void audit_opened(gf_coordinator *c, const gf_fedjob *j)
 {
     json_t *list = json_array();
@@ -268,9 +293,10 @@ static void audit_opened(gf_coordinator *c, const gf_fedjob *j)
 
 /* Opens the next round and records it (lock held): -1 when the round
  * cannot open with these sites (gf_last_error says why). */
-static int try_open(gf_coordinator *c, gf_fedjob *j, double now)
+static int try_open(gf_coordinator *c, const co_job *cj, double now)
 {
-    int opened = open_in_memory(c, j, now);
+    gf_fedjob *j = cj->fj;
+    int opened = open_in_memory(c, cj, now);
     if (opened <= 0) return opened;
     if (gf_store_round_open(c->store, j->id, j->round)) {
         co_log(c, "job %lld: cannot open round %lld: %s", (long long)j->id, (long long)j->round, gf_last_error());
@@ -392,7 +418,7 @@ static void close_round(gf_coordinator *c, int i, double now)
     if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
     gf_fedjob_end_round(j, 1);
     /* the next round starts now, in memory: its downloads overlap our writes */
-    int64_t next = j->completed < j->spec.rounds && open_in_memory(c, j, now) > 0 ? j->round : 0;
+    int64_t next = j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
     if (next) co_wake(c);
     pthread_mutex_unlock(&c->lock);
     int bad = record_round(c, j, &cr, next);
@@ -464,7 +490,7 @@ static void drive(gf_coordinator *c)
                 finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, why);
                 continue;
             }
-            if (try_open(c, j, now) < 0) {
+            if (try_open(c, cj, now) < 0) {
                 char why[GF_STORE_REASON_MAX + 1];
                 snprintf(why, sizeof why, "cannot open round %lld: %s", (long long)j->completed + 1, gf_last_error());
                 finish_job(c, i--, GF_STORE_JOB_FAILED, why);
@@ -483,17 +509,23 @@ static void drive(gf_coordinator *c)
         gf_round_verdict v = gf_round_verdict_at(j->received, j->received + j->declined, j->nparts,
                                                  j->spec.min_sites, now, j->deadline);
         if (v == GF_ROUND_RETRY) {
-            char why[200];
+            char why[GF_STORE_REASON_MAX + 1], declined[GF_FEDJOB_DECLINE_MAX + GF_JOBSPEC_NAME_MAX + 16] = "";
+            for (int k = 0; k < j->nparts; k++)          /* the first decline's reason, for the record */
+                if (j->parts[k].declined) {
+                    snprintf(declined, sizeof declined, "; %s declined: %s", j->parts[k].name,
+                             j->parts[k].decline_reason);
+                    break;
+                }
             int all_answered = j->received + j->declined >= j->nparts;
-            snprintf(why, sizeof why, "%s with %d of the %d updates needed (%d sites declined)",
+            snprintf(why, sizeof why, "%s with %d of the %d updates needed (%d sites declined)%s",
                      all_answered ? "every site answered" : "deadline passed", j->received, j->spec.min_sites,
-                     j->declined);
+                     j->declined, declined);
             int64_t r = j->round;
             j->failed_rounds = all_answered && j->declined > 0 ? j->failed_rounds + 1 : 0;
             abort_round(c, j, why);
             if (j->failed_rounds >= MAX_FAILED_ROUNDS) {
                 snprintf(why, sizeof why, "round %lld failed %d times in a row: the sites declined it "
-                         "(their reasons are in the audit log)", (long long)r, j->failed_rounds);
+                         "(their reasons are in the audit log)%s", (long long)r, j->failed_rounds, declined);
                 finish_job(c, i--, GF_STORE_JOB_FAILED, why);
             }
         } else if (v == GF_ROUND_CLOSE) {
@@ -645,6 +677,11 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
         snprintf(p, sizeof p, "%s/audit.log", c->data_dir);
         st = gf_audit_open(p, &c->audit);
     }
+    if (!st) {
+        pthread_mutex_lock(&c->lock);
+        st = co_grants_load(c);
+        pthread_mutex_unlock(&c->lock);
+    }
     if (st) { gf_coordinator_stop(c); return st; }
     co_audit(c, "coordinator", "coordinator.started", NULL);
     if ((st = first_operator_token(c)) || (st = co_sched_create(c, &c->sched))) { gf_coordinator_stop(c); return st; }
@@ -687,6 +724,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     while (c->njobs) job_remove(c, 0);
     free(c->jobs);
     free(c->sites);
+    free(c->grants);
     gf_audit_close(c->audit);
     gf_store_close(c->store);
     pthread_cond_destroy(&c->changed);

@@ -21,8 +21,15 @@ typedef struct {
 
 typedef struct {
     gf_fedjob *fj;
+    int64_t    tenant_id;       /* 0: the operator's own job (every site); else only granted sites */
     int        cancelled;       /* the API cancelled it; the driver drops it */
 } co_job;
+
+/* A site granted to a tenant (site_grants.h), as the round driver sees it. */
+typedef struct {
+    int64_t tenant_id;
+    char    site[GF_STORE_NAME_MAX + 1];
+} co_grant;
 
 #define CO_LATENCY_BUCKETS 11
 
@@ -68,6 +75,8 @@ struct gf_coordinator {
     int              njobs, capjobs;
     co_site         *sites;           /* (nsites) every site seen since start */
     int              nsites, capsites;
+    co_grant        *grants;          /* (ngrants) the store's site grants (api_sites.c) */
+    int              ngrants;
     pthread_t        driver;
     co_metrics       metrics;
     co_refusals      refusals;
@@ -123,6 +132,21 @@ gf_status co_send_file(const char *path, long offset, long max, int missing_empt
 /* The job folder of a central job. */
 void      co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap);
 
+/* api_sites.c: the sites granted to tenants. The routes (POST/GET
+ * /v1/site-grants, POST /v1/site-grants/revoke); *handled = 0 for other paths. */
+gf_status co_sites_route(gf_coordinator *c, const gf_http_request *req, const co_principal *p,
+                         gf_http_response *resp, int *handled);
+/* Loads the grants from the store into c->grants (lock held). */
+gf_status co_grants_load(gf_coordinator *c);
+/* Whether a job of tenant_id may use site (lock held): operator jobs (0) any. */
+int       co_site_granted(const gf_coordinator *c, int64_t tenant_id, const char *site);
+/* Number of sites granted to tenant_id (lock held). */
+int       co_sites_granted(const gf_coordinator *c, int64_t tenant_id);
+/* At submission: a tenant's federated job names only granted sites, and
+ * its tenant has at least min_sites of them. 400 with the reason if not. */
+gf_status co_sites_check_job(gf_coordinator *c, const gf_jobspec *spec, int64_t tenant_id, const char *tenant,
+                             gf_http_response *resp);
+
 /* api.c */
 gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *resp);
 struct json_t;
@@ -154,6 +178,8 @@ struct json_t *co_secagg_task(const gf_fedjob *j, const char *site);
 void     co_wake(gf_coordinator *c);  /* wakes waiters; the driver looks again even if busy now */
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now);
 co_job  *co_job_find(gf_coordinator *c, int64_t id);
+/* Why job cj opens no round now, when it waits for sites ("" otherwise). */
+void     co_job_waiting(const gf_coordinator *c, const co_job *cj, char *out, size_t cap);
 /* Appends to the audit log; takes the reference to detail (NULL: {}). */
 void     co_audit(gf_coordinator *c, const char *actor, const char *event, struct json_t *detail);
 void     co_log(gf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

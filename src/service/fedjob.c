@@ -229,11 +229,13 @@ static gf_status check_answer(gf_fedjob *j, const char *site, int64_t round, int
     return GF_OK;
 }
 
-gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, int *http)
+gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const char *reason, int *http)
 {
     gf_status st = check_answer(j, site, round, http);
     if (st) return st;
-    gf_fedjob_part_of(j, site)->declined = 1;
+    gf_fedjob_part *p = gf_fedjob_part_of(j, site);
+    p->declined = 1;
+    snprintf(p->decline_reason, sizeof p->decline_reason, "%s", reason && *reason ? reason : "(no reason given)");
     if (j->sec) gf_secround_leave(j->sec, gf_fedjob_part_index(j, site));
     j->declined++;
     return GF_OK;

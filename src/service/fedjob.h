@@ -23,10 +23,13 @@
 #include "service/jobspec.h"
 #include "service/secround.h"
 
+#define GF_FEDJOB_DECLINE_MAX 200    /* bytes of a decline's reason kept with the round */
+
 typedef struct {
     char    name[GF_JOBSPEC_NAME_MAX + 1];
     int     sent;                 /* its update arrived */
     int     declined;             /* it said it cannot train this round */
+    char    decline_reason[GF_FEDJOB_DECLINE_MAX + 1];   /* why, cut short ("" unless declined) */
     int64_t samples, bytes_up;
     double  train_loss, val_accuracy;
 } gf_fedjob_part;
@@ -97,9 +100,10 @@ typedef struct {
 } gf_fedjob_upload;
 gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
                                  size_t len, size_t max_len, gf_fedjob_upload *up, int *http);
-/* Records that `site` cannot train this round (its reason goes to the
- * audit log). *http as for uploads on refusal. */
-gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, int *http);
+/* Records that `site` cannot train this round, and why (kept, cut short,
+ * with the part; the whole reason goes to the audit log). *http as for
+ * uploads on refusal. */
+gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const char *reason, int *http);
 
 /* Adds a checked upload of `bytes` bytes (then closes its view). */
 gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up, int64_t bytes);

@@ -103,7 +103,8 @@ typedef struct {
     /* federated */
     gf_strategy_config strategy;          /* scaffold_sites_total is 0 (coordinator sets it) */
     int rounds;
-    char (*sites)[GF_JOBSPEC_NAME_MAX + 1];  /* malloc'd list of nsites names; NULL = "all" */
+    char (*sites)[GF_JOBSPEC_NAME_MAX + 1];  /* malloc'd list of nsites names; NULL = "all" (a tenant's
+                                             * job: the sites granted to it, api_sites.c) */
     int nsites;
     double fraction;                      /* default 1.0 */
     int min_sites;                        /* default 1 */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <jansson.h>
 #include "core/rng.h"
@@ -152,6 +153,29 @@ static void decline(site_state *s, const char *path, const char *why)
     free(resp);
 }
 
+/* The site's own policy (allow_tenants) on a task's "tenant": NULL when it
+ * takes the task, else why not (into why). */
+static const char *refusal(const gf_site_config *cfg, const json_t *task, char *why, size_t cap)
+{
+    if (!cfg->allow_tenants) return NULL;
+    const json_t *t = json_object_get(task, "tenant");
+    const char *name = json_is_null(t) ? GF_SITE_ALLOW_OPERATOR : json_string_value(t);
+    if (!name) {
+        snprintf(why, cap, "site policy: the task names no tenant, and this site takes only the tasks of the "
+                 "tenants it allows (gf site --allow-tenant)");
+        return why;
+    }
+    for (int i = 0; i < cfg->nallow; i++)
+        if (!strcasecmp(cfg->allow_tenants[i], name)) return NULL;
+    if (json_is_null(t))
+        snprintf(why, cap, "site policy: this site does not take the operator's own jobs (no tenant; "
+                 "gf site --allow-tenant does not list %s)", GF_SITE_ALLOW_OPERATOR);
+    else
+        snprintf(why, cap, "site policy: this site does not take tasks of tenant \"%.64s\" (gf site --allow-tenant "
+                 "does not list it)", name);
+    return why;
+}
+
 /* Runs one task: download, train, upload. */
 static gf_status run_task(site_state *s, json_t *task)
 {
@@ -166,6 +190,13 @@ static gf_status run_task(site_state *s, json_t *task)
     json_t *local = json_object_get(task, "local");
     if (!model || !strategy || !mpath || !upath || !json_is_object(local) || job <= 0 || round <= 0)
         return gf_errorf(GF_ERR_FORMAT, "task from the coordinator lacks fields");
+    char refused[300];
+    if (refusal(cfg, task, refused, sizeof refused)) {     /* not a tenant this site serves: declined first */
+        char dpath[128];
+        snprintf(dpath, sizeof dpath, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
+        decline(s, dpath, refused);
+        return gf_errorf(GF_ERR_ARG, "job %lld round %lld declined: %s", (long long)job, (long long)round, refused);
+    }
     int scaffold = !strcmp(strategy, "scaffold");
 
     gf_local_config lc = { .spec = model, .round = round, .threads = cfg->threads,

@@ -3,13 +3,23 @@
  * tasks, downloads the round's global model, trains locally with the
  * engine, uploads the update and its metrics, and reconnects with backoff
  * when the coordinator is gone. One process serves any number of jobs, one
- * task at a time. The data never leaves: only the update travels. */
+ * task at a time. The data never leaves: only the update travels.
+ *
+ * Whose jobs it serves: the coordinator sends a site only tasks of the
+ * operator's own jobs and of tenants the operator granted the site to
+ * (gf site-grant); each task names its tenant ("tenant": NAME, or null for
+ * the operator's job). With allow_tenants the site takes only the tasks of
+ * the tenants listed (GF_SITE_ALLOW_OPERATOR for the operator's jobs) and
+ * declines every other task through the round's decline route, giving the
+ * reason, so the coordinator records the refusal. */
 #ifndef GF_SERVICE_SITE_H
 #define GF_SERVICE_SITE_H
 
 #include <signal.h>
 #include "core/error.h"
 #include "data/dataset.h"
+
+#define GF_SITE_ALLOW_OPERATOR "@operator"   /* in allow_tenants: the operator's own jobs (no tenant) */
 
 typedef struct {
     const char       *kit_dir;        /* sites/NAME from gf provision */
@@ -23,6 +33,10 @@ typedef struct {
     volatile sig_atomic_t *stop;      /* set (by a signal handler) to return */
     const char       *secagg_record_dir; /* NULL, or where to keep this site's own quantised
                                          * inputs of securely aggregated rounds (audits) */
+    const char *const *allow_tenants; /* NULL: any task the coordinator sends; else the
+                                         * nallow tenants whose tasks this site takes
+                                         * (names compared ignoring case, as the coordinator's) */
+    int               nallow;
     void            (*log)(const char *line);   /* may be NULL */
 } gf_site_config;
 

@@ -113,6 +113,13 @@ static const char *const MIGRATIONS[] = {
     " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
     " PRIMARY KEY(dataset, tenant_id));"
     "CREATE UNIQUE INDEX tenants_name_nocase ON tenants(lower(name));",
+
+    /* 4: sites granted to tenants (site_grants.h) */
+    "CREATE TABLE site_grants("
+    " site TEXT NOT NULL,"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " granted_at TEXT NOT NULL,"
+    " PRIMARY KEY(site, tenant_id));",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

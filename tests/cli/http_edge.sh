@@ -28,6 +28,7 @@ py() { $PY tests/http_edge.py "$@" > "$TMP/py.out" 2>&1; cat "$TMP/py.out"; FAIL
 
 "$GF" tenant add acme --shares 1 --token "$OP" > /dev/null || fail "tenant add"
 TA=$("$GF" token create --tenant acme --token "$OP" 2>/dev/null)
+"$GF" site-grant s1 --tenant acme --token "$OP" > /dev/null || fail "site-grant s1 to acme"   # the job needs min_sites 1 granted
 cat > "$TMP/fed.json" <<SPEC
 {"name": "edge", "model": "mlp:784-8-10", "dataset": "none", "strategy": {"name": "fedavg"},
  "rounds": 1, "min_sites": 1, "round_deadline_s": 600,
