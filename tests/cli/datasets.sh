@@ -117,7 +117,7 @@ printf '%s,%s\n' "$SECRET" "$(seq -s, 1 784 | sed 's/[0-9]*/0/g')" > "$TMP/reg/b
 for i in 1 2 3; do printf '%s\n' "$(seq -s, 0 784 | sed 's/[0-9]*/1/g')" >> "$TMP/reg/badeval.csv"; done
 "$GF" dataset add badeval --path "$TMP/reg/badeval.csv" --label y --public --token "$OP" > /dev/null || fail "dataset add badeval"
 fed_site "$TMP" s0 --data "idx:$TMP/d" --threads 1
-"$GF" site-grant s0 --tenant acme --token "$OP" > /dev/null 2>&1 || true   # where sites are granted to tenants
+"$GF" site-grant s0 --tenant acme --token "$OP" > /dev/null || fail "site-grant s0"
 JE=$("$GF" submit /dev/stdin --token "$TA" <<EOF
 $(federated hostile-eval badeval:test)
 EOF
