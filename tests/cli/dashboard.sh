@@ -104,12 +104,14 @@ wait_job "$JB" "$(cat "$TMP/token-$TB")" && ok "job $JB succeeded" || fail "job 
 # a federated job of tenant A with two real sites: its page plots per round
 small_idx "$TMP/d" 1000 200
 for i in 0 1; do fed_site "$TMP" s$i --data "idx:$TMP/d" --partition iid --shard $i/2 --threads 1; done
+GF_COORDINATOR="$URL" GF_CA="$CA" "$GF" dataset add dash-eval --path "$TMP/d" --public --token "$OP" > /dev/null \
+  || fail "dataset add dash-eval"
 NF=a-fed-dashboard
 FED_ROUNDS=4
 api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": \"mlp:784-16-10\", \"dataset\": \"fashion-mnist\",
   \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": $FED_ROUNDS, \"min_sites\": 2, \"round_deadline_s\": 60,
   \"local\": {\"epochs\": 1, \"batch\": 32, \"optim\": {\"name\": \"sgd\", \"lr\": 0.05}}, \"seed\": 2,
-  \"eval\": \"idx:$TMP/d:test\"}" && JF=$(json id) && ok "federated job $JF submitted by $TA" \
+  \"eval\": \"dash-eval:test\"}" && JF=$(json id) && ok "federated job $JF submitted by $TA" \
   || { fail "POST /v1/jobs (federated) as $TA"; finish; exit 1; }
 wait_job "$JF" "$(cat "$TMP/token-$TA")" && ok "federated job $JF succeeded" || { fail "federated job $JF"; finish; exit 1; }
 
