@@ -1,7 +1,6 @@
-/* One job as a child process tree: start (fork, set up, exec, report exec
- * failure through a pipe), limits, cancel, reaping and accounting (see
- * proc.h). Between fork and exec the child calls only async-signal-safe
- * functions on memory the parent prepared. */
+/* One job as a child process tree: start (its environment, program path and
+ * log files, then core/spawn: its own process group, folder, limits, exec
+ * failure reported), limits, cancel, reaping and accounting (see proc.h). */
 #include "facility/proc.h"
 
 #include <errno.h>
@@ -20,11 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/spawn.h"
 #include "core/timer.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 extern char **environ;
 
@@ -65,18 +61,6 @@ static gf_status make_dirs(const char *dir)
     if (stat(dir, &sb) != 0) return gf_errorf(GF_ERR_IO, "cannot use job folder %s: %s", dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) return gf_errorf(GF_ERR_IO, "job folder %s is not a folder", dir);
     return GF_OK;
-}
-
-/* An fd >= 3 (so dup2 onto 0/1/2 in the child never clobbers another), close-on-exec. */
-static int open_high(const char *path, int flags, mode_t mode)
-{
-    int fd = open(path, flags | O_CLOEXEC, mode);
-    if (fd < 0 || fd >= 3) return fd;
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return hi;
 }
 
 static size_t name_len(const char *entry)
@@ -184,69 +168,6 @@ static gf_status resolve_program(const char *prog, char *const *envp, char **out
     return gf_errorf(GF_ERR_ARG, "cannot run %s: not found in PATH (%s)", prog, path);
 }
 
-/* ---- the child, between fork and exec --------------------------------- */
-
-enum { STAGE_SETPGID = 1, STAGE_FDS, STAGE_CHDIR, STAGE_RLIMIT, STAGE_EXEC };
-
-typedef struct { int stage, err; } child_report;
-
-typedef struct {
-    const char *prog;            /* resolved */
-    char *const *argv, *const *envp;
-    const char *workdir;         /* or NULL */
-    int in_fd, out_fd, err_fd, report_fd;
-    int max_fd;                  /* for the close-on-exec loop where close_range is missing */
-    int pin;                     /* use cpus */
-    cpu_set_t cpus;
-    int64_t memory_mb;
-} child_plan;
-
-static _Noreturn void child_fail(int report_fd, int stage, int err)
-{
-    child_report r = { stage, err };
-    ssize_t w;
-    do w = write(report_fd, &r, sizeof r); while (w < 0 && errno == EINTR);
-    _exit(127);
-}
-
-static int move_fd(int from, int to)
-{
-    while (dup2(from, to) < 0)
-        if (errno != EINTR) return -1;
-    return 0;   /* from >= 3 > to: the copy does not have close-on-exec */
-}
-
-static _Noreturn void child_run(const child_plan *c)
-{
-    /* dispositions back to default (ignored ones would survive exec), then an
-     * empty mask: the parent blocked everything around fork */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);   /* EINVAL for reserved ones: fine */
-    if (setpgid(0, 0) != 0) child_fail(c->report_fd, STAGE_SETPGID, errno);
-    if (move_fd(c->in_fd, 0) || move_fd(c->out_fd, 1) || move_fd(c->err_fd, 2))
-        child_fail(c->report_fd, STAGE_FDS, errno);
-    if (c->workdir && chdir(c->workdir) != 0) child_fail(c->report_fd, STAGE_CHDIR, errno);
-    if (c->memory_mb > 0) {
-        struct rlimit rl;
-        rl.rlim_cur = rl.rlim_max = (rlim_t)c->memory_mb * 1024 * 1024;
-        if (setrlimit(RLIMIT_AS, &rl) != 0) child_fail(c->report_fd, STAGE_RLIMIT, errno);
-    }
-    if (c->pin) sched_setaffinity(0, sizeof c->cpus, &c->cpus);   /* best effort */
-    /* every inherited fd above 2 closes at exec (the report pipe with them) */
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-#endif
-        for (int fd = 3; fd < c->max_fd; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(c->prog, c->argv, c->envp);
-    child_fail(c->report_fd, STAGE_EXEC, errno);
-}
-
 /* ---- start -------------------------------------------------------------- */
 
 static gf_status check_spec(const gf_proc_spec *s)
@@ -282,13 +203,13 @@ static int pick_cpus(int cores, int offset, cpu_set_t *set)
     return 1;
 }
 
-static const char *stage_what(int stage)
+static const char *stage_what(gf_spawn_stage stage)
 {
     switch (stage) {
-    case STAGE_SETPGID: return "cannot make a process group";
-    case STAGE_FDS: return "cannot set up stdin/stdout/stderr";
-    case STAGE_CHDIR: return "cannot enter the job folder";
-    case STAGE_RLIMIT: return "cannot set the memory limit";
+    case GF_SPAWN_SETPGID: return "cannot make a process group";
+    case GF_SPAWN_FDS: return "cannot set up stdin/stdout/stderr";
+    case GF_SPAWN_CHDIR: return "cannot enter the job folder";
+    case GF_SPAWN_RLIMIT: return "cannot set the memory limit";
     default: return "cannot execute";
     }
 }
@@ -300,10 +221,7 @@ gf_status gf_proc_start(const gf_proc_spec *s, gf_proc **out)
     if (st != GF_OK) return st;
     if (s->workdir && (st = make_dirs(s->workdir)) != GF_OK) return st;
 
-    child_plan c;
-    memset(&c, 0, sizeof c);
-    c.in_fd = c.out_fd = c.err_fd = c.report_fd = -1;
-    int report_rd = -1;
+    int out_fd = -1, err_fd = -1;
     char thr[3][40];
     char **envp = NULL;
     char *prog = NULL;
@@ -311,67 +229,31 @@ gf_status gf_proc_start(const gf_proc_spec *s, gf_proc **out)
 
     if ((st = build_env(s, thr, &envp)) != GF_OK) goto done;
     if ((st = resolve_program(s->argv[0], envp, &prog)) != GF_OK) goto done;
-    const int out_flags = O_WRONLY | O_CREAT | O_APPEND;
-    c.in_fd = open_high("/dev/null", O_RDONLY, 0);
-    if (c.in_fd < 0) { st = gf_errorf(GF_ERR_IO, "cannot open /dev/null: %s", strerror(errno)); goto done; }
-    c.out_fd = s->stdout_path ? open_high(s->stdout_path, out_flags, 0600) : open_high("/dev/null", O_WRONLY, 0);
-    if (c.out_fd < 0) {
-        st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", s->stdout_path ? s->stdout_path : "/dev/null",
-                       strerror(errno));
+    const int out_flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    if (s->stdout_path && (out_fd = open(s->stdout_path, out_flags, 0600)) < 0) {
+        st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", s->stdout_path, strerror(errno));
         goto done;
     }
-    c.err_fd = s->stderr_path ? open_high(s->stderr_path, out_flags, 0600) : open_high("/dev/null", O_WRONLY, 0);
-    if (c.err_fd < 0) {
-        st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", s->stderr_path ? s->stderr_path : "/dev/null",
-                       strerror(errno));
+    if (s->stderr_path && (err_fd = open(s->stderr_path, out_flags, 0600)) < 0) {
+        st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", s->stderr_path, strerror(errno));
         goto done;
     }
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) { st = gf_errorf(GF_ERR_IO, "pipe: %s", strerror(errno)); goto done; }
-    report_rd = pfd[0];
-    c.report_fd = pfd[1];
     p = calloc(1, sizeof *p);
     if (!p) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }
 
-    c.prog = prog;
-    c.argv = (char *const *)s->argv;
-    c.envp = envp;
-    c.workdir = s->workdir;
-    c.memory_mb = s->memory_mb;
-    c.pin = pick_cpus(s->cores, s->cpu_offset, &c.cpus);
-    struct rlimit nofile;
-    c.max_fd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
-             ? (int)(nofile.rlim_cur < (1u << 20) ? nofile.rlim_cur : (1u << 20)) : (1 << 20);
-
-    /* all signals blocked across fork: no handler of the caller runs in the
-     * child before it has reset them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    cpu_set_t cpus;
+    gf_spawn_spec sp = { .path = prog, .argv = (char *const *)s->argv, .envp = envp, .fd_in = -1,
+                         .fd_out = out_fd, .fd_err = err_fd, .new_group = 1, .workdir = s->workdir,
+                         .memory_mb = s->memory_mb,
+                         .cpus = pick_cpus(s->cores, s->cpu_offset, &cpus) ? &cpus : NULL };
+    gf_spawn_failure f;
+    pid_t pid;
     double t0 = gf_now();
-    pid_t pid = fork();
-    if (pid == 0) child_run(&c);
-    int fork_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(c.report_fd);
-    c.report_fd = -1;
-    if (pid < 0) { st = gf_errorf(GF_ERR_IO, "cannot start %s: fork: %s", s->argv[0], strerror(fork_errno)); goto done; }
-
-    child_report r;
-    ssize_t n;
-    do n = read(report_rd, &r, sizeof r); while (n < 0 && errno == EINTR);
-    if (n != 0) {   /* it failed before or at exec and has exited */
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        if (n != (ssize_t)sizeof r) {
-            st = gf_errorf(GF_ERR_IO, "cannot start %s: lost track of the child", s->argv[0]);
-        } else {
-            int bad_prog = r.stage == STAGE_EXEC && (r.err == ENOENT || r.err == ENOTDIR || r.err == EACCES ||
-                                                     r.err == ENOEXEC || r.err == EISDIR);
-            st = gf_errorf(bad_prog ? GF_ERR_ARG : GF_ERR_IO, "%s %s%s%s: %s", stage_what(r.stage), s->argv[0],
-                           r.stage == STAGE_CHDIR ? " in " : "", r.stage == STAGE_CHDIR ? s->workdir : "",
-                           strerror(r.err));
-        }
+    if ((st = gf_spawn(&sp, &pid, &f)) != GF_OK) {
+        if (f.stage != GF_SPAWN_NONE)   /* in the job's words; a bad program is the caller's mistake */
+            st = gf_errorf(gf_spawn_bad_program(&f) ? GF_ERR_ARG : GF_ERR_IO, "%s %s%s%s: %s", stage_what(f.stage),
+                           s->argv[0], f.stage == GF_SPAWN_CHDIR ? " in " : "",
+                           f.stage == GF_SPAWN_CHDIR ? s->workdir : "", strerror(f.err));
         goto done;
     }
 
@@ -390,11 +272,8 @@ gf_status gf_proc_start(const gf_proc_spec *s, gf_proc **out)
 
 done:
     free(p);
-    if (report_rd >= 0) close(report_rd);
-    if (c.report_fd >= 0) close(c.report_fd);
-    if (c.in_fd >= 0) close(c.in_fd);
-    if (c.out_fd >= 0) close(c.out_fd);
-    if (c.err_fd >= 0) close(c.err_fd);
+    if (out_fd >= 0) close(out_fd);
+    if (err_fd >= 0) close(err_fd);
     free(prog);
     free(envp);
     return st;

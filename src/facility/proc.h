@@ -51,7 +51,7 @@ typedef struct {
 
 typedef struct gf_proc gf_proc;
 
-/* fork + exec with everything in place: its own process group, stdin from
+/* fork + exec (core/spawn) with everything in place: its own process group, stdin from
  * /dev/null, stdout/stderr to the files, no other inherited file descriptors,
  * default signal dispositions and an empty signal mask, the limits above.
  * A failure in the child before or at exec (no such program, not executable,

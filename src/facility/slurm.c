@@ -1,8 +1,7 @@
 /* The Slurm executor's link to Slurm (see slurm.h): running a Slurm tool as
  * a child process with its input, output, error text, timeout and exit
- * status; writing the batch script; parsing the tools' `|`-separated output.
- * Between fork and exec the child calls only async-signal-safe functions on
- * memory the parent prepared. */
+ * status (started by core/spawn); writing the batch script; parsing the
+ * tools' `|`-separated output. */
 #include "facility/slurm.h"
 
 #include <ctype.h>
@@ -21,10 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+#include "core/spawn.h"
 
 extern char **environ;
 
@@ -160,48 +156,6 @@ static gf_status find_tool(const char *tool, char *const *envp, char **out)
     return gf_errorf(GF_ERR_IO, "cannot run %s: not found in PATH (%s); is Slurm's client installed?", tool, path);
 }
 
-typedef struct {
-    const char *prog;
-    char *const *argv, *const *envp;
-    int in_fd, out_fd, err_fd, report_fd;
-} child_plan;
-
-static _Noreturn void child_fail(int report_fd, int err)
-{
-    ssize_t w;
-    do w = write(report_fd, &err, sizeof err); while (w < 0 && errno == EINTR);
-    _exit(127);
-}
-
-static int move_fd(int from, int to)
-{
-    while (dup2(from, to) < 0)
-        if (errno != EINTR) return -1;
-    return 0;
-}
-
-static _Noreturn void child_run(const child_plan *c)
-{
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
-    if (move_fd(c->in_fd, 0) || move_fd(c->out_fd, 1) || move_fd(c->err_fd, 2)) child_fail(c->report_fd, errno);
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-#endif
-    {
-        long max_fd = sysconf(_SC_OPEN_MAX);
-        for (long fd = 3; fd < (max_fd > 0 ? max_fd : 1024); fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(c->prog, c->argv, c->envp);
-    child_fail(c->report_fd, errno);
-}
-
 static void close_fd(int *fd)
 {
     if (*fd >= 0) close(*fd);
@@ -210,13 +164,13 @@ static void close_fd(int *fd)
 
 /* The ends the parent keeps, and the child's. */
 typedef struct {
-    int in_w, out_r, err_r, report_r;   /* parent */
-    int in_r, out_w, err_w, report_w;   /* child */
+    int in_w, out_r, err_r;   /* parent */
+    int in_r, out_w, err_w;   /* child */
 } tool_fds;
 
 static void close_all(tool_fds *f)
 {
-    int *all[] = { &f->in_w, &f->out_r, &f->err_r, &f->report_r, &f->in_r, &f->out_w, &f->err_w, &f->report_w };
+    int *all[] = { &f->in_w, &f->out_r, &f->err_r, &f->in_r, &f->out_w, &f->err_w };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) close_fd(all[i]);
 }
 
@@ -239,9 +193,6 @@ static gf_status open_fds(tool_fds *f, int with_input)
     if (pipe2(p, O_CLOEXEC) != 0) goto fail;
     f->err_r = p[0];
     f->err_w = p[1];
-    if (pipe2(p, O_CLOEXEC) != 0) goto fail;
-    f->report_r = p[0];
-    f->report_w = p[1];
     int nb[] = { f->in_w, f->out_r, f->err_r };
     for (size_t i = 0; i < 3; i++)
         if (nb[i] >= 0 && fcntl(nb[i], F_SETFL, fcntl(nb[i], F_GETFL) | O_NONBLOCK) != 0) goto fail;
@@ -351,34 +302,23 @@ static gf_status run_tool(const gf_slurm *s, char *const *args, const char *in, 
     const char *tool = args[0];
     double timeout = s->timeout_s > 0 ? s->timeout_s : GF_SLURM_TIMEOUT_DEFAULT;
     char **envp = NULL, *conf_entry = NULL, *prog = NULL;
-    tool_fds f = { -1, -1, -1, -1, -1, -1, -1, -1 };
+    tool_fds f = { -1, -1, -1, -1, -1, -1 };
     gf_status st = build_env(s, &envp, &conf_entry);
     if (st == GF_OK) st = find_tool(tool, envp, &prog);
     if (st == GF_OK) st = open_fds(&f, in != NULL);
     if (st != GF_OK) goto done;
 
-    child_plan plan = { prog, args, envp, f.in_r, f.out_w, f.err_w, f.report_w };
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
-    if (pid == 0) child_run(&plan);
-    int fork_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) { st = gf_errorf(GF_ERR_IO, "cannot run %s: fork: %s", tool, strerror(fork_errno)); goto done; }
+    gf_spawn_spec sp = { .path = prog, .argv = args, .envp = envp, .fd_in = f.in_r, .fd_out = f.out_w,
+                         .fd_err = f.err_w };
+    gf_spawn_failure fail;
+    pid_t pid;
+    if ((st = gf_spawn(&sp, &pid, &fail)) != GF_OK) {
+        if (fail.stage != GF_SPAWN_NONE) st = gf_errorf(GF_ERR_IO, "cannot run %s (%s): %s", tool, prog, strerror(fail.err));
+        goto done;
+    }
     close_fd(&f.in_r);
     close_fd(&f.out_w);
     close_fd(&f.err_w);
-    close_fd(&f.report_w);
-
-    int child_errno = 0;
-    ssize_t n;
-    do n = read(f.report_r, &child_errno, sizeof child_errno); while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof child_errno) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-        st = gf_errorf(GF_ERR_IO, "cannot run %s (%s): %s", tool, prog, strerror(child_errno));
-        goto done;
-    }
     st = talk(tool, pid, &f, in, in_len, timeout, r);
     if (st != GF_OK) {
         tool_run_free(r);

@@ -6,7 +6,7 @@
  * scancel, sacctmgr, sshare) rather than libslurm or slurmrestd: their
  * options and `--parsable2` output are stable across Slurm versions, there
  * is no tie to libslurm's ABI (which changes with every release), and no JWT
- * or REST daemon to set up. Each tool runs with fork + exec (never through a
+ * or REST daemon to set up. Each tool runs with fork + exec (core/spawn: never through a
  * shell: names and arguments come from users), with stdin fed from memory,
  * stdout captured up to GF_SLURM_OUTPUT_MAX bytes, stderr kept for the error
  * message, a timeout, and its exit status checked.

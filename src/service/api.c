@@ -140,11 +140,16 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
                                                        "kind", kind, "tenant", spec.tenant));
     json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "name", spec.name, "kind", kind,
                             "tenant", spec.tenant, "state", "queued");
+    int central = spec.kind == GF_JOB_CENTRAL;
     gf_jobspec_free(&spec);
-    pthread_mutex_lock(&c->lock);
-    c->look_for_queued = 1;
-    co_wake(c);
-    pthread_mutex_unlock(&c->lock);
+    if (central) {                     /* the scheduler's, on its own thread */
+        co_sched_wake(c);
+    } else {                           /* the round driver's */
+        pthread_mutex_lock(&c->lock);
+        c->look_for_queued = 1;
+        co_wake(c);
+        pthread_mutex_unlock(&c->lock);
+    }
     return co_reply(resp, 201, out);
 }
 

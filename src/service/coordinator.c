@@ -1,7 +1,8 @@
 /* The coordinator's lifecycle, site registry and round driver (see
- * coordinator.h). The driver thread is the only one that starts jobs,
- * opens, closes and aborts rounds; the API threads read state, record
- * uploads and wake it. */
+ * coordinator.h). The driver thread is the only one that starts federated
+ * jobs, opens, closes and aborts rounds; the API threads read state, record
+ * uploads and wake it. Central jobs are the scheduler's, on its own thread
+ * (scheduler.h): the driver never waits on an executor. */
 #include "service/coordinator_internal.h"
 
 #include <errno.h>
@@ -550,7 +551,6 @@ static void *driver_main(void *arg)
         }
         c->kicked = 0;
         pthread_mutex_unlock(&c->lock);
-        co_sched_tick(c);                    /* central jobs: store and processes, without the lock */
         co_refusals_flush(c, 0);
         pthread_mutex_lock(&c->lock);
         drive(c);
@@ -704,6 +704,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
         gf_coordinator_stop(c);
         return gf_errorf(GF_ERR_NOMEM, "cannot start the round driver");
     }
+    if ((st = co_sched_start(c))) { gf_coordinator_stop(c); return st; }
     *out = c;
     return GF_OK;
 }
@@ -718,6 +719,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
     if (c->driver) pthread_join(c->driver, NULL);
+    co_sched_stop(c);                  /* after its current pass (an executor command in flight) */
     gf_https_stop(c->http);
     if (c->audit) co_refusals_flush(c, 1);
     co_sched_free(c);

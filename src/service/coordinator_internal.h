@@ -1,6 +1,7 @@
 /* What the coordinator's parts share: the process state, guarded by one
  * lock. coordinator.c owns the lifecycle, the site registry and the driver
- * thread that runs the rounds; api.c owns the HTTP routes. */
+ * thread that runs the rounds; api.c owns the HTTP routes; scheduler.c runs
+ * the central jobs on its own thread, with its own lock (scheduler.h). */
 #ifndef GF_SERVICE_COORDINATOR_INTERNAL_H
 #define GF_SERVICE_COORDINATOR_INTERNAL_H
 
@@ -69,7 +70,7 @@ struct gf_coordinator {
     pthread_mutex_t  lock;            /* everything below */
     pthread_cond_t   changed;         /* broadcast on any change sites or the driver wait for */
     int              stopping;
-    int              look_for_queued; /* a job was submitted */
+    int              look_for_queued; /* a federated job was submitted */
     int              kicked;          /* something changed since the driver last looked */
     co_job          *jobs;            /* (njobs) running federated jobs */
     int              njobs, capjobs;
@@ -80,7 +81,7 @@ struct gf_coordinator {
     pthread_t        driver;
     co_metrics       metrics;
     co_refusals      refusals;
-    struct co_sched *sched;           /* central jobs (scheduler.c; its own lock) */
+    struct co_sched *sched;           /* central jobs (scheduler.c: its own thread and lock) */
 };
 
 /* Who sent a request (auth.c): a site (its certificate), the operator (the

@@ -9,7 +9,8 @@
  *          the tenant's Slurm account; Slurm queues, prioritises and runs it,
  *          and its accounting (sacct) is the usage.
  *
- * Every function runs on the coordinator's driver thread only. */
+ * Every function runs on the scheduler's thread only (scheduler.h), or
+ * during the coordinator's start and stop when that thread does not run. */
 #ifndef GF_SERVICE_EXECUTOR_H
 #define GF_SERVICE_EXECUTOR_H
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <jansson.h>
 #include "core/timer.h"
 #include "service/datasets.h"
@@ -36,15 +37,23 @@ typedef struct {
     double  core_s, gpu_s;
 } sched_usage;
 
+/* Everything above `lock` belongs to the scheduler's thread (and to the
+ * coordinator's start and stop, when that thread does not run); everything
+ * below it is shared with the API threads and guarded by it. The lock is
+ * never held across an executor call or a store call. */
 struct co_sched {
     gf_executor    *exec;
     double          half_life_s;
-    double          last_tick;
-    sched_run      *runs;       /* (nruns) driver thread only */
+    sched_run      *runs;       /* (nruns) */
     int             nruns, cap;
-    sched_usage    *usage;      /* (nusage) driver thread only */
+    sched_usage    *usage;      /* (nusage) */
     int             nusage, capusage;
-    pthread_mutex_t lock;       /* what follows: shared with the API threads */
+    pthread_t       thread;
+    int             started;    /* thread runs (set and read by the coordinator's start and stop) */
+    pthread_mutex_t lock;       /* what follows */
+    pthread_cond_t  wake;       /* signalled by co_sched_wake, co_sched_cancel and co_sched_stop */
+    int             woken;      /* a wake since the last pass began */
+    int             stopping;
     int64_t        *cancels;    /* (ncancels) job ids to cancel */
     int             ncancels, capcancels;
     int64_t        *running;    /* (nrunning) ids of the jobs an executor has (cancellable) */
@@ -547,15 +556,56 @@ out:
     free(tl.t);
 }
 
-void co_sched_tick(gf_coordinator *c)
+/* The scheduler's thread: a pass every TICK_S, and at once after a wake. */
+static void *sched_main(void *arg)
+{
+    gf_coordinator *c = arg;
+    co_sched *s = c->sched;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        s->woken = 0;
+        pthread_mutex_unlock(&s->lock);
+        poll_runs(c);                       /* executors and the store, without the lock */
+        schedule(c);
+        pthread_mutex_lock(&s->lock);
+        if (s->stopping || s->woken) continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)(TICK_S * 1e9);
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+gf_status co_sched_start(gf_coordinator *c)
 {
     co_sched *s = c->sched;
-    if (!s) return;
-    double now = gf_now();
-    if (now - s->last_tick < TICK_S) return;
-    s->last_tick = now;
-    poll_runs(c);
-    schedule(c);
+    if (pthread_create(&s->thread, NULL, sched_main, c)) return gf_errorf(GF_ERR_NOMEM, "cannot start the scheduler");
+    s->started = 1;
+    return GF_OK;
+}
+
+void co_sched_stop(gf_coordinator *c)
+{
+    co_sched *s = c->sched;
+    if (!s || !s->started) return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    s->started = 0;
+}
+
+void co_sched_wake(gf_coordinator *c)
+{
+    co_sched *s = c->sched;
+    pthread_mutex_lock(&s->lock);
+    s->woken = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -566,6 +616,11 @@ gf_status co_sched_create(gf_coordinator *c, co_sched **out)
     co_sched *s = calloc(1, sizeof *s);
     if (!s) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
     s->half_life_s = c->cfg.fairshare_half_life_s > 0 ? c->cfg.fairshare_half_life_s : 7 * 86400.0;
     gf_status st;
     if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, &s->exec);
@@ -649,6 +704,7 @@ void co_sched_free(gf_coordinator *c)
 {
     co_sched *s = c->sched;
     if (!s) return;
+    co_sched_stop(c);
     /* local jobs are this process's children: stop them and say so */
     while (s->nruns > 0 && !s->exec->queues_itself) {
         sched_run *r = &s->runs[s->nruns - 1];
@@ -675,6 +731,7 @@ void co_sched_free(gf_coordinator *c)
     free(s->running);
     json_decref(s->queue);
     json_decref(s->fairshare);
+    pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s);
     c->sched = NULL;
@@ -695,7 +752,11 @@ gf_status co_sched_cancel(gf_coordinator *c, int64_t job_id)
         if (!p) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
         else { s->cancels = p; s->capcancels = cap; }
     }
-    if (!st) s->cancels[s->ncancels++] = job_id;
+    if (!st) {
+        s->cancels[s->ncancels++] = job_id;
+        s->woken = 1;                       /* the scheduler's thread sends it on its next pass */
+        pthread_cond_signal(&s->wake);
+    }
     pthread_mutex_unlock(&s->lock);
     if (!st) st = gf_store_job_exec_cancel(c->store, job_id);
     return st;

@@ -57,15 +57,15 @@ J1=$("$GF" submit "$TMP/j1.json" --token "$TA")
 token_wait_state "$J1" succeeded 120 && ok "job $J1 succeeded through Slurm: $("$GF" status "$J1" --token "$TA" --json | jget 'd["reason"]')" || fail "job $J1"
 [ "$("$GF" status "$J1" --token "$TA" --json | jget 'len(d["epochs"])')" = 2 ] && ok "its epochs are reported" || fail "epochs of job $J1"
 "$GF" logs "$J1" --token "$TA" | grep -q "epoch 2/2" && ok "gf logs reads the Slurm job's output" || fail "logs"
-sacct -X -n -P -j "$(slurm_id "$J1")" -o Account | grep -qx "acme_lab" && ok "it ran under the tenant's account acme_lab" || fail "account: $(sacct -X -n -P -j "$(slurm_id "$J1")" -o Account)"
+sacct -X -n -P -j "$(slurm_id "$J1")" -o Account | grep -qx "acme_dlab" && ok "it ran under the tenant's account acme_dlab" || fail "account: $(sacct -X -n -P -j "$(slurm_id "$J1")" -o Account)"
 out=$(ledger_vs_sacct "$J1") && ok "$out" || fail "ledger vs sacct: $out"
 
 central b-gpu 6 1 > "$TMP/g.json"
 JG=$("$GF" submit "$TMP/g.json" --token "$TB")
 token_wait_state "$JG" succeeded 120 && out=$(ledger_vs_sacct "$JG") && echo "$out" | grep -q "[1-9][0-9]* GPU-s" && ok "a 1-GPU job (GRES): $out" || fail "gpu job: $out"
 
-sshare -n -P -o Account,RawShares -A acme_lab,beta > "$TMP/shares"
-grep -q "^acme_lab|30$" "$TMP/shares" && grep -q "^beta|60$" "$TMP/shares" && ok "the accounts carry the tenants' shares (sshare)" || fail "sshare: $(cat "$TMP/shares")"
+sshare -n -P -o Account,RawShares -A acme_dlab,beta > "$TMP/shares"
+grep -q "^acme_dlab|30$" "$TMP/shares" && grep -q "^beta|60$" "$TMP/shares" && ok "the accounts carry the tenants' shares (sshare)" || fail "sshare: $(cat "$TMP/shares")"
 
 central b-long 100000 0 > "$TMP/l.json"
 JL=$("$GF" submit "$TMP/l.json" --token "$TB")
