@@ -143,6 +143,12 @@ typedef struct gf_secagg_client gf_secagg_client;
 gf_status gf_secagg_client_new(const gf_secagg_params *p, int index, gf_secagg_client **out);
 void gf_secagg_client_free(gf_secagg_client *c);   /* wipes; NULL is fine */
 
+/* Replaces the round seed (and so the graph) before phase 2: the seed of
+ * an authenticated round is drawn from every client's advertisement
+ * (privacy/secagg_peer.h), known only once the key table is. GF_ERR_ARG
+ * after phase 1. */
+gf_status gf_secagg_client_set_seed(gf_secagg_client *c, const uint8_t seed[GF_SECAGG_SEED_BYTES]);
+
 /* Phase 1: c_pk || s_pk. */
 gf_status gf_secagg_client_advertise(gf_secagg_client *c, uint8_t out[GF_SECAGG_KEYS_BYTES]);
 
@@ -170,6 +176,9 @@ typedef struct gf_secagg_server gf_secagg_server;
 
 gf_status gf_secagg_server_new(const gf_secagg_params *p, gf_secagg_server **out);
 void gf_secagg_server_free(gf_secagg_server *s);   /* wipes; NULL is fine */
+
+/* The same for the server, while phase 1 is open. */
+gf_status gf_secagg_server_set_seed(gf_secagg_server *s, const uint8_t seed[GF_SECAGG_SEED_BYTES]);
 
 /* Phase 1: record client i's keys (rejects low-order points, c_pk == s_pk,
  * a second message from i, and a key equal to one another client sent). */

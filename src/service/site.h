@@ -3,13 +3,16 @@
  * tasks, downloads the round's global model, trains locally with the
  * engine, uploads the update and its metrics, and reconnects with backoff
  * when the coordinator is gone. One process serves any number of jobs, one
- * task at a time. The data never leaves: only the update travels. */
+ * task at a time. The data never leaves: only the update travels.
+ * Secure rounds use the kit's signing key (net/pki.h) and are declined,
+ * with the reason, when their parameters fall below secagg_policy. */
 #ifndef GF_SERVICE_SITE_H
 #define GF_SERVICE_SITE_H
 
 #include <signal.h>
 #include "core/error.h"
 #include "data/dataset.h"
+#include "privacy/secagg_policy.h"
 
 typedef struct {
     const char       *kit_dir;        /* sites/NAME from gf provision */
@@ -23,6 +26,7 @@ typedef struct {
     volatile sig_atomic_t *stop;      /* set (by a signal handler) to return */
     const char       *secagg_record_dir; /* NULL, or where to keep this site's own quantised
                                          * inputs of securely aggregated rounds (audits) */
+    gf_secagg_policy  secagg_policy;  /* this site's minimums for secure rounds (zeros: defaults) */
     void            (*log)(const char *line);   /* may be NULL */
 } gf_site_config;
 
