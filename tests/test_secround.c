@@ -4,7 +4,9 @@
  * keys, before shares, before the masked upload and before unmasking, and
  * n = 100 sites with 10 % dropping: the new global model equals, bit for
  * bit, FedAvg applied to the plain sum of the survivors' quantised inputs.
- * Fewer than t survivors: the round aborts and nothing is unmasked. Bad
+ * Fewer than t survivors: the round aborts and nothing is unmasked. A
+ * round that fails once unmasking began is not retried: the job fails and
+ * the release is audited. Bad
  * protocol messages (wrong length, wrong phase, replayed, a reused public
  * key, a share for the wrong recipient, a bad unmask row) are refused with
  * a clear error and an audit line. Secrecy, from the recorded traffic and
@@ -582,6 +584,47 @@ static void too_few(void)
     free(r);
 }
 
+/* Unmasking began (every survivor signed the list) but only t - 1 answer:
+ * the sum cannot be rebuilt, and the round is not retried with the same
+ * sites (a second sum could be differenced against the first): the job
+ * fails, the audit log records the release, and no site gets a new task. */
+static void no_second_release(void)
+{
+    int n = 10;
+    round_state *r = malloc(sizeof *r);
+    unsigned char drop[MAXN] = { 0 };
+    submit(n, 2, 3);
+    take_tasks(r, n);
+    play(r, drop, DROP_NONE, -1, 1, 0);          /* up to the masked uploads */
+    for (int i = 0; i < n; i++) consistency(r, i);
+    size_t rows = (size_t)r->k * GF_SECAGG_UNMASK_ROW_BYTES, len;
+    char p[160];
+    for (int i = 0; i < r->t - 1; i++) {
+        uint8_t *q = NULL;
+        CHECK(fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n));
+        r->pl[i].unmask = malloc(rows);
+        CHECK_MSG(gf_secagg_peer_unmask(r->pl[i].cl, q, q + n, q + 2 * n, r->pl[i].unmask) == GF_OK, "%s", gf_last_error());
+        free(q);
+        CHECK(req(site[i], "POST", route(r, "secagg/unmask", p), r->pl[i].unmask, rows, NULL, NULL) == 200);
+    }
+    json_t *j = job_status(r->job, "failed", 30);
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    CHECK_MSG(reason && strstr(reason, "not retried"), "job %lld: %s (%s)", (long long)r->job,
+              json_string_value(json_object_get(j, "state")), reason ? reason : "");
+    json_decref(j);
+    char audit[256];
+    snprintf(audit, sizeof audit, "%s/audit.log", data);
+    CHECK(count_lines(audit, "\"secagg.released\"") == 1);
+    for (int i = 0; i < n; i++) {                 /* nobody is asked again */
+        char *raw = NULL;
+        int st = req(site[i], "GET", "/v1/site/task?wait=0", NULL, 0, &raw, &len);
+        CHECK_MSG(st == 204, "site %d got a task after the failed release: %d %s", i, st, raw ? raw : "");
+        free(raw);
+    }
+    free_round(r);
+    free(r);
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) { return remove(p); }
 
 int main(void)
@@ -629,6 +672,7 @@ int main(void)
     scenario(10, 2, DROP_BEFORE_SHARES, 1, "n = 10, 2 decline before shares");
     }
     scenario(10, 3, DROP_BEFORE_MASKED, 0, "n = 10, 3 silent before the masked upload");
+    no_second_release();
     if (getenv("GF_TEST_ONLY")) goto out;
     scenario(10, 3, DROP_BEFORE_UNMASK, 0, "n = 10, 3 silent before unmasking");
     scenario(10, 3, DROP_BEFORE_MASKED, 1, "n = 10, 3 decline before the masked upload");
