@@ -77,9 +77,11 @@
  *
  * Threat model: honest-but-curious server, any clients may drop out. Inputs
  * from other parties are untrusted bytes and are checked (lengths, indices,
- * authentication); a malicious server could still break correctness, and
- * without signed keys (Bonawitz et al.'s active-security variant) could
- * show different key tables to different clients. Messages are not padded
+ * authentication). Against a malicious server (swapped keys, different
+ * survivor lists for different clients, a chosen graph) the clients run
+ * this protocol inside privacy/secagg_peer.h (signed keys, a seed drawn from
+ * every advertisement, the consistency round); a malicious server could
+ * still break correctness. Messages are not padded
  * for traffic analysis. Secrets are wiped with sodium_memzero on free.
  *
  * Objects are per round and not thread-safe; different objects may be used

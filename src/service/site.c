@@ -20,6 +20,7 @@
 #include "service/site_secagg.h"
 
 #define MAX_JOBS_WITH_STATE 16
+#define MAX_MASKED_KEPT     256   /* the latest (job, round) pairs this site sent a masked input for */
 
 /* SCAFFOLD's client control variate c_i of each job this site worked on. */
 typedef struct {
@@ -46,6 +47,8 @@ typedef struct {
     site_dp               dp[MAX_JOBS_WITH_STATE];
     int                   tasks_done;
     gf_secagg_identity    id;             /* the kit's signing key (has_id) */
+    int64_t               sent_masked[MAX_MASKED_KEPT][2];   /* (job, round) with a masked input sent */
+    int                   nsent_masked;
     int                   has_id;
 } site_state;
 
@@ -204,6 +207,14 @@ static gf_status run_task(site_state *s, json_t *task)
     const gf_manifest *wire = &s->wire;
     int64_t d = s->man.d;
     /* secure aggregation: keys and shares first, so a site that cannot train is a clean dropout */
+    for (int i = 0; sa && i < s->nsent_masked && i < MAX_MASKED_KEPT; i++)
+        if (s->sent_masked[i][0] == job && s->sent_masked[i][1] == round) {
+            /* one masked input per round: a second could be unmasked and differenced against the first */
+            st = gf_errorf(GF_ERR_ARG, "this site refuses the round: it already sent a masked input for round %lld of "
+                           "job %lld (an aborted attempt); a second one could be differenced against the first",
+                           (long long)round, (long long)job);
+            goto done;
+        }
     if (sa && (st = site_secagg_begin(s->http, sa, d, job, round, &cfg->secagg_policy, s->has_id ? &s->id : NULL,
                                       cfg->stop, &sec)))
         goto done;
@@ -233,6 +244,9 @@ static gf_status run_task(site_state *s, json_t *task)
 
     if (sec) {
         uploading = 1;
+        int slot = s->nsent_masked++ % MAX_MASKED_KEPT;   /* counted before sending: it may arrive */
+        s->sent_masked[slot][0] = job;
+        s->sent_masked[slot][1] = round;
         if ((st = site_secagg_send(sec, out, res.samples, upath, cfg->secagg_record_dir, job, round))) goto done;
         if ((st = site_secagg_finish(sec))) goto done;
         s->tasks_done++;
