@@ -36,6 +36,11 @@ static void usage(FILE *f)
           "                         the coordinator. Without it: every task the coordinator\n"
           "                         sends (the operator's jobs and the tenants granted this\n"
           "                         site with gf site-grant). May be repeated.\n"
+          "  --secagg-min-t T       refuse secure rounds whose threshold t is below T (default 2;\n"
+          "                         fewer than t sites colluding with the coordinator open nothing)\n"
+          "  --secagg-min-sites N   refuse secure rounds of fewer than N sites (default 3)\n"
+          "  --min-noise Z          require client-level DP with a noise multiplier of at least Z\n"
+          "                         in secure rounds (default 0: DP not required)\n"
           "  --quiet                no progress lines on stderr\n", f);
 }
 
@@ -126,10 +131,12 @@ int cmd_site(int argc, char **argv)
         {"partition-seed", 1, 0, 'S'}, {"val-fraction", 1, 0, 'v'}, {"coordinator", 1, 0, 'c'},
         {"threads", 1, 0, 't'}, {"max-tasks", 1, 0, 'n'}, {"secagg-record", 1, 0, 'r'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"allow-tenant", 1, 0, 'a'},
+        {"secagg-min-t", 1, 0, 'T'}, {"secagg-min-sites", 1, 0, 'N'}, {"min-noise", 1, 0, 'Z'},
         {0, 0, 0, 0}};
     const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL, *record = NULL;
-    long pseed = 1, threads = cli_default_threads(), max_tasks = 0;
-    double val_frac = 0.1;
+    long pseed = 1, threads = cli_default_threads(), max_tasks = 0, min_t = GF_SECAGG_POLICY_MIN_T,
+         min_sites = GF_SECAGG_POLICY_MIN_SITES;
+    double val_frac = 0.1, min_noise = 0;
     int quiet = 0, c, nallow = 0;
     static char allow_buf[MAX_ALLOW][72];
     static const char *allow[MAX_ALLOW];
@@ -147,6 +154,9 @@ int cmd_site(int argc, char **argv)
         case 't': if (cli_parse_int("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'n': if (cli_parse_int("--max-tasks", optarg, 0, 1L << 40, &max_tasks)) return 2; break;
         case 'r': record = optarg; break;
+        case 'T': if (cli_parse_int("--secagg-min-t", optarg, 2, 65535, &min_t)) return 2; break;
+        case 'N': if (cli_parse_int("--secagg-min-sites", optarg, 3, 65535, &min_sites)) return 2; break;
+        case 'Z': if (cli_parse_float("--min-noise", optarg, 0, 1e6, &min_noise)) return 2; break;
         case 'q': quiet = 1; break;
         case 'a': if (parse_allow(optarg, allow_buf, allow, &nallow)) return 2; break;
         case 'h': usage(stdout); return 0;
@@ -170,6 +180,7 @@ int cmd_site(int argc, char **argv)
     gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .threads = (int)threads,
                            .max_tasks = (int)max_tasks, .secagg_record_dir = record,
                            .allow_tenants = nallow ? allow : NULL, .nallow = nallow,
+                           .secagg_policy = { .min_t = (int)min_t, .min_sites = (int)min_sites, .min_noise = min_noise },
                            .log = quiet ? NULL : cli_log_line };
     gf_status st = gf_site_run(&cfg);
     gf_dataset_free(&train);

@@ -382,7 +382,8 @@ static gf_status issue_into(const char *dir, const char *keyname, const char *cr
 
 /* A site kit in folder `kit` (which exists). */
 static gf_status kit_write(const char *kit, const char *name, unsigned long long serial, const char *url,
-                           const gnutls_datum_t *ca_pem, gnutls_x509_crt_t ca, gnutls_x509_privkey_t cakey)
+                           const gnutls_datum_t *ca_pem, gnutls_x509_crt_t ca, gnutls_x509_privkey_t cakey,
+                           const uint8_t *sign_sk /* the CA's signing key, NULL: no signing key */)
 {
     cert_spec sp = {name, 0, GNUTLS_KEY_DIGITAL_SIGNATURE, GNUTLS_KP_TLS_WWW_CLIENT, NULL, serial, LEAF_YEARS};
     gf_path p;
@@ -393,6 +394,7 @@ static gf_status kit_write(const char *kit, const char *name, unsigned long long
     if (!st) st = write_atomic(p, ca_pem->data, ca_pem->size, 0644);
     if (!st) st = path_join(p, kit, GF_PKI_SITE_URL);
     if (!st) st = write_atomic(p, line, strlen(line), 0644);
+    if (!st && sign_sk) st = pki_signing_kit_write(kit, name, sign_sk);
     return st;
 }
 
@@ -604,6 +606,9 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
     if (!st && !(st = path_join(p, root, GF_PKI_COORD_CA))) st = write_atomic(p, ca.pem.data, ca.pem.size, 0644);
     if (!st && !(st = path_join(p, root, "coordinator")))
         st = issue_into(p, "coordinator.key", "coordinator.crt", &cos, ca.crt, ca.key);
+    uint8_t sign_sk[GF_PKI_SIGN_SK_BYTES];
+    if (!st) st = pki_signing_ca_make(root);
+    if (!st) st = pki_signing_ca_load(root, sign_sk);
     if (!st) st = crl_make(ca.crt, ca.key, NULL, 0, 1, &crl);
     if (!st && !(st = path_join(p, root, GF_PKI_CA_CRL))) st = write_atomic(p, crl.data, crl.size, 0644);
     if (!st && !(st = path_join(p, root, GF_PKI_COORD_CRL))) st = write_atomic(p, crl.data, crl.size, 0644);
@@ -617,18 +622,19 @@ static gf_status create_in(const char *root, const coord_addr *addr, const char 
         st = gf_errorf(GF_ERR_NOMEM, "state.json: out of memory");
     for (int i = 0; i < nsites && !st; i++) {
         if (!(st = path_join(q, root, "sites")) && !(st = path_join(p, q, sites[i])) && !(st = make_dir(p)))
-            st = kit_write(p, sites[i], SERIAL_COORD + 1 + (unsigned)i, addr->url, &ca.pem, ca.crt, ca.key);
+            st = kit_write(p, sites[i], SERIAL_COORD + 1 + (unsigned)i, addr->url, &ca.pem, ca.crt, ca.key, sign_sk);
         if (!st && json_object_set_new(issued, sites[i], json_integer(SERIAL_COORD + 1 + i)))
             st = gf_errorf(GF_ERR_NOMEM, "state.json: out of memory");
     }
     /* the operator's kit: the same files as a site's, CN "operator" */
     unsigned op_serial = SERIAL_COORD + 1 + (unsigned)nsites;
     if (!st && !(st = path_join(p, root, "operator")))
-        st = kit_write(p, GF_PKI_OPERATOR, op_serial, addr->url, &ca.pem, ca.crt, ca.key);
+        st = kit_write(p, GF_PKI_OPERATOR, op_serial, addr->url, &ca.pem, ca.crt, ca.key, NULL);
     if (!st && json_object_set_new(issued, GF_PKI_OPERATOR, json_integer(op_serial)))
         st = gf_errorf(GF_ERR_NOMEM, "state.json: out of memory");
     if (!st) st = state_save(root, state);   /* last: its presence marks a complete CA */
     json_decref(state);                      /* json_pack took `issued`, even on failure */
+    gnutls_memset(sign_sk, 0, sizeof sign_sk);
     gnutls_free(crl.data);
     if (ca.pem.data) { gnutls_free(ca.pem.data); ca.pem.data = NULL; }
     ca_free(&ca);
@@ -680,6 +686,7 @@ static gf_status add_locked(const char *dir, const char *name)
     json_t *issued = json_object_get(state, "issued"), *next = json_object_get(state, "next_serial");
     json_int_t serial = json_integer_value(next);
     struct stat sb;
+    uint8_t sign_sk[GF_PKI_SIGN_SK_BYTES];
     int tmp_made = 0;
     if ((st = check_site(name, host))) goto done;
     if (json_object_get(issued, name)) {
@@ -698,7 +705,8 @@ static gf_status add_locked(const char *dir, const char *name)
     if (!mkdtemp(tmp)) { st = gf_errorf(GF_ERR_IO, "cannot create %s: %s", tmp, strerror(errno)); goto done; }
     tmp_made = 1;
     if ((st = ca_load(dir, &ca))) goto done;
-    if ((st = kit_write(tmp, name, (unsigned long long)serial, url, &ca.pem, ca.crt, ca.key))) goto done;
+    if ((st = pki_signing_ca_load(dir, sign_sk))) goto done;
+    if ((st = kit_write(tmp, name, (unsigned long long)serial, url, &ca.pem, ca.crt, ca.key, sign_sk))) goto done;
 
     /* Record the serial first, then move the kit into place; undo the record if the move fails. */
     json_t *old = json_deep_copy(state);
@@ -719,6 +727,7 @@ static gf_status add_locked(const char *dir, const char *name)
     }
     json_decref(old);
 done:
+    gnutls_memset(sign_sk, 0, sizeof sign_sk);
     if (tmp_made) rm_tree(tmp);
     ca_free(&ca);
     json_decref(state);

@@ -10,6 +10,11 @@
  *   coordinator/ca.crt coordinator/crl.pem
  *   sites/NAME/site.key sites/NAME/site.crt sites/NAME/ca.crt
  *   sites/NAME/coordinator.url            ("https://HOST:PORT/\n")
+ *   sites/NAME/signing.key signing.crt ca_signing.pub
+ *                                         the site's Ed25519 signing key, the
+ *                                         CA's endorsement of it, and the CA's
+ *                                         public signing key (hex; below)
+ *   ca/signing.key                        the CA's Ed25519 signing key
  *   operator/{site.key,site.crt,ca.crt,coordinator.url}
  *                                         the operator's kit (CN "operator"):
  *                                         submits, lists, cancels jobs
@@ -36,6 +41,7 @@
 #define GF_NET_PKI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include "core/error.h"
@@ -61,6 +67,34 @@
 #define GF_PKI_SITE_CRT   "site.crt"
 #define GF_PKI_SITE_CA    "ca.crt"
 #define GF_PKI_SITE_URL   "coordinator.url"
+#define GF_PKI_CA_SIGN_KEY   "ca/signing.key"
+#define GF_PKI_SITE_SIGN_KEY "signing.key"
+#define GF_PKI_SITE_SIGN_CRT "signing.crt"
+#define GF_PKI_SITE_SIGN_CA  "ca_signing.pub"
+
+/* ---- signing keys (Ed25519) ------------------------------------------------
+ * Besides its TLS certificate, every site kit holds an Ed25519 signing key
+ * and the CA's endorsement of it: name (64 bytes, NUL-padded) || public key
+ * (32) || the CA's Ed25519 signature (64) over "gf-site-signing-key-v1\0" ||
+ * name (64) || public key (32). The CA's public signing key is pinned in
+ * every kit. A site presents its endorsement inside its secure-aggregation
+ * advertisement; peers check it against the pinned key, so adding a site
+ * changes no other kit, and the coordinator, which never holds the CA's
+ * keys, cannot issue one. The operator's kit has none (it never takes part
+ * in a round). */
+#define GF_PKI_SIGN_PK_BYTES 32
+#define GF_PKI_SIGN_SK_BYTES 64
+#define GF_PKI_ENDORSE_BYTES (GF_PKI_NAME_MAX + GF_PKI_SIGN_PK_BYTES + 64)
+
+/* The CA's endorsement of site `name`'s signing key `pk` (the encoder;
+ * privacy/secagg_peer.c holds the one decoder). */
+gf_status gf_pki_signing_endorse(const uint8_t ca_sk[GF_PKI_SIGN_SK_BYTES], const char *name,
+                                 const uint8_t pk[GF_PKI_SIGN_PK_BYTES], uint8_t out[GF_PKI_ENDORSE_BYTES]);
+/* Loads a site kit's signing key, its endorsement and the CA's public
+ * signing key; GF_ERR_MISMATCH when the endorsement is of another key,
+ * GF_ERR_IO when the kit has none (provisioned before signing keys). */
+gf_status gf_pki_signing_load(const char *kit, uint8_t sk[GF_PKI_SIGN_SK_BYTES],
+                              uint8_t endorsement[GF_PKI_ENDORSE_BYTES], uint8_t ca_pk[GF_PKI_SIGN_PK_BYTES]);
 
 /* ---- provisioning (gf provision) ----------------------------------------- */
 

@@ -314,6 +314,8 @@ void gf_secagg_client_free(gf_secagg_client *c)
     free(c);
 }
 
+static gf_status client_graph(gf_secagg_client *c);
+
 gf_status gf_secagg_client_new(const gf_secagg_params *p, int index, gf_secagg_client **out)
 {
     if (!out) return gf_errorf(GF_ERR_ARG, "secagg client: NULL output");
@@ -338,25 +340,43 @@ gf_status gf_secagg_client_new(const gf_secagg_params *p, int index, gf_secagg_c
         gf_secagg_client_free(c);
         return gf_errorf(GF_ERR_NOMEM, "secagg client: out of memory (k = %d)", p->k);
     }
-    ring r;
-    int *tmp = malloc(k * sizeof *tmp);   /* (k) a neighbour's neighbours */
-    if (!tmp || (st = ring_make(p, &r))) {
-        free(tmp);
+    if ((st = client_graph(c))) {
         gf_secagg_client_free(c);
-        return tmp ? st : gf_errorf(GF_ERR_NOMEM, "secagg client: out of memory (k = %d)", p->k);
+        return st;
     }
-    ring_neighbours(p, &r, index, c->nbr);
-    for (size_t m = 0; m < k; m++) {
-        ring_neighbours(p, &r, c->nbr[m], tmp);
-        c->pos_in[m] = find_pos(tmp, p->k, index);   /* >= 0: the graph is symmetric */
-    }
-    ring_free(&r);
-    free(tmp);
     crypto_box_keypair(c->c_pk, c->c_sk);   /* X25519 */
     crypto_box_keypair(c->s_pk, c->s_sk);
     c->phase = C_NEW;
     *out = c;
     return GF_OK;
+}
+
+/* The client's graph: N(index) and its position in each neighbour's list. */
+static gf_status client_graph(gf_secagg_client *c)
+{
+    size_t k = (size_t)c->p.k;
+    ring r;
+    int *tmp = malloc(k * sizeof *tmp);   /* (k) a neighbour's neighbours */
+    gf_status st = tmp ? ring_make(&c->p, &r) : gf_errorf(GF_ERR_NOMEM, "secagg client: out of memory (k = %d)", c->p.k);
+    if (st) { free(tmp); return st; }
+    ring_neighbours(&c->p, &r, c->index, c->nbr);
+    for (size_t m = 0; m < k; m++) {
+        ring_neighbours(&c->p, &r, c->nbr[m], tmp);
+        c->pos_in[m] = find_pos(tmp, c->p.k, c->index);   /* >= 0: the graph is symmetric */
+    }
+    ring_free(&r);
+    free(tmp);
+    return GF_OK;
+}
+
+gf_status gf_secagg_client_set_seed(gf_secagg_client *c, const uint8_t seed[GF_SECAGG_SEED_BYTES])
+{
+    if (!c || !seed) return gf_errorf(GF_ERR_ARG, "secagg set_seed: NULL argument");
+    if (c->phase != C_NEW && c->phase != C_ADVERTISED)
+        return gf_errorf(GF_ERR_ARG, "secagg set_seed: client %d is past phase 1", c->index);
+    memcpy(c->p.seed, seed, GF_SECAGG_SEED_BYTES);
+    gf_status st = client_graph(c);
+    return st ? client_abort(c, st) : GF_OK;
 }
 
 gf_status gf_secagg_client_advertise(gf_secagg_client *c, uint8_t out[GF_SECAGG_KEYS_BYTES])
@@ -618,6 +638,21 @@ gf_status gf_secagg_server_new(const gf_secagg_params *p, gf_secagg_server **out
     }
     s->phase = S_KEYS;
     *out = s;
+    return GF_OK;
+}
+
+gf_status gf_secagg_server_set_seed(gf_secagg_server *s, const uint8_t seed[GF_SECAGG_SEED_BYTES])
+{
+    if (!s || !seed) return gf_errorf(GF_ERR_ARG, "secagg server set_seed: NULL argument");
+    if (s->phase != S_KEYS) return gf_errorf(GF_ERR_ARG, "secagg server set_seed: phase 1 is closed");
+    int *nb = NULL;
+    gf_secagg_params q = s->p;
+    memcpy(q.seed, seed, GF_SECAGG_SEED_BYTES);
+    gf_status st = neighbour_table(&q, &nb);
+    if (st) return st;
+    free(s->nbr);
+    s->nbr = nb;
+    s->p = q;
     return GF_OK;
 }
 

@@ -77,9 +77,11 @@
  *
  * Threat model: honest-but-curious server, any clients may drop out. Inputs
  * from other parties are untrusted bytes and are checked (lengths, indices,
- * authentication); a malicious server could still break correctness, and
- * without signed keys (Bonawitz et al.'s active-security variant) could
- * show different key tables to different clients. Messages are not padded
+ * authentication). Against a malicious server (swapped keys, different
+ * survivor lists for different clients, a chosen graph) the clients run
+ * this protocol inside privacy/secagg_peer.h (signed keys, a seed drawn from
+ * every advertisement, the consistency round); a malicious server could
+ * still break correctness. Messages are not padded
  * for traffic analysis. Secrets are wiped with sodium_memzero on free.
  *
  * Objects are per round and not thread-safe; different objects may be used
@@ -143,6 +145,12 @@ typedef struct gf_secagg_client gf_secagg_client;
 gf_status gf_secagg_client_new(const gf_secagg_params *p, int index, gf_secagg_client **out);
 void gf_secagg_client_free(gf_secagg_client *c);   /* wipes; NULL is fine */
 
+/* Replaces the round seed (and so the graph) before phase 2: the seed of
+ * an authenticated round is drawn from every client's advertisement
+ * (privacy/secagg_peer.h), known only once the key table is. GF_ERR_ARG
+ * after phase 1. */
+gf_status gf_secagg_client_set_seed(gf_secagg_client *c, const uint8_t seed[GF_SECAGG_SEED_BYTES]);
+
 /* Phase 1: c_pk || s_pk. */
 gf_status gf_secagg_client_advertise(gf_secagg_client *c, uint8_t out[GF_SECAGG_KEYS_BYTES]);
 
@@ -170,6 +178,9 @@ typedef struct gf_secagg_server gf_secagg_server;
 
 gf_status gf_secagg_server_new(const gf_secagg_params *p, gf_secagg_server **out);
 void gf_secagg_server_free(gf_secagg_server *s);   /* wipes; NULL is fine */
+
+/* The same for the server, while phase 1 is open. */
+gf_status gf_secagg_server_set_seed(gf_secagg_server *s, const uint8_t seed[GF_SECAGG_SEED_BYTES]);
 
 /* Phase 1: record client i's keys (rejects low-order points, c_pk == s_pk,
  * a second message from i, and a key equal to one another client sent). */

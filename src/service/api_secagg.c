@@ -1,7 +1,7 @@
 /* The secure-aggregation routes of a round (docs/api.md, "Secure
- * aggregation"): a site posts its keys, shares, masked input and unmask
- * shares, and long-polls for the key table, its inbox and the unmask
- * request. Bodies are fixed-size binary messages (service/secround.h); a
+ * aggregation"): a site posts its signed key advertisement, shares, masked
+ * input, consistency signature and unmask shares, and long-polls for the
+ * key table, its inbox, the survivor lists and the unmask request. Bodies are fixed-size binary messages (service/secround.h); a
  * refused one is answered with a JSON error and an audit line. */
 #include "service/coordinator_internal.h"
 
@@ -14,13 +14,11 @@ json_t *co_secagg_task(const gf_fedjob *j, const char *site)
 {
     if (!j->sec) return NULL;
     const gf_secround_public *p = gf_secround_public_params(j->sec);
-    char seed[2 * GF_SECAGG_SEED_BYTES + 1];
-    sodium_bin2hex(seed, sizeof seed, p->p.seed, sizeof p->p.seed);
     char base[96];
     snprintf(base, sizeof base, "/v1/jobs/%lld/rounds/%lld/secagg", (long long)j->id, (long long)j->round);
-    return json_pack("{s:i,s:i,s:i,s:i,s:I,s:s,s:f,s:f,s:f,s:f,s:b,s:f,s:s,s:s}", "index",
+    return json_pack("{s:i,s:i,s:i,s:i,s:I,s:f,s:f,s:f,s:f,s:b,s:f,s:s,s:s}", "index",
                      gf_fedjob_part_index(j, site), "n", p->p.n, "k", p->p.k, "t", p->p.t, "d", (json_int_t)p->p.d,
-                     "seed", seed, "clip", p->clip, "max_weight", p->max_weight, "dp_clip", p->dp_clip,
+                     "clip", p->clip, "max_weight", p->max_weight, "dp_clip", p->dp_clip,
                      "dp_noise_std", p->dp_noise_std, "dp_count", p->dp_count,
                      "dp_count_noise_std", p->dp_count_noise_std, "path", base,
                      "attempt", gf_secround_attempt(j->sec));
@@ -111,6 +109,9 @@ gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t
     if (!strcmp(rest, "secagg/keys") && is_get) return get(c, req, id, round, gf_secround_key_table, resp);
     if (!strcmp(rest, "secagg/shares") && is_post) return post(c, req, id, round, gf_secround_add_shares, resp);
     if (!strcmp(rest, "secagg/inbox") && is_get) return get(c, req, id, round, gf_secround_inbox, resp);
+    if (!strcmp(rest, "secagg/survivors") && is_get) return get(c, req, id, round, gf_secround_survivors, resp);
+    if (!strcmp(rest, "secagg/consistency") && is_post)
+        return post(c, req, id, round, gf_secround_add_consistency, resp);
     if (!strcmp(rest, "secagg/unmask") && is_get) return get(c, req, id, round, gf_secround_unmask_request, resp);
     if (!strcmp(rest, "secagg/unmask") && is_post) return post(c, req, id, round, gf_secround_add_unmask, resp);
     return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", req->method, req->path);

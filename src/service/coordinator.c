@@ -403,6 +403,8 @@ static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr,
     return 0;
 }
 
+static void fail_released(gf_coordinator *c, int i, const char *phase, const char *why);
+
 /* Closes the open round of job i (lock held on entry and exit; released
  * while writing). */
 static void close_round(gf_coordinator *c, int i, double now)
@@ -413,7 +415,8 @@ static void close_round(gf_coordinator *c, int i, double now)
     if (gf_fedjob_aggregate(j, &loss)) {
         char why[GF_STORE_REASON_MAX + 1];
         snprintf(why, sizeof why, "aggregation refused: %s", gf_last_error());
-        abort_round(c, j, why);
+        if (j->sec) fail_released(c, i, "done", why);   /* the sum was unmasked: never again */
+        else abort_round(c, j, why);
         return;
     }
     if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
@@ -442,12 +445,39 @@ static void close_round(gf_coordinator *c, int i, double now)
     }
 }
 
+/* A secure round that fails once unmasking began (shares were revealed, or
+ * the sum was): it is never retried, since a second sum over nearly the
+ * same inputs and another survivor set could be differenced into one
+ * site's update. The release goes to the audit log with the epsilon that
+ * counts it (client-level DP), the round is recorded as aborted, and the
+ * job fails with `why` (lock held). */
+static void fail_released(gf_coordinator *c, int i, const char *phase, const char *why)
+{
+    gf_fedjob *j = c->jobs[i].fj;
+    int survivors = 0;
+    for (int p = 0; p < j->nparts; p++) survivors += j->sec && gf_secround_masked(j->sec, p);
+    json_t *d = json_pack("{s:I,s:I,s:s,s:i}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "phase", phase,
+                          "survivors", survivors);
+    double eps = NAN;
+    if (j->spec.dp.enabled && !gf_dp_spent(&j->spec.dp, j->completed + 1, &eps, NULL) && isfinite(eps))
+        json_object_set_new(d, "epsilon_with_release", json_real(eps));
+    co_audit(c, "coordinator", "secagg.released", d);
+    char reason[GF_STORE_REASON_MAX + 1];
+    snprintf(reason, sizeof reason, "round %lld failed after unmasking began (%s): not retried, a second sum over the "
+             "same inputs could isolate one site's update%s", (long long)j->round, why,
+             isfinite(eps) ? "; the release is counted in the audit log's epsilon" : "");
+    abort_round(c, j, reason);
+    finish_job(c, i, GF_STORE_JOB_FAILED, reason);
+}
+
 /* Moves a securely aggregated round on (lock held): 1 when its sum is
- * unmasked and the round can close. An abort is recorded here. Unmasking
+ * unmasked and the round can close; -1 when it failed after unmasking
+ * began (the caller fails the job: fail_released). An abort is recorded here. Unmasking
  * runs with the lock released (API threads go on; messages for the round
  * are refused by its phase meanwhile, and only this thread removes jobs). */
-static int secure_step(gf_coordinator *c, gf_fedjob *j, double now)
+static int secure_step(gf_coordinator *c, int i, double now)
 {
+    gf_fedjob *j = c->jobs[i].fj;
     gf_secround_phase before = gf_secround_phase_of(j->sec);
     gf_status st = gf_secround_advance(j->sec, now, j->spec.round_deadline_s, j->spec.min_sites);
     if (!st && gf_secround_phase_of(j->sec) == GF_SECROUND_FINISHING) {
@@ -459,6 +489,11 @@ static int secure_step(gf_coordinator *c, gf_fedjob *j, double now)
     if (st) {
         char why[GF_STORE_REASON_MAX + 1];
         snprintf(why, sizeof why, "%s", gf_last_error());
+        gf_secround_phase at = gf_secround_phase_of(j->sec);
+        if (at >= GF_SECROUND_UNMASK) {
+            fail_released(c, i, gf_secround_phase_name(at), why);
+            return -1;
+        }
         abort_round(c, j, why);
         return 0;
     }
@@ -499,7 +534,9 @@ static void drive(gf_coordinator *c)
             continue;
         }
         if (j->sec) {              /* secure aggregation: the phases decide */
-            if (secure_step(c, j, now)) {
+            int step = secure_step(c, i, now);
+            if (step < 0) { i--; continue; }   /* failed after unmasking: the job is gone */
+            if (step) {
                 j->failed_rounds = 0;
                 int before = c->njobs;
                 close_round(c, i, now);

@@ -142,7 +142,7 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
         return GF_ERR_ARG;                    /* adaptive clipping's noise split does not fit n sites */
     gf_secround *sec = NULL;
     if (j->spec.secagg.enabled) {
-        gf_status st = gf_secround_new(&j->spec.secagg, &j->spec.dp, j->dp_clip, n, j->model.d, now, &sec);
+        gf_status st = gf_secround_new(&j->spec.secagg, &j->spec.dp, j->dp_clip, j->id, round, n, j->model.d, now, &sec);
         if (st) return st;
     }
     gf_fedjob_part *p = calloc((size_t)n, sizeof *p);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "privacy/secagg_peer.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the masked-input wire format is little-endian uint32; this host needs a byte swap"
@@ -15,16 +16,18 @@ struct gf_secround {
     gf_secagg_server  *srv;
     gf_secround_phase  phase;
     double             deadline, phase_timeout_s;
-    unsigned char     *keyed, *shared, *masked, *answered, *left;   /* (n) each */
-    unsigned char     *survived, *dropped;                          /* (n) each, from UNMASK on */
-    uint8_t           *table;                                       /* (n, 64), from SHARES on */
+    gf_secagg_round_id id;            /* what the sites' signatures are bound to */
+    unsigned char     *keyed, *shared, *masked, *signed_, *answered, *left;   /* (n) each */
+    unsigned char     *survived, *dropped;                          /* (n) each, from CONSISTENCY on */
+    uint8_t           *table;                                       /* (n, ADV) the signed advertisements */
+    uint8_t           *sigs;                                        /* (n, 64) consistency signatures */
     uint32_t          *z;                                           /* (d) the unmasked sum, at DONE */
     char               attempt[17];
     int                finished;      /* gf_secround_finish succeeded: advance moves to DONE */
     int                nsummed;
 };
 
-static const char *const phase_names[] = { "keys", "shares", "masked", "unmask", "finishing", "done" };
+static const char *const phase_names[] = { "keys", "shares", "masked", "consistency", "unmask", "finishing", "done" };
 
 const char *gf_secround_phase_name(gf_secround_phase ph) { return phase_names[ph]; }
 const gf_secround_public *gf_secround_public_params(const gf_secround *r) { return &r->pub; }
@@ -40,6 +43,8 @@ void gf_secround_free(gf_secround *r)
     free(r->keyed);
     free(r->shared);
     free(r->masked);
+    free(r->signed_);
+    free(r->sigs);
     free(r->answered);
     free(r->left);
     free(r->survived);
@@ -49,8 +54,8 @@ void gf_secround_free(gf_secround *r)
     free(r);
 }
 
-gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, double dp_clip, int n, int64_t d,
-                          double now, gf_secround **out)
+gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, double dp_clip, int64_t job,
+                          int64_t round, int n, int64_t d, double now, gf_secround **out)
 {
     *out = NULL;
     int k, t;
@@ -69,8 +74,11 @@ gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, d
     gf_secround_public *pub = &r->pub;
     int adaptive = dp && dp->enabled && dp->adaptive;
     pub->p = (gf_secagg_params){ .n = n, .k = k, .t = t, .d = d + 1 + adaptive };
-    randombytes_buf(pub->p.seed, sizeof pub->p.seed);   /* public, but nobody may choose it */
-    sodium_bin2hex(r->attempt, sizeof r->attempt, pub->p.seed, 8);
+    uint8_t token[8];                       /* the seed is drawn later, from every site's advertisement */
+    randombytes_buf(token, sizeof token);
+    sodium_bin2hex(r->attempt, sizeof r->attempt, token, sizeof token);
+    r->id = (gf_secagg_round_id){ .job = job, .round = round, .n = n, .k = k, .t = t, .d = pub->p.d };
+    snprintf(r->id.attempt, sizeof r->id.attempt, "%s", r->attempt);
     pub->max_weight = cfg->max_weight > 0 ? cfg->max_weight : 1e5;
     if (dp && dp->enabled) {                /* the noise of the sum, split over any t survivors */
         double z, sb;
@@ -89,7 +97,8 @@ gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, d
     r->phase = GF_SECROUND_KEYS;
     size_t nn = (size_t)n;
     if (!(r->keyed = calloc(nn, 1)) || !(r->shared = calloc(nn, 1)) || !(r->masked = calloc(nn, 1)) ||
-        !(r->answered = calloc(nn, 1)) || !(r->left = calloc(nn, 1)) || !(r->survived = calloc(nn, 1)) ||
+        !(r->answered = calloc(nn, 1)) || !(r->signed_ = calloc(nn, 1)) ||
+        !(r->sigs = calloc(nn, GF_SECAGG_SIG_BYTES)) || !(r->table = calloc(nn, GF_SECAGG_ADV_BYTES)) || !(r->left = calloc(nn, 1)) || !(r->survived = calloc(nn, 1)) ||
         !(r->dropped = calloc(nn, 1)))
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
     if (!st) st = gf_secagg_params_check(&pub->p);
@@ -142,10 +151,12 @@ static gf_status malformed(gf_status st, int *http)
 gf_status gf_secround_add_keys(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
 {
     gf_status st = expect(r, i, GF_SECROUND_KEYS, NULL, r->keyed, "public keys", http);
-    if (!st) st = want_len(len, GF_SECAGG_KEYS_BYTES, "public keys", http);
+    if (!st) st = want_len(len, GF_SECAGG_ADV_BYTES, "the signed key advertisement", http);
     if (!st && (st = gf_secagg_server_add_keys(r->srv, i, body))) return refused(st, http);
-    if (!st) r->keyed[i] = 1;
-    return st;
+    if (st) return st;
+    r->keyed[i] = 1;
+    memcpy(r->table + (size_t)i * GF_SECAGG_ADV_BYTES, body, GF_SECAGG_ADV_BYTES);   /* relayed as signed */
+    return GF_OK;
 }
 
 gf_status gf_secround_add_shares(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
@@ -185,9 +196,23 @@ gf_status gf_secround_add_masked(gf_secround *r, int i, const uint8_t *body, siz
     return GF_OK;
 }
 
+gf_status gf_secround_add_consistency(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
+{
+    gf_status st = expect(r, i, GF_SECROUND_CONSIST, r->masked, r->signed_, "consistency signatures", http);
+    if (!st) st = want_len(len, GF_SECAGG_SIG_BYTES, "the consistency signature", http);
+    if (st) return st;
+    if (sodium_is_zero(body, GF_SECAGG_SIG_BYTES)) {
+        *http = 400;
+        return gf_errorf(GF_ERR_FORMAT, "secure aggregation: the consistency signature is all zeros");
+    }
+    memcpy(r->sigs + (size_t)i * GF_SECAGG_SIG_BYTES, body, GF_SECAGG_SIG_BYTES);
+    r->signed_[i] = 1;
+    return GF_OK;
+}
+
 gf_status gf_secround_add_unmask(gf_secround *r, int i, const uint8_t *body, size_t len, int *http)
 {
-    gf_status st = expect(r, i, GF_SECROUND_UNMASK, r->masked, r->answered, "unmask shares", http);
+    gf_status st = expect(r, i, GF_SECROUND_UNMASK, r->signed_, r->answered, "unmask shares", http);
     if (!st) st = want_len(len, (size_t)r->pub.p.k * GF_SECAGG_UNMASK_ROW_BYTES, "unmask shares", http);
     if (!st && (st = gf_secagg_server_add_unmask(r->srv, i, body))) return malformed(st, http);
     if (!st) r->answered[i] = 1;
@@ -231,7 +256,7 @@ gf_status gf_secround_key_table(gf_secround *r, int i, uint8_t **body, size_t *l
     *body = NULL;
     gf_status st = outbound(r, i, GF_SECROUND_SHARES, r->keyed, &ready, http);
     if (st || !ready) return st;
-    return copy_out(r->table, (size_t)r->pub.p.n * GF_SECAGG_KEYS_BYTES, body, len);
+    return copy_out(r->table, (size_t)r->pub.p.n * GF_SECAGG_ADV_BYTES, body, len);
 }
 
 gf_status gf_secround_inbox(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
@@ -251,18 +276,33 @@ gf_status gf_secround_inbox(gf_secround *r, int i, uint8_t **body, size_t *len, 
     return GF_OK;
 }
 
-gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
+gf_status gf_secround_survivors(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
 {
     int ready, n = r->pub.p.n;
     *body = NULL;
-    gf_status st = outbound(r, i, GF_SECROUND_UNMASK, r->masked, &ready, http);
+    gf_status st = outbound(r, i, GF_SECROUND_CONSIST, r->masked, &ready, http);
     if (st || !ready) return st;
-    if (r->phase >= GF_SECROUND_FINISHING || r->answered[i])
-        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site's unmask shares are in");
     if (!(*body = malloc(2 * (size_t)n))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     memcpy(*body, r->survived, (size_t)n);
     memcpy(*body + n, r->dropped, (size_t)n);
     *len = 2 * (size_t)n;
+    return GF_OK;
+}
+
+gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size_t *len, int *http)
+{
+    int ready, n = r->pub.p.n;
+    *body = NULL;
+    gf_status st = outbound(r, i, GF_SECROUND_UNMASK, r->signed_, &ready, http);
+    if (st || !ready) return st;
+    if (r->phase >= GF_SECROUND_FINISHING || r->answered[i])
+        return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: this site's unmask shares are in");
+    size_t sz = 2 * (size_t)n + (size_t)n * GF_SECAGG_SIG_BYTES;
+    if (!(*body = malloc(sz))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    memcpy(*body, r->survived, (size_t)n);
+    memcpy(*body + n, r->dropped, (size_t)n);
+    memcpy(*body + 2 * n, r->sigs, (size_t)n * GF_SECAGG_SIG_BYTES);
+    *len = sz;
     return GF_OK;
 }
 
@@ -293,8 +333,16 @@ gf_status gf_secround_advance(gf_secround *r, double now, double masked_timeout_
         if (count(r->keyed, p->n) < need)
             return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d of %d sites sent keys, %d needed",
                              count(r->keyed, p->n), p->n, need);
-        if (!(r->table = malloc((size_t)p->n * GF_SECAGG_KEYS_BYTES))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-        if ((st = gf_secagg_server_keys(r->srv, r->table))) return st;
+        {   /* the graph seed from every advertisement in the table, as each site draws it */
+            uint8_t seed[GF_SECAGG_SEED_BYTES], *keys = malloc((size_t)p->n * GF_SECAGG_KEYS_BYTES);
+            if (!keys) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+            if (!(st = gf_secagg_graph_seed(&r->id, r->table, seed)) &&
+                !(st = gf_secagg_server_set_seed(r->srv, seed)))
+                st = gf_secagg_server_keys(r->srv, keys);
+            free(keys);
+            if (st) return st;
+            memcpy(r->pub.p.seed, seed, sizeof seed);
+        }
         r->phase = GF_SECROUND_SHARES;
         r->deadline = now + r->phase_timeout_s;
         return GF_OK;
@@ -321,11 +369,21 @@ gf_status gf_secround_advance(gf_secround *r, double now, double masked_timeout_
             return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d of %d sites sent masked updates, %d needed; "
                              "nothing was unmasked", count(r->masked, p->n), p->n, need);
         if ((st = gf_secagg_server_unmask_request(r->srv, r->survived, r->dropped))) return st;
+        r->phase = GF_SECROUND_CONSIST;
+        r->deadline = now + r->phase_timeout_s;
+        return GF_OK;
+    case GF_SECROUND_CONSIST: {
+        if (waiting_for(r, r->masked, r->signed_) && now < r->deadline) return GF_OK;
+        int quorum = gf_secagg_consistency_quorum(p->t, count(r->keyed, p->n));
+        if (count(r->signed_, p->n) < quorum)
+            return gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d of %d survivors signed the survivor list, %d "
+                             "needed; nothing was unmasked", count(r->signed_, p->n), count(r->masked, p->n), quorum);
         r->phase = GF_SECROUND_UNMASK;
         r->deadline = now + r->phase_timeout_s;
         return GF_OK;
+    }
     case GF_SECROUND_UNMASK:
-        if (waiting_for(r, r->masked, r->answered) && now < r->deadline) return GF_OK;
+        if (waiting_for(r, r->signed_, r->answered) && now < r->deadline) return GF_OK;
         r->phase = GF_SECROUND_FINISHING;
         return GF_OK;
     case GF_SECROUND_FINISHING:

@@ -6,14 +6,22 @@
  * after unmasking the sum of the survivors' quantised inputs.
  *
  * Phases (each opens when the previous one closes):
- *   KEYS    sites POST their two public keys (64 bytes)
- *   SHARES  sites GET the key table (n, 64) and POST their encrypted shares
+ *   KEYS    sites POST their signed advertisement (GF_SECAGG_ADV_BYTES,
+ *           privacy/secagg_peer.h): two public keys, a nonce, the CA's
+ *           endorsement of the site's signing key, the site's signature
+ *   SHARES  sites GET the key table (n, ADV), relayed exactly as signed;
+ *           the graph seed is then gf_secagg_graph_seed of it (the
+ *           coordinator draws nothing), and sites POST their encrypted shares
  *           (k, GF_SECAGG_CT_BYTES) then their sent flags (k)
  *   MASKED  sites GET their inbox (k, CT) + (k) flags, train, and POST the
  *           masked input: (d + 1) little-endian uint32, the model's d
  *           coordinates then the weight
- *   UNMASK  survivors GET the request, survived (n) then dropped (n) flags,
- *           and POST their unmask rows (k, GF_SECAGG_UNMASK_ROW_BYTES)
+ *   CONSISTENCY  survivors GET the lists, survived (n) then dropped (n)
+ *           flags, and POST their signature of them (64); the phase needs
+ *           gf_secagg_consistency_quorum signatures
+ *   UNMASK  signers GET the request, the two lists then the signatures
+ *           (n, 64), zero rows for sites that did not sign, and POST their
+ *           unmask rows (k, GF_SECAGG_UNMASK_ROW_BYTES)
  *   FINISHING  the unmask shares are in: gf_secround_finish removes the
  *           masks (the costly part; no message is taken meanwhile)
  *   DONE    the sum is unmasked (gf_secround_result)
@@ -31,14 +39,14 @@
 #include "privacy/dp.h"
 #include "privacy/secagg.h"
 
-typedef enum { GF_SECROUND_KEYS, GF_SECROUND_SHARES, GF_SECROUND_MASKED, GF_SECROUND_UNMASK,
+typedef enum { GF_SECROUND_KEYS, GF_SECROUND_SHARES, GF_SECROUND_MASKED, GF_SECROUND_CONSIST, GF_SECROUND_UNMASK,
                GF_SECROUND_FINISHING, GF_SECROUND_DONE } gf_secround_phase;
 
 typedef struct gf_secround gf_secround;
 
 /* What every site of the round must use (sent in its task). */
 typedef struct {
-    gf_secagg_params p;      /* n, k, t, d = model d + 1, a fresh random seed */
+    gf_secagg_params p;      /* n, k, t, d = model d + 1; the seed is drawn from the key table */
     double clip;             /* quantisation range: gf_secagg_quantize(.., clip, n, ..) */
     double max_weight;       /* weight = min(samples, max_weight) / max_weight; 1 under DP */
     double dp_clip;          /* DP: the L2 bound each site applies this round (0: no DP) */
@@ -54,12 +62,12 @@ typedef struct {
  * cfg->phase_timeout_s. GF_ERR_ARG (with the reason) when n sites cannot run
  * secure aggregation with the job's k and t. The masked vector is
  * x = [w * update (d), w] plus, under adaptive clipping, the count bit. */
-gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, double dp_clip, int n, int64_t d,
-                          double now, gf_secround **out);
+gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, double dp_clip, int64_t job,
+                          int64_t round, int n, int64_t d, double now, gf_secround **out);
 void      gf_secround_free(gf_secround *r);   /* NULL is fine */
 
 const gf_secround_public *gf_secround_public_params(const gf_secround *r);
-/* This attempt of the round: 16 hex digits (from its seed) that every
+/* This attempt of the round: 16 random hex digits that every
  * secagg message carries as ?attempt=, so a message meant for an aborted
  * attempt of the same round number can never land in the next one. */
 const char *gf_secround_attempt(const gf_secround *r);
@@ -73,6 +81,7 @@ double    gf_secround_deadline(const gf_secround *r);
 gf_status gf_secround_add_keys(gf_secround *r, int i, const uint8_t *body, size_t len, int *http);
 gf_status gf_secround_add_shares(gf_secround *r, int i, const uint8_t *body, size_t len, int *http);
 gf_status gf_secround_add_masked(gf_secround *r, int i, const uint8_t *body, size_t len, int *http);
+gf_status gf_secround_add_consistency(gf_secround *r, int i, const uint8_t *body, size_t len, int *http);
 gf_status gf_secround_add_unmask(gf_secround *r, int i, const uint8_t *body, size_t len, int *http);
 /* Site i leaves the round (declined, or its task failed). */
 void      gf_secround_leave(gf_secround *r, int i);
@@ -84,6 +93,7 @@ int       gf_secround_masked(const gf_secround *r, int i);
  * (*http as above) when it never will for this site. */
 gf_status gf_secround_key_table(gf_secround *r, int i, uint8_t **body, size_t *len, int *http);
 gf_status gf_secround_inbox(gf_secround *r, int i, uint8_t **body, size_t *len, int *http);
+gf_status gf_secround_survivors(gf_secround *r, int i, uint8_t **body, size_t *len, int *http);
 gf_status gf_secround_unmask_request(gf_secround *r, int i, uint8_t **body, size_t *len, int *http);
 
 /* Moves the round on at time now: closes the current phase when every site

@@ -9,16 +9,19 @@
 #include <strings.h>
 #include <time.h>
 #include <jansson.h>
+#include <sodium.h>
 #include "core/rng.h"
 #include "core/timer.h"
 #include "fed/local.h"
 #include "engine/spec.h"
 #include "fed/update.h"
 #include "net/https_client.h"
+#include "net/pki.h"
 #include "privacy/accountant.h"
 #include "service/site_secagg.h"
 
 #define MAX_JOBS_WITH_STATE 16
+#define MAX_MASKED_KEPT     256   /* the latest (job, round) pairs this site sent a masked input for */
 
 /* SCAFFOLD's client control variate c_i of each job this site worked on. */
 typedef struct {
@@ -44,6 +47,10 @@ typedef struct {
     site_control          ctl[MAX_JOBS_WITH_STATE];
     site_dp               dp[MAX_JOBS_WITH_STATE];
     int                   tasks_done;
+    gf_secagg_identity    id;             /* the kit's signing key (has_id) */
+    int64_t               sent_masked[MAX_MASKED_KEPT][2];   /* (job, round) with a masked input sent */
+    int                   nsent_masked;
+    int                   has_id;
 } site_state;
 
 static void site_log(const site_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -231,7 +238,17 @@ static gf_status run_task(site_state *s, json_t *task)
     const gf_manifest *wire = &s->wire;
     int64_t d = s->man.d;
     /* secure aggregation: keys and shares first, so a site that cannot train is a clean dropout */
-    if (sa && (st = site_secagg_begin(s->http, sa, d, cfg->stop, &sec))) goto done;
+    for (int i = 0; sa && i < s->nsent_masked && i < MAX_MASKED_KEPT; i++)
+        if (s->sent_masked[i][0] == job && s->sent_masked[i][1] == round) {
+            /* one masked input per round: a second could be unmasked and differenced against the first */
+            st = gf_errorf(GF_ERR_ARG, "this site refuses the round: it already sent a masked input for round %lld of "
+                           "job %lld (an aborted attempt); a second one could be differenced against the first",
+                           (long long)round, (long long)job);
+            goto done;
+        }
+    if (sa && (st = site_secagg_begin(s->http, sa, d, job, round, &cfg->secagg_policy, s->has_id ? &s->id : NULL,
+                                      cfg->stop, &sec)))
+        goto done;
     if (!(vec = malloc(sizeof(float) * (size_t)wire->d)) || !(out = malloc(sizeof(float) * (size_t)wire->d))) {
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
         goto done;
@@ -258,6 +275,9 @@ static gf_status run_task(site_state *s, json_t *task)
 
     if (sec) {
         uploading = 1;
+        int slot = s->nsent_masked++ % MAX_MASKED_KEPT;   /* counted before sending: it may arrive */
+        s->sent_masked[slot][0] = job;
+        s->sent_masked[slot][1] = round;
         if ((st = site_secagg_send(sec, out, res.samples, upath, cfg->secagg_record_dir, job, round))) goto done;
         if ((st = site_secagg_finish(sec))) goto done;
         s->tasks_done++;
@@ -309,6 +329,9 @@ gf_status gf_site_run(const gf_site_config *cfg)
     site_state s = { .cfg = cfg };
     gf_status st = gf_https_client_open(cfg->kit_dir, cfg->url, &s.http);
     if (st) return st;
+    s.has_id = !gf_pki_signing_load(cfg->kit_dir, s.id.sk, s.id.endorsement, s.id.ca_pk);
+    if (!s.has_id) site_log(&s, "no signing key in the kit (%s): secure aggregation rounds will be declined",
+                            gf_last_error());
     int wait = cfg->poll_wait_s > 0 ? cfg->poll_wait_s : 25;
     double max_backoff = cfg->max_backoff_s > 0 ? cfg->max_backoff_s : 5, backoff = 0.1;
     gf_https_client_set_timeouts(s.http, 10, 600);
@@ -353,5 +376,6 @@ gf_status gf_site_run(const gf_site_config *cfg)
     gf_manifest_free(&s.man);
     gf_manifest_free(&s.wire);
     gf_https_client_close(s.http);
+    sodium_memzero(&s.id, sizeof s.id);
     return st;
 }

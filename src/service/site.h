@@ -11,13 +11,17 @@
  * the operator's job). With allow_tenants the site takes only the tasks of
  * the tenants listed (GF_SITE_ALLOW_OPERATOR for the operator's jobs) and
  * declines every other task through the round's decline route, giving the
- * reason, so the coordinator records the refusal. */
+ * reason, so the coordinator records the refusal.
+ *
+ * Secure rounds use the kit's signing key (net/pki.h) and are declined,
+ * with the reason, when their parameters fall below secagg_policy. */
 #ifndef GF_SERVICE_SITE_H
 #define GF_SERVICE_SITE_H
 
 #include <signal.h>
 #include "core/error.h"
 #include "data/dataset.h"
+#include "privacy/secagg_policy.h"
 
 #define GF_SITE_ALLOW_OPERATOR "@operator"   /* in allow_tenants: the operator's own jobs (no tenant) */
 
@@ -37,6 +41,7 @@ typedef struct {
                                          * nallow tenants whose tasks this site takes
                                          * (names compared ignoring case, as the coordinator's) */
     int               nallow;
+    gf_secagg_policy  secagg_policy;  /* this site's minimums for secure rounds (zeros: defaults) */
     void            (*log)(const char *line);   /* may be NULL */
 } gf_site_config;
 

@@ -9,26 +9,28 @@
 #include "core/fsutil.h"
 #include "privacy/dp.h"
 #include "privacy/secagg.h"
+#include "privacy/secagg_peer.h"
+#include "privacy/secagg_policy.h"
 
 #define PHASE_POLL_S 25
 
 struct site_secagg {
     gf_https_client   *http;
     volatile sig_atomic_t *stop;
-    gf_secagg_params   p;          /* d = model d + 1 */
+    gf_secagg_params   p;          /* d = model d + 1 (the seed is the peer's) */
     int                index;
     double             clip, max_weight, dp_clip, dp_noise_std, dp_count_noise_std;
     int                dp_count;       /* adaptive clipping: send the count bit */
     char               path[128];  /* .../rounds/R/secagg */
     char               attempt[24];   /* the round attempt's token, sent as ?attempt= */
-    gf_secagg_client  *client;
+    gf_secagg_peer    *peer;
     uint8_t           *inbox;      /* (k, GF_SECAGG_CT_BYTES) then (k) received flags */
 };
 
 void site_secagg_free(site_secagg *s)
 {
     if (!s) return;
-    gf_secagg_client_free(s->client);
+    gf_secagg_peer_free(s->peer);
     free(s->inbox);
     free(s);
 }
@@ -73,11 +75,14 @@ static gf_status fetch(site_secagg *s, const char *suffix, size_t want, uint8_t 
 
 static double num(const json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
 
-gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, volatile sig_atomic_t *stop,
-                            site_secagg **out)
+gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, int64_t job, int64_t round,
+                            const gf_secagg_policy *policy, const gf_secagg_identity *me,
+                            volatile sig_atomic_t *stop, site_secagg **out)
 {
     *out = NULL;
-    const char *seed = json_string_value(json_object_get(sa, "seed"));
+    if (!me)
+        return gf_errorf(GF_ERR_ARG, "this site's kit has no signing key (signing.key, signing.crt, ca_signing.pub "
+                         "from gf provision): it cannot take part in secure aggregation");
     const char *path = json_string_value(json_object_get(sa, "path"));
     const char *attempt = json_string_value(json_object_get(sa, "attempt"));
     site_secagg *s = calloc(1, sizeof *s);
@@ -96,32 +101,34 @@ gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, 
     s->dp_count = json_is_true(json_object_get(sa, "dp_count"));
     s->dp_count_noise_std = num(sa, "dp_count_noise_std");
     gf_status st = GF_OK;
-    size_t seed_len = 0;
-    if (!seed || !path || strlen(path) >= sizeof s->path || !attempt || strlen(attempt) >= sizeof s->attempt ||
-        strspn(attempt, "0123456789abcdef") != strlen(attempt) || s->p.d != d + 1 + s->dp_count ||
-        sodium_hex2bin(s->p.seed, sizeof s->p.seed, seed, strlen(seed), NULL, &seed_len, NULL) ||
-        seed_len != sizeof s->p.seed || !(s->clip > 0) || !(s->max_weight >= 1) || s->dp_clip < 0 ||
-        s->dp_noise_std < 0 || s->dp_count_noise_std < 0 || s->index < 0 || s->index >= s->p.n ||
-        (s->dp_count && !(s->dp_clip > 0)))
+    if (!path || strlen(path) >= sizeof s->path || !attempt || !*attempt || strlen(attempt) >= sizeof s->attempt ||
+        strlen(attempt) > GF_SECAGG_ATTEMPT_MAX || strspn(attempt, "0123456789abcdef") != strlen(attempt) ||
+        s->p.d != d + 1 + s->dp_count || s->index < 0 || s->index >= s->p.n)
         st = gf_errorf(GF_ERR_FORMAT, "secure aggregation: the task's parameters are malformed or do not fit "
                        "the model (d = %lld)", (long long)d);
+    gf_secagg_offer offer = { .n = s->p.n, .k = s->p.k, .t = s->p.t, .d = s->p.d, .clip = s->clip,
+                              .max_weight = s->max_weight, .dp_clip = s->dp_clip, .dp_noise_std = s->dp_noise_std,
+                              .dp_count = s->dp_count, .dp_count_noise_std = s->dp_count_noise_std };
+    if (!st) st = gf_secagg_policy_check(policy, &offer);
     if (!st) {
         snprintf(s->path, sizeof s->path, "%s", path);
         snprintf(s->attempt, sizeof s->attempt, "%s", attempt);
-        st = gf_secagg_client_new(&s->p, s->index, &s->client);
+        gf_secagg_round_id id = { .job = job, .round = round, .n = s->p.n, .k = s->p.k, .t = s->p.t, .d = s->p.d };
+        snprintf(id.attempt, sizeof id.attempt, "%s", attempt);
+        st = gf_secagg_peer_new(&id, s->index, me, &s->peer);
     }
-    uint8_t keys[GF_SECAGG_KEYS_BYTES], *table = NULL;
+    uint8_t adv[GF_SECAGG_ADV_BYTES], *table = NULL;
     size_t k = (size_t)s->p.k, ctb = k * GF_SECAGG_CT_BYTES;
     uint8_t *shares = NULL;
     char p[192];
-    if (!st) st = gf_secagg_client_advertise(s->client, keys);
+    if (!st) st = gf_secagg_peer_advertise(s->peer, adv);
     if (!st) {
         snprintf(p, sizeof p, "%s/keys", s->path);
-        st = post(s, p, keys, sizeof keys, "keys");
+        st = post(s, p, adv, sizeof adv, "signed keys");
     }
-    if (!st) st = fetch(s, "keys", (size_t)s->p.n * GF_SECAGG_KEYS_BYTES, &table);
+    if (!st) st = fetch(s, "keys", (size_t)s->p.n * GF_SECAGG_ADV_BYTES, &table);
     if (!st && !(shares = malloc(ctb + k))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
-    if (!st) st = gf_secagg_client_share(s->client, table, shares, shares + ctb);
+    if (!st) st = gf_secagg_peer_share(s->peer, table, shares, shares + ctb);
     if (!st) {
         snprintf(p, sizeof p, "%s/shares", s->path);
         st = post(s, p, shares, ctb + k, "shares");
@@ -184,7 +191,7 @@ gf_status site_secagg_send(site_secagg *s, const float *update, int64_t samples,
     if (!st) st = gf_secagg_quantize(x, n, (float)s->clip, s->p.n, q);
     if (!st && record_dir) st = record(record_dir, job, round, q, n);
     size_t k = (size_t)s->p.k;
-    if (!st) st = gf_secagg_client_mask(s->client, q, s->inbox, s->inbox + k * GF_SECAGG_CT_BYTES, q);
+    if (!st) st = gf_secagg_peer_mask(s->peer, q, s->inbox, s->inbox + k * GF_SECAGG_CT_BYTES, q);
     if (!st) st = post(s, update_path, q, sizeof *q * (size_t)n, "masked update");
     if (x) sodium_memzero(x, sizeof *x * (size_t)n);
     free(x);
@@ -196,14 +203,22 @@ gf_status site_secagg_finish(site_secagg *s)
 {
     int n = s->p.n;
     size_t rows = (size_t)s->p.k * GF_SECAGG_UNMASK_ROW_BYTES;
-    uint8_t *req = NULL, *resp = malloc(rows);
-    gf_status st = resp ? fetch(s, "unmask", 2 * (size_t)n, &req) : gf_errorf(GF_ERR_NOMEM, "out of memory");
-    if (!st) st = gf_secagg_client_unmask(s->client, req, req + n, resp);
+    uint8_t *lists = NULL, *req = NULL, *resp = malloc(rows), sig[GF_SECAGG_SIG_BYTES];
+    char p[192];
+    /* consistency: sign the survivor list shown, then reveal only if a quorum signed the same one */
+    gf_status st = resp ? fetch(s, "survivors", 2 * (size_t)n, &lists) : gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st) st = gf_secagg_peer_sign_survivors(s->peer, lists, lists + n, sig);
     if (!st) {
-        char p[192];
+        snprintf(p, sizeof p, "%s/consistency", s->path);
+        st = post(s, p, sig, sizeof sig, "consistency signature");
+    }
+    if (!st) st = fetch(s, "unmask", 2 * (size_t)n + (size_t)n * GF_SECAGG_SIG_BYTES, &req);
+    if (!st) st = gf_secagg_peer_unmask(s->peer, req, req + n, req + 2 * n, resp);
+    if (!st) {
         snprintf(p, sizeof p, "%s/unmask", s->path);
         st = post(s, p, resp, rows, "unmask shares");
     }
+    free(lists);
     if (resp) sodium_memzero(resp, rows);
     free(req);
     free(resp);

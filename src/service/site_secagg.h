@@ -12,14 +12,21 @@
 #include <jansson.h>
 #include "core/error.h"
 #include "net/https_client.h"
+#include "privacy/secagg_peer.h"
+#include "privacy/secagg_policy.h"
 
 typedef struct site_secagg site_secagg;
 
-/* Phases 1 and 2 from the task's "secure_aggregation" object: advertise
- * keys, fetch the key table, send shares, fetch the inbox. d: the model's
- * parameter count. *stop (may be NULL) cuts the long-polls short. */
-gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, volatile sig_atomic_t *stop,
-                            site_secagg **out);
+/* Phases 1 and 2 from the task's "secure_aggregation" object of round
+ * `round` of job `job`: checks the parameters against this site's policy
+ * (a refusal says which minimum and why), then advertises signed keys,
+ * fetches and verifies the key table (privacy/secagg_peer.h), sends shares,
+ * fetches the inbox. d: the model's parameter count. me: this site's
+ * signing identity (NULL: the kit has none, refused). *stop (may be NULL)
+ * cuts the long-polls short. */
+gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, int64_t job, int64_t round,
+                            const gf_secagg_policy *policy, const gf_secagg_identity *me,
+                            volatile sig_atomic_t *stop, site_secagg **out);
 
 /* Phase 3: masks update (d) weighted by samples and POSTs it to
  * update_path. record_dir (may be NULL): also writes this site's own
@@ -28,7 +35,9 @@ gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, 
 gf_status site_secagg_send(site_secagg *s, const float *update, int64_t samples, const char *update_path,
                            const char *record_dir, int64_t job, int64_t round);
 
-/* Phase 4: waits for the unmask request and answers it. */
+/* The consistency round and phase 4: signs the survivor list it is shown,
+ * waits for the unmask request and answers it only when enough sites
+ * signed the same list. */
 gf_status site_secagg_finish(site_secagg *s);
 
 void site_secagg_free(site_secagg *s);   /* wipes the secrets; NULL is fine */
