@@ -28,7 +28,7 @@ gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out)
     if (!st && cfg->dpsgd.enabled && (cfg->accum > 1 || cfg->grad_clip > 0))
         st = gf_errorf(GF_ERR_ARG, "DP-SGD clips per example: it does not combine with gradient clipping or accumulation");
     /* GPT-2 / nanoGPT / llm.c: weight decay on matrices and embeddings only */
-    for (int i = 0, n = t->model->gpt ? gf_model_num_tensors(t->model) : 0; !st && i < n; i++) {
+    for (int i = 0, n = !st && t->model->gpt ? gf_model_num_tensors(t->model) : 0; !st && i < n; i++) {
         gf_tensor_view v;
         gf_model_tensor(t->model, i, &v);
         if (v.ndim < 2) st = gf_optim_no_decay(&t->optim, v.data - t->model->params, v.numel);
