@@ -6,6 +6,7 @@
 #include "check.h"
 #include "core/rng.h"
 #include "engine/ops.h"
+#include <omp.h>
 
 static gf_rng rng;
 
@@ -231,18 +232,20 @@ static double ew_loss(void *p)
     ew_ctx *c = p;
     if (c->kind == 0) gf_relu_forward(c->n, c->x, c->y);
     else if (c->kind == 1) gf_gelu_forward(c->n, c->x, c->y);
+    else if (c->kind == 3) gf_gelu_tanh_forward(c->n, c->x, c->y);
     else gf_dropout_forward(c->n, c->p, c->key, c->x, c->y);
     return dot(c->y, c->r, c->n);
 }
 static void test_elementwise(int kind, const char *name)
 {
     ew_ctx c = { 200, NULL, NULL, NULL, kind, 0.3f, 12345 };
-    c.x = kind == 1 ? randv(c.n, -3, 3) : randv_away(c.n);
+    c.x = kind == 1 || kind == 3 ? randv(c.n, -3, 3) : randv_away(c.n);
     c.y = randv(c.n, 0, 0); c.r = randv(c.n, -1, 1);
     float *dx = randv(c.n, 0, 0);
     ew_loss(&c);
     if (kind == 0) gf_relu_backward(c.n, c.x, c.r, dx);
     else if (kind == 1) gf_gelu_backward(c.n, c.x, c.r, dx);
+    else if (kind == 3) gf_gelu_tanh_backward(c.n, c.x, c.r, dx);
     else gf_dropout_backward(c.n, c.p, c.key, c.r, dx);
     fd_check(name, c.x, dx, c.n, ew_loss, &c, 1e-2f);
     free(c.x); free(c.y); free(c.r); free(dx);
@@ -319,6 +322,152 @@ static void test_dropout_stats(void)
     free(x); free(y); free(y2);
 }
 
+
+/* GELU tanh form against its formula in double (GPT-2's, not erf's) */
+static void test_gelu_tanh_values(void)
+{
+    float x[5] = { -3.0f, -0.5f, 0.0f, 0.7f, 2.5f }, y[5];
+    gf_gelu_tanh_forward(5, x, y);
+    double worst = 0;
+    for (int i = 0; i < 5; i++) {
+        double v = x[i], want = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        worst = fmax(worst, fabs(y[i] - want));
+    }
+    CHECK_MSG(worst < 1e-6, "gelu tanh vs formula: %.3g", worst);
+    /* differs from the erf form by ~1e-4 at x = 2.5: a swapped kernel shows */
+    float ye[5];
+    gf_gelu_forward(5, x, ye);
+    CHECK(fabs(ye[4] - y[4]) > 1e-5);
+}
+
+/* ---- causal attention ---- */
+typedef struct { int B, T, C, H; float *qkv, *out, *lse, *r; } att_ctx;
+static double att_loss(void *p)
+{
+    att_ctx *c = p;
+    gf_attention_forward(c->B, c->T, c->C, c->H, c->qkv, c->out, c->lse);
+    return dot(c->out, c->r, (int64_t)c->B * c->T * c->C);
+}
+/* plain re-computation in double: scores, masked softmax, weighted sum */
+static double att_plain_check(const att_ctx *c)
+{
+    const int hs = c->C / c->H, C3 = 3 * c->C;
+    double worst = 0, *p = malloc(sizeof(double) * c->T);
+    for (int b = 0; b < c->B; b++)
+        for (int h = 0; h < c->H; h++)
+            for (int t = 0; t < c->T; t++) {
+                const float *q = c->qkv + ((size_t)b * c->T + t) * C3 + h * hs;
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    const float *k = c->qkv + ((size_t)b * c->T + j) * C3 + c->C + h * hs;
+                    double s = 0;
+                    for (int d = 0; d < hs; d++) s += (double)q[d] * k[d];
+                    p[j] = s / sqrt((double)hs);
+                    mx = fmax(mx, p[j]);
+                }
+                for (int j = 0; j <= t; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int d = 0; d < hs; d++) {
+                    double o = 0;
+                    for (int j = 0; j <= t; j++)
+                        o += p[j] / sum * c->qkv[((size_t)b * c->T + j) * C3 + 2 * c->C + h * hs + d];
+                    worst = fmax(worst, fabs(o - c->out[((size_t)b * c->T + t) * c->C + h * hs + d]));
+                }
+                worst = fmax(worst, fabs(mx + log(sum) - c->lse[((size_t)b * c->H + h) * c->T + t]));
+            }
+    free(p);
+    return worst;
+}
+static void test_attention(int B, int T, int C, int H)
+{
+    att_ctx c = { B, T, C, H };
+    const int64_t nqkv = (int64_t)B * T * 3 * C, no = (int64_t)B * T * C;
+    c.qkv = randv(nqkv, -2, 2); c.out = randv(no, 0, 0); c.lse = randv((int64_t)B * H * T, 0, 0);
+    c.r = randv(no, -1, 1);
+    float *dqkv = randv(nqkv, 7, 7);    /* backward must overwrite, not accumulate */
+    att_loss(&c);
+    double worst = att_plain_check(&c);
+    CHECK_MSG(worst < 1e-5, "attention vs plain loops: %.3g", worst);
+    printf("  attention B%d T%d C%d H%d vs plain loops: %.1e\n", B, T, C, H, worst);
+    gf_attention_backward(B, T, C, H, c.qkv, c.out, c.lse, c.r, dqkv);
+    /* one thread gives the same bits (each (b, h) task owns its outputs) */
+    float *dqkv1 = randv(nqkv, 0, 0), *out1 = randv(no, 0, 0);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    gf_attention_forward(B, T, C, H, c.qkv, out1, c.lse);
+    gf_attention_backward(B, T, C, H, c.qkv, out1, c.lse, c.r, dqkv1);
+    omp_set_num_threads(threads);
+    CHECK(!memcmp(out1, c.out, sizeof(float) * no) && !memcmp(dqkv1, dqkv, sizeof(float) * nqkv));
+    char name[64];
+    snprintf(name, sizeof name, "attention T%d dqkv", T);
+    fd_check(name, c.qkv, dqkv, nqkv, att_loss, &c, 1e-2f);
+    free(c.qkv); free(c.out); free(c.lse); free(c.r); free(dqkv); free(dqkv1); free(out1);
+}
+
+/* ---- token + position embedding ---- */
+typedef struct { int B, T, C, V; int32_t *tok; float *wte, *wpe, *x, *r; } emb_ctx;
+static double emb_loss(void *p)
+{
+    emb_ctx *c = p;
+    gf_embedding_forward(c->B, c->T, c->C, c->tok, c->wte, c->wpe, c->x);
+    return dot(c->x, c->r, (int64_t)c->B * c->T * c->C);
+}
+static void test_embedding(void)
+{
+    emb_ctx c = { 3, 5, 6, 4 };
+    int32_t tok[15];
+    for (int i = 0; i < 15; i++) tok[i] = (int32_t)gf_rng_below(&rng, 3);   /* id 3 unused */
+    c.tok = tok;
+    c.wte = randv(c.V * c.C, -1, 1); c.wpe = randv(c.T * c.C, -1, 1);
+    c.x = randv(c.B * c.T * c.C, 0, 0); c.r = randv(c.B * c.T * c.C, -1, 1);
+    float *dwte = randv(c.V * c.C, 0, 0), *dwpe = randv(c.T * c.C, 5, 5);
+    emb_loss(&c);
+    gf_embedding_backward(c.B, c.T, c.C, c.tok, c.r, dwte, dwpe);   /* dwte accumulates into 0 */
+    fd_check("embedding dwte", c.wte, dwte, c.V * c.C, emb_loss, &c, 1e-2f);
+    fd_check("embedding dwpe", c.wpe, dwpe, c.T * c.C, emb_loss, &c, 1e-2f);
+    for (int i = 3 * c.C; i < 4 * c.C; i++) CHECK(dwte[i] == 0.0f);
+    free(c.wte); free(c.wpe); free(c.x); free(c.r); free(dwte); free(dwpe);
+}
+
+/* ---- bias-free matmul (tied head) ---- */
+typedef struct { int M, K, N; float *x, *w, *y, *r; } mm_ctx;
+static double mm_loss(void *p)
+{
+    mm_ctx *c = p;
+    gf_matmul_forward(c->M, c->K, c->N, c->x, c->w, c->y);
+    return dot(c->y, c->r, (int64_t)c->M * c->N);
+}
+static void test_matmul(void)
+{
+    mm_ctx c = { 6, 5, 7 };
+    c.x = randv(c.M * c.K, -1, 1); c.w = randv(c.N * c.K, -1, 1);
+    c.y = randv(c.M * c.N, 0, 0); c.r = randv(c.M * c.N, -1, 1);
+    float *dx = randv(c.M * c.K, 0, 0), *dw = randv(c.N * c.K, 3, 3);
+    mm_loss(&c);
+    gf_matmul_backward(c.M, c.K, c.N, c.x, c.w, c.r, dw, dx);
+    fd_check("matmul dx", c.x, dx, c.M * c.K, mm_loss, &c, 1e-2f);
+    fd_check("matmul dw", c.w, dw, c.N * c.K, mm_loss, &c, 1e-2f);
+    free(c.x); free(c.w); free(c.y); free(c.r); free(dx); free(dw);
+}
+
+/* ---- cross-entropy over rows, in place ---- */
+static void test_softmax_ce_rows(void)
+{
+    const int R = 37, C = 11;
+    float *z = randv(R * C, -3, 3), *zc = malloc(sizeof(float) * R * C), *dz = randv(R * C, 0, 0);
+    int32_t y[37];
+    double rl[37];
+    for (int i = 0; i < R; i++) y[i] = (int32_t)gf_rng_below(&rng, C);
+    int c1 = 0;
+    int64_t c2 = 0;
+    double l1 = gf_softmax_ce(R, C, z, y, dz, &c1);
+    memcpy(zc, z, sizeof(float) * R * C);
+    double l2 = gf_softmax_ce_rows(R, C, zc, y, zc, &c2, rl);    /* gradient over the logits */
+    CHECK_NEAR(l1, l2, 1e-12);
+    CHECK(c1 == c2);
+    CHECK(!memcmp(dz, zc, sizeof(float) * R * C));
+    free(z); free(zc); free(dz);
+}
+
 int main(void)
 {
     gf_rng_seed(&rng, 7);
@@ -343,5 +492,12 @@ int main(void)
     test_layernorm();
     test_softmax_ce();
     test_dropout_stats();
+    test_elementwise(3, "gelu tanh dx");
+    test_gelu_tanh_values();
+    test_attention(2, 5, 8, 2);
+    test_attention(1, 70, 12, 3);     /* more than two key tiles */
+    test_embedding();
+    test_matmul();
+    test_softmax_ce_rows();
     return check_summary();
 }

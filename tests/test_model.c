@@ -145,6 +145,41 @@ static void test_step_allocates_nothing(void)
     gf_model_free(m);
 }
 
+/* A GPT step (forward, backward, clipping, AdamW with its decay mask, the
+ * schedule) and its evaluation allocate nothing in libgf either. */
+static void test_gpt_step_allocates_nothing(void)
+{
+    const int B = 3, T = 16;
+    gf_model *m;
+    CHECK(gf_model_create("gpt:L=2,H=2,C=16,T=16,V=32", B, 2, &m) == GF_OK);
+    gf_model_init(m, 3);
+    gf_optim_config cfg = gf_optim_defaults(GF_OPTIM_ADAMW, 1e-3f);
+    gf_optim o;
+    CHECK(gf_optim_create(&cfg, m->nparams, &o) == GF_OK);
+    CHECK(gf_optim_no_decay(&o, 0, 16) == GF_OK);
+    gf_lr_schedule sched = { GF_LR_COSINE, 2, 10, 0.1f };
+    int32_t *tok = gf_model_input(m), y[3 * 16];
+    gf_rng r;
+    gf_rng_seed(&r, 9);
+    for (int i = 0; i < B * T; i++) { tok[i] = (int32_t)gf_rng_below(&r, 32); y[i] = (int32_t)gf_rng_below(&r, 32); }
+    int before_count = allocations;
+    counting = 1;
+    for (int step = 0; step < 4; step++) {
+        o.cfg.lr = gf_lr_at(&sched, 1e-3f, step);
+        CHECK(gf_model_forward(m, tok, B, 1, 0) != NULL);
+        gf_model_backward(m, y, B, NULL);
+        gf_clip_grad_norm(m->grads, m->nparams, 1.0f);
+        gf_optim_step(&o, m->params, m->grads);
+    }
+    double loss, acc;
+    gf_model_evaluate(m, tok, y, B, &loss, &acc);
+    counting = 0;
+    CHECK_MSG(allocations == before_count, "%d allocations during gpt steps", allocations - before_count);
+    CHECK(isfinite(loss) && loss > 0 && acc >= 0 && acc <= 1);
+    gf_optim_free(&o);
+    gf_model_free(m);
+}
+
 /* DP-SGD's step (batch-1 workers sharing the parameters, clipping, noise)
  * allocates nothing in libgf either. */
 static void test_dpsgd_step_allocates_nothing(void)
@@ -203,6 +238,7 @@ int main(void)
     test_specs();
     test_fusion_same_bits();
     test_step_allocates_nothing();
+    test_gpt_step_allocates_nothing();
     test_dpsgd_step_allocates_nothing();
     return check_summary();
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
 /* Uses T threads for OpenMP loops and OpenBLAS (one pool). */

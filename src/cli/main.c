@@ -16,6 +16,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  train      train a model on a dataset, optionally save/resume a checkpoint\n"
           "  eval       evaluate a saved checkpoint on a dataset's test split\n"
+          "  sample     continue a text prompt with a language-model checkpoint\n"
           "  provision  create a federation's certificate authority, coordinator\n"
           "             certificate and site kits; add or revoke sites\n"
           "  audit      verify an audit log's hash chain; append an entry\n"
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 1, argv + 1);
     if (!strcmp(cmd, "provision")) return cmd_provision(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit")) return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "dp")) return cmd_dp(argc - 1, argv + 1);

@@ -19,15 +19,23 @@ static void train_usage(FILE *f)
 "usage: gf train --model SPEC --dataset DATA [options]\n"
 "       gf train --resume FILE --dataset DATA --epochs N [options]\n"
 "\n"
-"  --model SPEC        architecture: cnn | mlp:784-256-128-10 | seq:INPUT-LAYER-...\n"
+"  --model SPEC        architecture: cnn | mlp:784-256-128-10 | seq:INPUT-LAYER-... |\n"
+"                      gpt:L=12,H=12,C=768,T=1024,V=50257\n"
 "                      seq layers: linearN convCkK[sS][pP] maxpoolK[sS] relu gelu\n"
 "                      flatten dropoutP layernorm; INPUT is N or CxHxW, e.g.\n"
 "                      seq:1x28x28-conv8k3p1-relu-maxpool2-flatten-linear10\n"
+"                      gpt: a GPT-2 style language model (L blocks, H heads, C\n"
+"                      channels, context T, vocabulary V); needs text: or tokens:\n"
+"                      data; AdamW decays its matrices and embeddings only\n"
 "  --dataset DATA      fashion-mnist (Debian's dataset-fashion-mnist) |\n"
 "                      idx:DIR (train-/t10k- images-idx3/labels-idx1 -ubyte[.gz]) |\n"
 "                      csv:PATH[,label=COL][,test=PATH2] (header row, numeric cells;\n"
 "                      label column defaults to \"label\"; without test=, the last\n"
-"                      10% of rows are the test set)\n"
+"                      10% of rows are the test set) |\n"
+"                      text:PATH (bytes as tokens, V=256) | tokens:PATH (llm.c .bin:\n"
+"                      256-int32 header, magic 20240520, version 1, count; uint16\n"
+"                      ids); samples are T-token windows, the last 10% of the\n"
+"                      tokens are the test set; loss and perplexity per token\n"
 "  --epochs N          train until N epochs in total are done (default 1)\n"
 "  --batch B           minibatch size (default 64)\n"
 "  --optim NAME        sgd | adamw (default sgd)\n"
@@ -35,6 +43,13 @@ static void train_usage(FILE *f)
 "  --momentum M        SGD momentum (default 0)\n"
 "  --weight-decay W    SGD: L2 added to the gradient (default 0); AdamW: decoupled\n"
 "                      decay (default 0.01), as in PyTorch\n"
+"  --grad-clip N       clip the gradient to global L2 norm N before each step (off)\n"
+"  --lr-schedule S     constant | cosine: warmup, then cosine decay over the run's\n"
+"                      steps down to --min-lr-frac x --lr (default constant)\n"
+"  --warmup-steps W    linear warmup of the learning rate over W steps (default 0)\n"
+"  --min-lr-frac F     cosine's final learning rate as a fraction of --lr (default 0.1)\n"
+"  --accum N           average the gradients of N batches per optimizer step\n"
+"                      (default 1); these four are not saved in a checkpoint\n"
 "  --seed S            seed for initialisation, shuffling and dropout (default 1)\n"
 "  --threads T         threads for BLAS and our loops (default: all cores). The same\n"
 "                      seed, data and thread count give bit-identical weights.\n"
@@ -67,6 +82,9 @@ typedef struct {
     long epochs, batch, seed, threads;
     double lr, momentum, wd;
     double dp_clip, dp_noise, dp_delta;
+    double grad_clip, min_lr_frac;
+    long warmup, accum;
+    const char *lr_schedule;
     int json, have_lr, have_momentum, have_wd, have_batch, have_seed;
     int have_dp_clip, have_dp_noise, have_dp_delta;
 } train_args;
@@ -92,16 +110,20 @@ static int open_unit(double v) { return v > 0 && v < 1; }
 static int parse_args(int argc, char **argv, train_args *a)
 {
     enum { O_MODEL = 1, O_DATASET, O_EPOCHS, O_BATCH, O_OPTIM, O_LR, O_MOMENTUM, O_WD,
-           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP, O_DP_CLIP, O_DP_NOISE, O_DP_DELTA, O_METRICS };
+           O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP, O_DP_CLIP, O_DP_NOISE, O_DP_DELTA, O_METRICS,
+           O_GRAD_CLIP, O_LR_SCHED, O_WARMUP, O_MIN_LR, O_ACCUM };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"dataset", 1, 0, O_DATASET}, {"epochs", 1, 0, O_EPOCHS},
         {"batch", 1, 0, O_BATCH}, {"optim", 1, 0, O_OPTIM}, {"lr", 1, 0, O_LR},
         {"momentum", 1, 0, O_MOMENTUM}, {"weight-decay", 1, 0, O_WD}, {"seed", 1, 0, O_SEED},
         {"threads", 1, 0, O_THREADS}, {"out", 1, 0, O_OUT}, {"resume", 1, 0, O_RESUME},
         {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP}, {"dp-clip", 1, 0, O_DP_CLIP},
-        {"dp-noise", 1, 0, O_DP_NOISE}, {"dp-delta", 1, 0, O_DP_DELTA}, {"metrics", 1, 0, O_METRICS}, {0, 0, 0, 0}};
+        {"dp-noise", 1, 0, O_DP_NOISE}, {"dp-delta", 1, 0, O_DP_DELTA}, {"metrics", 1, 0, O_METRICS},
+        {"grad-clip", 1, 0, O_GRAD_CLIP}, {"lr-schedule", 1, 0, O_LR_SCHED}, {"warmup-steps", 1, 0, O_WARMUP},
+        {"min-lr-frac", 1, 0, O_MIN_LR}, {"accum", 1, 0, O_ACCUM}, {0, 0, 0, 0}};
     *a = (train_args){ .epochs = 1, .batch = 64, .seed = 1, .threads = cli_default_threads(),
-                       .optim = "sgd", .dp_delta = GF_DPSGD_DEFAULT_DELTA };
+                       .optim = "sgd", .dp_delta = GF_DPSGD_DEFAULT_DELTA,
+                       .min_lr_frac = 0.1, .accum = 1, .lr_schedule = "constant" };
     int c;
     optind = 1;
     opterr = 0;
@@ -125,6 +147,11 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_DP_CLIP: bad = parse_dp("--dp-clip", optarg, positive, "a number > 0", &a->dp_clip); a->have_dp_clip = 1; break;
         case O_DP_NOISE: bad = parse_dp("--dp-noise", optarg, non_negative, "a number >= 0", &a->dp_noise); a->have_dp_noise = 1; break;
         case O_DP_DELTA: bad = parse_dp("--dp-delta", optarg, open_unit, "in (0, 1)", &a->dp_delta); a->have_dp_delta = 1; break;
+        case O_GRAD_CLIP: bad = cli_parse_float("--grad-clip", optarg, 1e-12, 1e12, &a->grad_clip); break;
+        case O_LR_SCHED: a->lr_schedule = optarg; break;
+        case O_WARMUP: bad = cli_parse_int("--warmup-steps", optarg, 0, 1000000000L, &a->warmup); break;
+        case O_MIN_LR: bad = cli_parse_float("--min-lr-frac", optarg, 0, 1, &a->min_lr_frac); break;
+        case O_ACCUM: bad = cli_parse_int("--accum", optarg, 1, 1000000, &a->accum); break;
         case O_HELP: case 'h': train_usage(stdout); exit(0);
         default:
             fprintf(stderr, "gf train: unknown or incomplete option \"%s\" (see gf train --help)\n",
@@ -172,6 +199,11 @@ static gf_status start_run(const train_args *a, gf_trainer **t)
     if (a->have_dp_clip)
         cfg.dpsgd = (gf_dpsgd_config){ .enabled = 1, .clip = a->dp_clip, .noise = a->dp_noise,
                                        .delta = a->dp_delta };
+    cfg.grad_clip = (float)a->grad_clip;
+    cfg.accum = (int)a->accum;
+    if ((st = gf_lr_kind_parse(a->lr_schedule, &cfg.lr_schedule.kind))) return st;
+    cfg.lr_schedule.warmup = a->warmup;
+    cfg.lr_schedule.min_frac = (float)a->min_lr_frac;
     return gf_trainer_create(&cfg, t);
 }
 
@@ -286,13 +318,20 @@ int cmd_train(int argc, char **argv)
 
     gf_dataset train = {0}, test = {0};
     int rc = 0;
+    const int lm = t->model->input_dtype == GF_DTYPE_I32;    /* a language model: token windows */
     if ((st = gf_dataset_open(a.dataset, &train, &test)) ||
+        (lm && train.tokens && (st = gf_dataset_window(&train, (int)t->model->in_numel))) ||
+        (lm && test.tokens && test.ntokens > t->model->in_numel &&
+         (st = gf_dataset_window(&test, (int)t->model->in_numel))) ||
         (st = gf_trainer_check_data(t->model, &train, "training set")) ||
         (test.n && (st = gf_trainer_check_data(t->model, &test, "test set")))) {
         rc = fail("dataset", st);
         goto done;
     }
 
+    /* the cosine schedule spans the steps up to --epochs */
+    const int64_t accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
+    t->cfg.lr_schedule.total = ((train.n + t->cfg.batch - 1) / t->cfg.batch + accum - 1) / accum * a.epochs;
     FILE *out = stdout;
     double compute = 0.0, test_acc = -1.0, test_loss = 0.0, last_loss = 0.0;
     int64_t images = 0;
@@ -310,10 +349,18 @@ int cmd_train(int argc, char **argv)
         compute += es.compute_s;
         images += es.images;
         last_loss = es.loss;
-        if (test.n) gf_model_evaluate(t->model, test.x, test.y, test.n, &test_loss, &test_acc);
-        fprintf(out, "epoch %d/%ld  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  "
-                "%.0f img/s  %.1fs\n", t->epoch, a.epochs, es.loss, es.accuracy, test_loss,
-                test_acc, es.images / es.compute_s, gf_now() - t0);
+        if (test.n && (st = gf_trainer_evaluate(t, &test, &test_loss, &test_acc))) {
+            rc = fail("evaluation failed", st);
+            goto done;
+        }
+        if (lm)
+            fprintf(out, "epoch %d/%ld  loss %.4f  ppl %.2f  test_loss %.4f  test_ppl %.2f  "
+                    "%.0f tok/s  %.1fs\n", t->epoch, a.epochs, es.loss, exp(es.loss), test_loss,
+                    test.n ? exp(test_loss) : NAN, es.images * t->model->in_numel / es.compute_s, gf_now() - t0);
+        else
+            fprintf(out, "epoch %d/%ld  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  "
+                    "%.0f img/s  %.1fs\n", t->epoch, a.epochs, es.loss, es.accuracy, test_loss,
+                    test_acc, es.images / es.compute_s, gf_now() - t0);
         if (t->dp && (st = print_dp(out, t))) { rc = fail("privacy accounting failed", st); goto done; }
         fflush(out);
         if (a.metrics && write_metrics(a.metrics, t->epoch, &es, test.n ? test_loss : NAN, test.n ? test_acc : NAN,
@@ -326,7 +373,10 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
     }
-    if (test_acc < 0 && test.n) gf_model_evaluate(t->model, test.x, test.y, test.n, &test_loss, &test_acc);
+    if (test_acc < 0 && test.n && (st = gf_trainer_evaluate(t, &test, &test_loss, &test_acc))) {
+        rc = fail("evaluation failed", st);
+        goto done;
+    }
     if (a.out && images == 0 && (st = gf_checkpoint_save(t, a.out, test_acc))) {
         rc = fail("cannot save the checkpoint", st);
         goto done;

@@ -13,13 +13,14 @@
 #include "core/rng.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
-#define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2]"
+#define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2] | text:PATH | tokens:PATH"
 
 void gf_dataset_free(gf_dataset *d)
 {
     if (!d) return;
     free(d->x);
     free(d->y);
+    free(d->tokens);
     memset(d, 0, sizeof *d);
 }
 
@@ -144,6 +145,30 @@ done:
     return st;
 }
 
+/* text:PATH / tokens:PATH: the last 10% of the tokens are the test stream */
+static gf_status open_tokens(const char *spec, gf_dataset *train, gf_dataset *test)
+{
+    gf_data_limits lim = gf_data_limits_default();
+    gf_dataset all = {0};
+    gf_status st = spec[1] == 'e' ? gf_text_load(spec + 5, &lim, &all) : gf_tokens_load(spec + 7, &lim, &all);
+    if (st) return st;
+    int64_t n_test = all.ntokens / 10;
+    train->ntokens = all.ntokens - n_test;
+    test->ntokens = n_test;
+    train->tokens = all.tokens;
+    all.tokens = NULL;
+    if (n_test) {
+        if (!(test->tokens = malloc(sizeof(int32_t) * (size_t)n_test))) {
+            gf_dataset_free(&all);
+            return gf_errorf(GF_ERR_NOMEM, "out of memory for %lld test tokens", (long long)n_test);
+        }
+        memcpy(test->tokens, train->tokens + train->ntokens, sizeof(int32_t) * (size_t)n_test);
+    }
+    train->num_classes = test->num_classes = all.num_classes;
+    gf_dataset_free(&all);
+    return GF_OK;
+}
+
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
 {
     if (!train || !test) return gf_errorf(GF_ERR_ARG, "gf_dataset_open: no output datasets");
@@ -163,6 +188,8 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
         st = open_idx_dir(spec + 4, train, test);
     } else if (strncmp(spec, "csv:", 4) == 0) {
         st = open_csv(spec, spec + 4, train, test);
+    } else if ((strncmp(spec, "text:", 5) == 0 && spec[5]) || (strncmp(spec, "tokens:", 7) == 0 && spec[7])) {
+        st = open_tokens(spec, train, test);
     } else {
         return gf_errorf(GF_ERR_ARG, "unknown dataset spec '%s'; " SPEC_FORMS, spec);
     }
@@ -181,6 +208,7 @@ gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what)
 {
     if (!what) what = "dataset";
     if (!d) return gf_errorf(GF_ERR_ARG, "%s: no dataset", what);
+    if (d->tokens) return GF_OK;   /* integer ids */
     int64_t total = d->n * d->dim;
     for (int64_t i = 0; i < total; i++) {
         if (isfinite(d->x[i])) continue;
@@ -203,8 +231,18 @@ void gf_shuffle(int64_t n, uint64_t seed, uint64_t epoch, int64_t *perm)
 }
 
 void gf_dataset_gather(const gf_dataset *d, const int64_t *idx, int64_t count,
-                       float *x_out, int32_t *y_out)
+                       void *x_out_v, int32_t *y_out)
 {
+    if (d->tokens) {
+        int32_t *x_out = x_out_v;
+        for (int64_t i = 0; i < count; i++) {
+            const int32_t *s = d->tokens + idx[i] * d->dim;
+            memcpy(x_out + i * d->dim, s, (size_t)d->dim * sizeof *x_out);
+            memcpy(y_out + i * d->dim, s + 1, (size_t)d->dim * sizeof *y_out);
+        }
+        return;
+    }
+    float *x_out = x_out_v;
     for (int64_t i = 0; i < count; i++) {
         memcpy(x_out + i * d->dim, d->x + idx[i] * d->dim, (size_t)d->dim * sizeof *x_out);
         y_out[i] = d->y[idx[i]];
@@ -218,6 +256,8 @@ gf_status gf_dataset_subset(const gf_dataset *d, const int64_t *idx, int64_t cou
     memset(out, 0, sizeof *out);
     if (!d || count < 0 || (count > 0 && !idx))
         return gf_errorf(GF_ERR_ARG, "gf_dataset_subset: bad arguments (count %lld)", (long long)count);
+    if (d->tokens)
+        return gf_errorf(GF_ERR_ARG, "token datasets cannot be split into subsets (yet)");
     for (int64_t i = 0; i < count; i++)
         if (idx[i] < 0 || idx[i] >= d->n)
             return gf_errorf(GF_ERR_ARG, "gf_dataset_subset: index %lld (entry %lld) outside 0..%lld",

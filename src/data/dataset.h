@@ -1,7 +1,12 @@
 /* In-memory labelled datasets and how they are read, batched and split.
  * A dataset is n samples of `dim` floats (row-major, (n, dim)) plus n integer
  * labels in [0, num_classes). Image data keeps its (c, h, w) shape so models
- * can check it; tabular data has c = h = 1, w = dim. */
+ * can check it; tabular data has c = h = 1, w = dim.
+ *
+ * A token dataset (language modelling) is instead one stream of token ids;
+ * once gf_dataset_window fixes the context T, sample i is the T tokens at
+ * i*T and its labels are the T tokens one further on (next-token targets):
+ * n = (ntokens - 1) / T samples, dim = T int32 inputs and T labels each. */
 #ifndef GF_DATA_DATASET_H
 #define GF_DATA_DATASET_H
 
@@ -15,6 +20,8 @@ typedef struct {
     int     num_classes;  /* max label + 1 (IDX: at least 10) */
     float   *x;           /* (n, dim) */
     int32_t *y;           /* (n) */
+    int32_t *tokens;      /* token datasets: (ntokens) ids in [0, num_classes); x, y unused */
+    int64_t  ntokens;
 } gf_dataset;
 
 void gf_dataset_free(gf_dataset *d);
@@ -68,12 +75,25 @@ gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out);
 gf_status gf_csv_load_limited(const char *path, const char *label_col,
                               const gf_data_limits *lim, gf_dataset *out);
 
+/* Token streams. Text: every byte of the file is one token (V = 256); an
+ * empty file is refused. tokens: llm.c's .bin layout: a header of 256
+ * little-endian int32 (magic 20240520, version 1, token count), then the
+ * count uint16 token ids; a short header, another magic or version, a
+ * count that disagrees with the file size, or no tokens is refused. */
+gf_status gf_text_load(const char *path, const gf_data_limits *lim, gf_dataset *out);
+gf_status gf_tokens_load(const char *path, const gf_data_limits *lim, gf_dataset *out);
+/* Fixes a token dataset's context T (see above); GF_ERR_ARG if it holds
+ * fewer than T + 1 tokens or is not a token dataset. */
+gf_status gf_dataset_window(gf_dataset *d, int T);
+
 /* Opens a dataset spec as a train and a test set:
  *   fashion-mnist              Debian's dataset-fashion-mnist files
  *   idx:DIR                    DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
  *   csv:PATH[,label=COL][,test=PATH2]
  *                              label defaults to "label"; without test=, the
- *                              last 10% of rows (file order) are the test set. */
+ *                              last 10% of rows (file order) are the test set.
+ *   text:PATH | tokens:PATH    token streams (above); the last 10% of the
+ *                              tokens are the test set. */
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
 
 /* Fails with GF_ERR_NUMERIC naming the first non-finite feature, if any. */
@@ -83,9 +103,10 @@ gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what);
  * permutation, independent of thread count and of earlier epochs. */
 void gf_shuffle(int64_t n, uint64_t seed, uint64_t epoch, int64_t *perm /* (n) */);
 
-/* Copies samples idx[0..count) into x_out (count, dim) and y_out (count). */
+/* Copies samples idx[0..count) into x_out (count, dim) and y_out (count);
+ * token datasets: int32 x_out (count, dim) and y_out (count, dim). */
 void gf_dataset_gather(const gf_dataset *d, const int64_t *idx, int64_t count,
-                       float *x_out, int32_t *y_out);
+                       void *x_out, int32_t *y_out);
 
 /* A split of sample indices into shards: shard i is
  * index[offset[i] .. offset[i+1]); offset has shards + 1 entries. */

@@ -65,6 +65,7 @@ gf_status gf_partition_dirichlet(const gf_dataset *d, int shards, double alpha,
     if (st) return st;
     if (!(alpha > 0) || !isfinite(alpha))
         return gf_errorf(GF_ERR_ARG, "%s: alpha must be a positive finite number, got %g", who, alpha);
+    if (d->tokens) return gf_errorf(GF_ERR_ARG, "%s: a token dataset has no per-sample label", who);
     int k = d->num_classes;
     if (k < 1) return gf_errorf(GF_ERR_ARG, "%s: dataset has %d classes", who, k);
     for (int64_t i = 0; i < d->n; i++)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/rng.h"
+#include "engine/gpt.h"
 #include "engine/layers.h"
 #include "engine/ops.h"
 
@@ -43,6 +44,29 @@ static int64_t layer_param_shapes(gf_layer *L)
     return L->w_numel + L->b_numel;
 }
 
+/* A gpt: model: the graph of engine/gpt.h over the model's flat vectors. */
+static gf_status gpt_model_create(gf_model *m, const char *spec_text, gf_model **out)
+{
+    const gf_gpt_dims *d = &m->spec.gpt;
+    m->input_dtype = GF_DTYPE_I32;
+    m->in_numel = d->T;
+    m->positions = d->T;
+    m->num_classes = d->V;
+    gf_status st = gf_gpt_create(d, m->max_batch, &m->nparams, &m->gpt);
+    if (st) { free(m); return st; }
+    m->params = alloc_floats((size_t)m->nparams, sizeof(float));
+    m->grads = alloc_floats((size_t)m->nparams, sizeof(float));
+    if (!m->params || !m->grads) {
+        long long n = (long long)m->nparams;
+        gf_model_free(m);
+        return gf_errorf(GF_ERR_NOMEM, "out of memory: model %s has %lld parameters", spec_text, n);
+    }
+    gf_gpt_bind(m->gpt, m->params, m->grads);
+    m->input = gf_gpt_input(m->gpt);
+    *out = m;
+    return GF_OK;
+}
+
 gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_model **out)
 {
     *out = NULL;
@@ -54,6 +78,9 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
     if (st) { free(m); return st; }
     m->max_batch = max_batch;
     m->threads = threads;
+    if (m->spec.arch == GF_ARCH_GPT) return gpt_model_create(m, spec_text, out);
+    m->input_dtype = GF_DTYPE_F32;
+    m->positions = 1;
     m->nlayers = m->spec.nlayers;
     m->in_numel = gf_shape3_numel(m->spec.input);
 
@@ -106,6 +133,7 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
             L->rstd = m->stats + so; so += max_batch;
         }
     }
+    m->input = m->acts;
     gf_model_fuse(m, 1);
     *out = m;
     return GF_OK;
@@ -128,6 +156,7 @@ gf_status gf_model_share_params(gf_model *m, gf_model *owner)
     if (strcmp(m->spec.canonical, owner->spec.canonical) || m->nparams != owner->nparams)
         return gf_errorf(GF_ERR_MISMATCH, "cannot share parameters between models %s and %s",
                          m->spec.canonical, owner->spec.canonical);
+    if (m->gpt) gf_gpt_bind(m->gpt, owner->params, m->grads);
     int64_t po = 0;
     for (int i = 0; i < m->nlayers; i++) {
         gf_layer *L = &m->layers[i];
@@ -147,11 +176,13 @@ void gf_model_free(gf_model *m)
     if (!m->params_shared) free(m->params);
     free(m->grads); free(m->acts); free(m->dacts);
     free(m->argmax_buf); free(m->stats); free(m->ws);
+    gf_gpt_free(m->gpt);
     free(m);
 }
 
 void gf_model_init(gf_model *m, uint64_t seed)
 {
+    if (m->gpt) { gf_gpt_init(m->gpt, seed); return; }
     gf_rng r;
     gf_rng_seed(&r, seed);
     for (int i = 0; i < m->nlayers; i++) {
@@ -168,8 +199,9 @@ void gf_model_init(gf_model *m, uint64_t seed)
     }
 }
 
-const float *gf_model_forward(gf_model *m, const float *x, int B, int train, uint64_t dropout_key)
+const float *gf_model_forward(gf_model *m, const void *x, int B, int train, uint64_t dropout_key)
 {
+    if (m->gpt) return gf_gpt_forward(m->gpt, x, B);
     if (x != m->acts) memcpy(m->acts, x, sizeof(float) * (size_t)B * m->in_numel);
     const float *in = m->acts;
     for (int i = 0; i < m->nlayers; i++) {
@@ -183,6 +215,12 @@ const float *gf_model_forward(gf_model *m, const float *x, int B, int train, uin
 
 double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct)
 {
+    if (m->gpt) {
+        int64_t right = 0;
+        double loss = gf_gpt_backward(m->gpt, labels, B, &right);
+        if (correct) *correct = (int)right;
+        return loss;
+    }
     gf_layer *last = &m->layers[m->nlayers - 1];
     double loss = gf_softmax_ce(B, m->num_classes, last->out, labels, last->dout, correct);
     for (int i = m->nlayers - 1; i >= 0; i--) {
@@ -194,24 +232,34 @@ double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct
     return loss;
 }
 
-void gf_model_evaluate(gf_model *m, const float *x, const int32_t *labels, int64_t n,
+void gf_model_evaluate(gf_model *m, const void *x, const int32_t *labels, int64_t n,
                        double *loss, double *accuracy)
 {
     double total = 0.0;
     int64_t right = 0;
+    const size_t elem = m->input_dtype == GF_DTYPE_I32 ? sizeof(int32_t) : sizeof(float);
     for (int64_t i = 0; i < n; i += m->max_batch) {
         int B = (int)(n - i < m->max_batch ? n - i : m->max_batch);
-        const float *logits = gf_model_forward(m, x + i * m->in_numel, B, 0, 0);
-        int c = 0;
-        total += gf_softmax_ce(B, m->num_classes, logits, labels + i, NULL, &c) * B;
-        right += c;
+        const float *logits = gf_model_forward(m, (const char *)x + (size_t)i * m->in_numel * elem, B, 0, 0);
+        const int32_t *lab = labels + i * m->positions;
+        if (!logits) { total = NAN; break; }
+        if (m->gpt) {
+            int64_t c = 0;
+            total += gf_gpt_loss(m->gpt, lab, B, &c) * B;
+            right += c;
+        } else {
+            int c = 0;
+            total += gf_softmax_ce(B, m->num_classes, logits, lab, NULL, &c) * B;
+            right += c;
+        }
     }
     if (loss) *loss = n ? total / n : 0.0;
-    if (accuracy) *accuracy = n ? (double)right / n : 0.0;
+    if (accuracy) *accuracy = n ? (double)right / ((double)n * m->positions) : 0.0;
 }
 
 int gf_model_num_tensors(const gf_model *m)
 {
+    if (m->gpt) return gf_gpt_num_tensors(m->gpt);
     int n = 0;
     for (int i = 0; i < m->nlayers; i++) n += m->layers[i].nparam_tensors;
     return n;
@@ -219,6 +267,10 @@ int gf_model_num_tensors(const gf_model *m)
 
 void gf_model_tensor(const gf_model *m, int k, gf_tensor_view *out)
 {
+    if (m->gpt) {
+        gf_gpt_tensor(m->gpt, k, out);
+        return;
+    }
     memset(out, 0, sizeof *out);
     for (int i = 0; i < m->nlayers; i++) {
         const gf_layer *L = &m->layers[i];

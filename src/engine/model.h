@@ -4,7 +4,14 @@
  * named views into them. Forward, backward and evaluation allocate nothing.
  *
  * The parameter vector is the model: layer i's weight then bias, for i in
- * spec order, in PyTorch's layouts (linear (out, in), conv (cout, cin, k, k)). */
+ * spec order, in PyTorch's layouts (linear (out, in), conv (cout, cin, k, k)).
+ *
+ * Two architectures share this API: layer sequences (seq:, mlp:, cnn: float
+ * inputs of in_numel values per sample, one label per sample) and GPT
+ * (gpt:, engine/gpt.h: int32 token ids, in_numel = T per sample, and a
+ * target token per position, positions = T). input_dtype and positions say
+ * which; everything over the flat vector (optimizers, federation, privacy,
+ * checkpoints through gf_model_tensor) is the same for both. */
 #ifndef GF_ENGINE_MODEL_H
 #define GF_ENGINE_MODEL_H
 
@@ -14,6 +21,10 @@
 
 typedef struct gf_model gf_model;
 typedef struct gf_layer gf_layer;
+struct gf_gpt;
+
+/* Element type of a model's input. */
+typedef enum { GF_DTYPE_F32, GF_DTYPE_I32 } gf_dtype;
 
 /* What a layer type does: forward writes L->out, backward writes parameter
  * gradients and, if din is not NULL, the gradient of the layer's input.
@@ -48,7 +59,11 @@ struct gf_layer {
 struct gf_model {
     gf_spec spec;
     int      max_batch, threads, num_classes;
-    int64_t  in_numel;            /* per-sample input size */
+    int64_t  in_numel;            /* per-sample input size (values of input_dtype) */
+    gf_dtype input_dtype;         /* F32 (seq) or I32 token ids (gpt) */
+    int      positions;           /* labels (and logit rows) per sample: 1, or T for gpt */
+    void    *input;               /* (max_batch, in_numel) input buffer */
+    struct gf_gpt *gpt;           /* the graph of a gpt: model (NULL for seq) */
     int64_t  nparams;
     float   *params, *grads;      /* (nparams) each */
     int      params_shared;       /* params belong to another model (gf_model_share_params) */
@@ -76,24 +91,30 @@ void      gf_model_fuse(gf_model *m, int on);
  * conv weights and biases; ones and zeros for layernorm), drawn from `seed`. */
 void gf_model_init(gf_model *m, uint64_t seed);
 
-/* The input buffer (max_batch, in_numel): a caller may gather a batch
- * straight into it and pass it as x below, saving a copy. */
-static inline float *gf_model_input(gf_model *m) { return m->acts; }
+/* The input buffer (max_batch, in_numel) of input_dtype: a caller may
+ * gather a batch straight into it and pass it as x below, saving a copy. */
+static inline void *gf_model_input(gf_model *m) { return m->input; }
 
-/* x (B, in_numel), B <= max_batch. Returns the logits (B, num_classes).
- * dropout_key seeds the dropout masks when train is set. */
-const float *gf_model_forward(gf_model *m, const float *x, int B, int train, uint64_t dropout_key);
+/* x (B, in_numel) of input_dtype (float, or int32 token ids), B <= max_batch.
+ * Returns the logits (B, positions, num_classes); NULL (error set) only if
+ * a token id is outside the vocabulary. dropout_key seeds the dropout masks
+ * when train is set. */
+const float *gf_model_forward(gf_model *m, const void *x, int B, int train, uint64_t dropout_key);
 
-/* After a forward of B samples: softmax cross-entropy against labels (B),
- * then backward through every layer into m->grads. Returns the mean loss;
+/* After a forward of B samples: softmax cross-entropy against labels
+ * (B, positions), mean over all B * positions, then backward into m->grads
+ * (a gpt overwrites its logits with their gradient). Returns the mean loss;
  * *correct gets the number of right argmax predictions (may be NULL). */
 double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct);
 
-/* Mean loss and accuracy over n samples, in batches of max_batch, no dropout. */
-void gf_model_evaluate(gf_model *m, const float *x, const int32_t *labels, int64_t n,
+/* Mean loss and accuracy over n samples (x (n, in_numel) of input_dtype,
+ * labels (n, positions)), in batches of max_batch, no dropout; accuracy is
+ * per position. */
+void gf_model_evaluate(gf_model *m, const void *x, const int32_t *labels, int64_t n,
                        double *loss, double *accuracy);
 
-/* Named parameter tensors, in vector order: "i.weight", "i.bias". */
+/* Named parameter tensors, in vector order: "i.weight", "i.bias" (gpt:
+ * the names of engine/gpt.h). */
 typedef struct {
     char     name[32];
     int      ndim;

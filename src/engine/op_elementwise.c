@@ -1,4 +1,4 @@
-/* Elementwise ops: ReLU, exact GELU, inverted dropout. */
+/* Elementwise ops: ReLU, exact and tanh GELU, inverted dropout, adds. */
 #include "engine/ops.h"
 
 #include <math.h>
@@ -59,4 +59,39 @@ void gf_dropout_backward(int64_t n, float p, uint64_t key, const float *dy, floa
     const float scale = 1.0f / (1.0f - p);
     #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) dx[i] = dropout_keep(key, i, p) ? dy[i] * scale : 0.0f;
+}
+
+#define GELU_K 0.7978845608028654f   /* sqrt(2 / pi) */
+
+void gf_gelu_tanh_forward(int64_t n, const float *x, float *y)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN / 4)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void gf_gelu_tanh_backward(int64_t n, const float *x, const float *dy, float *dx)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN / 4)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float th = tanhf(GELU_K * (v + 0.044715f * v * v * v));
+        float sech2 = 1.0f - th * th;
+        float g = 0.5f * (1.0f + th) + 0.5f * v * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
+        dx[i] = dy[i] * g;
+    }
+}
+
+void gf_add(int64_t n, const float *a, const float *b, float *y)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+void gf_add_inplace(int64_t n, float *acc, const float *d)
+{
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) acc[i] += d[i];
 }

@@ -1,4 +1,4 @@
-/* Fully connected layer: GEMMs through OpenBLAS, bias in fixed order. */
+/* Fully connected layer and bias-free matmul: GEMMs through OpenBLAS, bias in fixed order. */
 #include "engine/ops.h"
 
 #include <cblas.h>
@@ -24,5 +24,21 @@ void gf_linear_backward(int B, int K, int N, const float *x, const float *w,
     /* dx (B, K) = dy (B, N) w (N, K) */
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, K, N,
+                    1.0f, dy, N, w, K, 0.0f, dx, K);
+}
+
+void gf_matmul_forward(int M, int K, int N, const float *x, const float *w, float *y)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K,
+                1.0f, x, K, w, K, 0.0f, y, N);
+}
+
+void gf_matmul_backward(int M, int K, int N, const float *x, const float *w, const float *dy,
+                        float *dw, float *dx)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M,
+                1.0f, dy, N, x, K, 0.0f, dw, K);
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N,
                     1.0f, dy, N, w, K, 0.0f, dx, K);
 }

@@ -1,4 +1,5 @@
-/* SGD and AdamW updates over flat vectors (PyTorch's formulas, in float). */
+/* SGD and AdamW updates over flat vectors (PyTorch's formulas, in float),
+ * the weight-decay mask, global-norm clipping and the learning-rate schedule. */
 #include "engine/optim.h"
 
 #include <math.h>
@@ -35,17 +36,20 @@ gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out)
 void gf_optim_free(gf_optim *o)
 {
     free(o->state);
+    free(o->no_decay);
     o->state = NULL;
+    o->no_decay = NULL;
 }
 
 static void sgd_step(gf_optim *o, float *w, const float *g)
 {
     const float lr = o->cfg.lr, mu = o->cfg.momentum, wd = o->cfg.weight_decay;
     float *buf = o->state;
+    const uint8_t *nd = o->no_decay;
     #pragma omp parallel for schedule(static) if (o->n > 65536)
     for (int64_t i = 0; i < o->n; i++) {
         float d = g[i];
-        if (wd != 0.0f) d += wd * w[i];
+        if (wd != 0.0f && !(nd && nd[i])) d += wd * w[i];
         if (buf) { buf[i] = o->step == 0 ? d : mu * buf[i] + d; d = buf[i]; }
         w[i] -= lr * d;
     }
@@ -60,9 +64,10 @@ static void adamw_step(gf_optim *o, float *w, const float *g)
     const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
     const float step_size = lr / bc1, decay = 1.0f - lr * wd;
     float *m = o->state, *v = o->state + o->n;
+    const uint8_t *nd = o->no_decay;
     #pragma omp parallel for schedule(static) if (o->n > 65536)
     for (int64_t i = 0; i < o->n; i++) {
-        w[i] *= decay;
+        if (!(nd && nd[i])) w[i] *= decay;
         m[i] = m[i] * b1 + g[i] * (1.0f - b1);
         v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
@@ -90,4 +95,57 @@ gf_status gf_optim_type_parse(const char *s, gf_optim_type *out)
     if (!strcmp(s, "sgd")) { *out = GF_OPTIM_SGD; return GF_OK; }
     if (!strcmp(s, "adamw")) { *out = GF_OPTIM_ADAMW; return GF_OK; }
     return gf_errorf(GF_ERR_ARG, "unknown optimizer \"%s\" (expected sgd or adamw)", s);
+}
+
+gf_status gf_optim_no_decay(gf_optim *o, int64_t offset, int64_t count)
+{
+    if (offset < 0 || count < 0 || offset + count > o->n)
+        return gf_errorf(GF_ERR_ARG, "no-decay range %lld+%lld outside %lld parameters",
+                         (long long)offset, (long long)count, (long long)o->n);
+    if (!o->no_decay && !(o->no_decay = calloc((size_t)(o->n ? o->n : 1), 1)))
+        return gf_errorf(GF_ERR_NOMEM, "out of memory for the weight-decay mask");
+    memset(o->no_decay + offset, 1, (size_t)count);
+    return GF_OK;
+}
+
+#define CLIP_CHUNKS 256
+
+double gf_clip_grad_norm(float *g, int64_t n, float max_norm)
+{
+    double part[CLIP_CHUNKS];
+    const int64_t per = (n + CLIP_CHUNKS - 1) / CLIP_CHUNKS;
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (int c = 0; c < CLIP_CHUNKS; c++) {
+        double s = 0.0;
+        int64_t lo = c * per, hi = lo + per < n ? lo + per : n;
+        for (int64_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+        part[c] = s;
+    }
+    double sum = 0.0;
+    for (int c = 0; c < CLIP_CHUNKS; c++) sum += part[c];
+    const double norm = sqrt(sum);
+    const double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        const float f = (float)coef;
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] *= f;
+    }
+    return norm;
+}
+
+float gf_lr_at(const gf_lr_schedule *s, float lr, int64_t step)
+{
+    if (step < s->warmup) return (float)((double)lr * (double)(step + 1) / (double)s->warmup);
+    if (s->kind != GF_LR_COSINE) return lr;
+    const double min = (double)lr * s->min_frac;
+    if (step >= s->total || s->total <= s->warmup) return (float)min;
+    const double ratio = (double)(step - s->warmup) / (double)(s->total - s->warmup);
+    return (float)(min + 0.5 * (1.0 + cos(M_PI * ratio)) * ((double)lr - min));
+}
+
+gf_status gf_lr_kind_parse(const char *s, gf_lr_kind *out)
+{
+    if (!strcmp(s, "constant")) { *out = GF_LR_CONSTANT; return GF_OK; }
+    if (!strcmp(s, "cosine")) { *out = GF_LR_COSINE; return GF_OK; }
+    return gf_errorf(GF_ERR_ARG, "unknown learning-rate schedule \"%s\" (expected constant or cosine)", s);
 }

@@ -22,6 +22,7 @@ typedef struct {
     int64_t step;       /* updates done */
     int     nstate;     /* state vectors: SGD 1 if momentum else 0; AdamW 2 */
     float  *state;      /* (nstate, n) */
+    uint8_t *no_decay;  /* (n) 1: left out of weight decay; NULL: all decayed */
 } gf_optim;
 
 /* Defaults as PyTorch: AdamW betas (0.9, 0.999), eps 1e-8. */
@@ -29,6 +30,29 @@ gf_optim_config gf_optim_defaults(gf_optim_type type, float lr);
 gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out);
 void      gf_optim_free(gf_optim *o);
 void      gf_optim_step(gf_optim *o, float *params, const float *grads);
+/* Leaves parameters [offset, offset + count) out of weight decay (the mask
+ * is allocated on first use: call at setup, not per step). */
+gf_status gf_optim_no_decay(gf_optim *o, int64_t offset, int64_t count);
+
+/* Global-norm gradient clipping as torch.nn.utils.clip_grad_norm_: g is
+ * scaled by max_norm / (norm + 1e-6) when that is below 1. Returns the norm
+ * before clipping. The norm is summed in double over 256 fixed chunks,
+ * added in chunk order: the same bits whatever the thread count. */
+double gf_clip_grad_norm(float *g, int64_t n, float max_norm);
+
+/* Learning-rate schedule (llm.c's / nanoGPT's): with warmup W steps the
+ * rate of step s (0-based) is lr (s + 1) / W for s < W; then, for cosine,
+ * min + 0.5 (1 + cos(pi (s - W) / (total - W))) (lr - min) with
+ * min = lr * min_frac, and min past `total`; constant otherwise. */
+typedef enum { GF_LR_CONSTANT, GF_LR_COSINE } gf_lr_kind;
+typedef struct {
+    gf_lr_kind kind;
+    int64_t warmup, total;
+    float   min_frac;
+} gf_lr_schedule;
+float       gf_lr_at(const gf_lr_schedule *s, float lr, int64_t step);
+gf_status   gf_lr_kind_parse(const char *s, gf_lr_kind *out);
+
 /* Name of state vector i ("optim.momentum", "optim.exp_avg", "optim.exp_avg_sq"). */
 const char *gf_optim_state_name(const gf_optim *o, int i);
 const char *gf_optim_type_name(gf_optim_type t);

@@ -194,6 +194,43 @@ static gf_status expand_mlp(const char *body, const char *orig, char *seq, size_
     return GF_OK;
 }
 
+/* gpt:L=..,H=..,C=..,T=..,V=.. (keys in any order, each once) */
+static gf_status parse_gpt(const char *body, const char *orig, gf_spec *out)
+{
+    static const char KEYS[] = "LHCTV";
+    static const long MAX[] = { 1000, 1024, 65536, 1 << 20, 1 << 24 };
+    long v[5] = { -1, -1, -1, -1, -1 };
+    const char *p = body;
+    while (*p) {
+        const char *k = strchr(KEYS, *p);
+        if (!k || p[1] != '=')
+            return gf_errorf(GF_ERR_ARG, "model spec \"%s\": expected KEY=N with KEY one of L, H, C, T, V "
+                             "(e.g. gpt:L=12,H=12,C=768,T=1024,V=50257)", orig);
+        int i = (int)(k - KEYS);
+        if (v[i] >= 0) return gf_errorf(GF_ERR_ARG, "model spec \"%s\": %c given twice", orig, *k);
+        p += 2;
+        v[i] = read_uint(&p);
+        if (v[i] <= 0 || v[i] > MAX[i])
+            return gf_errorf(GF_ERR_ARG, "model spec \"%s\": %c must be an integer in 1..%ld", orig, *k, MAX[i]);
+        if (*p == ',') p++;
+        else if (*p) return gf_errorf(GF_ERR_ARG, "model spec \"%s\": expected ',' after %c=%ld", orig, *k, v[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        if (v[i] < 0) return gf_errorf(GF_ERR_ARG, "model spec \"%s\": %c= is missing (a gpt spec needs "
+                                       "L, H, C, T and V)", orig, KEYS[i]);
+    if (v[2] % v[1]) return gf_errorf(GF_ERR_ARG, "model spec \"%s\": C=%ld is not a multiple of H=%ld",
+                                      orig, v[2], v[1]);
+    if (v[0] * 12 * v[2] * v[2] + v[4] * v[2] + v[3] * v[2] > (1LL << 33))
+        return gf_errorf(GF_ERR_ARG, "model spec \"%s\": more than 8G parameters", orig);
+    out->arch = GF_ARCH_GPT;
+    out->gpt = (gf_gpt_dims){ (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4] };
+    out->input = (gf_shape3){ 1, 1, (int)v[3] };
+    out->input_flat = 1;
+    snprintf(out->canonical, sizeof out->canonical, "gpt:L=%ld,H=%ld,C=%ld,T=%ld,V=%ld",
+             v[0], v[1], v[2], v[3], v[4]);
+    return GF_OK;
+}
+
 gf_status gf_spec_parse(const char *text, gf_spec *out)
 {
     const char *body;
@@ -201,11 +238,12 @@ gf_status gf_spec_parse(const char *text, gf_spec *out)
     if (!text || !*text) return gf_errorf(GF_ERR_ARG, "model spec is empty");
     if (!strcmp(text, "cnn")) return parse_seq(CNN_SPEC + 4, text, out);
     if (starts(text, "seq:", &body)) return parse_seq(body, text, out);
+    if (starts(text, "gpt:", &body)) return parse_gpt(body, text, out);
     if (starts(text, "mlp:", &body)) {
         char seq[GF_SPEC_MAX_LEN];
         gf_status st = expand_mlp(body, text, seq, sizeof seq);
         return st ? st : parse_seq(seq + 4, text, out);
     }
     return gf_errorf(GF_ERR_ARG, "model spec \"%s\" does not parse: expected cnn, mlp:A-B-..., "
-                     "or seq:INPUT-LAYER-... (see gf train --help)", text);
+                     "seq:INPUT-LAYER-... or gpt:L=..,H=..,C=..,T=..,V=.. (see gf train --help)", text);
 }

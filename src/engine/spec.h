@@ -10,7 +10,13 @@
  *
  * Token i is layer i; a checkpoint names its parameters "i.weight"/"i.bias",
  * the same as the equivalent torch.nn.Sequential. The last layer's outputs
- * are the class logits (softmax cross-entropy is applied by the trainer). */
+ * are the class logits (softmax cross-entropy is applied by the trainer).
+ *
+ *   gpt:L=12,H=12,C=768,T=1024,V=50257
+ *                             a GPT-2 style decoder (engine/gpt.h): L blocks,
+ *                             H heads, C channels, context T, vocabulary V;
+ *                             keys in any order, all five required; C % H == 0.
+ *                             Canonical form: the keys in this order. */
 #ifndef GF_ENGINE_SPEC_H
 #define GF_ENGINE_SPEC_H
 
@@ -36,11 +42,17 @@ typedef struct {
     float p;                /* dropout probability */
 } gf_layer_desc;
 
+typedef enum { GF_ARCH_SEQ, GF_ARCH_GPT } gf_arch;
+
+typedef struct { int L, H, C, T, V; } gf_gpt_dims;
+
 typedef struct {
-    char canonical[GF_SPEC_MAX_LEN];   /* seq:... form, round-trips */
+    char canonical[GF_SPEC_MAX_LEN];   /* seq:... or gpt:... form, round-trips */
+    gf_arch arch;
+    gf_gpt_dims gpt;                   /* GF_ARCH_GPT only */
     gf_shape3 input;
     int input_flat;
-    int nlayers;
+    int nlayers;                       /* GF_ARCH_SEQ only (0 for gpt) */
     gf_layer_desc layers[GF_SPEC_MAX_LAYERS];
 } gf_spec;
 

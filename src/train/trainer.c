@@ -17,8 +17,22 @@ gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out)
     t->cfg = *cfg;
     gf_status st = gf_model_create(cfg->spec, cfg->batch, cfg->threads, &t->model);
     if (!st) st = gf_optim_create(&cfg->optim, t->model->nparams, &t->optim);
-    if (!st && !(t->labels = malloc(sizeof(int32_t) * cfg->batch)))
+    if (!st && !(t->labels = malloc(sizeof(int32_t) * cfg->batch * t->model->positions)))
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (!st && (cfg->accum < 0 || cfg->accum > 1000000 || !(cfg->grad_clip >= 0)))
+        st = gf_errorf(GF_ERR_ARG, "gradient accumulation must be 1..1000000 batches and the clip norm >= 0");
+    if (!st && cfg->accum > 1 && !(t->accum_grads = malloc(sizeof(float) * (size_t)t->model->nparams)))
+        st = gf_errorf(GF_ERR_NOMEM, "out of memory for the accumulated gradient");
+    if (!st && cfg->dpsgd.enabled && t->model->gpt)
+        st = gf_errorf(GF_ERR_ARG, "DP-SGD is not available for gpt models yet");
+    if (!st && cfg->dpsgd.enabled && (cfg->accum > 1 || cfg->grad_clip > 0))
+        st = gf_errorf(GF_ERR_ARG, "DP-SGD clips per example: it does not combine with gradient clipping or accumulation");
+    /* GPT-2 / nanoGPT / llm.c: weight decay on matrices and embeddings only */
+    for (int i = 0, n = !st && t->model->gpt ? gf_model_num_tensors(t->model) : 0; !st && i < n; i++) {
+        gf_tensor_view v;
+        gf_model_tensor(t->model, i, &v);
+        if (v.ndim < 2) st = gf_optim_no_decay(&t->optim, v.data - t->model->params, v.numel);
+    }
     if (!st && cfg->dpsgd.enabled) st = gf_dpsgd_create(&cfg->dpsgd, t->model, cfg->threads, &t->dp);
     if (st) { gf_trainer_free(t); return st; }
     gf_model_init(t->model, cfg->seed);
@@ -35,11 +49,27 @@ void gf_trainer_free(gf_trainer *t)
     gf_optim_free(&t->optim);
     free(t->perm);
     free(t->labels);
+    free(t->accum_grads);
     free(t);
 }
 
 gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const char *what)
 {
+    if (m->input_dtype == GF_DTYPE_I32 || d->tokens) {
+        if (!d->tokens || m->input_dtype != GF_DTYPE_I32)
+            return gf_errorf(GF_ERR_MISMATCH, "%s: %s", what, d->tokens ?
+                             "token data (text:, tokens:) needs a language model (gpt:...)" :
+                             "a language model (gpt:...) needs token data (text:PATH or tokens:PATH)");
+        if (d->n <= 0 || d->dim != m->in_numel)
+            return gf_errorf(GF_ERR_MISMATCH, "%s: %lld tokens do not make a sample of context %lld plus "
+                             "its next token", what, (long long)d->ntokens, (long long)m->in_numel);
+        for (int64_t i = 0; i < d->ntokens; i++)
+            if (d->tokens[i] < 0 || d->tokens[i] >= m->num_classes)
+                return gf_errorf(GF_ERR_MISMATCH, "%s: token %lld has id %d but the model's vocabulary "
+                                 "is 0..%d (V=%d)", what, (long long)i, d->tokens[i],
+                                 m->num_classes - 1, m->num_classes);
+        return GF_OK;
+    }
     if (d->n <= 0) return gf_errorf(GF_ERR_ARG, "%s: dataset is empty", what);
     if (d->dim != m->in_numel)
         return gf_errorf(GF_ERR_MISMATCH, "%s: samples have %lld values (%dx%dx%d) but the model "
@@ -71,6 +101,45 @@ static void add_local_terms(gf_trainer *t)
     }
 }
 
+/* Adds the batch's gradient to the step's sum (kept in m->grads when there
+ * is no accumulation); returns how many batches the sum holds. */
+static int accum_add(gf_trainer *t)
+{
+    if (!t->accum_grads) return ++t->accum_count;
+    const int64_t n = t->model->nparams;
+    float *a = t->accum_grads;
+    const float *g = t->model->grads;
+    if (t->accum_count == 0) memcpy(a, g, sizeof(float) * (size_t)n);
+    else {
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) a[i] += g[i];
+    }
+    return ++t->accum_count;
+}
+
+/* One optimizer step: the mean of the accumulated gradients, the federated
+ * local terms, clipping, the scheduled learning rate. */
+static void step_take(gf_trainer *t)
+{
+    gf_model *m = t->model;
+    const int64_t n = m->nparams;
+    if (t->accum_grads) {
+        const float s = 1.0f / (float)t->accum_count, *a = t->accum_grads;
+        float *g = m->grads;
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] = a[i] * s;
+    }
+    t->accum_count = 0;
+    add_local_terms(t);
+    if (t->cfg.grad_clip > 0) gf_clip_grad_norm(m->grads, n, t->cfg.grad_clip);
+    const float base = t->optim.cfg.lr;
+    const gf_lr_schedule *ls = &t->cfg.lr_schedule;
+    if (ls->kind != GF_LR_CONSTANT || ls->warmup > 0) t->optim.cfg.lr = gf_lr_at(ls, base, t->step);
+    gf_optim_step(&t->optim, m->params, m->grads);
+    t->optim.cfg.lr = base;
+    t->step++;
+}
+
 /* perm (n): the epoch's shuffle, or a DP step's Poisson sample. */
 static gf_status perm_reserve(gf_trainer *t, int64_t n)
 {
@@ -95,7 +164,7 @@ static gf_status epoch_close(gf_trainer *t, gf_epoch_stats *stats, double loss_s
 {
     t->epoch++;
     stats->loss = seen ? loss_sum / seen : NAN;
-    stats->accuracy = seen ? (double)correct / seen : NAN;
+    stats->accuracy = seen ? (double)correct / ((double)seen * t->model->positions) : NAN;
     stats->compute_s = compute;
     stats->images = seen;
     return GF_OK;
@@ -156,20 +225,26 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
     const int64_t nbatches = (train->n + B - 1) / B;
     double loss_sum = 0.0, compute = 0.0;
     int64_t correct = 0, seen = 0;
+    const int accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
     for (int64_t bi = 0; bi < nbatches && epoch_open(t); bi++) {
         int64_t first = bi * B;
         int n = (int)(train->n - first < B ? train->n - first : B);
         gf_dataset_gather(train, t->perm + first, n, gf_model_input(m), t->labels);
 
         double t0 = gf_now();
-        gf_model_forward(m, gf_model_input(m), n, 1, gf_hash64(t->cfg.seed, (uint64_t)t->step));
+        uint64_t key = gf_hash64(t->cfg.seed, (uint64_t)t->step);
+        if (t->accum_count) key = gf_hash64(key, (uint64_t)t->accum_count);
+        if (!gf_model_forward(m, gf_model_input(m), n, 1, key)) return GF_ERR_ARG;
         int right = 0;
         double loss = gf_model_backward(m, t->labels, n, &right);
-        add_local_terms(t);
-        gf_optim_step(&t->optim, m->params, m->grads);
+        if (accum_add(t) < accum && bi + 1 < nbatches) {     /* more batches for this step */
+            compute += gf_now() - t0;
+            goto account;
+        }
+        step_take(t);
         compute += gf_now() - t0;
-        t->step++;
 
+    account:
         if (!isfinite(loss))
             return gf_errorf(GF_ERR_NUMERIC, "training loss became %g at step %lld (epoch %d); "
                              "try a smaller learning rate", loss, (long long)t->step, t->epoch + 1);
@@ -179,6 +254,7 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
         if (progress) progress(ctx, bi + 1, nbatches, loss_sum / (first + n),
                                compute > 0 ? (first + n) / compute : 0.0);
     }
+    if (t->accum_count) step_take(t);
     return epoch_close(t, stats, loss_sum, correct, seen, compute);
 }
 
@@ -186,4 +262,32 @@ gf_status gf_trainer_dp_epsilon(const gf_trainer *t, double *eps, double *order)
 {
     if (!t->dp) return gf_errorf(GF_ERR_ARG, "the run does not use DP-SGD");
     return gf_dpsgd_epsilon(&t->cfg.dpsgd, t->dp_sample_rate, t->dp_steps, eps, order);
+}
+
+gf_status gf_trainer_evaluate(gf_trainer *t, const gf_dataset *d, double *loss, double *accuracy)
+{
+    gf_model *m = t->model;
+    if (!d->tokens) {
+        gf_model_evaluate(m, d->x, d->y, d->n, loss, accuracy);
+        return GF_OK;
+    }
+    double total = 0.0, right = 0.0;
+    for (int64_t i = 0; i < d->n; i += m->max_batch) {
+        int B = (int)(d->n - i < m->max_batch ? d->n - i : m->max_batch);
+        int64_t idx[64], done = 0;
+        double l, a;
+        while (done < B) {      /* windows i .. i+B, gathered in slices of 64 indices */
+            int64_t k = B - done < 64 ? B - done : 64;
+            for (int64_t j = 0; j < k; j++) idx[j] = i + done + j;
+            gf_dataset_gather(d, idx, k, (int32_t *)gf_model_input(m) + done * m->in_numel,
+                              t->labels + done * m->positions);
+            done += k;
+        }
+        gf_model_evaluate(m, gf_model_input(m), t->labels, B, &l, &a);
+        total += l * B;
+        right += a * B;
+    }
+    if (loss) *loss = d->n ? total / (double)d->n : 0.0;
+    if (accuracy) *accuracy = d->n ? right / (double)d->n : 0.0;
+    return isfinite(total) ? GF_OK : gf_errorf(GF_ERR_NUMERIC, "evaluation loss is not finite");
 }

@@ -24,6 +24,13 @@ typedef struct {
     uint64_t seed;
     gf_optim_config optim;
     gf_dpsgd_config dpsgd;   /* record-level DP-SGD (off when !enabled) */
+    /* Optional (0 = off): clip the (accumulated) gradient to this global L2
+     * norm before each step; the learning-rate schedule (optim.lr is its
+     * peak); accum > 1: each optimizer step averages the gradients of
+     * `accum` consecutive batches (the epoch's last step may average fewer). */
+    float    grad_clip;
+    gf_lr_schedule lr_schedule;
+    int      accum;
 } gf_train_config;
 
 typedef struct {
@@ -34,7 +41,9 @@ typedef struct {
     int64_t   step;          /* optimizer steps done */
     int64_t  *perm;          /* (perm_n) shuffle of the current epoch */
     int64_t   perm_n;
-    int32_t  *labels;        /* (batch) */
+    int32_t  *labels;        /* (batch, positions) */
+    float    *accum_grads;   /* (nparams) when cfg.accum > 1 */
+    int       accum_count;   /* batches summed into accum_grads so far */
     /* Federated local objectives, over the flat parameter vector (unused when
      * NULL / 0; the caller owns the buffers):
      *   FedProx (Li et al. 2020): + mu/2 ||w - prox_center||^2 in the loss,
@@ -70,7 +79,9 @@ typedef void (*gf_progress_fn)(void *ctx, int64_t done, int64_t total, double lo
 gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out);
 void      gf_trainer_free(gf_trainer *t);
 
-/* Checks a dataset fits the model: sample size, label range, finite values. */
+/* Checks a dataset fits the model: sample size, label range, finite values;
+ * a token model needs a token dataset windowed to its context
+ * (gf_dataset_window) with ids below its vocabulary. */
 gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const char *what);
 
 /* One epoch over `train` in the order of its (seed, epoch) shuffle; the last
@@ -80,6 +91,10 @@ gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const ch
  * differs from the rate of the run's earlier DP steps. */
 gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
                            gf_progress_fn progress, void *ctx);
+
+/* Mean loss and accuracy of the model over a dataset of either kind, in
+ * batches of the run's batch size (token data: per position). */
+gf_status gf_trainer_evaluate(gf_trainer *t, const gf_dataset *d, double *loss, double *accuracy);
 
 /* Epsilon spent so far by a DP-SGD run (at cfg.dpsgd.delta, over dp_steps
  * steps at dp_sample_rate); 0 before its first step. GF_ERR_ARG when DP-SGD

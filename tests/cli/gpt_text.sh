@@ -1,0 +1,42 @@
+#!/bin/sh
+# Language models from the CLI: gf train on text (Debian's fortunes) prints
+# loss and perplexity and learns; gf sample continues a prompt, the same
+# seed giving the same text; bad token data and mismatched models get clear
+# errors.
+. "$(dirname "$0")/../cli_lib.sh"
+FORTUNES=/usr/share/games/fortunes/fortunes
+[ -f "$FORTUNES" ] || { echo "FAIL: $FORTUNES missing (scripts/install-deps.sh test installs fortunes)"; exit 1; }
+
+M=gpt:L=2,H=4,C=64,T=64,V=256
+$GF train --model $M --dataset text:$FORTUNES --epochs 2 --batch 8 --optim adamw --lr 3e-3 \
+    --grad-clip 1 --lr-schedule cosine --warmup-steps 5 --threads 2 --seed 4 \
+    --out "$TMP/lm.safetensors" >"$TMP/train" 2>"$TMP/err" || { fail "train: $(cat "$TMP/err")"; }
+cat "$TMP/train"
+if grep -q "^epoch 2/2  loss [0-9.]*  ppl [0-9.]*  test_loss [0-9.]*  test_ppl [0-9.]*" "$TMP/train"; then
+  ok "train prints loss and perplexity"
+else
+  fail "train output: $(cat "$TMP/train")"
+fi
+# a byte-level model that learned something is well below uniform (ppl 256)
+ppl=$(sed -n 's/^epoch 2\/2 .* test_ppl \([0-9.]*\).*/\1/p' "$TMP/train")
+if [ -n "$ppl" ] && awk "BEGIN{exit !($ppl < 40)}"; then ok "test perplexity $ppl < 40"; else fail "test perplexity $ppl"; fi
+
+$GF sample --model-file "$TMP/lm.safetensors" --prompt "You will " --tokens 60 --seed 7 --threads 1 >"$TMP/s1" 2>"$TMP/err" || fail "sample: $(cat "$TMP/err")"
+$GF sample --model-file "$TMP/lm.safetensors" --prompt "You will " --tokens 60 --seed 7 --threads 1 >"$TMP/s2" 2>&1
+$GF sample --model-file "$TMP/lm.safetensors" --prompt "You will " --tokens 60 --seed 8 --threads 1 >"$TMP/s3" 2>&1
+if head -c 9 "$TMP/s1" | grep -q "^You will " && [ "$(wc -c <"$TMP/s1")" -eq 70 ]; then ok "sample continues the prompt by 60 bytes"; else fail "sample: $(cat "$TMP/s1")"; fi
+cmp -s "$TMP/s1" "$TMP/s2" && ok "same seed, same sample" || fail "same seed gave different samples"
+cmp -s "$TMP/s1" "$TMP/s3" && fail "different seeds gave the same sample" || ok "another seed, another sample"
+
+# bad inputs
+: >"$TMP/empty.txt"
+expect_error "empty text" "empty" -- $GF train --model $M --dataset text:"$TMP/empty.txt" --threads 1
+head -c 100 /dev/zero >"$TMP/short.bin"
+expect_error "truncated token header" "truncated header" -- $GF train --model $M --dataset tokens:"$TMP/short.bin" --threads 1
+expect_error "device as text" "regular file" -- $GF train --model $M --dataset text:/dev/zero --threads 1
+expect_error "ids beyond V" "vocabulary 0..99" -- $GF train --model gpt:L=1,H=2,C=16,T=16,V=100 --dataset text:$FORTUNES --threads 1
+expect_error "gpt on images" "token data" -- $GF train --model $M --dataset fashion-mnist --threads 1
+expect_error "mlp on text" "language model" -- $GF train --model mlp:64-10 --dataset text:$FORTUNES --threads 1
+expect_error "bad gpt spec" "multiple of H" -- $GF train --model gpt:L=1,H=3,C=16,T=16,V=256 --dataset text:$FORTUNES
+expect_error "sample without a prompt" "non-empty" -- $GF sample --model-file "$TMP/lm.safetensors" --prompt ""
+finish
