@@ -35,6 +35,12 @@ static void test_specs(void)
         {"seq:1x4x4-conv2k7-flatten-linear2", "larger"}, {"seq:784-dropout1.5-linear10", "dropout"},
         {"seq:1x28x28-conv4k3", "last layer"}, {"seq:784-linear10-wibble", "unknown layer"},
         {"seq:0x28x28-flatten-linear10", "positive"}, {"seq:784-linear1", "at least 2"},
+        /* an empty layer (leading, trailing or doubled "-") is refused, never skipped */
+        {"mlp:784--10", "empty layer"}, {"mlp:-784-10", "empty layer"}, {"mlp:784-10-", "empty layer"},
+        {"mlp:784-256--10", "empty layer"}, {"mlp:", "empty"}, {"mlp:-", "empty layer"},
+        {"seq:784-linear32--relu-linear10", "empty layer"}, {"seq:-784-linear10", "empty layer"},
+        {"seq:784-linear10-", "empty layer"}, {"seq:1x28x28--flatten-linear10", "empty layer"},
+        {"seq:", "empty"}, {"seq:--", "empty layer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         gf_status st = gf_spec_parse(bad[i][0], &s);

@@ -171,6 +171,23 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
     return GF_OK;
 }
 
+/* Refuses a body with an empty layer: strtok_r would skip it silently, so
+ * "mlp:784--10" would build a 784-10 model instead of saying what is wrong. */
+static gf_status check_nonempty(const char *body, const char *orig)
+{
+    if (!*body) return gf_errorf(GF_ERR_ARG, "model spec \"%s\": empty (no input size and no layers)", orig);
+    const char *tok = body;                     /* start of token number pos (1-based) */
+    for (int pos = 1;; pos++) {
+        const char *end = tok + strcspn(tok, "-");
+        if (end == tok)
+            return gf_errorf(GF_ERR_ARG, "model spec \"%s\": empty layer at position %d "
+                             "(a leading, trailing or doubled \"-\")", orig, pos);
+        if (!*end) break;
+        tok = end + 1;
+    }
+    return GF_OK;
+}
+
 /* mlp:A-B-...-Z -> seq:A-linearB-relu-...-linearZ */
 static gf_status expand_mlp(const char *body, const char *orig, char *seq, size_t size)
 {
@@ -200,10 +217,14 @@ gf_status gf_spec_parse(const char *text, gf_spec *out)
     memset(out, 0, sizeof *out);
     if (!text || !*text) return gf_errorf(GF_ERR_ARG, "model spec is empty");
     if (!strcmp(text, "cnn")) return parse_seq(CNN_SPEC + 4, text, out);
-    if (starts(text, "seq:", &body)) return parse_seq(body, text, out);
+    if (starts(text, "seq:", &body)) {
+        gf_status st = check_nonempty(body, text);
+        return st ? st : parse_seq(body, text, out);
+    }
     if (starts(text, "mlp:", &body)) {
         char seq[GF_SPEC_MAX_LEN];
-        gf_status st = expand_mlp(body, text, seq, sizeof seq);
+        gf_status st = check_nonempty(body, text);
+        if (!st) st = expand_mlp(body, text, seq, sizeof seq);
         return st ? st : parse_seq(seq + 4, text, out);
     }
     return gf_errorf(GF_ERR_ARG, "model spec \"%s\" does not parse: expected cnn, mlp:A-B-..., "

@@ -8,6 +8,8 @@
  *   cnn                       seq:1x28x28-conv32k5p2-relu-maxpool2-
  *                             conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear10
  *
+ * Tokens are separated by single "-": an empty token (a leading, trailing or
+ * doubled "-") is refused with its position, never skipped.
  * Token i is layer i; a checkpoint names its parameters "i.weight"/"i.bias",
  * the same as the equivalent torch.nn.Sequential. The last layer's outputs
  * are the class logits (softmax cross-entropy is applied by the trainer). */
