@@ -98,6 +98,8 @@ static gf_status parse_layer(const char *tok, gf_shape3 in, int flat, gf_layer_d
         if (in.h + 2 * pad < k || in.w + 2 * pad < k || ho <= 0 || wo <= 0)
             return bad_token(tok, "kernel larger than the padded input");
         if (pad >= k) return bad_token(tok, "padding must be smaller than the kernel");
+        if ((double)c * ho * wo > (double)GF_SPEC_MAX_NUMEL)
+            return bad_token(tok, "its output is over 2^31 - 1 values per sample");
         L->type = GF_LAYER_CONV2D;
         L->units = (int)c; L->k = (int)k; L->stride = (int)s; L->pad = (int)pad;
         L->out = (gf_shape3){(int)c, (int)ho, (int)wo};
@@ -140,6 +142,17 @@ static gf_status parse_layer(const char *tok, gf_shape3 in, int flat, gf_layer_d
     return GF_OK;
 }
 
+/* A layer's parameters (weight + bias, as the model lays them out; see
+ * model.h), in double so that absurd sizes cannot overflow. */
+static double layer_params(const gf_layer_desc *L)
+{
+    double in = (double)L->in.c * L->in.h * L->in.w;
+    if (L->type == GF_LAYER_LINEAR) return (double)L->units * in + L->units;
+    if (L->type == GF_LAYER_CONV2D) return (double)L->units * L->in.c * L->k * L->k + L->units;
+    if (L->type == GF_LAYER_LAYERNORM) return 2 * in;
+    return 0;
+}
+
 static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
 {
     char buf[GF_SPEC_MAX_LEN];
@@ -151,6 +164,7 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
     if (st) return st;
     gf_shape3 shape = out->input;
     int flat = out->input_flat;
+    double params = 0;
     out->nlayers = 0;
     while ((tok = strtok_r(NULL, "-", &save))) {
         if (out->nlayers >= GF_SPEC_MAX_LAYERS)
@@ -158,6 +172,11 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
         gf_layer_desc *L = &out->layers[out->nlayers];
         char canon[64];
         if ((st = parse_layer(tok, shape, flat, L, canon, sizeof canon))) return st;
+        if ((double)L->out.c * L->out.h * L->out.w > (double)GF_SPEC_MAX_NUMEL)
+            return bad_token(tok, "its output is over 2^31 - 1 values per sample");
+        params += layer_params(L);
+        if (params > (double)GF_SPEC_MAX_PARAMS)
+            return bad_token(tok, "the model is over 2^40 parameters with it");
         if ((st = append(out, canon))) return st;
         shape = L->out;
         flat = flat || L->type == GF_LAYER_FLATTEN;
@@ -168,6 +187,7 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
     if (!flat || shape.w < 2)
         return gf_errorf(GF_ERR_ARG, "model spec \"%s\": the last layer must output a flat vector "
                          "of at least 2 class logits (end with linearN)", orig);
+    out->nparams = (int64_t)params;
     return GF_OK;
 }
 
