@@ -125,6 +125,150 @@ static void test_tls_refusals(void)
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) { return remove(p); }
 
+/* POST body to path as client c; the status, and the answer's "id" or error text in *id / msg. */
+static int post(gf_https_client *c, const char *path, const char *body, int64_t *id, char *msg, size_t cap)
+{
+    json_t *j = NULL;
+    int st = req_json(c, "POST", path, body, strlen(body), &j);
+    if (id) *id = json_integer_value(json_object_get(j, "id"));
+    if (msg) snprintf(msg, cap, "%s", err_of(j));
+    json_decref(j);
+    return st;
+}
+
+/* A federated spec: model, strategy, sites ("all" or a list of n names). */
+static void fed_spec(char *out, size_t cap, const char *name, const char *model, const char *strategy, int nsites)
+{
+    int n = snprintf(out, cap, "{\"name\": \"%s\", \"model\": \"%s\", \"dataset\": \"fashion-mnist\", "
+                     "\"strategy\": {\"name\": \"%s\"}, \"rounds\": 2, \"sites\": ", name, model, strategy);
+    if (!nsites) n += snprintf(out + n, cap - (size_t)n, "\"all\"");
+    for (int i = 0; i < nsites; i++) n += snprintf(out + n, cap - (size_t)n, "%s\"s%d\"", i ? ", " : "[", i);
+    snprintf(out + n, cap - (size_t)n, "%s}", nsites ? "]" : "");
+}
+
+/* Waits (bounded) until job id is in `state`; returns whether it got there, its reason in reason. */
+static int wait_state(gf_https_client *c, int64_t id, const char *state, char *reason, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)id);
+    for (int i = 0; i < 600; i++) {     /* up to 60 s: generous on a loaded machine */
+        json_t *j = NULL;
+        int st = req_json(c, "GET", path, NULL, 0, &j);
+        const char *s = json_string_value(json_object_get(j, "state"));
+        int there = st == 200 && s && !strcmp(s, state);
+        if (reason) snprintf(reason, cap, "%s", json_string_value(json_object_get(j, "reason")) ?
+                                                json_string_value(json_object_get(j, "reason")) : "");
+        json_decref(j);
+        if (there) return 1;
+        usleep(100 * 1000);
+    }
+    return 0;
+}
+
+/* The operator's caps on federated jobs: a model over --max-model-params
+ * parameters, or whose runtime would hold more than 64 bytes per allowed
+ * parameter on the coordinator (a robust strategy buffers one model per
+ * site), is refused at submission with 400 naming the cap; a tenant's
+ * queued + running federated jobs are capped (operators exempt, other
+ * tenants unaffected, a cancelled job frees its slot); and a job admitted
+ * under a higher cap fails at bring-up after a restart with a lower one. */
+static void test_caps(void)
+{
+    char dir[160], spec[1024], msg[600];
+    snprintf(dir, sizeof dir, "%s/caps", base);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0,
+                                  .max_model_params = 10000, .max_fed_jobs_per_tenant = 2 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator");
+    int64_t id = 0, a1 = 0, kept = 0;
+
+    /* mlp:784-12-10 has 784*12+12 + 12*10+10 = 9550 parameters, mlp:784-13-10 10345 */
+    fed_spec(spec, sizeof spec, "big", "mlp:784-13-10", "fedavg", 0);
+    int st = post(op, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 400 && strstr(msg, "10345 parameters") && strstr(msg, "limit of 10000") &&
+              strstr(msg, "--max-model-params"), "model over the cap -> %d %s", st, msg);
+    /* 9550 parameters but median over 12 sites: 12 models on the coordinator, over 64 x 10000 bytes */
+    fed_spec(spec, sizeof spec, "wide", "mlp:784-12-10", "median", 12);
+    st = post(op, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 400 && strstr(msg, "MB") && strstr(msg, "median") && strstr(msg, "--max-model-params"),
+              "robust strategy over the memory cap -> %d %s", st, msg);
+    fed_spec(spec, sizeof spec, "wide", "mlp:784-12-10", "fedavg", 12);   /* the same as a sum: O(1) buffers */
+    st = post(op, "/v1/jobs", spec, &kept, msg, sizeof msg);
+    CHECK_MSG(st == 201, "fedavg over 12 sites at 9550 parameters -> %d %s", st, msg);
+    /* a model whose one-sample build is huge while its parameters are few */
+    fed_spec(spec, sizeof spec, "acts", "seq:1x10000x10000-conv1k1-maxpool1000-flatten-linear2", "fedavg", 0);
+    st = post(op, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 400 && strstr(msg, "MB"), "small model, huge activations -> %d %s", st, msg);
+
+    /* tenants and their members */
+    CHECK(post(op, "/v1/tenants", "{\"name\": \"acme\", \"shares\": 1}", NULL, NULL, 0) == 201);
+    CHECK(post(op, "/v1/tenants", "{\"name\": \"beta\", \"shares\": 1}", NULL, NULL, 0) == 201);
+    char tok_a[128] = "", tok_b[128] = "", ca[200];
+    const char *tenants[2] = { "acme", "beta" };
+    char *toks[2] = { tok_a, tok_b };
+    for (int t = 0; t < 2; t++) {
+        char body[96];
+        json_t *j = NULL;
+        snprintf(body, sizeof body, "{\"tenant\": \"%s\"}", tenants[t]);
+        CHECK(req_json(op, "POST", "/v1/tokens", body, strlen(body), &j) == 201);
+        snprintf(toks[t], 128, "%s", json_string_value(json_object_get(j, "token")) ?
+                                     json_string_value(json_object_get(j, "token")) : "");
+        json_decref(j);
+    }
+    snprintf(ca, sizeof ca, "%s/coordinator/ca.crt", pki);
+    gf_https_client *ma = NULL, *mb = NULL;
+    CHECK(gf_https_client_open_token(ca, url, tok_a, &ma) == GF_OK);
+    CHECK(gf_https_client_open_token(ca, url, tok_b, &mb) == GF_OK);
+    if (!ma || !mb) { gf_https_client_close(op); gf_coordinator_stop(co); return; }
+    fed_spec(spec, sizeof spec, "m1", "mlp:784-12-10", "fedavg", 0);
+    st = post(ma, "/v1/jobs", spec, &a1, msg, sizeof msg);
+    CHECK_MSG(st == 201, "acme's first job -> %d %s", st, msg);
+    st = post(ma, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 201, "acme's second job -> %d %s", st, msg);
+    fed_spec(spec, sizeof spec, "m3", "mlp:784-12-10", "fedavg", 0);
+    st = post(ma, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 400 && strstr(msg, "acme") && strstr(msg, "already has 2") &&
+              strstr(msg, "--max-fed-jobs-per-tenant"), "acme's third job -> %d %s", st, msg);
+    st = post(mb, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 201, "beta's first job -> %d %s", st, msg);
+    fed_spec(spec, sizeof spec, "m3", "mlp:784-13-10", "fedavg", 0);   /* members get the model cap too */
+    st = post(mb, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 400 && strstr(msg, "--max-model-params"), "beta's big model -> %d %s", st, msg);
+    fed_spec(spec, sizeof spec, "op-for-acme", "mlp:784-12-10", "fedavg", 0);
+    snprintf(spec + strlen(spec) - 1, 64, ", \"tenant\": \"acme\"}");
+    st = post(op, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 201, "the operator's job for acme is not capped -> %d %s", st, msg);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", (long long)a1);
+    CHECK(post(ma, path, "", NULL, NULL, 0) == 200);
+    CHECK(wait_state(op, a1, "cancelled", NULL, 0));
+    fed_spec(spec, sizeof spec, "m4", "mlp:784-12-10", "fedavg", 0);
+    st = post(ma, "/v1/jobs", spec, &id, msg, sizeof msg);
+    CHECK_MSG(st == 400 && strstr(msg, "already has 2"), "acme, its slot still taken by the operator's job -> %d %s",
+              st, msg);
+    gf_https_client_close(ma);
+    gf_https_client_close(mb);
+    CHECK(wait_state(op, kept, "running", msg, sizeof msg));
+    gf_https_client_close(op);
+    gf_coordinator_stop(co);
+
+    /* restarted with a lower cap: the running 9550-parameter job fails at bring-up, saying why */
+    cfg.max_model_params = 9000;
+    co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    op = client("operator");
+    int failed = wait_state(op, kept, "failed", msg, sizeof msg);
+    CHECK_MSG(failed && strstr(msg, "9550 parameters") && strstr(msg, "--max-model-params"),
+              "job %lld after the restart: %s", (long long)kept, msg);
+    gf_https_client_close(op);
+    gf_coordinator_stop(co);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -352,6 +496,7 @@ int main(void)
               hist_count, inf);
 
     test_tls_refusals();
+    test_caps();
 
     gf_https_client_close(op);
     gf_https_client_close(a);

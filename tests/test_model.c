@@ -8,6 +8,7 @@
 #include "check.h"
 #include "core/rng.h"
 #include "engine/model.h"
+#include "engine/ops.h"
 #include "engine/optim.h"
 #include "engine/spec.h"
 #include "train/dpsgd.h"
@@ -35,11 +36,69 @@ static void test_specs(void)
         {"seq:1x4x4-conv2k7-flatten-linear2", "larger"}, {"seq:784-dropout1.5-linear10", "dropout"},
         {"seq:1x28x28-conv4k3", "last layer"}, {"seq:784-linear10-wibble", "unknown layer"},
         {"seq:0x28x28-flatten-linear10", "positive"}, {"seq:784-linear1", "at least 2"},
+        /* an empty layer (leading, trailing or doubled "-") is refused, never skipped */
+        {"mlp:784--10", "empty layer"}, {"mlp:-784-10", "empty layer"}, {"mlp:784-10-", "empty layer"},
+        {"mlp:784-256--10", "empty layer"}, {"mlp:", "empty"}, {"mlp:-", "empty layer"},
+        {"seq:784-linear32--relu-linear10", "empty layer"}, {"seq:-784-linear10", "empty layer"},
+        {"seq:784-linear10-", "empty layer"}, {"seq:1x28x28--flatten-linear10", "empty layer"},
+        {"seq:", "empty"}, {"seq:--", "empty layer"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         gf_status st = gf_spec_parse(bad[i][0], &s);
         CHECK_MSG(st == GF_ERR_ARG && strstr(gf_last_error(), bad[i][1]),
                   "spec \"%s\": status %d, message \"%s\"", bad[i][0], st, gf_last_error());
+    }
+}
+
+/* A spec's parameter count and a model's bytes, known before building it,
+ * against the built model (and a hand count); absurd sizes are refused by
+ * the parser or counted without overflow. */
+static void test_spec_sizes(void)
+{
+    gf_spec s;
+    CHECK(gf_spec_parse("mlp:784-256-128-10", &s) == GF_OK);
+    CHECK(s.nparams == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
+    const char *specs[] = { "cnn", "mlp:784-256-128-10",
+        "seq:3x32x32-conv16k3s2p1-gelu-maxpool3s2-layernorm-dropout0.5-flatten-linear10",
+        "seq:2x12x12-conv6k3p1-relu-maxpool2-conv8k3s1p1-layernorm-flatten-layernorm-linear5" };
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        const int B = 3, threads = 2;
+        gf_model *m;
+        CHECK(gf_spec_parse(specs[i], &s) == GF_OK && gf_model_create(specs[i], B, threads, &m) == GF_OK);
+        CHECK_MSG(s.nparams == m->nparams, "%s: spec says %lld parameters, model has %lld", specs[i],
+                  (long long)s.nparams, (long long)m->nparams);
+        /* bytes re-counted from the built model's layers */
+        double acts = (double)m->in_numel, argmax = 0, stats = 0, ws = 0;
+        for (int l = 0; l < m->nlayers; l++) {
+            const gf_layer *L = &m->layers[l];
+            acts += (double)L->out_numel;
+            if (L->d.type == GF_LAYER_MAXPOOL2D) argmax += (double)L->out_numel;
+            if (L->d.type == GF_LAYER_LAYERNORM) stats += 2;
+            if (L->d.type == GF_LAYER_CONV2D) {
+                gf_conv_geom g = { L->d.in.c, L->d.in.h, L->d.in.w, L->d.out.c, L->d.k, L->d.stride, L->d.pad,
+                                   L->d.out.h, L->d.out.w };
+                CHECK(gf_conv2d_workspace_floats(&g, threads) == (double)gf_conv2d_workspace(&g, threads));
+                if ((double)gf_conv2d_workspace(&g, threads) > ws) ws = (double)gf_conv2d_workspace(&g, threads);
+            }
+        }
+        double want = 4.0 * (2.0 * (double)m->nparams + 2.0 * acts * B + stats * B + ws) + 4.0 * argmax * B;
+        CHECK_MSG(gf_model_bytes(&s, B, threads) == want, "%s: gf_model_bytes %.0f, recounted %.0f", specs[i],
+                  gf_model_bytes(&s, B, threads), want);
+        gf_model_free(m);
+    }
+    /* small parameters, huge conv scratch: counted, not overflowed */
+    CHECK(gf_spec_parse("seq:1000x100x100-conv2k99p49-flatten-linear2", &s) == GF_OK);
+    CHECK(s.nparams == 2LL * 1000 * 99 * 99 + 2 + 2LL * 2 * 100 * 100 + 2);
+    CHECK(gf_model_bytes(&s, 1, 1) > 4.0 * 1000 * 99 * 99 * 100 * 100);
+    const char *absurd[][2] = {
+        {"seq:1x28x28-conv1000000000k1-flatten-linear2", "2^31"},
+        {"seq:1x10000x10000-conv30k1-flatten-linear2", "2^31"},
+        {"seq:784-linear1000000000-relu-linear1000000000-relu-linear10", "2^40"},
+    };
+    for (size_t i = 0; i < sizeof absurd / sizeof *absurd; i++) {
+        gf_status st = gf_spec_parse(absurd[i][0], &s);
+        CHECK_MSG(st == GF_ERR_ARG && strstr(gf_last_error(), absurd[i][1]),
+                  "spec \"%s\": status %d, message \"%s\"", absurd[i][0], st, gf_last_error());
     }
 }
 
@@ -236,6 +295,7 @@ static void test_dpsgd_step_allocates_nothing(void)
 int main(void)
 {
     test_specs();
+    test_spec_sizes();
     test_fusion_same_bits();
     test_step_allocates_nothing();
     test_gpt_step_allocates_nothing();

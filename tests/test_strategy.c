@@ -786,6 +786,23 @@ static void test_determinism(void)
     omp_set_num_threads(omp_get_num_procs());
 }
 
+/* The memory a strategy takes, known before creating it: hand counts of its
+ * buffers, and the robust ones growing with the sites while the sum-based
+ * ones do not. */
+static void test_bytes(void)
+{
+    const double d = 1000, n = 5, th = omp_get_max_threads();
+    CHECK(gf_strategy_bytes(GF_STRAT_FEDAVG, 1000, 5) == 8 * d);
+    CHECK(gf_strategy_bytes(GF_STRAT_FEDAVGM, 1000, 5) == 8 * d + 4 * d);
+    CHECK(gf_strategy_bytes(GF_STRAT_FEDADAM, 1000, 5) == 8 * d + 8 * d);
+    CHECK(gf_strategy_bytes(GF_STRAT_SCAFFOLD, 1000, 5) == 16 * d + 4 * d);
+    CHECK(gf_strategy_bytes(GF_STRAT_KRUM, 1000, 5) == 4 * n * d + 8 * d + 8 * (n * n + 2 * n));
+    CHECK(gf_strategy_bytes(GF_STRAT_MEDIAN, 1000, 5) == 4 * n * d + 8 * d + 4 * th * n);
+    CHECK(gf_strategy_bytes(GF_STRAT_FEDAVG, 1000, 5000) == gf_strategy_bytes(GF_STRAT_FEDAVG, 1000, 5));
+    /* no overflow: 2^40 parameters times 10^6 sites */
+    CHECK(gf_strategy_bytes(GF_STRAT_TRIMMED_MEAN, (int64_t)1 << 40, 1000000) > 4e18);
+}
+
 int main(void)
 {
     const int ns[] = { 1, 5, 10, -10 };   /* -10: 10 sites, non-default settings */
@@ -800,5 +817,6 @@ int main(void)
     test_config();
     test_state_roundtrip();
     test_determinism();
+    test_bytes();
     return check_summary();
 }

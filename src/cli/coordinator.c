@@ -9,7 +9,9 @@
 #include "cli/cli.h"
 #include "cli/fed.h"
 #include "core/fsutil.h"
+#include "engine/spec.h"
 #include "service/coordinator.h"
+#include "service/fedcaps.h"
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
@@ -33,6 +35,15 @@ static void usage(FILE *f)
           "  --site-timeout S    a site not heard from for S seconds is offline (default 60)\n"
           "  --eval-threads T    threads for the held-out evaluation (default 1)\n"
           "\n"
+          "federated jobs (checked at submission, 400 naming the cap, and again when a job\n"
+          "starts or resumes):\n"
+          "  --max-model-params N  most parameters of a federated job's model (default\n"
+          "                      50000000); a job's memory on the coordinator (global model,\n"
+          "                      strategy buffers: one model per site for median, trimmed\n"
+          "                      mean and Krum) must also stay under 64 bytes per N\n"
+          "  --max-fed-jobs-per-tenant N  most queued + running federated jobs of one\n"
+          "                      tenant (default 8); the operator's own jobs do not count\n"
+          "\n"
           "central jobs (gf train on the facility's compute):\n"
           "  --executor NAME     local (default: child processes here) | slurm (a real\n"
           "                      slurmctld through sbatch/squeue/sacct)\n"
@@ -53,12 +64,14 @@ int cmd_coordinator(int argc, char **argv)
         {"max-body", 1, 0, 'm'}, {"site-timeout", 1, 0, 's'}, {"eval-threads", 1, 0, 'e'},
         {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"executor", 1, 0, 'X'},
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
-        {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {0, 0, 0, 0}};
+        {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {"max-model-params", 1, 0, 'P'},
+        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {0, 0, 0, 0}};
     const char *executor = "local", *slurm_conf = NULL;
     long cores = 0, gpus = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
     long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
+    long max_params = GF_FEDCAPS_DEFAULT_PARAMS, max_fed_jobs = GF_FEDCAPS_DEFAULT_JOBS;
     double site_timeout = 60;
     int quiet = 0, c;
     optind = 1;
@@ -75,6 +88,8 @@ int cmd_coordinator(int argc, char **argv)
         case 'b': if (cli_parse_int("--body-timeout", optarg, 1, 1L << 30, &body_timeout)) return 2; break;
         case 'T': if (cli_parse_int("--header-timeout", optarg, 1, 3600, &header_timeout)) return 2; break;
         case 'I': if (cli_parse_int("--per-ip-connections", optarg, 1, 1000000, &per_ip)) return 2; break;
+        case 'P': if (cli_parse_int("--max-model-params", optarg, 1, GF_SPEC_MAX_PARAMS, &max_params)) return 2; break;
+        case 'J': if (cli_parse_int("--max-fed-jobs-per-tenant", optarg, 1, 1000000, &max_fed_jobs)) return 2; break;
         case 'q': quiet = 1; break;
         case 'X':
             if (strcmp(optarg, "local") && strcmp(optarg, "slurm")) {
@@ -111,7 +126,8 @@ int cmd_coordinator(int argc, char **argv)
     gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
                                   .max_body = (size_t)max_body, .body_timeout_s = (int)body_timeout,
                                   .header_timeout_s = (int)header_timeout, .per_ip_connections = (int)per_ip,
-                                  .site_timeout_s = site_timeout,
+                                  .site_timeout_s = site_timeout, .max_model_params = max_params,
+                                  .max_fed_jobs_per_tenant = (int)max_fed_jobs,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
                                   .executor = executor, .cores = (int)cores, .gpus = (int)gpus,
                                   .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life };

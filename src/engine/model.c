@@ -67,6 +67,32 @@ static gf_status gpt_model_create(gf_model *m, const char *spec_text, gf_model *
     return GF_OK;
 }
 
+double gf_model_bytes(const gf_spec *spec, int max_batch, int threads)
+{
+    if (spec->arch == GF_ARCH_GPT) {   /* per position and layer about 20 C activations (and as many
+                                        * gradients), logits and their gradient V each: an estimate */
+        const gf_gpt_dims *g = &spec->gpt;
+        double pos = (double)g->T * max_batch;
+        return sizeof(float) * (4.0 * (double)spec->nparams + 2.0 * pos * (20.0 * g->L * g->C + 2.0 * g->V));
+    }
+    double in = (double)gf_shape3_numel(spec->input), acts = in, argmax = 0, stats = 0, ws = 0;
+    for (int i = 0; i < spec->nlayers; i++) {
+        const gf_layer_desc *d = &spec->layers[i];
+        double out = (double)gf_shape3_numel(d->out);
+        acts += out;
+        if (d->type == GF_LAYER_MAXPOOL2D) argmax += out;
+        if (d->type == GF_LAYER_LAYERNORM) stats += 2;
+        if (d->type == GF_LAYER_CONV2D) {
+            gf_conv_geom g = { d->in.c, d->in.h, d->in.w, d->out.c, d->k, d->stride, d->pad, d->out.h, d->out.w };
+            double need = gf_conv2d_workspace_floats(&g, threads);
+            if (need > ws) ws = need;
+        }
+    }
+    /* the same buffers as gf_model_create below */
+    return sizeof(float) * (2.0 * (double)spec->nparams + 2.0 * acts * max_batch + stats * max_batch + ws)
+         + sizeof(int32_t) * argmax * max_batch;
+}
+
 gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_model **out)
 {
     *out = NULL;
@@ -76,6 +102,12 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
     if (!m) return gf_errorf(GF_ERR_NOMEM, "out of memory building the model");
     gf_status st = gf_spec_parse(spec_text, &m->spec);
     if (st) { free(m); return st; }
+    double bytes = gf_model_bytes(&m->spec, max_batch, threads);
+    if (bytes > GF_MODEL_MAX_BYTES) {
+        free(m);
+        return gf_errorf(GF_ERR_ARG, "model %s with batch %d would take %.3g bytes: over the limit of 2^50",
+                         spec_text, max_batch, bytes);
+    }
     m->max_batch = max_batch;
     m->threads = threads;
     if (m->spec.arch == GF_ARCH_GPT) return gpt_model_create(m, spec_text, out);

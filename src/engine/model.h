@@ -75,6 +75,15 @@ struct gf_model {
     gf_layer layers[GF_SPEC_MAX_LAYERS];
 };
 
+/* Bytes gf_model_create would allocate for a parsed spec (parameters,
+ * gradients, activations and their gradients, max-pool indices, layernorm
+ * statistics, conv scratch), counted without allocating, in double so that
+ * no spec overflows it. gf_model_create refuses a model over
+ * GF_MODEL_MAX_BYTES; callers that build models for others (the
+ * coordinator) cap it lower. */
+double    gf_model_bytes(const gf_spec *spec, int max_batch, int threads);
+#define GF_MODEL_MAX_BYTES ((double)((int64_t)1 << 50))
+
 gf_status gf_model_create(const char *spec, int max_batch, int threads, gf_model **out);
 void      gf_model_free(gf_model *m);
 /* Makes m compute with owner's parameter vector: m's parameter views (and

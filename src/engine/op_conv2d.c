@@ -52,6 +52,16 @@ size_t gf_conv2d_workspace(const gf_conv_geom *g, int threads)
     return thread_floats(g) * (size_t)threads;
 }
 
+double gf_conv2d_workspace_floats(const gf_conv_geom *g, int threads)
+{
+    /* thread_floats' four terms, in double */
+    double kk = (double)g->k * g->k, hw = (double)g->ho * g->wo;
+    double col = (double)g->cin * kk * hw, grad = 2.0 * g->cout * g->cin * kk + g->cout;
+    double pad = (double)g->cin * (g->h + 2.0 * g->pad) * (g->w + 2.0 * g->pad);
+    double list = 4.0 * g->cout * hw + g->cout + hw + 2;
+    return (col + grad + pad + list) * threads;
+}
+
 /* Copies x (cin, h, w) into the interior of xp (cin, hp, wp), whose border
  * the caller zeroed once. */
 static void pad_copy(const gf_conv_geom *g, const float *x, float *xp)

@@ -25,6 +25,8 @@ void gf_linear_backward(int B, int K, int N, const float *x, const float *w,
 typedef struct { int cin, h, w, cout, k, stride, pad, ho, wo; } gf_conv_geom;
 typedef void (*gf_sample_hook)(void *ctx, int n);
 size_t gf_conv2d_workspace(const gf_conv_geom *g, int threads);
+/* The same count in double: no overflow for absurd geometries (sizing checks). */
+double gf_conv2d_workspace_floats(const gf_conv_geom *g, int threads);
 void gf_conv2d_forward(const gf_conv_geom *g, int B, int threads, const float *x,
                        const float *w, const float *b, float *y, float *ws,
                        gf_sample_hook after, void *ctx);

@@ -98,6 +98,8 @@ static gf_status parse_layer(const char *tok, gf_shape3 in, int flat, gf_layer_d
         if (in.h + 2 * pad < k || in.w + 2 * pad < k || ho <= 0 || wo <= 0)
             return bad_token(tok, "kernel larger than the padded input");
         if (pad >= k) return bad_token(tok, "padding must be smaller than the kernel");
+        if ((double)c * ho * wo > (double)GF_SPEC_MAX_NUMEL)
+            return bad_token(tok, "its output is over 2^31 - 1 values per sample");
         L->type = GF_LAYER_CONV2D;
         L->units = (int)c; L->k = (int)k; L->stride = (int)s; L->pad = (int)pad;
         L->out = (gf_shape3){(int)c, (int)ho, (int)wo};
@@ -140,6 +142,17 @@ static gf_status parse_layer(const char *tok, gf_shape3 in, int flat, gf_layer_d
     return GF_OK;
 }
 
+/* A layer's parameters (weight + bias, as the model lays them out; see
+ * model.h), in double so that absurd sizes cannot overflow. */
+static double layer_params(const gf_layer_desc *L)
+{
+    double in = (double)L->in.c * L->in.h * L->in.w;
+    if (L->type == GF_LAYER_LINEAR) return (double)L->units * in + L->units;
+    if (L->type == GF_LAYER_CONV2D) return (double)L->units * L->in.c * L->k * L->k + L->units;
+    if (L->type == GF_LAYER_LAYERNORM) return 2 * in;
+    return 0;
+}
+
 static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
 {
     char buf[GF_SPEC_MAX_LEN];
@@ -151,6 +164,7 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
     if (st) return st;
     gf_shape3 shape = out->input;
     int flat = out->input_flat;
+    double params = 0;
     out->nlayers = 0;
     while ((tok = strtok_r(NULL, "-", &save))) {
         if (out->nlayers >= GF_SPEC_MAX_LAYERS)
@@ -158,6 +172,11 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
         gf_layer_desc *L = &out->layers[out->nlayers];
         char canon[64];
         if ((st = parse_layer(tok, shape, flat, L, canon, sizeof canon))) return st;
+        if ((double)L->out.c * L->out.h * L->out.w > (double)GF_SPEC_MAX_NUMEL)
+            return bad_token(tok, "its output is over 2^31 - 1 values per sample");
+        params += layer_params(L);
+        if (params > (double)GF_SPEC_MAX_PARAMS)
+            return bad_token(tok, "the model is over 2^40 parameters with it");
         if ((st = append(out, canon))) return st;
         shape = L->out;
         flat = flat || L->type == GF_LAYER_FLATTEN;
@@ -168,6 +187,24 @@ static gf_status parse_seq(const char *body, const char *orig, gf_spec *out)
     if (!flat || shape.w < 2)
         return gf_errorf(GF_ERR_ARG, "model spec \"%s\": the last layer must output a flat vector "
                          "of at least 2 class logits (end with linearN)", orig);
+    out->nparams = (int64_t)params;
+    return GF_OK;
+}
+
+/* Refuses a body with an empty layer: strtok_r would skip it silently, so
+ * "mlp:784--10" would build a 784-10 model instead of saying what is wrong. */
+static gf_status check_nonempty(const char *body, const char *orig)
+{
+    if (!*body) return gf_errorf(GF_ERR_ARG, "model spec \"%s\": empty (no input size and no layers)", orig);
+    const char *tok = body;                     /* start of token number pos (1-based) */
+    for (int pos = 1;; pos++) {
+        const char *end = tok + strcspn(tok, "-");
+        if (end == tok)
+            return gf_errorf(GF_ERR_ARG, "model spec \"%s\": empty layer at position %d "
+                             "(a leading, trailing or doubled \"-\")", orig, pos);
+        if (!*end) break;
+        tok = end + 1;
+    }
     return GF_OK;
 }
 
@@ -226,6 +263,9 @@ static gf_status parse_gpt(const char *body, const char *orig, gf_spec *out)
     out->gpt = (gf_gpt_dims){ (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4] };
     out->input = (gf_shape3){ 1, 1, (int)v[3] };
     out->input_flat = 1;
+    /* wte (V, C), wpe (T, C); per block ln_1 2C, c_attn 3C*C + 3C, attn c_proj C*C + C,
+     * ln_2 2C, c_fc 4C*C + 4C, mlp c_proj 4C*C + C; ln_f 2C (the head is tied to wte) */
+    out->nparams = v[4] * v[2] + v[3] * v[2] + v[0] * (12 * v[2] * v[2] + 13 * v[2]) + 2 * v[2];
     snprintf(out->canonical, sizeof out->canonical, "gpt:L=%ld,H=%ld,C=%ld,T=%ld,V=%ld",
              v[0], v[1], v[2], v[3], v[4]);
     return GF_OK;
@@ -237,11 +277,15 @@ gf_status gf_spec_parse(const char *text, gf_spec *out)
     memset(out, 0, sizeof *out);
     if (!text || !*text) return gf_errorf(GF_ERR_ARG, "model spec is empty");
     if (!strcmp(text, "cnn")) return parse_seq(CNN_SPEC + 4, text, out);
-    if (starts(text, "seq:", &body)) return parse_seq(body, text, out);
+    if (starts(text, "seq:", &body)) {
+        gf_status st = check_nonempty(body, text);
+        return st ? st : parse_seq(body, text, out);
+    }
     if (starts(text, "gpt:", &body)) return parse_gpt(body, text, out);
     if (starts(text, "mlp:", &body)) {
         char seq[GF_SPEC_MAX_LEN];
-        gf_status st = expand_mlp(body, text, seq, sizeof seq);
+        gf_status st = check_nonempty(body, text);
+        if (!st) st = expand_mlp(body, text, seq, sizeof seq);
         return st ? st : parse_seq(seq + 4, text, out);
     }
     return gf_errorf(GF_ERR_ARG, "model spec \"%s\" does not parse: expected cnn, mlp:A-B-..., "

@@ -8,6 +8,8 @@
  *   cnn                       seq:1x28x28-conv32k5p2-relu-maxpool2-
  *                             conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear10
  *
+ * Tokens are separated by single "-": an empty token (a leading, trailing or
+ * doubled "-") is refused with its position, never skipped.
  * Token i is layer i; a checkpoint names its parameters "i.weight"/"i.bias",
  * the same as the equivalent torch.nn.Sequential. The last layer's outputs
  * are the class logits (softmax cross-entropy is applied by the trainer).
@@ -25,6 +27,11 @@
 
 #define GF_SPEC_MAX_LAYERS 64
 #define GF_SPEC_MAX_LEN    1024
+/* Bounds that keep every size computed from a spec far from overflow: a
+ * layer's per-sample output (each of c, h, w an int) and the parameters of
+ * the whole model. Real limits (memory, an operator's caps) are lower. */
+#define GF_SPEC_MAX_NUMEL  (((int64_t)1 << 31) - 1)
+#define GF_SPEC_MAX_PARAMS ((int64_t)1 << 40)
 
 typedef enum {
     GF_LAYER_LINEAR, GF_LAYER_CONV2D, GF_LAYER_MAXPOOL2D, GF_LAYER_RELU,
@@ -54,9 +61,13 @@ typedef struct {
     int input_flat;
     int nlayers;                       /* GF_ARCH_SEQ only (0 for gpt) */
     gf_layer_desc layers[GF_SPEC_MAX_LAYERS];
+    int64_t nparams;                   /* parameters (the model vector's d), counted
+                                          without building the model */
 } gf_spec;
 
-/* Parses `text` (any accepted form). On error, the message names the token. */
+/* Parses `text` (any accepted form). On error, the message names the token.
+ * A layer whose output exceeds GF_SPEC_MAX_NUMEL per sample, or a model over
+ * GF_SPEC_MAX_PARAMS parameters, is refused. */
 gf_status gf_spec_parse(const char *text, gf_spec *out);
 
 static inline int64_t gf_shape3_numel(gf_shape3 s) { return (int64_t)s.c * s.h * s.w; }

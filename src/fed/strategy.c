@@ -117,6 +117,17 @@ static void *calloc3(int64_t a, int64_t b, size_t size)
     return calloc((size_t)a * (size_t)b, size);
 }
 
+double gf_strategy_bytes(gf_strategy_type t, int64_t d, int max_sites)
+{
+    double D = (double)d, n = max_sites, threads = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+    if (gf_strategy_is_streaming(t)) {   /* the buffers of gf_strategy_create below */
+        int nstate = t == GF_STRAT_FEDAVGM || t == GF_STRAT_SCAFFOLD ? 1 : is_fedopt(t) ? 2 : 0;
+        return sizeof(double) * D * (t == GF_STRAT_SCAFFOLD ? 2 : 1) + sizeof(float) * nstate * D;
+    }
+    double b = sizeof(float) * n * D + sizeof(double) * D;
+    return b + (is_krum(t) ? sizeof(double) * (n * n + 2 * n) : sizeof(float) * threads * n);
+}
+
 gf_status gf_strategy_create(const gf_strategy_config *cfg, int64_t d, int max_sites,
                              gf_strategy **out)
 {

@@ -102,6 +102,9 @@ typedef struct gf_strategy gf_strategy;
 gf_status gf_strategy_create(const gf_strategy_config *cfg, int64_t d, int max_sites,
                              gf_strategy **out);
 void      gf_strategy_free(gf_strategy *s);   /* NULL is fine */
+/* Bytes gf_strategy_create allocates for type t, d and max_sites, counted
+ * without allocating (double: no overflow); for sizing checks. */
+double    gf_strategy_bytes(gf_strategy_type t, int64_t d, int max_sites);
 
 /* Start a round: discards any updates added since the last finish_round.
  * (finish_round also starts the next round, so calling this is optional.) */

@@ -24,6 +24,7 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
+#include "service/fedcaps.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
@@ -129,12 +130,26 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         gf_jobspec_free(&spec);
         return st;
     }
+    /* a federated job's runtime lives in this process: its model is capped
+     * (fedcaps.h), and so is the number of a member's tenant's jobs */
+    if (spec.kind == GF_JOB_FEDERATED && (st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params))) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, st, "%s", gf_last_error());
+    }
+    int max_active = spec.kind == GF_JOB_FEDERATED && who->role != CO_OPERATOR ? c->cfg.max_fed_jobs_per_tenant : 0;
     char *canon = NULL;
     int64_t id = 0;
     const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : "federated";
     st = gf_jobspec_to_json(&spec, &canon);
-    if (!st) st = gf_store_job_create(c->store, tenant.id, spec.name, kind, canon, &id);
+    if (!st) st = gf_store_job_create_capped(c->store, tenant.id, spec.name, kind, canon, max_active, &id);
     free(canon);
+    if (st == GF_ERR_MISMATCH && max_active) {
+        gf_status r = co_refuse(resp, 400, GF_ERR_ARG, "tenant: \"%s\" already has %d queued or running federated "
+                                "jobs, the most this coordinator allows (gf coordinator --max-fed-jobs-per-tenant); "
+                                "wait for one to finish or cancel one", spec.tenant, max_active);
+        gf_jobspec_free(&spec);
+        return r;
+    }
     if (st) { gf_jobspec_free(&spec); return st; }
     co_audit(c, who->actor, "job.submitted", json_pack("{s:I,s:s,s:s,s:s}", "job", (json_int_t)id, "name", spec.name,
                                                        "kind", kind, "tenant", spec.tenant));

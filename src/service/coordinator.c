@@ -22,6 +22,7 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
+#include "service/fedcaps.h"
 #include "service/fedeval.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
@@ -134,11 +135,15 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     gf_store_job job;
     if (gf_store_job_get(c->store, id, &job)) return;
     gf_fedjob *fj = NULL;
+    gf_jobspec spec;                           /* the caps, again: they may have been lowered since */
+    gf_status st = gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec);
+    if (!st) st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params);
+    gf_jobspec_free(&spec);
     /* SCAFFOLD's N with "all": the sites the job may use */
     pthread_mutex_lock(&c->lock);
     int total = job.tenant_id ? co_sites_granted(c, job.tenant_id) : c->sites_total;
     pthread_mutex_unlock(&c->lock);
-    gf_status st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, total > 0 ? total : 1, &fj);
+    if (!st) st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, total > 0 ? total : 1, &fj);
     if (!st && fj->spec.eval[0]) {             /* the eval set, resolved again: the registry may have changed */
         char name[GF_STORE_NAME_MAX + 1], msg[600];
         if ((st = gf_dataset_eval_split(fj->spec.eval, name, &fj->eval_train)) ||
@@ -682,6 +687,8 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     if (c->cfg.eval_memory_mb <= 0) c->cfg.eval_memory_mb = 8192;
 #endif
     if (!(c->cfg.eval_time_limit_s > 0)) c->cfg.eval_time_limit_s = 600;
+    if (c->cfg.max_model_params <= 0) c->cfg.max_model_params = GF_FEDCAPS_DEFAULT_PARAMS;
+    if (c->cfg.max_fed_jobs_per_tenant <= 0) c->cfg.max_fed_jobs_per_tenant = GF_FEDCAPS_DEFAULT_JOBS;
     if (c->cfg.body_slots <= 0) c->cfg.body_slots = 1;
     if (!c->cfg.max_body) c->cfg.max_body = (size_t)256 << 20;
     if (c->cfg.cores <= 0) c->cfg.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);

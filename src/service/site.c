@@ -324,6 +324,15 @@ done:
     return st;
 }
 
+double gf_site_backoff_jitter(double backoff)
+{
+    /* libsodium's CSPRNG: its own per-process source (the kernel's), unlike
+     * rand(), whose unseeded sequence is the same in every site process, so
+     * that after a coordinator restart all sites would retry in lockstep */
+    if (sodium_init() < 0) return backoff;
+    return backoff * (0.5 + 0.5 * randombytes_uniform(1000001) / 1e6);
+}
+
 gf_status gf_site_run(const gf_site_config *cfg)
 {
     site_state s = { .cfg = cfg };
@@ -346,7 +355,7 @@ gf_status gf_site_run(const gf_site_config *cfg)
         if (st) {                                   /* coordinator gone: try again later */
             if (connected) site_log(&s, "lost the coordinator: %s", gf_last_error());
             connected = 0;
-            pause_s(backoff * (0.5 + 0.5 * (double)rand() / RAND_MAX));
+            pause_s(gf_site_backoff_jitter(backoff));
             backoff = backoff * 2 > max_backoff ? max_backoff : backoff * 2;
             continue;
         }

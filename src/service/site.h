@@ -50,4 +50,8 @@ typedef struct {
  * or not a site certificate) ends the run with GF_ERR_ARG. */
 gf_status gf_site_run(const gf_site_config *cfg);
 
+/* The pause before a reconnect: uniform in [backoff/2, backoff], drawn from
+ * libsodium's CSPRNG, so that each site process draws its own sequence. */
+double    gf_site_backoff_jitter(double backoff);
+
 #endif

@@ -497,6 +497,12 @@ static gf_status job_row(gf_store *s, int64_t id, gf_store_job_state *state, int
 gf_status gf_store_job_create(gf_store *s, int64_t tenant_id, const char *name, const char *kind,
                               const char *spec_json, int64_t *id)
 {
+    return gf_store_job_create_capped(s, tenant_id, name, kind, spec_json, 0, id);
+}
+
+gf_status gf_store_job_create_capped(gf_store *s, int64_t tenant_id, const char *name, const char *kind,
+                                     const char *spec_json, int max_active, int64_t *id)
+{
     if (!s || !id) return gf_errorf(GF_ERR_ARG, "store: job_create without a store or id output");
     gf_status e = store_check_text("job name", name, GF_STORE_NAME_MAX);
     if (e == GF_OK) e = store_check_text("job kind", kind, GF_STORE_KIND_MAX);
@@ -508,6 +514,15 @@ gf_status gf_store_job_create(gf_store *s, int64_t tenant_id, const char *name, 
     if (tenant_id)
         e = store_query_int(s, "find tenant", &known, &found, "SELECT id FROM tenants WHERE id = ?", "i", tenant_id);
     if (e == GF_OK && tenant_id && !found) e = gf_errorf(GF_ERR_ARG, "store: no tenant %lld", (long long)tenant_id);
+    if (e == GF_OK && tenant_id && max_active > 0) {   /* counted and inserted in one write transaction */
+        int64_t active = 0;
+        e = store_query_int(s, "count active jobs", &active, &found,
+                            "SELECT count(*) FROM jobs WHERE tenant_id = ? AND kind = ? AND state IN ('queued', 'running')",
+                            "it", tenant_id, kind);
+        if (e == GF_OK && active >= max_active)
+            e = gf_errorf(GF_ERR_MISMATCH, "store: tenant %lld has %lld queued or running %s jobs, the most allowed",
+                          (long long)tenant_id, (long long)active, kind);
+    }
     if (e == GF_OK)
         e = store_run(s, "insert job",
                       "INSERT INTO jobs(name, kind, spec_json, state, reason, round, created_at, updated_at, tenant_id) "

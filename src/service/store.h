@@ -162,6 +162,12 @@ void gf_store_close(gf_store *s);
  * its id (> 0). spec_json: non-empty text, stored as given. */
 gf_status gf_store_job_create(gf_store *s, int64_t tenant_id, const char *name, const char *kind,
                               const char *spec_json, int64_t *id);
+/* The same, refused with GF_ERR_MISMATCH (nothing created) when tenant_id is
+ * not 0, max_active > 0 and the tenant already has max_active jobs of this
+ * kind queued or running: the count and the insert are one transaction, so
+ * concurrent submissions cannot pass the cap together. */
+gf_status gf_store_job_create_capped(gf_store *s, int64_t tenant_id, const char *name, const char *kind,
+                                     const char *spec_json, int max_active, int64_t *id);
 
 /* Reads job id into *out (zeroed first); GF_ERR_ARG if there is none. */
 gf_status gf_store_job_get(gf_store *s, int64_t id, gf_store_job *out);

@@ -59,6 +59,10 @@ expect_error "spec garbage" "spec" -- $T --model "resnet50" --dataset "idx:$TMP/
 expect_error "spec bad layer" "conv32q5" -- $GF train --model "seq:1x28x28-conv32q5-flatten-linear10" --dataset "idx:$TMP/good"
 expect_error "spec linear on image" "flatten" -- $GF train --model "seq:1x28x28-linear10" --dataset "idx:$TMP/good"
 expect_error "spec input mismatch" "784" -- $GF train --model "mlp:100-10" --dataset "idx:$TMP/good"
+# an empty layer is refused, not skipped (mlp:784--10 must not train a 784-10 model)
+for m in "mlp:784--10" "mlp:-784-10" "mlp:784-10-" "seq:784-linear32--relu-linear10" "seq:784-linear10-"; do
+  expect_error "spec empty layer $m" "empty.layer $m" -- $GF train --model "$m" --dataset "idx:$TMP/good" --epochs 1
+done
 
 # safetensors: missing, lying header length, unknown dtype, shape mismatch, not a checkpoint
 $T --dataset "idx:$TMP/good" --out "$TMP/m.st" >/dev/null || fail "good training run"

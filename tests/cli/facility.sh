@@ -131,8 +131,9 @@ api GET /v1/tenants "$OP" | grep -q gamma && fail "a refused tenant was created"
 # ---- quota hold, then released ---------------------------------------------------
 central b-held 1 600 > "$TMP/held.json"
 JB=$("$GF" submit "$TMP/held.json" --token "$TB")
-sleep 1
-r=$("$GF" status "$JB" --token "$TB" --json | jget 'd["state"]+": "+d["reason"]')
+# the scheduler writes the reason in its own time: wait for it (bounded), never a fixed sleep
+t=0; until r=$("$GF" status "$JB" --token "$TB" --json | jget 'd["state"]+": "+d["reason"]'); case "$r" in "queued: held"*) true ;; *) false ;; esac; do
+  sleep 0.2; t=$((t+1)); [ $t -gt 300 ] && break; done
 case "$r" in "queued: held: tenant beta's quota"*) ok "beta's job is held: $r" ;; *) fail "quota hold: $r" ;; esac
 "$GF" tenant set beta --shares 60 --quota cpu-hours=10 --token "$OP" > /dev/null
 token_wait_state "$JB" succeeded 120 && ok "released once the quota was raised" || fail "after raising the quota"
@@ -185,8 +186,8 @@ done
 # alive: a process of the group that is not a zombie (an orphan's zombie
 # waits for whatever reaps orphans here, which may be nobody in a container)
 group_runs() { for _s in /proc/[0-9]*/stat; do awk -v g="$1" '$5 == g && $3 != "Z" { f = 1 } END { exit !f }' "$_s" 2>/dev/null && return 0; done; return 1; }
-sleep 0.5
-group_runs "$PG1" && fail "the orphaned job's processes still run after the restart" || ok "the orphaned processes were stopped"
+t=0; while group_runs "$PG1" && [ $t -lt 300 ]; do sleep 0.1; t=$((t+1)); done   # killed ones take a moment to go
+group_runs "$PG1" && fail "the orphaned job's processes still run 30 s after the restart" || ok "the orphaned processes were stopped"
 token_wait_state "$Q" succeeded 120 && ok "the queued job was kept and ran after the restart" || fail "queued job after restart"
 $PY - "$TMP/data/state.db" <<'PYEOF' > "$TMP/ledger" 2>&1 && ok "ledger: $(tail -1 "$TMP/ledger")" || { fail "ledger"; cat "$TMP/ledger"; }
 import sqlite3, sys

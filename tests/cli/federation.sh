@@ -53,6 +53,9 @@ acc=$("$GF" eval --model-file "$TMP/final.safetensors" --dataset "idx:$TMP/d" --
 grep -q '"round.completed"' "$TMP/data/audit.log" && ok "audit has the rounds" || fail "audit lacks round.completed"
 expect_error "status of an unknown job" "HTTP 404 no job" -- "$GF" status 42 $C
 expect_error "submit of a bad spec" "HTTP 400 local.batch" -- sh -c "echo '{\"name\":\"x\",\"model\":\"cnn\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":2,\"local\":{\"batch\":0}}' > $TMP/bad.json && $GF submit $TMP/bad.json $C"
+# the coordinator's default cap on a federated model (50 million parameters):
+# 784*70000+70000 + 70000*10+10 parameters are refused at submission, nothing built
+expect_error "submit of a model over --max-model-params" "HTTP 400 55650010.parameters limit.of.50000000 --max-model-params" -- sh -c "echo '{\"name\":\"huge\",\"model\":\"mlp:784-70000-10\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":2}' > $TMP/huge.json && $GF submit $TMP/huge.json $C"
 expect_error "operator commands without a kit" "kit GF_KIT" -- env -u GF_KIT "$GF" status 1 $C
 
 # the other families of strategies run end to end too (server state, buffered updates)
