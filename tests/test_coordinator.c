@@ -206,6 +206,13 @@ static void test_caps(void)
     /* tenants and their members */
     CHECK(post(op, "/v1/tenants", "{\"name\": \"acme\", \"shares\": 1}", NULL, NULL, 0) == 201);
     CHECK(post(op, "/v1/tenants", "{\"name\": \"beta\", \"shares\": 1}", NULL, NULL, 0) == 201);
+    /* "sites": "all" of a tenant's job means its granted sites: one each */
+    for (int t = 0; t < 2; t++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"site\": \"a\", \"tenant\": \"%s\"}", t ? "beta" : "acme");
+        st = post(op, "/v1/site-grants", body, NULL, msg, sizeof msg);
+        CHECK_MSG(st == 201, "grant a to tenant %d -> %d %s", t, st, msg);
+    }
     char tok_a[128] = "", tok_b[128] = "", ca[200];
     const char *tenants[2] = { "acme", "beta" };
     char *toks[2] = { tok_a, tok_b };
