@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "service/secround.h"
+#include "fed/secround.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -26,7 +26,7 @@
 #include "privacy/secagg.h"
 #include "privacy/secagg_peer.h"
 #include "privacy/secagg_policy.h"
-#include "service/site_secagg.h"
+#include "fed/site_secagg.h"
 
 #define N 6
 #define D 300

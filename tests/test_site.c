@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
-#include "service/site.h"
+#include "fed/site.h"
 
 #define DRAWS 16
 

@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "cli/fed.h"
 #include "data/dataset.h"
-#include "service/site.h"
+#include "fed/site.h"
 
 
 static void usage(FILE *f)

@@ -455,13 +455,13 @@ static gf_fedjob *task_for(gf_coordinator *c, const char *site)
 
 static json_t *task_json(const gf_fedjob *j, const char *site)
 {
-    const gf_jobspec *s = &j->spec;
+    const gf_fedspec *s = &j->spec;
     char base[96];
     snprintf(base, sizeof base, "/v1/jobs/%lld/rounds/%lld", (long long)j->id, (long long)j->round);
-    json_t *optim = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f}", "name", gf_optim_type_name(s->optim.type),
-                              "lr", (double)s->optim.lr, "momentum", (double)s->optim.momentum,
-                              "weight_decay", (double)s->optim.weight_decay, "beta1", (double)s->optim.beta1,
-                              "beta2", (double)s->optim.beta2, "eps", (double)s->optim.eps);
+    json_t *optim = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f}", "name", gf_optim_type_name(s->local.optim.type),
+                              "lr", (double)s->local.optim.lr, "momentum", (double)s->local.optim.momentum,
+                              "weight_decay", (double)s->local.optim.weight_decay, "beta1", (double)s->local.optim.beta1,
+                              "beta2", (double)s->local.optim.beta2, "eps", (double)s->local.optim.eps);
     json_t *local = json_pack("{s:i,s:o,s:i,s:o}", "epochs", s->local.epochs,
                               "steps", s->local.steps < 0 ? json_null() : json_integer(s->local.steps),
                               "batch", s->local.batch, "optim", optim);

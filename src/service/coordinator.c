@@ -136,14 +136,17 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     if (gf_store_job_get(c->store, id, &job)) return;
     gf_fedjob *fj = NULL;
     gf_jobspec spec;                           /* the caps, again: they may have been lowered since */
+    gf_fedspec fs = {0};
     gf_status st = gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec);
     if (!st) st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params);
+    if (!st) st = gf_jobspec_fedspec(&spec, &fs);
     gf_jobspec_free(&spec);
     /* SCAFFOLD's N with "all": the sites the job may use */
     pthread_mutex_lock(&c->lock);
     int total = job.tenant_id ? co_sites_granted(c, job.tenant_id) : c->sites_total;
     pthread_mutex_unlock(&c->lock);
-    if (!st) st = gf_fedjob_start(c->data_dir, id, job.spec_json, job.round, total > 0 ? total : 1, &fj);
+    if (!st) st = gf_fedjob_start(c->data_dir, id, &fs, job.round, total > 0 ? total : 1, &fj);
+    gf_fedspec_free(&fs);
     if (!st && fj->spec.eval[0]) {             /* the eval set, resolved again: the registry may have changed */
         char name[GF_STORE_NAME_MAX + 1], msg[600];
         if ((st = gf_dataset_eval_split(fj->spec.eval, name, &fj->eval_train)) ||

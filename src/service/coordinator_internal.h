@@ -11,7 +11,8 @@
 #include "net/https_server.h"
 #include "service/audit.h"
 #include "service/coordinator.h"
-#include "service/fedjob.h"
+#include "fed/fedjob.h"
+#include "service/jobspec.h"
 #include "service/store.h"
 
 typedef struct {

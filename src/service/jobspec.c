@@ -697,6 +697,41 @@ gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out)
     return st;
 }
 
+gf_status gf_jobspec_fedspec(const gf_jobspec *j, gf_fedspec *out)
+{
+    memset(out, 0, sizeof *out);
+    if (j->kind != GF_JOB_FEDERATED) return gf_errorf(GF_ERR_ARG, "job \"%s\" is not federated", j->name);
+    _Static_assert(sizeof out->name == sizeof j->name && sizeof out->model == sizeof j->model &&
+                   sizeof out->eval == sizeof j->eval && sizeof *out->sites == sizeof *j->sites,
+                   "the federated configuration holds the spec's names whole");
+    memcpy(out->name, j->name, sizeof out->name);
+    memcpy(out->tenant, j->tenant, sizeof out->tenant);
+    memcpy(out->model, j->model, sizeof out->model);
+    memcpy(out->eval, j->eval, sizeof out->eval);
+    out->seed = j->seed;
+    out->strategy = j->strategy;
+    out->rounds = j->rounds;
+    out->nsites = j->nsites;
+    out->fraction = j->fraction;
+    out->min_sites = j->min_sites;
+    out->round_deadline_s = j->round_deadline_s;
+    out->local.epochs = j->local.epochs;
+    out->local.steps = j->local.steps;
+    out->local.batch = j->local.batch;
+    out->local.optim = j->optim;
+    out->local.dpsgd = j->local.dpsgd;
+    out->dp = j->dp;
+    out->secagg = j->secagg;
+    if (j->sites && j->nsites > 0) {
+        if (!(out->sites = malloc(sizeof *out->sites * (size_t)j->nsites))) {
+            memset(out, 0, sizeof *out);
+            return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        }
+        memcpy(out->sites, j->sites, sizeof *out->sites * (size_t)j->nsites);
+    }
+    return GF_OK;
+}
+
 void gf_jobspec_free(gf_jobspec *j)
 {
     if (!j) return;

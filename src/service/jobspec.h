@@ -79,6 +79,7 @@
 #include "core/error.h"
 #include "engine/optim.h"
 #include "engine/spec.h"
+#include "fed/fedspec.h"
 #include "fed/strategy.h"
 #include "privacy/dp.h"
 #include "privacy/secagg.h"
@@ -136,6 +137,11 @@ typedef struct {
  * *out, every unset field at its default. On error *out is zeroed with
  * nothing allocated, and gf_last_error() says what and where. */
 gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out);
+
+/* The configuration of a federated spec for the round runtime
+ * (fed/fedspec.h; a deep copy: free it with gf_fedspec_free). GF_ERR_ARG for
+ * a central spec. */
+gf_status gf_jobspec_fedspec(const gf_jobspec *j, gf_fedspec *out);
 
 /* Frees what parse allocated and zeroes *j; NULL and a zeroed spec are fine. */
 void      gf_jobspec_free(gf_jobspec *j);

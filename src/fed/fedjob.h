@@ -8,9 +8,10 @@
  * Not thread-safe: the coordinator calls everything under its lock, except
  * gf_fedjob_checkpoint, which it calls from its
  * driver thread while the round is closed (no upload can reach the job). */
-#ifndef GF_SERVICE_FEDJOB_H
-#define GF_SERVICE_FEDJOB_H
+#ifndef GF_FED_FEDJOB_H
+#define GF_FED_FEDJOB_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "core/blob.h"
@@ -19,14 +20,13 @@
 #include "engine/model.h"
 #include "fed/strategy.h"
 #include "fed/update.h"
-#include "service/datasets.h"
-#include "service/jobspec.h"
-#include "service/secround.h"
+#include "fed/fedspec.h"
+#include "fed/secround.h"
 
 #define GF_FEDJOB_DECLINE_MAX 200    /* bytes of a decline's reason kept with the round */
 
 typedef struct {
-    char    name[GF_JOBSPEC_NAME_MAX + 1];
+    gf_fed_name name;
     int     sent;                 /* its update arrived */
     int     declined;             /* it said it cannot train this round */
     char    decline_reason[GF_FEDJOB_DECLINE_MAX + 1];   /* why, cut short ("" unless declined) */
@@ -36,7 +36,7 @@ typedef struct {
 
 typedef struct {
     int64_t      id;
-    gf_jobspec   spec;
+    gf_fedspec   spec;            /* a deep copy of the configuration */
     gf_manifest  model;           /* the model's tensors (d) */
     gf_manifest  wire;            /* what travels: model, or model + "control.*" (SCAFFOLD, 2d) */
     gf_strategy *strategy;
@@ -60,15 +60,15 @@ typedef struct {
     /* evaluation on a held-out set ("eval" in the spec), run by the
      * coordinator as a child process (fedeval.h): the resolved reader spec
      * ("" = none), its split, and whether it failed (then it is not retried) */
-    char         eval_data[GF_DATASET_SPEC_MAX];
+    char         eval_data[2 * PATH_MAX + 128];
     int          eval_train, eval_failed;
 } gf_fedjob;
 
-/* Starts the runtime of job `id` from its canonical spec. completed > 0:
+/* Starts the runtime of job `id` for its configuration (copied). completed > 0:
  * resumes from DIR/artifacts/job-ID/round-COMPLETED.safetensors (global and
  * strategy state); else the global model is initialised from the job's seed.
  * sites_total: SCAFFOLD's N when the spec says "all". */
-gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_json, int64_t completed,
+gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *spec, int64_t completed,
                           int sites_total, gf_fedjob **out);
 void      gf_fedjob_free(gf_fedjob *j);
 

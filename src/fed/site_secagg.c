@@ -1,5 +1,5 @@
 /* A site's part of a securely aggregated round (see site_secagg.h). */
-#include "service/site_secagg.h"
+#include "fed/site_secagg.h"
 
 #include <math.h>
 #include <stdio.h>

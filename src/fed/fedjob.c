@@ -1,5 +1,5 @@
 /* One running federated job on the coordinator (see fedjob.h). */
-#include "service/fedjob.h"
+#include "fed/fedjob.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -72,7 +72,7 @@ static gf_status resume(gf_fedjob *j, const char *data_dir, float *vec)
     return GF_OK;
 }
 
-gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_json, int64_t completed,
+gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *spec, int64_t completed,
                           int sites_total, gf_fedjob **out)
 {
     *out = NULL;
@@ -82,9 +82,8 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_jso
     j->completed = completed;
     float *vec = NULL;
     gf_model *init = NULL;
-    gf_status st = gf_jobspec_parse(spec_json, strlen(spec_json), &j->spec);
+    gf_status st = gf_fedspec_copy(spec, &j->spec);
     j->dp_clip = j->dp_clip_used = j->spec.dp.clip;
-    if (!st && j->spec.kind != GF_JOB_FEDERATED) st = gf_errorf(GF_ERR_ARG, "job %lld is not federated", (long long)id);
     if (!st) st = gf_manifest_from_spec(j->spec.model, &j->model);
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
     if (!st) {
@@ -122,7 +121,7 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const char *spec_jso
 void gf_fedjob_free(gf_fedjob *j)
 {
     if (!j) return;
-    gf_jobspec_free(&j->spec);
+    gf_fedspec_free(&j->spec);
     gf_manifest_free(&j->model);
     gf_manifest_free(&j->wire);
     gf_strategy_free(j->strategy);

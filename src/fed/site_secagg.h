@@ -4,8 +4,8 @@
  * The update is turned into x = [w * update, w] (or, under DP, the update
  * clipped to S plus this site's share of the noise, weight 1), quantised
  * and masked here: nothing in the clear leaves the site. */
-#ifndef GF_SERVICE_SITE_SECAGG_H
-#define GF_SERVICE_SITE_SECAGG_H
+#ifndef GF_FED_SITE_SECAGG_H
+#define GF_FED_SITE_SECAGG_H
 
 #include <signal.h>
 #include <stdint.h>

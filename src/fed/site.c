@@ -1,5 +1,5 @@
 /* The site agent's loop (see site.h): poll, download, train, upload. */
-#include "service/site.h"
+#include "fed/site.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include "net/https_client.h"
 #include "net/pki.h"
 #include "privacy/accountant.h"
-#include "service/site_secagg.h"
+#include "fed/site_secagg.h"
 
 #define MAX_JOBS_WITH_STATE 16
 #define MAX_MASKED_KEPT     256   /* the latest (job, round) pairs this site sent a masked input for */

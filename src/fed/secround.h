@@ -30,8 +30,8 @@
  *
  * Not thread-safe: the coordinator calls it under its lock (all but
  * gf_secround_finish, see there). */
-#ifndef GF_SERVICE_SECROUND_H
-#define GF_SERVICE_SECROUND_H
+#ifndef GF_FED_SECROUND_H
+#define GF_FED_SECROUND_H
 
 #include <stddef.h>
 #include <stdint.h>

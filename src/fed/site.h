@@ -15,8 +15,8 @@
  *
  * Secure rounds use the kit's signing key (net/pki.h) and are declined,
  * with the reason, when their parameters fall below secagg_policy. */
-#ifndef GF_SERVICE_SITE_H
-#define GF_SERVICE_SITE_H
+#ifndef GF_FED_SITE_H
+#define GF_FED_SITE_H
 
 #include <signal.h>
 #include "core/error.h"

@@ -1,5 +1,5 @@
 /* The coordinator's side of one securely aggregated round (see secround.h). */
-#include "service/secround.h"
+#include "fed/secround.h"
 
 #include <math.h>
 #include <stdlib.h>

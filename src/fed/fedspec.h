@@ -1,0 +1,52 @@
+/* A federated job's configuration, as the round runtime (fedjob.h) and its
+ * secure rounds use it: what to train, how rounds are run and aggregated,
+ * and the privacy settings. The coordinator's job-spec parser fills it in
+ * (service/jobspec.h, gf_jobspec_fedspec); nothing here parses JSON, so the
+ * runtime depends on no service type. */
+#ifndef GF_FED_FEDSPEC_H
+#define GF_FED_FEDSPEC_H
+
+#include <stdint.h>
+#include "core/error.h"
+#include "engine/optim.h"
+#include "engine/spec.h"
+#include "fed/strategy.h"
+#include "privacy/dp.h"
+#include "privacy/secagg.h"
+#include "train/dpsgd.h"
+
+#define GF_FED_NAME_MAX 64     /* job, tenant and site names */
+#define GF_FED_EVAL_MAX 512    /* the eval set's name (and split) */
+
+typedef char gf_fed_name[GF_FED_NAME_MAX + 1];
+
+typedef struct {
+    gf_fed_name name;
+    gf_fed_name tenant;                   /* "" for the operator's own job */
+    char model[GF_SPEC_MAX_LEN];          /* canonical model spec */
+    uint64_t seed;                        /* initial weights */
+    gf_strategy_config strategy;          /* scaffold_sites_total set by the runtime */
+    int rounds;
+    gf_fed_name *sites;                   /* malloc'd list of nsites names; NULL = "all" */
+    int nsites;
+    double fraction;
+    int min_sites;
+    double round_deadline_s;
+    struct {
+        int epochs;
+        int64_t steps;                    /* -1: no bound */
+        int batch;
+        gf_optim_config optim;
+        gf_dpsgd_config dpsgd;            /* record-level DP of the sites' steps */
+    } local;
+    char eval[GF_FED_EVAL_MAX];           /* "" = none; "NAME[:test|:train]" */
+    gf_dp_config dp;                      /* client-level DP (enabled 0: none) */
+    gf_secagg_config secagg;              /* secure aggregation (enabled 0: none) */
+} gf_fedspec;
+
+/* Frees the site list and zeroes *s. */
+void      gf_fedspec_free(gf_fedspec *s);
+/* A deep copy (the site list too); dst is zeroed on error. */
+gf_status gf_fedspec_copy(const gf_fedspec *src, gf_fedspec *dst);
+
+#endif
