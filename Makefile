@@ -87,6 +87,7 @@ demo:
 bench: all
 	@scripts/install-deps.sh bench
 	bench/train_vs_torch.sh
+	bench/blas_autoselect.sh
 
 clean:
 	rm -rf build
