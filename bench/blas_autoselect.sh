@@ -106,18 +106,26 @@ SPECS="mlp:784-256-128-10 cnn"
 r=1
 while [ "$r" -le "$REPEAT" ]; do
   echo "round $r/$REPEAT" >&2
-  logrun "$OUT/blas-sgemm-asis.$r" "$OUT/sgemm" "$THREADS"
-  logrun "$OUT/blas-sgemm-manual.$r" manual "$OUT/sgemm" "$THREADS"
+  # as-is and manual back to back, their order alternating between rounds,
+  # so the load of a shared machine hits both alike
+  if [ $((r % 2)) -eq 1 ]; then first=asis; second=manual; else first=manual; second=asis; fi
+  for k in $first $second; do
+    if [ $k = asis ]; then logrun "$OUT/blas-sgemm-asis.$r" "$OUT/sgemm" "$THREADS"
+    else logrun "$OUT/blas-sgemm-manual.$r" manual "$OUT/sgemm" "$THREADS"; fi
+  done
   logrun "$OUT/blas-sgemm-plain.$r" "$OUT/blas-plain" "$THREADS"
   for spec in $SPECS; do
     m=${spec%%:*}
     common="--model $spec --epochs $EPOCHS --batch 64 --optim adamw --lr 1e-3 --seed 1 --threads $THREADS"
     # shellcheck disable=SC2086
-    logrun "$OUT/blas-gf-$m-asis.$r" "$GF" train $common --dataset fashion-mnist --json
+    [ $first = manual ] && logrun "$OUT/blas-torch-$m.$r" env OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_train.py $common --quiet
+    for k in $first $second; do
+      # shellcheck disable=SC2086
+      if [ $k = asis ]; then logrun "$OUT/blas-gf-$m-asis.$r" "$GF" train $common --dataset fashion-mnist --json
+      else logrun "$OUT/blas-gf-$m-manual.$r" manual "$GF" train $common --dataset fashion-mnist --json; fi
+    done
     # shellcheck disable=SC2086
-    logrun "$OUT/blas-gf-$m-manual.$r" manual "$GF" train $common --dataset fashion-mnist --json
-    # shellcheck disable=SC2086
-    logrun "$OUT/blas-torch-$m.$r" env OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_train.py $common --quiet
+    [ $first = asis ] && logrun "$OUT/blas-torch-$m.$r" env OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/torch_train.py $common --quiet
   done
   r=$((r + 1))
 done
@@ -136,6 +144,9 @@ series() {   # series KIND NAME: the R values of one measurement
   echo "$s"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# pratio "A-SERIES" "B-SERIES": median of the per-round ratios A_r / B_r
+pratio() { echo "$1 | $2" | awk '{n=0; for (i=1; $i != "|"; i++) a[++n]=$i; k=0; for (i++; i<=NF; i++) b[++k]=$i;
+  for (i=1; i<=n; i++) printf "%f ", a[i] / b[i]}' | median | awk '{printf "%.2f", $1}'; }
 
 echo "kernels as-is:  $(sed -n 's/^blas=//p' "$OUT/blas-sgemm-asis.1")"
 echo "kernels manual: $(sed -n 's/^blas=//p' "$OUT/blas-sgemm-manual.1")"
@@ -145,12 +156,14 @@ echo
 echo "| measurement | gf as-is | gf manual | as-is / manual | other | gf as-is / other |"
 echo "|---|---|---|---|---|---|"
 a=$(series sgemm asis | median); m=$(series sgemm manual | median); p=$(series sgemm plain | median)
-echo "| sgemm 1024^3 GFLOP/s | $a ($(series sgemm asis | range)) | $m ($(series sgemm manual | range)) | $(ratio "$a" "$m") | plain -lopenblas $p ($(series sgemm plain | range)) | $(ratio "$a" "$p") |"
+echo "| sgemm 1024^3 GFLOP/s | $a ($(series sgemm asis | range)) | $m ($(series sgemm manual | range)) | $(ratio "$a" "$m"); paired $(pratio "$(series sgemm asis)" "$(series sgemm manual)") | plain -lopenblas $p ($(series sgemm plain | range)) | $(ratio "$a" "$p"); paired $(pratio "$(series sgemm asis)" "$(series sgemm plain)") |"
 for spec in $SPECS; do
   mm=${spec%%:*}
   a=$(series train "gf-$mm-asis" | median); m=$(series train "gf-$mm-manual" | median); t=$(series train "torch-$mm" | median)
   tv=$(jval "$OUT/blas-torch-$mm.1" torch_version)
-  echo "| $mm train img/s | $a ($(series train "gf-$mm-asis" | range)) | $m ($(series train "gf-$mm-manual" | range)) | $(ratio "$a" "$m") | torch $tv $t ($(series train "torch-$mm" | range)) | $(ratio "$a" "$t") |"
+  echo "| $mm train img/s | $a ($(series train "gf-$mm-asis" | range)) | $m ($(series train "gf-$mm-manual" | range)) | $(ratio "$a" "$m"); paired $(pratio "$(series train "gf-$mm-asis")" "$(series train "gf-$mm-manual")") | torch $tv $t ($(series train "torch-$mm" | range)) | $(ratio "$a" "$t"); paired $(pratio "$(series train "gf-$mm-asis")" "$(series train "torch-$mm")") |"
 done
 echo
-echo "medians of $REPEAT interleaved runs (ranges in brackets); goals: as-is / manual >= 0.90, gf / torch >= 1.5"
+echo "medians of $REPEAT interleaved runs (ranges in brackets); ratios: of the medians, and (paired) the"
+echo "median of the rounds' own ratios, runs of one round being back to back; goals: as-is / manual >= 0.90,"
+echo "gf / torch >= 1.5"

@@ -77,8 +77,7 @@ const char *gf_blas_core_for(const gf_cpuid *c, int version, int unknown_cpu)
      * model and knows 0..10; until 0.3.25 an unknown one falls through into
      * the family-15 case, which (every release) answers Prescott. Where it
      * returns NULL instead, OpenBLAS picks by CPU features itself. */
-    int old = version == 0 || version < 325;
-    int generic = unknown_cpu || family == 0xf || (family == 6 && exmodel > 10 && old);
+    int generic = unknown_cpu || family == 0xf || (family == 6 && exmodel > 10 && version < 325);
     return generic ? best_core(c) : NULL;
 }
 
@@ -107,7 +106,7 @@ static void blas_open(void)
     if (access(path, R_OK) != 0) path = "libopenblas.so.0";   /* the loader's choice */
     const char *user = getenv("OPENBLAS_CORETYPE");
     const char *set = NULL;
-    if (!user || !*user) {
+    if (!user) {   /* set, even empty, it is the user's: OpenBLAS reads it as given */
         gf_cpuid c;
         gf_cpuid_read(&c);
         const char *t = getenv("GF_TEST_BLAS_UNKNOWN_CPU");
@@ -144,7 +143,7 @@ static void blas_open(void)
     blas.info = (gf_blas_info){
         .library = blas.library, .config = config(), .core = core(),
         .threading = p == 2 ? "openmp" : p == 1 ? "pthreads" : "sequential",
-        .core_source = user && *user ? "OPENBLAS_CORETYPE" : set ? "gf" : "openblas",
+        .core_source = user ? "OPENBLAS_CORETYPE" : set ? "gf" : "openblas",
     };
 }
 
