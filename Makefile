@@ -7,9 +7,13 @@ CC       ?= cc
 ARCH     ?= -march=native
 OPT      ?= -O3 $(ARCH)
 SAN      :=
-CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE
+# OpenBLAS is loaded at run time by path, its OpenMP build whatever Debian's
+# alternatives select (src/engine/blas_select.c), so nothing links -lopenblas.
+OPENBLAS_OPENMP ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp/libopenblas.so.0
+BLAS_DEF := -DGF_OPENBLAS_OPENMP='"$(OPENBLAS_OPENMP)"'
+CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
 CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
-LDLIBS   += -lopenblas -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
+LDLIBS   += -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
 LDFLAGS  += -fopenmp $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c))
@@ -83,6 +87,7 @@ demo:
 bench: all
 	@scripts/install-deps.sh bench
 	bench/train_vs_torch.sh
+	bench/blas_autoselect.sh
 
 clean:
 	rm -rf build
@@ -92,7 +97,7 @@ clean:
 FUZZ_SECONDS ?= 30
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -D_GNU_SOURCE
+FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) build/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) build/gen/web_assets.c $(LDLIBS)

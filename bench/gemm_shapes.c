@@ -1,7 +1,7 @@
 /* GFLOP/s of cblas_sgemm for the GEMM shapes the CNN step uses, single
  * call vs. one call per sample in a parallel loop:
  *   build/bench/gemm_shapes [THREADS] */
-#include <cblas.h>
+#include "engine/blas_select.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@ int main(int argc, char **argv)
 {
     int T = argc > 1 ? atoi(argv[1]) : 2;
     omp_set_num_threads(T);
-    openblas_set_num_threads(T);
+    gf_blas_set_threads(T);
     const shape shapes[] = {
         {"1024^3 (one call)", 0, 0, 1024, 1024, 1024, 0},
         {"conv2 fwd  64x196x800 x64", 0, 0, 64, 196, 800, 1},
@@ -49,12 +49,12 @@ int main(int argc, char **argv)
             if (p->per_sample) {
                 #pragma omp parallel for schedule(static) num_threads(T)
                 for (int r = 0; r < reps; r++)
-                    cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans,
+                    gf_blas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans,
                                 p->tb ? CblasTrans : CblasNoTrans, p->M, p->N, p->K, 1.0f, A,
                                 p->ta ? p->M : p->K, Bm + nb * r, p->tb ? p->K : p->N, 0.0f,
                                 C + nc * r, p->N);
             } else {
-                cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans,
+                gf_blas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans,
                             p->tb ? CblasTrans : CblasNoTrans, p->M, p->N, p->K, 1.0f, A,
                             p->ta ? p->M : p->K, Bm, p->tb ? p->K : p->N, 0.0f, C, p->N);
             }

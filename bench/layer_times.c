@@ -1,7 +1,7 @@
 /* Times each layer's forward and backward for a model spec and batch:
  *   build/bench/layer_times SPEC [BATCH] [THREADS] [ITERS]
  * Prints per-layer milliseconds and the whole step's images/s. */
-#include <cblas.h>
+#include "engine/blas_select.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     int iters = argc > 4 ? atoi(argv[4]) : 20;
     omp_set_num_threads(T);
     int fuse = getenv("GF_NO_FUSE") == NULL;
-    openblas_set_num_threads(T);
+    gf_blas_set_threads(T);
     gf_model *m;
     if (gf_model_create(spec, B, T, &m)) { fprintf(stderr, "%s\n", gf_last_error()); return 1; }
     gf_model_init(m, 1);

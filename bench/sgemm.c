@@ -3,16 +3,17 @@
  * transpose) with the thread count given as argv[1] (default 2), best of 10
  * runs after a warm-up, and prints "sgemm_gflops=NNN.N" (2*M*N*K flops).
  *
- *   cc -O2 -o build/bench/sgemm bench/sgemm.c -lopenblas
- *   build/bench/sgemm 2
+ * It runs the kernels the engine runs (engine/blas_select.c: the OpenMP
+ * OpenBLAS, its core chosen as for `gf train`) and names them on a
+ * "blas=" line.
+ *
+ *   make build/bench/sgemm && build/bench/sgemm 2
  */
-#define _POSIX_C_SOURCE 200809L
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-void openblas_set_num_threads(int num_threads);  /* OpenBLAS extension */
+#include "core/error.h"
+#include "engine/blas_select.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -34,14 +35,18 @@ int main(int argc, char **argv) {
         s = s * 1664525u + 1013904223u; b[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
         c[i] = 0.0f;
     }
-    openblas_set_num_threads(threads);
+    const gf_blas_info *bi = gf_blas_info_get();
+    if (!bi) { fprintf(stderr, "sgemm: %s\n", gf_last_error()); return 1; }
+    printf("blas=%s | core %s (%s) | %s | %s\n", bi->config, bi->core, bi->core_source,
+           bi->threading, bi->library);
+    gf_blas_set_threads(threads);
     for (int w = 0; w < 3; w++)  /* warm-up: thread pool, page faults, clocks */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n,
+        gf_blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n,
                     1.0f, a, n, b, n, 0.0f, c, n);
     double best = 1e30;
     for (int r = 0; r < runs; r++) {
         double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n,
+        gf_blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n,
                     1.0f, a, n, b, n, 0.0f, c, n);
         double t = now_s() - t0;
         if (t < best) best = t;

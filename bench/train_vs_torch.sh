@@ -48,7 +48,6 @@ GF=${GF:-build/gf}
 [ -x /usr/bin/python3 ] || die "/usr/bin/python3 not found: install Debian's python3-torch"
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   die "/usr/bin/python3 cannot import torch: install Debian's python3-torch"
-command -v cc >/dev/null || die "no C compiler (cc) to build bench/sgemm.c"
 
 # The same environment for every run, gf and PyTorch alike (OpenBLAS's
 # autodetected kernels, glibc keeping freed memory), except the OpenMP wait
@@ -111,7 +110,8 @@ echo "settings: epochs $EPOCHS, batch 64, adamw lr 1e-3, seed 1, threads $THREAD
      "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')"
 echo
 
-cc -O2 -o "$OUT/sgemm" bench/sgemm.c -lopenblas || die "cannot build bench/sgemm.c (needs libopenblas-dev)"
+# the kernels gf runs (bench/sgemm.c links libgf: engine/blas_select.c)
+make -s "$OUT/sgemm" >/dev/null || die "cannot build $OUT/sgemm (make build/bench/sgemm)"
 # sgemm runs before and after the training runs; the better of the two is the
 # ceiling (a busy machine shows up as a gap between them).
 run_sgemm() {

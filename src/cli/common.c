@@ -1,7 +1,6 @@
 /* Thread setup, flag value parsing and the progress bar of the gf CLI. */
 #include "cli/cli.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,11 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/timer.h"
+#include "engine/blas_select.h"
 
 void cli_set_threads(int threads)
 {
     omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    gf_blas_set_threads(threads);
 }
 
 int cli_default_threads(void) { return omp_get_num_procs(); }

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/timer.h"
 #include "data/dataset.h"
+#include "engine/blas_select.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -64,7 +65,12 @@ static void train_usage(FILE *f)
 "                      CSPRNG on every coordinate of the clipped sum, then / batch\n"
 "  --dp-delta D        delta of the epsilon printed after each epoch, in (0, 1)\n"
 "                      (default 1e-5); the checkpoint records gf.dpsgd_epsilon\n"
-"  --json              print a JSON summary as the last line of stdout\n"
+"  --json              print a JSON summary as the last line of stdout; its blas*\n"
+"                      keys name the kernels the GEMMs ran: blas (OpenBLAS's\n"
+"                      config), blas_core (e.g. SkylakeX), blas_core_source\n"
+"                      (openblas: its own detection; gf: chosen for a CPU that\n"
+"                      OpenBLAS does not know; OPENBLAS_CORETYPE: yours),\n"
+"                      blas_threading (openmp) and blas_library (the file)\n"
 "  --metrics FILE      append one JSON line per epoch to FILE (epoch, train_loss,\n"
 "                      train_accuracy, test_loss, test_accuracy, seconds); the\n"
 "                      coordinator's central jobs plot it\n"
@@ -72,6 +78,10 @@ static void train_usage(FILE *f)
 "\n"
 "On a terminal each epoch shows a progress bar (img/s, loss, ETA); otherwise one\n"
 "line per epoch. img/s counts only forward, backward and optimizer time.\n"
+"GEMMs run on the OpenMP build of OpenBLAS (one thread pool with gf's loops),\n"
+"whichever build the system's alternatives select; where OpenBLAS's own CPU\n"
+"detection would fall back to generic kernels (CPUs newer than its tables), gf\n"
+"picks the best core the CPU supports. An OPENBLAS_CORETYPE you set wins.\n"
 "With DP-SGD each epoch also prints the privacy spent so far:\n"
 "  dp-sgd: epsilon E at delta D after N steps (noise S, clip C, sample rate Q; best order A)\n"
 "(the Renyi-DP accountant of `gf dp epsilon`). A resumed run keeps DP-SGD on.\n", f);
@@ -286,6 +296,18 @@ static gf_status print_dp(FILE *out, const gf_trainer *t)
     return GF_OK;
 }
 
+/* The JSON summary's BLAS keys: the kernels the GEMMs ran. */
+static void json_add_blas(json_t *j)
+{
+    const gf_blas_info *b = gf_blas_info_get();
+    if (!b) return;
+    json_object_set_new(j, "blas", json_string(b->config));
+    json_object_set_new(j, "blas_core", json_string(b->core));
+    json_object_set_new(j, "blas_core_source", json_string(b->core_source));
+    json_object_set_new(j, "blas_threading", json_string(b->threading));
+    json_object_set_new(j, "blas_library", json_string(b->library));
+}
+
 /* The JSON summary's DP-SGD keys (epsilon null when infinite: no noise). */
 static void json_add_dp(json_t *j, const gf_trainer *t)
 {
@@ -394,6 +416,7 @@ int cmd_train(int argc, char **argv)
             "train_images_per_s", compute > 0 ? images / compute : 0.0,
             "train_images", (json_int_t)images);
         if (t->dp) json_add_dp(j, t);
+        json_add_blas(j);
         cli_print_json(j);
     }
 done:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/rng.h"
+#include "engine/blas_select.h"
 #include "engine/gpt.h"
 #include "engine/layers.h"
 #include "engine/ops.h"
@@ -98,6 +99,8 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
     *out = NULL;
     if (max_batch < 1) return gf_errorf(GF_ERR_ARG, "batch size must be >= 1 (got %d)", max_batch);
     if (threads < 1) return gf_errorf(GF_ERR_ARG, "thread count must be >= 1 (got %d)", threads);
+    gf_status bst = gf_blas_load();
+    if (bst) return bst;
     gf_model *m = calloc(1, sizeof *m);
     if (!m) return gf_errorf(GF_ERR_NOMEM, "out of memory building the model");
     gf_status st = gf_spec_parse(spec_text, &m->spec);

@@ -1,6 +1,6 @@
 /* 2-D convolution by im2col + GEMM, parallel over the samples of a batch:
  * each thread lowers its own samples into its own column buffer and calls a
- * single-threaded sgemm (OpenBLAS runs one thread inside a parallel region),
+ * single-threaded sgemm (OpenMP OpenBLAS runs one thread inside a parallel region),
  * so the GEMMs need no synchronisation. Weight gradients are accumulated per
  * thread and summed in thread order: deterministic for a given thread count.
  * The backward pass of a sample whose output gradient is mostly zeros (as
@@ -9,9 +9,9 @@
  * data, so reruns still give the same bits. */
 #include "engine/ops.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
+#include "engine/blas_select.h"
 #include "engine/simd.h"
 
 static size_t col_floats(const gf_conv_geom *g)      /* (cin*k*k, ho*wo) */
@@ -157,7 +157,7 @@ void gf_conv2d_forward(const gf_conv_geom *g, int B, int threads, const float *x
             for (int c = 0; c < g->cout; c++)
                 for (int i = 0; i < hw; i++) yn[(size_t)c * hw + i] = b[c];
             /* y_n (cout, hw) += w (cout, ckk) col (ckk, hw) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, hw, ckk,
+            gf_blas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, hw, ckk,
                         1.0f, w, ckk, col, hw, 1.0f, yn, hw);
             if (after) after(ctx, n);
         }
@@ -217,11 +217,11 @@ static void backward_dense(const gf_conv_geom *g, const float *xpad, const float
     im2col(g, xpad, col);
     /* dw^T (ckk, cout) += col (ckk, hw) dy_n^T (hw, cout): OpenBLAS runs this
      * shape about 25% faster here than dw (cout, ckk) += dy_n col^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ckk, cout, hw,
+    gf_blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ckk, cout, hw,
                 1.0f, col, hw, dyn, hw, 1.0f, accT, cout);
     if (!dxn) return;
     /* col (ckk, hw) = w^T (ckk, cout) dy_n (cout, hw) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, cout,
+    gf_blas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, hw, cout,
                 1.0f, w, ckk, dyn, hw, 0.0f, col, hw);
     col2im(g, col, dxp, dxn);
 }
