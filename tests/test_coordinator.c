@@ -22,6 +22,7 @@
 #include "net/pki.h"
 #include "service/audit.h"
 #include "service/coordinator.h"
+#include "service/coordinator_internal.h"
 
 static char base[64], pki[128], other[128], data[128], url[128];
 
@@ -276,6 +277,42 @@ static void test_caps(void)
     gf_coordinator_stop(co);
 }
 
+/* Restart with more running federated jobs than the old fixed list of 64:
+ * every one of them is brought back into memory (white-box: the
+ * coordinator's job table). */
+static void test_restart_many(void)
+{
+    char dir[160], spec[1024], msg[600];
+    snprintf(dir, sizeof dir, "%s/many", base);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator");
+    enum { NJOBS = 70 };
+    int64_t last = 0;
+    for (int i = 0; i < NJOBS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "many-%d", i);
+        fed_spec(spec, sizeof spec, name, "mlp:4-3", "fedavg", 0);
+        int st = post(op, "/v1/jobs", spec, &last, msg, sizeof msg);
+        CHECK_MSG(st == 201, "job %d -> %d %s", i, st, msg);
+    }
+    CHECK(wait_state(op, last, "running", msg, sizeof msg));
+    gf_https_client_close(op);
+    gf_coordinator_stop(co);
+
+    co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    pthread_mutex_lock(&co->lock);
+    int n = co->njobs;
+    pthread_mutex_unlock(&co->lock);
+    CHECK_MSG(n == NJOBS, "after the restart %d of %d running federated jobs are in memory", n, NJOBS);
+    gf_coordinator_stop(co);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -504,6 +541,7 @@ int main(void)
 
     test_tls_refusals();
     test_caps();
+    test_restart_many();
 
     gf_https_client_close(op);
     gf_https_client_close(a);
