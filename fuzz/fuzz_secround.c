@@ -1,6 +1,6 @@
 /* libFuzzer target: arbitrary bytes as the secure-aggregation messages a
- * coordinator receives (service/secround.h). The input is a script: each
- * step is a header byte (site = low 3 bits, message = next 2 bits, advance
+ * coordinator receives (fed/secround.h). The input is a script: each
+ * step is a header byte (site = low 3 bits, message = next 3 bits mod 5, advance
  * the phase = top bit) and a 2-byte length, then that many body bytes, fed
  * to a round of 6 sites over a 5-parameter model. Every message must be
  * accepted or refused cleanly; whatever happens, the round must never
@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     gf_secagg_config cfg = { .enabled = 1, .max_weight = 100, .phase_timeout_s = 60 };
     gf_secround *r = NULL;
-    if (gf_secround_new(&cfg, NULL, 0, 6, 5, 0.0, &r) != GF_OK) abort();
+    if (gf_secround_new(&cfg, NULL, 0, 1, 1, 6, 5, 0.0, &r) != GF_OK) abort();
     double now = 0;
     size_t at = 0;
     while (at + 3 <= size) {
@@ -28,10 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += len;
         int site = h & 7, http = 0;
         gf_status st;
-        switch ((h >> 3) & 3) {
+        switch (((h >> 3) & 7) % 5) {
         case 0: st = gf_secround_add_keys(r, site, body, len, &http); break;
         case 1: st = gf_secround_add_shares(r, site, body, len, &http); break;
         case 2: st = gf_secround_add_masked(r, site, body, len, &http); break;
+        case 3: st = gf_secround_add_consistency(r, site, body, len, &http); break;
         default: st = gf_secround_add_unmask(r, site, body, len, &http); break;
         }
         if (st != GF_OK && http != 400 && http != 409) abort();
@@ -41,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (gf_secround_key_table(r, i, &out, &olen, &http) == GF_OK) free(out);
             out = NULL;
             if (gf_secround_inbox(r, i, &out, &olen, &http) == GF_OK) free(out);
+            out = NULL;
+            if (gf_secround_survivors(r, i, &out, &olen, &http) == GF_OK) free(out);
             out = NULL;
             if (gf_secround_unmask_request(r, i, &out, &olen, &http) == GF_OK) free(out);
             out = NULL;
