@@ -220,10 +220,10 @@ static const char *over_budget(site_state *s, int64_t job, const gf_local_config
         return why;
     }
     if (after <= cfg->max_epsilon) return NULL;
-    snprintf(why, cap, "site budget: this round's %lld DP-SGD steps (noise %g, sample rate %.6g) would bring the "
-             "epsilon spent on this site's records to %.6g (delta %g; %.6g spent so far over all its jobs), past its "
-             "budget of %g (gf site --max-epsilon)", (long long)next.steps, next.noise, next.q, after, delta, spent,
-             cfg->max_epsilon);
+    snprintf(why, cap, "site budget: this round's %lld DP-SGD steps would bring the epsilon spent on this site's "
+             "records to %.6g, past its budget of %g (gf site --max-epsilon; delta %g; spent so far over all its "
+             "jobs: %.6g; noise %g, sample rate %.6g)", (long long)next.steps, after, cfg->max_epsilon, delta, spent,
+             next.noise, next.q);
     return why;
 }
 
