@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "core/fsutil.h"
 #include "privacy/accountant.h"
@@ -29,6 +32,7 @@ static int spend_ok(double noise, double q, int64_t steps)
 
 void gf_site_budget_free(gf_site_budget *b)
 {
+    if (b->path && b->lock_fd >= 0) close(b->lock_fd);   /* releases the lock */
     free(b->path);
     free(b->e);
     *b = (gf_site_budget){ 0 };
@@ -55,7 +59,7 @@ static gf_site_spend *entry_of(gf_site_budget *b, const char *coordinator, int64
 
 gf_status gf_site_budget_read(const char *path, gf_site_budget *b)
 {
-    *b = (gf_site_budget){ 0 };
+    *b = (gf_site_budget){ .lock_fd = -1 };
     FILE *f = fopen(path, "rb");
     if (!f) return gf_errorf(GF_ERR_IO, "privacy ledger %s: %s", path, strerror(errno));
     char *text = NULL;
@@ -114,13 +118,29 @@ gf_status gf_site_budget_read(const char *path, gf_site_budget *b)
 
 gf_status gf_site_budget_open(const char *dir, gf_site_budget *b)
 {
-    *b = (gf_site_budget){ 0 };
+    *b = (gf_site_budget){ .lock_fd = -1 };
     if (!dir) return GF_OK;
     if (mkdir(dir, 0700) && errno != EEXIST)
         return gf_errorf(GF_ERR_IO, "state folder %s: %s", dir, strerror(errno));
     size_t len = strlen(dir) + sizeof "/" GF_SITE_BUDGET_FILE;
     char *path = malloc(len);
     if (!path) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    snprintf(path, len, "%s/lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        gf_status e = gf_errorf(GF_ERR_IO, "state folder %s: cannot open its lock: %s", dir, strerror(errno));
+        free(path);
+        return e;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        gf_status e = errno == EWOULDBLOCK
+            ? gf_errorf(GF_ERR_ARG, "state folder %s is in use by another gf site (each site process needs its own "
+                        "--state)", dir)
+            : gf_errorf(GF_ERR_IO, "state folder %s: lock: %s", dir, strerror(errno));
+        close(fd);
+        free(path);
+        return e;
+    }
     snprintf(path, len, "%s/%s", dir, GF_SITE_BUDGET_FILE);
     struct stat sb;
     gf_status st = GF_OK;
@@ -129,8 +149,9 @@ gf_status gf_site_budget_open(const char *dir, gf_site_budget *b)
     } else {
         st = gf_site_budget_read(path, b);
     }
-    if (st) { free(path); return st; }
+    if (st) { close(fd); free(path); return st; }
     b->path = path;
+    b->lock_fd = fd;
     return GF_OK;
 }
 

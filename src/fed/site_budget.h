@@ -40,11 +40,15 @@ typedef struct {
     char          *path;       /* the ledger file; NULL: in memory only */
     gf_site_spend *e;          /* (n) */
     int            n, cap;
+    int            lock_fd;    /* with a path: DIR/lock, held (flock) while the ledger is open */
 } gf_site_budget;
 
 /* Opens the ledger in dir (created 0700 when missing; NULL: a ledger in
- * memory only). An absent file is an empty ledger; a file that does not
- * read back (see gf_site_budget_read) is GF_ERR_FORMAT naming it. */
+ * memory only) and holds an exclusive lock on DIR/lock until
+ * gf_site_budget_free: two processes on one ledger would each overwrite
+ * the other's spends, so a second one gets GF_ERR_ARG. An absent file is an
+ * empty ledger; a file that does not read back (see gf_site_budget_read) is
+ * GF_ERR_FORMAT naming it. */
 gf_status gf_site_budget_open(const char *dir, gf_site_budget *b);
 
 /* Reads the ledger file at path into b (which then keeps no path).

@@ -8,6 +8,7 @@
 #    all, epsilon = gf dp epsilon for the total steps) and declines round 2
 #    before training it: the job fails naming the site's reason, the
 #    coordinator audits the decline, and the ledger did not grow;
+#  - a second site process on the same state folder refuses to start;
 #  - a site whose ledger is damaged refuses to start (it never resets to 0).
 . tests/cli_lib.sh
 . scripts/fed_local.sh
@@ -62,6 +63,9 @@ t=0; until grep -q "connected to the coordinator" "$TMP/site-s0.log" 2>/dev/null
 got=$(budget_line)
 near "$got" "$E2" && ok "after kill -9 and restart the site reports epsilon $got spent (gf dp epsilon, $((2 * PER)) steps: $E2)" \
   || fail "restart: budget line \"$got\", want $E2: $(cat "$TMP/site-s0.log")"
+
+expect_error "a second site on the same state folder" "state in use another --state" -- \
+  timeout 30 "$GF" site --kit "$TMP/pki/sites/s0" --coordinator "$FED_URL" --data "idx:$TMP/d" --threads 1 --state "$STATE" --quiet
 
 # ---- --max-epsilon: round 1 fits, round 2 is declined before it trains ----------
 J2=$(job second 2)
