@@ -41,6 +41,15 @@ static void usage(FILE *f)
           "  --secagg-min-sites N   refuse secure rounds of fewer than N sites (default 3)\n"
           "  --min-noise Z          require client-level DP with a noise multiplier of at least Z\n"
           "                         in secure rounds (default 0: DP not required)\n"
+          "  --state DIR            this site's state: its privacy ledger (DIR/privacy-budget.json,\n"
+          "                         the DP-SGD steps its records answered, per job), kept across\n"
+          "                         restarts (default: the kit's folder with .state appended,\n"
+          "                         e.g. sites/NAME.state; created 0700)\n"
+          "  --max-epsilon E        this site's own budget: decline (with the reason, before\n"
+          "                         training) a task whose DP-SGD steps would bring the epsilon\n"
+          "                         spent on its records over all its jobs past E, and every task\n"
+          "                         that trains without DP-SGD (default: no budget)\n"
+          "  --delta D              the delta of --max-epsilon (default 1e-5)\n"
           "  --quiet                no progress lines on stderr\n", f);
 }
 
@@ -132,11 +141,12 @@ int cmd_site(int argc, char **argv)
         {"threads", 1, 0, 't'}, {"max-tasks", 1, 0, 'n'}, {"secagg-record", 1, 0, 'r'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"allow-tenant", 1, 0, 'a'},
         {"secagg-min-t", 1, 0, 'T'}, {"secagg-min-sites", 1, 0, 'N'}, {"min-noise", 1, 0, 'Z'},
+        {"state", 1, 0, 'o'}, {"max-epsilon", 1, 0, 'E'}, {"delta", 1, 0, 'D'},
         {0, 0, 0, 0}};
-    const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL, *record = NULL;
+    const char *kit = NULL, *data = NULL, *partition = NULL, *shard = NULL, *url = NULL, *record = NULL, *state = NULL;
     long pseed = 1, threads = cli_default_threads(), max_tasks = 0, min_t = GF_SECAGG_POLICY_MIN_T,
          min_sites = GF_SECAGG_POLICY_MIN_SITES;
-    double val_frac = 0.1, min_noise = 0;
+    double val_frac = 0.1, min_noise = 0, max_eps = 0, delta = 0;
     int quiet = 0, c, nallow = 0;
     static char allow_buf[MAX_ALLOW][72];
     static const char *allow[MAX_ALLOW];
@@ -157,6 +167,9 @@ int cmd_site(int argc, char **argv)
         case 'T': if (cli_parse_int("--secagg-min-t", optarg, 2, 65535, &min_t)) return 2; break;
         case 'N': if (cli_parse_int("--secagg-min-sites", optarg, 3, 65535, &min_sites)) return 2; break;
         case 'Z': if (cli_parse_float("--min-noise", optarg, 0, 1e6, &min_noise)) return 2; break;
+        case 'o': state = optarg; break;
+        case 'E': if (cli_parse_float("--max-epsilon", optarg, 1e-9, 1e9, &max_eps)) return 2; break;
+        case 'D': if (cli_parse_float("--delta", optarg, 1e-300, 0.5, &delta)) return 2; break;
         case 'q': quiet = 1; break;
         case 'a': if (parse_allow(optarg, allow_buf, allow, &nallow)) return 2; break;
         case 'h': usage(stdout); return 0;
@@ -170,17 +183,27 @@ int cmd_site(int argc, char **argv)
         fprintf(stderr, "gf site: --secagg-record %s: %s (it must be a writable folder)\n", record, strerror(errno));
         return 2;
     }
+    if (delta > 0 && !(max_eps > 0)) { fprintf(stderr, "gf site: --delta goes with --max-epsilon\n"); return 2; }
+    char state_buf[4096];
+    if (!state) {                                  /* beside the kit: sites/NAME -> sites/NAME.state */
+        size_t len = strlen(kit);
+        while (len > 1 && kit[len - 1] == '/') len--;
+        if (len + sizeof ".state" > sizeof state_buf) { fprintf(stderr, "gf site: --kit: path too long\n"); return 2; }
+        snprintf(state_buf, sizeof state_buf, "%.*s.state", (int)len, kit);
+        state = state_buf;
+    }
     cli_set_threads((int)threads);
     gf_dataset train = {0}, val = {0};
     if (prepare_data(data, partition, shard, pseed, val_frac, &train, &val)) return 1;
     if (!quiet) fprintf(stderr, "gf site: %lld training and %lld validation samples\n", (long long)train.n, (long long)val.n);
 
-    /* a site keeps nothing durable: SIGINT and SIGTERM simply end it */
+    /* its one durable file (the ledger) is written atomically: SIGINT and SIGTERM simply end it */
     signal(SIGPIPE, SIG_IGN);
     gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .threads = (int)threads,
                            .max_tasks = (int)max_tasks, .secagg_record_dir = record,
                            .allow_tenants = nallow ? allow : NULL, .nallow = nallow,
                            .secagg_policy = { .min_t = (int)min_t, .min_sites = (int)min_sites, .min_noise = min_noise },
+                           .state_dir = state, .max_epsilon = max_eps, .budget_delta = delta,
                            .log = quiet ? NULL : cli_log_line };
     gf_status st = gf_site_run(&cfg);
     gf_dataset_free(&train);

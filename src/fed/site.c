@@ -18,6 +18,7 @@
 #include "net/https_client.h"
 #include "net/pki.h"
 #include "privacy/accountant.h"
+#include "fed/site_budget.h"
 #include "fed/site_secagg.h"
 
 #define MAX_JOBS_WITH_STATE 16
@@ -30,13 +31,6 @@ typedef struct {
     float  *ci;   /* (d) */
 } site_control;
 
-/* Record-level DP-SGD spent on this site's data by each job it trained. */
-typedef struct {
-    int64_t job;
-    int64_t steps;      /* noisy steps over all its rounds */
-    double  q;          /* the largest sample rate they used (RDP grows with q) */
-} site_dp;
-
 typedef struct {
     const gf_site_config *cfg;
     gf_https_client      *http;
@@ -45,7 +39,8 @@ typedef struct {
     int                   scaffold;
     gf_manifest           man, wire;
     site_control          ctl[MAX_JOBS_WITH_STATE];
-    site_dp               dp[MAX_JOBS_WITH_STATE];
+    gf_site_budget        budget;         /* record-level DP spent on this site's data (durable) */
+    char                  coord_id[GF_SITE_BUDGET_COORD_MAX + 1];   /* the federation: hash of the kit's CA */
     int                   tasks_done;
     gf_secagg_identity    id;             /* the kit's signing key (has_id) */
     int64_t               sent_masked[MAX_MASKED_KEPT][2];   /* (job, round) with a masked input sent */
@@ -90,29 +85,40 @@ static float *control_of(site_state *s, int64_t job, int64_t d)
     return free_slot->ci;
 }
 
-/* Adds a round's DP-SGD steps to the job's total and returns epsilon over
- * all of them (the rounds compose: one run of steps at the largest rate). */
-static double dp_account(site_state *s, int64_t job, const gf_local_config *lc, const gf_local_result *res)
+/* The federation this site serves, as the ledger names it: a hash of the
+ * kit's CA certificate (stable when the coordinator's address changes). */
+static gf_status coordinator_id(const char *kit, char *out, size_t cap)
 {
-    site_dp *slot = NULL;
-    for (int i = 0; i < MAX_JOBS_WITH_STATE && !slot; i++)
-        if (s->dp[i].job == job) slot = &s->dp[i];
-    for (int i = 0; i < MAX_JOBS_WITH_STATE && !slot; i++)
-        if (!s->dp[i].job) slot = &s->dp[i];
-    if (!slot) {                              /* forget the oldest job */
-        memmove(&s->dp[0], &s->dp[1], sizeof s->dp[0] * (MAX_JOBS_WITH_STATE - 1));
-        slot = &s->dp[MAX_JOBS_WITH_STATE - 1];
-        *slot = (site_dp){ 0 };
-    }
-    slot->job = job;
-    slot->steps += res->dp_steps;
-    if (res->dp_sample_rate > slot->q) slot->q = res->dp_sample_rate;
-    double eps = NAN;
-    if (slot->steps > 0 && slot->q > 0 && lc->dpsgd.noise > 0)
-        gf_dp_epsilon(lc->dpsgd.noise, slot->q, slot->steps, lc->dpsgd.delta, &eps, NULL);
-    else if (slot->steps > 0)
-        eps = INFINITY;
-    return eps;
+    char path[4096];
+    if (sodium_init() < 0) return gf_errorf(GF_ERR_IO, "libsodium failed to initialise");
+    snprintf(path, sizeof path, "%s/%s", kit, GF_PKI_SITE_CA);
+    FILE *f = fopen(path, "rb");
+    if (!f) return gf_errorf(GF_ERR_IO, "kit %s: cannot read %s", kit, GF_PKI_SITE_CA);
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 16);
+    unsigned char buf[4096], id[16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) crypto_generichash_update(&h, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return gf_errorf(GF_ERR_IO, "kit %s: cannot read %s", kit, GF_PKI_SITE_CA);
+    crypto_generichash_final(&h, id, sizeof id);
+    if (cap < 2 * sizeof id + 1) return gf_errorf(GF_ERR_ARG, "coordinator id: no room");
+    sodium_bin2hex(out, cap, id, sizeof id);
+    return GF_OK;
+}
+
+/* One line: what the site's records have spent over all jobs (and its budget). */
+static void log_budget(const site_state *s)
+{
+    const gf_site_config *cfg = s->cfg;
+    double delta = cfg->budget_delta > 0 ? cfg->budget_delta : GF_DPSGD_DEFAULT_DELTA, eps = NAN;
+    if (gf_site_budget_epsilon(&s->budget, NULL, 0, NULL, delta, &eps)) return;
+    char limit[64] = "no budget set";
+    if (cfg->max_epsilon > 0) snprintf(limit, sizeof limit, "budget %g", cfg->max_epsilon);
+    site_log(s, "site budget: epsilon %.9g (delta %g) spent on this site's records over all its jobs, %lld DP-SGD "
+             "steps (%s; ledger %s)", eps, delta, (long long)gf_site_budget_steps(&s->budget, NULL, 0), limit,
+             s->budget.path ? s->budget.path : "in memory only");
 }
 
 static gf_status parse_optim(json_t *o, gf_optim_config *out)
@@ -183,6 +189,44 @@ static const char *refusal(const gf_site_config *cfg, const json_t *task, char *
     return why;
 }
 
+/* The site's own budget (cfg->max_epsilon) on a task about to train: NULL
+ * when it fits, else why not (into why). The round's steps are known before
+ * it runs: epochs x ceil(n / batch) Poisson-sampled steps at q = batch / n,
+ * capped at local.steps. The budget covers this site's records over every
+ * job and federation: the same records answer to all of them. */
+static const char *over_budget(site_state *s, int64_t job, const gf_local_config *lc, char *why, size_t cap)
+{
+    const gf_site_config *cfg = s->cfg;
+    if (!(cfg->max_epsilon > 0) || lc->steps == 0) return NULL;
+    double delta = cfg->budget_delta > 0 ? cfg->budget_delta : GF_DPSGD_DEFAULT_DELTA, spent = NAN, after = NAN;
+    if (gf_site_budget_epsilon(&s->budget, NULL, 0, NULL, delta, &spent)) {
+        snprintf(why, cap, "site budget: %s", gf_last_error());
+        return why;
+    }
+    if (!lc->dpsgd.enabled) {
+        snprintf(why, cap, "site budget: the task trains without record-level DP (local.dp_sgd), so its epsilon is "
+                 "unbounded; this site spends at most epsilon %g (delta %g; gf site --max-epsilon) on its records",
+                 cfg->max_epsilon, delta);
+        return why;
+    }
+    int64_t n = cfg->train->n;
+    if (lc->batch < 1 || lc->epochs < 1 || n < 1) return NULL;   /* local training refuses it */
+    gf_site_spend next = { .job = job, .noise = lc->dpsgd.noise, .q = gf_dpsgd_sample_rate(n, lc->batch),
+                           .steps = (int64_t)lc->epochs * gf_dpsgd_steps_per_epoch(n, lc->batch) };
+    if (lc->steps > 0 && lc->steps < next.steps) next.steps = lc->steps;
+    snprintf(next.coordinator, sizeof next.coordinator, "%s", s->coord_id);
+    if (gf_site_budget_epsilon(&s->budget, NULL, 0, &next, delta, &after)) {
+        snprintf(why, cap, "site budget: %s", gf_last_error());
+        return why;
+    }
+    if (after <= cfg->max_epsilon) return NULL;
+    snprintf(why, cap, "site budget: this round's %lld DP-SGD steps would bring the epsilon spent on this site's "
+             "records to %.6g, past its budget of %g (gf site --max-epsilon; delta %g; spent so far over all its "
+             "jobs: %.6g; noise %g, sample rate %.6g)", (long long)next.steps, after, cfg->max_epsilon, delta, spent,
+             next.noise, next.q);
+    return why;
+}
+
 /* Runs one task: download, train, upload. */
 static gf_status run_task(site_state *s, json_t *task)
 {
@@ -224,6 +268,12 @@ static gf_status run_task(site_state *s, json_t *task)
                                       .noise = json_number_value(json_object_get(dps, "noise")),
                                       .delta = json_number_value(json_object_get(dps, "delta")) };
         if ((st = gf_dpsgd_check(&lc.dpsgd))) return gf_errorf(st, "task local.dp_sgd: %s", gf_last_error());
+    }
+    if (over_budget(s, job, &lc, refused, sizeof refused)) {   /* past this site's own budget: nothing trains */
+        char dpath[128];
+        snprintf(dpath, sizeof dpath, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
+        decline(s, dpath, refused);
+        return gf_errorf(GF_ERR_ARG, "job %lld round %lld declined: %s", (long long)job, (long long)round, refused);
     }
 
     float *vec = NULL, *out = NULL;
@@ -267,11 +317,22 @@ static gf_status run_task(site_state *s, json_t *task)
     st = gf_local_train(&lc, cfg->train, cfg->val, vec, d, scaffold ? vec + d : NULL, ci, out,
                         scaffold ? out + d : NULL, &res);
     if (st) goto done;
-    double dp_eps = lc.dpsgd.enabled ? dp_account(s, job, &lc, &res) : NAN;
-    if (lc.dpsgd.enabled)
+    double dp_eps = NAN;
+    if (lc.dpsgd.enabled) {
+        /* recorded durably before anything that spends it leaves: a crash can only over-count */
+        if (res.dp_steps > 0 &&
+            (st = gf_site_budget_add(&s->budget, s->coord_id, job, lc.dpsgd.noise, res.dp_sample_rate, res.dp_steps))) {
+            st = gf_errorf(st, "this site cannot record the privacy the round spent, so it sends nothing: %s",
+                           gf_last_error());
+            goto done;
+        }
+        if ((st = gf_site_budget_epsilon(&s->budget, s->coord_id, job, NULL, lc.dpsgd.delta, &dp_eps))) goto done;
         site_log(s, "job %lld round %lld: DP-SGD %lld noisy steps at q = %.6g; this site's records: epsilon %.6g "
-                 "(delta %g) over the job so far", (long long)job, (long long)round, (long long)res.dp_steps,
-                 res.dp_sample_rate, dp_eps, lc.dpsgd.delta);
+                 "(delta %g) over the job so far (%lld steps)", (long long)job, (long long)round,
+                 (long long)res.dp_steps, res.dp_sample_rate, dp_eps, lc.dpsgd.delta,
+                 (long long)gf_site_budget_steps(&s->budget, s->coord_id, job));
+        log_budget(s);
+    }
 
     if (sec) {
         uploading = 1;
@@ -338,6 +399,12 @@ gf_status gf_site_run(const gf_site_config *cfg)
     site_state s = { .cfg = cfg };
     gf_status st = gf_https_client_open(cfg->kit_dir, cfg->url, &s.http);
     if (st) return st;
+    if ((st = coordinator_id(cfg->kit_dir, s.coord_id, sizeof s.coord_id)) ||
+        (st = gf_site_budget_open(cfg->state_dir, &s.budget))) {
+        gf_https_client_close(s.http);
+        return st;
+    }
+    log_budget(&s);
     s.has_id = !gf_pki_signing_load(cfg->kit_dir, s.id.sk, s.id.endorsement, s.id.ca_pk);
     if (!s.has_id) site_log(&s, "no signing key in the kit (%s): secure aggregation rounds will be declined",
                             gf_last_error());
@@ -384,6 +451,7 @@ gf_status gf_site_run(const gf_site_config *cfg)
     for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);
     gf_manifest_free(&s.man);
     gf_manifest_free(&s.wire);
+    gf_site_budget_free(&s.budget);
     gf_https_client_close(s.http);
     sodium_memzero(&s.id, sizeof s.id);
     return st;

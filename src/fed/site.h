@@ -14,7 +14,15 @@
  * reason, so the coordinator records the refusal.
  *
  * Secure rounds use the kit's signing key (net/pki.h) and are declined,
- * with the reason, when their parameters fall below secagg_policy. */
+ * with the reason, when their parameters fall below secagg_policy.
+ *
+ * Privacy it spends: the record-level DP-SGD steps of every round it trains
+ * go into its own ledger in state_dir (fed/site_budget.h), written before
+ * the update leaves, so a restart continues the count. With max_epsilon the
+ * site declines, with the reason and before training anything, a task whose
+ * steps would bring the epsilon spent on its records (over all its jobs, at
+ * budget_delta) past max_epsilon, and every task that trains without
+ * DP-SGD (its epsilon is unbounded). */
 #ifndef GF_FED_SITE_H
 #define GF_FED_SITE_H
 
@@ -42,12 +50,16 @@ typedef struct {
                                          * (names compared ignoring case, as the coordinator's) */
     int               nallow;
     gf_secagg_policy  secagg_policy;  /* this site's minimums for secure rounds (zeros: defaults) */
+    const char       *state_dir;      /* the site's privacy ledger's folder (created 0700); NULL: in memory */
+    double            max_epsilon;    /* > 0: this site's own budget on its records; 0: none */
+    double            budget_delta;   /* the delta of max_epsilon; 0: GF_DPSGD_DEFAULT_DELTA */
     void            (*log)(const char *line);   /* may be NULL */
 } gf_site_config;
 
 /* Runs until *stop or max_tasks. Connection failures are retried with
  * backoff forever; a refusal of the site itself (403 on polling: revoked,
- * or not a site certificate) ends the run with GF_ERR_ARG. */
+ * or not a site certificate) ends the run with GF_ERR_ARG. A ledger in
+ * state_dir that does not read back ends it before it polls (GF_ERR_FORMAT). */
 gf_status gf_site_run(const gf_site_config *cfg);
 
 /* The pause before a reconnect: uniform in [backoff/2, backoff], drawn from
