@@ -563,30 +563,57 @@ static gf_status round_model(gf_coordinator *c, const gf_http_request *req, int6
     return GF_OK;
 }
 
+/* A plain update. The lock is held twice, briefly: to check the site may
+ * answer the round and copy the job's wire manifest, then to add the update;
+ * decoding and checking the model-sized body (format, dtypes, shapes,
+ * finiteness, metadata, its norm) happen in between, unlocked, so a big
+ * upload never stalls the other routes or the round driver. The second
+ * lock re-checks the answer: the round may have closed or the job gone. */
 static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                         gf_http_response *resp)
 {
     int status = 404;
     char why[512] = "";
-    gf_status st = GF_ERR_ARG;
+    gf_manifest wire = { 0 };
+    int64_t model_d = 0;
+    size_t max_len = 0;
     pthread_mutex_lock(&c->lock);
     co_site_seen(c, req->peer, gf_now());
     co_job *cj = co_job_find(c, id);
     gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
-    if (!j) {
-        snprintf(why, sizeof why, "no running job %lld", (long long)id);
-    } else {
-        gf_fedjob_upload up;
-        size_t max_len = sizeof(float) * (size_t)j->wire.d + ((size_t)1 << 20);
-        st = gf_fedjob_check_upload(j, req->peer, round, req->body, req->body_len, max_len, &up, &status);
-        if (!st && (st = gf_fedjob_add_upload(j, req->peer, &up, (int64_t)req->body_len))) status = 500;
-        if (!st && j->received >= j->nparts) co_wake(c);
-        if (st) snprintf(why, sizeof why, "%s", gf_last_error());
-    }
+    gf_status st = j ? gf_fedjob_check_answer(j, req->peer, round, &status) : GF_ERR_ARG;
+    if (!j) snprintf(why, sizeof why, "no running job %lld", (long long)id);
+    else if (!st && (st = gf_manifest_copy(&j->wire, &wire))) status = 500;
+    if (j && !st) model_d = j->model.d, max_len = gf_fedjob_upload_max(j);
+    if (j && st) snprintf(why, sizeof why, "%s", gf_last_error());
     pthread_mutex_unlock(&c->lock);
-    if (st || !j) {
+
+    gf_fedjob_upload up;
+    if (!st) {
+        st = gf_fedjob_decode_upload(&wire, model_d, req->body, req->body_len, max_len, &up, &status);
+        if (st) snprintf(why, sizeof why, "%s", gf_last_error());
+        else if (c->upload_decoded_hook) c->upload_decoded_hook(c->upload_hook_arg);
+    }
+    gf_manifest_free(&wire);
+
+    if (!st) {
+        pthread_mutex_lock(&c->lock);
+        cj = co_job_find(c, id);
+        j = cj && !cj->cancelled ? cj->fj : NULL;
+        if (!j) {
+            gf_update_view_close(&up.view);
+            st = GF_ERR_ARG, status = 404;
+            snprintf(why, sizeof why, "no running job %lld", (long long)id);
+        } else if ((st = gf_fedjob_add_upload(j, req->peer, round, &up, (int64_t)req->body_len, &status))) {
+            snprintf(why, sizeof why, "%s", gf_last_error());
+        } else if (j->received >= j->nparts) {
+            co_wake(c);
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (st) {
         co_audit_rejected(c, req->peer, id, round, status, why);
-        return co_refuse(resp, status, st ? st : GF_ERR_ARG, "%s", why);
+        return co_refuse(resp, status, st, "%s", why);
     }
     return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }

@@ -83,6 +83,11 @@ struct gf_coordinator {
     co_metrics       metrics;
     co_refusals      refusals;
     struct co_sched *sched;           /* central jobs (scheduler.c: its own thread and lock) */
+    /* tests only (set before uploads arrive): called by a plain upload after
+     * its body was decoded and checked, without the lock, before it takes
+     * the lock to add it (NULL: none) */
+    void           (*upload_decoded_hook)(void *arg);
+    void            *upload_hook_arg;
 };
 
 /* Who sent a request (auth.c): a site (its certificate), the operator (the
