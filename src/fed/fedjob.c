@@ -240,6 +240,35 @@ gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const
     return GF_OK;
 }
 
+void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_task *out)
+{
+    const gf_fedspec *s = &j->spec;
+    memset(out, 0, sizeof *out);
+    out->job = j->id;
+    out->round = j->round;
+    snprintf(out->name, sizeof out->name, "%s", s->name);
+    snprintf(out->tenant, sizeof out->tenant, "%s", s->tenant);
+    snprintf(out->site, sizeof out->site, "%s", site);
+    snprintf(out->model, sizeof out->model, "%s", s->model);
+    out->strategy = s->strategy.type;
+    out->mu = s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0;
+    out->local.epochs = s->local.epochs;
+    out->local.steps = s->local.steps < 0 ? -1 : s->local.steps;
+    out->local.batch = s->local.batch;
+    out->local.optim = s->local.optim;
+    out->local.dpsgd = s->local.dpsgd;
+    out->seed = s->seed;
+    out->deadline_in_s = j->deadline - now;
+    gf_fed_task_set_paths(out);
+    if (j->sec) {
+        out->secagg.enabled = 1;
+        out->secagg.index = gf_fedjob_part_index(j, site);
+        out->secagg.pub = *gf_secround_public_params(j->sec);
+        memset(out->secagg.pub.p.seed, 0, sizeof out->secagg.pub.p.seed);
+        snprintf(out->secagg.attempt, sizeof out->secagg.attempt, "%s", gf_secround_attempt(j->sec));
+    }
+}
+
 gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, const char *attempt, int *http)
 {
     *http = 409;

@@ -23,6 +23,7 @@
 #include "fed/update.h"
 #include "fed/fedspec.h"
 #include "fed/secround.h"
+#include "fed/task.h"
 
 #define GF_FEDJOB_DECLINE_MAX 200    /* bytes of a decline's reason kept with the round */
 
@@ -80,6 +81,10 @@ gf_status gf_fedjob_open(gf_fedjob *j, int64_t round, const char *const *names, 
 gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site);
 /* Its index in parts, or -1. */
 int             gf_fedjob_part_index(const gf_fedjob *j, const char *site);
+
+/* The task of the open round for `site` (a participant), its deadline
+ * counted from now (gf_now() seconds); gf_fed_task_encode makes the message. */
+void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_task *out);
 
 /* Secure aggregation: whether `site` may speak for round `round` and its
  * current attempt now (the open round, chosen, not declined, the attempt

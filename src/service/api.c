@@ -453,35 +453,6 @@ static gf_fedjob *task_for(gf_coordinator *c, const char *site)
     return best;
 }
 
-static json_t *task_json(const gf_fedjob *j, const char *site)
-{
-    const gf_fedspec *s = &j->spec;
-    char base[96];
-    snprintf(base, sizeof base, "/v1/jobs/%lld/rounds/%lld", (long long)j->id, (long long)j->round);
-    json_t *optim = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f}", "name", gf_optim_type_name(s->local.optim.type),
-                              "lr", (double)s->local.optim.lr, "momentum", (double)s->local.optim.momentum,
-                              "weight_decay", (double)s->local.optim.weight_decay, "beta1", (double)s->local.optim.beta1,
-                              "beta2", (double)s->local.optim.beta2, "eps", (double)s->local.optim.eps);
-    json_t *local = json_pack("{s:i,s:o,s:i,s:o}", "epochs", s->local.epochs,
-                              "steps", s->local.steps < 0 ? json_null() : json_integer(s->local.steps),
-                              "batch", s->local.batch, "optim", optim);
-    if (s->local.dpsgd.enabled)
-        json_object_set_new(local, "dp_sgd", json_pack("{s:f,s:f,s:f}", "clip", s->local.dpsgd.clip,
-                                                       "noise", s->local.dpsgd.noise, "delta", s->local.dpsgd.delta));
-    /* "tenant": whose job this is (null: the operator's own), so that a site can refuse it */
-    json_t *task = json_pack("{s:I,s:s,s:o,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id,
-                             "name", s->name, "tenant", s->tenant[0] ? json_string(s->tenant) : json_null(),
-                             "site", site,
-                             "round", (json_int_t)j->round, "model", s->model,
-                             "strategy", gf_strategy_type_name(s->strategy.type),
-                             "mu", s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0, "local", local,
-                             "seed", (json_int_t)s->seed, "deadline_in_s", j->deadline - gf_now(),
-                             "model_path", base, "/model", "update_path", base, "/update");
-    json_t *sa = co_secagg_task(j, site);
-    if (sa) json_object_set_new(task, "secure_aggregation", sa);
-    return task;
-}
-
 long co_poll_wait(const gf_http_request *req)
 {
     const char *w = gf_https_query(req, "wait");
@@ -508,21 +479,29 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
 {
     long wait = co_poll_wait(req);
     if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
-    json_t *task = NULL;
+    gf_fed_task task;
+    int found = 0;
     pthread_mutex_lock(&c->lock);
     double now = gf_now(), until = now + (double)wait;
     co_site *s = co_site_seen(c, req->peer, now);
     if (s) s->polling++;
     for (;;) {
         gf_fedjob *j = task_for(c, req->peer);
-        if (j) { task = task_json(j, req->peer); break; }
+        if (j) { gf_fedjob_task(j, req->peer, gf_now(), &task); found = 1; break; }
         if (c->stopping || gf_now() >= until) break;
         co_wait_until(c, until);
     }
     if ((s = site_find(c, req->peer))) { s->polling--; s->last_seen = gf_now(); }
     pthread_mutex_unlock(&c->lock);
-    if (!task) { resp->status = 204; return GF_OK; }
-    return co_reply(resp, 200, task);
+    if (!found) { resp->status = 204; return GF_OK; }
+    char *body = NULL;
+    gf_status st = gf_fed_task_encode(&task, &body);
+    if (st) return st;
+    resp->status = 200;
+    resp->body = body;
+    resp->len = strlen(body);
+    resp->free_body = free;
+    return GF_OK;
 }
 
 void co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,

@@ -176,10 +176,9 @@ void      co_metrics_request(gf_coordinator *c, int long_poll, double seconds, s
 gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp);
 
 /* api_secagg.c: the secure-aggregation routes of a round ("secagg/...") and
- * the masked upload; the task's "secure_aggregation" object (NULL without). */
+ * the masked upload. */
 gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                           const char *rest, gf_http_response *resp);
-struct json_t *co_secagg_task(const gf_fedjob *j, const char *site);
 
 /* coordinator.c, lock held */
 void     co_wake(gf_coordinator *c);  /* wakes waiters; the driver looks again even if busy now */
