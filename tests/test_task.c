@@ -172,7 +172,8 @@ static void test_refusals(void)
     expect_refused("steps negative", "local.steps", "-1", "local.steps must be null or an integer");
     expect_refused("optim unknown", "local.optim.name", "\"lion\"", "local.optim.name must name an optimizer");
     expect_refused("lr zero", "local.optim.lr", "0", "local.optim.lr must be a finite number in (0,");
-    expect_refused("lr over a float", "local.optim.lr", "1e300", "out of the range of a float");
+    expect_refused("lr over a float", "local.optim.lr", "1e300", "(as a float)");
+    expect_refused("beta1 1 as a float", "local.optim.beta1", "0.99999997615814209", "(as a float)");
     expect_refused("momentum one", "local.optim.momentum", "1.0", "local.optim.momentum must be");
     expect_refused("dp_sgd not object", "local.dp_sgd", "true", "local.dp_sgd must be an object");
     expect_refused("dp_sgd clip zero", "local.dp_sgd.clip", "0", "local.dp_sgd.clip must be");

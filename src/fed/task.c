@@ -42,28 +42,40 @@ static gf_status get_int(const json_t *o, const char *where, const char *key, in
     return GF_OK;
 }
 
+static int in_range(double x, double lo, int lo_open, double hi, int hi_open)
+{
+    return isfinite(x) && x >= lo && !(lo_open && x == lo) && x <= hi && !(hi_open && x == hi);
+}
+
+static gf_status out_of_range(const char *where, const char *key, double lo, int lo_open, double hi, int hi_open,
+                              const char *as)
+{
+    char want[96];
+    snprintf(want, sizeof want, "must be a finite number in %c%g, %g%c%s", lo_open ? '(' : '[', lo, hi,
+             hi_open ? ')' : ']', as);
+    return bad(where, key, want);
+}
+
 /* A finite number in [lo, hi], or (lo, hi] / [lo, hi) with lo_open / hi_open. */
 static gf_status get_num(const json_t *o, const char *where, const char *key, double lo, int lo_open, double hi,
                          int hi_open, double *out)
 {
     const json_t *v = json_object_get(o, key);
-    double x = json_number_value(v);
-    if (!json_is_number(v) || !isfinite(x) || x < lo || (lo_open && x == lo) || x > hi || (hi_open && x == hi)) {
-        char want[96];
-        snprintf(want, sizeof want, "must be a finite number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi,
-                 hi_open ? ')' : ']');
-        return bad(where, key, want);
-    }
-    *out = x;
+    if (!json_is_number(v) || !in_range(json_number_value(v), lo, lo_open, hi, hi_open))
+        return out_of_range(where, key, lo, lo_open, hi, hi_open, "");
+    *out = json_number_value(v);
     return GF_OK;
 }
 
+/* The same for a float setting: the range holds for the value rounded to a
+ * float (0.99999997 is 1 as a float), so that what is decoded encodes again. */
 static gf_status get_float(const json_t *o, const char *where, const char *key, double lo, int lo_open, double hi,
                            int hi_open, float *out)
 {
     double x = 0;
     gf_status st = get_num(o, where, key, lo, lo_open, hi, hi_open, &x);
-    if (!st && !isfinite((float)x)) st = bad(where, key, "is out of the range of a float");
+    if (!st && !in_range((double)(float)x, lo, lo_open, hi, hi_open))
+        st = out_of_range(where, key, lo, lo_open, hi, hi_open, " (as a float)");
     if (!st) *out = (float)x;
     return st;
 }
