@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -313,6 +314,127 @@ static void test_restart_many(void)
     gf_coordinator_stop(co);
 }
 
+/* The upload route holds the coordinator's lock only to check the site may
+ * answer and to add the checked update: while one upload is held between
+ * its decode and the add (the test hook), the same site's decline and an
+ * operator's status request (both take the lock) complete; then the held
+ * upload re-checks under the lock and is refused, the site having declined
+ * meanwhile. With the lock held across the decode, the decline would wait
+ * for the hook and the hook gives up after 30 s: the checks below fail. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int             decoded, go, gave_up;
+} upload_gate;
+
+static void gate_hook(void *arg)
+{
+    upload_gate *g = arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&g->mu);
+    g->decoded = 1;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->go && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0) {}
+    g->gave_up = !g->go;
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct {
+    const char *path;
+    const uint8_t *body;
+    size_t len;
+    int status;
+    char msg[512];
+} upload_call;
+
+static void *upload_thread(void *arg)
+{
+    upload_call *u = arg;
+    gf_https_client *a = client("sites/a");
+    json_t *j = NULL;
+    u->status = req_json(a, "POST", u->path, u->body, u->len, &j);
+    snprintf(u->msg, sizeof u->msg, "%s", err_of(j));
+    json_decref(j);
+    gf_https_client_close(a);
+    return NULL;
+}
+
+static void test_upload_unlocked(void)
+{
+    char dir[160], msg[600], path[96];
+    snprintf(dir, sizeof dir, "%s/unlocked", base);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
+    const char *spec = "{\"name\": \"u\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
+                       " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 1, \"sites\": [\"a\", \"b\"],"
+                       " \"min_sites\": 2, \"round_deadline_s\": 120, \"seed\": 3}";
+    int64_t job = 0;
+    int st = post(op, "/v1/jobs", spec, &job, msg, sizeof msg);
+    CHECK_MSG(st == 201, "submit -> %d %s", st, msg);
+    CHECK(req(a, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    CHECK(req(b, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    CHECK(req(a, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);   /* round 1 is open */
+
+    upload_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    pthread_mutex_lock(&co->lock);
+    co->upload_hook_arg = &g;
+    co->upload_decoded_hook = gate_hook;
+    pthread_mutex_unlock(&co->lock);
+    float *upd = calloc((size_t)man.d, sizeof(float));
+    for (int64_t i = 0; i < man.d; i++) upd[i] = (float)(i % 3) * 1e-3f;
+    size_t len;
+    uint8_t *body = encode(upd, "20", &len);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/1/update", (long long)job);
+    upload_call u = { .path = path, .body = body, .len = len };
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, upload_thread, &u) == 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&g.mu);
+    while (!g.decoded && pthread_cond_timedwait(&g.cv, &g.mu, &until) == 0) {}
+    int decoded = g.decoded;
+    pthread_mutex_unlock(&g.mu);
+    CHECK_MSG(decoded, "the upload never reached its decoded state");
+
+    /* the upload is held after its decode: routes that take the lock still answer */
+    char dpath[96], spath[64];
+    snprintf(dpath, sizeof dpath, "/v1/jobs/%lld/rounds/1/decline", (long long)job);
+    snprintf(spath, sizeof spath, "/v1/jobs/%lld", (long long)job);
+    const char *why = "{\"error\": \"changed its mind\"}";
+    int dst = req(a, "POST", dpath, why, strlen(why), NULL, NULL);
+    int sst = req(op, "GET", spath, NULL, 0, NULL, NULL);
+    pthread_mutex_lock(&g.mu);
+    int still_held = !g.gave_up && g.decoded;
+    g.go = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    CHECK_MSG(dst == 200 && sst == 200 && still_held,
+              "while an upload was between decode and add: decline -> %d, status -> %d, upload still held: %d",
+              dst, sst, still_held);
+    pthread_join(t, NULL);
+    /* the held upload re-checked the round under the lock: its site declined meanwhile */
+    CHECK_MSG(u.status == 409 && strstr(u.msg, "already declined"), "held upload -> %d %s", u.status, u.msg);
+
+    pthread_mutex_lock(&co->lock);
+    co->upload_decoded_hook = NULL;
+    pthread_mutex_unlock(&co->lock);
+    /* and an upload without the hook still goes through */
+    CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
+    free(body);
+    free(upd);
+    gf_https_client_close(op);
+    gf_https_client_close(a);
+    gf_https_client_close(b);
+    gf_coordinator_stop(co);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -542,6 +664,7 @@ int main(void)
     test_tls_refusals();
     test_caps();
     test_restart_many();
+    test_upload_unlocked();
 
     gf_https_client_close(op);
     gf_https_client_close(a);

@@ -359,21 +359,19 @@ static void minimums(void)
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "count carries no noise"));
 
     /* the site's own task handling refuses before it sends anything (no connection given) */
-    json_t *sa = json_pack("{s:i,s:i,s:i,s:i,s:I,s:f,s:f,s:f,s:f,s:b,s:f,s:s,s:s}", "index", 0, "n", 5, "k", 2, "t", 1,
-                           "d", (json_int_t)11, "clip", 8.0, "max_weight", 100.0, "dp_clip", 0.0, "dp_noise_std", 0.0,
-                           "dp_count", 0, "dp_count_noise_std", 0.0, "path", "/v1/jobs/1/rounds/1/secagg",
-                           "attempt", "00ff");
+    gf_fed_task_secagg task = { .enabled = 1, .index = 0, .path = "/v1/jobs/1/rounds/1/secagg", .attempt = "00ff",
+                                .pub = { .p = { .n = 5, .k = 2, .t = 1, .d = 11 }, .clip = 8.0, .max_weight = 100.0 } };
+    const gf_fed_task_secagg *sa = &task;
     site_secagg *ss = NULL;
     gf_secagg_policy def = { 0 };
     CHECK(site_secagg_begin(NULL, sa, 10, 1, 1, &def, &ident[0], NULL, &ss) != GF_OK && !ss &&
           strstr(gf_last_error(), "refuses the round: threshold t = 1"));
-    json_object_set_new(sa, "t", json_integer(2));
-    json_object_set_new(sa, "k", json_integer(2));
+    task.pub.p.t = 2;
+    task.pub.p.k = 2;
     gf_secagg_policy dp = { .min_noise = 0.5 };
     CHECK(site_secagg_begin(NULL, sa, 10, 1, 1, &dp, &ident[0], NULL, &ss) != GF_OK && !ss &&
           strstr(gf_last_error(), "--min-noise"));
     CHECK(site_secagg_begin(NULL, sa, 10, 1, 1, &def, NULL, NULL, &ss) != GF_OK && strstr(gf_last_error(), "signing key"));
-    json_decref(sa);
 }
 
 int main(void)

@@ -206,7 +206,7 @@ static gf_status meta_real(const gf_st_file *f, const char *key, double *out)
 }
 
 /* The open round, the site chosen, no answer from it yet: else why, and *http. */
-static gf_status check_answer(gf_fedjob *j, const char *site, int64_t round, int *http)
+gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, int *http)
 {
     *http = 409;
     if (j->round == 0 || round != j->round || j->closing) {
@@ -230,7 +230,7 @@ static gf_status check_answer(gf_fedjob *j, const char *site, int64_t round, int
 
 gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const char *reason, int *http)
 {
-    gf_status st = check_answer(j, site, round, http);
+    gf_status st = gf_fedjob_check_answer(j, site, round, http);
     if (st) return st;
     gf_fedjob_part *p = gf_fedjob_part_of(j, site);
     p->declined = 1;
@@ -238,6 +238,35 @@ gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const
     if (j->sec) gf_secround_leave(j->sec, gf_fedjob_part_index(j, site));
     j->declined++;
     return GF_OK;
+}
+
+void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_task *out)
+{
+    const gf_fedspec *s = &j->spec;
+    memset(out, 0, sizeof *out);
+    out->job = j->id;
+    out->round = j->round;
+    snprintf(out->name, sizeof out->name, "%s", s->name);
+    snprintf(out->tenant, sizeof out->tenant, "%s", s->tenant);
+    snprintf(out->site, sizeof out->site, "%s", site);
+    snprintf(out->model, sizeof out->model, "%s", s->model);
+    out->strategy = s->strategy.type;
+    out->mu = s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0;
+    out->local.epochs = s->local.epochs;
+    out->local.steps = s->local.steps < 0 ? -1 : s->local.steps;
+    out->local.batch = s->local.batch;
+    out->local.optim = s->local.optim;
+    out->local.dpsgd = s->local.dpsgd;
+    out->seed = s->seed;
+    out->deadline_in_s = j->deadline - now;
+    gf_fed_task_set_paths(out);
+    if (j->sec) {
+        out->secagg.enabled = 1;
+        out->secagg.index = gf_fedjob_part_index(j, site);
+        out->secagg.pub = *gf_secround_public_params(j->sec);
+        memset(out->secagg.pub.p.seed, 0, sizeof out->secagg.pub.p.seed);
+        snprintf(out->secagg.attempt, sizeof out->secagg.attempt, "%s", gf_secround_attempt(j->sec));
+    }
 }
 
 gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, const char *attempt, int *http)
@@ -267,7 +296,7 @@ gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, 
 gf_status gf_fedjob_add_masked(gf_fedjob *j, const char *site, int64_t round, const char *attempt,
                                const uint8_t *body, size_t len, int *http)
 {
-    gf_status st = check_answer(j, site, round, http);
+    gf_status st = gf_fedjob_check_answer(j, site, round, http);
     if (!st) st = gf_fedjob_check_secagg(j, site, round, attempt, http);
     if (st) return st;
     int i = gf_fedjob_part_index(j, site);
@@ -278,15 +307,19 @@ gf_status gf_fedjob_add_masked(gf_fedjob *j, const char *site, int64_t round, co
     return GF_OK;
 }
 
-gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
-                                 size_t len, size_t max_len, gf_fedjob_upload *up, int *http)
+size_t gf_fedjob_upload_max(const gf_fedjob *j)
+{
+    return sizeof(float) * (size_t)j->wire.d + ((size_t)1 << 20);
+}
+
+gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, const uint8_t *body, size_t len,
+                                  size_t max_len, gf_fedjob_upload *up, int *http)
 {
     *up = (gf_fedjob_upload){ 0 };
-    gf_status st = check_answer(j, site, round, http);
-    if (st) return st;
     *http = len > max_len ? 413 : 400;
-    st = gf_update_view_open(&j->wire, body, len, max_len, &up->view);
+    gf_status st = gf_update_view_open(wire, body, len, max_len, &up->view);
     if (st) return st;
+    up->d = wire->d;
     const gf_st_file *f = up->view.file;
     if (!(st = meta_int(f, "gf.samples", 1, &up->samples)) && up->samples > (int64_t)1 << 53)
         st = gf_errorf(GF_ERR_FORMAT, "update metadata \"gf.samples\" is absurd");
@@ -296,18 +329,25 @@ gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, 
     if (!st) st = meta_real(f, "gf.val_accuracy", &up->val_accuracy);
     if (!st && !isnan(up->val_accuracy) && (up->val_accuracy < 0 || up->val_accuracy > 1))
         st = gf_errorf(GF_ERR_FORMAT, "update metadata \"gf.val_accuracy\" must lie in [0, 1]");
+    if (!st) up->norm = gf_dp_norm(up->view.vec, model_d < wire->d ? model_d : wire->d);
     if (st) gf_update_view_close(&up->view);
     return st;
 }
 
-gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up, int64_t bytes)
+gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, int64_t round, gf_fedjob_upload *up, int64_t bytes,
+                               int *http)
 {
+    gf_status st = gf_fedjob_check_answer(j, site, round, http);   /* again: it may have changed unlocked */
+    if (!st && up->d != j->wire.d) {
+        *http = 409;
+        st = gf_errorf(GF_ERR_MISMATCH, "job %lld changed while its update was checked", (long long)j->id);
+    }
+    if (st) { gf_update_view_close(&up->view); return st; }
+    *http = 500;
     gf_fedjob_part *p = gf_fedjob_part_of(j, site);
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
-    gf_status st;
-    if (!p) st = gf_errorf(GF_ERR_ARG, "site \"%s\" is not a participant", site);
-    else if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
-        double scale = gf_dp_clip_scale(up->view.vec, j->model.d, j->dp_clip);
+    if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
+        double scale = gf_dp_clip_scale_norm(up->norm, j->dp_clip);
         st = scale > 0 ? gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL)
                        : gf_errorf(GF_ERR_NUMERIC, "update of site \"%s\": its norm is not finite", site);
         if (!st) j->dp_count_sum += gf_dp_count_report(scale);

@@ -7,7 +7,8 @@
  *
  * Not thread-safe: the coordinator calls everything under its lock, except
  * gf_fedjob_checkpoint, which it calls from its
- * driver thread while the round is closed (no upload can reach the job). */
+ * driver thread while the round is closed (no upload can reach the job),
+ * and gf_fedjob_decode_upload, which touches no job and runs unlocked. */
 #ifndef GF_FED_FEDJOB_H
 #define GF_FED_FEDJOB_H
 
@@ -22,6 +23,7 @@
 #include "fed/update.h"
 #include "fed/fedspec.h"
 #include "fed/secround.h"
+#include "fed/task.h"
 
 #define GF_FEDJOB_DECLINE_MAX 200    /* bytes of a decline's reason kept with the round */
 
@@ -80,6 +82,10 @@ gf_fedjob_part *gf_fedjob_part_of(gf_fedjob *j, const char *site);
 /* Its index in parts, or -1. */
 int             gf_fedjob_part_index(const gf_fedjob *j, const char *site);
 
+/* The task of the open round for `site` (a participant), its deadline
+ * counted from now (gf_now() seconds); gf_fed_task_encode makes the message. */
+void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_task *out);
+
 /* Secure aggregation: whether `site` may speak for round `round` and its
  * current attempt now (the open round, chosen, not declined, the attempt
  * token of gf_secround_attempt): else why, with *http (400, 403, 409). */
@@ -89,24 +95,41 @@ gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, 
 gf_status gf_fedjob_add_masked(gf_fedjob *j, const char *site, int64_t round, const char *attempt,
                                const uint8_t *body, size_t len, int *http);
 
-/* Checks an update body from `site` for the open round and adds it to the
- * strategy. On refusal returns an error with a gf_errorf message and sets
- * *http to the status to answer (400, 403, 409, 413); nothing changed.
- * Then gf_fedjob_add_upload adds it (or gf_update_view_close drops it). */
+/* An inbound plain update, in three steps so that the model-sized work
+ * happens outside the coordinator's lock:
+ *   1. gf_fedjob_check_answer (lock held): the open round, the site chosen,
+ *      no answer from it yet (cheap; refuses before the body is read);
+ *   2. gf_fedjob_decode_upload (no lock, no job): the body against a copy
+ *      of the job's wire manifest: size, safetensors format, every tensor
+ *      with its dtype and shape, finite values, the metadata, and the L2
+ *      norm of the model part (for client-level DP clipping);
+ *   3. gf_fedjob_add_upload (lock held): checks the answer again (the round
+ *      may have closed, the site declined or sent meanwhile) and that the
+ *      body was checked against this job's layout, then folds it into the
+ *      strategy. The view is closed in every case.
+ * On refusal each returns an error with a gf_errorf message and sets *http
+ * to the status to answer (400, 403, 409, 413; 500 for a strategy failure);
+ * nothing in the job changed. */
 typedef struct {
     gf_update_view view;
+    int64_t        d;             /* the wire length it was checked against */
     int64_t        samples, steps;
     double         train_loss, val_loss, val_accuracy;
+    double         norm;          /* L2 norm of the model part (the first model_d values) */
 } gf_fedjob_upload;
-gf_status gf_fedjob_check_upload(gf_fedjob *j, const char *site, int64_t round, const uint8_t *body,
-                                 size_t len, size_t max_len, gf_fedjob_upload *up, int *http);
+gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, int *http);
+gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, const uint8_t *body, size_t len,
+                                  size_t max_len, gf_fedjob_upload *up, int *http);
+/* The largest plain update body of job j (its wire vector plus 1 MiB of header and metadata). */
+size_t    gf_fedjob_upload_max(const gf_fedjob *j);
 /* Records that `site` cannot train this round, and why (kept, cut short,
  * with the part; the whole reason goes to the audit log). *http as for
  * uploads on refusal. */
 gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const char *reason, int *http);
 
-/* Adds a checked upload of `bytes` bytes (then closes its view). */
-gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, gf_fedjob_upload *up, int64_t bytes);
+/* Step 3 above: a decoded upload of `bytes` bytes for round `round`. */
+gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, int64_t round, gf_fedjob_upload *up, int64_t bytes,
+                               int *http);
 
 /* Aggregates the open round into the next global model (copy-on-write when
  * downloads still hold the old body) and marks it closing. Fails, changing

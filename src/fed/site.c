@@ -20,6 +20,7 @@
 #include "privacy/accountant.h"
 #include "fed/site_budget.h"
 #include "fed/site_secagg.h"
+#include "fed/task.h"
 
 #define MAX_JOBS_WITH_STATE 16
 #define MAX_MASKED_KEPT     256   /* the latest (job, round) pairs this site sent a masked input for */
@@ -121,21 +122,6 @@ static void log_budget(const site_state *s)
              s->budget.path ? s->budget.path : "in memory only");
 }
 
-static gf_status parse_optim(json_t *o, gf_optim_config *out)
-{
-    const char *name = json_string_value(json_object_get(o, "name"));
-    gf_optim_type t;
-    gf_status st = gf_optim_type_parse(name ? name : "", &t);
-    if (st) return st;
-    *out = gf_optim_defaults(t, (float)json_number_value(json_object_get(o, "lr")));
-    out->momentum = (float)json_number_value(json_object_get(o, "momentum"));
-    out->weight_decay = (float)json_number_value(json_object_get(o, "weight_decay"));
-    if (json_object_get(o, "beta1")) out->beta1 = (float)json_number_value(json_object_get(o, "beta1"));
-    if (json_object_get(o, "beta2")) out->beta2 = (float)json_number_value(json_object_get(o, "beta2"));
-    if (json_object_get(o, "eps")) out->eps = (float)json_number_value(json_object_get(o, "eps"));
-    return GF_OK;
-}
-
 /* The model's manifests, cached across rounds. */
 static gf_status manifests_for(site_state *s, const char *model, int scaffold)
 {
@@ -168,19 +154,13 @@ static void decline(site_state *s, const char *path, const char *why)
 
 /* The site's own policy (allow_tenants) on a task's "tenant": NULL when it
  * takes the task, else why not (into why). */
-static const char *refusal(const gf_site_config *cfg, const json_t *task, char *why, size_t cap)
+static const char *refusal(const gf_site_config *cfg, const gf_fed_task *task, char *why, size_t cap)
 {
     if (!cfg->allow_tenants) return NULL;
-    const json_t *t = json_object_get(task, "tenant");
-    const char *name = json_is_null(t) ? GF_SITE_ALLOW_OPERATOR : json_string_value(t);
-    if (!name) {
-        snprintf(why, cap, "site policy: the task names no tenant, and this site takes only the tasks of the "
-                 "tenants it allows (gf site --allow-tenant)");
-        return why;
-    }
+    const char *name = task->tenant[0] ? task->tenant : GF_SITE_ALLOW_OPERATOR;
     for (int i = 0; i < cfg->nallow; i++)
         if (!strcasecmp(cfg->allow_tenants[i], name)) return NULL;
-    if (json_is_null(t))
+    if (!task->tenant[0])
         snprintf(why, cap, "site policy: this site does not take the operator's own jobs (no tenant; "
                  "gf site --allow-tenant does not list %s)", GF_SITE_ALLOW_OPERATOR);
     else
@@ -227,20 +207,12 @@ static const char *over_budget(site_state *s, int64_t job, const gf_local_config
     return why;
 }
 
-/* Runs one task: download, train, upload. */
-static gf_status run_task(site_state *s, json_t *task)
+/* Runs one task (decoded and checked by gf_fed_task_decode): download, train, upload. */
+static gf_status run_task(site_state *s, const gf_fed_task *task)
 {
     const gf_site_config *cfg = s->cfg;
-    int64_t job = json_integer_value(json_object_get(task, "job"));
-    int64_t round = json_integer_value(json_object_get(task, "round"));
-    const char *model = json_string_value(json_object_get(task, "model"));
-    const char *strategy = json_string_value(json_object_get(task, "strategy"));
-    const char *site = json_string_value(json_object_get(task, "site"));
-    const char *mpath = json_string_value(json_object_get(task, "model_path"));
-    const char *upath = json_string_value(json_object_get(task, "update_path"));
-    json_t *local = json_object_get(task, "local");
-    if (!model || !strategy || !mpath || !upath || !json_is_object(local) || job <= 0 || round <= 0)
-        return gf_errorf(GF_ERR_FORMAT, "task from the coordinator lacks fields");
+    int64_t job = task->job, round = task->round;
+    const char *model = task->model, *mpath = task->model_path, *upath = task->update_path;
     char refused[300];
     if (refusal(cfg, task, refused, sizeof refused)) {     /* not a tenant this site serves: declined first */
         char dpath[128];
@@ -248,27 +220,16 @@ static gf_status run_task(site_state *s, json_t *task)
         decline(s, dpath, refused);
         return gf_errorf(GF_ERR_ARG, "job %lld round %lld declined: %s", (long long)job, (long long)round, refused);
     }
-    int scaffold = !strcmp(strategy, "scaffold");
+    int scaffold = task->strategy == GF_STRAT_SCAFFOLD;
 
-    gf_local_config lc = { .spec = model, .round = round, .threads = cfg->threads,
-                           .epochs = (int)json_integer_value(json_object_get(local, "epochs")),
-                           .steps = json_is_integer(json_object_get(local, "steps"))
-                                        ? json_integer_value(json_object_get(local, "steps")) : -1,
-                           .batch = (int)json_integer_value(json_object_get(local, "batch")),
-                           .prox_mu = (float)json_number_value(json_object_get(task, "mu")) };
+    gf_local_config lc = { .spec = model, .round = round, .threads = cfg->threads, .epochs = task->local.epochs,
+                           .steps = task->local.steps, .batch = task->local.batch, .optim = task->local.optim,
+                           .prox_mu = (float)task->mu, .dpsgd = task->local.dpsgd };
     /* this site's own stream of shuffles, from the job's seed and its name */
-    uint64_t seed = (uint64_t)json_integer_value(json_object_get(task, "seed"));
-    for (const char *p = site ? site : ""; *p; p++) seed = gf_hash64(seed, (unsigned char)*p);
+    uint64_t seed = task->seed;
+    for (const char *p = task->site; *p; p++) seed = gf_hash64(seed, (unsigned char)*p);
     lc.seed = seed;
-    gf_status st = parse_optim(json_object_get(local, "optim"), &lc.optim);
-    if (st) return st;
-    const json_t *dps = json_object_get(local, "dp_sgd");
-    if (json_is_object(dps)) {
-        lc.dpsgd = (gf_dpsgd_config){ .enabled = 1, .clip = json_number_value(json_object_get(dps, "clip")),
-                                      .noise = json_number_value(json_object_get(dps, "noise")),
-                                      .delta = json_number_value(json_object_get(dps, "delta")) };
-        if ((st = gf_dpsgd_check(&lc.dpsgd))) return gf_errorf(st, "task local.dp_sgd: %s", gf_last_error());
-    }
+    gf_status st = GF_OK;
     if (over_budget(s, job, &lc, refused, sizeof refused)) {   /* past this site's own budget: nothing trains */
         char dpath[128];
         snprintf(dpath, sizeof dpath, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
@@ -283,7 +244,7 @@ static gf_status run_task(site_state *s, json_t *task)
     int status = 0, uploading = 0;
     gf_local_result res;
     site_secagg *sec = NULL;
-    const json_t *sa = json_object_get(task, "secure_aggregation");
+    const gf_fed_task_secagg *sa = task->secagg.enabled ? &task->secagg : NULL;
     if ((st = manifests_for(s, model, scaffold))) goto done;
     const gf_manifest *wire = &s->wire;
     int64_t d = s->man.d;
@@ -441,11 +402,16 @@ gf_status gf_site_run(const gf_site_config *cfg)
             pause_s(1);
             continue;
         }
-        json_t *task = json_loads(body, 0, NULL);
+        gf_fed_task task;
+        st = gf_fed_task_decode(body, len, &task);
         free(body);
-        if (!task) { site_log(&s, "task poll: the answer is not JSON"); continue; }
-        if ((st = run_task(&s, task))) site_log(&s, "task failed: %s", gf_last_error());
-        json_decref(task);
+        if (st) {                                   /* the round goes on without this site (its deadline) */
+            site_log(&s, "task poll: refused the coordinator's task: %s", gf_last_error());
+            pause_s(1);
+            st = GF_OK;
+            continue;
+        }
+        if ((st = run_task(&s, &task))) site_log(&s, "task failed: %s", gf_last_error());
         st = GF_OK;
     }
     for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);

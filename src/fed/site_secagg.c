@@ -73,9 +73,7 @@ static gf_status fetch(site_secagg *s, const char *suffix, size_t want, uint8_t 
     }
 }
 
-static double num(const json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
-
-gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, int64_t job, int64_t round,
+gf_status site_secagg_begin(gf_https_client *http, const gf_fed_task_secagg *sa, int64_t d, int64_t job, int64_t round,
                             const gf_secagg_policy *policy, const gf_secagg_identity *me,
                             volatile sig_atomic_t *stop, site_secagg **out)
 {
@@ -83,23 +81,19 @@ gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, 
     if (!me)
         return gf_errorf(GF_ERR_ARG, "this site's kit has no signing key (signing.key, signing.crt, ca_signing.pub "
                          "from gf provision): it cannot take part in secure aggregation");
-    const char *path = json_string_value(json_object_get(sa, "path"));
-    const char *attempt = json_string_value(json_object_get(sa, "attempt"));
+    const char *path = sa->path, *attempt = sa->attempt;
     site_secagg *s = calloc(1, sizeof *s);
     if (!s) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     s->http = http;
     s->stop = stop;
-    s->index = (int)json_integer_value(json_object_get(sa, "index"));
-    s->p = (gf_secagg_params){ .n = (int)json_integer_value(json_object_get(sa, "n")),
-                               .k = (int)json_integer_value(json_object_get(sa, "k")),
-                               .t = (int)json_integer_value(json_object_get(sa, "t")),
-                               .d = json_integer_value(json_object_get(sa, "d")) };
-    s->clip = num(sa, "clip");
-    s->max_weight = num(sa, "max_weight");
-    s->dp_clip = num(sa, "dp_clip");
-    s->dp_noise_std = num(sa, "dp_noise_std");
-    s->dp_count = json_is_true(json_object_get(sa, "dp_count"));
-    s->dp_count_noise_std = num(sa, "dp_count_noise_std");
+    s->index = sa->index;
+    s->p = (gf_secagg_params){ .n = sa->pub.p.n, .k = sa->pub.p.k, .t = sa->pub.p.t, .d = sa->pub.p.d };
+    s->clip = sa->pub.clip;
+    s->max_weight = sa->pub.max_weight;
+    s->dp_clip = sa->pub.dp_clip;
+    s->dp_noise_std = sa->pub.dp_noise_std;
+    s->dp_count = sa->pub.dp_count;
+    s->dp_count_noise_std = sa->pub.dp_count_noise_std;
     gf_status st = GF_OK;
     if (!path || strlen(path) >= sizeof s->path || !attempt || !*attempt || strlen(attempt) >= sizeof s->attempt ||
         strlen(attempt) > GF_SECAGG_ATTEMPT_MAX || strspn(attempt, "0123456789abcdef") != strlen(attempt) ||

@@ -9,22 +9,22 @@
 
 #include <signal.h>
 #include <stdint.h>
-#include <jansson.h>
 #include "core/error.h"
+#include "fed/task.h"
 #include "net/https_client.h"
 #include "privacy/secagg_peer.h"
 #include "privacy/secagg_policy.h"
 
 typedef struct site_secagg site_secagg;
 
-/* Phases 1 and 2 from the task's "secure_aggregation" object of round
+/* Phases 1 and 2 from the task's secure-aggregation part (fed/task.h) of round
  * `round` of job `job`: checks the parameters against this site's policy
  * (a refusal says which minimum and why), then advertises signed keys,
  * fetches and verifies the key table (privacy/secagg_peer.h), sends shares,
  * fetches the inbox. d: the model's parameter count. me: this site's
  * signing identity (NULL: the kit has none, refused). *stop (may be NULL)
  * cuts the long-polls short. */
-gf_status site_secagg_begin(gf_https_client *http, const json_t *sa, int64_t d, int64_t job, int64_t round,
+gf_status site_secagg_begin(gf_https_client *http, const gf_fed_task_secagg *sa, int64_t d, int64_t job, int64_t round,
                             const gf_secagg_policy *policy, const gf_secagg_identity *me,
                             volatile sig_atomic_t *stop, site_secagg **out);
 

@@ -174,3 +174,14 @@ gf_status gf_manifest_with_control(const gf_manifest *m, gf_manifest *out)
     out->d = m->d * 2;
     return GF_OK;
 }
+
+gf_status gf_manifest_copy(const gf_manifest *src, gf_manifest *dst)
+{
+    *dst = (gf_manifest){ 0 };
+    if (!(dst->e = malloc(sizeof *dst->e * (size_t)(src->n > 0 ? src->n : 1))))
+        return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    memcpy(dst->e, src->e, sizeof *dst->e * (size_t)src->n);
+    dst->n = src->n;
+    dst->d = src->d;
+    return GF_OK;
+}

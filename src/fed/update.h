@@ -29,6 +29,8 @@ typedef struct {
 /* The manifest of a model spec (any form gf_spec_parse accepts). */
 gf_status gf_manifest_from_spec(const char *spec, gf_manifest *out);
 void      gf_manifest_free(gf_manifest *m);
+/* A deep copy (e.g. to check a body against it without holding its owner). */
+gf_status gf_manifest_copy(const gf_manifest *src, gf_manifest *dst);
 
 /* vec (d) -> safetensors bytes (*buf malloc'd, the caller frees). */
 gf_status gf_update_encode(const gf_manifest *m, const float *vec, const gf_st_meta *meta,

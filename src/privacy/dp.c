@@ -6,13 +6,22 @@
 #include <sodium.h>
 #include "privacy/accountant.h"
 
-double gf_dp_clip_scale(const float *x, int64_t n, double clip)
+double gf_dp_norm(const float *x, int64_t n)
 {
     double ss = 0.0;
     for (int64_t i = 0; i < n; i++) ss += (double)x[i] * (double)x[i];
-    double norm = sqrt(ss);
+    return sqrt(ss);
+}
+
+double gf_dp_clip_scale_norm(double norm, double clip)
+{
     if (!isfinite(norm)) return 0.0;   /* NaN or inf: nothing bounds it; never passed unclipped */
     return norm > clip ? clip / norm : 1.0;
+}
+
+double gf_dp_clip_scale(const float *x, int64_t n, double clip)
+{
+    return gf_dp_clip_scale_norm(gf_dp_norm(x, n), clip);
 }
 
 /* The randomness: a 32-byte key from the OS per call (libsodium's default

@@ -29,6 +29,10 @@ typedef struct {
  * 0 when the norm is NaN or inf (x must then be dropped, not scaled: 0 times
  * NaN is NaN). */
 double gf_dp_clip_scale(const float *x, int64_t n, double clip);
+/* The same from the norm (gf_dp_norm: ||x||_2 over x (n)), so that the norm
+ * can be taken where the clip is not known yet. */
+double gf_dp_norm(const float *x, int64_t n);
+double gf_dp_clip_scale_norm(double norm, double clip);
 
 /* n independent N(0, stddev^2) values from libsodium's CSPRNG (a fresh
  * 256-bit key from the OS per call, expanded by ChaCha20; Marsaglia's polar

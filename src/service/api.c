@@ -453,35 +453,6 @@ static gf_fedjob *task_for(gf_coordinator *c, const char *site)
     return best;
 }
 
-static json_t *task_json(const gf_fedjob *j, const char *site)
-{
-    const gf_fedspec *s = &j->spec;
-    char base[96];
-    snprintf(base, sizeof base, "/v1/jobs/%lld/rounds/%lld", (long long)j->id, (long long)j->round);
-    json_t *optim = json_pack("{s:s,s:f,s:f,s:f,s:f,s:f,s:f}", "name", gf_optim_type_name(s->local.optim.type),
-                              "lr", (double)s->local.optim.lr, "momentum", (double)s->local.optim.momentum,
-                              "weight_decay", (double)s->local.optim.weight_decay, "beta1", (double)s->local.optim.beta1,
-                              "beta2", (double)s->local.optim.beta2, "eps", (double)s->local.optim.eps);
-    json_t *local = json_pack("{s:i,s:o,s:i,s:o}", "epochs", s->local.epochs,
-                              "steps", s->local.steps < 0 ? json_null() : json_integer(s->local.steps),
-                              "batch", s->local.batch, "optim", optim);
-    if (s->local.dpsgd.enabled)
-        json_object_set_new(local, "dp_sgd", json_pack("{s:f,s:f,s:f}", "clip", s->local.dpsgd.clip,
-                                                       "noise", s->local.dpsgd.noise, "delta", s->local.dpsgd.delta));
-    /* "tenant": whose job this is (null: the operator's own), so that a site can refuse it */
-    json_t *task = json_pack("{s:I,s:s,s:o,s:s,s:I,s:s,s:s,s:f,s:o,s:I,s:f,s:s+,s:s+}", "job", (json_int_t)j->id,
-                             "name", s->name, "tenant", s->tenant[0] ? json_string(s->tenant) : json_null(),
-                             "site", site,
-                             "round", (json_int_t)j->round, "model", s->model,
-                             "strategy", gf_strategy_type_name(s->strategy.type),
-                             "mu", s->strategy.type == GF_STRAT_FEDPROX ? s->strategy.mu : 0.0, "local", local,
-                             "seed", (json_int_t)s->seed, "deadline_in_s", j->deadline - gf_now(),
-                             "model_path", base, "/model", "update_path", base, "/update");
-    json_t *sa = co_secagg_task(j, site);
-    if (sa) json_object_set_new(task, "secure_aggregation", sa);
-    return task;
-}
-
 long co_poll_wait(const gf_http_request *req)
 {
     const char *w = gf_https_query(req, "wait");
@@ -508,21 +479,29 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
 {
     long wait = co_poll_wait(req);
     if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
-    json_t *task = NULL;
+    gf_fed_task task;
+    int found = 0;
     pthread_mutex_lock(&c->lock);
     double now = gf_now(), until = now + (double)wait;
     co_site *s = co_site_seen(c, req->peer, now);
     if (s) s->polling++;
     for (;;) {
         gf_fedjob *j = task_for(c, req->peer);
-        if (j) { task = task_json(j, req->peer); break; }
+        if (j) { gf_fedjob_task(j, req->peer, gf_now(), &task); found = 1; break; }
         if (c->stopping || gf_now() >= until) break;
         co_wait_until(c, until);
     }
     if ((s = site_find(c, req->peer))) { s->polling--; s->last_seen = gf_now(); }
     pthread_mutex_unlock(&c->lock);
-    if (!task) { resp->status = 204; return GF_OK; }
-    return co_reply(resp, 200, task);
+    if (!found) { resp->status = 204; return GF_OK; }
+    char *body = NULL;
+    gf_status st = gf_fed_task_encode(&task, &body);
+    if (st) return st;
+    resp->status = 200;
+    resp->body = body;
+    resp->len = strlen(body);
+    resp->free_body = free;
+    return GF_OK;
 }
 
 void co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
@@ -563,30 +542,57 @@ static gf_status round_model(gf_coordinator *c, const gf_http_request *req, int6
     return GF_OK;
 }
 
+/* A plain update. The lock is held twice, briefly: to check the site may
+ * answer the round and copy the job's wire manifest, then to add the update;
+ * decoding and checking the model-sized body (format, dtypes, shapes,
+ * finiteness, metadata, its norm) happen in between, unlocked, so a big
+ * upload never stalls the other routes or the round driver. The second
+ * lock re-checks the answer: the round may have closed or the job gone. */
 static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                         gf_http_response *resp)
 {
     int status = 404;
     char why[512] = "";
-    gf_status st = GF_ERR_ARG;
+    gf_manifest wire = { 0 };
+    int64_t model_d = 0;
+    size_t max_len = 0;
     pthread_mutex_lock(&c->lock);
     co_site_seen(c, req->peer, gf_now());
     co_job *cj = co_job_find(c, id);
     gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
-    if (!j) {
-        snprintf(why, sizeof why, "no running job %lld", (long long)id);
-    } else {
-        gf_fedjob_upload up;
-        size_t max_len = sizeof(float) * (size_t)j->wire.d + ((size_t)1 << 20);
-        st = gf_fedjob_check_upload(j, req->peer, round, req->body, req->body_len, max_len, &up, &status);
-        if (!st && (st = gf_fedjob_add_upload(j, req->peer, &up, (int64_t)req->body_len))) status = 500;
-        if (!st && j->received >= j->nparts) co_wake(c);
-        if (st) snprintf(why, sizeof why, "%s", gf_last_error());
-    }
+    gf_status st = j ? gf_fedjob_check_answer(j, req->peer, round, &status) : GF_ERR_ARG;
+    if (!j) snprintf(why, sizeof why, "no running job %lld", (long long)id);
+    else if (!st && (st = gf_manifest_copy(&j->wire, &wire))) status = 500;
+    if (j && !st) model_d = j->model.d, max_len = gf_fedjob_upload_max(j);
+    if (j && st) snprintf(why, sizeof why, "%s", gf_last_error());
     pthread_mutex_unlock(&c->lock);
-    if (st || !j) {
+
+    gf_fedjob_upload up;
+    if (!st) {
+        st = gf_fedjob_decode_upload(&wire, model_d, req->body, req->body_len, max_len, &up, &status);
+        if (st) snprintf(why, sizeof why, "%s", gf_last_error());
+        else if (c->upload_decoded_hook) c->upload_decoded_hook(c->upload_hook_arg);
+    }
+    gf_manifest_free(&wire);
+
+    if (!st) {
+        pthread_mutex_lock(&c->lock);
+        cj = co_job_find(c, id);
+        j = cj && !cj->cancelled ? cj->fj : NULL;
+        if (!j) {
+            gf_update_view_close(&up.view);
+            st = GF_ERR_ARG, status = 404;
+            snprintf(why, sizeof why, "no running job %lld", (long long)id);
+        } else if ((st = gf_fedjob_add_upload(j, req->peer, round, &up, (int64_t)req->body_len, &status))) {
+            snprintf(why, sizeof why, "%s", gf_last_error());
+        } else if (j->received >= j->nparts) {
+            co_wake(c);
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (st) {
         co_audit_rejected(c, req->peer, id, round, status, why);
-        return co_refuse(resp, status, st ? st : GF_ERR_ARG, "%s", why);
+        return co_refuse(resp, status, st, "%s", why);
     }
     return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }

@@ -10,20 +10,6 @@
 #include <sodium.h>
 #include "core/timer.h"
 
-json_t *co_secagg_task(const gf_fedjob *j, const char *site)
-{
-    if (!j->sec) return NULL;
-    const gf_secround_public *p = gf_secround_public_params(j->sec);
-    char base[96];
-    snprintf(base, sizeof base, "/v1/jobs/%lld/rounds/%lld/secagg", (long long)j->id, (long long)j->round);
-    return json_pack("{s:i,s:i,s:i,s:i,s:I,s:f,s:f,s:f,s:f,s:b,s:f,s:s,s:s}", "index",
-                     gf_fedjob_part_index(j, site), "n", p->p.n, "k", p->p.k, "t", p->p.t, "d", (json_int_t)p->p.d,
-                     "clip", p->clip, "max_weight", p->max_weight, "dp_clip", p->dp_clip,
-                     "dp_noise_std", p->dp_noise_std, "dp_count", p->dp_count,
-                     "dp_count_noise_std", p->dp_count_noise_std, "path", base,
-                     "attempt", gf_secround_attempt(j->sec));
-}
-
 typedef gf_status (*inbound_fn)(gf_secround *r, int i, const uint8_t *body, size_t len, int *http);
 typedef gf_status (*outbound_fn)(gf_secround *r, int i, uint8_t **body, size_t *len, int *http);
 

@@ -83,6 +83,11 @@ struct gf_coordinator {
     co_metrics       metrics;
     co_refusals      refusals;
     struct co_sched *sched;           /* central jobs (scheduler.c: its own thread and lock) */
+    /* tests only (set before uploads arrive): called by a plain upload after
+     * its body was decoded and checked, without the lock, before it takes
+     * the lock to add it (NULL: none) */
+    void           (*upload_decoded_hook)(void *arg);
+    void            *upload_hook_arg;
 };
 
 /* Who sent a request (auth.c): a site (its certificate), the operator (the
@@ -171,10 +176,9 @@ void      co_metrics_request(gf_coordinator *c, int long_poll, double seconds, s
 gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp);
 
 /* api_secagg.c: the secure-aggregation routes of a round ("secagg/...") and
- * the masked upload; the task's "secure_aggregation" object (NULL without). */
+ * the masked upload. */
 gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                           const char *rest, gf_http_response *resp);
-struct json_t *co_secagg_task(const gf_fedjob *j, const char *site);
 
 /* coordinator.c, lock held */
 void     co_wake(gf_coordinator *c);  /* wakes waiters; the driver looks again even if busy now */

@@ -1,0 +1,214 @@
+/* The task message (fed/task.h): a task round-trips through its encoder and
+ * decoder field for field (with and without DP-SGD and secure aggregation),
+ * the wire form carries the values a reader expects (checked with jansson,
+ * not with the codec), and malformed or hostile tasks are refused with a
+ * message naming what is wrong: not JSON, duplicate or unknown keys, a
+ * missing key, wrong types, out-of-range and huge numbers, a model spec
+ * that does not parse, paths other than the round's, bad secure-aggregation
+ * parameters. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "check.h"
+#include "fed/task.h"
+
+static gf_fed_task sample(int secure, int dpsgd)
+{
+    gf_fed_task t = { .job = 12, .round = 3, .name = "mnist-fl", .tenant = "clinic", .site = "hospital-a",
+                      .model = "mlp:784-8-10", .strategy = GF_STRAT_FEDPROX, .mu = 0.01, .seed = 7,
+                      .deadline_in_s = 59.5 };
+    t.local.epochs = 2;
+    t.local.steps = -1;
+    t.local.batch = 32;
+    t.local.optim = gf_optim_defaults(GF_OPTIM_SGD, 0.05f);
+    t.local.optim.momentum = 0.9f;
+    if (dpsgd) t.local.dpsgd = (gf_dpsgd_config){ .enabled = 1, .clip = 1.0, .noise = 1.1, .delta = 1e-5 };
+    gf_fed_task_set_paths(&t);
+    if (secure) {
+        t.secagg.enabled = 1;
+        t.secagg.index = 2;
+        t.secagg.pub = (gf_secround_public){ .p = { .n = 5, .k = 4, .t = 3, .d = 7951 }, .clip = 8.0,
+                                             .max_weight = 100.0, .dp_clip = 0.5, .dp_noise_std = 0.25,
+                                             .dp_count = 1, .dp_count_noise_std = 0.125 };
+        snprintf(t.secagg.attempt, sizeof t.secagg.attempt, "0a1b2c3d");
+    }
+    return t;
+}
+
+static int same(const gf_fed_task *a, const gf_fed_task *b)
+{
+    return a->job == b->job && a->round == b->round && !strcmp(a->name, b->name) && !strcmp(a->tenant, b->tenant) &&
+           !strcmp(a->site, b->site) && !strcmp(a->model, b->model) && a->strategy == b->strategy && a->mu == b->mu &&
+           a->local.epochs == b->local.epochs && a->local.steps == b->local.steps && a->local.batch == b->local.batch &&
+           !memcmp(&a->local.optim, &b->local.optim, sizeof a->local.optim) &&
+           a->local.dpsgd.enabled == b->local.dpsgd.enabled && a->local.dpsgd.clip == b->local.dpsgd.clip &&
+           a->local.dpsgd.noise == b->local.dpsgd.noise && a->local.dpsgd.delta == b->local.dpsgd.delta &&
+           a->seed == b->seed && a->deadline_in_s == b->deadline_in_s && !strcmp(a->model_path, b->model_path) &&
+           !strcmp(a->update_path, b->update_path) && a->secagg.enabled == b->secagg.enabled &&
+           (!a->secagg.enabled ||
+            (a->secagg.index == b->secagg.index && !strcmp(a->secagg.path, b->secagg.path) &&
+             !strcmp(a->secagg.attempt, b->secagg.attempt) && a->secagg.pub.p.n == b->secagg.pub.p.n &&
+             a->secagg.pub.p.k == b->secagg.pub.p.k && a->secagg.pub.p.t == b->secagg.pub.p.t &&
+             a->secagg.pub.p.d == b->secagg.pub.p.d && a->secagg.pub.clip == b->secagg.pub.clip &&
+             a->secagg.pub.max_weight == b->secagg.pub.max_weight && a->secagg.pub.dp_clip == b->secagg.pub.dp_clip &&
+             a->secagg.pub.dp_noise_std == b->secagg.pub.dp_noise_std &&
+             a->secagg.pub.dp_count == b->secagg.pub.dp_count &&
+             a->secagg.pub.dp_count_noise_std == b->secagg.pub.dp_count_noise_std));
+}
+
+static void test_round_trip(void)
+{
+    for (int secure = 0; secure < 2; secure++)
+        for (int dp = 0; dp < 2; dp++) {
+            gf_fed_task t = sample(secure, dp), back;
+            if (secure) t.tenant[0] = 0, t.local.steps = 40, t.strategy = GF_STRAT_FEDAVG, t.mu = 0;
+            char *json = NULL;
+            CHECK_MSG(gf_fed_task_encode(&t, &json) == GF_OK, "%s", gf_last_error());
+            if (!json) continue;
+            CHECK_MSG(gf_fed_task_decode(json, strlen(json), &back) == GF_OK, "%s", gf_last_error());
+            CHECK_MSG(same(&t, &back), "round trip (secure %d, dp %d) differs: %s", secure, dp, json);
+            /* the wire form, read without the codec */
+            json_t *o = json_loads(json, 0, NULL);
+            json_t *l = json_object_get(o, "local");
+            CHECK(json_integer_value(json_object_get(o, "job")) == 12 &&
+                  json_integer_value(json_object_get(o, "round")) == 3 &&
+                  !strcmp(json_string_value(json_object_get(o, "update_path")), "/v1/jobs/12/rounds/3/update") &&
+                  json_integer_value(json_object_get(l, "batch")) == 32);
+            CHECK(secure ? json_is_null(json_object_get(o, "tenant")) && json_integer_value(json_object_get(l, "steps")) == 40
+                         : !strcmp(json_string_value(json_object_get(o, "tenant")), "clinic") &&
+                           json_is_null(json_object_get(l, "steps")) &&
+                           !strcmp(json_string_value(json_object_get(o, "strategy")), "fedprox"));
+            CHECK((json_object_get(l, "dp_sgd") != NULL) == dp);
+            json_t *sa = json_object_get(o, "secure_aggregation");
+            CHECK((sa != NULL) == secure);
+            if (sa)
+                CHECK(json_integer_value(json_object_get(sa, "d")) == 7951 && json_is_true(json_object_get(sa, "dp_count")) &&
+                      !strcmp(json_string_value(json_object_get(sa, "path")), "/v1/jobs/12/rounds/3/secagg"));
+            json_decref(o);
+            free(json);
+        }
+}
+
+/* The encoded sample task with `key` (a dotted path) set to the JSON text
+ * `value` ("" deletes it), decoded: must fail naming `words`. */
+static void expect_refused(const char *what, const char *key, const char *value, const char *words)
+{
+    gf_fed_task t = sample(1, 1), back;
+    char *json = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_OK);
+    json_t *o = json_loads(json, 0, NULL);
+    free(json);
+    char path[64];
+    snprintf(path, sizeof path, "%s", key);
+    json_t *parent = o;
+    char *leaf = path, *dot;
+    while ((dot = strchr(leaf, '.'))) {
+        *dot = 0;
+        parent = json_object_get(parent, leaf);
+        leaf = dot + 1;
+    }
+    if (!*value) json_object_del(parent, leaf);
+    else {
+        json_t *v = json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        CHECK_MSG(v != NULL, "test value %s", value);
+        json_object_set_new(parent, leaf, v);
+    }
+    json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    gf_status st = gf_fed_task_decode(json, strlen(json), &back);
+    CHECK_MSG(st == GF_ERR_FORMAT && strstr(gf_last_error(), words), "%s: status %d, message \"%s\" (want \"%s\")",
+              what, st, gf_last_error(), words);
+    CHECK(back.job == 0 && back.model[0] == 0);   /* nothing half-filled */
+    free(json);
+}
+
+static void expect_text_refused(const char *what, const char *text, size_t len, const char *words)
+{
+    gf_fed_task back;
+    gf_status st = gf_fed_task_decode(text, len, &back);
+    CHECK_MSG(st == GF_ERR_FORMAT && strstr(gf_last_error(), words), "%s: status %d, message \"%s\"", what, st,
+              gf_last_error());
+}
+
+static void test_refusals(void)
+{
+    expect_text_refused("empty", "", 0, "not JSON");
+    expect_text_refused("not JSON", "{\"job\": ", 8, "not JSON");
+    expect_text_refused("an array", "[1, 2]", 6, "not a JSON object");
+    expect_text_refused("duplicate key", "{\"job\": 1, \"job\": 2}", 20, "duplicate");
+    expect_text_refused("huge integer", "{\"job\": 123456789012345678901234567890}", 40, "not JSON");
+    expect_text_refused("huge real", "{\"mu\": 1e999}", 13, "not JSON");
+    char *big = malloc(GF_FED_TASK_MAX + 2);
+    memset(big, ' ', GF_FED_TASK_MAX + 1);
+    big[GF_FED_TASK_MAX + 1] = 0;
+    expect_text_refused("too big", big, GF_FED_TASK_MAX + 1, "over the limit");
+    free(big);
+
+    expect_refused("unknown key", "extra", "1", "unknown key \"extra\"");
+    expect_refused("unknown local key", "local.lr", "0.1", "unknown key \"lr\" in local");
+    expect_refused("unknown secagg key", "secure_aggregation.seed", "\"00\"", "unknown key \"seed\" in secure_aggregation");
+    expect_refused("missing job", "job", "", "job is missing");
+    expect_refused("missing optim", "local.optim", "", "local.optim is missing");
+    expect_refused("missing attempt", "secure_aggregation.attempt", "", "secure_aggregation.attempt is missing");
+    expect_refused("job as string", "job", "\"12\"", "job must be an integer");
+    expect_refused("job zero", "job", "0", "job must be an integer in [1,");
+    expect_refused("job negative", "job", "-5", "job must be an integer");
+    expect_refused("round real", "round", "3.0", "round must be an integer");
+    expect_refused("name empty", "name", "\"\"", "name must be a string of 1 to 64");
+    expect_refused("name long", "name", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "name must be");
+    expect_refused("name with NUL", "name", "\"a\\u0000b\"", "not JSON");
+    expect_refused("tenant number", "tenant", "5", "tenant must be null or a string");
+    expect_refused("site object", "site", "{}", "site must be a string");
+    expect_refused("model bad", "model", "\"mlp:784-x-10\"", "task: model:");
+    expect_refused("model number", "model", "784", "model must be a string");
+    expect_refused("strategy unknown", "strategy", "\"fedmagic\"", "strategy must name a strategy");
+    expect_refused("mu negative", "mu", "-0.5", "mu must be a finite number");
+    expect_refused("mu string", "mu", "\"0.1\"", "mu must be a finite number");
+    expect_refused("epochs zero", "local.epochs", "0", "local.epochs must be an integer in [1, 1000000]");
+    expect_refused("epochs huge", "local.epochs", "9223372036854775807", "local.epochs must be an integer");
+    expect_refused("batch huge", "local.batch", "1000000", "local.batch must be an integer in [1, 65536]");
+    expect_refused("steps negative", "local.steps", "-1", "local.steps must be null or an integer");
+    expect_refused("optim unknown", "local.optim.name", "\"lion\"", "local.optim.name must name an optimizer");
+    expect_refused("lr zero", "local.optim.lr", "0", "local.optim.lr must be a finite number in (0,");
+    expect_refused("lr over a float", "local.optim.lr", "1e300", "(as a float)");
+    expect_refused("beta1 1 as a float", "local.optim.beta1", "0.99999997615814209", "(as a float)");
+    expect_refused("momentum one", "local.optim.momentum", "1.0", "local.optim.momentum must be");
+    expect_refused("dp_sgd not object", "local.dp_sgd", "true", "local.dp_sgd must be an object");
+    expect_refused("dp_sgd clip zero", "local.dp_sgd.clip", "0", "local.dp_sgd.clip must be");
+    expect_refused("dp_sgd delta one", "local.dp_sgd.delta", "1.5", "local.dp_sgd.delta must be");
+    expect_refused("seed negative", "seed", "-1", "seed must be an integer in [0,");
+    expect_refused("deadline huge", "deadline_in_s", "1e300", "deadline_in_s must be a finite number");
+    expect_refused("model path elsewhere", "model_path", "\"https://evil.example/x\"",
+                   "model_path must be \"/v1/jobs/12/rounds/3/model\"");
+    expect_refused("update path other job", "update_path", "\"/v1/jobs/13/rounds/3/update\"", "update_path must be");
+    expect_refused("secagg n one", "secure_aggregation.n", "1", "secure_aggregation.n must be an integer in [2,");
+    expect_refused("secagg index out", "secure_aggregation.index", "5", "secure_aggregation.index must be an integer in [0, 4]");
+    expect_refused("secagg t over n", "secure_aggregation.t", "6", "secure_aggregation.t must be");
+    expect_refused("secagg d huge", "secure_aggregation.d", "9223372036854775807", "secure_aggregation.d must be");
+    expect_refused("secagg clip zero", "secure_aggregation.clip", "0", "secure_aggregation.clip must be");
+    expect_refused("secagg dp_count number", "secure_aggregation.dp_count", "1", "dp_count must be true or false");
+    expect_refused("secagg attempt not hex", "secure_aggregation.attempt", "\"ZZ\"", "lowercase hexadecimal");
+    expect_refused("secagg attempt long", "secure_aggregation.attempt", "\"0123456789abcdef0123456789\"",
+                   "secure_aggregation.attempt must be a string of 1 to 23");
+    expect_refused("secagg path", "secure_aggregation.path", "\"/v1/jobs/12/rounds/3/update\"",
+                   "secure_aggregation.path must be");
+    expect_refused("secagg not object", "secure_aggregation", "[]", "secure_aggregation must be an object");
+
+    /* what the encoder would write but the site refuse, it refuses to write */
+    gf_fed_task t = sample(0, 0);
+    snprintf(t.model, sizeof t.model, "mlp:bad");
+    char *json = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && !json && strstr(gf_last_error(), "would not decode"));
+    t = sample(0, 0);
+    t.local.batch = 0;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && !json && strstr(gf_last_error(), "local.batch"));
+}
+
+int main(void)
+{
+    test_round_trip();
+    test_refusals();
+    return check_summary();
+}
