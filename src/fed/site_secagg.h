@@ -1,5 +1,5 @@
 /* A site's part of a securely aggregated round, over the coordinator's
- * secagg routes (service/secround.h): keys and shares before training, the
+ * secagg routes (fed/secround.h): keys and shares before training, the
  * masked input instead of the plain update, and the unmask shares after.
  * The update is turned into x = [w * update, w] (or, under DP, the update
  * clipped to S plus this site's share of the noise, weight 1), quantised

@@ -1,7 +1,7 @@
 /* The secure-aggregation routes of a round (docs/api.md, "Secure
  * aggregation"): a site posts its signed key advertisement, shares, masked
  * input, consistency signature and unmask shares, and long-polls for the
- * key table, its inbox, the survivor lists and the unmask request. Bodies are fixed-size binary messages (service/secround.h); a
+ * key table, its inbox, the survivor lists and the unmask request. Bodies are fixed-size binary messages (fed/secround.h); a
  * refused one is answered with a JSON error and an audit line. */
 #include "service/coordinator_internal.h"
 
