@@ -248,18 +248,12 @@ static gf_status usage(gf_coordinator *c, const gf_http_request *req, const co_p
 {
     const char *tname = gf_https_query(req, "tenant"), *since = gf_https_query(req, "since");
     int64_t tid = 0;
-    if (who->role == CO_MEMBER) {
-        if (tname && strcmp(tname, who->tenant)) return co_refuse(resp, 404, GF_ERR_ARG, "no tenant \"%s\"", tname);
-        tid = who->tenant_id;
-    } else if (tname) {
-        gf_store_tenant t;
-        if (gf_store_tenant_get(c->store, tname, &t)) return co_refuse(resp, 404, GF_ERR_ARG, "no tenant \"%s\"", tname);
-        tid = t.id;
-    }
+    gf_status st = co_tenant_filter(c, who, tname, &tid, resp);
+    if (st) return st;
     if (since && (strlen(since) < 4 || strlen(since) > GF_STORE_TIME_LEN || since[0] < '0' || since[0] > '9'))
         return co_refuse(resp, 400, GF_ERR_ARG, "since: must be a date or time such as 2026-11-27 or 2026-11-27T10:00:00Z");
     json_t *rows = json_array(), *totals = json_object();
-    gf_status st = gf_store_ledger(c->store, tid, since, usage_row, rows);
+    st = gf_store_ledger(c->store, tid, since, usage_row, rows);
     if (!st) st = gf_store_ledger(c->store, tid, since, usage_sum, totals);
     json_t *tl = json_array();
     const char *k;

@@ -162,16 +162,10 @@ static gf_status grants_list(gf_coordinator *c, const gf_http_request *req, cons
 {
     const char *tname = gf_https_query(req, "tenant");
     int64_t tid = 0;
-    if (who->role == CO_MEMBER) {
-        if (tname && strcmp(tname, who->tenant)) return co_refuse(resp, 404, GF_ERR_ARG, "no tenant \"%s\"", tname);
-        tid = who->tenant_id;
-    } else if (tname) {
-        gf_store_tenant t;
-        if (gf_store_tenant_get(c->store, tname, &t)) return co_refuse(resp, 404, GF_ERR_ARG, "no tenant \"%s\"", tname);
-        tid = t.id;
-    }
+    gf_status st = co_tenant_filter(c, who, tname, &tid, resp);
+    if (st) return st;
     json_t *list = json_array();
-    gf_status st = gf_store_site_grants(c->store, tid, grant_json, list);
+    st = gf_store_site_grants(c->store, tid, grant_json, list);
     if (st) { json_decref(list); return st; }
     return co_reply(resp, 200, json_pack("{s:o}", "grants", list));
 }

@@ -112,3 +112,18 @@ gf_status co_job_for(gf_coordinator *c, const co_principal *p, int64_t id, gf_st
     }
     return co_refuse(resp, 404, GF_ERR_ARG, "no job %lld", (long long)id);   /* the same for another tenant's */
 }
+
+gf_status co_tenant_filter(gf_coordinator *c, const co_principal *who, const char *tname, int64_t *tid,
+                           gf_http_response *resp)
+{
+    *tid = 0;
+    if (who->role == CO_MEMBER) {            /* a member's own tenant only; another is a 404, as a missing one */
+        if (tname && strcmp(tname, who->tenant)) return co_refuse(resp, 404, GF_ERR_ARG, "no tenant \"%s\"", tname);
+        *tid = who->tenant_id;
+    } else if (tname) {
+        gf_store_tenant t;
+        if (gf_store_tenant_get(c->store, tname, &t)) return co_refuse(resp, 404, GF_ERR_ARG, "no tenant \"%s\"", tname);
+        *tid = t.id;
+    }
+    return GF_OK;
+}

@@ -106,6 +106,11 @@ void      co_token_used(gf_coordinator *c, int64_t token_id);
 /* Identifies the sender: GF_OK with *p filled in, or an error with
  * resp->status 401 and the reason (no credentials, bad token). */
 gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_principal *p, gf_http_response *resp);
+/* The tenant a listing with ?tenant=NAME covers for p: members their own
+ * (another name is a 404, as a missing tenant), operators the named one or,
+ * without a name, all (*tid = 0). */
+gf_status co_tenant_filter(gf_coordinator *c, const co_principal *p, const char *tname, int64_t *tid,
+                           gf_http_response *resp);
 /* Whether p may see job (operators: all; members: their tenant's). */
 int       co_job_visible(const co_principal *p, const gf_store_job *job);
 /* Reads job id for p: GF_OK, or 404 (also for another tenant's job). */
