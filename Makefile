@@ -14,6 +14,9 @@ BLAS_DEF := -DGF_OPENBLAS_OPENMP='"$(OPENBLAS_OPENMP)"'
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
 CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
 LDLIBS   += -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
+# htslib (VCF/BCF genotypes, src/data/vcf.c)
+CPPFLAGS += $(shell pkg-config --cflags htslib)
+LDLIBS   += $(shell pkg-config --libs htslib)
 LDFLAGS  += -fopenmp $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c))

@@ -66,6 +66,7 @@ int cmd_eval(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    if (*gf_dataset_note()) fprintf(stderr, "dataset: %s\n", gf_dataset_note());
     double loss, acc;
     const gf_dataset *d = train_split ? &train : &test;
     gf_model_evaluate(m, d->x, d->y, d->n, &loss, &acc);

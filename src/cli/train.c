@@ -350,6 +350,7 @@ int cmd_train(int argc, char **argv)
         rc = fail("dataset", st);
         goto done;
     }
+    if (*gf_dataset_note()) fprintf(stderr, "dataset: %s\n", gf_dataset_note());
 
     /* the cosine schedule spans the steps up to --epochs */
     const int64_t accum = t->cfg.accum > 1 ? t->cfg.accum : 1;

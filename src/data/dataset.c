@@ -11,9 +11,10 @@
 #include <sys/stat.h>
 
 #include "core/rng.h"
+#include "data/genome.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
-#define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2] | text:PATH | tokens:PATH"
+#define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2] | text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS]"
 
 void gf_dataset_free(gf_dataset *d)
 {
@@ -174,6 +175,7 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
     if (!train || !test) return gf_errorf(GF_ERR_ARG, "gf_dataset_open: no output datasets");
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
+    gf_dataset_note_clear();
     if (!spec || !*spec) return gf_errorf(GF_ERR_ARG, "empty dataset spec; " SPEC_FORMS);
 
     gf_status st;
@@ -190,6 +192,8 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
         st = open_csv(spec, spec + 4, train, test);
     } else if ((strncmp(spec, "text:", 5) == 0 && spec[5]) || (strncmp(spec, "tokens:", 7) == 0 && spec[7])) {
         st = open_tokens(spec, train, test);
+    } else if (strncmp(spec, "plink:", 6) == 0 || strncmp(spec, "vcf:", 4) == 0) {
+        st = gf_genome_open(spec, train, test);
     } else {
         return gf_errorf(GF_ERR_ARG, "unknown dataset spec '%s'; " SPEC_FORMS, spec);
     }
@@ -214,7 +218,9 @@ gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what)
         if (isfinite(d->x[i])) continue;
         return gf_errorf(GF_ERR_NUMERIC, "%s: sample %lld, feature %lld is %s",
                          what, (long long)(i / d->dim), (long long)(i % d->dim),
-                         isnan(d->x[i]) ? "NaN" : d->x[i] > 0 ? "+Inf" : "-Inf");
+                         isnan(d->x[i]) ? "NaN (a missing value: fill missing values first, "
+                                          "e.g. fill=mean in a plink: or vcf: spec)"
+                                        : d->x[i] > 0 ? "+Inf" : "-Inf");
     }
     return GF_OK;
 }

@@ -93,8 +93,53 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *                              label defaults to "label"; without test=, the
  *                              last 10% of rows (file order) are the test set.
  *   text:PATH | tokens:PATH    token streams (above); the last 10% of the
- *                              tokens are the test set. */
+ *                              tokens are the test set.
+ *   plink:PREFIX[,OPTS]        PLINK binary PREFIX.{bed,bim,fam}[.gz]
+ *   vcf:PATH[,OPTS]            VCF / BCF (htslib)
+ *     genotype datasets: one sample per row, one dosage feature per variant
+ *     (src/data/genome.h for the allele counted; missing calls are NaN).
+ *     OPTS, comma-separated:
+ *       pheno=CSV              phenotypes from a table keyed by sample id
+ *                              (id column id_col=NAME, else IID, else the first)
+ *       pheno_col=NAME|K       with pheno=: the column's name; for plink:
+ *                              without pheno=, the K-th .fam phenotype
+ *                              (1 = the sixth column, the default)
+ *       coding=12|01|class     integer phenotypes: PLINK's 1 control / 2 case
+ *                              (default), 0/1, or class ids as they are
+ *       binarize=median | threshold=T
+ *                              a quantitative phenotype becomes label 1 when
+ *                              above the median (of the kept samples) or T
+ *       fill=mean              missing calls become the variant's mean over
+ *                              the kept samples; without it they stay NaN and
+ *                              training refuses them
+ *       test_fraction=F[,seed=S]
+ *                              a pseudo-random F of the samples (fixed by S,
+ *                              default 0) is the test set; without it there
+ *                              is no test set
+ *     Samples with a missing phenotype (-9, NA, ...; 0 under coding=12) are
+ *     dropped and counted in gf_dataset_note(). vcf: needs pheno=. */
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
+
+/* Missing values. A reader marks a missing feature value (a missing
+ * genotype call, a missing cell) as NaN in x; training and evaluation refuse
+ * NaN (gf_dataset_check_finite), so missing values must be filled first.
+ * gf_dataset_fill_missing_mean replaces each NaN with the mean of its
+ * feature over the samples where it is present (0 for a feature missing in
+ * every sample); *filled (may be NULL) counts the values replaced,
+ * *empty_features (may be NULL) the features missing everywhere. */
+int64_t gf_dataset_count_missing(const gf_dataset *d);
+gf_status gf_dataset_fill_missing_mean(gf_dataset *d, int64_t *filled, int64_t *empty_features);
+
+/* Reads a whole file, raw or gzipped, into *buf (malloc'd, NUL-terminated,
+ * *len bytes before the NUL) under lim (NULL: the defaults): a regular file
+ * within max_file_bytes, at most max_inflated_bytes once decompressed. */
+gf_status gf_data_read_all(const char *path, const gf_data_limits *lim, char **buf, int64_t *len);
+
+/* A line about what the last gf_dataset_open on this thread read, for the
+ * CLI to print ("" if the reader has nothing to add): the genotype readers
+ * say how many samples and variants they kept, how many samples they
+ * dropped for a missing phenotype and how many missing calls they filled. */
+const char *gf_dataset_note(void);
 
 /* Fails with GF_ERR_NUMERIC naming the first non-finite feature, if any. */
 gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what);

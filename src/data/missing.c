@@ -1,0 +1,49 @@
+/* Missing values in a dataset's features (NaN in x, the readers' mark for a
+ * missing cell or call): counting them, and filling each with its feature's
+ * mean over the samples where it is present. Reader-independent, so the
+ * genotype readers and tabular readers share it. */
+#include "data/dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+int64_t gf_dataset_count_missing(const gf_dataset *d)
+{
+    if (!d || !d->x) return 0;
+    int64_t k = 0;
+    for (int64_t i = 0; i < d->n * d->dim; i++) k += isnan(d->x[i]);
+    return k;
+}
+
+gf_status gf_dataset_fill_missing_mean(gf_dataset *d, int64_t *filled, int64_t *empty_features)
+{
+    if (filled) *filled = 0;
+    if (empty_features) *empty_features = 0;
+    if (!d || d->tokens) return gf_errorf(GF_ERR_ARG, "missing values can only be filled in a feature dataset");
+    const int64_t n = d->n, dim = d->dim;
+    double *sum = calloc((size_t)(dim ? dim : 1), sizeof *sum);         /* (dim) */
+    int64_t *cnt = calloc((size_t)(dim ? dim : 1), sizeof *cnt);        /* (dim) */
+    if (!sum || !cnt) {
+        free(sum); free(cnt);
+        return gf_errorf(GF_ERR_NOMEM, "out of memory filling missing values (%lld features)", (long long)dim);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const float *r = d->x + i * dim;
+        for (int64_t j = 0; j < dim; j++)
+            if (!isnan(r[j])) { sum[j] += r[j]; cnt[j]++; }
+    }
+    int64_t k = 0, empty = 0;
+    for (int64_t j = 0; j < dim; j++) {
+        if (cnt[j] == n) continue;
+        if (cnt[j] == 0) empty++;
+        float mean = cnt[j] ? (float)(sum[j] / (double)cnt[j]) : 0.0f;
+        for (int64_t i = 0; i < n; i++) {
+            float *v = d->x + i * dim + j;
+            if (isnan(*v)) { *v = mean; k++; }
+        }
+    }
+    free(sum); free(cnt);
+    if (filled) *filled = k;
+    if (empty_features) *empty_features = empty;
+    return GF_OK;
+}
