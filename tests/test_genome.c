@@ -390,6 +390,22 @@ static void test_plink_bad(void)
     write_bytes(p, buf, len - 6, 0);
     expect_plink_error(gzp, "badgz.bed.gz: ", "gzip");
 
+    /* the limits: the decoded matrix, and inflation of a gzipped .bed */
+    gf_data_limits lim = gf_data_limits_default();
+    gf_genotypes g;
+    lim.max_inflated_bytes = 50 << 20;    /* the mouse .bed inflates to 5.9 MB, its floats take 94.9 MB */
+    CHECK(gf_plink_read(GEMMA, 1, &lim, &g) == GF_ERR_FORMAT && g.x == NULL);
+    CHECK(has(gf_last_error(), "mouse_hs1940.bed.gz: 1940 samples x 12226 variants is more than the decompressed size limit of 52428800 bytes"));
+    lim.max_inflated_bytes = 100;
+    unsigned char zeros[4096] = { 0x6c, 0x1b, 0x01 };
+    const char *bomb = write_plink("bomb", 0);
+    snprintf(p, sizeof p, "%s.bed", bomb);
+    unlink(p);
+    snprintf(p, sizeof p, "%s.bed.gz", bomb);
+    write_bytes(p, zeros, sizeof zeros, 1);
+    CHECK(gf_plink_read(bomb, 1, &lim, &g) == GF_ERR_FORMAT && g.x == NULL);
+    CHECK(has(gf_last_error(), "bomb.bed.gz: decompressed data exceeds the decompressed size limit of 100 bytes"));
+
     /* a missing file names itself */
     expect_plink_error(tmp("nothere"), "nothere.fam: cannot open", NULL);
 

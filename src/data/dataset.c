@@ -1,6 +1,7 @@
 /* Datasets in memory: opening a dataset spec into a train and a test set,
  * freeing, finiteness checks, subsets, gathering a batch, and the per-epoch
- * shuffle. File formats live in idx.c and csv.c, splits in partition.c. */
+ * shuffle. File formats live in idx.c and csv.c (genotypes: genome.c and
+ * the readers it calls), splits in partition.c. */
 #include "data/dataset.h"
 
 #include <errno.h>
