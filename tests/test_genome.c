@@ -247,7 +247,30 @@ static void test_plink_small(void)
     if (!st) {
         CHECK_NEAR(tr.x[2], 4.0 / 3.0, 1e-6);
         CHECK(gf_dataset_check_finite(&tr, "x") == GF_OK);
-        CHECK(has(gf_dataset_note(), "filled with variant means"));
+        CHECK(has(gf_dataset_note(), "filled with the training samples' variant means"));
+        gf_dataset_free(&tr); gf_dataset_free(&te);
+    }
+    /* with a test split, both splits are filled with the training split's means */
+    for (int seed = 0; seed < 6; seed++) {
+        gf_dataset rtr, rte;
+        snprintf(spec, sizeof spec, "plink:%s,test_fraction=0.5,seed=%d", prefix, seed);
+        st = gf_dataset_open(spec, &rtr, &rte);
+        snprintf(spec, sizeof spec, "plink:%s,test_fraction=0.5,seed=%d,fill=mean", prefix, seed);
+        st |= gf_dataset_open(spec, &tr, &te);
+        CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+        if (st) continue;
+        CHECK(tr.n == 2 && te.n == 2 && gf_dataset_count_missing(&rtr) + gf_dataset_count_missing(&rte) == 1);
+        for (int j = 0; j < 3; j++) {
+            double sum = 0;
+            int cnt = 0;
+            for (int i = 0; i < 2; i++) if (!isnan(rtr.x[i * 3 + j])) { sum += rtr.x[i * 3 + j]; cnt++; }
+            float mean = cnt ? (float)(sum / cnt) : 0.0f;
+            for (int i = 0; i < 2; i++) {
+                CHECK(tr.x[i * 3 + j] == (isnan(rtr.x[i * 3 + j]) ? mean : rtr.x[i * 3 + j]));
+                CHECK(te.x[i * 3 + j] == (isnan(rte.x[i * 3 + j]) ? mean : rte.x[i * 3 + j]));
+            }
+        }
+        gf_dataset_free(&rtr); gf_dataset_free(&rte);
         gf_dataset_free(&tr); gf_dataset_free(&te);
     }
     /* coding=class and threshold= on the same .fam column */
@@ -316,6 +339,14 @@ static void test_fill_generic(void)
     CHECK(gf_dataset_fill_missing_mean(&d, &filled, &empty) == GF_OK);
     CHECK(filled == 4 && empty == 0);
     CHECK(x[3] == 1.5f && x[1] == 4 && x[4] == 4 && x[8] == 4 && x[0] == 1 && x[5] == 5);
+    float means[3];
+    float z[] = { NAN, 7, 1,   NAN, NAN, NAN };   /* (2, 3) */
+    gf_dataset t = { .n = 2, .c = 1, .h = 1, .w = 3, .dim = 3, .x = z };
+    x[0] = 2; x[1] = NAN; x[2] = 4; x[3] = 6;     /* (3, 3): 2 NaN 4 / 6 4 5 / 2 4 4 */
+    CHECK(gf_dataset_feature_means(&d, means, &empty) == GF_OK && empty == 0);
+    CHECK(means[0] == 10.0f / 3 && means[1] == 4 && means[2] == 13.0f / 3);
+    CHECK(gf_dataset_fill_missing_with(&t, means) == 4);
+    CHECK(z[0] == 10.0f / 3 && z[1] == 7 && z[2] == 1 && z[3] == 10.0f / 3 && z[4] == 4 && z[5] == 13.0f / 3);
     float y[] = { NAN, 1, NAN, 2 };   /* feature 0 missing everywhere: 0 */
     gf_dataset e = { .n = 2, .c = 1, .h = 1, .w = 2, .dim = 2, .x = y };
     CHECK(gf_dataset_fill_missing_mean(&e, &filled, &empty) == GF_OK);

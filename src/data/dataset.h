@@ -110,8 +110,9 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *                              a quantitative phenotype becomes label 1 when
  *                              above the median (of the kept samples) or T
  *       fill=mean              missing calls become the variant's mean over
- *                              the kept samples; without it they stay NaN and
- *                              training refuses them
+ *                              the training samples (train and test alike);
+ *                              without it they stay NaN and training refuses
+ *                              them
  *       test_fraction=F[,seed=S]
  *                              a pseudo-random F of the samples (fixed by S,
  *                              default 0) is the test set; without it there
@@ -126,9 +127,14 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
  * gf_dataset_fill_missing_mean replaces each NaN with the mean of its
  * feature over the samples where it is present (0 for a feature missing in
  * every sample); *filled (may be NULL) counts the values replaced,
- * *empty_features (may be NULL) the features missing everywhere. */
+ * *empty_features (may be NULL) the features missing everywhere.
+ * To fill a test split as its training split, take the training split's
+ * gf_dataset_feature_means (means: (dim), same rule) and fill both with
+ * gf_dataset_fill_missing_with, which returns how many it replaced. */
 int64_t gf_dataset_count_missing(const gf_dataset *d);
 gf_status gf_dataset_fill_missing_mean(gf_dataset *d, int64_t *filled, int64_t *empty_features);
+gf_status gf_dataset_feature_means(const gf_dataset *d, float *means, int64_t *empty_features);
+int64_t gf_dataset_fill_missing_with(gf_dataset *d, const float *values);
 
 /* Reads a whole file, raw or gzipped, into *buf (malloc'd, NUL-terminated,
  * *len bytes before the NUL) under lim (NULL: the defaults): a regular file

@@ -1,8 +1,9 @@
 /* The plink: and vcf: dataset specs: parsing their options, then reading the
  * genotypes (plink.c, vcf.c), attaching the phenotype (.fam or a table keyed
  * by sample id, pheno.c), dropping and counting samples whose phenotype is
- * missing, applying the target rule, filling missing calls when asked
- * (missing.c) and splitting off a test set when asked. What was kept and
+ * missing, applying the target rule, splitting off a test set when asked
+ * and filling missing calls when asked (missing.c: each variant's mean over
+ * the training split, for train and test alike). What was kept and
  * dropped is told through gf_dataset_note(). */
 #include "data/genome.h"
 
@@ -184,8 +185,7 @@ gf_status gf_genome_open(const char *spec, gf_dataset *train, gf_dataset *test)
         o.rule.kind == GF_TARGET_CASE_CONTROL)
         num_classes = 2;
     if ((st = to_dataset(&g, idx, nk, labels, num_classes, &all))) goto out;
-    int64_t missing = gf_dataset_count_missing(&all), filled = 0, empty = 0;
-    if (o.fill_mean && (st = gf_dataset_fill_missing_mean(&all, &filled, &empty))) goto out;
+    int64_t missing = gf_dataset_count_missing(&all), empty = 0;
 
     int64_t n_test = 0;
     if (o.test_fraction > 0) {
@@ -213,6 +213,18 @@ gf_status gf_genome_open(const char *spec, gf_dataset *train, gf_dataset *test)
         test->dim = train->dim;
         test->num_classes = num_classes;
     }
+    /* fill with the training split's means, so test data is filled as training saw it */
+    if (o.fill_mean) {
+        float *means = malloc(sizeof *means * (size_t)train->dim);    /* (m) */
+        if (!means) { st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory", spec); goto out; }
+        st = gf_dataset_feature_means(train, means, &empty);
+        if (!st) {
+            gf_dataset_fill_missing_with(train, means);
+            gf_dataset_fill_missing_with(test, means);
+        }
+        free(means);
+        if (st) goto out;
+    }
     int64_t cls1 = 0;
     for (int64_t k = 0; k < nk; k++) cls1 += labels[idx[k]] == 1;
     char rule[64] = "";
@@ -222,8 +234,8 @@ gf_status gf_genome_open(const char *spec, gf_dataset *train, gf_dataset *test)
              "(%lld with label 1); %lld missing calls%s; %lld train, %lld test",
              path, (long long)g.n, (long long)g.m, (long long)nk, (long long)(g.n - nk),
              unused ? " (the phenotype table's other rows ignored)" : "", rule, (long long)cls1,
-             (long long)missing, o.fill_mean ? (empty ? " filled with variant means (some variants had no call: 0)"
-                                                       : " filled with variant means")
+             (long long)missing, o.fill_mean ? (empty ? " filled with the training samples' variant means (variants without a call there: 0)"
+                                                       : " filled with the training samples' variant means")
                                              : (missing ? " left NaN (training refuses them; add fill=mean)" : ""),
              (long long)(nk - n_test), (long long)n_test);
 out:
