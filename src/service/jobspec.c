@@ -481,8 +481,10 @@ static gf_status parse_common(const json_t *root, gf_jobspec *out)
     }
     memcpy(out->model, spec.canonical, sizeof out->model);
 
-    if ((st = get_string(root, "", "dataset", 1, 0, out->dataset, sizeof out->dataset))) return st;
-    if (gf_dataset_name_check(out->dataset)) {
+    /* a federated job's sites read their own data: "dataset" is only a label there */
+    int fed = out->kind == GF_JOB_FEDERATED;
+    if ((st = get_string(root, "", "dataset", !fed, fed, out->dataset, sizeof out->dataset))) return st;
+    if (out->dataset[0] && gf_dataset_name_check(out->dataset)) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(GF_ERR_ARG, "dataset: %s", msg);
@@ -822,7 +824,7 @@ static void sb_common(sbuf *b, const gf_jobspec *j)
     sb_puts(b, ",\"model\":");
     sb_str(b, j->model);
     sb_puts(b, ",\"dataset\":");
-    sb_str(b, j->dataset);
+    sb_str_or_null(b, j->dataset);
 }
 
 gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)

@@ -17,7 +17,7 @@ C="--coordinator $FED_URL"
 "$GF" dataset add d --path "$TMP/d" --public $C > /dev/null || fail "dataset add d"
 
 cat > "$TMP/job.json" <<SPEC
-{"name": "fmnist-small", "model": "mlp:784-32-10", "dataset": "fashion-mnist",
+{"name": "fmnist-small", "model": "mlp:784-32-10",
  "strategy": {"name": "fedavg"}, "rounds": 3, "sites": "all", "fraction": 1.0, "min_sites": 3,
  "round_deadline_s": 60, "local": {"epochs": 1, "steps": null, "batch": 32,
  "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}, "seed": 3, "eval": "d:test"}
