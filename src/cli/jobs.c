@@ -271,6 +271,18 @@ int cmd_status(int argc, char **argv)
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "reason")),
                central ? "epoch" : "round", (long long)json_integer_value(json_object_get(j, central ? "epoch" : "round")),
                (long long)json_integer_value(json_object_get(j, central ? "epochs_total" : "rounds_total")));
+        json_t *dp = json_object_get(j, "dp");
+        if (json_is_object(dp)) {     /* client-level DP: what the completed rounds spent */
+            json_t *eps = json_object_get(dp, "epsilon"), *budget = json_object_get(dp, "budget");
+            char seps[32] = "infinite", sbud[40] = "";
+            if (json_is_number(eps)) snprintf(seps, sizeof seps, "%.6g", json_number_value(eps));
+            if (json_is_number(budget)) snprintf(sbud, sizeof sbud, " of a budget of %.6g", json_number_value(budget));
+            printf("  dp: epsilon %s%s at delta %g (clip %g, noise %g; against the %s)\n", seps, sbud,
+                   json_number_value(json_object_get(dp, "delta")), json_number_value(json_object_get(dp, "clip")),
+                   json_number_value(json_object_get(dp, "noise")),
+                   json_is_string(json_object_get(dp, "against")) ? json_string_value(json_object_get(dp, "against"))
+                                                                  : "coordinator");
+        }
         if (json_is_string(json_object_get(j, "waiting")))
             printf("  %s\n", json_string_value(json_object_get(j, "waiting")));
         size_t e;

@@ -86,6 +86,8 @@ assert "privacy budget" in s["reason"], s["reason"]
 dp = s["dp"]
 assert abs(dp["epsilon"] - 9.009959) < 1e-5 and dp["budget"] == 10 and dp["clip"] == 0.5 and dp["noise"] == 1, dp' \
   && ok "dp: the job stopped after round 3, epsilon 9.009959 <= 10 reported" || fail "dp job: $("$GF" status $jn $C --json | head -c 400)"
+"$GF" status $jn $C | grep -q "^  dp: epsilon 9.00996 of a budget of 10 at delta 1e-05 (clip 0.5, noise 1;" \
+  && ok "dp: plain gf status shows epsilon and its budget" || fail "dp: plain status: $("$GF" status $jn $C | head -3)"
 "$GF" download $jn --out "$TMP/dp.safetensors" $C > /dev/null && grep -q '"gf.dp_epsilon":"9.00995' "$TMP/dp.safetensors" \
   && ok "dp: the model's metadata carries epsilon" || fail "dp: no gf.dp_epsilon in the model"
 jn=$((jn+1))
