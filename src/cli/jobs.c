@@ -310,6 +310,12 @@ int cmd_status(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(r, "sites")),
                    json_number_value(json_object_get(r, "duration_s")), sloss, sacc);
         }
+        json_t *dec = json_object_get(j, "declines");
+        if (json_array_size(dec)) printf("  declined (each site's last):\n");
+        json_array_foreach(dec, k, r)
+            printf("    %s, round %lld: %s\n", json_string_value(json_object_get(r, "site")),
+                   (long long)json_integer_value(json_object_get(r, "round")),
+                   json_string_value(json_object_get(r, "reason")));
     }
     json_decref(j);
     free(resp);

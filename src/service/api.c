@@ -24,6 +24,7 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
+#include "service/site_declines.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
@@ -325,6 +326,8 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
         if (!st && job.state != GF_STORE_JOB_QUEUED && job.state != GF_STORE_JOB_RUNNING)
             st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);
         json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
+    } else {                        /* each site's last decline of this job, with its reason */
+        json_object_set_new(out, "declines", gf_site_declines_json(c->data_dir, id));
     }
     gf_jobspec spec;
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
@@ -356,7 +359,9 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
         for (int i = 0; i < j->nparts; i++) {
             const gf_fedjob_part *p = &j->parts[i];
             json_t *o = json_pack("{s:s,s:b,s:b}", "site", p->name, "sent", p->sent, "declined", p->declined);
-            if (p->declined) json_object_set_new(o, "reason", json_string(p->decline_reason));
+            char why[GF_SITE_DECLINE_REASON_MAX + 4];
+            gf_site_decline_clean(why, sizeof why, p->decline_reason);
+            if (p->declined) json_object_set_new(o, "reason", json_string(why));
             json_array_append_new(sites, o);
         }
         json_object_set_new(out, "current", json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round,
@@ -624,6 +629,13 @@ static gf_status decline(gf_coordinator *c, const gf_http_request *req, int64_t 
     co_audit(c, req->peer, "site.declined",
              json_pack("{s:I,s:I,s:s}", "job", (json_int_t)id, "round", (json_int_t)round, "reason", reason));
     co_log(c, "%s declined job %lld round %lld: %s", req->peer, (long long)id, (long long)round, reason);
+    char at[32];                    /* kept for gf status and the API after the job has ended */
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gf_site_declines_record(c->data_dir, id, req->peer, round, reason, at))
+        co_log(c, "job %lld: the decline of %s is not kept: %s", (long long)id, req->peer, gf_last_error());
     return co_reply(resp, 200, json_pack("{s:b}", "declined", 1));
 }
 
