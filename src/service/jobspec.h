@@ -1,6 +1,7 @@
 /* Job specs: the JSON a model builder submits, parsed and validated into a
  * gf_jobspec, and the canonical JSON of a parsed spec that the coordinator
- * stores. Two kinds:
+ * stores (every key, type, range and default: docs/jobspec.md, checked
+ * against this parser by tests/test_jobspec_doc.c). Two kinds:
  *
  *   federated (the default; "kind": "federated")
  *     {"name": "fmnist-fedavg", "model": "cnn", "dataset": "fashion-mnist",
