@@ -92,6 +92,7 @@ static int prepare_data(const char *spec, const char *partition, const char *sha
     gf_partition part = {0};
     int rc = 1;
     if (gf_dataset_open(spec, &all, &test)) { fprintf(stderr, "gf site: --data: %s\n", gf_last_error()); goto out; }
+    cli_print_data("site", spec, &all, &test);
     if (partition || shard) {
         long i = -1, n = -1;
         char tail;

@@ -79,6 +79,10 @@ static gf_status check_datasets(gf_coordinator *c, const gf_jobspec *spec, int64
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(st, "eval: %s", msg);
     }
+    if (spec->kind == GF_JOB_FEDERATED && spec->eval[0] && !train && !strncmp(resolved, "csv:", 4) &&
+        !strstr(resolved, ",test="))    /* a CSV registered without a test file has no test split */
+        return gf_errorf(GF_ERR_ARG, "eval: dataset \"%s\" has no test split (it was registered without a test "
+                         "file): name %s:train, or register the dataset with a test file", name, name);
     return GF_OK;
 }
 
