@@ -113,7 +113,7 @@ static void test_federated_example(void)
                          "\"rounds\":50,\"sites\":\"all\",\"fraction\":1.0,\"min_sites\":10,"
                          "\"round_deadline_s\":600.0,\"local\":{\"epochs\":1,\"steps\":null,\"batch\":64,"
                          "\"optim\":{\"name\":\"sgd\",\"lr\":0.05,\"momentum\":0.9,\"weight_decay\":0.0},\"dp_sgd\":null},"
-                         "\"seed\":1,\"eval\":\"fashion-mnist:test\",\"secure_aggregation\":null,\"dp\":null}"),
+                         "\"seed\":1,\"eval\":\"fashion-mnist:test\",\"eval_every\":0,\"secure_aggregation\":null,\"dp\":null}"),
               "%s", s ? s : "(null)");
     free(s);
     gf_jobspec_free(&j);
@@ -197,7 +197,7 @@ static void test_variants(void)
                          "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
                          "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4},"
                          "\"dp_sgd\":{\"noise\":1.1,\"clip\":2}},\"seed\":0,"
-                         "\"eval\":null,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
+                         "\"eval\":null,\"eval_every\":0,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
                          "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8,\"adaptive\":{\"quantile\":0.7}}}", &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
     if (!st) {

@@ -244,6 +244,22 @@ int cmd_submit(int argc, char **argv)
     return w.wait ? wait_job("submit", &a, id, &w) : 0;
 }
 
+/* One line of a site's (or the weighted) evaluation: "-" for a metric not reported. */
+static void print_site_eval(long long round, const char *who, const json_t *e)
+{
+    static const char *const keys[] = { "loss", "accuracy", "auc", "sensitivity", "specificity" };
+    static const char *const labels[] = { "loss", "acc", "auc", "sens", "spec" };
+    char line[400];
+    int n = snprintf(line, sizeof line, "    round %4lld  %-16s %6lld samples", round, who ? who : "?",
+                     (long long)json_integer_value(json_object_get(e, "samples")));
+    for (int i = 0; i < 5 && n > 0 && (size_t)n < sizeof line; i++) {
+        json_t *v = json_object_get(e, keys[i]);
+        if (json_is_number(v)) n += snprintf(line + n, sizeof line - (size_t)n, "  %s %.4f", labels[i], json_number_value(v));
+        else if (i < 2) n += snprintf(line + n, sizeof line - (size_t)n, "  %s -", labels[i]);
+    }
+    printf("%s\n", line);
+}
+
 int cmd_status(int argc, char **argv)
 {
     job_args a;
@@ -309,6 +325,15 @@ int cmd_status(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(r, "round")),
                    (long long)json_integer_value(json_object_get(r, "sites")),
                    json_number_value(json_object_get(r, "duration_s")), sloss, sacc);
+        }
+        json_t *sev = json_object_get(j, "site_eval");
+        if (json_array_size(sev)) printf("  evaluation at the sites (global model after round R, on each site's test split):\n");
+        json_array_foreach(sev, k, r) {
+            size_t m;
+            json_t *se;
+            json_array_foreach(json_object_get(r, "sites"), m, se)
+                print_site_eval(json_integer_value(json_object_get(r, "round")), json_string_value(json_object_get(se, "site")), se);
+            print_site_eval(json_integer_value(json_object_get(r, "round")), "weighted", json_object_get(r, "weighted"));
         }
         json_t *dec = json_object_get(j, "declines");
         if (json_array_size(dec)) printf("  declined (each site's last):\n");

@@ -120,6 +120,8 @@ typedef struct {
         gf_dpsgd_config dpsgd;            /* "dp_sgd" (enabled 0 when null/absent) */
     } local;
     char eval[GF_JOBSPEC_STR_MAX];        /* "" = null (default) */
+    int eval_every;                       /* sites evaluate every N rounds and the final
+                                           * model; 0..1e6, default 0 (none) */
     char *secure_aggregation_json;        /* malloc'd canonical JSON object, NULL when absent */
     char *dp_json;                        /* likewise */
     gf_dp_config dp;                      /* parsed "dp" (enabled 0 when absent) */
