@@ -334,8 +334,9 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
         json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
     } else {                        /* each site's last decline of this job, with its reason */
         json_object_set_new(out, "declines", gf_site_declines_json(c->data_dir, id));
-        /* the sites' evaluations of the global model, per round (the same window as rounds) */
-        json_object_set_new(out, "site_eval", gf_site_evals_json(c->data_dir, id, w.from, limit));
+        /* the sites' evaluations of the global model, per round: the rounds'
+         * window and the round before it (its sites report during the next) */
+        json_object_set_new(out, "site_eval", gf_site_evals_json(c->data_dir, id, w.from > 0 ? w.from - 1 : 0, limit + 1));
     }
     gf_jobspec spec;
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
