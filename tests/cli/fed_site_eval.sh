@@ -99,6 +99,25 @@ grep -q "^    round    3  s1                   40 samples  loss [0-9.]*  acc [0-
   && ok "plain gf status shows each site's and the weighted evaluation" || fail "plain status: $(cat "$TMP/status.txt")"
 grep -q '"site.evaluated"' "$TMP/data/audit.log" && grep -q '"eval.closed".*"evaluated":3,"declined":1' "$TMP/data/audit.log" \
   && ok "the reports and the evaluation round are audited" || fail "audit: $(grep eval "$TMP/data/audit.log" | tail -3)"
+# under secure aggregation too (the sites' flow differs: keys first, then the
+# model): every round's model and the final one, as gf eval scores them
+sed -e 's/"rounds": 3/"rounds": 2/' -e 's/"eval_every": 2/"eval_every": 1, "secure_aggregation": {}/' \
+    -e 's/site-eval/site-eval-secure/' "$TMP/job.json" > "$TMP/job2.json"
+"$GF" submit "$TMP/job2.json" $C --wait --timeout 120 > /dev/null || fail "secure job: $("$GF" status 2 $C | tail -3)"
+"$GF" download 2 --out "$TMP/secure.safetensors" $C > /dev/null || fail "download 2"
+"$GF" eval --model-file "$TMP/secure.safetensors" --dataset "csv:$TMP/s1-train.csv,test=$TMP/s1-test.csv" --threads 1 --json \
+  2>/dev/null | tail -1 > "$TMP/eval2.json"
+"$GF" status 2 $C --json | /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin); g = json.load(open(sys.argv[1]))
+ev = s["site_eval"]
+assert s["spec"]["secure_aggregation"] is not None and [r["round"] for r in ev] == [1, 2], ev
+assert all([x["site"] for x in r["sites"]] == ["s0", "s1", "s2"] for r in ev), ev
+s1 = ev[-1]["sites"][1]
+assert abs(s1["accuracy"] - g["test_accuracy"]) < 1e-9 and abs(s1["loss"] - g["test_loss"]) < 1e-6, (s1, g)' "$TMP/eval2.json" \
+  && ok "secure aggregation: rounds 1 and 2 evaluated at the sites, the final one as gf eval of the download" \
+  || fail "secure job site_eval: $("$GF" status 2 $C --json | head -c 800)"
+
 # a report outside an evaluating round is refused, and the codec refuses a bad one
 SC="--cacert $TMP/pki/coordinator/ca.crt --cert $TMP/pki/sites/s0/site.crt --key $TMP/pki/sites/s0/site.key"
 code=$(curl -s -o "$TMP/r" -w '%{http_code}' $SC -X POST --data-binary '{"samples":1}' "${FED_URL}v1/jobs/1/rounds/2/eval")
