@@ -371,11 +371,13 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
             char why[GF_SITE_DECLINE_REASON_MAX + 4];
             gf_site_decline_clean(why, sizeof why, p->decline_reason);
             if (p->declined) json_object_set_new(o, "reason", json_string(why));
+            if (gf_fedjob_round_evaluates(j)) json_object_set_new(o, "evaluated", json_boolean(p->evaluated));
             json_array_append_new(sites, o);
         }
-        json_object_set_new(out, "current", json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round,
-                                                      "received", j->received, "sites", sites,
-                                                      "deadline_in_s", j->deadline - gf_now()));
+        json_t *cur = json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round, "received", j->received,
+                                "sites", sites, "deadline_in_s", j->deadline - gf_now());
+        if (cur && j->eval_round) json_object_set_new(cur, "evaluates_final_model", json_true());
+        json_object_set_new(out, "current", cur);
     }
     pthread_mutex_unlock(&c->lock);
     if (st) { json_decref(out); return st; }
