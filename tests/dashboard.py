@@ -394,9 +394,30 @@ def federated_checks(b, args, token):
               '%s after refreshes: %r (rounds counted twice?)' % (cid, ch))
     names = b.text('#site-names')
     check('s0' in names and 's1' in names, 'the last round\'s sites: %r' % names)
+    # per-site evaluation ("eval_every": 2): the weighted site accuracy in the
+    # accuracy chart at the evaluated rounds, and the latest round's table
+    job = api_get(args, token, '/v1/jobs/%s' % args.fed_job)
+    ev = {e['round']: e for e in job['site_eval']}
+    check(sorted(ev) == [r for r in range(2, n + 1, 2)], 'site_eval rounds: %r' % sorted(ev))
+    series = [d for d in b.chart('chart-accuracy')['datasets'] if d['label'] == 'at the sites (weighted)']
+    check(len(series) == 1, 'no weighted site accuracy series in the accuracy chart')
+    want = [ev[r]['weighted']['accuracy'] if r in ev else None for r in range(1, n + 1)]
+    got = series[0]['data']
+    check(all((g is None) == (w is None) and (w is None or abs(g - w) < 1e-9) for g, w in zip(got, want)),
+          'weighted site accuracy in the chart %r, the API %r' % (got, want))
+    b.wait('#panel-site-eval', lambda: b.visible('#panel-site-eval'))
+    rows = b.js('return Array.from(document.querySelectorAll("#site-eval-body tr"))'
+                '.map(r => Array.from(r.cells).map(c => c.textContent))')
+    last = ev[max(ev)]
+    check([r[0] for r in rows] == [x['site'] for x in last['sites']] + ['weighted by test samples'],
+          'site evaluation rows: %r' % rows)
+    for r, x in zip(rows, last['sites'] + [last['weighted']]):
+        check(r[1] == '{:,}'.format(x['samples']) and r[3] == '%.1f%%' % (100 * x['accuracy']),
+              'site evaluation row %r, the API %r' % (r, x))
+    check('after round %d' % max(ev) in b.text('#site-eval-round'), 'site evaluation title: %r' % b.text('#site-eval-round'))
     check(not b.error_text(), 'the federated job page shows an error: %s' % b.error_text())
-    ok('federated job %s: %d rounds in the loss, accuracy and sites charts, still %d after refreshes; sites %s'
-       % (args.fed_job, n, n, names.strip()))
+    ok('federated job %s: %d rounds in the loss, accuracy and sites charts, still %d after refreshes; sites %s; '
+       'per-site evaluation of rounds %s in the chart and the table' % (args.fed_job, n, n, names.strip(), sorted(ev)))
     sign_out(b)
 
 

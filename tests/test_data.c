@@ -445,7 +445,7 @@ static void test_csv(void)
 
 static void test_csv_spec(void)
 {
-    /* 25 rows: the last 2 (10%, rounded down) become the test set */
+    /* 25 rows, no test= nor test_fraction=: no test split, every row trains */
     char text[1024];
     size_t used = (size_t)snprintf(text, sizeof text, "x,cls\n");
     for (int i = 0; i < 25; i++) used += (size_t)snprintf(text + used, sizeof text - used, "%d,%d\n", i, i % 3);
@@ -456,11 +456,46 @@ static void test_csv_spec(void)
     gf_status st = gf_dataset_open(spec, &tr, &te);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
     if (!st) {
-        CHECK(tr.n == 23 && te.n == 2 && tr.dim == 1 && te.dim == 1);
-        CHECK(tr.x[22] == 22.0f && te.x[0] == 23.0f && te.x[1] == 24.0f && te.y[1] == 0);
-        CHECK(tr.num_classes == 3 && te.num_classes == 3);
+        CHECK(tr.n == 25 && te.n == 0 && tr.dim == 1 && te.dim == 1 && te.x == NULL);
+        CHECK(tr.x[24] == 24.0f && tr.num_classes == 3 && te.num_classes == 3);
         gf_dataset_free(&tr); gf_dataset_free(&te);
     }
+    /* test_fraction=0.2: round(0.2 * 25) = 5 rows drawn, both halves in file
+     * order, together every row once; the same draw for the same row count */
+    for (int rep = 0; rep < 2; rep++) {
+        snprintf(spec, sizeof spec, "csv:%s,label=cls,test_fraction=0.2", p);
+        st = gf_dataset_open(spec, &tr, &te);
+        CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+        if (st) break;
+        CHECK(tr.n == 20 && te.n == 5 && te.dim == 1);
+        int seen[25] = {0}, ordered = 1;
+        for (int64_t i = 0; i < tr.n; i++) { seen[(int)tr.x[i]]++; if (i && tr.x[i] <= tr.x[i - 1]) ordered = 0; }
+        for (int64_t i = 0; i < te.n; i++) { seen[(int)te.x[i]]++; if (i && te.x[i] <= te.x[i - 1]) ordered = 0; }
+        int once = 1, last_five = 1;
+        for (int i = 0; i < 25; i++) once &= seen[i] == 1;
+        for (int64_t i = 0; i < te.n; i++) last_five &= te.x[i] >= 20.0f;
+        for (int64_t i = 0; i < te.n; i++) CHECK(te.y[i] == (int)te.x[i] % 3);   /* labels travel with rows */
+        CHECK(once && ordered && !last_five);     /* a draw, not the tail of the file */
+        static float first[5];
+        if (rep == 0) for (int i = 0; i < 5; i++) first[i] = te.x[i];
+        else for (int i = 0; i < 5; i++) CHECK(first[i] == te.x[i]);
+        gf_dataset_free(&tr); gf_dataset_free(&te);
+    }
+    /* bounds: at least one row each side; bad fractions and both options refused */
+    snprintf(spec, sizeof spec, "csv:%s,label=cls,test_fraction=0.001", p);
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_OK && tr.n == 24 && te.n == 1);
+    gf_dataset_free(&tr); gf_dataset_free(&te);
+    snprintf(spec, sizeof spec, "csv:%s,label=cls,test_fraction=0.999", p);
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_OK && tr.n == 1 && te.n == 24);
+    gf_dataset_free(&tr); gf_dataset_free(&te);
+    const char *bad[] = { "0", "1", "-0.1", "0.5x", "nan", "" };
+    for (int i = 0; i < 6; i++) {
+        snprintf(spec, sizeof spec, "csv:%s,label=cls,test_fraction=%s", p, bad[i]);
+        st = gf_dataset_open(spec, &tr, &te);
+        CHECK_MSG(st == GF_ERR_ARG && has("test_fraction") && tr.x == NULL, "test_fraction=%s: %d", bad[i], st);
+    }
+    snprintf(spec, sizeof spec, "csv:%s,label=cls,test=%s,test_fraction=0.5", p, p);
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_ARG && has("not both"));
     /* default label column is "label"; test= gives the test set */
     const char *a = write_text("tr.csv", "label,f\n0,1\n1,2\n");
     const char *b = write_text("te.csv", "label,f\n4,9\n");
@@ -478,8 +513,11 @@ static void test_csv_spec(void)
     snprintf(spec, sizeof spec, "csv:%s,lable=x", a);
     CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_ARG && has("lable=x"));
     const char *one = write_text("one.csv", "label,f\n0,1\n");
-    snprintf(spec, sizeof spec, "csv:%s", one);
+    snprintf(spec, sizeof spec, "csv:%s,test_fraction=0.5", one);
     CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("split"));
+    snprintf(spec, sizeof spec, "csv:%s", one);      /* one row and no test split: fine */
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_OK && tr.n == 1 && te.n == 0);
+    gf_dataset_free(&tr); gf_dataset_free(&te);
 
     CHECK(gf_dataset_open("mnist-ish", &tr, &te) == GF_ERR_ARG && has("mnist-ish")
           && has("fashion-mnist") && has("idx:DIR") && has("csv:PATH"));

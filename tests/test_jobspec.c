@@ -113,7 +113,7 @@ static void test_federated_example(void)
                          "\"rounds\":50,\"sites\":\"all\",\"fraction\":1.0,\"min_sites\":10,"
                          "\"round_deadline_s\":600.0,\"local\":{\"epochs\":1,\"steps\":null,\"batch\":64,"
                          "\"optim\":{\"name\":\"sgd\",\"lr\":0.05,\"momentum\":0.9,\"weight_decay\":0.0},\"dp_sgd\":null},"
-                         "\"seed\":1,\"eval\":\"fashion-mnist:test\",\"secure_aggregation\":null,\"dp\":null}"),
+                         "\"seed\":1,\"eval\":\"fashion-mnist:test\",\"eval_every\":0,\"secure_aggregation\":null,\"dp\":null}"),
               "%s", s ? s : "(null)");
     free(s);
     gf_jobspec_free(&j);
@@ -197,7 +197,7 @@ static void test_variants(void)
                          "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
                          "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4},"
                          "\"dp_sgd\":{\"noise\":1.1,\"clip\":2}},\"seed\":0,"
-                         "\"eval\":null,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
+                         "\"eval\":null,\"eval_every\":0,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
                          "\"dp\":{\"noise\":1.1,\"clip\":1,\"epsilon\":8,\"adaptive\":{\"quantile\":0.7}}}", &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());
     if (!st) {
@@ -381,10 +381,12 @@ static const bad_case bad_cases[] = {
       "name: required key missing", NULL },
     { "{\"name\":\"a\",\"dataset\":\"d\",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG,
       "model: required key missing", NULL },
-    { "{\"name\":\"a\",\"model\":\"cnn\",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG,
+    { "{\"kind\":\"central\",\"name\":\"a\",\"model\":\"cnn\"}", GF_ERR_ARG,
       "dataset: required key missing", NULL },
+    { "{\"kind\":\"central\",\"name\":\"a\",\"model\":\"cnn\",\"dataset\":null}", GF_ERR_ARG,
+      "dataset: must be a non-empty string, got null", NULL },
     { "{\"name\":\"a\",\"model\":\"cnn\",\"dataset\":\"\",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG,
-      "dataset: must be a non-empty string, got \"\"", NULL },
+      "dataset: must be null or a non-empty string, got \"\"", NULL },
     /* names and sites */
     { "{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"model\":\"cnn\","
       "\"dataset\":\"d\",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG,
@@ -478,8 +480,33 @@ static void test_size_limit(void)
     free(buf);
 }
 
+/* A federated job's "dataset" is an optional label: absent and null both
+ * give "" and the canonical form says null; parsing that again is equal. */
+static void test_fed_dataset_optional(void)
+{
+    const char *specs[] = {
+        "{\"name\":\"a\",\"model\":\"mlp:4-3\",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}}",
+        "{\"name\":\"a\",\"model\":\"mlp:4-3\",\"dataset\":null,\"rounds\":2,\"strategy\":{\"name\":\"fedavg\"}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        gf_jobspec j, k;
+        gf_status st = parse(specs[i], &j);
+        CHECK_MSG(st == GF_OK, "spec %d: %s", i, gf_last_error());
+        if (st) continue;
+        CHECK(j.dataset[0] == '\0');
+        char *s = NULL;
+        CHECK(gf_jobspec_to_json(&j, &s) == GF_OK && s);
+        CHECK_MSG(s && strstr(s, ",\"dataset\":null,"), "%s", s ? s : "(null)");
+        CHECK(s && gf_jobspec_parse(s, strlen(s), &k) == GF_OK && k.dataset[0] == '\0');
+        gf_jobspec_free(&k);
+        free(s);
+        gf_jobspec_free(&j);
+    }
+}
+
 int main(void)
 {
+    test_fed_dataset_optional();
     test_federated_example();
     test_central_example();
     test_defaults();

@@ -58,6 +58,54 @@ static int same(const gf_fed_task *a, const gf_fed_task *b)
              a->secagg.pub.dp_count_noise_std == b->secagg.pub.dp_count_noise_std));
 }
 
+/* "evaluate": absent by default; when set it travels with its path and
+ * "only"; an evaluation-only round cannot be a secure one; a wrong path,
+ * a missing or non-boolean "only" and unknown keys are refused. */
+static void test_evaluate(void)
+{
+    for (int only = 0; only < 2; only++) {
+        gf_fed_task t = sample(0, 0), back;
+        t.evaluate.enabled = 1;
+        t.evaluate.only = only;
+        char *json = NULL;
+        CHECK_MSG(gf_fed_task_encode(&t, &json) == GF_OK, "%s", gf_last_error());
+        if (!json) continue;
+        CHECK(strstr(json, only ? "\"evaluate\":{\"path\":\"/v1/jobs/12/rounds/3/eval\",\"only\":true}"
+                                : "\"evaluate\":{\"path\":\"/v1/jobs/12/rounds/3/eval\",\"only\":false}") != NULL);
+        CHECK(gf_fed_task_decode(json, strlen(json), &back) == GF_OK && back.evaluate.enabled &&
+              back.evaluate.only == only && !strcmp(back.evaluate.path, "/v1/jobs/12/rounds/3/eval"));
+        free(json);
+    }
+    gf_fed_task t = sample(0, 0), back;
+    char *json = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json && !strstr(json, "evaluate"));
+    CHECK(json && gf_fed_task_decode(json, strlen(json), &back) == GF_OK && !back.evaluate.enabled);
+    free(json);
+    t = sample(1, 0);
+    t.evaluate.enabled = t.evaluate.only = 1;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && !json);
+    const char *good = "{\"job\":12,\"name\":\"n\",\"tenant\":null,\"site\":\"s\",\"round\":3,"
+        "\"model\":\"mlp:4-2\",\"strategy\":\"fedavg\",\"mu\":0,\"local\":{\"epochs\":1,\"steps\":null,"
+        "\"batch\":8,\"optim\":{\"name\":\"sgd\",\"lr\":0.1,\"momentum\":0,\"weight_decay\":0,\"beta1\":0.9,"
+        "\"beta2\":0.999,\"eps\":1e-8}},\"seed\":1,\"deadline_in_s\":5,\"model_path\":\"/v1/jobs/12/rounds/3/model\","
+        "\"update_path\":\"/v1/jobs/12/rounds/3/update\",\"evaluate\":%s}";
+    const char *bad[][2] = {
+        { "{\"path\":\"/v1/jobs/12/rounds/4/eval\",\"only\":false}", "evaluate.path must be" },
+        { "{\"path\":\"/v1/jobs/12/rounds/3/eval\"}", "evaluate.only is missing" },
+        { "{\"path\":\"/v1/jobs/12/rounds/3/eval\",\"only\":1}", "evaluate.only must be true or false" },
+        { "{\"path\":\"/v1/jobs/12/rounds/3/eval\",\"only\":true,\"x\":1}", "unknown key \"x\" in evaluate" },
+        { "true", "evaluate must be an object" },
+    };
+    char text[2048];
+    snprintf(text, sizeof text, good, "{\"path\":\"/v1/jobs/12/rounds/3/eval\",\"only\":true}");
+    CHECK_MSG(gf_fed_task_decode(text, strlen(text), &back) == GF_OK && back.evaluate.only, "%s", gf_last_error());
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, good, bad[i][0]);
+        gf_status st = gf_fed_task_decode(text, strlen(text), &back);
+        CHECK_MSG(st == GF_ERR_FORMAT && strstr(gf_last_error(), bad[i][1]), "%s: %s", bad[i][0], gf_last_error());
+    }
+}
+
 static void test_round_trip(void)
 {
     for (int secure = 0; secure < 2; secure++)
@@ -209,6 +257,7 @@ static void test_refusals(void)
 int main(void)
 {
     test_round_trip();
+    test_evaluate();
     test_refusals();
     return check_summary();
 }

@@ -335,6 +335,7 @@
       $('job-resources').replaceChildren();
       $('job-usage').replaceChildren();
       show($('panel-fed'), false);
+      show($('panel-site-eval'), false);
       show($('panel-central'), false);
       show($('dp-budget'), false);
       show($('job-logs'), false);
@@ -378,7 +379,7 @@
       const id = route.id;
       /* Rounds are fetched once, then only the ones not seen yet (rounds_after):
        * a long job's page stays cheap to refresh. */
-      if (this.roundsOf !== id) { this.roundsOf = id; this.rounds = []; }
+      if (this.roundsOf !== id) { this.roundsOf = id; this.rounds = []; this.siteEval = {}; }
       const seen = this.rounds.length ? this.rounds[this.rounds.length - 1].round : 0;
       const path = '/v1/jobs/' + encodeURIComponent(id) +
         (seen ? '?rounds_after=' + seen : '?rounds_limit=1000000000');
@@ -387,6 +388,10 @@
       if (this.roundsOf !== id) return;
       for (const r of job.rounds || []) if (r.round > seen) this.rounds.push(r);
       job.rounds = this.rounds;
+      /* per-site evaluations come for the rounds of the window and the one
+       * before it (its sites report during the next round): kept by round */
+      for (const e of job.site_eval || []) this.siteEval[e.round] = e;
+      job.site_eval = Object.values(this.siteEval).sort((a, b) => a.round - b.round);
       this.job = job;
       this.render(job);
       if (this.logStream) await this.loadLogs(live);
@@ -415,9 +420,14 @@
         const labels = rounds.map((r) => r.round);
         setText('chart-loss-title', 'Training loss per round');
         setText('chart-accuracy-title', 'Accuracy per round');
+        const byRound = {};
+        for (const e of job.site_eval || []) byRound[e.round] = e.weighted || {};
+        const acc = [lineSeries('accuracy', rounds.map((r) => numOrNull(r.accuracy)), PALETTE[1])];
+        if ((job.site_eval || []).length)
+          acc.push(lineSeries('at the sites (weighted)', rounds.map((r) => numOrNull((byRound[r.round] || {}).accuracy)), PALETTE[2]));
         this.plot(labels,
-          [lineSeries('train loss', rounds.map((r) => numOrNull(r.train_loss)), PALETTE[0])],
-          [lineSeries('accuracy', rounds.map((r) => numOrNull(r.accuracy)), PALETTE[1])]);
+          [lineSeries('train loss', rounds.map((r) => numOrNull(r.train_loss)), PALETTE[0])], acc);
+        this.renderSiteEval(job.site_eval || []);
         setSeries(this.charts.sites, labels, [{ label: 'sites', data: rounds.map((r) => numOrNull(r.sites)),
           color: PALETTE[3], bg: PALETTE[3] + 'bb', borderWidth: 0, borderRadius: 3, maxBarThickness: 28 }]);
         this.renderSites(rounds);
@@ -451,6 +461,19 @@
       const items = names.map((n) => el('li', { className: 'chip' }, n));
       if (!items.length) items.push(el('li', { className: 'muted' }, last ? 'No site names reported.' : 'No round has completed yet.'));
       $('site-names').replaceChildren(...items);
+    },
+
+    renderSiteEval(evals) {
+      const last = evals.length ? evals[evals.length - 1] : null;
+      show($('panel-site-eval'), !!last);
+      if (!last) { $('site-eval-body').replaceChildren(); return; }
+      setText('site-eval-round', '(global model after round ' + last.round + ')');
+      const row = (name, e, cls) => el('tr', cls ? { className: cls } : null,
+        el('td', null, name), el('td', null, fmtNum(e.samples)), el('td', null, fmtNum(e.loss, 4)),
+        el('td', null, fmtPct(e.accuracy)), el('td', null, isNum(e.auc) ? fmtNum(e.auc, 3) : '\u2014'),
+        el('td', null, fmtPct(e.sensitivity)), el('td', null, fmtPct(e.specificity)));
+      $('site-eval-body').replaceChildren(...(last.sites || []).map((e) => row(e.site, e)),
+        row('weighted by test samples', last.weighted || {}, 'total'));
     },
 
     renderDp(dp) {

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "data/dataset.h"
 
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
@@ -25,6 +26,13 @@ void cli_print_json(struct json_t *j);
 
 /* One line on stderr, prefixed with the UTC time of day (HH:MM:SS.mmm). */
 void cli_log_line(const char *line);
+
+/* Where a dataset spec's test split comes from, in words ("none" for a CSV
+ * without test= or test_fraction=). */
+void cli_split_source(const char *spec, char *out, size_t cap);
+/* One line on stderr: the training and test counts and where the test
+ * split came from (or that there is none). */
+void cli_print_data(const char *cmd, const char *spec, const gf_dataset *train, const gf_dataset *test);
 
 /* Progress of one epoch: a redrawn bar on a terminal, nothing otherwise. */
 typedef struct {

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "core/timer.h"
@@ -94,4 +95,30 @@ void cli_log_line(const char *line)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     fprintf(stderr, "%02d:%02d:%02d.%03ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, line);
+}
+
+void cli_split_source(const char *spec, char *out, size_t cap)
+{
+    const char *t = strstr(spec, ",test=");
+    const char *f = strstr(spec, ",test_fraction=");
+    if (t) snprintf(out, cap, "the file test=%.*s", (int)strcspn(t + 6, ","), t + 6);
+    else if (f) snprintf(out, cap, "test_fraction=%.*s of the samples, a fixed draw", (int)strcspn(f + 15, ","), f + 15);
+    else if (!strncmp(spec, "text:", 5) || !strncmp(spec, "tokens:", 7)) snprintf(out, cap, "the last 10%% of the tokens");
+    else if (!strncmp(spec, "idx:", 4) || !strcmp(spec, "fashion-mnist")) snprintf(out, cap, "the t10k files");
+    else snprintf(out, cap, "none");
+}
+
+void cli_print_data(const char *cmd, const char *spec, const gf_dataset *train, const gf_dataset *test)
+{
+    char src[600];
+    cli_split_source(spec, src, sizeof src);
+    if (*gf_dataset_note()) fprintf(stderr, "gf %s: dataset: %s\n", cmd, gf_dataset_note());
+    int tok = train->tokens != NULL;
+    if (!tok && test->n == 0 && !strcmp(src, "none"))
+        fprintf(stderr, "gf %s: data: %lld training samples; no test split (give test=PATH or test_fraction=F "
+                "in the dataset spec to hold samples out)\n", cmd, (long long)train->n);
+    else
+        fprintf(stderr, "gf %s: data: %lld training %s, %lld test %s (test split: %s)\n", cmd,
+                (long long)(tok ? train->ntokens : train->n), tok ? "tokens" : "samples",
+                (long long)(tok ? test->ntokens : test->n), tok ? "tokens" : "samples", src);
 }

@@ -60,13 +60,19 @@ int cmd_eval(int argc, char **argv)
     int rc = 0;
     gf_status st = gf_checkpoint_load_model(file, (int)batch, (int)threads, &m);
     if (st) { fprintf(stderr, "gf eval: cannot load %s: %s\n", file, gf_last_error()); return 1; }
-    if ((st = gf_dataset_open(data, &train, &test)) ||
+    if (!(st = gf_dataset_open(data, &train, &test)) && !train_split && test.n == 0 && !test.tokens) {
+        fprintf(stderr, "gf eval: dataset %s has no test split (give test=PATH or test_fraction=F in the csv: "
+                "spec, or --split train)\n", data);
+        rc = 1;
+        goto done;
+    }
+    if (st ||
         (st = gf_trainer_check_data(m, train_split ? &train : &test, train_split ? "train set" : "test set"))) {
         fprintf(stderr, "gf eval: dataset: %s\n", gf_last_error());
         rc = 1;
         goto done;
     }
-    if (*gf_dataset_note()) fprintf(stderr, "dataset: %s\n", gf_dataset_note());
+    cli_print_data("eval", data, &train, &test);
     double loss, acc;
     const gf_dataset *d = train_split ? &train : &test;
     gf_model_evaluate(m, d->x, d->y, d->n, &loss, &acc);

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include <limits.h>
 #include "cli/cli.h"
 #include "cli/fed.h"
 #include "core/fsutil.h"
+#include "core/timer.h"
 #include "net/https_client.h"
 
 typedef cli_api job_args;
@@ -118,6 +120,85 @@ static int call(const char *cmd, const job_args *a, const char *method, const ch
     return cli_api_call(cmd, a, method, path, body, len, resp, resp_len);
 }
 
+/* --wait and --timeout S: follow a job until it ends. */
+typedef struct { int wait; double timeout_s; } wait_opts;
+static const struct option WAIT_OPTS[] = { {"wait", 0, 0, 'W'}, {"timeout", 1, 0, 'S'}, {0, 0, 0, 0} };
+static const char *WAIT_USAGE =
+    "  --wait             follow the job until it ends; exit 0 if it succeeded, 1 if it\n"
+    "                     failed, was cancelled or timed out (its reason on stderr)\n"
+    "  --timeout S        with --wait: give up after S seconds, exit 124 (default: no limit)\n";
+#define WAIT_EXIT_TIMEOUT 124      /* as timeout(1) */
+
+static int on_wait_opt(int opt, const char *arg, void *ctx)
+{
+    wait_opts *w = ctx;
+    if (opt == 'W') { w->wait = 1; return 0; }
+    if (opt == 'S') return cli_parse_float("--timeout", arg, 0.0, 1e9, &w->timeout_s);
+    return 1;
+}
+
+static int wait_args(const char *cmd, int argc, char **argv, job_args *a, const char *usage, int npos, wait_opts *w)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s%s", usage, WAIT_USAGE);
+    *w = (wait_opts){ 0, -1.0 };
+    int i = cli_api_parse(cmd, argc, argv, a, full, npos, WAIT_OPTS, on_wait_opt, w);
+    if (i >= 0 && w->timeout_s >= 0 && !w->wait) {
+        fprintf(stderr, "gf %s: --timeout applies with --wait only\n", cmd);
+        return -1;
+    }
+    return i;
+}
+
+static int final_state(const char *s)
+{
+    return s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") || !strcmp(s, "cancelled") ||
+                 !strcmp(s, "timed-out"));
+}
+
+/* Polls job id until it ends (or w->timeout_s passes). Returns 0 when it
+ * succeeded, 1 when it ended otherwise or a request failed, and
+ * WAIT_EXIT_TIMEOUT when it is still going; says why on stderr. */
+static int wait_job(const char *cmd, const job_args *a, long id, const wait_opts *w)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/jobs/%ld?rounds_limit=1", id);
+    double start = gf_now(), pause = 0.1;
+    for (;;) {
+        char *resp;
+        size_t len;
+        if (call(cmd, a, "GET", path, NULL, 0, &resp, &len)) return 1;
+        json_t *j = json_loads(resp, 0, NULL);
+        free(resp);
+        const char *state = json_string_value(json_object_get(j, "state"));
+        if (!state) {
+            fprintf(stderr, "gf %s: the coordinator's answer for job %ld has no state\n", cmd, id);
+            json_decref(j);
+            return 1;
+        }
+        if (final_state(state)) {
+            int ok = !strcmp(state, "succeeded");
+            if (!ok) {
+                const char *why = json_string_value(json_object_get(j, "reason"));
+                fprintf(stderr, "gf %s: job %ld %s: %s\n", cmd, id, state, why ? why : "(no reason recorded)");
+            }
+            json_decref(j);
+            return ok ? 0 : 1;
+        }
+        double left = w->timeout_s < 0 ? 1e300 : start + w->timeout_s - gf_now();
+        if (left <= 0) {
+            fprintf(stderr, "gf %s: job %ld is still %s after %g s (--timeout)\n", cmd, id, state, w->timeout_s);
+            json_decref(j);
+            return WAIT_EXIT_TIMEOUT;
+        }
+        json_decref(j);
+        double s = pause < left ? pause : left;
+        struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+        nanosleep(&ts, NULL);
+        if (pause < 1.0) pause *= 1.5;    /* 0.1 s, then up to 1 s between looks */
+    }
+}
+
 /* parse_args plus the JOB argument; 0 or the exit status (2). */
 static int job_command(const char *cmd, int argc, char **argv, job_args *a, const char *usage, long *id)
 {
@@ -125,12 +206,22 @@ static int job_command(const char *cmd, int argc, char **argv, job_args *a, cons
     return i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, id) ? 2 : 0;
 }
 
+/* job_command with --wait / --timeout. */
+static int wait_job_command(const char *cmd, int argc, char **argv, job_args *a, const char *usage, long *id,
+                            wait_opts *w)
+{
+    int i = wait_args(cmd, argc, argv, a, usage, 1, w);
+    return i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, id) ? 2 : 0;
+}
+
 int cmd_submit(int argc, char **argv)
 {
     job_args a;
-    int i = parse_args("submit", argc, argv, &a,
-                       "usage: gf submit SPEC.json [connection] [--json]\n"
-                       "Submits a job (federated or central); prints its id.\n");
+    wait_opts w;
+    int i = wait_args("submit", argc, argv, &a,
+                      "usage: gf submit SPEC.json [connection] [--json] [--wait [--timeout S]]\n"
+                      "Submits a job (federated or central); prints its id (the spec's keys:\n"
+                      "docs/jobspec.md).\n", 1, &w);
     if (i < 0) return 2;
     FILE *f = fopen(argv[i], "rb");
     if (!f) { fprintf(stderr, "gf submit: cannot open %s: %s\n", argv[i], strerror(errno)); return 1; }
@@ -144,21 +235,43 @@ int cmd_submit(int argc, char **argv)
     free(spec);
     if (rc) return 1;
     json_t *j = json_loads(resp, 0, NULL);
+    long id = (long)json_integer_value(json_object_get(j, "id"));
     if (a.json) printf("%s\n", resp);
-    else printf("%lld\n", (long long)json_integer_value(json_object_get(j, "id")));
+    else printf("%ld\n", id);
+    fflush(stdout);
     json_decref(j);
     free(resp);
-    return 0;
+    return w.wait ? wait_job("submit", &a, id, &w) : 0;
+}
+
+/* One line of a site's (or the weighted) evaluation: "-" for a metric not reported. */
+static void print_site_eval(long long round, const char *who, const json_t *e)
+{
+    static const char *const keys[] = { "loss", "accuracy", "auc", "sensitivity", "specificity" };
+    static const char *const labels[] = { "loss", "acc", "auc", "sens", "spec" };
+    char line[400];
+    int n = snprintf(line, sizeof line, "    round %4lld  %-16s %6lld samples", round, who ? who : "?",
+                     (long long)json_integer_value(json_object_get(e, "samples")));
+    for (int i = 0; i < 5 && n > 0 && (size_t)n < sizeof line; i++) {
+        json_t *v = json_object_get(e, keys[i]);
+        if (json_is_number(v)) n += snprintf(line + n, sizeof line - (size_t)n, "  %s %.4f", labels[i], json_number_value(v));
+        else if (i < 2) n += snprintf(line + n, sizeof line - (size_t)n, "  %s -", labels[i]);
+    }
+    printf("%s\n", line);
 }
 
 int cmd_status(int argc, char **argv)
 {
     job_args a;
     long id;
-    if (job_command("status", argc, argv, &a,
-                    "usage: gf status JOB [connection] [--json]\n"
-                    "State, rounds (federated) or epochs (central) and their metrics.\n", &id))
+    wait_opts w;
+    if (wait_job_command("status", argc, argv, &a,
+                         "usage: gf status JOB [connection] [--json] [--wait [--timeout S]]\n"
+                         "State, rounds (federated) or epochs (central) and their metrics; with\n"
+                         "--wait, once the job has ended.\n", &id, &w))
         return 2;
+    int waited = w.wait ? wait_job("status", &a, id, &w) : 0;
+    if (waited == WAIT_EXIT_TIMEOUT) return waited;
     char path[64], *resp;
     size_t len;
     snprintf(path, sizeof path, "/v1/jobs/%ld", id);
@@ -174,6 +287,18 @@ int cmd_status(int argc, char **argv)
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "reason")),
                central ? "epoch" : "round", (long long)json_integer_value(json_object_get(j, central ? "epoch" : "round")),
                (long long)json_integer_value(json_object_get(j, central ? "epochs_total" : "rounds_total")));
+        json_t *dp = json_object_get(j, "dp");
+        if (json_is_object(dp)) {     /* client-level DP: what the completed rounds spent */
+            json_t *eps = json_object_get(dp, "epsilon"), *budget = json_object_get(dp, "budget");
+            char seps[32] = "infinite", sbud[40] = "";
+            if (json_is_number(eps)) snprintf(seps, sizeof seps, "%.6g", json_number_value(eps));
+            if (json_is_number(budget)) snprintf(sbud, sizeof sbud, " of a budget of %.6g", json_number_value(budget));
+            printf("  dp: epsilon %s%s at delta %g (clip %g, noise %g; against the %s)\n", seps, sbud,
+                   json_number_value(json_object_get(dp, "delta")), json_number_value(json_object_get(dp, "clip")),
+                   json_number_value(json_object_get(dp, "noise")),
+                   json_is_string(json_object_get(dp, "against")) ? json_string_value(json_object_get(dp, "against"))
+                                                                  : "coordinator");
+        }
         if (json_is_string(json_object_get(j, "waiting")))
             printf("  %s\n", json_string_value(json_object_get(j, "waiting")));
         size_t e;
@@ -201,10 +326,25 @@ int cmd_status(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(r, "sites")),
                    json_number_value(json_object_get(r, "duration_s")), sloss, sacc);
         }
+        json_t *sev = json_object_get(j, "site_eval");
+        if (json_array_size(sev)) printf("  evaluation at the sites (global model after round R, on each site's test split):\n");
+        json_array_foreach(sev, k, r) {
+            size_t m;
+            json_t *se;
+            json_array_foreach(json_object_get(r, "sites"), m, se)
+                print_site_eval(json_integer_value(json_object_get(r, "round")), json_string_value(json_object_get(se, "site")), se);
+            print_site_eval(json_integer_value(json_object_get(r, "round")), "weighted", json_object_get(r, "weighted"));
+        }
+        json_t *dec = json_object_get(j, "declines");
+        if (json_array_size(dec)) printf("  declined (each site's last):\n");
+        json_array_foreach(dec, k, r)
+            printf("    %s, round %lld: %s\n", json_string_value(json_object_get(r, "site")),
+                   (long long)json_integer_value(json_object_get(r, "round")),
+                   json_string_value(json_object_get(r, "reason")));
     }
     json_decref(j);
     free(resp);
-    return 0;
+    return waited;
 }
 
 int cmd_cancel(int argc, char **argv)
@@ -232,12 +372,16 @@ int cmd_download(int argc, char **argv)
 {
     job_args a;
     long id;
-    if (job_command("download", argc, argv, &a,
-                    "usage: gf download JOB --out FILE [connection]\n"
-                    "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
-                    "loadable by gf eval --model-file FILE.\n", &id))
+    wait_opts w;
+    if (wait_job_command("download", argc, argv, &a,
+                         "usage: gf download JOB --out FILE [connection] [--wait [--timeout S]]\n"
+                         "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
+                         "loadable by gf eval --model-file FILE; with --wait, the final model once the\n"
+                         "job has succeeded (nothing is saved if it ended otherwise).\n", &id, &w))
         return 2;
     if (!a.out) { fprintf(stderr, "gf download: --out FILE is required\n"); return 2; }
+    int waited = w.wait ? wait_job("download", &a, id, &w) : 0;
+    if (waited) return waited;
     char path[64], *resp;
     size_t len;
     snprintf(path, sizeof path, "/v1/jobs/%ld/model", id);

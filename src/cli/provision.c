@@ -25,7 +25,8 @@ static void provision_usage(FILE *f)
           "                       which the coordinator reloads without a restart\n"
           "\n"
           "Give DIR/coordinator/ to the coordinator and DIR/sites/NAME/ to site NAME over a\n"
-          "secure channel; keep DIR/ca/ (the CA's key) offline.\n", f);
+          "secure channel; keep DIR/ca/ (the CA's key) offline. DIR/operator/ is the operator\n"
+          "kit (a client certificate for gf submit, status, ... --kit DIR/operator).\n", f);
 }
 
 /* Splits "a,b,c" in place into names[]; returns the count, -1 on an empty element. */
@@ -72,6 +73,9 @@ static int do_create(const char *dir, const char *coord, char *list)
     printf("certificate authority %s/%s (key %s/%s: keep it offline)\n", dir, GF_PKI_CA_CRT, dir, GF_PKI_CA_KEY);
     printf("revocation list       %s/%s\n", dir, GF_PKI_CA_CRL);
     printf("coordinator           %s/coordinator/ (coordinator.key, coordinator.crt, ca.crt, crl.pem)\n", dir);
+    printf("operator kit          %s/%s/ (%s, %s, %s, %s): the jobs API as the operator, e.g.\n"
+           "                      GF_KIT=%s/%s gf status 1; keep it like the CA's key\n", dir, GF_PKI_OPERATOR,
+           GF_PKI_SITE_KEY, GF_PKI_SITE_CRT, GF_PKI_SITE_CA, GF_PKI_SITE_URL, dir, GF_PKI_OPERATOR);
     for (int i = 0; i < n; i++) print_kit_paths(dir, names[i]);
     free(names);
     return 0;

@@ -20,10 +20,13 @@ static void usage(FILE *f)
           "the data never leaves this machine.\n"
           "\n"
           "  --kit DIR              this site's kit (gf provision: PKI/sites/NAME)\n"
-          "  --data SPEC            fashion-mnist | idx:DIR | csv:PATH[,label=COL]; its\n"
-          "                         training split is this site's data\n"
+          "  --data SPEC            fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2|\n"
+          "                         ,test_fraction=F]; its training split is this site's data,\n"
+          "                         its test split (if any) scores the global model when a job\n"
+          "                         asks for per-site evaluation (\"eval_every\")\n"
           "  --partition P          iid | dirichlet:ALPHA  (experiments: N sites on one machine\n"
-          "  --shard I/N              each take shard I of N, 0 <= I < N)\n"
+          "  --shard I/N              each take shard I of N, 0 <= I < N; the test split is\n"
+          "                           sharded the same way)\n"
           "  --partition-seed S     seed of the partition (default 1)\n"
           "  --val-fraction F       share of the local data held out for validation (default 0.1)\n"
           "  --coordinator URL      override the kit's coordinator.url\n"
@@ -84,15 +87,36 @@ static int parse_allow(const char *arg, char buf[][72], const char **names, int 
     return 0;
 }
 
-/* Shard I of N of the training set, then a validation split off its end. */
+/* partition I of N of d (iid or dirichlet:ALPHA, from pseed) into *out;
+ * prints why and returns -1 on failure. */
+static int shard_of(const gf_dataset *d, const char *partition, long i, long n, long pseed, gf_dataset *out)
+{
+    gf_partition part = {0};
+    gf_status st;
+    if (!strcmp(partition, "iid")) st = gf_partition_iid(d, (int)n, (uint64_t)pseed, &part);
+    else if (!strncmp(partition, "dirichlet:", 10)) {
+        double alpha;
+        if (cli_parse_float("--partition dirichlet:ALPHA", partition + 10, 1e-6, 1e6, &alpha)) return -1;
+        st = gf_partition_dirichlet(d, (int)n, alpha, (uint64_t)pseed, &part);
+    } else {
+        fprintf(stderr, "gf site: --partition must be iid or dirichlet:ALPHA, got \"%s\"\n", partition);
+        return -1;
+    }
+    if (!st) st = gf_dataset_subset(d, part.index + part.offset[i], part.offset[i + 1] - part.offset[i], out);
+    gf_partition_free(&part);
+    if (st) { fprintf(stderr, "gf site: partition: %s\n", gf_last_error()); return -1; }
+    return 0;
+}
+
+/* Shard I of N of the training set, then a validation split off its end;
+ * the test split (for per-site evaluation) sharded the same way. */
 static int prepare_data(const char *spec, const char *partition, const char *shard, long pseed, double val_frac,
-                        gf_dataset *train, gf_dataset *val)
+                        gf_dataset *train, gf_dataset *val, gf_dataset *test_out)
 {
     gf_dataset all = {0}, test = {0}, mine = {0};
-    gf_partition part = {0};
     int rc = 1;
     if (gf_dataset_open(spec, &all, &test)) { fprintf(stderr, "gf site: --data: %s\n", gf_last_error()); goto out; }
-    if (*gf_dataset_note()) fprintf(stderr, "gf site: --data: %s\n", gf_dataset_note());
+    cli_print_data("site", spec, &all, &test);
     if (partition || shard) {
         long i = -1, n = -1;
         char tail;
@@ -100,18 +124,13 @@ static int prepare_data(const char *spec, const char *partition, const char *sha
             fprintf(stderr, "gf site: --partition and --shard I/N (0 <= I < N) go together\n");
             goto out;
         }
-        gf_status st;
-        if (!strcmp(partition, "iid")) st = gf_partition_iid(&all, (int)n, (uint64_t)pseed, &part);
-        else if (!strncmp(partition, "dirichlet:", 10)) {
-            double alpha;
-            if (cli_parse_float("--partition dirichlet:ALPHA", partition + 10, 1e-6, 1e6, &alpha)) goto out;
-            st = gf_partition_dirichlet(&all, (int)n, alpha, (uint64_t)pseed, &part);
-        } else {
-            fprintf(stderr, "gf site: --partition must be iid or dirichlet:ALPHA, got \"%s\"\n", partition);
-            goto out;
+        if (shard_of(&all, partition, i, n, pseed, &mine)) goto out;
+        if (test.n > 0) {
+            gf_dataset t = {0};
+            if (shard_of(&test, partition, i, n, pseed, &t)) goto out;
+            gf_dataset_free(&test);
+            test = t;
         }
-        if (!st) st = gf_dataset_subset(&all, part.index + part.offset[i], part.offset[i + 1] - part.offset[i], &mine);
-        if (st) { fprintf(stderr, "gf site: partition: %s\n", gf_last_error()); goto out; }
     } else {
         mine = all;
         all = (gf_dataset){0};
@@ -125,12 +144,13 @@ static int prepare_data(const char *spec, const char *partition, const char *sha
     if (!st && nval) st = gf_dataset_subset(&mine, perm + (mine.n - nval), nval, val);
     free(perm);
     if (st) { fprintf(stderr, "gf site: %s\n", gf_last_error()); goto out; }
+    *test_out = test;
+    test = (gf_dataset){0};
     rc = 0;
 out:
     gf_dataset_free(&all);
     gf_dataset_free(&test);
     gf_dataset_free(&mine);
-    gf_partition_free(&part);
     return rc;
 }
 
@@ -194,13 +214,15 @@ int cmd_site(int argc, char **argv)
         state = state_buf;
     }
     cli_set_threads((int)threads);
-    gf_dataset train = {0}, val = {0};
-    if (prepare_data(data, partition, shard, pseed, val_frac, &train, &val)) return 1;
-    if (!quiet) fprintf(stderr, "gf site: %lld training and %lld validation samples\n", (long long)train.n, (long long)val.n);
+    gf_dataset train = {0}, val = {0}, test = {0};
+    if (prepare_data(data, partition, shard, pseed, val_frac, &train, &val, &test)) return 1;
+    if (!quiet)
+        fprintf(stderr, "gf site: %lld training, %lld validation and %lld test samples%s\n", (long long)train.n,
+                (long long)val.n, (long long)test.n, partition ? " (this shard)" : "");
 
     /* its one durable file (the ledger) is written atomically: SIGINT and SIGTERM simply end it */
     signal(SIGPIPE, SIG_IGN);
-    gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .threads = (int)threads,
+    gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .test = &test, .threads = (int)threads,
                            .max_tasks = (int)max_tasks, .secagg_record_dir = record,
                            .allow_tenants = nallow ? allow : NULL, .nallow = nallow,
                            .secagg_policy = { .min_t = (int)min_t, .min_sites = (int)min_sites, .min_noise = min_noise },
@@ -209,6 +231,7 @@ int cmd_site(int argc, char **argv)
     gf_status st = gf_site_run(&cfg);
     gf_dataset_free(&train);
     gf_dataset_free(&val);
+    gf_dataset_free(&test);
     if (st) { fprintf(stderr, "gf site: %s\n", gf_last_error()); return 1; }
     return 0;
 }

@@ -30,9 +30,10 @@ static void train_usage(FILE *f)
 "                      data; AdamW decays its matrices and embeddings only\n"
 "  --dataset DATA      fashion-mnist (Debian's dataset-fashion-mnist) |\n"
 "                      idx:DIR (train-/t10k- images-idx3/labels-idx1 -ubyte[.gz]) |\n"
-"                      csv:PATH[,label=COL][,test=PATH2] (header row, numeric cells;\n"
-"                      label column defaults to \"label\"; without test=, the last\n"
-"                      10% of rows are the test set) |\n"
+"                      csv:PATH[,label=COL][,test=PATH2|,test_fraction=F] (header\n"
+"                      row, numeric cells; label column defaults to \"label\"; the\n"
+"                      test split is PATH2, a fixed draw of F of the rows, or none:\n"
+"                      then every row trains and no test metrics are printed) |\n"
 "                      text:PATH (bytes as tokens, V=256) | tokens:PATH (llm.c .bin:\n"
 "                      256-int32 header, magic 20240520, version 1, count; uint16\n"
 "                      ids); samples are T-token windows, the last 10% of the\n"
@@ -356,7 +357,7 @@ int cmd_train(int argc, char **argv)
         rc = fail("dataset", st);
         goto done;
     }
-    if (*gf_dataset_note()) fprintf(stderr, "dataset: %s\n", gf_dataset_note());
+    cli_print_data("train", a.dataset, &train, &test);
 
     /* the cosine schedule spans the steps up to --epochs */
     const int64_t accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
@@ -386,10 +387,14 @@ int cmd_train(int argc, char **argv)
             fprintf(out, "epoch %d/%ld  loss %.4f  ppl %.2f  test_loss %.4f  test_ppl %.2f  "
                     "%.0f tok/s  %.1fs\n", t->epoch, a.epochs, es.loss, exp(es.loss), test_loss,
                     test.n ? exp(test_loss) : NAN, es.images * t->model->in_numel / es.compute_s, gf_now() - t0);
-        else
+        else if (test.n)
             fprintf(out, "epoch %d/%ld  loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  "
                     "%.0f img/s  %.1fs\n", t->epoch, a.epochs, es.loss, es.accuracy, test_loss,
                     test_acc, es.images / es.compute_s, gf_now() - t0);
+        else                            /* no test split: nothing to score */
+            fprintf(out, "epoch %d/%ld  loss %.4f  train_acc %.4f  test_loss -  test_acc -  "
+                    "%.0f img/s  %.1fs\n", t->epoch, a.epochs, es.loss, es.accuracy,
+                    es.images / es.compute_s, gf_now() - t0);
         if (t->dp && (st = print_dp(out, t))) { rc = fail("privacy accounting failed", st); goto done; }
         fflush(out);
         if (a.metrics && write_metrics(a.metrics, t->epoch, &es, test.n ? test_loss : NAN, test.n ? test_acc : NAN,
@@ -412,16 +417,18 @@ int cmd_train(int argc, char **argv)
     }
 
     if (a.json) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:I, s:i, s:s, s:f, s:i, s:I, s:f, s:f, s:f, s:f, s:I}",
+        int scored = test.n > 0 || (lm && test_acc >= 0);
+        json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:I, s:i, s:s, s:f, s:i, s:I, s:f, s:o, s:o, s:f, s:I, s:I, s:I}",
             "model", t->model->spec.canonical, "dataset", a.dataset,
             "params", (json_int_t)t->model->nparams, "epochs", t->epoch,
             "steps", (json_int_t)t->step, "batch", t->cfg.batch,
             "optim", gf_optim_type_name(t->optim.cfg.type), "lr", float_decimal(t->optim.cfg.lr),
             "threads", (int)a.threads, "seed", (json_int_t)t->cfg.seed,
-            "train_loss", last_loss, "test_loss", test_loss,
-            "test_accuracy", test_acc < 0 ? 0.0 : test_acc,
+            "train_loss", last_loss, "test_loss", scored ? json_real(test_loss) : json_null(),
+            "test_accuracy", scored ? json_real(test_acc < 0 ? 0.0 : test_acc) : json_null(),
             "train_images_per_s", compute > 0 ? images / compute : 0.0,
-            "train_images", (json_int_t)images);
+            "train_images", (json_int_t)images, "train_samples", (json_int_t)train.n,
+            "test_samples", (json_int_t)test.n);
         if (t->dp) json_add_dp(j, t);
         json_add_blas(j);
         cli_print_json(j);

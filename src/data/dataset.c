@@ -15,7 +15,9 @@
 #include "data/genome.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
-#define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2] | text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS]"
+#define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2|,test_fraction=F] | " \
+                   "text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS]"
+#define TEST_ROWS_DRAW 0x74657374u   /* "test": the stream of the fixed test_fraction draw */
 
 void gf_dataset_free(gf_dataset *d)
 {
@@ -76,31 +78,45 @@ static gf_status open_idx_dir(const char *dir, gf_dataset *train, gf_dataset *te
     return st;
 }
 
-/* Rows [from, from + count) of d, copied. */
-static gf_status rows_copy(const gf_dataset *d, int64_t from, int64_t count, gf_dataset *out)
+gf_status gf_dataset_split_fraction(const gf_dataset *all, double frac, uint64_t seed, const char *what,
+                                    gf_dataset *train, gf_dataset *test)
 {
-    memset(out, 0, sizeof *out);
-    out->x = malloc((size_t)(count * d->dim) * sizeof *out->x);
-    out->y = malloc((size_t)count * sizeof *out->y);
-    if (!out->x || !out->y) {
-        gf_dataset_free(out);
-        return gf_errorf(GF_ERR_NOMEM, "out of memory copying %lld samples", (long long)count);
+    if (all->n < 2)
+        return gf_errorf(GF_ERR_FORMAT, "%s: %lld sample(s) cannot be split into train and test (test_fraction=%g)",
+                         what, (long long)all->n, frac);
+    int64_t n_test = llround(frac * (double)all->n);
+    if (n_test < 1) n_test = 1;
+    if (n_test > all->n - 1) n_test = all->n - 1;
+    int64_t *perm = malloc(sizeof *perm * (size_t)all->n);        /* (n) */
+    int64_t *idx = malloc(sizeof *idx * (size_t)all->n);          /* (n): train rows, then test rows */
+    unsigned char *is_test = calloc((size_t)all->n, 1);           /* (n) */
+    gf_status st = GF_OK;
+    if (!perm || !idx || !is_test) {
+        st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory for %lld samples", what, (long long)all->n);
+    } else {
+        /* a fixed draw of n_test samples (the same for the same n and seed), each half in file order */
+        gf_shuffle(all->n, seed, TEST_ROWS_DRAW, perm);
+        for (int64_t i = 0; i < n_test; i++) is_test[perm[i]] = 1;
+        int64_t k = 0;
+        for (int64_t i = 0; i < all->n; i++) if (!is_test[i]) idx[k++] = i;
+        for (int64_t i = 0; i < all->n; i++) if (is_test[i]) idx[k++] = i;
+        st = gf_dataset_subset(all, idx, all->n - n_test, train);
+        if (!st) st = gf_dataset_subset(all, idx + (all->n - n_test), n_test, test);
+        if (st) gf_dataset_free(train);
     }
-    memcpy(out->x, d->x + from * d->dim, (size_t)(count * d->dim) * sizeof *out->x);
-    memcpy(out->y, d->y + from, (size_t)count * sizeof *out->y);
-    out->n = count;
-    out->c = d->c; out->h = d->h; out->w = d->w;
-    out->dim = d->dim;
-    out->num_classes = d->num_classes;
-    return GF_OK;
+    free(perm);
+    free(idx);
+    free(is_test);
+    return st;
 }
 
-/* csv:PATH[,label=COL][,test=PATH2] (the part after "csv:"). */
+/* csv:PATH[,label=COL][,test=PATH2|,test_fraction=F] (the part after
+ * "csv:"): a test split given as a file, drawn as a fraction, or none. */
 static gf_status open_csv(const char *spec, const char *args, gf_dataset *train, gf_dataset *test)
 {
     char *copy = strdup(args);
     if (!copy) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", spec);
-    char *path = copy, *label = "label", *test_path = NULL;
+    char *path = copy, *label = "label", *test_path = NULL, *frac_text = NULL;
     char *comma = strchr(copy, ',');
     if (comma) *comma = '\0';
     gf_status st = GF_OK;
@@ -109,9 +125,10 @@ static gf_status open_csv(const char *spec, const char *args, gf_dataset *train,
         if (next) *next++ = '\0';
         if (strncmp(opt, "label=", 6) == 0 && opt[6]) label = opt + 6;
         else if (strncmp(opt, "test=", 5) == 0 && opt[5]) test_path = opt + 5;
+        else if (strncmp(opt, "test_fraction=", 14) == 0 && opt[14]) frac_text = opt + 14;
         else {
-            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': unknown or empty option '%s' (csv takes label=COL and test=PATH)",
-                           spec, opt);
+            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': unknown or empty option '%s' (csv takes label=COL, "
+                           "test=PATH and test_fraction=F)", spec, opt);
             goto done;
         }
         opt = next;
@@ -119,6 +136,21 @@ static gf_status open_csv(const char *spec, const char *args, gf_dataset *train,
     if (!*path) {
         st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': no CSV path; " SPEC_FORMS, spec);
         goto done;
+    }
+    double frac = 0.0;
+    if (frac_text) {
+        char *end;
+        errno = 0;
+        frac = strtod(frac_text, &end);
+        if (test_path) {
+            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': give test=PATH or test_fraction=F, not both", spec);
+            goto done;
+        }
+        if (errno || end == frac_text || *end || !(frac > 0.0 && frac < 1.0)) {
+            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': test_fraction must be a number in (0, 1), got \"%s\"",
+                           spec, frac_text);
+            goto done;
+        }
     }
 
     if (test_path) {
@@ -129,18 +161,17 @@ static gf_status open_csv(const char *spec, const char *args, gf_dataset *train,
                            path, (long long)train->dim, test_path, (long long)test->dim);
         goto done;
     }
+    if (!frac_text) {                 /* no test split: every row trains */
+        st = gf_csv_load(path, label, train);
+        if (!st) *test = (gf_dataset){ .c = train->c, .h = train->h, .w = train->w, .dim = train->dim,
+                                       .num_classes = train->num_classes };
+        goto done;
+    }
 
     gf_dataset all;
     st = gf_csv_load(path, label, &all);
     if (st) goto done;
-    if (all.n < 2) {
-        st = gf_errorf(GF_ERR_FORMAT, "%s: %lld data row(s) cannot be split into train and test; give test=PATH",
-                       path, (long long)all.n);
-    } else {
-        int64_t n_test = all.n / 10 ? all.n / 10 : 1;   /* the last 10% of rows */
-        st = rows_copy(&all, 0, all.n - n_test, train);
-        if (!st) st = rows_copy(&all, all.n - n_test, n_test, test);
-    }
+    st = gf_dataset_split_fraction(&all, frac, 0, path, train, test);
     gf_dataset_free(&all);
 done:
     free(copy);

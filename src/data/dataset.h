@@ -89,9 +89,13 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
 /* Opens a dataset spec as a train and a test set:
  *   fashion-mnist              Debian's dataset-fashion-mnist files
  *   idx:DIR                    DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
- *   csv:PATH[,label=COL][,test=PATH2]
- *                              label defaults to "label"; without test=, the
- *                              last 10% of rows (file order) are the test set.
+ *   csv:PATH[,label=COL][,test=PATH2|,test_fraction=F]
+ *                              label defaults to "label"; the test split is
+ *                              PATH2, or round(F * rows) rows (at least 1,
+ *                              at most rows - 1) of a fixed draw that depends
+ *                              only on the number of rows, or absent: then
+ *                              every row trains and *test has n = 0 (with
+ *                              train's dim and classes).
  *   text:PATH | tokens:PATH    token streams (above); the last 10% of the
  *                              tokens are the test set.
  *   plink:PREFIX[,OPTS]        PLINK binary PREFIX.{bed,bim,fam}[.gz]
@@ -174,6 +178,11 @@ gf_status gf_partition_iid(const gf_dataset *d, int shards, uint64_t seed, gf_pa
 gf_status gf_partition_dirichlet(const gf_dataset *d, int shards, double alpha,
                                  uint64_t seed, gf_partition *out);
 /* A new dataset holding shard i's samples (copied). */
+/* Splits `all` into train and test: round(frac * n) samples (at least one on
+ * each side) drawn by a fixed permutation of (n, seed) are the test split,
+ * and each split keeps file order. `what` names the data in errors. */
+gf_status gf_dataset_split_fraction(const gf_dataset *all, double frac, uint64_t seed, const char *what,
+                                    gf_dataset *train, gf_dataset *test);
 gf_status gf_dataset_subset(const gf_dataset *d, const int64_t *idx, int64_t count,
                             gf_dataset *out);
 

@@ -127,12 +127,6 @@ static gf_status to_dataset(const gf_genotypes *g, const int64_t *idx, int64_t c
     return GF_OK;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 gf_status gf_genome_open(const char *spec, gf_dataset *train, gf_dataset *test)
 {
     const int is_plink = strncmp(spec, "plink:", 6) == 0;
@@ -189,21 +183,8 @@ gf_status gf_genome_open(const char *spec, gf_dataset *train, gf_dataset *test)
 
     int64_t n_test = 0;
     if (o.test_fraction > 0) {
-        n_test = (int64_t)(o.test_fraction * (double)nk + 0.5);
-        if (n_test < 1 || n_test >= nk) {
-            st = gf_errorf(GF_ERR_ARG, "%s: test_fraction %g of %lld samples leaves an empty train or test set",
-                           spec, o.test_fraction, (long long)nk);
-            goto out;
-        }
-        int64_t *perm = malloc(sizeof *perm * (size_t)nk);
-        if (!perm) { st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory", spec); goto out; }
-        gf_shuffle(nk, o.seed, 0, perm);
-        qsort(perm, (size_t)(nk - n_test), sizeof *perm, cmp_i64);           /* file order within each split */
-        qsort(perm + nk - n_test, (size_t)n_test, sizeof *perm, cmp_i64);
-        st = gf_dataset_subset(&all, perm, nk - n_test, train);
-        if (!st) st = gf_dataset_subset(&all, perm + nk - n_test, n_test, test);
-        free(perm);
-        if (st) goto out;
+        if ((st = gf_dataset_split_fraction(&all, o.test_fraction, o.seed, spec, train, test))) goto out;
+        n_test = test->n;
         train->num_classes = test->num_classes = num_classes;
     } else {
         *train = all;

@@ -209,6 +209,9 @@ static gf_status meta_real(const gf_st_file *f, const char *key, double *out)
 gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, int *http)
 {
     *http = 409;
+    if (j->eval_round && round == j->round)
+        return gf_errorf(GF_ERR_MISMATCH, "round %lld of job %lld evaluates the final model: it takes no update",
+                         (long long)round, (long long)j->id);
     if (j->round == 0 || round != j->round || j->closing) {
         if (round <= j->completed || (round == j->round && j->closing))
             return gf_errorf(GF_ERR_MISMATCH, "round %lld of job %lld is closed (late update)", (long long)round,
@@ -230,9 +233,18 @@ gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, 
 
 gf_status gf_fedjob_decline(gf_fedjob *j, const char *site, int64_t round, const char *reason, int *http)
 {
-    gf_status st = gf_fedjob_check_answer(j, site, round, http);
-    if (st) return st;
     gf_fedjob_part *p = gf_fedjob_part_of(j, site);
+    gf_status st;
+    if (j->eval_round && round == j->round && !j->closing) {     /* a site that cannot evaluate */
+        *http = p ? 409 : 403;
+        if (!p) return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" was not chosen for round %lld of job %lld", site,
+                                 (long long)round, (long long)j->id);
+        if (p->declined || p->evaluated)
+            return gf_errorf(GF_ERR_MISMATCH, "site \"%s\" already %s round %lld of job %lld", site,
+                             p->declined ? "declined" : "reported its evaluation for", (long long)round, (long long)j->id);
+    } else if ((st = gf_fedjob_check_answer(j, site, round, http))) {
+        return st;
+    }
     p->declined = 1;
     snprintf(p->decline_reason, sizeof p->decline_reason, "%s", reason && *reason ? reason : "(no reason given)");
     if (j->sec) gf_secround_leave(j->sec, gf_fedjob_part_index(j, site));
@@ -260,6 +272,8 @@ void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_tas
     out->seed = s->seed;
     out->deadline_in_s = j->deadline - now;
     gf_fed_task_set_paths(out);
+    out->evaluate.enabled = gf_fedjob_round_evaluates(j);
+    out->evaluate.only = j->eval_round;
     if (j->sec) {
         out->secagg.enabled = 1;
         out->secagg.index = gf_fedjob_part_index(j, site);
@@ -489,6 +503,7 @@ void gf_fedjob_end_round(gf_fedjob *j, int done)
     else gf_strategy_begin_round(j->strategy);
     j->round = 0;
     j->closing = 0;
+    j->eval_round = j->evaluated = 0;
     j->nparts = j->received = j->declined = 0;
     free(j->parts);
     j->parts = NULL;

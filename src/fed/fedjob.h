@@ -34,6 +34,7 @@ typedef struct {
     char    decline_reason[GF_FEDJOB_DECLINE_MAX + 1];   /* why, cut short ("" unless declined) */
     int64_t samples, bytes_up;
     double  train_loss, val_accuracy;
+    int     evaluated;            /* its evaluation report for this round arrived */
 } gf_fedjob_part;
 
 typedef struct {
@@ -64,6 +65,10 @@ typedef struct {
      * ("" = none), its split, and whether it failed (then it is not retried) */
     char         eval_data[2 * PATH_MAX + 128];
     int          eval_train, eval_failed;
+    /* per-site evaluation (spec.eval_every, fedjob_eval.c): the open round
+     * is the evaluation of the final model (trains nothing); the reports
+     * of the open round; whether the final model's round was held */
+    int          eval_round, evaluated, final_evaluated;
 } gf_fedjob;
 
 /* Starts the runtime of job `id` for its configuration (copied). completed > 0:
@@ -147,6 +152,27 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
 /* Ends the round: completed = round when done, else (aborted) the round's
  * updates are dropped; no round is open afterwards. */
 void      gf_fedjob_end_round(gf_fedjob *j, int done);
+
+/* ---- per-site evaluation (fedjob_eval.c) ----
+ * With spec.eval_every = N > 0 the task of round r asks the sites to score
+ * the model they download (the global model after round r - 1) when r - 1
+ * >= 1 and N divides r - 1; after the last round, one evaluation round
+ * (number rounds + 1, opened with gf_fedjob_open_eval) asks the chosen
+ * sites to score the final model and train nothing. */
+
+/* Whether the open round's tasks ask for an evaluation. */
+int       gf_fedjob_round_evaluates(const gf_fedjob *j);
+/* Opens the evaluation round of the final model (completed == rounds) for
+ * the named sites. */
+gf_status gf_fedjob_open_eval(gf_fedjob *j, const char *const *names, int n, double now);
+/* Ends it: no round is open, final_evaluated is set. */
+void      gf_fedjob_end_eval(gf_fedjob *j);
+/* An evaluation report from `site` for round `round`: the open round asks
+ * for one, the site was chosen, has not declined and has not reported yet
+ * (check); then counted (add, which checks again). Else why, with *http
+ * (403, 409). */
+gf_status gf_fedjob_check_eval(const gf_fedjob *j, const char *site, int64_t round, int *http);
+gf_status gf_fedjob_add_eval(gf_fedjob *j, const char *site, int64_t round, int *http);
 
 /* DIR/artifacts/job-ID/round-R.safetensors */
 gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size);

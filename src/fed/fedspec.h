@@ -40,6 +40,8 @@ typedef struct {
         gf_dpsgd_config dpsgd;            /* record-level DP of the sites' steps */
     } local;
     char eval[GF_FED_EVAL_MAX];           /* "" = none; "NAME[:test|:train]" */
+    int eval_every;                       /* per-site evaluation every N rounds and of the
+                                           * final model (0: none) */
     gf_dp_config dp;                      /* client-level DP (enabled 0: none) */
     gf_secagg_config secagg;              /* secure aggregation (enabled 0: none) */
 } gf_fedspec;

@@ -19,6 +19,7 @@
 #include "net/pki.h"
 #include "privacy/accountant.h"
 #include "fed/site_budget.h"
+#include "fed/site_eval.h"
 #include "fed/site_secagg.h"
 #include "fed/task.h"
 
@@ -207,6 +208,31 @@ static const char *over_budget(site_state *s, int64_t job, const gf_local_config
     return why;
 }
 
+/* Scores the downloaded global model (vec, its first d values the model)
+ * on this site's test split and sends the report. 0 when sent; else why,
+ * logged (a failed report does not stop the round's training). */
+static gf_status send_eval(site_state *s, const gf_fed_task *task, const float *vec, int64_t d)
+{
+    gf_eval_report r;
+    char *json = NULL, *resp = NULL;
+    size_t resp_len;
+    int status = 0;
+    gf_status st = gf_site_evaluate(task->model, vec, d, s->cfg->test, s->cfg->threads, &r);
+    if (!st) st = gf_eval_report_encode(&r, &json);
+    if (!st) st = gf_https_request(s->http, "POST", task->evaluate.path, json, strlen(json), &status, &resp, &resp_len);
+    if (!st && status != 200) st = gf_errorf(GF_ERR_MISMATCH, "evaluation report refused: HTTP %d: %.300s", status, resp);
+    if (!st)
+        site_log(s, "job %lld: the global model of round %lld on this site's %lld test samples: loss %.4f, "
+                 "accuracy %.4f", (long long)task->job, (long long)task->round - 1, (long long)r.samples, r.loss,
+                 r.accuracy);
+    else
+        site_log(s, "job %lld round %lld: no evaluation report: %s", (long long)task->job, (long long)task->round,
+                 gf_last_error());
+    free(json);
+    free(resp);
+    return st;
+}
+
 /* Runs one task (decoded and checked by gf_fed_task_decode): download, train, upload. */
 static gf_status run_task(site_state *s, const gf_fed_task *task)
 {
@@ -230,7 +256,7 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
     for (const char *p = task->site; *p; p++) seed = gf_hash64(seed, (unsigned char)*p);
     lc.seed = seed;
     gf_status st = GF_OK;
-    if (over_budget(s, job, &lc, refused, sizeof refused)) {   /* past this site's own budget: nothing trains */
+    if (!task->evaluate.only && over_budget(s, job, &lc, refused, sizeof refused)) {   /* past this site's own budget: nothing trains */
         char dpath[128];
         snprintf(dpath, sizeof dpath, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
         decline(s, dpath, refused);
@@ -272,6 +298,20 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
     if ((st = gf_update_decode(wire, body, body_len, body_len, vec))) goto done;
     free(body);
     body = NULL;
+    if (task->evaluate.enabled) {
+        gf_status est = send_eval(s, task, vec, d);
+        if (task->evaluate.only) {     /* the final model's evaluation: nothing to train */
+            if (est) {
+                char dpath[128], why[300];
+                snprintf(why, sizeof why, "cannot evaluate: %s", gf_last_error());
+                snprintf(dpath, sizeof dpath, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
+                decline(s, dpath, why);
+            }
+            uploading = 1;            /* answered (or declined): no second decline below */
+            st = est;
+            goto done;
+        }
+    }
 
     float *ci = scaffold ? control_of(s, job, d) : NULL;
     if (scaffold && !ci) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }

@@ -13,6 +13,11 @@
  * declines every other task through the round's decline route, giving the
  * reason, so the coordinator records the refusal.
  *
+ * Per-site evaluation: a task with "evaluate" (fed/task.h) has the site
+ * score the model it downloaded on its test split and send the report
+ * (fed/evalreport.h) before it trains; an evaluation-only round trains
+ * nothing and sends no update, and a site without a test split declines it.
+ *
  * Secure rounds use the kit's signing key (net/pki.h) and are declined,
  * with the reason, when their parameters fall below secagg_policy.
  *
@@ -38,6 +43,8 @@ typedef struct {
     const char       *url;            /* NULL: the kit's coordinator.url */
     const gf_dataset *train;          /* local training data */
     const gf_dataset *val;            /* local validation split (may be empty) */
+    const gf_dataset *test;           /* local test split for per-site evaluation (NULL or
+                                       * empty: a task that asks for one is answered without) */
     int               threads;
     int               poll_wait_s;    /* long-poll length; 0: 25 */
     double            max_backoff_s;  /* longest pause between reconnects; 0: 5 */

@@ -193,7 +193,7 @@ static gf_status decode_root(const json_t *o, gf_fed_task *t)
 {
     static const char *const keys[] = { "job", "name", "tenant", "site", "round", "model", "strategy", "mu", "local",
                                         "seed", "deadline_in_s", "model_path", "update_path",
-                                        "secure_aggregation", NULL };
+                                        "secure_aggregation", "evaluate", NULL };
     if (!json_is_object(o)) return gf_errorf(GF_ERR_FORMAT, "task: not a JSON object");
     gf_status st = check_keys(o, "", keys, 13);
     if (st) return st;
@@ -221,7 +221,20 @@ static gf_status decode_root(const json_t *o, gf_fed_task *t)
         (st = get_path(o, "", "update_path", want.update_path, t->update_path)))
         return st;
     const json_t *sa = json_object_get(o, "secure_aggregation");
-    return sa ? decode_secagg(sa, want.secagg.path, &t->secagg) : GF_OK;
+    if (sa && (st = decode_secagg(sa, want.secagg.path, &t->secagg))) return st;
+    const json_t *ev = json_object_get(o, "evaluate");
+    if (!ev) return GF_OK;
+    static const char *const ekeys[] = { "path", "only", NULL };
+    if (!json_is_object(ev)) return bad("", "evaluate", "must be an object");
+    if ((st = check_keys(ev, "evaluate", ekeys, 2)) ||
+        (st = get_path(ev, "evaluate", "path", want.evaluate.path, t->evaluate.path)))
+        return st;
+    if (!json_is_boolean(json_object_get(ev, "only"))) return bad("evaluate", "only", "must be true or false");
+    t->evaluate.only = json_is_true(json_object_get(ev, "only"));
+    if (t->evaluate.only && t->secagg.enabled)
+        return bad("", "evaluate", "only: an evaluation round has no secure aggregation");
+    t->evaluate.enabled = 1;
+    return GF_OK;
 }
 
 gf_status gf_fed_task_decode(const char *json, size_t len, gf_fed_task *out)
@@ -246,6 +259,7 @@ void gf_fed_task_set_paths(gf_fed_task *t)
     snprintf(t->model_path, sizeof t->model_path, fmt, (long long)t->job, (long long)t->round, "model");
     snprintf(t->update_path, sizeof t->update_path, fmt, (long long)t->job, (long long)t->round, "update");
     snprintf(t->secagg.path, sizeof t->secagg.path, fmt, (long long)t->job, (long long)t->round, "secagg");
+    snprintf(t->evaluate.path, sizeof t->evaluate.path, fmt, (long long)t->job, (long long)t->round, "eval");
 }
 
 static json_t *encode_json(const gf_fed_task *t)
@@ -278,6 +292,8 @@ static json_t *encode_json(const gf_fed_task *t)
         if (!sa) { json_decref(o); return NULL; }
         json_object_set_new(o, "secure_aggregation", sa);
     }
+    if (o && t->evaluate.enabled)
+        json_object_set_new(o, "evaluate", json_pack("{s:s,s:b}", "path", t->evaluate.path, "only", t->evaluate.only));
     return o;
 }
 

@@ -17,7 +17,13 @@
  *    "secure_aggregation": {"index": I, "n": N, "k": K, "t": T, "d": D,
  *        "clip": X, "max_weight": X, "dp_clip": X, "dp_noise_std": X,
  *        "dp_count": B, "dp_count_noise_std": X,
- *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional)}
+ *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional),
+ *    "evaluate": {"path": "/v1/jobs/J/rounds/R/eval", "only": B}  (optional)}
+ *
+ * "evaluate": score the downloaded model (the global model after round
+ * R - 1) on the site's test split and POST the report (fed/evalreport.h) to
+ * its path; "only": true for a round that trains nothing (the evaluation of
+ * the final model after the last round): no update is sent.
  *
  * The decoder is strict, and says what is wrong with a GF_ERR_FORMAT naming
  * the field ("task: local.batch must be ..."): a body over GF_FED_TASK_MAX
@@ -79,10 +85,15 @@ typedef struct {
     char             model_path[GF_FED_TASK_PATH_MAX];    /* "/v1/jobs/J/rounds/R/model" */
     char             update_path[GF_FED_TASK_PATH_MAX];   /* "/v1/jobs/J/rounds/R/update" */
     gf_fed_task_secagg secagg;
+    struct {
+        int  enabled;                   /* score the downloaded model and report it */
+        int  only;                      /* an evaluation round: no training, no update */
+        char path[GF_FED_TASK_PATH_MAX];   /* "/v1/jobs/J/rounds/R/eval" */
+    } evaluate;
 } gf_fed_task;
 
 /* The paths of round `round` of job `job` into t (model_path, update_path,
- * and secagg.path). */
+ * secagg.path and evaluate.path). */
 void      gf_fed_task_set_paths(gf_fed_task *t);
 
 /* t as compact JSON (*json malloc'd, NUL-terminated; the caller frees). The

@@ -24,6 +24,9 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
+#include "service/site_declines.h"
+#include "service/site_evals.h"
+#include "fed/evalreport.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
@@ -78,6 +81,10 @@ static gf_status check_datasets(gf_coordinator *c, const gf_jobspec *spec, int64
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(st, "eval: %s", msg);
     }
+    if (spec->kind == GF_JOB_FEDERATED && spec->eval[0] && !train && !strncmp(resolved, "csv:", 4) &&
+        !strstr(resolved, ",test="))    /* a CSV registered without a test file has no test split */
+        return gf_errorf(GF_ERR_ARG, "eval: dataset \"%s\" has no test split (it was registered without a test "
+                         "file): name %s:train, or register the dataset with a test file", name, name);
     return GF_OK;
 }
 
@@ -325,6 +332,11 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
         if (!st && job.state != GF_STORE_JOB_QUEUED && job.state != GF_STORE_JOB_RUNNING)
             st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);
         json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
+    } else {                        /* each site's last decline of this job, with its reason */
+        json_object_set_new(out, "declines", gf_site_declines_json(c->data_dir, id));
+        /* the sites' evaluations of the global model, per round: the rounds'
+         * window and the round before it (its sites report during the next) */
+        json_object_set_new(out, "site_eval", gf_site_evals_json(c->data_dir, id, w.from > 0 ? w.from - 1 : 0, limit + 1));
     }
     gf_jobspec spec;
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
@@ -356,12 +368,16 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
         for (int i = 0; i < j->nparts; i++) {
             const gf_fedjob_part *p = &j->parts[i];
             json_t *o = json_pack("{s:s,s:b,s:b}", "site", p->name, "sent", p->sent, "declined", p->declined);
-            if (p->declined) json_object_set_new(o, "reason", json_string(p->decline_reason));
+            char why[GF_SITE_DECLINE_REASON_MAX + 4];
+            gf_site_decline_clean(why, sizeof why, p->decline_reason);
+            if (p->declined) json_object_set_new(o, "reason", json_string(why));
+            if (gf_fedjob_round_evaluates(j)) json_object_set_new(o, "evaluated", json_boolean(p->evaluated));
             json_array_append_new(sites, o);
         }
-        json_object_set_new(out, "current", json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round,
-                                                      "received", j->received, "sites", sites,
-                                                      "deadline_in_s", j->deadline - gf_now()));
+        json_t *cur = json_pack("{s:I,s:i,s:o,s:f}", "round", (json_int_t)j->round, "received", j->received,
+                                "sites", sites, "deadline_in_s", j->deadline - gf_now());
+        if (cur && j->eval_round) json_object_set_new(cur, "evaluates_final_model", json_true());
+        json_object_set_new(out, "current", cur);
     }
     pthread_mutex_unlock(&c->lock);
     if (st) { json_decref(out); return st; }
@@ -448,7 +464,8 @@ static gf_fedjob *task_for(gf_coordinator *c, const char *site)
         gf_fedjob *j = c->jobs[i].fj;
         if (c->jobs[i].cancelled || !j->round || j->closing) continue;
         gf_fedjob_part *p = gf_fedjob_part_of(j, site);
-        if (p && !p->sent && !p->declined && (!best || j->id < best->id)) best = j;
+        if (p && !p->sent && !p->declined && !(j->eval_round && p->evaluated) && (!best || j->id < best->id))
+            best = j;
     }
     return best;
 }
@@ -624,7 +641,59 @@ static gf_status decline(gf_coordinator *c, const gf_http_request *req, int64_t 
     co_audit(c, req->peer, "site.declined",
              json_pack("{s:I,s:I,s:s}", "job", (json_int_t)id, "round", (json_int_t)round, "reason", reason));
     co_log(c, "%s declined job %lld round %lld: %s", req->peer, (long long)id, (long long)round, reason);
+    char at[32];                    /* kept for gf status and the API after the job has ended */
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gf_site_declines_record(c->data_dir, id, req->peer, round, reason, at))
+        co_log(c, "job %lld: the decline of %s is not kept: %s", (long long)id, req->peer, gf_last_error());
     return co_reply(resp, 200, json_pack("{s:b}", "declined", 1));
+}
+
+/* A chosen site's evaluation report on the model it downloaded for this
+ * round (the global model after round - 1): decoded, checked under the
+ * lock, appended to the job's results, then counted (so a round that
+ * closes on it finds it written; a report that arrives as the round
+ * closes is kept and not counted). */
+static gf_status eval_report(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
+                             gf_http_response *resp)
+{
+    gf_eval_report r;
+    char why[512] = "";
+    int status = 400;
+    gf_status st = gf_eval_report_decode((const char *)req->body, req->body_len, &r);
+    if (st) snprintf(why, sizeof why, "%s", gf_last_error());
+    if (!st) {
+        pthread_mutex_lock(&c->lock);
+        co_site_seen(c, req->peer, gf_now());
+        co_job *cj = co_job_find(c, id);
+        gf_fedjob *j = cj && !cj->cancelled ? cj->fj : NULL;
+        if (!j) status = 404, st = GF_ERR_ARG, snprintf(why, sizeof why, "no running job %lld", (long long)id);
+        else if ((st = gf_fedjob_check_eval(j, req->peer, round, &status))) snprintf(why, sizeof why, "%s", gf_last_error());
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (!st && (st = gf_site_evals_add(c->data_dir, id, round - 1, req->peer, &r))) {
+        status = 500;
+        snprintf(why, sizeof why, "cannot keep the report: %s", gf_last_error());
+    }
+    if (!st) {
+        int late;
+        pthread_mutex_lock(&c->lock);
+        co_job *cj = co_job_find(c, id);
+        if (cj && !cj->cancelled && !gf_fedjob_add_eval(cj->fj, req->peer, round, &late)) co_wake(c);
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (st) {
+        co_audit_rejected(c, req->peer, id, round, status, why);
+        return co_refuse(resp, status, st, "%s", why);
+    }
+    json_t *a = json_pack("{s:I,s:I,s:I,s:f}", "job", (json_int_t)id, "model_round", (json_int_t)(round - 1),
+                          "samples", (json_int_t)r.samples, "accuracy", r.accuracy);
+    co_audit(c, req->peer, "site.evaluated", a);
+    co_log(c, "%s evaluated job %lld's model of round %lld: %lld samples, loss %.4f, accuracy %.4f", req->peer,
+           (long long)id, (long long)(round - 1), (long long)r.samples, r.loss, r.accuracy);
+    return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }
 
 /* Whether job id runs secure aggregation (its uploads are masked). */
@@ -708,6 +777,7 @@ static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_re
         if (!strcmp(rest, "model") && get) return round_model(c, req, id, round, resp);
         if (!strcmp(rest, "update") && post && !secure_job(c, id)) return upload(c, req, id, round, resp);
         if (!strcmp(rest, "decline") && post) return decline(c, req, id, round, resp);
+        if (!strcmp(rest, "eval") && post) return eval_report(c, req, id, round, resp);
         if (!strncmp(rest, "secagg/", 7) || (!strcmp(rest, "update") && post))
             return co_secagg_route(c, req, id, round, rest, resp);
         return co_refuse(resp, 404, GF_ERR_ARG, "no route %s %s", m, path);

@@ -292,6 +292,33 @@ void co_job_waiting(const gf_coordinator *c, const co_job *cj, char *out, size_t
     }
 }
 
+/* Opens the evaluation round of the final model (per-site evaluation) for
+ * every online site the job may use (lock held): 1 when opened, 0 when no
+ * site is online (the job then ends without it). In memory only: a
+ * restart holds it again. */
+static int open_eval(gf_coordinator *c, const co_job *cj, double now)
+{
+    gf_fedjob *j = cj->fj;
+    const char **names = calloc((size_t)c->nsites + 1, sizeof *names);
+    int n = 0, opened = 0;
+    if (!names) return 0;
+    for (int i = 0; i < c->nsites; i++)
+        if (site_online(c, &c->sites[i], now) && site_allowed(c, cj, c->sites[i].name)) names[n++] = c->sites[i].name;
+    if (n > 0 && !gf_fedjob_open_eval(j, names, n, now)) {
+        opened = 1;
+        json_t *list = json_array();
+        for (int i = 0; i < n; i++) json_array_append_new(list, json_string(names[i]));
+        co_audit(c, "coordinator", "eval.opened", json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id,
+                                                            "round", (json_int_t)j->round, "sites", list));
+        co_log(c, "job %lld: %d sites evaluate the final model (round %lld)", (long long)j->id, n, (long long)j->round);
+        co_wake(c);
+    } else {
+        co_log(c, "job %lld: no site online to evaluate the final model", (long long)j->id);
+    }
+    free(names);
+    return opened;
+}
+
 static void audit_opened(gf_coordinator *c, const gf_fedjob *j)
 {
     json_t *list = json_array();
@@ -542,7 +569,11 @@ static void drive(gf_coordinator *c)
         gf_fedjob *j = cj->fj;
         if (cj->cancelled) { job_remove(c, i--); continue; }
         if (j->round == 0) {
-            if (j->completed >= j->spec.rounds) { finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, "all rounds done"); continue; }
+            if (j->completed >= j->spec.rounds) {
+                if (j->spec.eval_every > 0 && !j->final_evaluated && open_eval(c, cj, now) > 0) continue;
+                finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, "all rounds done");
+                continue;
+            }
             double eps = over_budget(j, j->completed + 1);
             if (eps > 0) {
                 char why[GF_STORE_REASON_MAX + 1];
@@ -556,6 +587,18 @@ static void drive(gf_coordinator *c)
                 char why[GF_STORE_REASON_MAX + 1];
                 snprintf(why, sizeof why, "cannot open round %lld: %s", (long long)j->completed + 1, gf_last_error());
                 finish_job(c, i--, GF_STORE_JOB_FAILED, why);
+            }
+            continue;
+        }
+        if (j->eval_round) {       /* the final model's evaluation: every chosen site answered, or time is up */
+            if (j->evaluated + j->declined >= j->nparts || now >= j->deadline) {
+                co_log(c, "job %lld: %d of %d sites evaluated the final model (%d declined)", (long long)j->id,
+                       j->evaluated, j->nparts, j->declined);
+                co_audit(c, "coordinator", "eval.closed", json_pack("{s:I,s:I,s:i,s:i,s:i}", "job", (json_int_t)j->id,
+                                                                   "round", (json_int_t)j->round, "sites", j->nparts,
+                                                                   "evaluated", j->evaluated, "declined", j->declined));
+                gf_fedjob_end_eval(j);
+                co_wake(c);
             }
             continue;
         }

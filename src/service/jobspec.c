@@ -481,8 +481,10 @@ static gf_status parse_common(const json_t *root, gf_jobspec *out)
     }
     memcpy(out->model, spec.canonical, sizeof out->model);
 
-    if ((st = get_string(root, "", "dataset", 1, 0, out->dataset, sizeof out->dataset))) return st;
-    if (gf_dataset_name_check(out->dataset)) {
+    /* a federated job's sites read their own data: "dataset" is only a label there */
+    int fed = out->kind == GF_JOB_FEDERATED;
+    if ((st = get_string(root, "", "dataset", !fed, fed, out->dataset, sizeof out->dataset))) return st;
+    if (out->dataset[0] && gf_dataset_name_check(out->dataset)) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(GF_ERR_ARG, "dataset: %s", msg);
@@ -575,10 +577,10 @@ static gf_status parse_secagg(const json_t *o, gf_jobspec *out)
 static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "strategy", "rounds",
-        "sites", "fraction", "min_sites", "round_deadline_s", "local", "seed", "eval",
+        "sites", "fraction", "min_sites", "round_deadline_s", "local", "seed", "eval", "eval_every",
         "secure_aggregation", "dp", "tenant", NULL };
     gf_status st = check_keys(root, "", keys, "kind, name, model, dataset, strategy, rounds, "
-                              "sites, fraction, min_sites, round_deadline_s, local, seed, eval, "
+                              "sites, fraction, min_sites, round_deadline_s, local, seed, eval, eval_every, "
                               "secure_aggregation, dp, tenant", " for a federated job");
     if (st) return st;
     out->kind = GF_JOB_FEDERATED;
@@ -622,6 +624,9 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(GF_ERR_ARG, "eval: %s (NAME, NAME:test or NAME:train)", msg);
     }
+    long long every = 0;                 /* per-site evaluation (fed/site_eval.h) */
+    if ((st = get_int(root, "", "eval_every", 0, 1000000, &every))) return st;
+    out->eval_every = (int)every;
     if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
     if ((st = keep_object(root, "dp", &out->dp_json))) return st;
     if ((st = parse_secagg(json_object_get(root, "secure_aggregation"), out))) return st;
@@ -708,6 +713,7 @@ gf_status gf_jobspec_fedspec(const gf_jobspec *j, gf_fedspec *out)
     memcpy(out->tenant, j->tenant, sizeof out->tenant);
     memcpy(out->model, j->model, sizeof out->model);
     memcpy(out->eval, j->eval, sizeof out->eval);
+    out->eval_every = j->eval_every;
     out->seed = j->seed;
     out->strategy = j->strategy;
     out->rounds = j->rounds;
@@ -822,7 +828,7 @@ static void sb_common(sbuf *b, const gf_jobspec *j)
     sb_puts(b, ",\"model\":");
     sb_str(b, j->model);
     sb_puts(b, ",\"dataset\":");
-    sb_str(b, j->dataset);
+    sb_str_or_null(b, j->dataset);
 }
 
 gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
@@ -905,6 +911,8 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         sb_int(&b, (long long)j->seed);
         sb_puts(&b, ",\"eval\":");
         sb_str_or_null(&b, j->eval);
+        sb_puts(&b, ",\"eval_every\":");
+        sb_int(&b, j->eval_every);
         sb_puts(&b, ",\"secure_aggregation\":");
         sb_puts(&b, j->secure_aggregation_json ? j->secure_aggregation_json : "null");
         sb_puts(&b, ",\"dp\":");

@@ -1,6 +1,7 @@
 /* Job specs: the JSON a model builder submits, parsed and validated into a
  * gf_jobspec, and the canonical JSON of a parsed spec that the coordinator
- * stores. Two kinds:
+ * stores (every key, type, range and default: docs/jobspec.md, checked
+ * against this parser by tests/test_jobspec_doc.c). Two kinds:
  *
  *   federated (the default; "kind": "federated")
  *     {"name": "fmnist-fedavg", "model": "cnn", "dataset": "fashion-mnist",
@@ -27,8 +28,9 @@
  *
  * Names (the job's and the sites') are 1..64 characters of [A-Za-z0-9._-],
  * and not "." or ".." (they may become path components). "dataset" has the
- * same form (a name of the datasets registry, datasets.h, for a central job;
- * a label of the sites' data for a federated one), and "eval" is such a name
+ * same form (a name of the datasets registry, datasets.h, required for a
+ * central job; for a federated one an optional label of the sites' data,
+ * null or absent by default, that nothing reads), and "eval" is such a name
  * with an optional ":test" or ":train": members never name files. Whether a
  * name is registered and readable by the job's tenant is checked by the
  * coordinator, not here.
@@ -96,7 +98,8 @@ typedef struct {
     char name[GF_JOBSPEC_NAME_MAX + 1];
     char tenant[GF_JOBSPEC_NAME_MAX + 1]; /* "tenant" (optional, either kind; same rules as names): "" none */
     char model[GF_SPEC_MAX_LEN];          /* canonical spec (gf_spec.canonical) */
-    char dataset[GF_JOBSPEC_STR_MAX];     /* a dataset name (datasets.h); not resolved here */
+    char dataset[GF_JOBSPEC_STR_MAX];     /* a dataset name (datasets.h); not resolved here;
+                                           * "" = null (federated only) */
     uint64_t seed;                        /* 0..2^63-1, default 1 */
     gf_optim_config optim;                /* federated: local.optim; central: optim.
                                            * beta1/beta2/eps stay gf_optim_defaults' */
@@ -117,6 +120,8 @@ typedef struct {
         gf_dpsgd_config dpsgd;            /* "dp_sgd" (enabled 0 when null/absent) */
     } local;
     char eval[GF_JOBSPEC_STR_MAX];        /* "" = null (default) */
+    int eval_every;                       /* sites evaluate every N rounds and the final
+                                           * model; 0..1e6, default 0 (none) */
     char *secure_aggregation_json;        /* malloc'd canonical JSON object, NULL when absent */
     char *dp_json;                        /* likewise */
     gf_dp_config dp;                      /* parsed "dp" (enabled 0 when absent) */

@@ -113,7 +113,7 @@ FED_ROUNDS=4
 api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": \"mlp:784-16-10\", \"dataset\": \"fashion-mnist\",
   \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": $FED_ROUNDS, \"min_sites\": 2, \"round_deadline_s\": 60,
   \"local\": {\"epochs\": 1, \"batch\": 32, \"optim\": {\"name\": \"sgd\", \"lr\": 0.05}}, \"seed\": 2,
-  \"eval\": \"d:test\"}" && JF=$(json id) && ok "federated job $JF submitted by $TA" \
+  \"eval\": \"d:test\", \"eval_every\": 2}" && JF=$(json id) && ok "federated job $JF submitted by $TA" \
   || { fail "POST /v1/jobs (federated) as $TA"; finish; exit 1; }
 wait_job "$JF" "$(cat "$TMP/token-$TA")" && ok "federated job $JF succeeded" || { fail "federated job $JF"; finish; exit 1; }
 

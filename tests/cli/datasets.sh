@@ -118,8 +118,11 @@ for i in 1 2 3; do printf '%s\n' "$(seq -s, 0 784 | sed 's/[0-9]*/1/g')" >> "$TM
 "$GF" dataset add badeval --path "$TMP/reg/badeval.csv" --label y --public --token "$OP" > /dev/null || fail "dataset add badeval"
 fed_site "$TMP" s0 --data "idx:$TMP/d" --threads 1
 "$GF" site-grant s0 --tenant acme --token "$OP" > /dev/null || fail "site-grant s0"
+r=$(api POST /v1/jobs "$TA" "$(federated no-test badeval:test)")
+case "$r" in 400*'eval: dataset \"badeval\" has no test split'*) ok "eval NAME:test of a CSV registered without a test file: 400" ;;
+  *) fail "eval badeval:test: $r" ;; esac
 JE=$("$GF" submit /dev/stdin --token "$TA" <<EOF
-$(federated hostile-eval badeval:test)
+$(federated hostile-eval badeval:train)
 EOF
 )
 JG=$("$GF" submit /dev/stdin --token "$TA" <<EOF

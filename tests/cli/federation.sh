@@ -17,13 +17,15 @@ C="--coordinator $FED_URL"
 "$GF" dataset add d --path "$TMP/d" --public $C > /dev/null || fail "dataset add d"
 
 cat > "$TMP/job.json" <<SPEC
-{"name": "fmnist-small", "model": "mlp:784-32-10", "dataset": "fashion-mnist",
+{"name": "fmnist-small", "model": "mlp:784-32-10",
  "strategy": {"name": "fedavg"}, "rounds": 3, "sites": "all", "fraction": 1.0, "min_sites": 3,
  "round_deadline_s": 60, "local": {"epochs": 1, "steps": null, "batch": 32,
  "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}, "seed": 3, "eval": "d:test"}
 SPEC
-job=$("$GF" submit "$TMP/job.json" $C) && [ "$job" = 1 ] && ok "submit: job $job" || fail "submit printed \"$job\""
-fed_wait_state "$TMP" 1 succeeded 120 && ok "job 1 succeeded" || { fail "job 1 did not succeed"; tail -5 "$TMP/coordinator.log"; }
+# --wait follows the job to its end: exit 0 once it succeeded
+job=$("$GF" submit "$TMP/job.json" $C --wait --timeout 120) && [ "$job" = 1 ] && ok "submit --wait: job $job, exit 0" \
+  || fail "submit --wait printed \"$job\""
+fed_wait_state "$TMP" 1 succeeded 1 && ok "job 1 succeeded when submit --wait returned" || { fail "job 1 did not succeed"; tail -5 "$TMP/coordinator.log"; }
 "$GF" status 1 $C --json > "$TMP/status.json" || fail "status --json"
 python3 - "$TMP/status.json" <<'PY' && ok "status: 3 rounds, 3 sites each, loss falls, accuracy reported" || fail "status content: $(cat "$TMP/status.json" | head -c 600)"
 import json, sys
@@ -45,7 +47,7 @@ rounds_of() { curl -s $OPC "${FED_URL}v1/jobs/1$1" | python3 -c 'import json,sys
 [ "$(rounds_of '?rounds_after=1')" = "[2, 3]" ] && [ "$(rounds_of '?rounds_limit=1')" = "[3]" ] \
   && [ "$(rounds_of '?rounds_after=1&rounds_limit=5')" = "[2, 3]" ] && rounds_of '?rounds_limit=0' | grep -q rounds_limit \
   && ok "status: rounds_after and rounds_limit select the rounds" || fail "round window: $(rounds_of '?rounds_after=1') $(rounds_of '?rounds_limit=1')"
-"$GF" download 1 --out "$TMP/final.safetensors" $C > /dev/null || fail "download"
+"$GF" download 1 --out "$TMP/final.safetensors" $C --wait > /dev/null || fail "download --wait"
 acc=$("$GF" eval --model-file "$TMP/final.safetensors" --dataset "idx:$TMP/d" --threads 1 | sed -n 's/^test_accuracy \([0-9.]*\).*/\1/p')
 [ "$acc" = "$(cat "$TMP/status.json.acc")" ] && ok "downloaded model: gf eval gives the reported accuracy $acc" \
   || fail "gf eval of the download: $acc, status says $(cat "$TMP/status.json.acc")"
@@ -84,6 +86,8 @@ assert "privacy budget" in s["reason"], s["reason"]
 dp = s["dp"]
 assert abs(dp["epsilon"] - 9.009959) < 1e-5 and dp["budget"] == 10 and dp["clip"] == 0.5 and dp["noise"] == 1, dp' \
   && ok "dp: the job stopped after round 3, epsilon 9.009959 <= 10 reported" || fail "dp job: $("$GF" status $jn $C --json | head -c 400)"
+"$GF" status $jn $C | grep -q "^  dp: epsilon 9.00996 of a budget of 10 at delta 1e-05 (clip 0.5, noise 1;" \
+  && ok "dp: plain gf status shows epsilon and its budget" || fail "dp: plain status: $("$GF" status $jn $C | head -3)"
 "$GF" download $jn --out "$TMP/dp.safetensors" $C > /dev/null && grep -q '"gf.dp_epsilon":"9.00995' "$TMP/dp.safetensors" \
   && ok "dp: the model's metadata carries epsilon" || fail "dp: no gf.dp_epsilon in the model"
 jn=$((jn+1))
@@ -109,7 +113,17 @@ jn=$((jn+1))
 sed -e 's/"sites": "all"/"sites": ["s0", "s1", "s2"]/' -e "s/fmnist-small/needs-s2/" "$TMP/job.json" > "$TMP/job$jn.json"
 "$GF" submit "$TMP/job$jn.json" $C > /dev/null || fail "submit job $jn"
 fed_wait_state "$TMP" $jn running 30 || fail "job $jn not running"
+"$GF" status $jn $C --wait --timeout 0.5 > /dev/null 2> "$TMP/wait.err"; rc=$?
+[ $rc = 124 ] && grep -q "still running after 0.5 s" "$TMP/wait.err" && ok "status --wait --timeout: exit 124 while it runs" \
+  || fail "status --wait --timeout: exit $rc, $(cat "$TMP/wait.err")"
 "$GF" cancel $jn $C | grep -q "job $jn cancelled" && ok "gf cancel" || fail "gf cancel $jn"
+"$GF" status $jn $C --wait > /dev/null 2> "$TMP/wait.err"; rc=$?
+[ $rc = 1 ] && grep -q "job $jn cancelled: cancelled by the operator" "$TMP/wait.err" && ok "status --wait of a cancelled job: exit 1 with its reason" \
+  || fail "status --wait after cancel: exit $rc, $(cat "$TMP/wait.err")"
+"$GF" download $jn --out "$TMP/cancelled.safetensors" $C --wait 2> /dev/null; rc=$?
+[ $rc = 1 ] && [ ! -e "$TMP/cancelled.safetensors" ] && ok "download --wait of a cancelled job: exit 1, nothing saved" \
+  || fail "download --wait after cancel: exit $rc"
+expect_error "--timeout without --wait" "timeout wait" -- "$GF" status $jn $C --timeout 3
 "$GF" status $jn $C | grep -q "cancelled (cancelled by the operator" && ok "status: cancelled, with its reason" || fail "status after cancel: $("$GF" status $jn $C)"
 expect_error "cancelling twice" "HTTP 409 cannot be cancelled" -- "$GF" cancel $jn $C
 expect_error "a bad job id" "JOB" -- "$GF" cancel 0 $C

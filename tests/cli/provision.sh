@@ -12,6 +12,9 @@ serial() { certtool -i --infile "$1" | sed -n 's/.*Serial Number (hex): *//p' | 
 "$GF" provision --out "$P" --coordinator 127.0.0.1:9443 --sites a,b,c >"$TMP/out" 2>"$TMP/err" \
   && ok "provision a,b,c" || { fail "provision: $(cat "$TMP/err")"; finish; exit 1; }
 grep -q "sites/c/" "$TMP/out" && grep -q "ca/ca.crt" "$TMP/out" && ok "prints what it created" || fail "output: $(cat "$TMP/out")"
+grep -q "^operator kit *$P/operator/ (site.key, site.crt, ca.crt, coordinator.url)" "$TMP/out" \
+  && for f in site.key site.crt ca.crt coordinator.url; do [ -s "$P/operator/$f" ] || fail "operator kit lacks $f"; done \
+  && ok "lists the operator kit it created" || fail "operator kit not listed: $(cat "$TMP/out")"
 
 for d in "$P" "$P/ca" "$P/coordinator" "$P/sites" "$P/sites/a" "$P/sites/b" "$P/sites/c"; do expect_mode 700 "$d"; done
 for k in "$P/ca/ca.key" "$P/coordinator/coordinator.key" "$P/sites/a/site.key" "$P/sites/c/site.key"; do expect_mode 600 "$k"; done

@@ -115,6 +115,11 @@ n=$(grep '"site.declined"' "$AUDIT" | grep "\"job\":$JD," | grep -c 'tenant \\"b
 [ "$n" = 3 ] && ok "the coordinator audited s0's 3 declines with the reason" || fail "site.declined lines for job $JD: $n"
 grep '"round.aborted"' "$AUDIT" | grep "\"job\":$JD," | grep -q "s0 declined: site policy" \
   && ok "the aborted round records the decline" || fail "round.aborted lacks the decline"
+status_json "$JD" | jget '[(x["site"], x["round"], x["reason"][:59]) for x in d["declines"]]' > "$TMP/declines"
+[ "$(cat "$TMP/declines")" = "[('s0', 1, 'site policy: this site does not take tasks of tenant \"beta\"')]" ] \
+  && ok "status --json: s0's last decline (round 1) with its reason" || fail "declines: $(cat "$TMP/declines")"
+"$GF" status "$JD" --token "$OP" | grep -q "^    s0, round 1: site policy: this site does not take tasks of tenant \"beta\"" \
+  && ok "plain gf status lists the decline" || fail "plain status: $("$GF" status "$JD" --token "$OP")"
 fedjob op-s0 '["s0"]' 1 1 > "$TMP/op.json"
 JO=$("$GF" submit "$TMP/op.json" --token "$OP")
 token_wait_state "$JO" failed 60 && status_json "$JO" | jget 'd["reason"]' | grep -q "operator's own jobs" \
@@ -137,5 +142,22 @@ grep '"site.revoked"' "$AUDIT" | grep -q '"site":"s3","tenant":"gamma"' && ok "t
 w=$("$GF" status "$JG" --token "$TG")
 echo "$w" | grep -q 'is granted 1 site)' && ok "after the revoke: $(echo "$w" | sed -n 2p)" || fail "status after revoke: $w"
 "$GF" cancel "$JG" --token "$TG" > /dev/null || fail "cancel gamma's job"
+# ---- a site's decline reason is kept bounded: 200 bytes, no control bytes --------
+fedjob op-s3 '["s3"]' 1 1 > "$TMP/op3.json"
+J3=$("$GF" submit "$TMP/op3.json" --token "$OP")
+task=$(as_site s3 "/v1/site/task?wait=20")
+r=$(echo "$task" | tail -n +2 | jget 'd["round"]')
+/usr/bin/python3 -c 'import json; import sys; sys.stdout.buffer.write(json.dumps({"error": "x\u0001\n" + "\u00e9" * 1000}, ensure_ascii=False).encode())' > "$TMP/long.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$TMP/pki/sites/s3/site.crt" --key "$TMP/pki/sites/s3/site.key" \
+       -X POST --data-binary @"$TMP/long.json" "$URL/v1/jobs/$J3/rounds/$r/decline")
+status_json "$J3" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)["declines"]
+assert len(d) == 1 and d[0]["site"] == "s3" and d[0]["round"] == 1, d
+why = d[0]["reason"]
+assert why == "x??" + "\u00e9" * 98 + "...", why
+assert len(why.encode()) <= 203, len(why.encode())' && [ "$code" = 200 ] \
+  && ok "a long reason with control bytes is kept cut to 200 bytes, control bytes as ?" || fail "long decline: $code $(status_json "$J3" | head -c 600)"
+"$GF" cancel "$J3" --token "$OP" > /dev/null || fail "cancel $J3"
 "$GF" audit verify "$AUDIT" > /dev/null && ok "audit log verifies" || fail "audit verify"
 finish
