@@ -105,7 +105,7 @@ grep -q "gf train: data: 20 training samples; no test split" "$TMP/tw.err" && gr
   && [ "$(tail -1 "$TMP/tw.out" | jget '(d["test_accuracy"], d["train_samples"], d["test_samples"])')" = "(None, 20, 0)" ] \
   && ok "csv without a test split: all 20 rows train, said so, no test metrics" || fail "no split: $(cat "$TMP/tw.err" "$TMP/tw.out" | head -c 600)"
 "$GF" train --model mlp:2-4-2 --dataset "csv:$TMP/twenty.csv,test_fraction=0.25" --threads 1 > /dev/null 2> "$TMP/tw.err"
-grep -q "gf train: data: 15 training samples, 5 test samples (test split: test_fraction=0.25 of the rows" "$TMP/tw.err" \
+grep -q "gf train: data: 15 training samples, 5 test samples (test split: test_fraction=0.25 of the samples" "$TMP/tw.err" \
   && ok "test_fraction=0.25: 15 and 5 rows, printed" || fail "test_fraction: $(cat "$TMP/tw.err")"
 expect_error "gf eval without a test split" "no.test.split test_fraction --split" -- "$GF" eval --model-file "$TMP/tw.safetensors" --dataset "csv:$TMP/twenty.csv"
 expect_error "test and test_fraction together" "not.both" -- "$GF" train --model mlp:2-4-2 --dataset "csv:$TMP/twenty.csv,test=$TMP/ok.csv,test_fraction=0.5"
