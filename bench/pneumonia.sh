@@ -9,17 +9,18 @@
 # Every round's global model is kept; as MedMNIST does, the round is chosen
 # on the validation split (best val AUC) and only that round is scored on the
 # test split. Then the same federation under secure aggregation.
-#   [ROUNDS=R] [EPOCHS=E] [SEED=S] [MODEL=M] bench/pneumonia.sh [PLAIN_ONLY]
-# (defaults: 8 rounds of 1 local epoch, seed 1, the CNN below). Prints one
-# table row per run; the last line is a JSON object with test_accuracy and
-# test_auc (the plain run) and secagg_test_accuracy / secagg_test_auc.
+#   [ROUNDS=R] [EPOCHS=E] [SEED=S] [MODEL=M] bench/pneumonia.sh [RUNS]
+# (defaults: 10 rounds of 1 local epoch, seed 1, the CNN below: the engine's cnn
+# with two outputs; RUNS "fedavg fedavg+secagg"). Prints one table row per
+# run; the last line is a JSON object with test_accuracy and test_auc (of
+# the first run) and each run's figures under "runs".
 # Needs /usr/bin/python3 with numpy (scripts/install-deps.sh bench).
 set -eu
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-8}
+ROUNDS=${ROUNDS:-10}
 EPOCHS=${EPOCHS:-1}
 SEED=${SEED:-1}
-MODEL=${MODEL:-seq:1x28x28-conv16k5p2-relu-maxpool2-conv32k5p2-relu-maxpool2-flatten-linear64-relu-linear2}
+MODEL=${MODEL:-seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear2}
 NPZ=${NPZ:-../shared/data/pneumoniamnist.npz}
 GF=${GF:-build/gf}
 PY=/usr/bin/python3
@@ -66,7 +67,7 @@ export GF_KIT="$DIR/pki/operator"
 # run NAME SECAGG_JSON: one federated job; prints a table row, sets ACC, AUC
 run() {
   cat > "$DIR/$1.json" <<SPEC
-{"name": "pneumonia-$1", "model": "$MODEL", "dataset": "pneumoniamnist", "strategy": {"name": "fedavg"},
+{"name": "pneumonia-$(echo "$1" | tr -c 'a-z0-9\n' -)", "model": "$MODEL", "dataset": "pneumoniamnist", "strategy": {"name": "fedavg"},
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 3, "round_deadline_s": 600,
  "local": {"epochs": $EPOCHS, "steps": null, "batch": 64, "optim": {"name": "adamw", "lr": 0.001, "weight_decay": 0.0001}},
  "seed": $SEED$2}
@@ -101,14 +102,17 @@ SPEC
 
 echo "| run | round chosen | val AUC | test accuracy | test AUC | sensitivity | specificity | wall time |"
 echo "|---|---|---|---|---|---|---|---|"
-run fedavg ""
-PACC=$ACC PAUC=$AUC
-SACC=null SAUC=null
-if [ -z "${1:-}" ]; then
-  run fedavg+secagg ', "secure_aggregation": {}'
-  SACC=$ACC SAUC=$AUC
-fi
+FIRST="" RUNS_JSON=""
+for name in ${1:-fedavg fedavg+secagg}; do
+  case $name in
+    fedavg) run "$name" "" ;;
+    fedavg+secagg) run "$name" ', "secure_aggregation": {}' ;;
+    *) echo "pneumonia.sh: unknown run $name (fedavg, fedavg+secagg)" >&2; exit 2 ;;
+  esac
+  [ -n "$FIRST" ] || FIRST="\"test_accuracy\": $ACC, \"test_auc\": $AUC"
+  RUNS_JSON="$RUNS_JSON${RUNS_JSON:+, }\"$r\": {\"test_accuracy\": $ACC, \"test_auc\": $AUC}"
+done
 fed_down
 trap - EXIT INT TERM
 rm -rf "$DIR"
-echo "{\"test_accuracy\": $PACC, \"test_auc\": $PAUC, \"secagg_test_accuracy\": $SACC, \"secagg_test_auc\": $SAUC, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"model\": \"$MODEL\"}"
+echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"model\": \"$MODEL\"}"
