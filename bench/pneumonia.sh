@@ -110,7 +110,7 @@ for name in ${1:-fedavg fedavg+secagg}; do
     *) echo "pneumonia.sh: unknown run $name (fedavg, fedavg+secagg)" >&2; exit 2 ;;
   esac
   [ -n "$FIRST" ] || FIRST="\"test_accuracy\": $ACC, \"test_auc\": $AUC"
-  RUNS_JSON="$RUNS_JSON${RUNS_JSON:+, }\"$r\": {\"test_accuracy\": $ACC, \"test_auc\": $AUC}"
+  RUNS_JSON="$RUNS_JSON${RUNS_JSON:+, }\"$name\": {\"test_accuracy\": $ACC, \"test_auc\": $AUC}"
 done
 fed_down
 trap - EXIT INT TERM
