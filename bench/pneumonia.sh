@@ -9,8 +9,8 @@
 # Every round's global model is kept; as MedMNIST does, the round is chosen
 # on the validation split (best val AUC) and only that round is scored on the
 # test split. Then the same federation under secure aggregation.
-#   [ROUNDS=R] [EPOCHS=E] [SEED=S] [MODEL=M] bench/pneumonia.sh [RUNS]
-# (defaults: 10 rounds of 1 local epoch, seed 1, the CNN below: the engine's cnn
+#   [ROUNDS=R] [EPOCHS=E] [LR=X] [SEED=S] [MODEL=M] bench/pneumonia.sh [RUNS]
+# (defaults: 10 rounds of 1 local epoch, AdamW lr 0.001, seed 1, the CNN below: the engine's cnn
 # with two outputs; RUNS "fedavg fedavg+secagg"). Prints one table row per
 # run; the last line is a JSON object with test_accuracy and test_auc (of
 # the first run) and each run's figures under "runs".
@@ -19,6 +19,7 @@ set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-10}
 EPOCHS=${EPOCHS:-1}
+LR=${LR:-0.001}
 SEED=${SEED:-1}
 MODEL=${MODEL:-seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear2}
 NPZ=${NPZ:-../shared/data/pneumoniamnist.npz}
@@ -69,7 +70,7 @@ run() {
   cat > "$DIR/$1.json" <<SPEC
 {"name": "pneumonia-$(echo "$1" | tr -c 'a-z0-9\n' -)", "model": "$MODEL", "dataset": "pneumoniamnist", "strategy": {"name": "fedavg"},
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 3, "round_deadline_s": 600,
- "local": {"epochs": $EPOCHS, "steps": null, "batch": 64, "optim": {"name": "adamw", "lr": 0.001, "weight_decay": 0.0001}},
+ "local": {"epochs": $EPOCHS, "steps": null, "batch": 64, "optim": {"name": "adamw", "lr": $LR, "weight_decay": 0.0001}},
  "seed": $SEED$2}
 SPEC
   t0=$(date +%s)
