@@ -6,13 +6,13 @@ set -eu
 
 # build: compiler, BLAS (OpenMP flavour: one thread pool for BLAS and our loops;
 # the engine loads it by path, src/engine/blas_select.c),
-# zlib (gzipped IDX), jansson (JSON), GnuTLS (the one TLS stack: certificates,
+# zlib (gzipped IDX), libzip (NumPy .npz archives), jansson (JSON), GnuTLS (the one TLS stack: certificates,
 # mutual TLS 1.3), libmicrohttpd (HTTPS server, built on GnuTLS), libcurl's
 # GnuTLS flavour (HTTPS client), SQLite (the coordinator's store), libsodium
 # (X25519, ChaCha20 and AEAD for secure aggregation), Fashion-MNIST, Chart.js
 # (the dashboard's plots, served by the coordinator), htslib (VCF/BCF
-# genotypes, src/data/vcf.c).
-PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js"
+# genotypes, src/data/vcf.c), libzip (NumPy .npz archives, src/data/npz.c).
+PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js"
 case "${1:-build}" in
   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts;
   # a real single-node Slurm with accounting (munge, MariaDB, slurmdbd) for the

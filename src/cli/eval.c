@@ -1,11 +1,14 @@
-/* gf eval: evaluate a checkpoint on a dataset's test split. */
+/* gf eval: evaluate a checkpoint on a dataset's test split (for a two-class
+ * model also AUC, sensitivity and specificity, train/binary_eval.h). */
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
 #include "data/dataset.h"
+#include "train/binary_eval.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -18,7 +21,11 @@ static void eval_usage(FILE *f)
           "  --split S           which split is evaluated: test (default) or train\n"
           "  --batch B           evaluation batch size (default 256)\n"
           "  --threads T         threads (default: all cores)\n"
-          "  --json              print a JSON object as the last line of stdout\n", f);
+          "  --json              print a JSON object as the last line of stdout\n"
+          "\n"
+          "A two-class model (class 1 the positive one) also gets test_auc (ROC AUC of\n"
+          "the softmax probability of class 1, ties counted half), sensitivity and\n"
+          "specificity (of the predicted class).\n", f);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -61,8 +68,8 @@ int cmd_eval(int argc, char **argv)
     gf_status st = gf_checkpoint_load_model(file, (int)batch, (int)threads, &m);
     if (st) { fprintf(stderr, "gf eval: cannot load %s: %s\n", file, gf_last_error()); return 1; }
     if (!(st = gf_dataset_open(data, &train, &test)) && !train_split && test.n == 0 && !test.tokens) {
-        fprintf(stderr, "gf eval: dataset %s has no test split (give test=PATH or test_fraction=F in the csv: "
-                "spec, or --split train)\n", data);
+        fprintf(stderr, "gf eval: dataset %s has no test split (give test=PATH or test_fraction=F in the "
+                "dataset spec, or --split train)\n", data);
         rc = 1;
         goto done;
     }
@@ -78,10 +85,30 @@ int cmd_eval(int argc, char **argv)
     gf_model_evaluate(m, d->x, d->y, d->n, &loss, &acc);
     printf("test_accuracy %.4f  test_loss %.4f  (%lld samples of the %s split, model %s)\n", acc, loss,
            (long long)d->n, train_split ? "train" : "test", m->spec.canonical);
+    gf_binary_metrics bm;
+    const int binary = m->num_classes == 2 && m->positions == 1;
+    if (binary) {
+        if (gf_model_evaluate_binary(m, d, &bm)) {
+            fprintf(stderr, "gf eval: %s\n", gf_last_error());
+            rc = 1;
+            goto done;
+        }
+        printf("test_auc %.4f  sensitivity %.4f  specificity %.4f  (%lld positives, %lld negatives; "
+               "tp %lld fn %lld tn %lld fp %lld)\n", bm.auc, bm.sensitivity, bm.specificity,
+               (long long)bm.positives, (long long)bm.negatives, (long long)bm.tp, (long long)bm.fn,
+               (long long)bm.tn, (long long)bm.fp);
+    }
     if (json) {
         json_t *j = json_pack("{s:s, s:f, s:f, s:I, s:I}", "model", m->spec.canonical,
                               "test_accuracy", acc, "test_loss", loss,
                               "samples", (json_int_t)d->n, "params", (json_int_t)m->nparams);
+        if (binary) {   /* null where a class is absent */
+            json_object_set_new(j, "test_auc", isnan(bm.auc) ? json_null() : json_real(bm.auc));
+            json_object_set_new(j, "sensitivity", isnan(bm.sensitivity) ? json_null() : json_real(bm.sensitivity));
+            json_object_set_new(j, "specificity", isnan(bm.specificity) ? json_null() : json_real(bm.specificity));
+            json_object_set_new(j, "positives", json_integer(bm.positives));
+            json_object_set_new(j, "negatives", json_integer(bm.negatives));
+        }
         cli_print_json(j);
     }
 done:

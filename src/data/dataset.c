@@ -1,7 +1,7 @@
 /* Datasets in memory: opening a dataset spec into a train and a test set,
  * freeing, finiteness checks, subsets, gathering a batch, and the per-epoch
- * shuffle. File formats live in idx.c and csv.c (genotypes: genome.c and
- * the readers it calls), splits in partition.c. */
+ * shuffle. File formats live in idx.c, csv.c, npz.c and tokens.c
+ * (genotypes: genome.c and the readers it calls), splits in partition.c. */
 #include "data/dataset.h"
 
 #include <errno.h>
@@ -16,7 +16,8 @@
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2|,test_fraction=F] | " \
-                   "text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS]"
+                   "npz:PATH[,split=S|,images=KEY,labels=KEY] | text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | " \
+                   "vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS]"
 #define TEST_ROWS_DRAW 0x74657374u   /* "test": the stream of the fixed test_fraction draw */
 
 void gf_dataset_free(gf_dataset *d)
@@ -178,6 +179,75 @@ done:
     return st;
 }
 
+/* npz:PATH[,split=S | ,images=KEY,labels=KEY] (the part after "npz:"):
+ * without options train_* / test_* (MedMNIST), else one named pair as the
+ * training split and no test split (gf eval --split train scores it). */
+static gf_status open_npz(const char *spec, const char *args, gf_dataset *train, gf_dataset *test)
+{
+    char *copy = strdup(args);
+    if (!copy) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", spec);
+    char *path = copy, *split = NULL, *images = NULL, *labels = NULL;
+    char *comma = strchr(copy, ',');
+    if (comma) *comma = '\0';
+    gf_status st = GF_OK;
+    char ik[128], lk[128];
+    for (char *opt = comma ? comma + 1 : NULL; opt; ) {
+        char *next = strchr(opt, ',');
+        if (next) *next++ = '\0';
+        if (strncmp(opt, "split=", 6) == 0 && opt[6] && !split) split = opt + 6;
+        else if (strncmp(opt, "images=", 7) == 0 && opt[7] && !images) images = opt + 7;
+        else if (strncmp(opt, "labels=", 7) == 0 && opt[7] && !labels) labels = opt + 7;
+        else {
+            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': unknown, repeated or empty option '%s' (npz takes "
+                           "split=S, or images=KEY and labels=KEY)", spec, opt);
+            goto done;
+        }
+        opt = next;
+    }
+    if (!*path) {
+        st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': no .npz path; " SPEC_FORMS, spec);
+        goto done;
+    }
+    if (split && (images || labels)) {
+        st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': give split=S or images=KEY,labels=KEY, not both", spec);
+        goto done;
+    }
+    if (!images != !labels) {
+        st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': images=KEY and labels=KEY go together", spec);
+        goto done;
+    }
+    if (split) {
+        size_t n = strlen(split);
+        int good = n <= 100;
+        for (size_t i = 0; i < n && good; i++)
+            good = (split[i] >= 'a' && split[i] <= 'z') || (split[i] >= 'A' && split[i] <= 'Z') ||
+                   (split[i] >= '0' && split[i] <= '9') || split[i] == '_';
+        if (!good) {
+            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': split is 1..100 of [A-Za-z0-9_] (e.g. train, val, test)",
+                           spec);
+            goto done;
+        }
+        snprintf(ik, sizeof ik, "%s_images", split);
+        snprintf(lk, sizeof lk, "%s_labels", split);
+        images = ik;
+        labels = lk;
+    }
+    if (images) {
+        st = gf_npz_load(path, images, labels, NULL, train);   /* one pair: no test split */
+        if (!st) *test = (gf_dataset){ .c = train->c, .h = train->h, .w = train->w, .dim = train->dim,
+                                       .num_classes = train->num_classes };
+        goto done;
+    }
+    st = gf_npz_load(path, "train_images", "train_labels", NULL, train);
+    if (!st) st = gf_npz_load(path, "test_images", "test_labels", NULL, test);
+    if (!st && (train->c != test->c || train->h != test->h || train->w != test->w))
+        st = gf_errorf(GF_ERR_MISMATCH, "%s: train images are %dx%dx%d but test images are %dx%dx%d", path,
+                       train->c, train->h, train->w, test->c, test->h, test->w);
+done:
+    free(copy);
+    return st;
+}
+
 /* text:PATH / tokens:PATH: the last 10% of the tokens are the test stream */
 static gf_status open_tokens(const char *spec, gf_dataset *train, gf_dataset *test)
 {
@@ -222,6 +292,8 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
         st = open_idx_dir(spec + 4, train, test);
     } else if (strncmp(spec, "csv:", 4) == 0) {
         st = open_csv(spec, spec + 4, train, test);
+    } else if (strncmp(spec, "npz:", 4) == 0) {
+        st = open_npz(spec, spec + 4, train, test);
     } else if ((strncmp(spec, "text:", 5) == 0 && spec[5]) || (strncmp(spec, "tokens:", 7) == 0 && spec[7])) {
         st = open_tokens(spec, train, test);
     } else if (strncmp(spec, "plink:", 6) == 0 || strncmp(spec, "vcf:", 4) == 0) {

@@ -75,6 +75,21 @@ gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out);
 gf_status gf_csv_load_limited(const char *path, const char *label_col,
                               const gf_data_limits *lim, gf_dataset *out);
 
+/* NumPy arrays (npz.c): images and labels from a .npz archive (a zip of
+ * .npy arrays, stored or deflated; the arrays named images_key and
+ * labels_key, members KEY.npy) or from two .npy files. Images (n, h, w),
+ * (n, h, w, c) with c <= 4 (channels last, returned as (c, h, w)) or
+ * (n, features); uint8 is scaled to [0, 1], other types kept as they are
+ * and must be finite. Labels (n) or (n, 1), integers 0..1000000;
+ * num_classes = max label + 1, at least 2. The .npy headers are parsed
+ * strictly (C order; bool, int, uint, float32/64 only); the bytes the arrays
+ * inflate to are capped by max_inflated_bytes (for the two together), samples
+ * by max_rows. lim NULL: the defaults. */
+gf_status gf_npz_load(const char *path, const char *images_key, const char *labels_key,
+                      const gf_data_limits *lim, gf_dataset *out);
+gf_status gf_npy_load(const char *images_path, const char *labels_path, const gf_data_limits *lim,
+                      gf_dataset *out);
+
 /* Token streams. Text: every byte of the file is one token (V = 256); an
  * empty file is refused. tokens: llm.c's .bin layout: a header of 256
  * little-endian int32 (magic 20240520, version 1, token count), then the
@@ -96,6 +111,15 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *                              only on the number of rows, or absent: then
  *                              every row trains and *test has n = 0 (with
  *                              train's dim and classes).
+ *   npz:PATH[,split=S | ,images=KEY,labels=KEY]
+ *                              NumPy .npz (above). Without options, the
+ *                              MedMNIST layout: train_images/train_labels
+ *                              are the train set, test_images/test_labels
+ *                              the test set. split=S (letters, digits, _)
+ *                              or images=/labels= name one pair of arrays:
+ *                              the training split, with no test split (so
+ *                              `gf eval --split train` on split=val scores
+ *                              the validation images).
  *   text:PATH | tokens:PATH    token streams (above); the last 10% of the
  *                              tokens are the test set.
  *   plink:PREFIX[,OPTS]        PLINK binary PREFIX.{bed,bim,fam}[.gz]

@@ -13,7 +13,19 @@
 static const char *const IDX_FILES[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
 
-const char *gf_dataset_format_name(gf_dataset_format f) { return f == GF_DATASET_CSV ? "csv" : "idx"; }
+const char *gf_dataset_format_name(gf_dataset_format f)
+{
+    return f == GF_DATASET_CSV ? "csv" : f == GF_DATASET_NPZ ? "npz" : "idx";
+}
+
+/* A regular file's format: NumPy when its name ends in ".npz", else CSV.
+ * The store's format column (schema 3) holds 'idx' or 'csv'; a regular file
+ * is stored as 'csv' and its reader chosen by this, at every read. */
+static gf_dataset_format file_format(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && !strcasecmp(path + n - 4, ".npz") ? GF_DATASET_NPZ : GF_DATASET_CSV;
+}
 
 gf_status gf_dataset_name_check(const char *name)
 {
@@ -67,10 +79,13 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
     if (stat(real, &sb)) return gf_errorf(GF_ERR_IO, "path %s: %s", real, strerror(errno));
     gf_dataset_format f;
     if (S_ISDIR(sb.st_mode)) f = GF_DATASET_IDX;
-    else if (S_ISREG(sb.st_mode)) f = GF_DATASET_CSV;
-    else return gf_errorf(GF_ERR_ARG, "path %s: neither a directory (IDX files) nor a regular file (CSV)", real);
+    else if (S_ISREG(sb.st_mode)) f = file_format(real);
+    else return gf_errorf(GF_ERR_ARG, "path %s: neither a directory (IDX files) nor a regular file (CSV, .npz)", real);
     if (f == GF_DATASET_IDX && ((label && *label) || (test_path && *test_path)))
         return gf_errorf(GF_ERR_ARG, "path %s is a directory of IDX files: label and test are for CSV files", real);
+    if (f == GF_DATASET_NPZ && ((label && *label) || (test_path && *test_path)))
+        return gf_errorf(GF_ERR_ARG, "path %s is a NumPy .npz: label and test are for CSV files (an .npz holds "
+                         "train_images, train_labels, test_images and test_labels, as MedMNIST's do)", real);
     if (f == GF_DATASET_CSV) {
         if (!label || !*label) label = "label";
         if (strlen(label) > GF_DATASET_LABEL_MAX || strchr(label, ','))
@@ -90,7 +105,7 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
     if (!e)
         e = store_run(s, "add dataset",
                       "INSERT INTO datasets(name, format, path, label, test_path, public, created_at) "
-                      "VALUES(?, ?, ?, ?, ?, ?, " STORE_NOW ")", "ttttti", name, gf_dataset_format_name(f), real,
+                      "VALUES(?, ?, ?, ?, ?, ?, " STORE_NOW ")", "ttttti", name, f == GF_DATASET_IDX ? "idx" : "csv", real,
                       f == GF_DATASET_CSV ? label : NULL, test_real[0] ? test_real : NULL, (int64_t)(public_ != 0));
     for (int i = 0; !e && i < ntenants; i++) {
         int64_t tid = 0;
@@ -113,8 +128,8 @@ static void entry_from_row(sqlite3_stmt *st, gf_dataset_entry *e)
     memset(e, 0, sizeof *e);
     store_copy_text(e->name, sizeof e->name, st, 0);
     const unsigned char *fmt = sqlite3_column_text(st, 1);
-    e->format = fmt && !strcmp((const char *)fmt, "csv") ? GF_DATASET_CSV : GF_DATASET_IDX;
     store_copy_text(e->path, sizeof e->path, st, 2);
+    e->format = fmt && !strcmp((const char *)fmt, "csv") ? file_format(e->path) : GF_DATASET_IDX;
     store_copy_text(e->label, sizeof e->label, st, 3);
     store_copy_text(e->test_path, sizeof e->test_path, st, 4);
     e->public_ = sqlite3_column_int(st, 5) != 0;
@@ -206,6 +221,7 @@ gf_status gf_datasets_resolve(gf_store *s, const char *name, int64_t tenant_id, 
         return gf_errorf(GF_ERR_IO, "dataset \"%s\": its files are no longer as registered (moved, replaced, or "
                          "linked out of the registered folder); the operator must register it again", name);
     if (idx) n = snprintf(spec, cap, "idx:%s", d.path);
+    else if (d.format == GF_DATASET_NPZ) n = snprintf(spec, cap, "npz:%s", d.path);
     else if (d.test_path[0]) n = snprintf(spec, cap, "csv:%s,label=%s,test=%s", d.path, d.label, d.test_path);
     else n = snprintf(spec, cap, "csv:%s,label=%s", d.path, d.label);
     return n < 0 || (size_t)n >= cap ? gf_errorf(GF_ERR_ARG, "dataset spec buffer too small") : GF_OK;

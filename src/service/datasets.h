@@ -11,6 +11,10 @@
  *   idx  a directory holding {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
  *   csv  a regular file with a header row, its label column, and optionally a
  *        second regular file as the test split
+ *   npz  a regular file named *.npz: NumPy arrays in MedMNIST's layout
+ *        (train_images, train_labels, test_images, test_labels); stored in
+ *        the store's format column as 'csv' (a regular file), told apart by
+ *        its name
  * Access: public (every tenant) or granted to listed tenants; operators
  * reach every entry. The built-in public dataset "fashion-mnist" (Debian's
  * dataset-fashion-mnist) is always there and cannot be registered over.
@@ -32,7 +36,7 @@
 #define GF_DATASET_LABEL_MAX 64
 #define GF_DATASET_SPEC_MAX  (2 * PATH_MAX + 128)   /* a resolved reader spec */
 
-typedef enum { GF_DATASET_IDX, GF_DATASET_CSV } gf_dataset_format;
+typedef enum { GF_DATASET_IDX, GF_DATASET_CSV, GF_DATASET_NPZ } gf_dataset_format;
 
 typedef struct {
     char              name[GF_STORE_NAME_MAX + 1];
@@ -45,14 +49,14 @@ typedef struct {
     char              created_at[GF_STORE_TIME_LEN + 1];
 } gf_dataset_entry;
 
-const char *gf_dataset_format_name(gf_dataset_format f);   /* "idx" / "csv" */
+const char *gf_dataset_format_name(gf_dataset_format f);   /* "idx" / "csv" / "npz" */
 
 /* GF_OK if name is a valid registry name (and, when registering, not the
  * built-in one), else GF_ERR_ARG naming the problem. */
 gf_status gf_dataset_name_check(const char *name);
 
 /* Registers name for the data at path (format from what path is: a directory
- * is idx, a regular file csv; label: csv's label column, default "label";
+ * is idx, a regular file csv, or npz when named *.npz; label: csv's label column, default "label";
  * test_path: csv only, optional). Paths are made canonical here and must
  * exist. tenants: ntenants existing tenant names granted access (public = 1:
  * every tenant instead). GF_ERR_MISMATCH if the name is taken. */
