@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include "engine/model.h"
-#include "train/metrics_binary.h"
+#include "train/binary_eval.h"
 #include "train/trainer.h"
 
 gf_status gf_site_evaluate(const char *model, const float *vec, int64_t d, const gf_dataset *test, int threads,
@@ -27,7 +27,7 @@ gf_status gf_site_evaluate(const char *model, const float *vec, int64_t d, const
     }
     if (!st && m->num_classes == 2 && m->positions == 1) {
         gf_binary_metrics b;
-        st = gf_binary_metrics_eval(m, test, &b);
+        st = gf_model_evaluate_binary(m, test, &b);
         out->auc = b.auc;
         out->sensitivity = b.sensitivity;
         out->specificity = b.specificity;

@@ -3,7 +3,7 @@
  * report the coordinator receives (fed/evalreport.h). Loss and accuracy
  * are gf_model_evaluate's in batches of GF_SITE_EVAL_BATCH, as `gf eval`
  * computes them by default, so the two agree; a two-class model adds AUC,
- * sensitivity and specificity (train/metrics_binary.h). */
+ * sensitivity and specificity (train/binary_eval.h). */
 #ifndef GF_FED_SITE_EVAL_H
 #define GF_FED_SITE_EVAL_H
 
