@@ -15,6 +15,14 @@ CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
 CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
 LDLIBS   += -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
 LDFLAGS  += -fopenmp $(SAN)
+# OpenMPI (Debian's libopenmpi-dev) for data-parallel training
+# (src/train/dist.c); found through pkg-config. MPI=0, or no ompi-c, builds
+# without it: gf then refuses `mpirun ... gf train` and --mpi.
+MPI      ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CPPFLAGS += -DGF_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS   += $(shell pkg-config --libs ompi-c)
+endif
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))

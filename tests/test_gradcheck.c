@@ -319,6 +319,16 @@ static void test_dropout_stats(void)
     CHECK(zeros + scaled == n);
     gf_dropout_forward(n, 0.25f, 100, x, y2);
     CHECK(memcmp(y, y2, sizeof(float) * n) != 0);
+    /* a shard (elements 40000..) draws the masks of its place in the whole
+     * tensor, forward and backward */
+    int64_t i0 = 40000;
+    gf_dropout_forward_at(n - i0, i0, 0.25f, 99, x + i0, y2);
+    CHECK(!memcmp(y + i0, y2, sizeof(float) * (n - i0)));
+    gf_dropout_backward(n, 0.25f, 99, x, y);
+    gf_dropout_backward_at(n - i0, i0, 0.25f, 99, x + i0, y2);
+    CHECK(!memcmp(y + i0, y2, sizeof(float) * (n - i0)));
+    gf_dropout_forward(n - i0, 0.25f, 99, x + i0, y2);
+    CHECK(memcmp(y + i0, y2, sizeof(float) * (n - i0)) != 0);
     free(x); free(y); free(y2);
 }
 

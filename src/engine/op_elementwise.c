@@ -47,18 +47,28 @@ static inline int dropout_keep(uint64_t key, int64_t i, float p)
     return (float)(gf_hash64(key, (uint64_t)i) >> 40) * (1.0f / 16777216.0f) >= p;
 }
 
-void gf_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y)
+void gf_dropout_forward_at(int64_t n, int64_t i0, float p, uint64_t key, const float *x, float *y)
 {
     const float scale = 1.0f / (1.0f - p);
     #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = dropout_keep(key, i, p) ? x[i] * scale : 0.0f;
+    for (int64_t i = 0; i < n; i++) y[i] = dropout_keep(key, i0 + i, p) ? x[i] * scale : 0.0f;
+}
+
+void gf_dropout_backward_at(int64_t n, int64_t i0, float p, uint64_t key, const float *dy, float *dx)
+{
+    const float scale = 1.0f / (1.0f - p);
+    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) dx[i] = dropout_keep(key, i0 + i, p) ? dy[i] * scale : 0.0f;
+}
+
+void gf_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y)
+{
+    gf_dropout_forward_at(n, 0, p, key, x, y);
 }
 
 void gf_dropout_backward(int64_t n, float p, uint64_t key, const float *dy, float *dx)
 {
-    const float scale = 1.0f / (1.0f - p);
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) dx[i] = dropout_keep(key, i, p) ? dy[i] * scale : 0.0f;
+    gf_dropout_backward_at(n, 0, p, key, dy, dx);
 }
 
 #define GELU_K 0.7978845608028654f   /* sqrt(2 / pi) */
