@@ -25,14 +25,6 @@ int gf_dist_launched(void)
     return s && *s;
 }
 
-static int env_int(const char *name, int dflt)
-{
-    const char *s = getenv(name);
-    char *end;
-    long v = s && *s ? strtol(s, &end, 10) : 0;
-    return s && *s && !*end && v > 0 && v < INT_MAX ? (int)v : dflt;
-}
-
 void gf_dist_shard(const gf_dist *d, int64_t n, int64_t *first, int64_t *count)
 {
     int64_t lo = n * d->rank / d->size, hi = n * (d->rank + 1) / d->size;
@@ -41,6 +33,14 @@ void gf_dist_shard(const gf_dist *d, int64_t n, int64_t *first, int64_t *count)
 }
 
 #ifdef GF_HAVE_MPI
+
+static int env_int(const char *name, int dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    long v = s && *s ? strtol(s, &end, 10) : 0;
+    return s && *s && !*end && v > 0 && v < INT_MAX ? (int)v : dflt;
+}
 
 gf_status gf_dist_init(int force, gf_dist *d)
 {
