@@ -33,22 +33,4 @@ static inline float gf_exp_fast(float x)
     return p * s;
 }
 
-/* tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2|u|), with 1 - e as
- * -expm1(-2|u|): a Taylor polynomial where 2|u| < 0.35 (no cancellation near
- * 0), the exp above beyond. Within a few ulp of tanhf; branch-free. */
-static inline float gf_tanh_fast(float u)
-{
-    float a = u < 0.0f ? -u : u, x = -2.0f * a;           /* x <= 0 */
-    float p = 1.0f / 5040.0f;                               /* expm1(x), |x| < 0.35 */
-    p = p * x + 1.0f / 720.0f;
-    p = p * x + 1.0f / 120.0f;
-    p = p * x + 1.0f / 24.0f;
-    p = p * x + 1.0f / 6.0f;
-    p = p * x + 0.5f;
-    p = p * x * x + x;
-    float em1 = x > -0.35f ? p : gf_exp_fast(x) - 1.0f;
-    float t = -em1 / (2.0f + em1);
-    return u < 0.0f ? -t : t;
-}
-
 #endif
