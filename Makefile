@@ -96,6 +96,8 @@ bench: all
 	@scripts/install-deps.sh bench
 	bench/train_vs_torch.sh
 	bench/blas_autoselect.sh
+	bench/gpt_vs_torch.sh
+	bench/mpi_scaling.sh
 
 clean:
 	rm -rf build

@@ -12,8 +12,10 @@
 . "$(dirname "$0")/../cli_lib.sh"
 command -v mpirun >/dev/null || { echo "FAIL: mpirun missing (scripts/install-deps.sh build installs openmpi-bin)"; exit 1; }
 # root needs --allow-run-as-root; 3 ranks on 2 cores need --oversubscribe;
-# no single-copy (CMA) transport, which containers often forbid
-MPIRUN="mpirun --oversubscribe --bind-to none --mca btl self,vader --mca btl_vader_single_copy_mechanism none"
+# no single-copy (CMA) transport, which containers often forbid; ranks
+# waiting in an all-reduce yield the core (on a shared 2-core machine a
+# spinning rank starves the one it waits for)
+MPIRUN="mpirun --oversubscribe --bind-to none --mca mpi_yield_when_idle 1 --mca btl self,vader --mca btl_vader_single_copy_mechanism none"
 [ "$(id -u)" = 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
 # OpenMPI keeps allocations until exit, many in components it has unloaded
 # by then (no library name to suppress): the ASan build checks leaks in the
