@@ -18,6 +18,14 @@ LDLIBS   += -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium $(shell pk
 CPPFLAGS += $(shell pkg-config --cflags htslib)
 LDLIBS   += $(shell pkg-config --libs htslib)
 LDFLAGS  += -fopenmp $(SAN)
+# OpenMPI (Debian's libopenmpi-dev) for data-parallel training
+# (src/train/dist.c); found through pkg-config. MPI=0, or no ompi-c, builds
+# without it: gf then refuses `mpirun ... gf train` and --mpi.
+MPI      ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CPPFLAGS += -DGF_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS   += $(shell pkg-config --libs ompi-c)
+endif
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -91,6 +99,8 @@ bench: all
 	@scripts/install-deps.sh bench
 	bench/train_vs_torch.sh
 	bench/blas_autoselect.sh
+	bench/gpt_vs_torch.sh
+	bench/mpi_scaling.sh
 
 clean:
 	rm -rf build

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "check.h"
 #include "core/rng.h"
+#include "engine/fastmath.h"
 #include "engine/ops.h"
 #include <omp.h>
 
@@ -319,9 +320,34 @@ static void test_dropout_stats(void)
     CHECK(zeros + scaled == n);
     gf_dropout_forward(n, 0.25f, 100, x, y2);
     CHECK(memcmp(y, y2, sizeof(float) * n) != 0);
+    /* a shard (elements 40000..) draws the masks of its place in the whole
+     * tensor, forward and backward */
+    int64_t i0 = 40000;
+    gf_dropout_forward_at(n - i0, i0, 0.25f, 99, x + i0, y2);
+    CHECK(!memcmp(y + i0, y2, sizeof(float) * (n - i0)));
+    gf_dropout_backward(n, 0.25f, 99, x, y);
+    gf_dropout_backward_at(n - i0, i0, 0.25f, 99, x + i0, y2);
+    CHECK(!memcmp(y + i0, y2, sizeof(float) * (n - i0)));
+    gf_dropout_forward(n - i0, 0.25f, 99, x + i0, y2);
+    CHECK(memcmp(y + i0, y2, sizeof(float) * (n - i0)) != 0);
     free(x); free(y); free(y2);
 }
 
+
+/* the vectorised exp against exp in double: within 2 ulp over its range */
+static void test_exp_fast(void)
+{
+    double worst = 0.0;
+    for (float x = -87.3f; x <= 88.3f; x += 0.000731f) {
+        double want = exp((double)x), e = fabs((double)gf_exp_fast(x) - want) / want;
+        if (e > worst) worst = e;
+    }
+    printf("  exp_fast                     worst relative error %.3g\n", worst);
+    CHECK_MSG(worst <= 2.4e-7, "exp_fast worst relative error %.3g", worst);
+    CHECK(gf_exp_fast(0.0f) == 1.0f);
+    CHECK(gf_exp_fast(-1000.0f) > 0.0f && gf_exp_fast(-1000.0f) < 1.3e-38f);
+    CHECK(isfinite(gf_exp_fast(1000.0f)) && gf_exp_fast(1000.0f) > 2e38f);
+}
 
 /* GELU tanh form against its formula in double (GPT-2's, not erf's) */
 static void test_gelu_tanh_values(void)
@@ -494,6 +520,7 @@ int main(void)
     test_dropout_stats();
     test_elementwise(3, "gelu tanh dx");
     test_gelu_tanh_values();
+    test_exp_fast();
     test_attention(2, 5, 8, 2);
     test_attention(1, 70, 12, 3);     /* more than two key tiles */
     test_embedding();

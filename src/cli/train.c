@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "engine/blas_select.h"
 #include "train/checkpoint.h"
+#include "train/dist.h"
 #include "train/trainer.h"
 
 static void train_usage(FILE *f)
@@ -84,6 +85,15 @@ static void train_usage(FILE *f)
 "  --metrics FILE      append one JSON line per epoch to FILE (epoch, train_loss,\n"
 "                      train_accuracy, test_loss, test_accuracy, seconds); the\n"
 "                      coordinator's central jobs plot it\n"
+"  --mpi               data-parallel over MPI ranks (implied when started by\n"
+"                      OpenMPI's mpirun: OMPI_COMM_WORLD_SIZE is set): every rank\n"
+"                      reads the same data and runs the same shuffle, computes the\n"
+"                      gradient of its own shard of each global --batch, and the\n"
+"                      ranks sum the gradient before an identical step; rank 0\n"
+"                      alone prints, evaluates and writes --out and --metrics.\n"
+"                      --threads defaults to the cores / ranks on the machine.\n"
+"                      A checkpoint resumes on any number of ranks. Example:\n"
+"                      mpirun -np 2 --bind-to none gf train --model ... --threads 1\n"
 "  -h, --help          this help\n"
 "\n"
 "On a terminal each epoch shows a progress bar (img/s, loss, ETA); otherwise one\n"
@@ -106,7 +116,7 @@ typedef struct {
     long warmup, accum;
     const char *lr_schedule;
     int json, have_lr, have_momentum, have_wd, have_batch, have_seed;
-    int have_dp_clip, have_dp_noise, have_dp_delta;
+    int have_dp_clip, have_dp_noise, have_dp_delta, have_threads, mpi;
 } train_args;
 
 /* A DP-SGD flag's value: a finite number that in_range accepts (range says which). */
@@ -131,7 +141,7 @@ static int parse_args(int argc, char **argv, train_args *a)
 {
     enum { O_MODEL = 1, O_DATASET, O_EPOCHS, O_BATCH, O_OPTIM, O_LR, O_MOMENTUM, O_WD,
            O_SEED, O_THREADS, O_OUT, O_RESUME, O_JSON, O_HELP, O_DP_CLIP, O_DP_NOISE, O_DP_DELTA, O_METRICS,
-           O_GRAD_CLIP, O_LR_SCHED, O_WARMUP, O_MIN_LR, O_ACCUM };
+           O_GRAD_CLIP, O_LR_SCHED, O_WARMUP, O_MIN_LR, O_ACCUM, O_MPI };
     static const struct option opts[] = {
         {"model", 1, 0, O_MODEL}, {"dataset", 1, 0, O_DATASET}, {"epochs", 1, 0, O_EPOCHS},
         {"batch", 1, 0, O_BATCH}, {"optim", 1, 0, O_OPTIM}, {"lr", 1, 0, O_LR},
@@ -140,7 +150,8 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"json", 0, 0, O_JSON}, {"help", 0, 0, O_HELP}, {"dp-clip", 1, 0, O_DP_CLIP},
         {"dp-noise", 1, 0, O_DP_NOISE}, {"dp-delta", 1, 0, O_DP_DELTA}, {"metrics", 1, 0, O_METRICS},
         {"grad-clip", 1, 0, O_GRAD_CLIP}, {"lr-schedule", 1, 0, O_LR_SCHED}, {"warmup-steps", 1, 0, O_WARMUP},
-        {"min-lr-frac", 1, 0, O_MIN_LR}, {"accum", 1, 0, O_ACCUM}, {0, 0, 0, 0}};
+        {"min-lr-frac", 1, 0, O_MIN_LR}, {"accum", 1, 0, O_ACCUM}, {"mpi", 0, 0, O_MPI},
+        {0, 0, 0, 0}};
     *a = (train_args){ .epochs = 1, .batch = 64, .seed = 1, .threads = cli_default_threads(),
                        .optim = "sgd", .dp_delta = GF_DPSGD_DEFAULT_DELTA,
                        .min_lr_frac = 0.1, .accum = 1, .lr_schedule = "constant" };
@@ -159,7 +170,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_MOMENTUM: bad = cli_parse_float("--momentum", optarg, 0, 0.999999, &a->momentum); a->have_momentum = 1; break;
         case O_WD: bad = cli_parse_float("--weight-decay", optarg, 0, 1e6, &a->wd); a->have_wd = 1; break;
         case O_SEED: bad = cli_parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &a->seed); a->have_seed = 1; break;
-        case O_THREADS: bad = cli_parse_int("--threads", optarg, 1, 1024, &a->threads); break;
+        case O_THREADS: bad = cli_parse_int("--threads", optarg, 1, 1024, &a->threads); a->have_threads = 1; break;
         case O_OUT: a->out = optarg; break;
         case O_METRICS: a->metrics = optarg; break;
         case O_RESUME: a->resume = optarg; break;
@@ -172,6 +183,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_WARMUP: bad = cli_parse_int("--warmup-steps", optarg, 0, 1000000000L, &a->warmup); break;
         case O_MIN_LR: bad = cli_parse_float("--min-lr-frac", optarg, 0, 1, &a->min_lr_frac); break;
         case O_ACCUM: bad = cli_parse_int("--accum", optarg, 1, 1000000, &a->accum); break;
+        case O_MPI: a->mpi = 1; break;
         case O_HELP: case 'h': train_usage(stdout); exit(0);
         default:
             fprintf(stderr, "gf train: unknown or incomplete option \"%s\" (see gf train --help)\n",
@@ -332,9 +344,13 @@ static void json_add_dp(json_t *j, const gf_trainer *t)
     json_object_set_new(j, "dpsgd_steps", json_integer(t->dp_steps));
 }
 
+static gf_dist dist = { .rank = 0, .size = 1, .local_size = 1 };
+
 static int fail(const char *what, gf_status st)
 {
-    fprintf(stderr, "gf train: %s: %s\n", what, gf_last_error());
+    if (dist.size > 1) fprintf(stderr, "gf train (rank %d of %d): %s: %s\n", dist.rank, dist.size, what,
+                               gf_last_error());
+    else fprintf(stderr, "gf train: %s: %s\n", what, gf_last_error());
     return st == GF_ERR_ARG ? 2 : 1;
 }
 
@@ -342,14 +358,22 @@ int cmd_train(int argc, char **argv)
 {
     train_args a;
     if (parse_args(argc, argv, &a)) return 2;
+    gf_status st = gf_dist_init(a.mpi, &dist);
+    if (st) return fail("MPI", st);
+    const int lead = dist.rank == 0;     /* rank 0 prints, evaluates and writes files */
+    if (!a.have_threads && dist.local_size > 1) {
+        a.threads = cli_default_threads() / dist.local_size;
+        if (a.threads < 1) a.threads = 1;
+    }
     cli_set_threads((int)a.threads);
 
     gf_trainer *t = NULL;
-    gf_status st = a.resume ? resume_run(&a, &t) : start_run(&a, &t);
-    if (st) return fail(a.resume ? "cannot resume" : "cannot build the run", st);
-
     gf_dataset train = {0}, test = {0};
+    FILE *out = NULL;
     int rc = 0;
+    st = a.resume ? resume_run(&a, &t) : start_run(&a, &t);
+    if (st) { rc = fail(a.resume ? "cannot resume" : "cannot build the run", st); goto done; }
+    t->dist = &dist;
     const int lm = t->model->input_dtype == GF_DTYPE_I32;    /* a language model: token windows */
     if ((st = gf_dataset_open(a.dataset, &train, &test)) ||
         (lm && train.tokens && (st = gf_dataset_window(&train, (int)t->model->in_numel))) ||
@@ -360,12 +384,16 @@ int cmd_train(int argc, char **argv)
         rc = fail("dataset", st);
         goto done;
     }
-    cli_print_data("train", a.dataset, &train, &test);
+    if (lead) cli_print_data("train", a.dataset, &train, &test);
+    if (!lead) gf_dataset_free(&test);       /* rank 0 alone evaluates */
 
     /* the cosine schedule spans the steps up to --epochs */
     const int64_t accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
     t->cfg.lr_schedule.total = ((train.n + t->cfg.batch - 1) / t->cfg.batch + accum - 1) / accum * a.epochs;
-    FILE *out = stdout;
+    if ((st = gf_trainer_dist_check(t, &train))) { rc = fail("MPI ranks", st); goto done; }
+    out = lead ? stdout : fopen("/dev/null", "w");
+    if (!out) { rc = fail("cannot open /dev/null", GF_ERR_IO); goto done; }
+    double allreduce = 0.0;
     double compute = 0.0, test_acc = -1.0, test_loss = 0.0, last_loss = 0.0;
     int64_t images = 0;
     if (t->epoch >= a.epochs)
@@ -376,10 +404,11 @@ int cmd_train(int argc, char **argv)
         cli_progress_begin(&p, out, t->epoch + 1, (int)a.epochs);
         gf_epoch_stats es;
         double t0 = gf_now();
-        st = gf_trainer_epoch(t, &train, &es, cli_progress_update, &p);
+        st = gf_trainer_epoch(t, &train, &es, lead ? cli_progress_update : NULL, &p);
         cli_progress_end(&p);
         if (st) { rc = fail("training failed", st); goto done; }
         compute += es.compute_s;
+        allreduce += es.allreduce_s;
         images += es.images;
         last_loss = es.loss;
         if (test.n && (st = gf_trainer_evaluate(t, &test, &test_loss, &test_acc))) {
@@ -400,12 +429,12 @@ int cmd_train(int argc, char **argv)
                     es.images / es.compute_s, gf_now() - t0);
         if (t->dp && (st = print_dp(out, t))) { rc = fail("privacy accounting failed", st); goto done; }
         fflush(out);
-        if (a.metrics && write_metrics(a.metrics, t->epoch, &es, test.n ? test_loss : NAN, test.n ? test_acc : NAN,
+        if (lead && a.metrics && write_metrics(a.metrics, t->epoch, &es, test.n ? test_loss : NAN, test.n ? test_acc : NAN,
                                        gf_now() - t0)) {
             rc = 1;
             goto done;
         }
-        if (a.out && (st = gf_checkpoint_save(t, a.out, test_acc))) {
+        if (lead && a.out && (st = gf_checkpoint_save(t, a.out, test_acc))) {
             rc = fail("cannot save the checkpoint", st);
             goto done;
         }
@@ -414,12 +443,12 @@ int cmd_train(int argc, char **argv)
         rc = fail("evaluation failed", st);
         goto done;
     }
-    if (a.out && images == 0 && (st = gf_checkpoint_save(t, a.out, test_acc))) {
+    if (lead && a.out && images == 0 && (st = gf_checkpoint_save(t, a.out, test_acc))) {
         rc = fail("cannot save the checkpoint", st);
         goto done;
     }
 
-    if (a.json) {
+    if (lead && a.json) {
         int scored = test.n > 0 || (lm && test_acc >= 0);
         json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:I, s:i, s:s, s:f, s:i, s:I, s:f, s:o, s:o, s:f, s:I, s:I, s:I}",
             "model", t->model->spec.canonical, "dataset", a.dataset,
@@ -433,12 +462,18 @@ int cmd_train(int argc, char **argv)
             "train_images", (json_int_t)images, "train_samples", (json_int_t)train.n,
             "test_samples", (json_int_t)test.n);
         if (t->dp) json_add_dp(j, t);
+        json_object_set_new(j, "ranks", json_integer(dist.size));
+        json_object_set_new(j, "train_allreduce_s", json_real(allreduce));
         json_add_blas(j);
         cli_print_json(j);
     }
 done:
+    if (out && out != stdout) fclose(out);
+    /* an error on one rank ends them all: none waits on a stopped one */
+    if (rc) gf_dist_abort(&dist, rc);
     gf_dataset_free(&train);
     gf_dataset_free(&test);
     gf_trainer_free(t);
+    gf_dist_finalize(&dist);
     return rc;
 }

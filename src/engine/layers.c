@@ -129,14 +129,16 @@ static void flatten_bwd(gf_model *m, gf_layer *L, int B, const float *in, float 
 static void dropout_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
     if (train && L->d.p > 0.0f)
-        gf_dropout_forward(B * L->out_numel, L->d.p, L->dropout_key, in, L->out);
+        gf_dropout_forward_at(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
+                              L->dropout_key, in, L->out);
     else
         memcpy(L->out, in, sizeof(float) * B * L->out_numel);
 }
 static void dropout_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     if (!din) return;
-    if (L->d.p > 0.0f) gf_dropout_backward(B * L->out_numel, L->d.p, L->dropout_key, L->dout, din);
+    if (L->d.p > 0.0f) gf_dropout_backward_at(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
+                                              L->dropout_key, L->dout, din);
     else memcpy(din, L->dout, sizeof(float) * B * L->out_numel);
 }
 

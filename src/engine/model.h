@@ -62,6 +62,9 @@ struct gf_model {
     int64_t  in_numel;            /* per-sample input size (values of input_dtype) */
     gf_dtype input_dtype;         /* F32 (seq) or I32 token ids (gpt) */
     int      positions;           /* labels (and logit rows) per sample: 1, or T for gpt */
+    int64_t  sample_first;        /* index of the forward's first sample in its whole batch
+                                   * (0; a data-parallel shard's offset): dropout masks
+                                   * follow the sample's place in the whole batch */
     void    *input;               /* (max_batch, in_numel) input buffer */
     struct gf_gpt *gpt;           /* the graph of a gpt: model (NULL for seq) */
     int64_t  nparams;

@@ -4,8 +4,12 @@
  * each probability from it (flash-attention's memory plan, O(B H T) saved
  * instead of O(B H T^2)). One (b, h) pair per task; every output element is
  * written by one task in a fixed order, so results do not depend on the
- * thread count. */
+ * thread count. The loops over a head's hs channels are `omp simd`
+ * (reductions in the vector lanes' fixed order) and the exponentials are
+ * engine/fastmath.h's, so they run as vector code. */
 #include "engine/ops.h"
+
+#include "engine/fastmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -32,6 +36,7 @@ void gf_attention_forward(int B, int T, int C, int H, const float *qkv, float *o
                 for (int j = j0; j < j1; j++) {
                     const float *k = base + (size_t)j * C3 + C + (size_t)h * hs;
                     float dot = 0.0f;
+                    #pragma omp simd reduction(+:dot)
                     for (int d = 0; d < hs; d++) dot += q[d] * k[d];
                     s[j - j0] = dot * scale;
                     if (s[j - j0] > tm) tm = s[j - j0];
@@ -39,13 +44,17 @@ void gf_attention_forward(int B, int T, int C, int H, const float *qkv, float *o
                 if (tm > mx) {                  /* rescale what was summed under the old max */
                     const float c = expf(mx - tm);
                     l *= c;
+                    #pragma omp simd
                     for (int d = 0; d < hs; d++) o[d] *= c;
                     mx = tm;
                 }
+                #pragma omp simd
+                for (int j = 0; j < j1 - j0; j++) s[j] = gf_exp_fast(s[j] - mx);
                 for (int j = j0; j < j1; j++) {
-                    const float p = expf(s[j - j0] - mx);
+                    const float p = s[j - j0];
                     const float *v = base + (size_t)j * C3 + 2 * (size_t)C + (size_t)h * hs;
                     l += p;
+                    #pragma omp simd
                     for (int d = 0; d < hs; d++) o[d] += p * v[d];
                 }
             }
@@ -80,15 +89,18 @@ void gf_attention_backward(int B, int T, int C, int H, const float *qkv, const f
             float *dq = dbase + (size_t)t * C3 + (size_t)h * hs;
             const float m = lse[(size_t)bh * T + t];
             float D = 0.0f;                     /* sum_j p_j dp_j = dout . out */
+            #pragma omp simd reduction(+:D)
             for (int d = 0; d < hs; d++) D += go[d] * o[d];
             for (int j = 0; j <= t; j++) {
                 const float *k = base + (size_t)j * C3 + C + (size_t)h * hs;
                 const float *v = k + C;
                 float *dk = dbase + (size_t)j * C3 + C + (size_t)h * hs, *dv = dk + C;
                 float dot = 0.0f, dp = 0.0f;
+                #pragma omp simd reduction(+:dot, dp)
                 for (int d = 0; d < hs; d++) { dot += q[d] * k[d]; dp += go[d] * v[d]; }
-                const float p = expf(dot * scale - m);
+                const float p = gf_exp_fast(dot * scale - m);
                 const float ds = p * (dp - D) * scale;
+                #pragma omp simd
                 for (int d = 0; d < hs; d++) {
                     dq[d] += ds * k[d];
                     dk[d] += ds * q[d];

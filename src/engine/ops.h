@@ -57,6 +57,11 @@ void gf_add_inplace(int64_t n, float *acc, const float *d);
  * backward pass recomputes it instead of storing it. */
 void gf_dropout_forward(int64_t n, float p, uint64_t key, const float *x, float *y);
 void gf_dropout_backward(int64_t n, float p, uint64_t key, const float *dy, float *dx);
+/* The same for elements i0 .. i0+n-1 of a longer tensor (x, y, dy, dx point
+ * at element i0): a data-parallel shard draws the masks of its place in the
+ * whole batch. */
+void gf_dropout_forward_at(int64_t n, int64_t i0, float p, uint64_t key, const float *x, float *y);
+void gf_dropout_backward_at(int64_t n, int64_t i0, float p, uint64_t key, const float *dy, float *dx);
 
 /* layernorm over the D features of each of B rows, eps 1e-5:
  * x (B, D), gamma (D), beta (D) -> y (B, D); saves mean (B), rstd (B). */

@@ -117,17 +117,56 @@ static int accum_add(gf_trainer *t)
     return ++t->accum_count;
 }
 
-/* One optimizer step: the mean of the accumulated gradients, the federated
- * local terms, clipping, the scheduled learning rate. */
-static void step_take(gf_trainer *t)
+static int dist_on(const gf_trainer *t) { return t->dist && t->dist->size > 1; }
+
+/* Data parallel, after one batch's backward on this rank's shard of cnt of
+ * the global batch's n samples: weights the shard's mean gradient by its
+ * share (cnt * size / n: 1 when the shards are equal, the 1/size comes in
+ * step_take) and sums loss and right answers over the ranks, so that every
+ * rank sees the whole batch's mean loss. */
+static gf_status shard_reduce(gf_trainer *t, int64_t n, int64_t cnt, double *loss, int *right, double *comm)
+{
+    const int64_t np = t->model->nparams;
+    float *g = t->model->grads;
+    const int size = t->dist->size;
+    if (cnt * size != n) {
+        const float w = (float)((double)(cnt * size) / (double)n);
+        #pragma omp parallel for schedule(static) if (np > 65536)
+        for (int64_t i = 0; i < np; i++) g[i] *= w;
+    }
+    double t0 = gf_now(), s[2] = { *loss * (double)cnt, (double)*right };
+    gf_status st = gf_dist_sum_f64(t->dist, s, 2);
+    *comm += gf_now() - t0;
+    *loss = s[0] / (double)n;
+    *right = (int)s[1];
+    return st;
+}
+
+/* One optimizer step: across ranks the sum of their gradients, the mean of
+ * the accumulated gradients, the federated local terms, clipping, the
+ * scheduled learning rate. */
+static gf_status step_take(gf_trainer *t, double *comm)
 {
     gf_model *m = t->model;
     const int64_t n = m->nparams;
+    float ranks = 1.0f;
+    if (dist_on(t)) {               /* the one flat vector, summed over the ranks */
+        double t0 = gf_now();
+        gf_status st = gf_dist_sum_f32(t->dist, t->accum_grads ? t->accum_grads : m->grads, n);
+        *comm += gf_now() - t0;
+        if (st) return st;
+        ranks = (float)t->dist->size;
+    }
     if (t->accum_grads) {
-        const float s = 1.0f / (float)t->accum_count, *a = t->accum_grads;
+        const float s = 1.0f / ((float)t->accum_count * ranks), *a = t->accum_grads;
         float *g = m->grads;
         #pragma omp parallel for schedule(static) if (n > 65536)
         for (int64_t i = 0; i < n; i++) g[i] = a[i] * s;
+    } else if (ranks != 1.0f) {
+        const float s = 1.0f / ranks;
+        float *g = m->grads;
+        #pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] *= s;
     }
     t->accum_count = 0;
     add_local_terms(t);
@@ -138,6 +177,7 @@ static void step_take(gf_trainer *t)
     gf_optim_step(&t->optim, m->params, m->grads);
     t->optim.cfg.lr = base;
     t->step++;
+    return GF_OK;
 }
 
 /* perm (n): the epoch's shuffle, or a DP step's Poisson sample. */
@@ -160,8 +200,9 @@ static int epoch_open(const gf_trainer *t)
 
 /* An epoch ends: its count and its stats (NaN loss and accuracy when it saw nothing). */
 static gf_status epoch_close(gf_trainer *t, gf_epoch_stats *stats, double loss_sum, int64_t correct, int64_t seen,
-                             double compute)
+                             double compute, double comm)
 {
+    stats->allreduce_s = comm;
     t->epoch++;
     stats->loss = seen ? loss_sum / seen : NAN;
     stats->accuracy = seen ? (double)correct / ((double)seen * t->model->positions) : NAN;
@@ -209,7 +250,7 @@ static gf_status dp_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats
         if (progress) progress(ctx, si + 1, nsteps, seen ? loss_sum / seen : 0.0,
                                compute > 0 ? seen / compute : 0.0);
     }
-    return epoch_close(t, stats, loss_sum, correct, seen, compute);
+    return epoch_close(t, stats, loss_sum, correct, seen, compute, 0.0);
 }
 
 gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
@@ -219,29 +260,40 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
     const int B = t->cfg.batch;
     gf_status st = perm_reserve(t, train->n);
     if (st) return st;
+    if (t->dp && dist_on(t))
+        return gf_errorf(GF_ERR_ARG, "DP-SGD does not run across MPI ranks (run it as one process)");
     if (t->dp) return dp_epoch(t, train, stats, progress, ctx);
     gf_shuffle(train->n, t->cfg.seed, (uint64_t)t->epoch, t->perm);
 
     const int64_t nbatches = (train->n + B - 1) / B;
-    double loss_sum = 0.0, compute = 0.0;
+    double loss_sum = 0.0, compute = 0.0, comm = 0.0;
     int64_t correct = 0, seen = 0;
     const int accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
     for (int64_t bi = 0; bi < nbatches && epoch_open(t); bi++) {
         int64_t first = bi * B;
         int n = (int)(train->n - first < B ? train->n - first : B);
-        gf_dataset_gather(train, t->perm + first, n, gf_model_input(m), t->labels);
+        int64_t lo = 0, cnt = n;        /* this rank's shard of the global batch */
+        if (dist_on(t)) gf_dist_shard(t->dist, n, &lo, &cnt);
+        if (cnt) gf_dataset_gather(train, t->perm + first + lo, cnt, gf_model_input(m), t->labels);
 
         double t0 = gf_now();
         uint64_t key = gf_hash64(t->cfg.seed, (uint64_t)t->step);
         if (t->accum_count) key = gf_hash64(key, (uint64_t)t->accum_count);
-        if (!gf_model_forward(m, gf_model_input(m), n, 1, key)) return GF_ERR_ARG;
         int right = 0;
-        double loss = gf_model_backward(m, t->labels, n, &right);
+        double loss = 0.0;
+        m->sample_first = lo;
+        if (cnt) {
+            if (!gf_model_forward(m, gf_model_input(m), (int)cnt, 1, key)) return GF_ERR_ARG;
+            loss = gf_model_backward(m, t->labels, (int)cnt, &right);
+        } else {
+            memset(m->grads, 0, sizeof(float) * (size_t)m->nparams);
+        }
+        if (dist_on(t) && (st = shard_reduce(t, n, cnt, &loss, &right, &comm))) return st;
         if (accum_add(t) < accum && bi + 1 < nbatches) {     /* more batches for this step */
             compute += gf_now() - t0;
             goto account;
         }
-        step_take(t);
+        if ((st = step_take(t, &comm))) return st;
         compute += gf_now() - t0;
 
     account:
@@ -254,8 +306,59 @@ gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stat
         if (progress) progress(ctx, bi + 1, nbatches, loss_sum / (first + n),
                                compute > 0 ? (first + n) / compute : 0.0);
     }
-    if (t->accum_count) step_take(t);
-    return epoch_close(t, stats, loss_sum, correct, seen, compute);
+    if (t->accum_count && (st = step_take(t, &comm))) return st;
+    return epoch_close(t, stats, loss_sum, correct, seen, compute, comm);
+}
+
+/* A hash of n bytes, 8 at a time (the tail zero-padded). */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = gf_hash64(h ^ w, i);
+    }
+    uint64_t w = 0;
+    memcpy(&w, b + i, n - i);
+    return gf_hash64(h ^ w, n);
+}
+
+gf_status gf_trainer_dist_check(const gf_trainer *t, const gf_dataset *train)
+{
+    if (!dist_on(t)) return GF_OK;
+    const gf_model *m = t->model;
+    const gf_optim_config *o = &t->optim.cfg;
+    const gf_lr_schedule *ls = &t->cfg.lr_schedule;
+    uint64_t v[3];
+    /* settings, field by field (no struct padding) */
+    double num[] = { t->cfg.batch, (double)t->cfg.seed, o->type, o->lr, o->momentum, o->weight_decay,
+                     o->beta1, o->beta2, o->eps, t->cfg.grad_clip, t->cfg.accum, ls->kind,
+                     (double)ls->warmup, (double)ls->total, ls->min_frac, t->cfg.dpsgd.enabled };
+    v[0] = hash_bytes(hash_bytes(1, m->spec.canonical, strlen(m->spec.canonical)), num, sizeof num);
+    /* data */
+    int64_t shape[3] = { train->n, train->dim, train->ntokens };
+    v[1] = hash_bytes(2, shape, sizeof shape);
+    if (train->tokens) v[1] = hash_bytes(v[1], train->tokens, sizeof(int32_t) * (size_t)train->ntokens);
+    if (train->x) v[1] = hash_bytes(v[1], train->x, sizeof(float) * (size_t)(train->n * train->dim));
+    if (train->y) v[1] = hash_bytes(v[1], train->y, sizeof(int32_t) * (size_t)train->n);
+    /* state */
+    int64_t ctr[3] = { t->epoch, t->step, t->optim.step };
+    v[2] = hash_bytes(hash_bytes(3, ctr, sizeof ctr), m->params, sizeof(float) * (size_t)m->nparams);
+    if (t->optim.nstate)
+        v[2] = hash_bytes(v[2], t->optim.state, sizeof(float) * (size_t)(t->optim.nstate * t->optim.n));
+    int same[3];
+    gf_status st = gf_dist_agree(t->dist, v, 3, same);
+    if (st) return st;
+    static const char *what[3] = {
+        "the model spec or training settings (--model, --batch, --seed, optimizer, schedule, clipping, --accum)",
+        "the training data (each rank must read the same dataset)",
+        "the starting state (parameters, optimizer state or step counters: the same --resume file?)" };
+    for (int i = 0; i < 3; i++)
+        if (!same[i])
+            return gf_errorf(GF_ERR_MISMATCH, "the %d ranks disagree on %s", t->dist->size, what[i]);
+    return GF_OK;
 }
 
 gf_status gf_trainer_dp_epsilon(const gf_trainer *t, double *eps, double *order)

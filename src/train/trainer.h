@@ -6,7 +6,15 @@
  * a Poisson sample instead of a slice of the shuffle, and the gradient is
  * clipped per example and noised (train/dpsgd.h): with noise, batches and
  * noise come from the CSPRNG and a run is not reproducible; without noise
- * (no guarantee) the batch of step s comes from (seed, s) and it is. */
+ * (no guarantee) the batch of step s comes from (seed, s) and it is.
+ *
+ * Data parallel (dist set, train/dist.h): every rank runs the same loop over
+ * the same shuffle; of each global batch of B samples, rank r computes the
+ * gradient of its own contiguous shard (gf_dist_shard), weighted by its
+ * share of the batch; the summed flat gradient (one all-reduce per optimizer
+ * step, after accumulation) is the single-process gradient of the whole
+ * batch up to float summation order, so every rank takes the same step.
+ * Loss and accuracy are summed over the ranks too. */
 #ifndef GF_TRAIN_TRAINER_H
 #define GF_TRAIN_TRAINER_H
 
@@ -15,6 +23,7 @@
 #include "data/dataset.h"
 #include "engine/model.h"
 #include "engine/optim.h"
+#include "train/dist.h"
 #include "train/dpsgd.h"
 
 typedef struct {
@@ -62,12 +71,16 @@ typedef struct {
     gf_dpsgd    *dp;
     int64_t      dp_steps;
     double       dp_sample_rate;
+    /* Data parallelism across ranks (NULL: one process; the caller owns it
+     * and sets it before the first epoch; not with DP-SGD). */
+    const gf_dist *dist;
 } gf_trainer;
 
 typedef struct {
     double  loss;            /* mean training loss over the epoch */
     double  accuracy;        /* training accuracy over the epoch */
     double  compute_s;       /* seconds in forward + backward + optimizer */
+    double  allreduce_s;     /* of which summing gradients and stats across ranks */
     int64_t images;
 } gf_epoch_stats;
 
@@ -91,6 +104,14 @@ gf_status gf_trainer_check_data(const gf_model *m, const gf_dataset *d, const ch
  * differs from the rate of the run's earlier DP steps. */
 gf_status gf_trainer_epoch(gf_trainer *t, const gf_dataset *train, gf_epoch_stats *stats,
                            gf_progress_fn progress, void *ctx);
+
+/* Data parallel: checks every rank holds the same run before its first
+ * step (a collective call: every rank of t->dist must make it): model spec
+ * and settings (batch, seed, optimizer, schedule, clipping, accumulation),
+ * the training data (size and a hash of its contents) and the state
+ * (parameters, optimizer state, counters). GF_ERR_MISMATCH naming what
+ * differs, on every rank alike. One process: GF_OK. */
+gf_status gf_trainer_dist_check(const gf_trainer *t, const gf_dataset *train);
 
 /* Mean loss and accuracy of the model over a dataset of either kind, in
  * batches of the run's batch size (token data: per position). */
