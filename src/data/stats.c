@@ -36,13 +36,14 @@ int64_t gf_stats_col(const gf_stats_plan *p, int64_t j) { return 1 + j * gf_stat
 int64_t gf_stats_labels(const gf_stats_plan *p) { return 1 + p->columns * gf_stats_block(p); }
 int64_t gf_stats_len(const gf_stats_plan *p) { return gf_stats_labels(p) + p->classes + 1; }
 
-void gf_stats_range(const gf_stats_plan *p, int64_t j, double *lo, double *hi, double *shift)
+void gf_stats_range(const gf_stats_plan *p, int64_t j, double *lo, double *hi, double *shift, double *scale)
 {
-    if (!p->nranges) { *lo = *hi = NAN; *shift = 0; return; }
+    if (!p->nranges) { *lo = *hi = NAN; *shift = 0; *scale = 1; return; }
     const double *r = p->range + 2 * (p->nranges == 1 ? 0 : j);
     *lo = r[0];
     *hi = r[1];
     *shift = 0.5 * r[0] + 0.5 * r[1];
+    *scale = 0.5 * r[1] - 0.5 * r[0];
 }
 
 void gf_stats_zero(const gf_stats_plan *p, double *acc)
@@ -62,8 +63,8 @@ gf_status gf_stats_add_dataset(const gf_stats_plan *p, const gf_dataset *d, doub
     int64_t lab = gf_stats_labels(p);
     for (int64_t j = 0; j < p->columns; j++) {
         double *s = acc + gf_stats_col(p, j);   /* (block) */
-        double lo, hi, c;
-        gf_stats_range(p, j, &lo, &hi, &c);
+        double lo, hi, c, h;
+        gf_stats_range(p, j, &lo, &hi, &c, &h);
         double width = p->bins ? (hi - lo) / p->bins : 0;
         for (int64_t i = 0; i < d->n; i++) {
             double x = d->x[i * d->dim + j];
@@ -71,8 +72,9 @@ gf_status gf_stats_add_dataset(const gf_stats_plan *p, const gf_dataset *d, doub
             if (s[GF_STATS_COUNT] == 0 || x < s[GF_STATS_MIN]) s[GF_STATS_MIN] = x;
             if (s[GF_STATS_COUNT] == 0 || x > s[GF_STATS_MAX]) s[GF_STATS_MAX] = x;
             s[GF_STATS_COUNT] += 1;
-            s[GF_STATS_SUM] += x - c;
-            s[GF_STATS_SUMSQ] += (x - c) * (x - c);
+            double z = (x - c) / h;
+            s[GF_STATS_SUM] += z;
+            s[GF_STATS_SUMSQ] += z * z;
             if (!p->bins) continue;
             int64_t b;
             if (x < lo) b = -1;
@@ -124,12 +126,12 @@ void gf_stats_drop_minmax(const gf_stats_plan *p, float *v)
 void gf_stats_moments(const gf_stats_plan *p, const double *acc, int64_t j, double *mean, double *var)
 {
     const double *s = acc + gf_stats_col(p, j);
-    double lo, hi, c, n = s[GF_STATS_COUNT];
-    gf_stats_range(p, j, &lo, &hi, &c);
-    double m = n > 0 ? s[GF_STATS_SUM] / n : NAN;      /* the mean of x - c */
-    *mean = n > 0 ? m + c : NAN;
+    double lo, hi, c, h, n = s[GF_STATS_COUNT];
+    gf_stats_range(p, j, &lo, &hi, &c, &h);
+    double m = n > 0 ? s[GF_STATS_SUM] / n : NAN;      /* the mean of z = (x - c) / h */
+    *mean = n > 0 ? c + h * m : NAN;
     if (n >= 2) {
-        double v = (s[GF_STATS_SUMSQ] - n * m * m) / (n - 1);
+        double v = (s[GF_STATS_SUMSQ] - n * m * m) / (n - 1) * h * h;
         *var = v > 0 ? v : 0;
     } else {
         *var = NAN;
@@ -142,8 +144,8 @@ double gf_stats_quantile(const gf_stats_plan *p, const double *acc, int64_t j, d
     const double *s = acc + gf_stats_col(p, j);
     double n = s[GF_STATS_COUNT];
     if (!p->bins || !(n > 0) || !(q >= 0 && q <= 1)) return NAN;
-    double lo, hi, c;
-    gf_stats_range(p, j, &lo, &hi, &c);
+    double lo, hi, c, scale;
+    gf_stats_range(p, j, &lo, &hi, &c, &scale);
     const double *h = s + GF_STATS_HIST;              /* (bins + 2): under, bins, over */
     double target = q * n, cum = h[0];   /* the value of rank ceil(q n) (inverted CDF) lies in the bin found */
     if (target < cum || (cum > 0 && target == 0)) { *where = -1; return NAN; }

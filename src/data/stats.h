@@ -11,8 +11,8 @@
  *   per feature column j, at 1 + j * block, block = 6 (+ bins + 2):
  *     count     values present (not NaN)
  *     missing   NaN values
- *     sum       sum of (x - c_j) over present values
- *     sumsq     sum of (x - c_j)^2
+ *     sum       sum of z = (x - c_j) / h_j over present values
+ *     sumsq     sum of z^2
  *     min, max  over present values (0 when count is 0); not sums: they are
  *               combined by min/max in the clear and left 0 (omitted) under
  *               secure aggregation, which can only sum
@@ -20,8 +20,10 @@
  *               [lo_j, hi_j] in `bins` equal bins (the last one closed),
  *               with the values below lo_j and above hi_j counted apart
  *   label counts: classes 0..classes-1, then one count of larger labels
- * c_j, the shift, is the middle of column j's range (0 without ranges): it
- * keeps sums of squares small, so variances survive float rounding.
+ * c_j and h_j are the middle and half the width of column j's range (0
+ * and 1 without ranges): values in range have |z| <= 1, so every entry is
+ * bounded by the row count, like the counts (secure aggregation quantises
+ * every entry within one clip), and variances survive float rounding.
  *
  * Every count is exact in float up to 2^24 rows per dataset (more is
  * refused). */
@@ -55,8 +57,8 @@ int64_t gf_stats_block(const gf_stats_plan *p);     /* values per column */
 int64_t gf_stats_len(const gf_stats_plan *p);       /* length of the vector */
 int64_t gf_stats_col(const gf_stats_plan *p, int64_t j);    /* offset of column j's block */
 int64_t gf_stats_labels(const gf_stats_plan *p);    /* offset of the label counts */
-/* Column j's histogram range and shift. */
-void    gf_stats_range(const gf_stats_plan *p, int64_t j, double *lo, double *hi, double *shift);
+/* Column j's histogram range, shift c_j and scale h_j. */
+void    gf_stats_range(const gf_stats_plan *p, int64_t j, double *lo, double *hi, double *shift, double *scale);
 
 /* acc (len) = the statistics of no rows. */
 void      gf_stats_zero(const gf_stats_plan *p, double *acc);

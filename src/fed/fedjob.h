@@ -18,6 +18,7 @@
 #include "core/blob.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "data/stats.h"
 #include "engine/model.h"
 #include "fed/strategy.h"
 #include "fed/update.h"
@@ -64,7 +65,16 @@ typedef struct {
      * ("" = none), its split, and whether it failed (then it is not retried) */
     char         eval_data[2 * PATH_MAX + 128];
     int          eval_train, eval_failed;
+    /* a statistics job (spec.stats.enabled): the wire is one tensor "stats"
+     * of the plan's length; the sites' vectors are summed here (min/max
+     * folded) instead of by the strategy, and the aggregated round's result
+     * is rendered (fedstats.h) for gf_fedjob_checkpoint to write */
+    double      *stats_acc;       /* (stats length) */
+    char        *stats_json;      /* the last aggregated result, or NULL */
 } gf_fedjob;
+
+/* The plan of a statistics job's configuration. */
+void gf_fedjob_stats_plan(const gf_fedstats_config *c, gf_stats_plan *out);
 
 /* Starts the runtime of job `id` for its configuration (copied). completed > 0:
  * resumes from DIR/artifacts/job-ID/round-COMPLETED.safetensors (global and
@@ -141,12 +151,16 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss);
 
 
 /* Writes DIR/artifacts/job-ID/round-R.safetensors for the aggregated round R
- * (atomically) and removes the file of round R-2; loadable by gf eval. */
+ * (atomically) and removes the file of round R-2; loadable by gf eval. A
+ * statistics job writes DIR/artifacts/job-ID/statistics.json instead. */
 gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy);
 
 /* Ends the round: completed = round when done, else (aborted) the round's
  * updates are dropped; no round is open afterwards. */
 void      gf_fedjob_end_round(gf_fedjob *j, int done);
+
+/* DIR/artifacts/job-ID/statistics.json */
+gf_status gf_fedjob_stats_path(const char *data_dir, int64_t id, char *out, size_t size);
 
 /* DIR/artifacts/job-ID/round-R.safetensors */
 gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size);

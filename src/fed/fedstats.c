@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <jansson.h>
 
 /* A count, or null when 0 < n < min (and *suppressed counts it). Counts
@@ -14,6 +15,27 @@ static json_t *count_or_null(double n, int64_t min, int *suppressed)
     double r = nearbyint(n);
     if (r > 0 && r < (double)min) { (*suppressed)++; return json_null(); }
     return json_integer((json_int_t)r);
+}
+
+void gf_fedstats_plan(const gf_fedstats_config *c, gf_stats_plan *out)
+{
+    *out = (gf_stats_plan){ .columns = c->columns, .bins = c->bins, .classes = c->classes, .range = c->range,
+                            .nranges = c->nranges };
+}
+
+gf_status gf_fedstats_manifest(const gf_stats_plan *p, gf_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    gf_status st = gf_stats_plan_check(p);
+    if (st) return st;
+    if (!(m->e = calloc(1, sizeof *m->e))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    m->n = 1;
+    m->d = gf_stats_len(p);
+    snprintf(m->e[0].name, sizeof m->e[0].name, "stats");
+    m->e[0].ndim = 1;
+    m->e[0].shape[0] = m->d;
+    m->e[0].numel = m->d;
+    return GF_OK;
 }
 
 static json_t *real_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
@@ -53,8 +75,8 @@ gf_status gf_fedstats_render(const gf_stats_plan *p, const double *acc, int64_t 
             json_object_set_new(q, key, real_or_null(gf_stats_quantile(p, acc, j, qs[k], &where)));
         }
         json_object_set_new(c, "quantiles", q);
-        double lo, hi, shift;
-        gf_stats_range(p, j, &lo, &hi, &shift);
+        double lo, hi, shift, scale;
+        gf_stats_range(p, j, &lo, &hi, &shift, &scale);
         const double *h = s + GF_STATS_HIST;
         json_t *counts = json_array();
         for (int b = 0; b < p->bins; b++) json_array_append_new(counts, count_or_null(h[1 + b], min_count, &sup_bins));

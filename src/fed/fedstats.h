@@ -23,10 +23,19 @@
 #include <stdint.h>
 #include "core/error.h"
 #include "data/stats.h"
+#include "fed/fedspec.h"
+#include "fed/update.h"
 
 /* acc (gf_stats_len) the combined statistics of nsites sites; *json
  * malloc'd, NUL-terminated. */
 gf_status gf_fedstats_render(const gf_stats_plan *p, const double *acc, int64_t job, int nsites, int secagg,
                              int64_t min_count, char **json);
+
+/* The plan of a statistics job's configuration (borrows its ranges). */
+void      gf_fedstats_plan(const gf_fedstats_config *c, gf_stats_plan *out);
+
+/* The wire manifest of a statistics job: one F32 tensor "stats" of the
+ * plan's length (checked first: GF_ERR_ARG for a bad plan). */
+gf_status gf_fedstats_manifest(const gf_stats_plan *p, gf_manifest *out);
 
 #endif

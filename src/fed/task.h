@@ -17,7 +17,13 @@
  *    "secure_aggregation": {"index": I, "n": N, "k": K, "t": T, "d": D,
  *        "clip": X, "max_weight": X, "dp_clip": X, "dp_noise_std": X,
  *        "dp_count": B, "dp_count_noise_std": X,
- *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional)}
+ *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional),
+ *    "statistics": {"columns": N, "bins": B, "classes": K,
+ *                   "ranges": [[lo, hi], ...]}  (optional: a statistics job)}
+ * A statistics task has "model": "" and asks the site for the statistics
+ * vector of its data (data/stats.h) instead of training; its ranges are
+ * none, one for every column, or one per column (at most
+ * GF_FED_TASK_MAX_RANGES, so the task stays small).
  *
  * The decoder is strict, and says what is wrong with a GF_ERR_FORMAT naming
  * the field ("task: local.batch must be ..."): a body over GF_FED_TASK_MAX
@@ -49,6 +55,7 @@
 
 #define GF_FED_TASK_MAX      ((size_t)64 << 10)   /* bytes of an encoded task */
 #define GF_FED_TASK_PATH_MAX 96                   /* a route path in the task (with its NUL) */
+#define GF_FED_TASK_MAX_RANGES 1000               /* per-column statistics ranges in one task */
 
 /* The secure-aggregation part of a task (enabled 0: a plain round). */
 typedef struct {
@@ -79,7 +86,13 @@ typedef struct {
     char             model_path[GF_FED_TASK_PATH_MAX];    /* "/v1/jobs/J/rounds/R/model" */
     char             update_path[GF_FED_TASK_PATH_MAX];   /* "/v1/jobs/J/rounds/R/update" */
     gf_fed_task_secagg secagg;
+    gf_fedstats_config stats;           /* enabled: a statistics task (min_count unused: 0). Decoded:
+                                         * range malloc'd (gf_fed_task_free); gf_fedjob_task's borrows
+                                         * the job's */
 } gf_fed_task;
+
+/* Frees what gf_fed_task_decode allocated (the statistics ranges). */
+void      gf_fed_task_free(gf_fed_task *t);
 
 /* The paths of round `round` of job `job` into t (model_path, update_path,
  * and secagg.path). */

@@ -123,10 +123,16 @@ static int id_list_add(id_list *l, int64_t id)
     return 0;
 }
 
+/* The kinds the round driver runs: federated training and federated statistics. */
+int co_kind_is_round(const char *kind)
+{
+    return !strcmp(kind, "federated") || !strcmp(kind, "statistics");
+}
+
 static int collect_job(const gf_store_job *job, void *ctx)
 {
     id_list *l = ctx;
-    return job->state == GF_STORE_JOB_QUEUED && !strcmp(job->kind, "federated") ? id_list_add(l, job->id) : 0;
+    return job->state == GF_STORE_JOB_QUEUED && co_kind_is_round(job->kind) ? id_list_add(l, job->id) : 0;
 }
 
 /* Builds the runtime of a running job; a job that cannot run is failed. */
@@ -216,7 +222,7 @@ static void start_queued(gf_coordinator *c)
 static int collect_running(const gf_store_job *job, void *ctx)
 {
     id_list *l = ctx;
-    return job->state == GF_STORE_JOB_RUNNING && !strcmp(job->kind, "federated") ? id_list_add(l, job->id) : 0;
+    return job->state == GF_STORE_JOB_RUNNING && co_kind_is_round(job->kind) ? id_list_add(l, job->id) : 0;
 }
 
 /* ---- rounds ------------------------------------------------------------------- */
