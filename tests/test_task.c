@@ -12,6 +12,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "check.h"
+#include "data/preprocess.h"
 #include "fed/task.h"
 
 static gf_fed_task sample(int secure, int dpsgd)
@@ -231,8 +232,30 @@ static void test_statistics(void)
     CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "model"));
 }
 
+/* a task's preprocessing travels whole; a malformed one is refused */
+static void test_preprocess(void)
+{
+    gf_fed_task t = sample(0, 0), back;
+    char pp[] = "{\"columns\":2,\"drop\":[1],\"fill\":[54.5,null],\"center\":[0.25,0],\"scale\":[3,1],\"binarize\":1}";
+    t.preprocess = pp;
+    char *json = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json);
+    CHECK(json && gf_fed_task_decode(json, strlen(json), &back) == GF_OK && back.preprocess);
+    gf_preprocess p;
+    CHECK(back.preprocess && gf_preprocess_from_json(back.preprocess, strlen(back.preprocess), &p) == GF_OK &&
+          p.columns == 2 && p.kept == 1 && p.fill[0] == 54.5f && p.center[0] == 0.25f && p.scale[0] == 3 &&
+          p.binarize && p.threshold == 1);
+    gf_preprocess_free(&p);
+    gf_fed_task_free(&back);
+    free(json);
+    char bad[] = "{\"columns\":2,\"drop\":[],\"fill\":[null,null],\"center\":[0,0],\"scale\":[0,1],\"binarize\":null}";
+    t.preprocess = bad;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "scale"));
+}
+
 int main(void)
 {
+    test_preprocess();
     test_statistics();
     test_round_trip();
     test_refusals();

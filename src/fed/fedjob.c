@@ -284,6 +284,7 @@ void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_tas
     out->deadline_in_s = j->deadline - now;
     gf_fed_task_set_paths(out);
     if (s->stats.enabled) out->stats = s->stats;   /* borrowed */
+    out->preprocess = s->preprocess;               /* borrowed */
     if (j->sec) {
         out->secagg.enabled = 1;
         out->secagg.index = gf_fedjob_part_index(j, site);
@@ -503,7 +504,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     snprintf(sround, sizeof sround, "%lld", (long long)round);
     snprintf(sjob, sizeof sjob, "%lld", (long long)j->id);
     snprintf(sacc, sizeof sacc, "%.17g", accuracy);
-    gf_st_meta meta[] = {
+    gf_st_meta meta[14] = {
         { "gf.format", "gf-checkpoint-1" }, { "gf.spec", j->spec.model }, { "gf.job", sjob },
         { "gf.job_name", j->spec.name }, { "gf.round", sround },
         { "gf.strategy", gf_strategy_type_name(j->spec.strategy.type) },
@@ -511,7 +512,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         { "gf.dp_epsilon", seps }, { "gf.dp_delta", sdelta }, { "gf.dp_noise", snoise },
         { "gf.dp_clip", sclip }, { "gf.dp_sample_rate", sq }, { "gf.dp_clip_next", snext },
     };
-    int nmeta = (int)(sizeof meta / sizeof meta[0]);
+    int nmeta = 13;
     if (j->spec.dp.enabled) {
         double eps;
         gf_dp_spent(&j->spec.dp, round, &eps, NULL);
@@ -525,6 +526,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     } else {
         nmeta -= 6;
     }
+    if (j->spec.preprocess) meta[nmeta++] = (gf_st_meta){ "gf.preprocess", j->spec.preprocess };   /* for gf eval */
     gf_status st = gf_fedjob_artifact_path(data_dir, j->id, round, path, sizeof path);
     if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, nmeta);
     free(t);

@@ -55,6 +55,8 @@ typedef struct {
     gf_dp_config dp;                      /* client-level DP (enabled 0: none) */
     gf_secagg_config secagg;              /* secure aggregation (enabled 0: none) */
     gf_fedstats_config stats;             /* a statistics job (enabled 0: a training job) */
+    char *preprocess;                     /* malloc'd preprocessing JSON (data/preprocess.h) sent with
+                                           * every task and recorded in checkpoints; NULL: none */
 } gf_fedspec;
 
 /* A deep copy of a statistics configuration (dst zeroed on error). */

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include "core/rng.h"
 #include "core/timer.h"
+#include "data/preprocess.h"
 #include "fed/fedstats.h"
 #include "fed/local.h"
 #include "engine/spec.h"
@@ -339,6 +340,8 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
     int status = 0, uploading = 0;
     gf_local_result res;
     site_secagg *sec = NULL;
+    gf_preprocess prep = {0};
+    gf_dataset ptrain = {0}, pval = {0};
     const gf_fed_task_secagg *sa = task->secagg.enabled ? &task->secagg : NULL;
     if ((st = manifests_for(s, model, scaffold))) goto done;
     const gf_manifest *wire = &s->wire;
@@ -370,7 +373,16 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
 
     float *ci = scaffold ? control_of(s, job, d) : NULL;
     if (scaffold && !ci) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }
-    st = gf_local_train(&lc, cfg->train, cfg->val, vec, d, scaffold ? vec + d : NULL, ci, out,
+    const gf_dataset *train = cfg->train, *val = cfg->val;
+    if (task->preprocess) {             /* the job's preprocessing, the same at every site */
+        if ((st = gf_preprocess_from_json(task->preprocess, strlen(task->preprocess), &prep)) ||
+            (st = gf_preprocess_apply(&prep, cfg->train, "local training data", &ptrain)) ||
+            (val && val->n > 0 && (st = gf_preprocess_apply(&prep, val, "local validation data", &pval))))
+            goto done;
+        train = &ptrain;
+        if (val && val->n > 0) val = &pval;
+    }
+    st = gf_local_train(&lc, train, val, vec, d, scaffold ? vec + d : NULL, ci, out,
                         scaffold ? out + d : NULL, &res);
     if (st) goto done;
     double dp_eps = NAN;
@@ -433,6 +445,9 @@ done:
         gf_errorf(st, "%s", why);
     }
     site_secagg_free(sec);
+    gf_preprocess_free(&prep);
+    gf_dataset_free(&ptrain);
+    gf_dataset_free(&pval);
     free(vec);
     free(out);
     free(body);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "data/preprocess.h"
 #include "data/stats.h"
 
 #define MAX_ID ((int64_t)1 << 62)    /* job and round numbers */
@@ -230,7 +231,7 @@ static gf_status decode_root(const json_t *o, gf_fed_task *t)
 {
     static const char *const keys[] = { "job", "name", "tenant", "site", "round", "model", "strategy", "mu", "local",
                                         "seed", "deadline_in_s", "model_path", "update_path",
-                                        "secure_aggregation", "statistics", NULL };
+                                        "secure_aggregation", "statistics", "preprocess", NULL };
     if (!json_is_object(o)) return gf_errorf(GF_ERR_FORMAT, "task: not a JSON object");
     gf_status st = check_keys(o, "", keys, 13);
     if (st) return st;
@@ -260,6 +261,16 @@ static gf_status decode_root(const json_t *o, gf_fed_task *t)
     if ((st = get_path(o, "", "model_path", want.model_path, t->model_path)) ||
         (st = get_path(o, "", "update_path", want.update_path, t->update_path)))
         return st;
+    const json_t *pp = json_object_get(o, "preprocess");
+    if (pp) {                          /* kept as text, checked whole now so the site can rely on it */
+        gf_preprocess check;
+        if (!json_is_object(pp)) return bad("", "preprocess", "must be an object");
+        if (!(t->preprocess = json_dumps(pp, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))))
+            return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        if (gf_preprocess_from_json(t->preprocess, strlen(t->preprocess), &check))
+            return gf_errorf(GF_ERR_FORMAT, "task: %s", gf_last_error());
+        gf_preprocess_free(&check);
+    }
     const json_t *sa = json_object_get(o, "secure_aggregation");
     return sa ? decode_secagg(sa, want.secagg.path, &t->secagg) : GF_OK;
 }
@@ -286,6 +297,8 @@ void gf_fed_task_free(gf_fed_task *t)
     if (!t) return;
     free(t->stats.range);
     t->stats.range = NULL;
+    free(t->preprocess);
+    t->preprocess = NULL;
 }
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -327,6 +340,10 @@ static json_t *encode_json(const gf_fed_task *t)
                                "path", s->path, "attempt", s->attempt);
         if (!sa) { json_decref(o); return NULL; }
         json_object_set_new(o, "secure_aggregation", sa);
+    }
+    if (o && t->preprocess) {
+        json_t *pp = json_loads(t->preprocess, 0, NULL);
+        if (!pp || json_object_set_new(o, "preprocess", pp)) { json_decref(o); return NULL; }
     }
     const gf_fedstats_config *c = &t->stats;
     if (o && c->enabled) {

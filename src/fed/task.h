@@ -19,7 +19,9 @@
  *        "dp_count": B, "dp_count_noise_std": X,
  *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional),
  *    "statistics": {"columns": N, "bins": B, "classes": K,
- *                   "ranges": [[lo, hi], ...]}  (optional: a statistics job)}
+ *                   "ranges": [[lo, hi], ...]}  (optional: a statistics job),
+ *    "preprocess": {...}  (optional: data/preprocess.h's JSON form, applied
+ *                   to the site's data before it trains)}
  * A statistics task has "model": "" and asks the site for the statistics
  * vector of its data (data/stats.h) instead of training; its ranges are
  * none, one for every column, or one per column (at most
@@ -86,12 +88,14 @@ typedef struct {
     char             model_path[GF_FED_TASK_PATH_MAX];    /* "/v1/jobs/J/rounds/R/model" */
     char             update_path[GF_FED_TASK_PATH_MAX];   /* "/v1/jobs/J/rounds/R/update" */
     gf_fed_task_secagg secagg;
+    char              *preprocess;      /* JSON (data/preprocess.h) or NULL. Decoded: malloc'd
+                                         * (gf_fed_task_free); gf_fedjob_task's borrows the job's */
     gf_fedstats_config stats;           /* enabled: a statistics task (min_count unused: 0). Decoded:
                                          * range malloc'd (gf_fed_task_free); gf_fedjob_task's borrows
                                          * the job's */
 } gf_fed_task;
 
-/* Frees what gf_fed_task_decode allocated (the statistics ranges). */
+/* Frees what gf_fed_task_decode allocated (statistics ranges, preprocessing). */
 void      gf_fed_task_free(gf_fed_task *t);
 
 /* The paths of round `round` of job `job` into t (model_path, update_path,

@@ -7,6 +7,7 @@
  * written to the audit log; the round goes on. The facility's routes
  * (tenants, tokens, queue, usage, logs, dashboard) are in api_facility.c. */
 #include "service/coordinator_internal.h"
+#include "service/preprocess_job.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -126,6 +127,12 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, st, "%s", gf_last_error());
     }
+    char *prep = NULL;                                    /* its statistics job: there, done, and fitting */
+    if ((st = gf_preprocess_job_resolve(c->store, c->data_dir, &spec, tenant.id, &prep))) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, st, "%s", gf_last_error());
+    }
+    free(prep);
     if ((st = co_sites_check_job(c, &spec, tenant.id, tenant.name, resp))) {   /* the sites: granted to its tenant */
         gf_jobspec_free(&spec);
         return st;

@@ -4,6 +4,7 @@
  * uploads and wake it. Central jobs are the scheduler's, on its own thread
  * (scheduler.h): the driver never waits on an executor. */
 #include "service/coordinator_internal.h"
+#include "service/preprocess_job.h"
 
 #include <errno.h>
 #include <math.h>
@@ -146,6 +147,7 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     gf_status st = gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec);
     if (!st) st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params);
     if (!st) st = gf_jobspec_fedspec(&spec, &fs);
+    if (!st) st = gf_preprocess_job_resolve(c->store, c->data_dir, &spec, job.tenant_id, &fs.preprocess);
     gf_jobspec_free(&spec);
     /* SCAFFOLD's N with "all": the sites the job may use */
     pthread_mutex_lock(&c->lock);

@@ -574,14 +574,67 @@ static gf_status parse_secagg(const json_t *o, gf_jobspec *out)
     return GF_OK;
 }
 
+/* "preprocess": {"from", "impute", "standardize", "drop", "binarize"} */
+static gf_status parse_preprocess(const json_t *o, gf_jobspec *out)
+{
+    if (!o || json_is_null(o)) return GF_OK;
+    static const char *const keys[] = { "from", "impute", "standardize", "drop", "binarize", NULL };
+    const char *w = "preprocess";
+    if (!json_is_object(o)) return bad("", w, "an object", o);
+    gf_status st = check_keys(o, w, keys, "from, impute, standardize, drop, binarize", "");
+    if (st) return st;
+    long long from = 0;
+    if (!json_object_get(o, "from")) return missing(w, "from");
+    if ((st = get_int(o, w, "from", 1, LLONG_MAX, &from))) return st;
+    out->preprocess.enabled = 1;
+    out->preprocess.from = from;
+    gf_preprocess_config *c = &out->preprocess.cfg;
+    const json_t *v = json_object_get(o, "impute");
+    if (v && !json_is_null(v)) {
+        const char *s = json_string_value(v);
+        if (s && !strcmp(s, "mean")) c->impute = GF_IMPUTE_MEAN;
+        else if (s && !strcmp(s, "median")) c->impute = GF_IMPUTE_MEDIAN;
+        else return bad(w, "impute", "\"mean\", \"median\" or null", v);
+    }
+    if ((v = json_object_get(o, "standardize"))) {
+        if (!json_is_boolean(v)) return bad(w, "standardize", "true or false", v);
+        c->standardize = json_is_true(v);
+    }
+    if ((v = json_object_get(o, "drop"))) {
+        size_t n = json_array_size(v);
+        if (!json_is_array(v) || n > GF_PREPROCESS_MAX_COLUMNS) return bad(w, "drop", "an array of column indices", v);
+        if (n && !(out->preprocess.drop = malloc(sizeof *out->preprocess.drop * n)))
+            return gf_errorf(GF_ERR_NOMEM, "preprocess.drop: out of memory");
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i);
+            if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) >= GF_PREPROCESS_MAX_COLUMNS)
+                return bad(w, "drop", "an array of column indices (0-based integers)", v);
+            out->preprocess.drop[i] = json_integer_value(e);
+        }
+        c->drop = out->preprocess.drop;
+        c->ndrop = (int64_t)n;
+    }
+    if ((v = json_object_get(o, "binarize")) && !json_is_null(v)) {
+        static const char *const bkeys[] = { "threshold", NULL };
+        long long t = 0;
+        if (!json_is_object(v)) return bad(w, "binarize", "null or {\"threshold\": T}", v);
+        if ((st = check_keys(v, "preprocess.binarize", bkeys, "threshold", ""))) return st;
+        if (!json_object_get(v, "threshold")) return missing("preprocess.binarize", "threshold");
+        if ((st = get_int(v, "preprocess.binarize", "threshold", 1, 1000000, &t))) return st;
+        c->binarize = 1;
+        c->threshold = (int32_t)t;
+    }
+    return GF_OK;
+}
+
 static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "strategy", "rounds",
         "sites", "fraction", "min_sites", "round_deadline_s", "local", "seed", "eval",
-        "secure_aggregation", "dp", "tenant", NULL };
+        "secure_aggregation", "dp", "tenant", "preprocess", NULL };
     gf_status st = check_keys(root, "", keys, "kind, name, model, dataset, strategy, rounds, "
                               "sites, fraction, min_sites, round_deadline_s, local, seed, eval, "
-                              "secure_aggregation, dp, tenant", " for a federated job");
+                              "secure_aggregation, dp, tenant, preprocess", " for a federated job");
     if (st) return st;
     out->kind = GF_JOB_FEDERATED;
     out->fraction = 1.0;
@@ -626,6 +679,8 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
     }
     if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
     if ((st = keep_object(root, "dp", &out->dp_json))) return st;
+    if ((st = keep_object(root, "preprocess", &out->preprocess_json))) return st;
+    if ((st = parse_preprocess(json_object_get(root, "preprocess"), out))) return st;
     if ((st = parse_secagg(json_object_get(root, "secure_aggregation"), out))) return st;
     return parse_dp(json_object_get(root, "dp"), out);
 }
@@ -837,6 +892,8 @@ void gf_jobspec_free(gf_jobspec *j)
     free(j->secure_aggregation_json);
     free(j->dp_json);
     free(j->stats.range);
+    free(j->preprocess_json);
+    free(j->preprocess.drop);
     memset(j, 0, sizeof *j);
 }
 
@@ -1050,6 +1107,10 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         sb_puts(&b, j->secure_aggregation_json ? j->secure_aggregation_json : "null");
         sb_puts(&b, ",\"dp\":");
         sb_puts(&b, j->dp_json ? j->dp_json : "null");
+        if (j->preprocess_json) {         /* only when asked: specs without it keep their bytes */
+            sb_puts(&b, ",\"preprocess\":");
+            sb_puts(&b, j->preprocess_json);
+        }
         sb_puts(&b, "}");
     }
     if (b.oom) {

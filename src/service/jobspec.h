@@ -80,6 +80,15 @@
  * gf_secagg_default_params for each round's number of sites. Only with the
  * sum-based strategies other than SCAFFOLD, and min_sites >= 2.
  *
+ * "preprocess" (federated only; data/preprocess.h), kept the same way and
+ * parsed into `preprocess`: {"from": the id of a statistics job (required),
+ * "impute": "mean" | "median" | null (default null), "standardize": bool
+ * (default false), "drop": [column index, ...] (default []), "binarize":
+ * {"threshold": T} | null (labels >= T become 1, the others 0)}. The
+ * coordinator computes it from that job's result (service/preprocess_job.h)
+ * and sends it with every task; the sites apply it before training and the
+ * model records it for gf eval.
+ *
  * "dp" (federated only; client-level DP, see privacy/dp.h), kept the same
  * way and parsed into `dp`: {"clip": S > 0 (required), "noise": sigma in
  * [0, 1e6] (required), "delta": (0, 1) (default 1e-5), "epsilon": budget > 0
@@ -93,6 +102,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "data/preprocess.h"
 #include "engine/optim.h"
 #include "engine/spec.h"
 #include "fed/fedspec.h"
@@ -137,6 +147,14 @@ typedef struct {
     char *dp_json;                        /* likewise */
     gf_dp_config dp;                      /* parsed "dp" (enabled 0 when absent) */
     gf_secagg_config secagg;              /* parsed "secure_aggregation" (enabled 0 when absent) */
+
+    char *preprocess_json;                /* malloc'd canonical JSON object, NULL when absent */
+    struct {
+        int enabled;
+        int64_t from;                     /* the statistics job */
+        gf_preprocess_config cfg;         /* cfg.drop points into drop */
+        int64_t *drop;                    /* malloc'd (cfg.ndrop) */
+    } preprocess;
 
     /* statistics (uses name, tenant, dataset, sites, min_sites, round_deadline_s, secure_aggregation) */
     gf_fedstats_config stats;             /* enabled 1 for kind statistics; range malloc'd */
