@@ -213,12 +213,13 @@ static void test_statistics(void)
     gf_fed_task t = sample(1, 0), back;
     double ranges[6] = { 20, 90, 100.25, 600, -1e-3, 4 };
     t.model[0] = 0;
-    t.stats = (gf_fedstats_config){ .enabled = 1, .columns = 3, .bins = 20, .classes = 2, .nranges = 3,
-                                    .range = ranges };
+    t.stats = (gf_fedstats_config){ .enabled = 1, .columns = 3, .bins = 20, .classes = 2, .min_count = 12,
+                                    .nranges = 3, .range = ranges };
     char *json = NULL;
     CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json);
     CHECK(json && gf_fed_task_decode(json, strlen(json), &back) == GF_OK);
     CHECK(back.stats.enabled && back.stats.columns == 3 && back.stats.bins == 20 && back.stats.classes == 2 &&
+          back.stats.min_count == 12 &&
           back.stats.nranges == 3 && back.stats.range && back.stats.range != ranges &&
           !memcmp(back.stats.range, ranges, sizeof ranges) && !back.model[0] && back.secagg.enabled);
     gf_fed_task_free(&back);

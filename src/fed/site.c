@@ -242,6 +242,11 @@ static gf_status run_stats(site_state *s, const gf_fed_task *task)
     gf_stats_zero(&plan, acc);
     if ((st = gf_stats_add_dataset(&plan, cfg->train, acc))) goto done;
     if (cfg->val && cfg->val->n > 0 && (st = gf_stats_add_dataset(&plan, cfg->val, acc))) goto done;
+    if (acc[0] < (double)task->stats.min_count) {   /* too few records to describe (FLARE's min_count, at the site) */
+        st = gf_errorf(GF_ERR_ARG, "statistics: this site has %lld rows, fewer than the job's min_count %lld; it sends "
+                       "no statistics of so few records", (long long)acc[0], (long long)task->stats.min_count);
+        goto done;
+    }
     for (int64_t i = 0; i < man.d; i++) vec[i] = (float)acc[i];
     if (sa) {
         for (int i = 0; i < s->nsent_masked && i < MAX_MASKED_KEPT; i++)

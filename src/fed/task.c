@@ -193,15 +193,16 @@ static gf_status decode_secagg(const json_t *o, const char *want_path, gf_fed_ta
 
 static gf_status decode_stats(const json_t *o, gf_fedstats_config *c)
 {
-    static const char *const keys[] = { "columns", "bins", "classes", "ranges", NULL };
+    static const char *const keys[] = { "columns", "bins", "classes", "min_count", "ranges", NULL };
     const char *w = "statistics";
     if (!json_is_object(o)) return gf_errorf(GF_ERR_FORMAT, "task: statistics must be an object");
-    gf_status st = check_keys(o, w, keys, 4);
+    gf_status st = check_keys(o, w, keys, 5);
     if (st) return st;
     int64_t columns, bins, classes;
     if ((st = get_int(o, w, "columns", 1, GF_STATS_MAX_COLUMNS, &columns)) ||
         (st = get_int(o, w, "bins", 0, GF_STATS_MAX_BINS, &bins)) ||
-        (st = get_int(o, w, "classes", 1, GF_STATS_MAX_CLASSES, &classes)))
+        (st = get_int(o, w, "classes", 1, GF_STATS_MAX_CLASSES, &classes)) ||
+        (st = get_int(o, w, "min_count", 1, 1000000000, &c->min_count)))
         return st;
     const json_t *r = json_object_get(o, "ranges");
     size_t n = json_array_size(r);
@@ -350,8 +351,8 @@ static json_t *encode_json(const gf_fed_task *t)
         json_t *r = json_array();
         for (int64_t i = 0; r && i < c->nranges; i++)
             json_array_append_new(r, json_pack("[f,f]", c->range[2 * i], c->range[2 * i + 1]));
-        json_t *so = r ? json_pack("{s:I,s:i,s:i,s:o}", "columns", (json_int_t)c->columns, "bins", c->bins,
-                                   "classes", c->classes, "ranges", r) : NULL;
+        json_t *so = r ? json_pack("{s:I,s:i,s:i,s:I,s:o}", "columns", (json_int_t)c->columns, "bins", c->bins,
+                                   "classes", c->classes, "min_count", (json_int_t)c->min_count, "ranges", r) : NULL;
         if (!so) { json_decref(o); return NULL; }
         json_object_set_new(o, "statistics", so);
     }

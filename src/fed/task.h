@@ -18,12 +18,14 @@
  *        "clip": X, "max_weight": X, "dp_clip": X, "dp_noise_std": X,
  *        "dp_count": B, "dp_count_noise_std": X,
  *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional),
- *    "statistics": {"columns": N, "bins": B, "classes": K,
+ *    "statistics": {"columns": N, "bins": B, "classes": K, "min_count": M,
  *                   "ranges": [[lo, hi], ...]}  (optional: a statistics job),
  *    "preprocess": {...}  (optional: data/preprocess.h's JSON form, applied
  *                   to the site's data before it trains)}
  * A statistics task has "model": "" and asks the site for the statistics
- * vector of its data (data/stats.h) instead of training; its ranges are
+ * vector of its data (data/stats.h) instead of training (a site with fewer
+ * than min_count rows declines: its statistics would describe too few
+ * records, as FLARE's min_count filter); its ranges are
  * none, one for every column, or one per column (at most
  * GF_FED_TASK_MAX_RANGES, so the task stays small).
  *
@@ -90,7 +92,7 @@ typedef struct {
     gf_fed_task_secagg secagg;
     char              *preprocess;      /* JSON (data/preprocess.h) or NULL. Decoded: malloc'd
                                          * (gf_fed_task_free); gf_fedjob_task's borrows the job's */
-    gf_fedstats_config stats;           /* enabled: a statistics task (min_count unused: 0). Decoded:
+    gf_fedstats_config stats;           /* enabled: a statistics task. Decoded:
                                          * range malloc'd (gf_fed_task_free); gf_fedjob_task's borrows
                                          * the job's */
 } gf_fed_task;

@@ -98,6 +98,17 @@ grep -q "statistics: 603 rows from 3 sites (secure aggregation" "$TMP/status.txt
   && ok "gf status summarises the statistics" || fail "status: $(cat "$TMP/status.txt")"
 expect_error "statistics spec without columns" "HTTP 400 columns required" -- sh -c "echo '{\"kind\":\"statistics\",\"name\":\"x\"}' > $TMP/bad.json && $GF submit $TMP/bad.json $C"
 expect_error "statistics bins without a range" "HTTP 400 bins range" -- sh -c "echo '{\"kind\":\"statistics\",\"name\":\"x\",\"columns\":3,\"bins\":5}' > $TMP/bad.json && $GF submit $TMP/bad.json $C"
+# a site with fewer rows than min_count sends nothing (s0 has 171): with min_sites 3 the job fails saying why
+cat > "$TMP/stats_few.json" <<SPEC
+{"kind": "statistics", "name": "few", "columns": 3, "min_count": 200, "min_sites": 3, "round_deadline_s": 30}
+SPEC
+"$GF" submit "$TMP/stats_few.json" $C > /dev/null || fail "submit stats_few"
+fed_wait_state "$TMP" 3 failed 30 > /dev/null || fail "job 3 did not fail"
+"$GF" status 3 $C > "$TMP/few.txt"
+grep -q "this site has 171 rows, fewer than the job's min_count 200" "$TMP"/site-s0.log \
+  && grep -q "failed.*min_count 200" "$TMP/few.txt" \
+  && ! grep -q "has 231 rows, fewer" "$TMP"/site-s1.log && ok "a site below min_count declines" \
+  || fail "min_count at the site: $(tail -n 3 "$TMP/site-s0.log")"
 # a site whose data has other columns declines, saying why
 cat > "$TMP/stats4.json" <<SPEC
 {"kind": "statistics", "name": "wrong-columns", "columns": 4, "min_sites": 3, "round_deadline_s": 30}
@@ -106,5 +117,5 @@ SPEC
 sleep 3
 grep -q "the data has 3 feature columns but the job asks for 4" "$TMP"/site-s0.log && ok "a site with other columns declines" \
   || fail "site log: $(tail -3 "$TMP/site-s0.log")"
-"$GF" cancel 3 $C > /dev/null 2>&1 || true
+"$GF" cancel 4 $C > /dev/null 2>&1 || true
 finish
