@@ -519,7 +519,31 @@ static void test_statistics(void)
         free(s1);
         gf_jobspec_free(&j);
     }
+    const char *pp = "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},"
+                     "\"rounds\":1,\"preprocess\":{\"from\":3,\"impute\":\"median\",\"standardize\":true,\"drop\":[0],"
+                     "\"binarize\":{\"threshold\":1},\"onehot\":[{\"column\":2,\"categories\":[3,6,7]}]}}";
+    st = parse(pp, &j);
+    CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+    if (!st) {
+        const gf_preprocess_config *c = &j.preprocess.cfg;
+        CHECK(j.preprocess.enabled && j.preprocess.from == 3 && c->impute == GF_IMPUTE_MEDIAN && c->standardize &&
+              c->ndrop == 1 && c->drop[0] == 0 && c->binarize && c->threshold == 1 && c->nonehot == 1 &&
+              c->onehot_column[0] == 2 && c->onehot_off[1] == 3 && c->onehot_cats[2] == 7);
+        char *s1 = NULL;
+        gf_jobspec k;
+        CHECK(gf_jobspec_to_json(&j, &s1) == GF_OK && s1 && strstr(s1, "\"preprocess\":{") && parse(s1, &k) == GF_OK &&
+              k.preprocess.cfg.nonehot == 1);
+        gf_jobspec_free(&k);
+        free(s1);
+        gf_jobspec_free(&j);
+    }
     static const struct { const char *json, *want; } bad[] = {
+        { "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":1,"
+          "\"preprocess\":{\"impute\":\"mean\"}}", "preprocess.from: required" },
+        { "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":1,"
+          "\"preprocess\":{\"from\":1,\"impute\":\"mode\"}}", "preprocess.impute" },
+        { "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":1,"
+          "\"preprocess\":{\"from\":1,\"onehot\":[{\"column\":1,\"categories\":[]}]}}", "categories" },
         { "{\"kind\":\"statistics\",\"name\":\"st\"}", "columns: required" },
         { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"bins\":3}", "bins: histograms need" },
         { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"ranges\":[[0,1]]}", "ranges: must be" },

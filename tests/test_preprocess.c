@@ -142,17 +142,45 @@ int main(void)
     cfg = (gf_preprocess_config){ .standardize = 1 };
     CHECK(gf_preprocess_from_stats_json(&cfg, sup, strlen(sup), &p) == GF_ERR_ARG && strstr(gf_last_error(), "column 0"));
 
+    /* one-hot column 2 (values 0..3) on categories 2, 0, 1 (3 gives zeros), beside standardised columns */
+    int64_t oc[] = { 2 }, oo[] = { 0, 3 };
+    float cats[] = { 2, 0, 1 };
+    cfg = (gf_preprocess_config){ .impute = GF_IMPUTE_MEAN, .standardize = 1, .nonehot = 1, .onehot_column = oc,
+                                  .onehot_off = oo, .onehot_cats = cats };
+    CHECK(gf_preprocess_from_stats_json(&cfg, js, strlen(js), &p) == GF_OK && p.kept == 5);
+    CHECK(gf_preprocess_apply(&p, &d, "pooled", &out) == GF_OK && out.dim == 5);
+    ok = 1;
+    for (int i = 0; i < N; i++) {
+        float v = d.x[i * DIM + 2];
+        ok &= out.x[i * 5 + 2] == (v == 2) && out.x[i * 5 + 3] == (v == 0) && out.x[i * 5 + 4] == (v == 1);
+        ok &= isfinite(out.x[i * 5]) && isfinite(out.x[i * 5 + 1]);
+    }
+    CHECK(ok);
+    gf_dataset_free(&out);
+    CHECK(gf_preprocess_to_json(&p, &pj) == GF_OK && strstr(pj, "\"onehot\":[{\"column\":2,\"categories\":[2.0,0.0,1.0]}]"));
+    CHECK(gf_preprocess_from_json(pj, strlen(pj), &q) == GF_OK && q.kept == 5 && q.cat_off[3] == 3 && q.cats[0] == 2);
+    gf_preprocess_free(&q);
+    free(pj);
+    gf_preprocess_free(&p);
+    float dup[] = { 1, 1 };
+    int64_t do_[] = { 0, 2 };
+    cfg = (gf_preprocess_config){ .nonehot = 1, .onehot_column = oc, .onehot_off = do_, .onehot_cats = dup };
+    CHECK(gf_preprocess_from_stats_json(&cfg, js, strlen(js), &p) == GF_ERR_ARG && strstr(gf_last_error(), "twice"));
+
     /* malformed JSON forms */
     const char *bad[] = {
-        "{}", "[]", "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[0],\"binarize\":null}",
-        "{\"columns\":2,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null}",
-        "{\"columns\":1,\"drop\":[0],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null}",
-        "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":\"x\"}",
-        "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null,\"x\":1}",
+        "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null,"
+        "\"onehot\":[{\"column\":1,\"categories\":[1]}]}",
+        "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null}",
+        "{}", "[]", "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[0],\"binarize\":null,\"onehot\":[]}",
+        "{\"columns\":2,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null,\"onehot\":[]}",
+        "{\"columns\":1,\"drop\":[0],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null,\"onehot\":[]}",
+        "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":\"x\",\"onehot\":[]}",
+        "{\"columns\":1,\"drop\":[],\"fill\":[null],\"center\":[0],\"scale\":[1],\"binarize\":null,\"onehot\":[],\"x\":1}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK_MSG(gf_preprocess_from_json(bad[i], strlen(bad[i]), &p) == GF_ERR_FORMAT, "case %zu", i);
-    const char *good = "{\"columns\":1,\"drop\":[],\"fill\":[1.5],\"center\":[0.5],\"scale\":[2],\"binarize\":1}";
+    const char *good = "{\"columns\":1,\"drop\":[],\"fill\":[1.5],\"center\":[0.5],\"scale\":[2],\"binarize\":1,\"onehot\":[]}";
     CHECK(gf_preprocess_from_json(good, strlen(good), &p) == GF_OK && p.fill[0] == 1.5f && p.binarize && p.threshold == 1);
     gf_preprocess_free(&p);
 

@@ -237,7 +237,7 @@ static void test_statistics(void)
 static void test_preprocess(void)
 {
     gf_fed_task t = sample(0, 0), back;
-    char pp[] = "{\"columns\":2,\"drop\":[1],\"fill\":[54.5,null],\"center\":[0.25,0],\"scale\":[3,1],\"binarize\":1}";
+    char pp[] = "{\"columns\":2,\"drop\":[1],\"fill\":[54.5,null],\"center\":[0.25,0],\"scale\":[3,1],\"binarize\":1,\"onehot\":[]}";
     t.preprocess = pp;
     char *json = NULL;
     CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json);
@@ -249,7 +249,7 @@ static void test_preprocess(void)
     gf_preprocess_free(&p);
     gf_fed_task_free(&back);
     free(json);
-    char bad[] = "{\"columns\":2,\"drop\":[],\"fill\":[null,null],\"center\":[0,0],\"scale\":[0,1],\"binarize\":null}";
+    char bad[] = "{\"columns\":2,\"drop\":[],\"fill\":[null,null],\"center\":[0,0],\"scale\":[0,1],\"binarize\":null,\"onehot\":[]}";
     t.preprocess = bad;
     CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "scale"));
 }

@@ -12,12 +12,19 @@
  *                and population standard deviation (ddof 0, as
  *                StandardScaler) of the column AFTER imputation (a column
  *                with no spread keeps scale 1)
+ *   one-hot      (instead of standardising) the column becomes one 0/1
+ *                column per listed category, in the listed order; a value
+ *                that is none of them gives all zeros (OneHotEncoder's
+ *                handle_unknown="ignore")
  * and for the label: binarise, y -> (y >= threshold) (e.g. 0 = no disease,
  * 1..4 = disease). A missing value left without imputation is refused.
+ * Output columns keep the input order, a one-hot column's indicators in
+ * its place.
  *
  * The preprocessing travels as JSON (the task, the model's metadata):
  *   {"columns": N, "drop": [j, ...], "fill": [x|null, ...],
- *    "center": [x, ...], "scale": [x, ...], "binarize": T|null} */
+ *    "center": [x, ...], "scale": [x, ...], "binarize": T|null,
+ *    "onehot": [{"column": j, "categories": [x, ...]}, ...]} */
 #ifndef GF_DATA_PREPROCESS_H
 #define GF_DATA_PREPROCESS_H
 
@@ -26,7 +33,8 @@
 #include "core/error.h"
 #include "data/dataset.h"
 
-#define GF_PREPROCESS_MAX_COLUMNS 100000
+#define GF_PREPROCESS_MAX_COLUMNS    100000
+#define GF_PREPROCESS_MAX_CATEGORIES 1000     /* categories of one one-hot column */
 
 typedef enum { GF_IMPUTE_NONE, GF_IMPUTE_MEAN, GF_IMPUTE_MEDIAN } gf_impute;
 
@@ -38,6 +46,10 @@ typedef struct {
     int64_t        ndrop;
     int            binarize;
     int32_t        threshold;     /* labels >= threshold become 1, the others 0 */
+    int64_t        nonehot;       /* one-hot columns */
+    const int64_t *onehot_column; /* (nonehot) their indices */
+    const int64_t *onehot_off;    /* (nonehot + 1) column i's categories are */
+    const float   *onehot_cats;   /* onehot_cats[onehot_off[i] .. onehot_off[i + 1]) */
 } gf_preprocess_config;
 
 /* What is applied (all arrays (columns), malloc'd). */
@@ -47,6 +59,8 @@ typedef struct {
     unsigned char *drop;          /* 1: removed */
     float         *fill;          /* NaN: no imputation */
     float         *center, *scale;
+    int64_t       *cat_off;       /* (columns + 1) column j's one-hot categories are */
+    float         *cats;          /* cats[cat_off[j] .. cat_off[j + 1]) (none: a numeric column) */
     int            binarize;
     int32_t        threshold;
 } gf_preprocess;

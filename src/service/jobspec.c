@@ -578,10 +578,10 @@ static gf_status parse_secagg(const json_t *o, gf_jobspec *out)
 static gf_status parse_preprocess(const json_t *o, gf_jobspec *out)
 {
     if (!o || json_is_null(o)) return GF_OK;
-    static const char *const keys[] = { "from", "impute", "standardize", "drop", "binarize", NULL };
+    static const char *const keys[] = { "from", "impute", "standardize", "drop", "binarize", "onehot", NULL };
     const char *w = "preprocess";
     if (!json_is_object(o)) return bad("", w, "an object", o);
-    gf_status st = check_keys(o, w, keys, "from, impute, standardize, drop, binarize", "");
+    gf_status st = check_keys(o, w, keys, "from, impute, standardize, drop, binarize, onehot", "");
     if (st) return st;
     long long from = 0;
     if (!json_object_get(o, "from")) return missing(w, "from");
@@ -623,6 +623,48 @@ static gf_status parse_preprocess(const json_t *o, gf_jobspec *out)
         if ((st = get_int(v, "preprocess.binarize", "threshold", 1, 1000000, &t))) return st;
         c->binarize = 1;
         c->threshold = (int32_t)t;
+    }
+    if ((v = json_object_get(o, "onehot"))) {   /* [{"column": j, "categories": [x, ...]}, ...] */
+        const char *what = "an array of {\"column\": j, \"categories\": [x, ...]}";
+        size_t n = json_array_size(v), total = 0;
+        if (!json_is_array(v) || n > GF_PREPROCESS_MAX_COLUMNS) return bad(w, "onehot", what, v);
+        static const char *const okeys[] = { "column", "categories", NULL };
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i), *cats = json_object_get(e, "categories");
+            char p[PATH_LEN];
+            snprintf(p, sizeof p, "preprocess.onehot[%zu]", i);
+            if (!json_is_object(e)) return bad(w, "onehot", what, v);
+            if ((st = check_keys(e, p, okeys, "column, categories", ""))) return st;
+            if (!json_is_integer(json_object_get(e, "column")) || json_integer_value(json_object_get(e, "column")) < 0)
+                return bad(p, "column", "a column index (0-based integer)", json_object_get(e, "column"));
+            if (!json_is_array(cats) || json_array_size(cats) < 1 || json_array_size(cats) > GF_PREPROCESS_MAX_CATEGORIES)
+                return bad(p, "categories", "an array of 1 to 1000 numbers", cats);
+            total += json_array_size(cats);
+        }
+        out->preprocess.onehot_column = malloc(sizeof(int64_t) * (n + 1));
+        out->preprocess.onehot_off = malloc(sizeof(int64_t) * (n + 1));
+        out->preprocess.onehot_cats = malloc(sizeof(float) * (total + 1));
+        if (!out->preprocess.onehot_column || !out->preprocess.onehot_off || !out->preprocess.onehot_cats)
+            return gf_errorf(GF_ERR_NOMEM, "preprocess.onehot: out of memory");
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i), *cats = json_object_get(e, "categories");
+            out->preprocess.onehot_column[i] = json_integer_value(json_object_get(e, "column"));
+            out->preprocess.onehot_off[i] = (int64_t)at;
+            for (size_t k = 0; k < json_array_size(cats); k++) {
+                double x;
+                char p[PATH_LEN];
+                snprintf(p, sizeof p, "preprocess.onehot[%zu]", i);
+                if (!as_number(json_array_get(cats, k), &x) || !isfinite((float)x))
+                    return bad(p, "categories", "an array of finite numbers", cats);
+                out->preprocess.onehot_cats[at++] = (float)x;
+            }
+        }
+        out->preprocess.onehot_off[n] = (int64_t)at;
+        c->nonehot = (int64_t)n;
+        c->onehot_column = out->preprocess.onehot_column;
+        c->onehot_off = out->preprocess.onehot_off;
+        c->onehot_cats = out->preprocess.onehot_cats;
     }
     return GF_OK;
 }
@@ -894,6 +936,9 @@ void gf_jobspec_free(gf_jobspec *j)
     free(j->stats.range);
     free(j->preprocess_json);
     free(j->preprocess.drop);
+    free(j->preprocess.onehot_column);
+    free(j->preprocess.onehot_off);
+    free(j->preprocess.onehot_cats);
     memset(j, 0, sizeof *j);
 }
 

@@ -84,7 +84,8 @@
  * parsed into `preprocess`: {"from": the id of a statistics job (required),
  * "impute": "mean" | "median" | null (default null), "standardize": bool
  * (default false), "drop": [column index, ...] (default []), "binarize":
- * {"threshold": T} | null (labels >= T become 1, the others 0)}. The
+ * {"threshold": T} | null (labels >= T become 1, the others 0), "onehot":
+ * [{"column": j, "categories": [x, ...]}, ...] (default [])}. The
  * coordinator computes it from that job's result (service/preprocess_job.h)
  * and sends it with every task; the sites apply it before training and the
  * model records it for gf eval.
@@ -154,6 +155,8 @@ typedef struct {
         int64_t from;                     /* the statistics job */
         gf_preprocess_config cfg;         /* cfg.drop points into drop */
         int64_t *drop;                    /* malloc'd (cfg.ndrop) */
+        int64_t *onehot_column, *onehot_off;   /* malloc'd (cfg.nonehot), (cfg.nonehot + 1) */
+        float   *onehot_cats;             /* malloc'd */
     } preprocess;
 
     /* statistics (uses name, tenant, dataset, sites, min_sites, round_deadline_s, secure_aggregation) */

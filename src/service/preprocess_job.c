@@ -58,7 +58,8 @@ gf_status gf_preprocess_job_resolve(gf_store *store, const char *data_dir, const
     if (st) return gf_errorf(GF_ERR_ARG, "%s (statistics job %lld)", gf_last_error(), from);
     gf_spec ms;
     if (!gf_spec_parse(spec->model, &ms) && gf_shape3_numel(ms.input) != p.kept)
-        st = gf_errorf(GF_ERR_ARG, "preprocess: it keeps %lld of the %lld columns, but the model %s takes %lld inputs",
+        st = gf_errorf(GF_ERR_ARG, "preprocess: it makes %lld input columns of the data's %lld, but the model %s takes "
+                       "%lld inputs",
                        (long long)p.kept, (long long)p.columns, spec->model, (long long)gf_shape3_numel(ms.input));
     if (!st) st = gf_preprocess_to_json(&p, json);
     gf_preprocess_free(&p);

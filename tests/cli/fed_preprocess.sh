@@ -46,7 +46,10 @@ for s, rs in enumerate(sites): prep(rs, "%s/pre%d.csv" % (tmp, s))
 prep(test, "%s/pretest.csv" % tmp)
 PY
 fed_provision "$TMP" 3
-fed_coordinator "$TMP" || { fail "coordinator start"; finish; exit 1; }
+fed_coordinator "$TMP" || { fail "coordinator start"; sed -e 's/"binarize": {"threshold": 1}}/"binarize": {"threshold": 1}, "onehot": [{"column": 2, "categories": [120, 130]}]}/' \
+    -e 's/heart-fl/bad3/' "$TMP/train.json" > "$TMP/bad3.json"
+expect_error "one-hot columns count in the model's input" "HTTP 400 makes.4 takes.3" -- "$GF" submit "$TMP/bad3.json" $C
+finish; exit 1; }
 for i in 0 1 2; do fed_site "$TMP" s$i --data "csv:$TMP/raw$i.csv,label=num,test=$TMP/rawtest.csv" --threads 1; done
 export GF_KIT="$TMP/pki/operator"
 C="--coordinator $FED_URL"
@@ -96,5 +99,8 @@ expect_error "a model without recorded preprocessing on raw data" "label.2 label
 sed -e 's/"from": 1/"from": 2/' -e 's/heart-fl/bad1/' "$TMP/train.json" > "$TMP/bad1.json"
 expect_error "preprocess from a training job" "HTTP 400 preprocess job.2 not.a.statistics.job" -- "$GF" submit "$TMP/bad1.json" $C
 sed -e 's/mlp:3-2/mlp:4-2/' -e 's/heart-fl/bad2/' "$TMP/train.json" > "$TMP/bad2.json"
-expect_error "preprocess that does not fit the model" "HTTP 400 keeps.3 takes.4" -- "$GF" submit "$TMP/bad2.json" $C
+expect_error "preprocess that does not fit the model" "HTTP 400 makes.3 takes.4" -- "$GF" submit "$TMP/bad2.json" $C
+sed -e 's/"binarize": {"threshold": 1}}/"binarize": {"threshold": 1}, "onehot": [{"column": 2, "categories": [120, 130]}]}/' \
+    -e 's/heart-fl/bad3/' "$TMP/train.json" > "$TMP/bad3.json"
+expect_error "one-hot columns count in the model's input" "HTTP 400 makes.4 takes.3" -- "$GF" submit "$TMP/bad3.json" $C
 finish
