@@ -1,8 +1,9 @@
 /* libFuzzer target for data/csv: writes the input to a temp file made once
  * per process and loads it with gf_csv_load (label column "label"), then
  * through gf_dataset_open's csv: spec (train/test split). An accepted file
- * must give finite features and labels below num_classes; a rejected one
- * must leave the outputs empty. */
+ * must give features that are finite or NaN (a missing value), every
+ * column of the whole file holding at least one value, and labels below
+ * num_classes; a rejected one must leave the outputs empty. */
 #include "data/dataset.h"
 
 #include <math.h>
@@ -18,14 +19,23 @@ static char path[64];
 
 static void cleanup(void) { unlink(path); }
 
-static void check(const gf_dataset *d)
+/* whole: the file's every row (each column then holds a value somewhere) */
+static void check(const gf_dataset *d, int whole)
 {
     if (d->n < 1 || d->dim < 1 || d->w != d->dim || d->num_classes < 1) abort();
     for (int64_t i = 0; i < d->n; i++)
         if (d->y[i] < 0 || d->y[i] >= d->num_classes) abort();
-    for (int64_t i = 0; i < d->n * d->dim; i++)
-        if (!isfinite(d->x[i])) abort();
-    if (gf_dataset_check_finite(d, "fuzz") != GF_OK) abort();
+    int missing = 0;
+    for (int64_t i = 0; i < d->n * d->dim; i++) {
+        if (isinf(d->x[i])) abort();
+        missing |= isnan(d->x[i]);
+    }
+    for (int64_t j = 0; whole && j < d->dim; j++) {
+        int any = 0;
+        for (int64_t i = 0; i < d->n; i++) any |= !isnan(d->x[i * d->dim + j]);
+        if (!any) abort();
+    }
+    if ((gf_dataset_check_finite(d, "fuzz") != GF_OK) != missing) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -44,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     gf_dataset d;
     if (gf_csv_load(path, "label", &d) == GF_OK) {
-        check(&d);
+        check(&d, 1);
         gf_dataset_free(&d);
     } else if (d.x || d.y || d.n) {
         abort();
@@ -54,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(spec, sizeof spec, "csv:%s", path);
     gf_dataset train, test;
     if (gf_dataset_open(spec, &train, &test) == GF_OK) {
-        check(&train);
-        check(&test);
+        check(&train, 0);
+        check(&test, 0);
         if (train.dim != test.dim || train.num_classes != test.num_classes) abort();
         gf_dataset_free(&train);
         gf_dataset_free(&test);

@@ -18,6 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gf_fed_task_encode(&t, &a) != GF_OK) abort();
     if (gf_fed_task_decode(a, strlen(a), &u) != GF_OK) abort();
     if (gf_fed_task_encode(&u, &b) != GF_OK || strcmp(a, b)) abort();
+    gf_fed_task_free(&t);
+    gf_fed_task_free(&u);
     free(a);
     free(b);
     return 0;

@@ -408,10 +408,28 @@ static void test_csv(void)
     CHECK(gf_csv_load(p, "label", &d) == GF_ERR_FORMAT && has("line 2, column 2: not a number") && !has("kg"));
     p = write_text("quoted.csv", "label,x\n0,\"1\"\n");
     CHECK(gf_csv_load(p, "label", &d) == GF_ERR_FORMAT && has("line 2, column 2") && has("unquoted"));
-    p = write_text("emptycell.csv", "label,x,z\n0,,1\n");
-    CHECK(gf_csv_load(p, "label", &d) == GF_ERR_FORMAT && has("line 2, column 2: empty cell"));
-    p = write_text("nan.csv", "label,x\n0,1\n0,nan\n");
-    CHECK(gf_csv_load(p, "label", &d) == GF_ERR_NUMERIC && has("line 3, column 2") && has("finite"));
+    /* missing values: NaN in x, never an error or a zero */
+    p = write_text("miss.csv", "label,x,z,w\n0,,1,2\n1,?,NA,3\n0,4, NaN ,?\n1,5,6,nan\n2,N/A,null,7\n");
+    CHECK(gf_csv_load(p, "label", &d) == GF_OK && d.n == 5 && d.dim == 3);
+    if (d.n == 5) {
+        const float want[15] = { NAN, 1, 2,  NAN, NAN, 3,  4, NAN, NAN,  5, 6, NAN,  NAN, NAN, 7 };
+        int same = 1;
+        for (int i = 0; i < 15; i++) same &= isnan(want[i]) ? isnan(d.x[i]) : d.x[i] == want[i];
+        CHECK(same);
+        CHECK(d.y[0] == 0 && d.y[1] == 1 && d.y[4] == 2);
+        CHECK(gf_dataset_check_finite(&d, "train") == GF_ERR_NUMERIC && has("sample 0, feature 0 is missing")
+              && has("impute"));
+    }
+    gf_dataset_free(&d);
+    p = write_text("allmissing.csv", "label,x,z\n0,1,\n1,2,?\n0,3,NA\n");
+    CHECK(gf_csv_load(p, "label", &d) == GF_ERR_FORMAT && has("allmissing.csv: column 3: every value is missing")
+          && d.x == NULL);
+    p = write_text("gf_SECRETHDR.csv", "label,gf_SECRETNAME\n0,?\n");   /* the column by number only */
+    CHECK(gf_csv_load(p, "label", &d) == GF_ERR_FORMAT && has("column 2: every value") && !has("SECRETNAME"));
+    p = write_text("nolabelval.csv", "x,label\n1,0\n2,?\n");
+    CHECK(gf_csv_load(p, "label", &d) == GF_ERR_FORMAT && has("line 3, column 2 (the label column): missing label"));
+    p = write_text("nanword.csv", "label,x\n0,1\n0,NAN(1)\n");
+    CHECK(gf_csv_load(p, "label", &d) != GF_OK && has("line 3, column 2") && !has("NAN(1)"));
     p = write_text("inf.csv", "label,x\n0,1e300\n");
     CHECK(gf_csv_load(p, "label", &d) == GF_ERR_NUMERIC && has("line 2, column 2") && has("finite")
           && !has("1e300"));
@@ -771,7 +789,7 @@ static void secrets_not_echoed(void)
         { "s-nonnum.csv", "3,1,gf_SECRETCELL\n", "label", "line 3, column 3: not a number", GF_ERR_FORMAT },
         { "s-ragged.csv", "3,1\n", "label", "line 3: ragged row", GF_ERR_FORMAT },
         { "s-ragged2.csv", "3,1,2,gf_SECRETCELL\n", "label", "line 3: ragged row", GF_ERR_FORMAT },
-        { "s-empty.csv", "3,,4\n", "label", "line 3, column 2: empty cell", GF_ERR_FORMAT },
+        { "s-empty.csv", "3,,4\n", "label", "line 3, column 2 (the label column): missing label", GF_ERR_FORMAT },
         { "s-label.csv", "3,gf_SECRETCELL,4\n", "label", "line 3, column 2: not a number", GF_ERR_FORMAT },
         { "s-classid.csv", "3,7.5,4\n", "label", "line 3, column 2 (the label column)", GF_ERR_FORMAT },
         { "s-inf.csv", "3,1,1e999\n", "label", "line 3, column 3: not a finite", GF_ERR_NUMERIC },

@@ -408,8 +408,8 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"local\":{\"optim\":{\"name\":\"adam\"}}}", GF_ERR_ARG,
       "local.optim.name: must be \"sgd\" or \"adamw\", got \"adam\"", NULL },
     /* kinds and central */
-    { MIN_FED ",\"kind\":\"batch\"}", GF_ERR_ARG, "kind: must be \"federated\" or \"central\", got \"batch\"", NULL },
-    { MIN_FED ",\"kind\":null}", GF_ERR_ARG, "kind: must be \"federated\" or \"central\", got null", NULL },
+    { MIN_FED ",\"kind\":\"batch\"}", GF_ERR_ARG, "kind: must be \"federated\", \"central\" or \"statistics\", got \"batch\"", NULL },
+    { MIN_FED ",\"kind\":null}", GF_ERR_ARG, "kind: must be \"federated\", \"central\" or \"statistics\", got null", NULL },
     { MIN_CENTRAL ",\"rounds\":3}", GF_ERR_ARG, "rounds: unknown key for a central job", "known: kind, name, model" },
     { MIN_CENTRAL ",\"epochs\":0}", GF_ERR_ARG, "epochs: must be an integer in [1, 1000000], got 0", NULL },
     { MIN_CENTRAL ",\"batch\":\"64\"}", GF_ERR_ARG, "batch: must be an integer in [1, 65536], got \"64\"", NULL },
@@ -504,9 +504,92 @@ static void test_fed_dataset_optional(void)
     }
 }
 
+/* kind statistics: defaults, both forms of ranges, canonical round trip, bad specs */
+static void test_statistics(void)
+{
+    gf_jobspec j;
+    const char *a = "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":3,\"range\":[0,1.5]}";
+    gf_status st = parse(a, &j);
+    CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+    if (!st) {
+        CHECK(j.kind == GF_JOB_STATISTICS && j.stats.enabled && j.stats.columns == 3 && j.stats.classes == 2 &&
+              j.stats.bins == 20 && j.stats.min_count == 10 && j.stats.nranges == 1 && j.stats.range[1] == 1.5 &&
+              j.rounds == 1 && j.min_sites == 1 && !j.secagg.enabled);
+        char *s1 = NULL;
+        CHECK(gf_jobspec_to_json(&j, &s1) == GF_OK && s1 && strstr(s1, "\"kind\":\"statistics\"") &&
+              strstr(s1, "\"range\":[0.0,1.5]"));
+        gf_jobspec k;
+        CHECK(s1 && parse(s1, &k) == GF_OK);
+        char *s2 = NULL;
+        CHECK(gf_jobspec_to_json(&k, &s2) == GF_OK && s1 && s2 && !strcmp(s1, s2));
+        gf_fedspec fs;
+        CHECK(gf_jobspec_fedspec(&k, &fs) == GF_OK && fs.stats.enabled && fs.stats.range != j.stats.range &&
+              fs.stats.range[1] == 1.5);
+        gf_fedspec_free(&fs);
+        free(s1); free(s2);
+        gf_jobspec_free(&k);
+        gf_jobspec_free(&j);
+    }
+    const char *b = "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"ranges\":[[0,1],[-5,5]],"
+                    "\"bins\":4,\"classes\":3,\"min_count\":5,\"min_sites\":2,\"secure_aggregation\":{}}";
+    st = parse(b, &j);
+    CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+    if (!st) {
+        CHECK(j.stats.nranges == 2 && j.stats.range[2] == -5 && j.stats.bins == 4 && j.secagg.enabled &&
+              j.secagg.clip == 1e6);
+        char *s1 = NULL;
+        CHECK(gf_jobspec_to_json(&j, &s1) == GF_OK && s1 && strstr(s1, "\"ranges\":[[0.0,1.0],[-5.0,5.0]]"));
+        gf_jobspec k;
+        CHECK(s1 && parse(s1, &k) == GF_OK && k.stats.nranges == 2 && k.secagg.clip == 1e6);
+        gf_jobspec_free(&k);
+        free(s1);
+        gf_jobspec_free(&j);
+    }
+    const char *pp = "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},"
+                     "\"rounds\":1,\"preprocess\":{\"from\":3,\"impute\":\"median\",\"standardize\":true,\"drop\":[0],"
+                     "\"binarize\":{\"threshold\":1},\"onehot\":[{\"column\":2,\"categories\":[3,6,7]}]}}";
+    st = parse(pp, &j);
+    CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+    if (!st) {
+        const gf_preprocess_config *c = &j.preprocess.cfg;
+        CHECK(j.preprocess.enabled && j.preprocess.from == 3 && c->impute == GF_IMPUTE_MEDIAN && c->standardize &&
+              c->ndrop == 1 && c->drop[0] == 0 && c->binarize && c->threshold == 1 && c->nonehot == 1 &&
+              c->onehot_column[0] == 2 && c->onehot_off[1] == 3 && c->onehot_cats[2] == 7);
+        char *s1 = NULL;
+        gf_jobspec k;
+        CHECK(gf_jobspec_to_json(&j, &s1) == GF_OK && s1 && strstr(s1, "\"preprocess\":{") && parse(s1, &k) == GF_OK &&
+              k.preprocess.cfg.nonehot == 1);
+        gf_jobspec_free(&k);
+        free(s1);
+        gf_jobspec_free(&j);
+    }
+    static const struct { const char *json, *want; } bad[] = {
+        { "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":1,"
+          "\"preprocess\":{\"impute\":\"mean\"}}", "preprocess.from: required" },
+        { "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":1,"
+          "\"preprocess\":{\"from\":1,\"impute\":\"mode\"}}", "preprocess.impute" },
+        { "{\"name\":\"f\",\"model\":\"mlp:4-2\",\"dataset\":\"d\",\"strategy\":{\"name\":\"fedavg\"},\"rounds\":1,"
+          "\"preprocess\":{\"from\":1,\"onehot\":[{\"column\":1,\"categories\":[]}]}}", "categories" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\"}", "columns: required" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"bins\":3}", "bins: histograms need" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"ranges\":[[0,1]]}", "ranges: must be" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"range\":[1,1]}", "range: must be [lo, hi]" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"range\":[0,1],\"ranges\":[[0,1],[0,1]]}",
+          "not both" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"model\":\"cnn\"}", "model: unknown key" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"min_count\":0}", "min_count" },
+        { "{\"kind\":\"statistics\",\"name\":\"st\",\"columns\":2,\"secure_aggregation\":{}}", "min_sites >= 2" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        st = parse(bad[i].json, &j);
+        CHECK_MSG(st == GF_ERR_ARG && strstr(gf_last_error(), bad[i].want), "case %zu: %s", i, gf_last_error());
+    }
+}
+
 int main(void)
 {
     test_fed_dataset_optional();
+    test_statistics();
     test_federated_example();
     test_central_example();
     test_defaults();

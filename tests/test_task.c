@@ -12,6 +12,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "check.h"
+#include "data/preprocess.h"
 #include "fed/task.h"
 
 static gf_fed_task sample(int secure, int dpsgd)
@@ -254,8 +255,57 @@ static void test_refusals(void)
     CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && !json && strstr(gf_last_error(), "local.batch"));
 }
 
+/* a statistics task: its plan travels exactly; a model beside it, or bad ranges, are refused */
+static void test_statistics(void)
+{
+    gf_fed_task t = sample(1, 0), back;
+    double ranges[6] = { 20, 90, 100.25, 600, -1e-3, 4 };
+    t.model[0] = 0;
+    t.stats = (gf_fedstats_config){ .enabled = 1, .columns = 3, .bins = 20, .classes = 2, .min_count = 12,
+                                    .nranges = 3, .range = ranges };
+    char *json = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json);
+    CHECK(json && gf_fed_task_decode(json, strlen(json), &back) == GF_OK);
+    CHECK(back.stats.enabled && back.stats.columns == 3 && back.stats.bins == 20 && back.stats.classes == 2 &&
+          back.stats.min_count == 12 &&
+          back.stats.nranges == 3 && back.stats.range && back.stats.range != ranges &&
+          !memcmp(back.stats.range, ranges, sizeof ranges) && !back.model[0] && back.secagg.enabled);
+    gf_fed_task_free(&back);
+    free(json);
+    snprintf(t.model, sizeof t.model, "mlp:784-8-10");
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "model"));
+    t.model[0] = 0;
+    ranges[1] = 10;                                    /* lo > hi */
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "range"));
+    t.stats.enabled = 0;                               /* an empty model without statistics */
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "model"));
+}
+
+/* a task's preprocessing travels whole; a malformed one is refused */
+static void test_preprocess(void)
+{
+    gf_fed_task t = sample(0, 0), back;
+    char pp[] = "{\"columns\":2,\"drop\":[1],\"fill\":[54.5,null],\"center\":[0.25,0],\"scale\":[3,1],\"binarize\":1,\"onehot\":[]}";
+    t.preprocess = pp;
+    char *json = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json);
+    CHECK(json && gf_fed_task_decode(json, strlen(json), &back) == GF_OK && back.preprocess);
+    gf_preprocess p;
+    CHECK(back.preprocess && gf_preprocess_from_json(back.preprocess, strlen(back.preprocess), &p) == GF_OK &&
+          p.columns == 2 && p.kept == 1 && p.fill[0] == 54.5f && p.center[0] == 0.25f && p.scale[0] == 3 &&
+          p.binarize && p.threshold == 1);
+    gf_preprocess_free(&p);
+    gf_fed_task_free(&back);
+    free(json);
+    char bad[] = "{\"columns\":2,\"drop\":[],\"fill\":[null,null],\"center\":[0,0],\"scale\":[0,1],\"binarize\":null,\"onehot\":[]}";
+    t.preprocess = bad;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "scale"));
+}
+
 int main(void)
 {
+    test_preprocess();
+    test_statistics();
     test_round_trip();
     test_evaluate();
     test_refusals();

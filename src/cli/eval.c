@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "data/dataset.h"
 #include "train/binary_eval.h"
+#include "data/preprocess.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -67,6 +68,15 @@ int cmd_eval(int argc, char **argv)
     int rc = 0;
     gf_status st = gf_checkpoint_load_model(file, (int)batch, (int)threads, &m);
     if (st) { fprintf(stderr, "gf eval: cannot load %s: %s\n", file, gf_last_error()); return 1; }
+    char *prep_json = NULL;
+    gf_preprocess prep = {0};
+    gf_dataset prepped = {0};
+    if ((st = gf_checkpoint_read_meta(file, "gf.preprocess", &prep_json)) ||
+        (prep_json && (st = gf_preprocess_from_json(prep_json, strlen(prep_json), &prep)))) {
+        fprintf(stderr, "gf eval: %s: its preprocessing (gf.preprocess): %s\n", file, gf_last_error());
+        rc = 1;
+        goto done;
+    }
     if (!(st = gf_dataset_open(data, &train, &test)) && !train_split && test.n == 0 && !test.tokens) {
         fprintf(stderr, "gf eval: dataset %s has no test split (give test=PATH or test_fraction=F in the "
                 "dataset spec, or --split train)\n", data);
@@ -74,7 +84,19 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     if (st ||
-        (st = gf_trainer_check_data(m, train_split ? &train : &test, train_split ? "train set" : "test set"))) {
+        (prep_json && (st = gf_preprocess_apply(&prep, train_split ? &train : &test,
+                                                train_split ? "train set" : "test set", &prepped)))) {
+        fprintf(stderr, "gf eval: dataset: %s\n", gf_last_error());
+        rc = 1;
+        goto done;
+    }
+    if (prep_json) {                   /* the model's own preprocessing, as at the sites that trained it */
+        gf_dataset *d = train_split ? &train : &test;
+        gf_dataset_free(d);
+        *d = prepped;
+        prepped = (gf_dataset){0};
+    }
+    if ((st = gf_trainer_check_data(m, train_split ? &train : &test, train_split ? "train set" : "test set"))) {
         fprintf(stderr, "gf eval: dataset: %s\n", gf_last_error());
         rc = 1;
         goto done;
@@ -112,6 +134,9 @@ int cmd_eval(int argc, char **argv)
         cli_print_json(j);
     }
 done:
+    free(prep_json);
+    gf_preprocess_free(&prep);
+    gf_dataset_free(&prepped);
     gf_dataset_free(&train);
     gf_dataset_free(&test);
     gf_model_free(m);

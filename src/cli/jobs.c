@@ -260,6 +260,52 @@ static void print_site_eval(long long round, const char *who, const json_t *e)
     printf("%s\n", line);
 }
 
+/* "-" for null (suppressed, omitted or unknown), else %.6g. */
+static const char *num_or_dash(const json_t *v, char *buf, size_t cap)
+{
+    if (!json_is_number(v)) return "-";
+    snprintf(buf, cap, "%.6g", json_number_value(v));
+    return buf;
+}
+
+/* A statistics job's result (fed/fedstats.h), one line per column. */
+static void print_statistics(const json_t *st)
+{
+    const json_t *sup = json_object_get(st, "suppressed");
+    printf("  statistics: %lld rows from %lld sites%s, min_count %lld; suppressed: %lld columns, %lld bins, "
+           "%lld labels\n", (long long)json_integer_value(json_object_get(st, "rows")),
+           (long long)json_integer_value(json_object_get(st, "sites")),
+           json_is_true(json_object_get(st, "secure_aggregation")) ? " (secure aggregation: min/max omitted)" : "",
+           (long long)json_integer_value(json_object_get(st, "min_count")),
+           (long long)json_integer_value(json_object_get(sup, "columns")),
+           (long long)json_integer_value(json_object_get(sup, "bins")),
+           (long long)json_integer_value(json_object_get(sup, "labels")));
+    printf("  %6s %9s %8s %12s %12s %12s %12s %12s %12s %12s\n", "column", "count", "missing", "mean", "std", "min",
+           "max", "q25", "median", "q75");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(st, "columns"), i, c) {
+        char b[9][32];
+        const json_t *q = json_object_get(c, "quantiles");
+        printf("  %6lld %9lld %8lld %12s %12s %12s %12s %12s %12s %12s\n",
+               (long long)json_integer_value(json_object_get(c, "index")),
+               (long long)json_integer_value(json_object_get(c, "count")),
+               (long long)json_integer_value(json_object_get(c, "missing")),
+               num_or_dash(json_object_get(c, "mean"), b[0], 32), num_or_dash(json_object_get(c, "std"), b[1], 32),
+               num_or_dash(json_object_get(c, "min"), b[2], 32), num_or_dash(json_object_get(c, "max"), b[3], 32),
+               num_or_dash(json_object_get(q, "0.25"), b[4], 32), num_or_dash(json_object_get(q, "0.5"), b[5], 32),
+               num_or_dash(json_object_get(q, "0.75"), b[6], 32));
+    }
+    printf("  labels:");
+    const json_t *lab = json_object_get(st, "labels"), *v;
+    json_array_foreach(json_object_get(lab, "counts"), i, v) {
+        char b[32];
+        printf(" %zu: %s", i, num_or_dash(v, b, sizeof b));
+    }
+    char b[32];
+    printf("  other: %s\n", num_or_dash(json_object_get(lab, "other"), b, sizeof b));
+}
+
 int cmd_status(int argc, char **argv)
 {
     job_args a;
@@ -282,7 +328,7 @@ int cmd_status(int argc, char **argv)
     } else {
         int central = !strcmp(json_string_value(json_object_get(j, "kind")), "central");
         printf("job %ld \"%s\" (%s, tenant %s): %s (%s), %s %lld of %lld\n", id,
-               json_string_value(json_object_get(j, "name")), central ? "central" : "federated",
+               json_string_value(json_object_get(j, "name")), json_string_value(json_object_get(j, "kind")),
                json_is_string(json_object_get(j, "tenant")) ? json_string_value(json_object_get(j, "tenant")) : "-",
                json_string_value(json_object_get(j, "state")), json_string_value(json_object_get(j, "reason")),
                central ? "epoch" : "round", (long long)json_integer_value(json_object_get(j, central ? "epoch" : "round")),
@@ -308,6 +354,7 @@ int cmd_status(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(ep, "epoch")),
                    json_number_value(json_object_get(ep, "train_loss")), json_number_value(json_object_get(ep, "test_loss")),
                    json_number_value(json_object_get(ep, "test_accuracy")), json_number_value(json_object_get(ep, "seconds")));
+        if (json_is_object(json_object_get(j, "statistics"))) print_statistics(json_object_get(j, "statistics"));
         json_t *u = json_object_get(j, "usage");
         if (json_is_object(u))
             printf("  usage: %.1f core-s, %.1f cpu-s, %.1f gpu-s, peak %.0f MiB, wall %.1f s\n",

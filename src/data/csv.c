@@ -1,6 +1,9 @@
 /* CSV reader for tabular datasets: a header row of column names, then one
- * sample per line, every cell a finite number. Owns gf_csv_load and its
- * checks (label column present, numeric cells, equal row lengths, integer
+ * sample per line, every cell a finite number or a missing-value marker
+ * (an empty cell, "?", "NA", "N/A", "NaN", "nan", "-nan", "NULL", "null",
+ * "None", as pandas reads them), which becomes NaN in x. Owns gf_csv_load
+ * and its checks (label column present and never missing, numeric cells,
+ * no feature column missing in every row, equal row lengths, integer
  * labels, the limits on line length, columns and rows), each reported with
  * the file, line number and column number at fault, never with the text of
  * a cell or a header name (a mistaken path may name a secret file).
@@ -34,6 +37,7 @@ typedef struct {
     float  *x;          /* (cap, ncols - 1) */
     int32_t *y;         /* (cap) */
     int64_t n, cap;
+    unsigned char *present;   /* (ncols) 1 once a value (not missing) was seen in the column */
 } csv_reader;
 
 static char *trim(char *s)
@@ -176,15 +180,26 @@ static gf_status read_header(csv_reader *r)
     }
 }
 
+/* Whether a trimmed cell marks a missing value. */
+static int is_missing(const char *t)
+{
+    static const char *const marks[] = { "", "?", "NA", "N/A", "NaN", "nan", "-nan", "NULL", "null", "None" };
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
+        if (!strcmp(t, marks[i])) return 1;
+    return 0;
+}
+
 /* Cells are named by position only ("line 12, column 3"): the text of a
- * cell or a header name is never put in a message. */
+ * cell or a header name is never put in a message. A missing value gives
+ * NaN. */
 static gf_status parse_cell(const csv_reader *r, int col, double *out)
 {
     char *cell = r->cells[col];
     char *t = trim(cell);
-    if (!*t)
-        return gf_errorf(GF_ERR_FORMAT, "%s: line %lld, column %d: empty cell",
-                         r->path, (long long)r->lineno, col + 1);
+    if (is_missing(t)) {
+        *out = NAN;
+        return GF_OK;
+    }
     char *end;
     errno = 0;
     double v = strtod(t, &end);
@@ -202,6 +217,9 @@ static gf_status read_rows(csv_reader *r, int label)
 {
     gf_status st = GF_OK;
     int64_t dim = r->ncols - 1;
+    int64_t present_cols = 0;
+    unsigned char *present = r->present = calloc((size_t)r->ncols, 1);
+    if (!present) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", r->path);
     while (next_line(r, &st)) {
         if (is_blank(r->line)) continue;
         int64_t k = split(r->line, r->cells, r->ncols);
@@ -230,7 +248,12 @@ static gf_status read_rows(csv_reader *r, int label)
             double v = 0;
             st = parse_cell(r, i, &v);
             if (st) return st;
+            if (!isnan(v) && !present[i]) { present[i] = 1; present_cols++; }
             if (i != label) { row[j++] = (float)v; continue; }
+            if (isnan(v))
+                return gf_errorf(GF_ERR_FORMAT, "%s: line %lld, column %d (the label column): missing label "
+                                 "(rows without a label cannot be used; remove them)",
+                                 r->path, (long long)r->lineno, i + 1);
             if (v < 0 || v != floor(v) || v > CSV_MAX_LABEL)
                 return gf_errorf(GF_ERR_FORMAT,
                                  "%s: line %lld, column %d (the label column): not a class id (an integer 0..%d)",
@@ -239,10 +262,13 @@ static gf_status read_rows(csv_reader *r, int label)
         }
         r->n++;
     }
-    if (st) return st;
-    if (r->n == 0)
-        return gf_errorf(GF_ERR_FORMAT, "%s: no data rows after the header", r->path);
-    return GF_OK;
+    if (!st && r->n == 0)
+        st = gf_errorf(GF_ERR_FORMAT, "%s: no data rows after the header", r->path);
+    for (int i = 0; !st && present_cols < r->ncols && i < r->ncols; i++)
+        if (!present[i])
+            st = gf_errorf(GF_ERR_FORMAT, "%s: column %d: every value is missing (%lld rows); drop the column",
+                           r->path, i + 1, (long long)r->n);
+    return st;
 }
 
 gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out)
@@ -305,6 +331,7 @@ done:
     if (r.names) for (int i = 0; i < r.ncols; i++) free(r.names[i]);
     free(r.names);
     free(r.cells);
+    free(r.present);
     free(r.line);
     free(r.x);
     free(r.y);

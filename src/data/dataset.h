@@ -68,6 +68,9 @@ gf_status gf_idx_load_limited(const char *images_path, const char *labels_path,
 
 /* CSV with a header row; every column numeric; `label_col` names the label
  * column (integer class ids >= 0). Other columns become features in order.
+ * Missing values (an empty cell, "?", "NA", "N/A", "NaN", "nan", "-nan",
+ * "NULL", "null", "None") become NaN features; a missing label, or a
+ * column missing in every row, is refused naming the file, line and column.
  * Lines longer than max_line_bytes, more than max_columns columns or more
  * than max_rows data rows are refused. */
 gf_status gf_csv_load(const char *path, const char *label_col, gf_dataset *out);
@@ -175,7 +178,8 @@ gf_status gf_data_read_all(const char *path, const gf_data_limits *lim, char **b
  * dropped for a missing phenotype and how many missing calls they filled. */
 const char *gf_dataset_note(void);
 
-/* Fails with GF_ERR_NUMERIC naming the first non-finite feature, if any. */
+/* Fails with GF_ERR_NUMERIC naming the first non-finite feature, if any (a
+ * NaN is reported as a missing value that needs imputing). */
 gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what);
 
 /* Deterministic permutation of 0..n-1 for (seed, epoch): same inputs, same

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/fsutil.h"
+#include "fed/fedstats.h"
 #include "io/safetensors.h"
 #include "train/trainer.h"
 
@@ -18,6 +20,22 @@ gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t roun
                                  (long long)id, (long long)round)
                       : snprintf(out, size, "%s/artifacts/job-%lld", data_dir, (long long)id);
     return n < 0 || (size_t)n >= size ? gf_errorf(GF_ERR_ARG, "data folder path too long") : GF_OK;
+}
+
+gf_status gf_fedjob_stats_path(const char *data_dir, int64_t id, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/artifacts/job-%lld/statistics.json", data_dir, (long long)id);
+    return n < 0 || (size_t)n >= size ? gf_errorf(GF_ERR_ARG, "data folder path too long") : GF_OK;
+}
+
+void gf_fedjob_stats_plan(const gf_fedstats_config *c, gf_stats_plan *out) { gf_fedstats_plan(c, out); }
+
+/* A statistics job's manifest: one tensor "stats" of the plan's length. */
+static gf_status stats_manifest(const gf_fedstats_config *c, gf_manifest *m)
+{
+    gf_stats_plan p;
+    gf_fedstats_plan(c, &p);
+    return gf_fedstats_manifest(&p, m);
 }
 
 static gf_status make_dirs(const char *data_dir, int64_t id)
@@ -84,7 +102,10 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *sp
     gf_model *init = NULL;
     gf_status st = gf_fedspec_copy(spec, &j->spec);
     j->dp_clip = j->dp_clip_used = j->spec.dp.clip;
-    if (!st) st = gf_manifest_from_spec(j->spec.model, &j->model);
+    int stats = j->spec.stats.enabled;
+    if (!st) st = stats ? stats_manifest(&j->spec.stats, &j->model) : gf_manifest_from_spec(j->spec.model, &j->model);
+    if (!st && stats && !(j->stats_acc = calloc((size_t)j->model.d, sizeof *j->stats_acc)))
+        st = gf_errorf(GF_ERR_NOMEM, "out of memory");
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
     if (!st) {
         if (scaffold) st = gf_manifest_with_control(&j->model, &j->wire);
@@ -104,8 +125,8 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *sp
     }
     if (!st && !(vec = calloc((size_t)j->wire.d, sizeof(float)))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
     if (!st) st = make_dirs(data_dir, id);
-    if (!st && completed > 0) st = resume(j, data_dir, vec);
-    if (!st && completed == 0 && !(st = gf_model_create(j->spec.model, 1, 1, &init))) {
+    if (!st && completed > 0 && !stats) st = resume(j, data_dir, vec);
+    if (!st && completed == 0 && !stats && !(st = gf_model_create(j->spec.model, 1, 1, &init))) {
         gf_model_init(init, j->spec.seed);
         memcpy(vec, init->params, sizeof(float) * (size_t)j->model.d);
     }
@@ -128,6 +149,8 @@ void gf_fedjob_free(gf_fedjob *j)
     gf_blob_unref(j->global);
     free(j->parts);
     gf_secround_free(j->sec);
+    free(j->stats_acc);
+    free(j->stats_json);
     free(j);
 }
 
@@ -274,6 +297,8 @@ void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_tas
     gf_fed_task_set_paths(out);
     out->evaluate.enabled = gf_fedjob_round_evaluates(j);
     out->evaluate.only = j->eval_round;
+    if (s->stats.enabled) out->stats = s->stats;   /* borrowed */
+    out->preprocess = s->preprocess;               /* borrowed */
     if (j->sec) {
         out->secagg.enabled = 1;
         out->secagg.index = gf_fedjob_part_index(j, site);
@@ -360,7 +385,12 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, int64_t round, gf
     *http = 500;
     gf_fedjob_part *p = gf_fedjob_part_of(j, site);
     int scaffold = j->spec.strategy.type == GF_STRAT_SCAFFOLD;
-    if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
+    if (j->stats_acc) {         /* statistics: summed (min/max folded), not averaged */
+        gf_stats_plan plan;
+        gf_fedjob_stats_plan(&j->spec.stats, &plan);
+        gf_stats_merge(&plan, j->stats_acc, up->view.vec);
+    }
+    else if (j->spec.dp.enabled) {   /* DP-FedAvg: clipped to S, weight 1 */
         double scale = gf_dp_clip_scale_norm(up->norm, j->dp_clip);
         st = scale > 0 ? gf_strategy_add_scaled(j->strategy, up->view.vec, scale, 1.0, NULL)
                        : gf_errorf(GF_ERR_NUMERIC, "update of site \"%s\": its norm is not finite", site);
@@ -397,7 +427,9 @@ static gf_status add_unmasked(gf_fedjob *j, double *count, int *m)
     double div = j->spec.dp.enabled ? (double)*m : w;
     if (!st && !(div > 0))
         st = gf_errorf(GF_ERR_NUMERIC, "secure aggregation: the unmasked weight sum is %g", div);
-    if (!st) {
+    if (!st && j->stats_acc) {         /* statistics: the sum itself (every weight 1) */
+        for (int64_t i = 0; i < d; i++) j->stats_acc[i] = sum[i];
+    } else if (!st) {
         for (int64_t i = 0; i < d; i++) sum[i] = (float)((double)sum[i] / div);
         st = gf_strategy_add(j->strategy, sum, div, NULL);
     }
@@ -430,6 +462,19 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
             if (!st) st = gf_strategy_perturb_sum(j->strategy, at, chunk, len);
         }
     }
+    if (!st && j->stats_acc) {                  /* statistics: rendered now, while the round knows its sites */
+        gf_stats_plan plan;
+        gf_fedjob_stats_plan(&j->spec.stats, &plan);
+        char *json = NULL;
+        if ((st = gf_fedstats_render(&plan, j->stats_acc, j->id, summed, j->sec != NULL, j->spec.stats.min_count,
+                                     &json)))
+            return st;
+        free(j->stats_json);
+        j->stats_json = json;
+        j->closing = 1;
+        *train_loss = NAN;
+        return GF_OK;
+    }
     if (!st && j->spec.dp.enabled) next_clip = gf_dp_clip_next(&j->spec.dp, j->dp_clip, count, summed);
     if (!st) st = gf_strategy_finish_round(j->strategy, vec);
     if (st) return st;
@@ -444,6 +489,13 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
 
 gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy)
 {
+    if (j->stats_acc) {
+        char path[PATH_MAX];
+        if (!j->stats_json) return gf_errorf(GF_ERR_ARG, "job %lld: no statistics aggregated", (long long)j->id);
+        gf_status st = gf_fedjob_stats_path(data_dir, j->id, path, sizeof path);
+        gf_fs_part part = { j->stats_json, strlen(j->stats_json) };
+        return st ? st : gf_fs_write_atomic(path, &part, 1, 0600);
+    }
     int ns = gf_strategy_state_count(j->strategy);
     gf_st_tensor *t = calloc((size_t)(j->model.n + ns), sizeof *t);
     if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
@@ -466,7 +518,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     snprintf(sround, sizeof sround, "%lld", (long long)round);
     snprintf(sjob, sizeof sjob, "%lld", (long long)j->id);
     snprintf(sacc, sizeof sacc, "%.17g", accuracy);
-    gf_st_meta meta[] = {
+    gf_st_meta meta[14] = {
         { "gf.format", "gf-checkpoint-1" }, { "gf.spec", j->spec.model }, { "gf.job", sjob },
         { "gf.job_name", j->spec.name }, { "gf.round", sround },
         { "gf.strategy", gf_strategy_type_name(j->spec.strategy.type) },
@@ -474,7 +526,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
         { "gf.dp_epsilon", seps }, { "gf.dp_delta", sdelta }, { "gf.dp_noise", snoise },
         { "gf.dp_clip", sclip }, { "gf.dp_sample_rate", sq }, { "gf.dp_clip_next", snext },
     };
-    int nmeta = (int)(sizeof meta / sizeof meta[0]);
+    int nmeta = 13;
     if (j->spec.dp.enabled) {
         double eps;
         gf_dp_spent(&j->spec.dp, round, &eps, NULL);
@@ -488,6 +540,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     } else {
         nmeta -= 6;
     }
+    if (j->spec.preprocess) meta[nmeta++] = (gf_st_meta){ "gf.preprocess", j->spec.preprocess };   /* for gf eval */
     gf_status st = gf_fedjob_artifact_path(data_dir, j->id, round, path, sizeof path);
     if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, nmeta);
     free(t);
@@ -501,6 +554,7 @@ void gf_fedjob_end_round(gf_fedjob *j, int done)
 {
     if (done) j->completed = j->round;
     else gf_strategy_begin_round(j->strategy);
+    if (j->stats_acc && !done) memset(j->stats_acc, 0, sizeof *j->stats_acc * (size_t)j->model.d);
     j->round = 0;
     j->closing = 0;
     j->eval_round = j->evaluated = 0;

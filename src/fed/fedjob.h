@@ -18,6 +18,7 @@
 #include "core/blob.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "data/stats.h"
 #include "engine/model.h"
 #include "fed/strategy.h"
 #include "fed/update.h"
@@ -69,7 +70,17 @@ typedef struct {
      * is the evaluation of the final model (trains nothing); the reports
      * of the open round; whether the final model's round was held */
     int          eval_round, evaluated, final_evaluated;
+
+    /* a statistics job (spec.stats.enabled): the wire is one tensor "stats"
+     * of the plan's length; the sites' vectors are summed here (min/max
+     * folded) instead of by the strategy, and the aggregated round's result
+     * is rendered (fedstats.h) for gf_fedjob_checkpoint to write */
+    double      *stats_acc;       /* (stats length) */
+    char        *stats_json;      /* the last aggregated result, or NULL */
 } gf_fedjob;
+
+/* The plan of a statistics job's configuration. */
+void gf_fedjob_stats_plan(const gf_fedstats_config *c, gf_stats_plan *out);
 
 /* Starts the runtime of job `id` for its configuration (copied). completed > 0:
  * resumes from DIR/artifacts/job-ID/round-COMPLETED.safetensors (global and
@@ -146,7 +157,8 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss);
 
 
 /* Writes DIR/artifacts/job-ID/round-R.safetensors for the aggregated round R
- * (atomically) and removes the file of round R-2; loadable by gf eval. */
+ * (atomically) and removes the file of round R-2; loadable by gf eval. A
+ * statistics job writes DIR/artifacts/job-ID/statistics.json instead. */
 gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy);
 
 /* Ends the round: completed = round when done, else (aborted) the round's
@@ -173,6 +185,9 @@ void      gf_fedjob_end_eval(gf_fedjob *j);
  * (403, 409). */
 gf_status gf_fedjob_check_eval(const gf_fedjob *j, const char *site, int64_t round, int *http);
 gf_status gf_fedjob_add_eval(gf_fedjob *j, const char *site, int64_t round, int *http);
+
+/* DIR/artifacts/job-ID/statistics.json */
+gf_status gf_fedjob_stats_path(const char *data_dir, int64_t id, char *out, size_t size);
 
 /* DIR/artifacts/job-ID/round-R.safetensors */
 gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size);

@@ -20,6 +20,18 @@
 
 typedef char gf_fed_name[GF_FED_NAME_MAX + 1];
 
+/* A statistics job (kind "statistics"; data/stats.h, fed/fedstats.h): no
+ * model, one round in which every site sends its statistics vector. */
+typedef struct {
+    int     enabled;
+    int64_t columns;                      /* feature columns every site's data must have */
+    int     bins;                         /* histogram bins per column (0: none) */
+    int     classes;                      /* label categories counted */
+    int64_t min_count;                    /* counts below it are suppressed in the result */
+    int64_t nranges;                      /* 0, 1 (all columns) or columns */
+    double *range;                        /* malloc'd (nranges, 2) [lo, hi] */
+} gf_fedstats_config;
+
 typedef struct {
     gf_fed_name name;
     gf_fed_name tenant;                   /* "" for the operator's own job */
@@ -44,9 +56,15 @@ typedef struct {
                                            * final model (0: none) */
     gf_dp_config dp;                      /* client-level DP (enabled 0: none) */
     gf_secagg_config secagg;              /* secure aggregation (enabled 0: none) */
+    gf_fedstats_config stats;             /* a statistics job (enabled 0: a training job) */
+    char *preprocess;                     /* malloc'd preprocessing JSON (data/preprocess.h) sent with
+                                           * every task and recorded in checkpoints; NULL: none */
 } gf_fedspec;
 
-/* Frees the site list and zeroes *s. */
+/* A deep copy of a statistics configuration (dst zeroed on error). */
+gf_status gf_fedstats_config_copy(const gf_fedstats_config *src, gf_fedstats_config *dst);
+
+/* Frees the site list (and the statistics ranges) and zeroes *s. */
 void      gf_fedspec_free(gf_fedspec *s);
 /* A deep copy (the site list too); dst is zeroed on error. */
 gf_status gf_fedspec_copy(const gf_fedspec *src, gf_fedspec *dst);

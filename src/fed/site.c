@@ -12,6 +12,8 @@
 #include <sodium.h>
 #include "core/rng.h"
 #include "core/timer.h"
+#include "data/preprocess.h"
+#include "fed/fedstats.h"
 #include "fed/local.h"
 #include "engine/spec.h"
 #include "fed/update.h"
@@ -233,6 +235,104 @@ static gf_status send_eval(site_state *s, const gf_fed_task *task, const float *
     return st;
 }
 
+/* A statistics task: the statistics vector of this site's data (training
+ * and validation split together; data/stats.h), sent as a plain update, or
+ * under secure aggregation masked with weight 1 and without min/max. */
+static gf_status run_stats(site_state *s, const gf_fed_task *task)
+{
+    const gf_site_config *cfg = s->cfg;
+    int64_t job = task->job, round = task->round;
+    const gf_fed_task_secagg *sa = task->secagg.enabled ? &task->secagg : NULL;
+    gf_stats_plan plan;
+    gf_fedstats_plan(&task->stats, &plan);
+    gf_manifest man = {0};
+    double *acc = NULL;
+    float *vec = NULL;
+    uint8_t *up = NULL;
+    char *resp = NULL;
+    size_t up_len = 0, resp_len = 0;
+    int status = 0, uploading = 0;
+    site_secagg *sec = NULL;
+    gf_status st = gf_fedstats_manifest(&plan, &man);
+    if (st) goto done;
+    if (cfg->max_epsilon > 0) {
+        st = gf_errorf(GF_ERR_ARG, "site budget: statistics are released without noise, so their epsilon is "
+                       "unbounded; this site spends at most epsilon %g on its records (gf site --max-epsilon)",
+                       cfg->max_epsilon);
+        goto done;
+    }
+    if (!(acc = malloc(sizeof *acc * (size_t)man.d)) || !(vec = malloc(sizeof *vec * (size_t)man.d))) {
+        st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    gf_stats_zero(&plan, acc);
+    if ((st = gf_stats_add_dataset(&plan, cfg->train, acc))) goto done;
+    if (cfg->val && cfg->val->n > 0 && (st = gf_stats_add_dataset(&plan, cfg->val, acc))) goto done;
+    if (acc[0] < (double)task->stats.min_count) {   /* too few records to describe (FLARE's min_count, at the site) */
+        st = gf_errorf(GF_ERR_ARG, "statistics: this site has %lld rows, fewer than the job's min_count %lld; it sends "
+                       "no statistics of so few records", (long long)acc[0], (long long)task->stats.min_count);
+        goto done;
+    }
+    for (int64_t i = 0; i < man.d; i++) vec[i] = (float)acc[i];
+    if (sa) {
+        for (int i = 0; i < s->nsent_masked && i < MAX_MASKED_KEPT; i++)
+            if (s->sent_masked[i][0] == job && s->sent_masked[i][1] == round) {
+                st = gf_errorf(GF_ERR_ARG, "this site refuses the round: it already sent a masked input for round "
+                               "%lld of job %lld", (long long)round, (long long)job);
+                goto done;
+            }
+        gf_stats_drop_minmax(&plan, vec);
+        for (int64_t i = 0; i < man.d; i++)
+            if (!(fabs(vec[i]) <= sa->pub.clip)) {
+                st = gf_errorf(GF_ERR_ARG, "statistics: value %lld of this site's statistics is beyond the secure "
+                               "aggregation range (clip %g); the job needs a larger secure_aggregation.clip",
+                               (long long)i, sa->pub.clip);
+                goto done;
+            }
+        if ((st = site_secagg_begin(s->http, sa, man.d, job, round, &cfg->secagg_policy, s->has_id ? &s->id : NULL,
+                                    cfg->stop, &sec)))
+            goto done;
+        uploading = 1;
+        int slot = s->nsent_masked++ % MAX_MASKED_KEPT;
+        s->sent_masked[slot][0] = job;
+        s->sent_masked[slot][1] = round;
+        /* samples past max_weight: weight 1, so the masked sum is the plain sum */
+        if ((st = site_secagg_send(sec, vec, INT64_MAX, task->update_path, cfg->secagg_record_dir, job, round)) ||
+            (st = site_secagg_finish(sec)))
+            goto done;
+    } else {
+        char srows[24];
+        snprintf(srows, sizeof srows, "%lld", (long long)acc[0]);
+        gf_st_meta meta[] = { { "gf.samples", srows }, { "gf.steps", "0" } };
+        if ((st = gf_update_encode(&man, vec, meta, 2, &up, &up_len))) goto done;
+        uploading = 1;
+        if ((st = gf_https_request(s->http, "POST", task->update_path, up, up_len, &status, &resp, &resp_len))) goto done;
+        if (status != 200) {
+            st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "statistics refused: HTTP %d: %.300s", status,
+                           resp);
+            goto done;
+        }
+    }
+    s->tasks_done++;
+    site_log(s, "job %lld round %lld (statistics%s): %lld rows, %lld columns", (long long)job, (long long)round,
+             sa ? ", secure aggregation" : "", (long long)acc[0], (long long)plan.columns);
+done:
+    if (st && !uploading) {
+        char path[128], why[300];
+        snprintf(why, sizeof why, "%s", gf_last_error());
+        snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/%lld/decline", (long long)job, (long long)round);
+        decline(s, path, why);
+        gf_errorf(st, "%s", why);
+    }
+    site_secagg_free(sec);
+    gf_manifest_free(&man);
+    free(acc);
+    free(vec);
+    free(up);
+    free(resp);
+    return st;
+}
+
 /* Runs one task (decoded and checked by gf_fed_task_decode): download, train, upload. */
 static gf_status run_task(site_state *s, const gf_fed_task *task)
 {
@@ -246,6 +346,7 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
         decline(s, dpath, refused);
         return gf_errorf(GF_ERR_ARG, "job %lld round %lld declined: %s", (long long)job, (long long)round, refused);
     }
+    if (task->stats.enabled) return run_stats(s, task);
     int scaffold = task->strategy == GF_STRAT_SCAFFOLD;
 
     gf_local_config lc = { .spec = model, .round = round, .threads = cfg->threads, .epochs = task->local.epochs,
@@ -270,6 +371,8 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
     int status = 0, uploading = 0;
     gf_local_result res;
     site_secagg *sec = NULL;
+    gf_preprocess prep = {0};
+    gf_dataset ptrain = {0}, pval = {0};
     const gf_fed_task_secagg *sa = task->secagg.enabled ? &task->secagg : NULL;
     if ((st = manifests_for(s, model, scaffold))) goto done;
     const gf_manifest *wire = &s->wire;
@@ -315,7 +418,16 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
 
     float *ci = scaffold ? control_of(s, job, d) : NULL;
     if (scaffold && !ci) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto done; }
-    st = gf_local_train(&lc, cfg->train, cfg->val, vec, d, scaffold ? vec + d : NULL, ci, out,
+    const gf_dataset *train = cfg->train, *val = cfg->val;
+    if (task->preprocess) {             /* the job's preprocessing, the same at every site */
+        if ((st = gf_preprocess_from_json(task->preprocess, strlen(task->preprocess), &prep)) ||
+            (st = gf_preprocess_apply(&prep, cfg->train, "local training data", &ptrain)) ||
+            (val && val->n > 0 && (st = gf_preprocess_apply(&prep, val, "local validation data", &pval))))
+            goto done;
+        train = &ptrain;
+        if (val && val->n > 0) val = &pval;
+    }
+    st = gf_local_train(&lc, train, val, vec, d, scaffold ? vec + d : NULL, ci, out,
                         scaffold ? out + d : NULL, &res);
     if (st) goto done;
     double dp_eps = NAN;
@@ -378,6 +490,9 @@ done:
         gf_errorf(st, "%s", why);
     }
     site_secagg_free(sec);
+    gf_preprocess_free(&prep);
+    gf_dataset_free(&ptrain);
+    gf_dataset_free(&pval);
     free(vec);
     free(out);
     free(body);
@@ -452,6 +567,7 @@ gf_status gf_site_run(const gf_site_config *cfg)
             continue;
         }
         if ((st = run_task(&s, &task))) site_log(&s, "task failed: %s", gf_last_error());
+        gf_fed_task_free(&task);
         st = GF_OK;
     }
     for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);

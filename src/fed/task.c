@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "data/preprocess.h"
+#include "data/stats.h"
 
 #define MAX_ID ((int64_t)1 << 62)    /* job and round numbers */
 
@@ -189,11 +191,48 @@ static gf_status decode_secagg(const json_t *o, const char *want_path, gf_fed_ta
     return GF_OK;
 }
 
+static gf_status decode_stats(const json_t *o, gf_fedstats_config *c)
+{
+    static const char *const keys[] = { "columns", "bins", "classes", "min_count", "ranges", NULL };
+    const char *w = "statistics";
+    if (!json_is_object(o)) return gf_errorf(GF_ERR_FORMAT, "task: statistics must be an object");
+    gf_status st = check_keys(o, w, keys, 5);
+    if (st) return st;
+    int64_t columns, bins, classes;
+    if ((st = get_int(o, w, "columns", 1, GF_STATS_MAX_COLUMNS, &columns)) ||
+        (st = get_int(o, w, "bins", 0, GF_STATS_MAX_BINS, &bins)) ||
+        (st = get_int(o, w, "classes", 1, GF_STATS_MAX_CLASSES, &classes)) ||
+        (st = get_int(o, w, "min_count", 1, 1000000000, &c->min_count)))
+        return st;
+    const json_t *r = json_object_get(o, "ranges");
+    size_t n = json_array_size(r);
+    if (!json_is_array(r) || n > GF_FED_TASK_MAX_RANGES || (n > 1 && n != (size_t)columns))
+        return bad(w, "ranges", "must be an array of none, one, or one [lo, hi] per column");
+    c->columns = columns;
+    c->bins = (int)bins;
+    c->classes = (int)classes;
+    c->nranges = (int64_t)n;
+    if (n && !(c->range = malloc(sizeof *c->range * 2 * n))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(r, i);
+        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_number(json_array_get(e, 0)) ||
+            !json_is_number(json_array_get(e, 1)))
+            return bad(w, "ranges", "must hold [lo, hi] pairs of numbers");
+        c->range[2 * i] = json_number_value(json_array_get(e, 0));
+        c->range[2 * i + 1] = json_number_value(json_array_get(e, 1));
+    }
+    gf_stats_plan plan = { .columns = c->columns, .bins = c->bins, .classes = c->classes, .range = c->range,
+                           .nranges = c->nranges };
+    if ((st = gf_stats_plan_check(&plan))) return gf_errorf(GF_ERR_FORMAT, "task: %s", gf_last_error());
+    c->enabled = 1;
+    return GF_OK;
+}
+
 static gf_status decode_root(const json_t *o, gf_fed_task *t)
 {
     static const char *const keys[] = { "job", "name", "tenant", "site", "round", "model", "strategy", "mu", "local",
                                         "seed", "deadline_in_s", "model_path", "update_path",
-                                        "secure_aggregation", "evaluate", NULL };
+                                        "secure_aggregation", "evaluate", "statistics", "preprocess", NULL };
     if (!json_is_object(o)) return gf_errorf(GF_ERR_FORMAT, "task: not a JSON object");
     gf_status st = check_keys(o, "", keys, 13);
     if (st) return st;
@@ -204,9 +243,12 @@ static gf_status decode_root(const json_t *o, gf_fed_task *t)
         return st;
     if (!json_is_null(json_object_get(o, "tenant")) && get_str(o, "", "tenant", t->tenant, sizeof t->tenant, 0))
         return bad("", "tenant", "must be null or a string of 1 to 64 bytes");
-    if ((st = get_str(o, "", "model", t->model, sizeof t->model, 0))) return st;
+    const json_t *stats = json_object_get(o, "statistics");
+    if (stats && (st = decode_stats(stats, &t->stats))) return st;
+    if ((st = get_str(o, "", "model", t->model, sizeof t->model, stats != NULL))) return st;
     gf_spec spec;
-    if (gf_spec_parse(t->model, &spec)) return gf_errorf(GF_ERR_FORMAT, "task: model: %s", gf_last_error());
+    if (stats && t->model[0]) return bad("", "model", "must be \"\" in a statistics task");
+    if (!stats && gf_spec_parse(t->model, &spec)) return gf_errorf(GF_ERR_FORMAT, "task: model: %s", gf_last_error());
     const char *strategy = json_string_value(json_object_get(o, "strategy"));
     if (!strategy || gf_strategy_type_parse(strategy, &t->strategy)) return bad("", "strategy", "must name a strategy");
     if ((st = get_num(o, "", "mu", 0.0, 0, INFINITY, 0, &t->mu)) ||
@@ -220,6 +262,16 @@ static gf_status decode_root(const json_t *o, gf_fed_task *t)
     if ((st = get_path(o, "", "model_path", want.model_path, t->model_path)) ||
         (st = get_path(o, "", "update_path", want.update_path, t->update_path)))
         return st;
+    const json_t *pp = json_object_get(o, "preprocess");
+    if (pp) {                          /* kept as text, checked whole now so the site can rely on it */
+        gf_preprocess check;
+        if (!json_is_object(pp)) return bad("", "preprocess", "must be an object");
+        if (!(t->preprocess = json_dumps(pp, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))))
+            return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        if (gf_preprocess_from_json(t->preprocess, strlen(t->preprocess), &check))
+            return gf_errorf(GF_ERR_FORMAT, "task: %s", gf_last_error());
+        gf_preprocess_free(&check);
+    }
     const json_t *sa = json_object_get(o, "secure_aggregation");
     if (sa && (st = decode_secagg(sa, want.secagg.path, &t->secagg))) return st;
     const json_t *ev = json_object_get(o, "evaluate");
@@ -247,8 +299,20 @@ gf_status gf_fed_task_decode(const char *json, size_t len, gf_fed_task *out)
     if (!o) return gf_errorf(GF_ERR_FORMAT, "task: not JSON: %s (line %d, column %d)", e.text, e.line, e.column);
     gf_status st = decode_root(o, out);
     json_decref(o);
-    if (st) memset(out, 0, sizeof *out);
+    if (st) {
+        gf_fed_task_free(out);
+        memset(out, 0, sizeof *out);
+    }
     return st;
+}
+
+void gf_fed_task_free(gf_fed_task *t)
+{
+    if (!t) return;
+    free(t->stats.range);
+    t->stats.range = NULL;
+    free(t->preprocess);
+    t->preprocess = NULL;
 }
 
 /* ---- encoding ------------------------------------------------------------------ */
@@ -294,6 +358,20 @@ static json_t *encode_json(const gf_fed_task *t)
     }
     if (o && t->evaluate.enabled)
         json_object_set_new(o, "evaluate", json_pack("{s:s,s:b}", "path", t->evaluate.path, "only", t->evaluate.only));
+    if (o && t->preprocess) {
+        json_t *pp = json_loads(t->preprocess, 0, NULL);
+        if (!pp || json_object_set_new(o, "preprocess", pp)) { json_decref(o); return NULL; }
+    }
+    const gf_fedstats_config *c = &t->stats;
+    if (o && c->enabled) {
+        json_t *r = json_array();
+        for (int64_t i = 0; r && i < c->nranges; i++)
+            json_array_append_new(r, json_pack("[f,f]", c->range[2 * i], c->range[2 * i + 1]));
+        json_t *so = r ? json_pack("{s:I,s:i,s:i,s:I,s:o}", "columns", (json_int_t)c->columns, "bins", c->bins,
+                                   "classes", c->classes, "min_count", (json_int_t)c->min_count, "ranges", r) : NULL;
+        if (!so) { json_decref(o); return NULL; }
+        json_object_set_new(o, "statistics", so);
+    }
     return o;
 }
 
@@ -310,6 +388,7 @@ gf_status gf_fed_task_encode(const gf_fed_task *t, char **json)
         free(s);
         return gf_errorf(GF_ERR_ARG, "task: would not decode: %s", gf_last_error());
     }
+    gf_fed_task_free(&back);
     *json = s;
     return GF_OK;
 }

@@ -18,12 +18,22 @@
  *        "clip": X, "max_weight": X, "dp_clip": X, "dp_noise_std": X,
  *        "dp_count": B, "dp_count_noise_std": X,
  *        "path": "/v1/jobs/J/rounds/R/secagg", "attempt": HEX}  (optional),
- *    "evaluate": {"path": "/v1/jobs/J/rounds/R/eval", "only": B}  (optional)}
- *
+ *    "evaluate": {"path": "/v1/jobs/J/rounds/R/eval", "only": B}  (optional),
+ *    "statistics": {"columns": N, "bins": B, "classes": K, "min_count": M,
+ *                   "ranges": [[lo, hi], ...]}  (optional: a statistics job),
+ *    "preprocess": {...}  (optional: data/preprocess.h's JSON form, applied
+ *                   to the site's data before it trains)}
  * "evaluate": score the downloaded model (the global model after round
  * R - 1) on the site's test split and POST the report (fed/evalreport.h) to
  * its path; "only": true for a round that trains nothing (the evaluation of
  * the final model after the last round): no update is sent.
+ *
+ * A statistics task has "model": "" and asks the site for the statistics
+ * vector of its data (data/stats.h) instead of training (a site with fewer
+ * than min_count rows declines: its statistics would describe too few
+ * records, as FLARE's min_count filter); its ranges are
+ * none, one for every column, or one per column (at most
+ * GF_FED_TASK_MAX_RANGES, so the task stays small).
  *
  * The decoder is strict, and says what is wrong with a GF_ERR_FORMAT naming
  * the field ("task: local.batch must be ..."): a body over GF_FED_TASK_MAX
@@ -55,6 +65,7 @@
 
 #define GF_FED_TASK_MAX      ((size_t)64 << 10)   /* bytes of an encoded task */
 #define GF_FED_TASK_PATH_MAX 96                   /* a route path in the task (with its NUL) */
+#define GF_FED_TASK_MAX_RANGES 1000               /* per-column statistics ranges in one task */
 
 /* The secure-aggregation part of a task (enabled 0: a plain round). */
 typedef struct {
@@ -90,7 +101,15 @@ typedef struct {
         int  only;                      /* an evaluation round: no training, no update */
         char path[GF_FED_TASK_PATH_MAX];   /* "/v1/jobs/J/rounds/R/eval" */
     } evaluate;
+    char              *preprocess;      /* JSON (data/preprocess.h) or NULL. Decoded: malloc'd
+                                         * (gf_fed_task_free); gf_fedjob_task's borrows the job's */
+    gf_fedstats_config stats;           /* enabled: a statistics task. Decoded:
+                                         * range malloc'd (gf_fed_task_free); gf_fedjob_task's borrows
+                                         * the job's */
 } gf_fed_task;
+
+/* Frees what gf_fed_task_decode allocated (statistics ranges, preprocessing). */
+void      gf_fed_task_free(gf_fed_task *t);
 
 /* The paths of round `round` of job `job` into t (model_path, update_path,
  * secagg.path and evaluate.path). */

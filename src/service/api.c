@@ -7,6 +7,7 @@
  * written to the audit log; the round goes on. The facility's routes
  * (tenants, tokens, queue, usage, logs, dashboard) are in api_facility.c. */
 #include "service/coordinator_internal.h"
+#include "service/preprocess_job.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -133,20 +134,27 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, st, "%s", gf_last_error());
     }
+    char *prep = NULL;                                    /* its statistics job: there, done, and fitting */
+    if ((st = gf_preprocess_job_resolve(c->store, c->data_dir, &spec, tenant.id, &prep))) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, st, "%s", gf_last_error());
+    }
+    free(prep);
     if ((st = co_sites_check_job(c, &spec, tenant.id, tenant.name, resp))) {   /* the sites: granted to its tenant */
         gf_jobspec_free(&spec);
         return st;
     }
     /* a federated job's runtime lives in this process: its model is capped
      * (fedcaps.h), and so is the number of a member's tenant's jobs */
-    if (spec.kind == GF_JOB_FEDERATED && (st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params))) {
+    if (spec.kind != GF_JOB_CENTRAL && (st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params))) {
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, st, "%s", gf_last_error());
     }
-    int max_active = spec.kind == GF_JOB_FEDERATED && who->role != CO_OPERATOR ? c->cfg.max_fed_jobs_per_tenant : 0;
+    int max_active = spec.kind != GF_JOB_CENTRAL && who->role != CO_OPERATOR ? c->cfg.max_fed_jobs_per_tenant : 0;
     char *canon = NULL;
     int64_t id = 0;
-    const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : "federated";
+    const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : spec.kind == GF_JOB_STATISTICS ? "statistics"
+                                                                                          : "federated";
     st = gf_jobspec_to_json(&spec, &canon);
     if (!st) st = gf_store_job_create_capped(c->store, tenant.id, spec.name, kind, canon, max_active, &id);
     free(canon);
@@ -214,7 +222,8 @@ static json_t *job_summary(gf_coordinator *c, const gf_store_job *job)
     return json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:I,s:i,s:i,s:i,s:s,s:s}", "id", (json_int_t)job->id, "name", job->name,
                      "kind", job->kind, "tenant", job->tenant[0] ? json_string(job->tenant) : json_null(),
                      "state", gf_store_job_state_name(job->state), "reason", job->reason,
-                     "round", (json_int_t)job->round, "rounds_total", central ? 0 : spec_int(job->spec_json, "rounds"),
+                     "round", (json_int_t)job->round,
+                     "rounds_total", central ? 0 : !strcmp(job->kind, "statistics") ? 1 : spec_int(job->spec_json, "rounds"),
                      "epoch", epochs, "epochs_total", central ? spec_int(job->spec_json, "epochs") : 0,
                      "created_at", job->created_at, "updated_at", job->updated_at);
 }
@@ -324,6 +333,11 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     json_object_set_new(out, "rounds_from", json_integer(w.from + 1));   /* the first round listed could be */
     json_object_set_new(out, "state_log", log);
     json_object_set_new(out, "spec", json_loads(job.spec_json, 0, NULL));
+    if (!strcmp(job.kind, "statistics")) {   /* the result, once its round completed */
+        char path[PATH_MAX + 96];
+        json_t *res = gf_fedjob_stats_path(c->data_dir, id, path, sizeof path) ? NULL : json_load_file(path, 0, NULL);
+        json_object_set_new(out, "statistics", res ? res : json_null());
+    }
     if (!strcmp(job.kind, "central")) {
         json_t *spec = json_object_get(out, "spec");
         json_object_set(out, "resources", json_object_get(spec, "resources"));
@@ -423,9 +437,16 @@ static gf_status download(gf_coordinator *c, const co_principal *who, int64_t id
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
     int64_t round = job.round;
-    int central = !strcmp(job.kind, "central");
+    int central = !strcmp(job.kind, "central"), statistics = !strcmp(job.kind, "statistics");
     gf_store_job_free(&job);
     char path[PATH_MAX + 96];
+    if (statistics) {                  /* the result JSON (fed/fedstats.h) */
+        if ((st = gf_fedjob_stats_path(c->data_dir, id, path, sizeof path))) return st;
+        if (access(path, R_OK))
+            return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld has no statistics yet (its round has not "
+                             "completed)", (long long)id);
+        return co_send_file(path, 0, LONG_MAX, 0, "application/json", resp);
+    }
     if (central) {
         co_job_dir(c, id, path, sizeof path);
         strcat(path, "/model.safetensors");

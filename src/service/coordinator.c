@@ -4,6 +4,7 @@
  * uploads and wake it. Central jobs are the scheduler's, on its own thread
  * (scheduler.h): the driver never waits on an executor. */
 #include "service/coordinator_internal.h"
+#include "service/preprocess_job.h"
 
 #include <errno.h>
 #include <math.h>
@@ -123,10 +124,16 @@ static int id_list_add(id_list *l, int64_t id)
     return 0;
 }
 
+/* The kinds the round driver runs: federated training and federated statistics. */
+int co_kind_is_round(const char *kind)
+{
+    return !strcmp(kind, "federated") || !strcmp(kind, "statistics");
+}
+
 static int collect_job(const gf_store_job *job, void *ctx)
 {
     id_list *l = ctx;
-    return job->state == GF_STORE_JOB_QUEUED && !strcmp(job->kind, "federated") ? id_list_add(l, job->id) : 0;
+    return job->state == GF_STORE_JOB_QUEUED && co_kind_is_round(job->kind) ? id_list_add(l, job->id) : 0;
 }
 
 /* Builds the runtime of a running job; a job that cannot run is failed. */
@@ -140,6 +147,7 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     gf_status st = gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec);
     if (!st) st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params);
     if (!st) st = gf_jobspec_fedspec(&spec, &fs);
+    if (!st) st = gf_preprocess_job_resolve(c->store, c->data_dir, &spec, job.tenant_id, &fs.preprocess);
     gf_jobspec_free(&spec);
     /* SCAFFOLD's N with "all": the sites the job may use */
     pthread_mutex_lock(&c->lock);
@@ -216,7 +224,7 @@ static void start_queued(gf_coordinator *c)
 static int collect_running(const gf_store_job *job, void *ctx)
 {
     id_list *l = ctx;
-    return job->state == GF_STORE_JOB_RUNNING && !strcmp(job->kind, "federated") ? id_list_add(l, job->id) : 0;
+    return job->state == GF_STORE_JOB_RUNNING && co_kind_is_round(job->kind) ? id_list_add(l, job->id) : 0;
 }
 
 /* ---- rounds ------------------------------------------------------------------- */

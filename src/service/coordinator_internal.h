@@ -191,6 +191,8 @@ co_site *co_site_seen(gf_coordinator *c, const char *name, double now);
 co_job  *co_job_find(gf_coordinator *c, int64_t id);
 /* Why job cj opens no round now, when it waits for sites ("" otherwise). */
 void     co_job_waiting(const gf_coordinator *c, const co_job *cj, char *out, size_t cap);
+/* Whether the round driver runs jobs of this store kind ("federated", "statistics"). */
+int      co_kind_is_round(const char *kind);
 /* Appends to the audit log; takes the reference to detail (NULL: {}). */
 void     co_audit(gf_coordinator *c, const char *actor, const char *event, struct json_t *detail);
 void     co_log(gf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,6 @@
 /* Model-size caps of federated jobs (see fedcaps.h). */
 #include "service/fedcaps.h"
+#include "data/stats.h"
 
 #include <math.h>
 #include "engine/model.h"
@@ -20,6 +21,14 @@ double gf_fedcaps_bytes(const gf_jobspec *spec, int sites_total)
 
 gf_status gf_fedcaps_check(const gf_jobspec *spec, int sites_total, int64_t max_params)
 {
+    if (spec->kind == GF_JOB_STATISTICS) {     /* no model: the statistics vector is the wire vector */
+        gf_stats_plan p = { .columns = spec->stats.columns, .bins = spec->stats.bins, .classes = spec->stats.classes };
+        if (gf_stats_len(&p) > max_params)
+            return gf_errorf(GF_ERR_ARG, "columns, bins: the statistics vector has %lld values, over this "
+                             "coordinator's limit of %lld (gf coordinator --max-model-params)",
+                             (long long)gf_stats_len(&p), (long long)max_params);
+        return GF_OK;
+    }
     gf_spec s;
     gf_status st = gf_spec_parse(spec->model, &s);
     if (st) return st;

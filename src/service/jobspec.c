@@ -5,6 +5,8 @@
  * round-tripping form (jansson prints every real with 17 digits). */
 #include "service/jobspec.h"
 #include "service/datasets.h"
+#include "data/stats.h"
+#include "fed/task.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -574,14 +576,109 @@ static gf_status parse_secagg(const json_t *o, gf_jobspec *out)
     return GF_OK;
 }
 
+/* "preprocess": {"from", "impute", "standardize", "drop", "binarize"} */
+static gf_status parse_preprocess(const json_t *o, gf_jobspec *out)
+{
+    if (!o || json_is_null(o)) return GF_OK;
+    static const char *const keys[] = { "from", "impute", "standardize", "drop", "binarize", "onehot", NULL };
+    const char *w = "preprocess";
+    if (!json_is_object(o)) return bad("", w, "an object", o);
+    gf_status st = check_keys(o, w, keys, "from, impute, standardize, drop, binarize, onehot", "");
+    if (st) return st;
+    long long from = 0;
+    if (!json_object_get(o, "from")) return missing(w, "from");
+    if ((st = get_int(o, w, "from", 1, LLONG_MAX, &from))) return st;
+    out->preprocess.enabled = 1;
+    out->preprocess.from = from;
+    gf_preprocess_config *c = &out->preprocess.cfg;
+    const json_t *v = json_object_get(o, "impute");
+    if (v && !json_is_null(v)) {
+        const char *s = json_string_value(v);
+        if (s && !strcmp(s, "mean")) c->impute = GF_IMPUTE_MEAN;
+        else if (s && !strcmp(s, "median")) c->impute = GF_IMPUTE_MEDIAN;
+        else return bad(w, "impute", "\"mean\", \"median\" or null", v);
+    }
+    if ((v = json_object_get(o, "standardize"))) {
+        if (!json_is_boolean(v)) return bad(w, "standardize", "true or false", v);
+        c->standardize = json_is_true(v);
+    }
+    if ((v = json_object_get(o, "drop"))) {
+        size_t n = json_array_size(v);
+        if (!json_is_array(v) || n > GF_PREPROCESS_MAX_COLUMNS) return bad(w, "drop", "an array of column indices", v);
+        if (n && !(out->preprocess.drop = malloc(sizeof *out->preprocess.drop * n)))
+            return gf_errorf(GF_ERR_NOMEM, "preprocess.drop: out of memory");
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i);
+            if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) >= GF_PREPROCESS_MAX_COLUMNS)
+                return bad(w, "drop", "an array of column indices (0-based integers)", v);
+            out->preprocess.drop[i] = json_integer_value(e);
+        }
+        c->drop = out->preprocess.drop;
+        c->ndrop = (int64_t)n;
+    }
+    if ((v = json_object_get(o, "binarize")) && !json_is_null(v)) {
+        static const char *const bkeys[] = { "threshold", NULL };
+        long long t = 0;
+        if (!json_is_object(v)) return bad(w, "binarize", "null or {\"threshold\": T}", v);
+        if ((st = check_keys(v, "preprocess.binarize", bkeys, "threshold", ""))) return st;
+        if (!json_object_get(v, "threshold")) return missing("preprocess.binarize", "threshold");
+        if ((st = get_int(v, "preprocess.binarize", "threshold", 1, 1000000, &t))) return st;
+        c->binarize = 1;
+        c->threshold = (int32_t)t;
+    }
+    if ((v = json_object_get(o, "onehot"))) {   /* [{"column": j, "categories": [x, ...]}, ...] */
+        const char *what = "an array of {\"column\": j, \"categories\": [x, ...]}";
+        size_t n = json_array_size(v), total = 0;
+        if (!json_is_array(v) || n > GF_PREPROCESS_MAX_COLUMNS) return bad(w, "onehot", what, v);
+        static const char *const okeys[] = { "column", "categories", NULL };
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i), *cats = json_object_get(e, "categories");
+            char p[PATH_LEN];
+            snprintf(p, sizeof p, "preprocess.onehot[%zu]", i);
+            if (!json_is_object(e)) return bad(w, "onehot", what, v);
+            if ((st = check_keys(e, p, okeys, "column, categories", ""))) return st;
+            if (!json_is_integer(json_object_get(e, "column")) || json_integer_value(json_object_get(e, "column")) < 0)
+                return bad(p, "column", "a column index (0-based integer)", json_object_get(e, "column"));
+            if (!json_is_array(cats) || json_array_size(cats) < 1 || json_array_size(cats) > GF_PREPROCESS_MAX_CATEGORIES)
+                return bad(p, "categories", "an array of 1 to 1000 numbers", cats);
+            total += json_array_size(cats);
+        }
+        out->preprocess.onehot_column = malloc(sizeof(int64_t) * (n + 1));
+        out->preprocess.onehot_off = malloc(sizeof(int64_t) * (n + 1));
+        out->preprocess.onehot_cats = malloc(sizeof(float) * (total + 1));
+        if (!out->preprocess.onehot_column || !out->preprocess.onehot_off || !out->preprocess.onehot_cats)
+            return gf_errorf(GF_ERR_NOMEM, "preprocess.onehot: out of memory");
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i), *cats = json_object_get(e, "categories");
+            out->preprocess.onehot_column[i] = json_integer_value(json_object_get(e, "column"));
+            out->preprocess.onehot_off[i] = (int64_t)at;
+            for (size_t k = 0; k < json_array_size(cats); k++) {
+                double x;
+                char p[PATH_LEN];
+                snprintf(p, sizeof p, "preprocess.onehot[%zu]", i);
+                if (!as_number(json_array_get(cats, k), &x) || !isfinite((float)x))
+                    return bad(p, "categories", "an array of finite numbers", cats);
+                out->preprocess.onehot_cats[at++] = (float)x;
+            }
+        }
+        out->preprocess.onehot_off[n] = (int64_t)at;
+        c->nonehot = (int64_t)n;
+        c->onehot_column = out->preprocess.onehot_column;
+        c->onehot_off = out->preprocess.onehot_off;
+        c->onehot_cats = out->preprocess.onehot_cats;
+    }
+    return GF_OK;
+}
+
 static gf_status parse_federated(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "strategy", "rounds",
         "sites", "fraction", "min_sites", "round_deadline_s", "local", "seed", "eval", "eval_every",
-        "secure_aggregation", "dp", "tenant", NULL };
+        "secure_aggregation", "dp", "tenant", "preprocess", NULL };
     gf_status st = check_keys(root, "", keys, "kind, name, model, dataset, strategy, rounds, "
                               "sites, fraction, min_sites, round_deadline_s, local, seed, eval, eval_every, "
-                              "secure_aggregation, dp, tenant", " for a federated job");
+                              "secure_aggregation, dp, tenant, preprocess", " for a federated job");
     if (st) return st;
     out->kind = GF_JOB_FEDERATED;
     out->fraction = 1.0;
@@ -629,6 +726,8 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
     out->eval_every = (int)every;
     if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
     if ((st = keep_object(root, "dp", &out->dp_json))) return st;
+    if ((st = keep_object(root, "preprocess", &out->preprocess_json))) return st;
+    if ((st = parse_preprocess(json_object_get(root, "preprocess"), out))) return st;
     if ((st = parse_secagg(json_object_get(root, "secure_aggregation"), out))) return st;
     return parse_dp(json_object_get(root, "dp"), out);
 }
@@ -668,6 +767,94 @@ static gf_status parse_central(const json_t *root, gf_jobspec *out)
     return GF_OK;
 }
 
+/* One [lo, hi] pair at path: finite, lo < hi. */
+static gf_status parse_range(const json_t *v, const char *path, double *out)
+{
+    double lo, hi;
+    if (!json_is_array(v) || json_array_size(v) != 2 || !as_number(json_array_get(v, 0), &lo) ||
+        !as_number(json_array_get(v, 1), &hi) || !isfinite(lo) || !isfinite(hi) || !(lo < hi) ||
+        !isfinite(hi - lo))
+        return bad("", path, "[lo, hi] with finite numbers lo < hi", v);
+    out[0] = lo + 0.0;
+    out[1] = hi + 0.0;
+    return GF_OK;
+}
+
+static gf_status parse_statistics(const json_t *root, gf_jobspec *out)
+{
+    static const char *const keys[] = { "kind", "name", "tenant", "dataset", "sites", "min_sites",
+        "round_deadline_s", "columns", "classes", "bins", "range", "ranges", "min_count",
+        "secure_aggregation", NULL };
+    gf_status st = check_keys(root, "", keys, "kind, name, tenant, dataset, sites, min_sites, round_deadline_s, "
+                              "columns, classes, bins, range, ranges, min_count, secure_aggregation",
+                              " for a statistics job");
+    if (st) return st;
+    out->kind = GF_JOB_STATISTICS;
+    out->rounds = 1;
+    out->fraction = 1.0;
+    out->min_sites = 1;
+    out->round_deadline_s = 600.0;
+    out->local.epochs = 1;
+    out->local.steps = 0;
+    out->local.batch = 1;
+    out->optim = gf_optim_defaults(GF_OPTIM_SGD, 0.01f);
+    out->strategy = gf_strategy_defaults(GF_STRAT_FEDAVG);
+    const json_t *v = json_object_get(root, "name");
+    if (!v) return missing("", "name");
+    if ((st = check_name(v, "name", out->name))) return st;
+    if ((v = json_object_get(root, "tenant")) && (st = check_name(v, "tenant", out->tenant))) return st;
+    if ((st = get_string(root, "", "dataset", 0, 1, out->dataset, sizeof out->dataset))) return st;
+    if (out->dataset[0] && gf_dataset_name_check(out->dataset)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", gf_last_error());
+        return gf_errorf(GF_ERR_ARG, "dataset: %s", msg);
+    }
+    if ((st = parse_sites(root, out))) return st;
+    long long min_sites = 1, columns = 0, classes = 2, bins = -1, min_count = 10;
+    if ((st = get_int(root, "", "min_sites", 1, 1000000, &min_sites))) return st;
+    if (out->sites && min_sites > out->nsites)
+        return gf_errorf(GF_ERR_ARG, "min_sites: must be at most the number of listed sites (%d), got %lld",
+                         out->nsites, min_sites);
+    out->min_sites = (int)min_sites;
+    if ((st = get_real(root, "", "round_deadline_s", 0.0, 1, INFINITY, 0, &out->round_deadline_s))) return st;
+    if (!json_object_get(root, "columns")) return missing("", "columns");
+    if ((st = get_int(root, "", "columns", 1, GF_STATS_MAX_COLUMNS, &columns)) ||
+        (st = get_int(root, "", "classes", 1, GF_STATS_MAX_CLASSES, &classes)) ||
+        (st = get_int(root, "", "bins", 0, GF_STATS_MAX_BINS, &bins)) ||
+        (st = get_int(root, "", "min_count", 1, 1000000000, &min_count)))
+        return st;
+    gf_fedstats_config *c = &out->stats;
+    *c = (gf_fedstats_config){ .enabled = 1, .columns = columns, .classes = (int)classes, .min_count = min_count };
+    const json_t *range = json_object_get(root, "range"), *ranges = json_object_get(root, "ranges");
+    if (range && ranges)
+        return gf_errorf(GF_ERR_ARG, "range, ranges: give one range for every column or one per column, not both");
+    if (ranges && columns > GF_FED_TASK_MAX_RANGES)
+        return gf_errorf(GF_ERR_ARG, "ranges: one range per column for at most %d columns (this job has %lld); give "
+                         "\"range\", one for every column", GF_FED_TASK_MAX_RANGES, columns);
+    if (ranges && (!json_is_array(ranges) || json_array_size(ranges) != (size_t)columns))
+        return bad("", "ranges", "an array of one [lo, hi] per column (\"columns\" of them)", ranges);
+    c->nranges = range ? 1 : ranges ? columns : 0;
+    if (c->nranges && !(c->range = malloc(sizeof *c->range * 2 * (size_t)c->nranges)))
+        return gf_errorf(GF_ERR_NOMEM, "ranges: out of memory");
+    if (range && (st = parse_range(range, "range", c->range))) return st;
+    for (long long i = 0; ranges && i < columns; i++) {
+        char p[PATH_LEN];
+        snprintf(p, sizeof p, "ranges[%lld]", i);
+        if ((st = parse_range(json_array_get(ranges, (size_t)i), p, c->range + 2 * i))) return st;
+    }
+    if (bins > 0 && !c->nranges)
+        return gf_errorf(GF_ERR_ARG, "bins: histograms need \"range\" (one for every column) or \"ranges\" (one "
+                         "per column), so that every site bins alike");
+    c->bins = (int)(bins >= 0 ? bins : c->nranges ? 20 : 0);
+    gf_stats_plan plan = { .columns = c->columns, .bins = c->bins, .classes = c->classes, .range = c->range,
+                           .nranges = c->nranges };
+    if ((st = gf_stats_plan_check(&plan))) return st;
+    if ((st = keep_object(root, "secure_aggregation", &out->secure_aggregation_json))) return st;
+    if ((st = parse_secagg(json_object_get(root, "secure_aggregation"), out))) return st;
+    if (out->secagg.enabled && !(out->secagg.clip > 0)) out->secagg.clip = 1e6;
+    return GF_OK;
+}
+
 gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out)
 {
     if (!out) return gf_errorf(GF_ERR_ARG, "gf_jobspec_parse: out is NULL");
@@ -694,8 +881,10 @@ gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out)
         st = parse_federated(root, out);
     } else if (json_is_string(kind) && !strcmp(json_string_value(kind), "central")) {
         st = parse_central(root, out);
+    } else if (json_is_string(kind) && !strcmp(json_string_value(kind), "statistics")) {
+        st = parse_statistics(root, out);
     } else {
-        st = bad("", "kind", "\"federated\" or \"central\"", kind);
+        st = bad("", "kind", "\"federated\", \"central\" or \"statistics\"", kind);
     }
     json_decref(root);
     if (st) gf_jobspec_free(out);
@@ -705,7 +894,8 @@ gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out)
 gf_status gf_jobspec_fedspec(const gf_jobspec *j, gf_fedspec *out)
 {
     memset(out, 0, sizeof *out);
-    if (j->kind != GF_JOB_FEDERATED) return gf_errorf(GF_ERR_ARG, "job \"%s\" is not federated", j->name);
+    if (j->kind != GF_JOB_FEDERATED && j->kind != GF_JOB_STATISTICS)
+        return gf_errorf(GF_ERR_ARG, "job \"%s\" is not federated", j->name);
     _Static_assert(sizeof out->name == sizeof j->name && sizeof out->model == sizeof j->model &&
                    sizeof out->eval == sizeof j->eval && sizeof *out->sites == sizeof *j->sites,
                    "the federated configuration holds the spec's names whole");
@@ -728,8 +918,13 @@ gf_status gf_jobspec_fedspec(const gf_jobspec *j, gf_fedspec *out)
     out->local.dpsgd = j->local.dpsgd;
     out->dp = j->dp;
     out->secagg = j->secagg;
+    if (gf_fedstats_config_copy(&j->stats, &out->stats)) {
+        memset(out, 0, sizeof *out);
+        return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    }
     if (j->sites && j->nsites > 0) {
         if (!(out->sites = malloc(sizeof *out->sites * (size_t)j->nsites))) {
+            free(out->stats.range);
             memset(out, 0, sizeof *out);
             return gf_errorf(GF_ERR_NOMEM, "out of memory");
         }
@@ -744,6 +939,12 @@ void gf_jobspec_free(gf_jobspec *j)
     free(j->sites);
     free(j->secure_aggregation_json);
     free(j->dp_json);
+    free(j->stats.range);
+    free(j->preprocess_json);
+    free(j->preprocess.drop);
+    free(j->preprocess.onehot_column);
+    free(j->preprocess.onehot_off);
+    free(j->preprocess.onehot_cats);
     memset(j, 0, sizeof *j);
 }
 
@@ -831,19 +1032,69 @@ static void sb_common(sbuf *b, const gf_jobspec *j)
     sb_str_or_null(b, j->dataset);
 }
 
+static void sb_sites(sbuf *b, const gf_jobspec *j)
+{
+    if (!j->sites) {
+        sb_puts(b, "\"all\"");
+        return;
+    }
+    for (int i = 0; i < j->nsites; i++) {
+        sb_puts(b, i ? "," : "[");
+        sb_str(b, j->sites[i]);
+    }
+    sb_puts(b, "]");
+}
+
 gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
 {
     if (!out) return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: out is NULL");
     *out = NULL;
     if (!j) return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: spec is NULL");
-    if (j->kind != GF_JOB_FEDERATED && j->kind != GF_JOB_CENTRAL)
+    if (j->kind != GF_JOB_FEDERATED && j->kind != GF_JOB_CENTRAL && j->kind != GF_JOB_STATISTICS)
         return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: unknown job kind %d", (int)j->kind);
     if ((unsigned)j->strategy.type >= GF_STRAT_COUNT)
         return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: unknown strategy type %d",
                          (int)j->strategy.type);
 
     sbuf b = { 0 };
-    if (j->kind == GF_JOB_CENTRAL) {
+    if (j->kind == GF_JOB_STATISTICS) {
+        sb_puts(&b, "{\"kind\":\"statistics\",\"name\":");
+        sb_str(&b, j->name);
+        if (j->tenant[0]) {
+            sb_puts(&b, ",\"tenant\":");
+            sb_str(&b, j->tenant);
+        }
+        sb_puts(&b, ",\"dataset\":");
+        sb_str_or_null(&b, j->dataset);
+        sb_puts(&b, ",\"sites\":");
+        sb_sites(&b, j);
+        sb_puts(&b, ",\"min_sites\":");
+        sb_int(&b, j->min_sites);
+        sb_puts(&b, ",\"round_deadline_s\":");
+        sb_double(&b, j->round_deadline_s);
+        sb_puts(&b, ",\"columns\":");
+        sb_int(&b, j->stats.columns);
+        sb_puts(&b, ",\"classes\":");
+        sb_int(&b, j->stats.classes);
+        sb_puts(&b, ",\"bins\":");
+        sb_int(&b, j->stats.bins);
+        if (j->stats.nranges) {
+            sb_puts(&b, j->stats.nranges == 1 ? ",\"range\":" : ",\"ranges\":[");
+            for (int64_t i = 0; i < j->stats.nranges; i++) {
+                sb_puts(&b, i ? ",[" : "[");
+                sb_double(&b, j->stats.range[2 * i]);
+                sb_puts(&b, ",");
+                sb_double(&b, j->stats.range[2 * i + 1]);
+                sb_puts(&b, "]");
+            }
+            if (j->stats.nranges > 1) sb_puts(&b, "]");
+        }
+        sb_puts(&b, ",\"min_count\":");
+        sb_int(&b, j->stats.min_count);
+        sb_puts(&b, ",\"secure_aggregation\":");
+        sb_puts(&b, j->secure_aggregation_json ? j->secure_aggregation_json : "null");
+        sb_puts(&b, "}");
+    } else if (j->kind == GF_JOB_CENTRAL) {
         sb_puts(&b, "{\"kind\":\"central\"");
         sb_common(&b, j);
         sb_puts(&b, ",\"epochs\":");
@@ -871,15 +1122,7 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         sb_puts(&b, ",\"rounds\":");
         sb_int(&b, j->rounds);
         sb_puts(&b, ",\"sites\":");
-        if (!j->sites) {
-            sb_puts(&b, "\"all\"");
-        } else {
-            for (int i = 0; i < j->nsites; i++) {
-                sb_puts(&b, i ? "," : "[");
-                sb_str(&b, j->sites[i]);
-            }
-            sb_puts(&b, "]");
-        }
+        sb_sites(&b, j);
         sb_puts(&b, ",\"fraction\":");
         sb_double(&b, j->fraction);
         sb_puts(&b, ",\"min_sites\":");
@@ -917,6 +1160,10 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         sb_puts(&b, j->secure_aggregation_json ? j->secure_aggregation_json : "null");
         sb_puts(&b, ",\"dp\":");
         sb_puts(&b, j->dp_json ? j->dp_json : "null");
+        if (j->preprocess_json) {         /* only when asked: specs without it keep their bytes */
+            sb_puts(&b, ",\"preprocess\":");
+            sb_puts(&b, j->preprocess_json);
+        }
         sb_puts(&b, "}");
     }
     if (b.oom) {

@@ -16,6 +16,22 @@
  *      "dataset": "fashion-mnist", "epochs": 3, "batch": 64,
  *      "optim": {"name": "adamw", "lr": 0.001}, "seed": 1,
  *      "resources": {"cores": 1, "gpus": 0, "memory_mb": 2048, "time_limit_s": 3600}}
+ *   statistics ("kind": "statistics"; federated statistics, fed/fedstats.h)
+ *     {"kind": "statistics", "name": "heart-stats", "columns": 13,
+ *      "classes": 2, "bins": 20, "range": [0, 600] | "ranges": [[lo, hi], ...],
+ *      "min_count": 10, "sites": "all", "min_sites": 3, "round_deadline_s": 600,
+ *      "dataset": LABEL (optional), "secure_aggregation": {...}}
+ *     one round, no model: every site sends the statistics of its data
+ *     (columns 1..100000 feature columns, which every site's data must
+ *     have; classes 1..100000 label categories, default 2; bins 0..10000
+ *     per column, default 20 with a range and 0 without; "range" one
+ *     [lo, hi] for every column or "ranges" one per column, lo < hi, not
+ *     both; min_count 1..1e9, default 10: any count below it is suppressed
+ *     in the result). Under secure_aggregation every entry a site sends is
+ *     bounded by its row count (values are scaled to their range, see
+ *     data/stats.h), and the clip defaults to 1e6: a site declines when an
+ *     entry is larger (raise clip to just above the largest site's rows;
+ *     counts stay exact while clip * sites^2 < 2^30).
  *
  * Rules: unknown keys, duplicate keys, booleans or strings where numbers are
  * expected, non-integers where integers are expected (3.5 epochs; 3.0 and
@@ -66,6 +82,16 @@
  * gf_secagg_default_params for each round's number of sites. Only with the
  * sum-based strategies other than SCAFFOLD, and min_sites >= 2.
  *
+ * "preprocess" (federated only; data/preprocess.h), kept the same way and
+ * parsed into `preprocess`: {"from": the id of a statistics job (required),
+ * "impute": "mean" | "median" | null (default null), "standardize": bool
+ * (default false), "drop": [column index, ...] (default []), "binarize":
+ * {"threshold": T} | null (labels >= T become 1, the others 0), "onehot":
+ * [{"column": j, "categories": [x, ...]}, ...] (default [])}. The
+ * coordinator computes it from that job's result (service/preprocess_job.h)
+ * and sends it with every task; the sites apply it before training and the
+ * model records it for gf eval.
+ *
  * "dp" (federated only; client-level DP, see privacy/dp.h), kept the same
  * way and parsed into `dp`: {"clip": S > 0 (required), "noise": sigma in
  * [0, 1e6] (required), "delta": (0, 1) (default 1e-5), "epsilon": budget > 0
@@ -79,6 +105,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "data/preprocess.h"
 #include "engine/optim.h"
 #include "engine/spec.h"
 #include "fed/fedspec.h"
@@ -91,7 +118,7 @@
 #define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
 #define GF_JOBSPEC_STR_MAX   512         /* dataset and eval buffers (511 bytes + NUL) */
 
-typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL } gf_job_kind;
+typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL, GF_JOB_STATISTICS } gf_job_kind;
 
 typedef struct {
     gf_job_kind kind;
@@ -126,6 +153,19 @@ typedef struct {
     char *dp_json;                        /* likewise */
     gf_dp_config dp;                      /* parsed "dp" (enabled 0 when absent) */
     gf_secagg_config secagg;              /* parsed "secure_aggregation" (enabled 0 when absent) */
+
+    char *preprocess_json;                /* malloc'd canonical JSON object, NULL when absent */
+    struct {
+        int enabled;
+        int64_t from;                     /* the statistics job */
+        gf_preprocess_config cfg;         /* cfg.drop points into drop */
+        int64_t *drop;                    /* malloc'd (cfg.ndrop) */
+        int64_t *onehot_column, *onehot_off;   /* malloc'd (cfg.nonehot), (cfg.nonehot + 1) */
+        float   *onehot_cats;             /* malloc'd */
+    } preprocess;
+
+    /* statistics (uses name, tenant, dataset, sites, min_sites, round_deadline_s, secure_aggregation) */
+    gf_fedstats_config stats;             /* enabled 1 for kind statistics; range malloc'd */
 
     /* central */
     int epochs;                           /* default 1 */

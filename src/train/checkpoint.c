@@ -256,3 +256,15 @@ gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out)
     *out = t;
     return GF_OK;
 }
+
+gf_status gf_checkpoint_read_meta(const char *path, const char *key, char **out)
+{
+    *out = NULL;
+    gf_st_file *f;
+    gf_status st = gf_st_open(path, &f);
+    if (st) return st;
+    const char *v = gf_st_meta_get(f, key);
+    if (v && !(*out = strdup(v))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+    gf_st_close(f);
+    return st;
+}

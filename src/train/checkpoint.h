@@ -9,6 +9,8 @@
  *   gf.dpsgd_clip, gf.dpsgd_noise, gf.dpsgd_delta, gf.dpsgd_sample_rate,
  *   gf.dpsgd_steps, gf.dpsgd_epsilon (DP-SGD runs: settings, the accountant's
  *     inputs and the epsilon spent; a resumed run keeps DP-SGD on).
+ *   gf.preprocess (federated jobs with "preprocess"): the preprocessing
+ *     (data/preprocess.h JSON) its inputs need; gf eval applies it.
  * Nothing time- or host-dependent goes in, so equal runs give equal bytes. */
 #ifndef GF_TRAIN_CHECKPOINT_H
 #define GF_TRAIN_CHECKPOINT_H
@@ -22,6 +24,10 @@ gf_status gf_checkpoint_save(const gf_trainer *t, const char *path, double test_
 /* Restores a run to continue training: model, optimizer state, counters.
  * threads is the new run's thread count (a run's bits depend on it). */
 gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out);
+
+/* The metadata value `key` of a checkpoint: *out malloc'd, or NULL when
+ * the file has no such key. */
+gf_status gf_checkpoint_read_meta(const char *path, const char *key, char **out);
 
 /* Loads only the model (for evaluation). */
 gf_status gf_checkpoint_load_model(const char *path, int batch, int threads, gf_model **out);

@@ -20,7 +20,7 @@ rm "$TMP/gztrunc/t10k-labels-idx1-ubyte"
 gzip -c "$TMP/good/t10k-labels-idx1-ubyte" | head -c 30 > "$TMP/gztrunc/t10k-labels-idx1-ubyte.gz"
 expect_error "IDX gzip truncated" "t10k-labels truncated.gzip.stream.(unexpected.end.of.file)" -- $T --dataset "idx:$TMP/gztrunc"
 
-# CSV: non-numeric cell, ragged row, missing label column, NaN; positions, never the text
+# CSV: non-numeric cell, ragged row, missing label column, missing values; positions, never the text
 printf 'a,b,label\n1,2,0\n3,x7,1\n' > "$TMP/nonnum.csv"
 expect_error "CSV non-numeric cell" "nonnum.csv line.3,.column.2 number" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nonnum.csv"
 grep -q x7 "$TMP/err" && fail "CSV non-numeric cell: the cell's text is echoed"
@@ -29,7 +29,11 @@ expect_error "CSV ragged row" "ragged.csv line.3 ragged" -- $GF train --model ml
 printf 'a,b,y\n1,2,0\n3,1,1\n' > "$TMP/nolabel.csv"
 expect_error "CSV missing label column" "label 3.columns" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nolabel.csv"
 printf 'a,b,label\n1,2,0\nnan,1,1\n4,4,1\n' > "$TMP/nan.csv"
-expect_error "CSV NaN cell" "line.3,.column.1 finite" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nan.csv"
+expect_error "CSV missing value, not imputed" "sample.1,.feature.0 missing impute" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/nan.csv"
+printf 'a,b,label\n1,?,0\n2,,1\n4,NA,1\n' > "$TMP/allmissing.csv"
+expect_error "CSV column missing in every row" "allmissing.csv column.2 every.value.is.missing" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/allmissing.csv"
+printf 'a,b,label\n1,1e999,0\n' > "$TMP/inf.csv"
+expect_error "CSV infinite cell" "line.2,.column.2 finite" -- $GF train --model mlp:2-4-2 --dataset "csv:$TMP/inf.csv"
 
 # a file that is a secret (a token) named as a data set: its content is never printed
 printf 'gf_SECRETTOKEN\n' > "$TMP/operator.token"
