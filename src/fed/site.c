@@ -219,7 +219,18 @@ static gf_status send_eval(site_state *s, const gf_fed_task *task, const float *
     char *json = NULL, *resp = NULL;
     size_t resp_len;
     int status = 0;
-    gf_status st = gf_site_evaluate(task->model, vec, d, s->cfg->test, s->cfg->threads, &r);
+    gf_preprocess prep = {0};
+    gf_dataset ptest = {0};
+    const gf_dataset *test = s->cfg->test;
+    gf_status st = GF_OK;
+    if (task->preprocess && test && test->n > 0) {   /* the model saw preprocessed data: so is its test split */
+        if (!(st = gf_preprocess_from_json(task->preprocess, strlen(task->preprocess), &prep)) &&
+            !(st = gf_preprocess_apply(&prep, test, "local test data", &ptest)))
+            test = &ptest;
+    }
+    if (!st) st = gf_site_evaluate(task->model, vec, d, test, s->cfg->threads, &r);
+    gf_preprocess_free(&prep);
+    gf_dataset_free(&ptest);
     if (!st) st = gf_eval_report_encode(&r, &json);
     if (!st) st = gf_https_request(s->http, "POST", task->evaluate.path, json, strlen(json), &status, &resp, &resp_len);
     if (!st && status != 200) st = gf_errorf(GF_ERR_MISMATCH, "evaluation report refused: HTTP %d: %.300s", status, resp);
