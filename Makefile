@@ -13,7 +13,7 @@ OPENBLAS_OPENMP ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp/libo
 BLAS_DEF := -DGF_OPENBLAS_OPENMP='"$(OPENBLAS_OPENMP)"'
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
 CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
-LDLIBS   += -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
+LDLIBS   += -larchive -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium -lz -lm -lpthread
 LDFLAGS  += -fopenmp $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c))

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdint.h>
 #include "net/https_server.h"
 #include "service/audit.h"
@@ -143,6 +144,8 @@ gf_status co_send_file(const char *path, long offset, long max, int missing_empt
                        gf_http_response *resp);
 /* The job folder of a central job. */
 void      co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap);
+/* Kinds the facility scheduler runs through an executor (central, program). */
+static inline int co_kind_scheduled(const char *kind) { return !strcmp(kind, "central") || !strcmp(kind, "program"); }
 
 /* api_sites.c: the sites granted to tenants. The routes (POST/GET
  * /v1/site-grants, POST /v1/site-grants/revoke); *handled = 0 for other paths. */

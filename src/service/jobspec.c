@@ -5,6 +5,7 @@
  * round-tripping form (jansson prints every real with 17 digits). */
 #include "service/jobspec.h"
 #include "service/datasets.h"
+#include "service/jobspec_program.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -689,8 +690,10 @@ gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out)
         st = parse_federated(root, out);
     } else if (json_is_string(kind) && !strcmp(json_string_value(kind), "central")) {
         st = parse_central(root, out);
+    } else if (json_is_string(kind) && !strcmp(json_string_value(kind), "program")) {
+        st = gf_jobspec_program_parse(root, out);
     } else {
-        st = bad("", "kind", "\"federated\" or \"central\"", kind);
+        st = bad("", "kind", "\"federated\", \"central\" or \"program\"", kind);
     }
     json_decref(root);
     if (st) gf_jobspec_free(out);
@@ -738,6 +741,7 @@ void gf_jobspec_free(gf_jobspec *j)
     free(j->sites);
     free(j->secure_aggregation_json);
     free(j->dp_json);
+    gf_program_spec_free(j->program);
     memset(j, 0, sizeof *j);
 }
 

@@ -15,6 +15,8 @@
  *      "dataset": "fashion-mnist", "epochs": 3, "batch": 64,
  *      "optim": {"name": "adamw", "lr": 0.001}, "seed": 1,
  *      "resources": {"cores": 1, "gpus": 0, "memory_mb": 2048, "time_limit_s": 3600}}
+ *   program ("kind": "program"): a tenant's own program in a sandbox; its
+ *     keys and rules are in jobspec_program.h
  *
  * Rules: unknown keys, duplicate keys, booleans or strings where numbers are
  * expected, non-integers where integers are expected (3.5 epochs; 3.0 and
@@ -89,7 +91,9 @@
 #define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
 #define GF_JOBSPEC_STR_MAX   512         /* dataset and eval buffers (511 bytes + NUL) */
 
-typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL } gf_job_kind;
+typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL, GF_JOB_PROGRAM } gf_job_kind;
+
+typedef struct gf_program_spec gf_program_spec;   /* "kind": "program" (jobspec_program.h) */
 
 typedef struct {
     gf_job_kind kind;
@@ -130,7 +134,10 @@ typedef struct {
         int gpus;                         /* 0..64, default 0 */
         int64_t memory_mb;                /* 64..1048576, default 2048 */
         int64_t time_limit_s;             /* 1..30 days, default 3600 */
-    } resources;
+    } resources;                          /* central and program jobs */
+
+    /* program */
+    gf_program_spec *program;             /* malloc'd; NULL for the other kinds */
 } gf_jobspec;
 
 /* Parses and validates len bytes of JSON (need not be NUL-terminated) into
