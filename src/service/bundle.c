@@ -190,7 +190,7 @@ gf_status gf_bundle_unpack(const void *tar, size_t len, const char *parent, cons
         if (type == AE_IFDIR) { close(fd_dir); continue; }
         if (!last) {
             close(fd_dir);
-            st = gf_errorf(GF_ERR_ARG, "bundle: entry "%s": not a file name", s);
+            st = gf_errorf(GF_ERR_ARG, "bundle: entry \"%s\": not a file name", s);
             goto done;
         }
         mode_t mode = (archive_entry_perm(e) & 0100) ? 0700 : 0600;
