@@ -11,6 +11,7 @@
 #include <limits.h>
 #include "cli/cli.h"
 #include "cli/fed.h"
+#include "cli/program.h"
 #include "core/fsutil.h"
 #include "net/https_client.h"
 
@@ -125,13 +126,35 @@ static int job_command(const char *cmd, int argc, char **argv, job_args *a, cons
     return i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, id) ? 2 : 0;
 }
 
+/* --files DIR / --bundle TAR (program jobs) and --file NAME (their outputs). */
+typedef struct { const char *files, *bundle, *file; } program_opts;
+
+static int on_program_opt(int opt, const char *arg, void *ctx)
+{
+    program_opts *p = ctx;
+    if (opt == 'F') p->files = arg;
+    else if (opt == 'B') p->bundle = arg;
+    else if (opt == 'N') p->file = arg;
+    else return 1;
+    return 0;
+}
+
 int cmd_submit(int argc, char **argv)
 {
     job_args a;
-    int i = parse_args("submit", argc, argv, &a,
-                       "usage: gf submit SPEC.json [connection] [--json]\n"
-                       "Submits a job (federated or central); prints its id.\n");
+    program_opts po = {0};
+    static const struct option extra[] = { {"files", 1, 0, 'F'}, {"bundle", 1, 0, 'B'}, {0, 0, 0, 0} };
+    int bundle_only = 0;
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--bundle") || !strncmp(argv[k], "--bundle=", 9)) bundle_only = 1;
+    int i = cli_api_parse("submit", argc, argv, &a,
+                          "usage: gf submit SPEC.json [--files DIR] [connection] [--json]\n"
+                          "       gf submit --bundle BUNDLE.tar [connection] [--json]\n"
+                          "Submits a job (federated, central or program); prints its id. --files DIR sends the\n"
+                          "folder DIR with a program job (its /job); --bundle sends a tar of job.json then files/...\n",
+                          bundle_only ? 0 : 1, extra, on_program_opt, &po);
     if (i < 0) return 2;
+    if (po.files || po.bundle) return cli_program_submit(&a, po.bundle ? NULL : argv[i], po.files, po.bundle);
     FILE *f = fopen(argv[i], "rb");
     if (!f) { fprintf(stderr, "gf submit: cannot open %s: %s\n", argv[i], strerror(errno)); return 1; }
     char *spec = malloc((1 << 20) + 1);
@@ -168,6 +191,12 @@ int cmd_status(int argc, char **argv)
         printf("%s\n", resp);
     } else {
         int central = !strcmp(json_string_value(json_object_get(j, "kind")), "central");
+        if (!strcmp(json_string_value(json_object_get(j, "kind")), "program")) {
+            cli_program_status_print(id, j);
+            json_decref(j);
+            free(resp);
+            return 0;
+        }
         printf("job %ld \"%s\" (%s, tenant %s): %s (%s), %s %lld of %lld\n", id,
                json_string_value(json_object_get(j, "name")), central ? "central" : "federated",
                json_is_string(json_object_get(j, "tenant")) ? json_string_value(json_object_get(j, "tenant")) : "-",
@@ -232,14 +261,27 @@ int cmd_download(int argc, char **argv)
 {
     job_args a;
     long id;
-    if (job_command("download", argc, argv, &a,
-                    "usage: gf download JOB --out FILE [connection]\n"
-                    "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
-                    "loadable by gf eval --model-file FILE.\n", &id))
-        return 2;
+    program_opts po = {0};
+    static const struct option extra[] = { {"file", 1, 0, 'N'}, {0, 0, 0, 0} };
+    int i = cli_api_parse("download", argc, argv, &a,
+                          "usage: gf download JOB --out FILE [connection]\n"
+                          "       gf download JOB --out DIR [--file NAME] [connection]   (a program job)\n"
+                          "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
+                          "loadable by gf eval --model-file FILE; for a program job, the files it wrote under\n"
+                          "$GF_OUTPUT (or the one named NAME) into DIR.\n", 1, extra, on_program_opt, &po);
+    if (i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, &id)) return 2;
     if (!a.out) { fprintf(stderr, "gf download: --out FILE is required\n"); return 2; }
     char path[64], *resp;
     size_t len;
+    snprintf(path, sizeof path, "/v1/jobs/%ld", id);
+    if (call("download", &a, "GET", path, NULL, 0, &resp, &len)) return 1;
+    json_t *sj = json_loads(resp, 0, NULL);
+    int program = !strcmp(json_string_value(json_object_get(sj, "kind")) ? json_string_value(json_object_get(sj, "kind")) : "",
+                          "program");
+    json_decref(sj);
+    free(resp);
+    if (program) return cli_program_download(&a, id, po.file);
+    if (po.file) { fprintf(stderr, "gf download: --file is for program jobs\n"); return 2; }
     snprintf(path, sizeof path, "/v1/jobs/%ld/model", id);
     if (call("download", &a, "GET", path, NULL, 0, &resp, &len)) return 1;
     gf_fs_part part = { resp, len };

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -26,6 +27,7 @@
 #include "service/datasets.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
+#include "service/program.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
 
@@ -78,14 +80,17 @@ static gf_status check_datasets(gf_coordinator *c, const gf_jobspec *spec, int64
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(st, "eval: %s", msg);
     }
+    gf_program_data *pd = NULL;
+    if (spec->kind == GF_JOB_PROGRAM && (st = gf_program_datasets(c->store, spec, tenant_id, &pd))) return st;
+    free(pd);
     return GF_OK;
 }
 
-static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
-                        gf_http_response *resp)
+gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const char *bundle_dir,
+                         const co_principal *who, gf_http_response *resp)
 {
     gf_jobspec spec;
-    gf_status st = gf_jobspec_parse((const char *)req->body, req->body_len, &spec);
+    gf_status st = gf_jobspec_parse(body, len, &spec);
     if (st) {                  /* the parser names the field; some of its messages already say "job spec" */
         const char *msg = gf_last_error();
         return co_refuse(resp, 400, st, "%s%s", strncmp(msg, "job spec:", 9) ? "job spec: " : "", msg);
@@ -105,10 +110,20 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, GF_ERR_ARG, "tenant: no tenant \"%s\"", spec.tenant);
     }
-    if (spec.kind == GF_JOB_CENTRAL) {
+    if (bundle_dir && spec.kind != GF_JOB_PROGRAM) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, GF_ERR_ARG, "bundle: only program jobs (\"kind\": \"program\") take files");
+    }
+    if (spec.kind == GF_JOB_PROGRAM && c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, GF_ERR_ARG, "kind: program jobs run on the local executor only for now; this "
+                         "coordinator uses Slurm");
+    }
+    if (spec.kind != GF_JOB_FEDERATED) {
         if (!tenant.id) {
             gf_jobspec_free(&spec);
-            return co_refuse(resp, 400, GF_ERR_ARG, "tenant: a central job needs a tenant to charge (\"tenant\": NAME)");
+            return co_refuse(resp, 400, GF_ERR_ARG, "tenant: a %s job needs a tenant to charge (\"tenant\": NAME)",
+                             spec.kind == GF_JOB_PROGRAM ? "program" : "central");
         }
         if (!c->cfg.executor || strcmp(c->cfg.executor, "slurm")) {
             const char *what = NULL;
@@ -139,7 +154,7 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
     int max_active = spec.kind == GF_JOB_FEDERATED && who->role != CO_OPERATOR ? c->cfg.max_fed_jobs_per_tenant : 0;
     char *canon = NULL;
     int64_t id = 0;
-    const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : "federated";
+    const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : spec.kind == GF_JOB_PROGRAM ? "program" : "federated";
     st = gf_jobspec_to_json(&spec, &canon);
     if (!st) st = gf_store_job_create_capped(c->store, tenant.id, spec.name, kind, canon, max_active, &id);
     free(canon);
@@ -151,13 +166,23 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         return r;
     }
     if (st) { gf_jobspec_free(&spec); return st; }
+    if (bundle_dir) {                  /* the files become the job's /job before the scheduler is woken */
+        char dir[PATH_MAX + 96], work[PATH_MAX + 128];
+        co_job_dir(c, id, dir, sizeof dir);
+        snprintf(work, sizeof work, "%s/%s", dir, GF_PROGRAM_WORK);
+        if ((mkdir(dir, 0700) && errno != EEXIST) || rename(bundle_dir, work)) {
+            char why[GF_STORE_REASON_MAX + 1];
+            snprintf(why, sizeof why, "its bundle could not be moved into its folder: %s", strerror(errno));
+            gf_store_job_finish(c->store, id, GF_STORE_JOB_FAILED, why, NULL);
+        }
+    }
     co_audit(c, who->actor, "job.submitted", json_pack("{s:I,s:s,s:s,s:s}", "job", (json_int_t)id, "name", spec.name,
                                                        "kind", kind, "tenant", spec.tenant));
     json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "name", spec.name, "kind", kind,
                             "tenant", spec.tenant, "state", "queued");
-    int central = spec.kind == GF_JOB_CENTRAL;
+    int central = spec.kind != GF_JOB_FEDERATED;
     gf_jobspec_free(&spec);
-    if (central) {                     /* the scheduler's, on its own thread */
+    if (central) {                     /* the scheduler's, on its own thread (central and program jobs) */
         co_sched_wake(c);
     } else {                           /* the round driver's */
         pthread_mutex_lock(&c->lock);
@@ -166,6 +191,12 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         pthread_mutex_unlock(&c->lock);
     }
     return co_reply(resp, 201, out);
+}
+
+static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
+                        gf_http_response *resp)
+{
+    return co_submit_spec(c, (const char *)req->body, req->body_len, NULL, who, resp);
 }
 
 static int spec_int(const char *spec_json, const char *key)
@@ -326,6 +357,15 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
             st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);
         json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
     }
+    if (!strcmp(job.kind, "program")) {
+        json_t *spec = json_object_get(out, "spec");
+        json_object_set(out, "resources", json_object_get(spec, "resources"));
+        co_program_status(c, &job, out);
+        job_usage_ctx ju = { id, NULL };
+        if (!st && job.state != GF_STORE_JOB_QUEUED && job.state != GF_STORE_JOB_RUNNING)
+            st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);
+        json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
+    }
     gf_jobspec spec;
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
         if (spec.dp.enabled) {      /* what the completed rounds spent */
@@ -374,7 +414,7 @@ static gf_status cancel(gf_coordinator *c, const co_principal *who, int64_t id, 
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
     gf_store_job_state was = job.state;
-    int central = !strcmp(job.kind, "central");
+    int central = co_kind_scheduled(job.kind);
     gf_store_job_free(&job);
     char reason[200];
     if (who->role == CO_OPERATOR) snprintf(reason, sizeof reason, "cancelled by the operator (%s)", who->actor);
@@ -407,8 +447,12 @@ static gf_status download(gf_coordinator *c, const co_principal *who, int64_t id
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
     int64_t round = job.round;
-    int central = !strcmp(job.kind, "central");
+    int central = !strcmp(job.kind, "central"), program = !strcmp(job.kind, "program");
     gf_store_job_free(&job);
+    if (program)
+        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is a program job: its files are its outputs "
+                         "(GET /v1/jobs/%lld/outputs; gf download %lld --out DIR)", (long long)id, (long long)id,
+                         (long long)id);
     char path[PATH_MAX + 96];
     if (central) {
         co_job_dir(c, id, path, sizeof path);
@@ -718,8 +762,14 @@ static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_re
         if (get) return jobs_list(c, &who, resp);
         return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
     }
+    if (!strcmp(path, "/v1/jobs/bundle")) {
+        if (!post) return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use POST", m, path);
+        return co_program_submit_bundle(c, req, &who, resp);
+    }
     if (job_path) {
         if (!*rest && get) return job_status(c, &who, id, req, resp);
+        if ((!strcmp(rest, "outputs") || !strncmp(rest, "outputs/", 8)) && get)
+            return co_program_outputs(c, &who, id, rest, resp);
         if (!strcmp(rest, "cancel") && post) return cancel(c, &who, id, resp);
         if (!strcmp(rest, "model") && get) return download(c, &who, id, resp);
     }
