@@ -26,8 +26,9 @@ static const char *const cg_name[CG_N] = { "memory", "pids", "cpu" };
 
 /* One bind the child makes into the private stage (root callers). */
 typedef struct {
-    int  src_fd;                 /* O_PATH, opened by the caller */
-    char src[32];                /* /proc/self/fd/N */
+    char host[PATH_MAX];         /* the source, opened by the child before the stage covers anything */
+    int  src_fd;                 /* the child's O_PATH fd of it */
+    char src[32];                /* /proc/self/fd/N, written by the child */
     char dst[PATH_MAX];          /* under the stage */
     int  is_dir;
     char mkdir_first[PATH_MAX];  /* a folder to create before dst ("" none) */
@@ -232,11 +233,28 @@ static void cgroups_setup(gf_sandbox *sb, const gf_sandbox_request *r)
 
 /* ---- the child's staging (root callers; runs between fork and exec) --------- */
 
+/* "/proc/self/fd/N" without stdio (async-signal-safe). */
+static void fd_path(char out[32], int fd)
+{
+    static const char pre[] = "/proc/self/fd/";
+    char digits[16];
+    int n = 0;
+    do { digits[n++] = (char)('0' + fd % 10); fd /= 10; } while (fd && n < 15);
+    memcpy(out, pre, sizeof pre - 1);
+    for (int i = 0; i < n; i++) out[sizeof pre - 1 + i] = digits[n - 1 - i];
+    out[sizeof pre - 1 + n] = 0;
+}
+
 static int stage_in_child(void *ctx)
 {
     gf_sandbox *sb = ctx;
     if (unshare(CLONE_NEWNS)) return errno;
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return errno;
+    for (int i = 0; i < sb->nmounts; i++) {      /* opened in this namespace: a bind's source must be in it */
+        stage_mount *m = &sb->mounts[i];
+        if ((m->src_fd = open(m->host, O_PATH | O_CLOEXEC | (m->is_dir ? O_DIRECTORY : 0))) < 0) return errno;
+        fd_path(m->src, m->src_fd);
+    }
     if (mount("gf-sandbox", sb->stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k")) return errno;
     for (int i = 0; i < sb->nmounts; i++) {
         stage_mount *m = &sb->mounts[i];
@@ -259,10 +277,12 @@ static gf_status stage_add(gf_sandbox *sb, const char *host, const char *dst_rel
 {
     if (!sb->stage) { snprintf(seen, cap, "%s", host); return GF_OK; }
     stage_mount *m = &sb->mounts[sb->nmounts];
-    m->src_fd = open(host, O_PATH | O_CLOEXEC | (is_dir_ ? O_DIRECTORY : 0));
-    if (m->src_fd < 0) return gf_errorf(GF_ERR_IO, "sandbox: cannot open %s: %s", host, strerror(errno));
+    struct stat st;
+    if (stat(host, &st) || (is_dir_ ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+        return gf_errorf(GF_ERR_IO, "sandbox: %s is not a %s", host, is_dir_ ? "folder" : "regular file");
+    if (snprintf(m->host, sizeof m->host, "%s", host) >= (int)sizeof m->host)
+        return gf_errorf(GF_ERR_ARG, "sandbox: path too long: %s", host);
     sb->nmounts++;
-    snprintf(m->src, sizeof m->src, "/proc/self/fd/%d", m->src_fd);
     snprintf(m->dst, sizeof m->dst, "%s/%s", sb->stage, dst_rel);
     if (dir_first) snprintf(m->mkdir_first, sizeof m->mkdir_first, "%s/%s", sb->stage, dir_first);
     m->is_dir = is_dir_;
@@ -428,8 +448,6 @@ void gf_sandbox_started(gf_sandbox *sb)
 {
     for (int i = 0; i < sb->njoin; i++) close(sb->join_fds[i]);
     sb->njoin = 0;
-    for (int i = 0; i < sb->nmounts; i++)
-        if (sb->mounts[i].src_fd >= 0) { close(sb->mounts[i].src_fd); sb->mounts[i].src_fd = -1; }
 }
 
 int64_t gf_sandbox_oom_kills(const gf_sandbox *sb)

@@ -834,6 +834,7 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
     if (!out) return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: out is NULL");
     *out = NULL;
     if (!j) return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: spec is NULL");
+    if (j->kind == GF_JOB_PROGRAM) return gf_jobspec_program_json(j, out);
     if (j->kind != GF_JOB_FEDERATED && j->kind != GF_JOB_CENTRAL)
         return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: unknown job kind %d", (int)j->kind);
     if ((unsigned)j->strategy.type >= GF_STRAT_COUNT)

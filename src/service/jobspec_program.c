@@ -176,6 +176,24 @@ static gf_status parse_resources(const json_t *o, gf_jobspec *out)
     return GF_OK;
 }
 
+/* Job and tenant names: 1..64 of [A-Za-z0-9._-], not "." or ".." (jobspec.h). */
+static gf_status get_name(const json_t *root, const char *key, int required, char *dst)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!v) return required ? gf_errorf(GF_ERR_ARG, "%s: required key missing", key) : GF_OK;
+    const char *what = "1..64 characters of A-Z a-z 0-9 . _ - (not \".\" or \"..\")";
+    if (!json_is_string(v)) return bad_value(key, what, v);
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    int ok = n >= 1 && n <= GF_JOBSPEC_NAME_MAX && strcmp(s, ".") && strcmp(s, "..");
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+             s[i] == '.' || s[i] == '_' || s[i] == '-';
+    if (!ok) return bad_value(key, what, v);
+    memcpy(dst, s, n + 1);
+    return GF_OK;
+}
+
 gf_status gf_jobspec_program_parse(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "tenant", "command", "env", "datasets", "resources", NULL };
@@ -183,6 +201,7 @@ gf_status gf_jobspec_program_parse(const json_t *root, gf_jobspec *out)
                              " for a program job");
     if (st) return st;
     out->kind = GF_JOB_PROGRAM;
+    if ((st = get_name(root, "name", 1, out->name)) || (st = get_name(root, "tenant", 0, out->tenant))) return st;
     if (!(out->program = calloc(1, sizeof *out->program))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     gf_program_spec *p = out->program;
     if ((st = parse_command(json_object_get(root, "command"), p)) ||
