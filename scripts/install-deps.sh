@@ -10,8 +10,10 @@ set -eu
 # mutual TLS 1.3), libmicrohttpd (HTTPS server, built on GnuTLS), libcurl's
 # GnuTLS flavour (HTTPS client), SQLite (the coordinator's store), libsodium
 # (X25519, ChaCha20 and AEAD for secure aggregation), Fashion-MNIST, Chart.js
-# (the dashboard's plots, served by the coordinator).
-PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js"
+# (the dashboard's plots, served by the coordinator), libarchive (program
+# jobs' tar bundles, service/bundle.c), bubblewrap (the sandbox of program
+# jobs, facility/sandbox.c).
+PKGS="build-essential pkg-config libopenblas-openmp-dev zlib1g-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libarchive-dev bubblewrap"
 case "${1:-build}" in
   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts;
   # a real single-node Slurm with accounting (munge, MariaDB, slurmdbd) for the

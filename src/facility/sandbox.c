@@ -403,6 +403,7 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
             arg3(sb, "--ro-bind", seen, dstf);
         }
     }
+    arg2(sb, "--remount-ro", "/");          /* its root (bwrap's tmpfs): only /job and /tmp take writes */
     arg2(sb, "--chdir", "/job");
     arg(sb, "--clearenv");
     arg3(sb, "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin");

@@ -7,7 +7,8 @@
  *       facility's software stack; /etc files readable by "others" on the
  *       host are readable by the job, as on an HPC login node;
  *   /proc of its own pid namespace (only its own processes), a minimal
- *       /dev, an empty /tmp;
+ *       /dev, an empty /tmp (a tmpfs: its files count against the job's
+ *       memory); the root itself read-only;
  *   /job: its own folder, read-write, the working directory;
  *   /data/NAME: each granted dataset, read-only (an idx folder whole; a csv
  *       dataset's file(s) under their own names);

@@ -28,7 +28,8 @@ gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req
     char parent[PATH_MAX + 16], dir[PATH_MAX + 64], *spec = NULL;
     size_t n = 0;
     snprintf(parent, sizeof parent, "%.*s/jobs", PATH_MAX - 1, c->data_dir);
-    gf_status st = gf_bundle_unpack(req->body, req->body_len, parent, NULL, dir, sizeof dir, &spec, &n);
+    gf_bundle_limits lim = { .max_bytes = c->cfg.max_bundle_bytes };
+    gf_status st = gf_bundle_unpack(req->body, req->body_len, parent, &lim, dir, sizeof dir, &spec, &n);
     if (st == GF_ERR_ARG || st == GF_ERR_FORMAT) return co_refuse(resp, 400, st, "%s", gf_last_error());
     if (st) return st;
     st = co_submit_spec(c, spec, n, dir, who, resp);
