@@ -166,7 +166,11 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
         return r;
     }
     if (st) { gf_jobspec_free(&spec); return st; }
-    if (bundle_dir) {                  /* the files become the job's /job before the scheduler is woken */
+    /* the files become the job's /job before the scheduler is woken; a
+     * scheduler pass that sees the job between the store's commit and this
+     * rename (a window of two system calls) starts it in an empty /job, and
+     * the rename then fails: the job ends failed saying so */
+    if (bundle_dir) {
         char dir[PATH_MAX + 96], work[PATH_MAX + 128];
         co_job_dir(c, id, dir, sizeof dir);
         snprintf(work, sizeof work, "%s/%s", dir, GF_PROGRAM_WORK);
