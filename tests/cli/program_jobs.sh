@@ -197,6 +197,16 @@ SJ=$("$GF" submit "$TMP/slow.json" --token "$TA")
 s=$(wait_end "$SJ" "$TA" 20); rs=$(reason "$SJ" "$TA")
 case "$s:$rs" in "timed-out:time limit of 1 s"*) ok "a time limit ends it: $rs" ;; *) fail "time limit: $s: $rs" ;; esac
 
+spec cancelme '["/bin/sleep","30"]' 128 60 > "$TMP/cancel.json"
+CJ=$("$GF" submit "$TMP/cancel.json" --token "$TA")
+for i in $(seq 1 50); do [ "$("$GF" status "$CJ" --token "$TA" --json | jget 'd["state"]')" = running ] && break; sleep 0.1; done
+"$GF" cancel "$CJ" --token "$TA" > /dev/null || fail "gf cancel"
+s=$(wait_end "$CJ" "$TA" 20)
+[ "$s" = cancelled ] && ok "a running program job is cancelled" || fail "cancel: $s: $(reason "$CJ" "$TA")"
+find /sys/fs/cgroup -maxdepth 4 -name "gf-$FED_CO_PID-job-*" 2>/dev/null | grep -q . \
+  && fail "cgroups left behind: $(find /sys/fs/cgroup -maxdepth 4 -name "gf-$FED_CO_PID-job-*")" \
+  || ok "no job's cgroup left behind once the jobs ended"
+
 # ---- bad bundles and specs: 400, nothing created -----------------------------------
 before=$(njobs)
 $PY - "$TMP" <<'PY'
