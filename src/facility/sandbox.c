@@ -21,8 +21,8 @@
 #define CGROUP2_MAGIC 0x63677270
 #define STAGE_MOUNTS  (1 + 2 * GF_SANDBOX_DATA_MAX)
 
-enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_N };
-static const char *const cg_name[CG_N] = { "memory", "pids", "cpu" };
+enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_CPUACCT, CG_N };   /* cpuacct: v1's accounting only */
+static const char *const cg_name[CG_N] = { "memory", "pids", "cpu", "cpuacct" };
 
 /* One bind the child makes into the private stage (root callers). */
 typedef struct {
@@ -160,7 +160,7 @@ static void limits_text(gf_sandbox *sb, int cores)
     (void)cores;
     int n = snprintf(sb->limits, sizeof sb->limits, "%s", sb->cg_version ? (sb->cg_version == 2 ? "cgroup v2:" :
                      "cgroup v1:") : "no cgroups:");
-    const char *names[CG_N] = { " memory", " pids", " cpu" };
+    const char *names[CG_N] = { " memory", " pids", " cpu", " cpuacct" };
     for (int i = 0; i < CG_N; i++)
         if (sb->have[i] && n < (int)sizeof sb->limits) n += snprintf(sb->limits + n, sizeof sb->limits - (size_t)n, "%s", names[i]);
     if (n < (int)sizeof sb->limits)
@@ -179,7 +179,7 @@ static void cgroups_setup(gf_sandbox *sb, const gf_sandbox_request *r)
         self_cgroup(NULL, self, sizeof self);
         char parent[PATH_MAX], dir[PATH_MAX];
         snprintf(parent, sizeof parent, "%s%.3000s", CGROUP_ROOT, strcmp(self, "/") ? self : "");
-        for (int i = 0; i < CG_N; i++) {
+        for (int i = 0; i < CG_CPUACCT; i++) {
             snprintf(val, sizeof val, "+%s", cg_name[i]);
             write_text(parent, "cgroup.subtree_control", val);
         }
@@ -200,10 +200,25 @@ static void cgroups_setup(gf_sandbox *sb, const gf_sandbox_request *r)
         sb->join_fds[sb->njoin++] = fd;
         return;
     }
+    char real[CG_N][PATH_MAX];
     for (int i = 0; i < CG_N; i++) {
         char root[PATH_MAX], parent[PATH_MAX], dir[PATH_MAX];
         snprintf(root, sizeof root, "%s/%s", CGROUP_ROOT, cg_name[i]);
-        if (!is_dir(root)) continue;
+        real[i][0] = 0;
+        if (!is_dir(root) || !realpath(root, real[i])) continue;
+        int same = -1;                          /* co-mounted with an earlier one (cpu,cpuacct) */
+        for (int k = 0; k < i && same < 0; k++)
+            if (sb->have[k] && !strcmp(real[k], real[i])) same = k;
+        if (same >= 0) {
+            sb->have[i] = 1;
+            snprintf(sb->cg_dir[i], sizeof sb->cg_dir[i], "%s", sb->cg_dir[same]);
+            if (i == CG_CPU) {
+                snprintf(val, sizeof val, "%lld", (long long)r->cores * 100000);
+                sb->have[i] = !write_text(sb->cg_dir[i], "cpu.cfs_period_us", "100000") &&
+                              !write_text(sb->cg_dir[i], "cpu.cfs_quota_us", val);
+            }
+            continue;
+        }
         self_cgroup(cg_name[i], self, sizeof self);
         snprintf(parent, sizeof parent, "%.100s%.3000s", root, strcmp(self, "/") ? self : "");
         if (!is_dir(parent)) snprintf(parent, sizeof parent, "%s", root);
@@ -216,9 +231,11 @@ static void cgroups_setup(gf_sandbox *sb, const gf_sandbox_request *r)
         } else if (i == CG_PIDS) {
             snprintf(val, sizeof val, "%d", GF_SANDBOX_PIDS_MAX);
             ok = !write_text(dir, "pids.max", val);
-        } else {
+        } else if (i == CG_CPU) {
             snprintf(val, sizeof val, "%lld", (long long)r->cores * 100000);
             ok = !write_text(dir, "cpu.cfs_period_us", "100000") && !write_text(dir, "cpu.cfs_quota_us", val);
+        } else {
+            ok = 1;                                /* cpuacct: accounting only */
         }
         char procs[PATH_MAX + 16];
         snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
@@ -460,12 +477,40 @@ int64_t gf_sandbox_oom_kills(const gf_sandbox *sb)
 
 const char *gf_sandbox_limits(const gf_sandbox *sb) { return sb->limits; }
 
+/* A file holding one number (memory.max_usage_in_bytes, cpuacct.usage); -1 if unreadable. */
+static int64_t read_number(const char *dir, const char *file)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    FILE *f = fopen(p, "re");
+    if (!f) return -1;
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+void gf_sandbox_usage(const gf_sandbox *sb, double *cpu_s, int64_t *peak_kb)
+{
+    *cpu_s = -1;
+    *peak_kb = -1;
+    int64_t v;
+    if (sb->cg_version == 2) {
+        if ((v = read_key(sb->cg_dir[0], "cpu.stat", "usage_usec")) > 0) *cpu_s = (double)v / 1e6;
+        if ((v = read_number(sb->cg_dir[0], "memory.peak")) >= 0) *peak_kb = v / 1024;
+        return;
+    }
+    if (sb->have[CG_CPUACCT] && (v = read_number(sb->cg_dir[CG_CPUACCT], "cpuacct.usage")) >= 0) *cpu_s = (double)v / 1e9;
+    if (sb->have[CG_MEMORY] && (v = read_number(sb->cg_dir[CG_MEMORY], "memory.max_usage_in_bytes")) >= 0)
+        *peak_kb = v / 1024;
+}
+
 void gf_sandbox_free(gf_sandbox *sb)
 {
     if (!sb) return;
     gf_sandbox_started(sb);
     for (int i = 0; i < CG_N; i++)
-        if (sb->cg_dir[i][0]) cgroup_remove(sb->cg_dir[i]);
+        if (sb->cg_dir[i][0] && is_dir(sb->cg_dir[i])) cgroup_remove(sb->cg_dir[i]);
     for (int i = 0; i < sb->nargs; i++) free(sb->args[i]);
     free(sb->args);
     free(sb);

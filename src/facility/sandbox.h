@@ -105,6 +105,13 @@ void gf_sandbox_started(gf_sandbox *sb);
  * memory limit (0 where no memory cgroup holds it). */
 int64_t gf_sandbox_oom_kills(const gf_sandbox *sb);
 
+/* The job's CPU seconds and peak memory (KiB) from its cgroups (v1:
+ * cpuacct.usage, memory.max_usage_in_bytes; v2: cpu.stat, memory.peak),
+ * read before gf_sandbox_free; -1 each where not accounted. The sandbox's
+ * processes are not all reaped by the one the coordinator waits for, so
+ * wait4's numbers miss them. */
+void gf_sandbox_usage(const gf_sandbox *sb, double *cpu_s, int64_t *peak_kb);
+
 /* Which limits hold, in words ("cgroup v1: memory, pids, cpu"). */
 const char *gf_sandbox_limits(const gf_sandbox *sb);
 

@@ -195,6 +195,7 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
     out->usage.gpu_s = pu.wall_s * run->gpus;
     out->usage.cpu_s = pu.user_s + pu.sys_s;
     out->usage.peak_mem_kb = pu.max_rss_kb;
+    if (lr->sb) gf_program_usage(lr->sb, &out->usage);
     if (pu.cancelled || run->cancel_requested) {
         out->state = GF_STORE_JOB_CANCELLED;
         snprintf(out->reason, sizeof out->reason, "cancelled; its processes were stopped");

@@ -148,6 +148,15 @@ void gf_program_outcome(const gf_sandbox *sb, const gf_proc_usage *pu, const cha
     }
 }
 
+void gf_program_usage(const gf_sandbox *sb, gf_store_usage *u)
+{
+    double cpu;
+    int64_t peak;
+    gf_sandbox_usage(sb, &cpu, &peak);
+    if (cpu >= 0) u->cpu_s = cpu;
+    if (peak >= 0) u->peak_mem_kb = peak;
+}
+
 int gf_program_open_output(const char *job_dir, const char *rel)
 {
     if (!rel || !*rel || rel[0] == '/' || strlen(rel) >= PATH_MAX) { errno = EINVAL; return -1; }

@@ -44,6 +44,10 @@ gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **p
 void gf_program_outcome(const gf_sandbox *sb, const gf_proc_usage *pu, const char *job_dir, int64_t job_id,
                         int64_t memory_mb, gf_exec_status *out);
 
+/* Its CPU seconds and peak memory from its cgroups, where they are
+ * accounted (else u keeps wait4's). */
+void gf_program_usage(const gf_sandbox *sb, gf_store_usage *u);
+
 /* Opens job_dir/work/rel (rel: "output/NAME..." or "metrics.jsonl") for
  * reading without following any link, refusing "..", absolute paths and
  * anything but a regular file. An fd, or -1 with errno (ENOENT, EINVAL for

@@ -157,6 +157,11 @@ spec hog '["/usr/bin/python3","-c","b = []\nfor i in range(64): b.append(bytearr
 HJ=$("$GF" submit "$TMP/hog.json" --token "$TA")
 s=$(wait_end "$HJ" "$TA" 30); rs=$(reason "$HJ" "$TA")
 case "$s:$rs" in "failed:out of memory"*) ok "a memory hog: failed, $rs" ;; *) fail "memory hog: $s: $rs" ;; esac
+v=$("$GF" status "$HJ" --token "$TA" --json | jget 'd["usage"]["peak_mem_mb"]')
+[ "$($PY -c "print($v >= 100)")" = True ] && ok "its usage shows the peak of its processes ($v MiB, from its memory cgroup)" \
+  || fail "hog peak_mem_mb $v"
+v=$("$GF" status "$AJ" --token "$TA" --json | jget 'd["usage"]["cpu_s"]')
+[ "$($PY -c "print($v > 0)")" = True ] && ok "the probe's usage counts its CPU time ($v s)" || fail "probe cpu_s $v"
 
 cat > "$TMP/fork.py" <<'PY'
 import os, time
