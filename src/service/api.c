@@ -166,17 +166,15 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
         return r;
     }
     if (st) { gf_jobspec_free(&spec); return st; }
-    /* the files become the job's /job before the scheduler is woken; a
-     * scheduler pass that sees the job between the store's commit and this
-     * rename (a window of two system calls) starts it in an empty /job, and
-     * the rename then fails: the job ends failed saying so */
-    if (bundle_dir) {
+    /* a program job's work folder (its bundle's files, or empty): the
+     * scheduler starts no program job before it is in place */
+    if (spec.kind == GF_JOB_PROGRAM) {
         char dir[PATH_MAX + 96], work[PATH_MAX + 128];
         co_job_dir(c, id, dir, sizeof dir);
         snprintf(work, sizeof work, "%s/%s", dir, GF_PROGRAM_WORK);
-        if ((mkdir(dir, 0700) && errno != EEXIST) || rename(bundle_dir, work)) {
+        if ((mkdir(dir, 0700) && errno != EEXIST) || (bundle_dir ? rename(bundle_dir, work) : mkdir(work, 0700))) {
             char why[GF_STORE_REASON_MAX + 1];
-            snprintf(why, sizeof why, "its bundle could not be moved into its folder: %s", strerror(errno));
+            snprintf(why, sizeof why, "its files could not be put into its folder: %s", strerror(errno));
             gf_store_job_finish(c->store, id, GF_STORE_JOB_FAILED, why, NULL);
         }
     }

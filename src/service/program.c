@@ -12,6 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int gf_program_ready(const char *job_dir)
+{
+    char work[PATH_MAX + 16];
+    struct stat st;
+    snprintf(work, sizeof work, "%s/%s", job_dir, GF_PROGRAM_WORK);
+    return !lstat(work, &st) && S_ISDIR(st.st_mode);
+}
+
 gf_status gf_program_datasets(gf_store *s, const gf_jobspec *spec, int64_t tenant_id, gf_program_data **out)
 {
     *out = NULL;

@@ -30,6 +30,11 @@ typedef struct {
     char test[GF_SANDBOX_DATA_MAX][PATH_MAX];
 } gf_program_data;
 
+/* Whether a queued program job's work folder is in place (the submission
+ * creates it, with the bundle's files, once the job exists): the scheduler
+ * starts no program job before. */
+int gf_program_ready(const char *job_dir);
+
 /* Resolves the spec's datasets for tenant_id (datasets.h's checks); *out is
  * malloc'd (free()). GF_ERR_ARG naming the dataset it may not read. */
 gf_status gf_program_datasets(gf_store *s, const gf_jobspec *spec, int64_t tenant_id, gf_program_data **out);

@@ -202,7 +202,7 @@ typedef struct {
     int        ok;                /* spec parsed */
 } queued_job;
 
-typedef struct { queued_job *q; int n, cap; co_sched *s; } queue_list;
+typedef struct { queued_job *q; int n, cap; co_sched *s; gf_coordinator *c; } queue_list;
 
 static double iso_to_unix(const char *t)
 {
@@ -221,6 +221,11 @@ static int collect_queued(const gf_store_job *job, void *ctx)
 {
     queue_list *l = ctx;
     if (job->state != GF_STORE_JOB_QUEUED || !co_kind_scheduled(job->kind)) return 0;
+    if (!strcmp(job->kind, "program")) {           /* its files still on their way in (program.h) */
+        char dir[PATH_MAX + 64];
+        co_job_dir(l->c, job->id, dir, sizeof dir);
+        if (!gf_program_ready(dir)) return 0;
+    }
     for (int i = 0; i < l->s->nruns; i++)
         if (l->s->runs[i].job_id == job->id) return 0;      /* in the executor's own queue (Slurm) */
     if (l->n == l->cap) {
@@ -473,7 +478,7 @@ static json_t *fairshare_json(co_sched *s, const gf_fs_tree *t, const gf_fs_resu
 static void schedule(gf_coordinator *c)
 {
     co_sched *s = c->sched;
-    queue_list ql = { .s = s };
+    queue_list ql = { .s = s, .c = c };
     tenant_list tl = {0};
     if (gf_store_job_list(c->store, collect_queued, &ql) || gf_store_tenants(c->store, collect_tenant, &tl)) {
         queue_free(&ql);
