@@ -21,6 +21,7 @@
 #define OUTPUTS_MAX      10000        /* files listed */
 #define METRICS_MAX      2000         /* the last lines shown in a status */
 #define METRICS_LINE_MAX 4096
+#define METRICS_TAIL     ((long)4 << 20)   /* bytes of the file read for a status: its end */
 
 gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
                                    gf_http_response *resp)
@@ -124,6 +125,12 @@ void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
     if (!f) { if (fd >= 0) close(fd); return; }
     char line[METRICS_LINE_MAX];
     int64_t lines = 0;
+    struct stat sb;
+    if (!fstat(fileno(f), &sb) && sb.st_size > METRICS_TAIL) {    /* a huge file: its last lines only */
+        fseek(f, (long)sb.st_size - METRICS_TAIL, SEEK_SET);
+        int ch;
+        while ((ch = fgetc(f)) != EOF && ch != '\n') {}
+    }
     while (fgets(line, sizeof line, f)) {
         json_t *e = json_loads(line, 0, NULL);
         if (!json_is_object(e)) { json_decref(e); continue; }    /* a line still being written, or not a record */
@@ -138,5 +145,5 @@ void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
         if (json_array_size(arr) > METRICS_MAX) json_array_remove(arr, 0);
     }
     fclose(f);
-    json_object_set_new(out, "metrics_lines", json_integer(lines));
+    json_object_set_new(out, "metrics_lines", json_integer(lines));   /* of the part read */
 }
