@@ -155,17 +155,16 @@ static int cgroup_make(const char *dir)
     return mkdir(dir, 0755);
 }
 
-static void limits_text(gf_sandbox *sb, int cores)
+static void limits_text(gf_sandbox *sb)
 {
-    (void)cores;
-    int n = snprintf(sb->limits, sizeof sb->limits, "%s", sb->cg_version ? (sb->cg_version == 2 ? "cgroup v2:" :
-                     "cgroup v1:") : "no cgroups:");
-    const char *names[CG_N] = { " memory", " pids", " cpu", " cpuacct" };
-    for (int i = 0; i < CG_N; i++)
-        if (sb->have[i] && n < (int)sizeof sb->limits) n += snprintf(sb->limits + n, sizeof sb->limits - (size_t)n, "%s", names[i]);
-    if (n < (int)sizeof sb->limits)
-        snprintf(sb->limits + n, sizeof sb->limits - (size_t)n, "%s%s%s", !sb->have[CG_MEMORY] ? "; memory by RLIMIT_AS" : "",
-                 !sb->have[CG_PIDS] && sb->set_ids ? "; processes by RLIMIT_NPROC" : "",
+    static const char *const names[CG_N] = { " memory", " pids", " cpu", " cpuacct" };
+    char *p = sb->limits, *end = sb->limits + sizeof sb->limits;
+    p += snprintf(p, (size_t)(end - p), "%s", sb->cg_version == 2 ? "cgroup v2:" : sb->cg_version ? "cgroup v1:" : "no cgroups");
+    for (int i = 0; i < CG_N && p < end; i++)
+        if (sb->have[i]) p += snprintf(p, (size_t)(end - p), "%s", names[i]);
+    if (p < end)
+        snprintf(p, (size_t)(end - p), "%s%s%s", !sb->have[CG_MEMORY] ? "; memory by RLIMIT_AS" : "",
+                 sb->have[CG_PIDS] ? "" : sb->set_ids ? "; processes by RLIMIT_NPROC" : "; no process limit",
                  !sb->have[CG_CPU] ? "; cpu by affinity" : "");
 }
 
@@ -369,7 +368,7 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
         if (!sb->stage) { free(sb); return gf_errorf(GF_ERR_IO, "sandbox: no /mnt to stage the job's folders in"); }
     }
     cgroups_setup(sb, r);
-    limits_text(sb, r->cores);
+    limits_text(sb);
 
     gf_status st = GF_OK;
     char seen[PATH_MAX], dst[PATH_MAX + 32], val[32];
