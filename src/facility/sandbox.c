@@ -504,6 +504,46 @@ void gf_sandbox_usage(const gf_sandbox *sb, double *cpu_s, int64_t *peak_kb)
         *peak_kb = v / 1024;
 }
 
+/* Removes gf-PID-job-ID folders under parent whose PID is not alive. */
+static void remove_stale_in(const char *parent, int64_t job_id)
+{
+    DIR *d = opendir(parent);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        long long id;
+        int n = 0;
+        if (sscanf(e->d_name, "gf-%ld-job-%lld%n", &pid, &id, &n) != 2 || e->d_name[n] || id != job_id || pid <= 0) continue;
+        if (pid == (long)getpid() || !(kill((pid_t)pid, 0) && errno == ESRCH)) continue;   /* a live coordinator's */
+        char dir[PATH_MAX + 300];
+        snprintf(dir, sizeof dir, "%s/%s", parent, e->d_name);
+        cgroup_remove(dir);
+    }
+    closedir(d);
+}
+
+void gf_sandbox_remove_stale(int64_t job_id)
+{
+    char self[PATH_MAX], parent[PATH_MAX];
+    struct statfs fs;
+    if (!statfs(CGROUP_ROOT, &fs) && (unsigned long)fs.f_type == CGROUP2_MAGIC) {
+        self_cgroup(NULL, self, sizeof self);
+        snprintf(parent, sizeof parent, "%s%.3000s", CGROUP_ROOT, strcmp(self, "/") ? self : "");
+        remove_stale_in(parent, job_id);
+        return;
+    }
+    for (int i = 0; i < CG_N; i++) {
+        char root[PATH_MAX];
+        snprintf(root, sizeof root, "%s/%s", CGROUP_ROOT, cg_name[i]);
+        if (!is_dir(root)) continue;
+        self_cgroup(cg_name[i], self, sizeof self);
+        snprintf(parent, sizeof parent, "%.100s%.3000s", root, strcmp(self, "/") ? self : "");
+        if (!is_dir(parent)) snprintf(parent, sizeof parent, "%s", root);
+        remove_stale_in(parent, job_id);
+    }
+}
+
 void gf_sandbox_free(gf_sandbox *sb)
 {
     if (!sb) return;

@@ -115,6 +115,11 @@ void gf_sandbox_usage(const gf_sandbox *sb, double *cpu_s, int64_t *peak_kb);
 /* Which limits hold, in words ("cgroup v1: memory, pids, cpu"). */
 const char *gf_sandbox_limits(const gf_sandbox *sb);
 
+/* After a restart: removes the cgroups of job job_id that a dead
+ * coordinator (its pid in their names no longer alive) left, killing what
+ * is left in them. */
+void gf_sandbox_remove_stale(int64_t job_id);
+
 /* Kills whatever is left in its cgroups, removes them, frees sb. NULL is fine. */
 void gf_sandbox_free(gf_sandbox *sb);
 

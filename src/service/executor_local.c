@@ -254,9 +254,9 @@ static gf_status local_adopt(gf_executor *base, const gf_store_exec *run, const 
                              const char *job_dir, int *attached, gf_exec_status *out)
 {
     (void)base;
-    (void)spec;
     memset(out, 0, sizeof *out);
     *attached = 0;
+    if (spec && spec->kind == GF_JOB_PROGRAM) gf_sandbox_remove_stale(run->job_id);   /* a dead coordinator's */
     int pid = 0;
     unsigned long long ticks = 0;
     if (sscanf(run->handle, "%d:%llu", &pid, &ticks) != 2 || pid <= 1)

@@ -260,4 +260,21 @@ for bad in '"command":"python3 x.py"' '"command":[]' '"command":["/bin/true"],"e
   case "$r" in 400*) ok "spec {$bad}: $(echo "$r" | sed 1d | head -c 150)" ;; *) fail "spec {$bad}: $r" ;; esac
 done
 [ "$(njobs)" = "$before" ] && ok "no job was created by a bad spec" || fail "jobs: $before -> $(njobs)"
+
+# ---- a coordinator killed while a program job runs ---------------------------------
+spec orphan '["/bin/sleep","300"]' 128 600 > "$TMP/orphan.json"
+OJ=$("$GF" submit "$TMP/orphan.json" --token "$TA")
+for i in $(seq 1 50); do [ "$("$GF" status "$OJ" --token "$TA" --json | jget 'd["state"]')" = running ] && break; sleep 0.1; done
+OLD=$FED_CO_PID
+find /sys/fs/cgroup -maxdepth 4 -name "gf-$OLD-job-$OJ" | grep -q . || fail "no cgroup for the running job"
+kill -9 "$OLD"; wait "$OLD" 2>/dev/null
+sleep 0.3
+pgrep -f "sleep 300" | while read p; do
+  [ "$(stat -c %u /proc/$p 2>/dev/null)" -ge 200000 ] 2>/dev/null && echo "$p"; done > "$TMP/left"
+[ ! -s "$TMP/left" ] && ok "the job's processes died with the coordinator (--die-with-parent)" || fail "left running: $(cat "$TMP/left")"
+fed_coordinator "$TMP" --cores 2 || fail "coordinator restart"
+s=$(wait_end "$OJ" "$TA" 20); rs=$(reason "$OJ" "$TA")
+case "$s:$rs" in failed:*restarted*|failed:*"coordinator was down"*) ok "after the restart: $s ($rs)" ;; *) fail "after restart: $s: $rs" ;; esac
+find /sys/fs/cgroup -maxdepth 4 -name "gf-$OLD-job-*" | grep -q . && fail "the dead coordinator's cgroups stay: $(find /sys/fs/cgroup -maxdepth 4 -name "gf-$OLD-job-*")" \
+  || ok "the dead coordinator's cgroups were removed at the restart"
 finish
