@@ -13,7 +13,7 @@ OPENBLAS_OPENMP ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp/libo
 BLAS_DEF := -DGF_OPENBLAS_OPENMP='"$(OPENBLAS_OPENMP)"'
 CPPFLAGS += -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
 CFLAGS   += -std=c11 -g -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -fopenmp $(OPT) $(SAN)
-LDLIBS   += -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium $(shell pkg-config --libs libzip) -lz -lm -lpthread
+LDLIBS   += -larchive -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium $(shell pkg-config --libs libzip) -lz -lm -lpthread
 # htslib (VCF/BCF genotypes, src/data/vcf.c)
 CPPFLAGS += $(shell pkg-config --cflags htslib)
 LDLIBS   += $(shell pkg-config --libs htslib)

@@ -13,8 +13,10 @@ set -eu
 # (the dashboard's plots, served by the coordinator), htslib (VCF/BCF
 # genotypes, src/data/vcf.c), libzip (NumPy .npz archives, src/data/npz.c),
 # OpenMPI (data-parallel training, `mpirun -np N gf train`, src/train/dist.c;
-# gf links libmpi when pkg-config finds ompi-c, and openmpi-bin brings mpirun).
-PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libopenmpi-dev openmpi-bin"
+# gf links libmpi when pkg-config finds ompi-c, and openmpi-bin brings mpirun),
+# libarchive (program jobs' tar bundles, service/bundle.c), bubblewrap (the
+# sandbox of program jobs, facility/sandbox.c).
+PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libopenmpi-dev openmpi-bin libarchive-dev bubblewrap"
 case "${1:-build}" in
   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts;
   # a real single-node Slurm with accounting (munge, MariaDB, slurmdbd) for the

@@ -408,8 +408,8 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"local\":{\"optim\":{\"name\":\"adam\"}}}", GF_ERR_ARG,
       "local.optim.name: must be \"sgd\" or \"adamw\", got \"adam\"", NULL },
     /* kinds and central */
-    { MIN_FED ",\"kind\":\"batch\"}", GF_ERR_ARG, "kind: must be \"federated\", \"central\" or \"statistics\", got \"batch\"", NULL },
-    { MIN_FED ",\"kind\":null}", GF_ERR_ARG, "kind: must be \"federated\", \"central\" or \"statistics\", got null", NULL },
+    { MIN_FED ",\"kind\":\"batch\"}", GF_ERR_ARG, "kind: must be \"federated\", \"central\", \"statistics\" or \"program\", got \"batch\"", NULL },
+    { MIN_FED ",\"kind\":null}", GF_ERR_ARG, "kind: must be \"federated\", \"central\", \"statistics\" or \"program\", got null", NULL },
     { MIN_CENTRAL ",\"rounds\":3}", GF_ERR_ARG, "rounds: unknown key for a central job", "known: kind, name, model" },
     { MIN_CENTRAL ",\"epochs\":0}", GF_ERR_ARG, "epochs: must be an integer in [1, 1000000], got 0", NULL },
     { MIN_CENTRAL ",\"batch\":\"64\"}", GF_ERR_ARG, "batch: must be an integer in [1, 65536], got \"64\"", NULL },

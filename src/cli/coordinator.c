@@ -51,6 +51,7 @@ static void usage(FILE *f)
           "  --gpus N            the local executor's GPU slots (default 0)\n"
           "  --slurm-conf FILE   SLURM_CONF for the Slurm executor\n"
           "  --fairshare-half-life S  usage decay half-life in seconds (default 604800)\n"
+          "  --max-bundle-mb N   most MiB of files a program job's bundle unpacks to (default 256)\n"
           "\n"
           "A fresh data folder gets a first operator API token in DIR/operator.token\n"
           "(mode 0600).\n"
@@ -65,12 +66,13 @@ int cmd_coordinator(int argc, char **argv)
         {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"executor", 1, 0, 'X'},
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
         {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {"max-model-params", 1, 0, 'P'},
-        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {0, 0, 0, 0}};
+        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'}, {0, 0, 0, 0}};
     const char *executor = "local", *slurm_conf = NULL;
     long cores = 0, gpus = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
     long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
+    long max_bundle_mb = 256;
     long max_params = GF_FEDCAPS_DEFAULT_PARAMS, max_fed_jobs = GF_FEDCAPS_DEFAULT_JOBS;
     double site_timeout = 60;
     int quiet = 0, c;
@@ -90,6 +92,7 @@ int cmd_coordinator(int argc, char **argv)
         case 'I': if (cli_parse_int("--per-ip-connections", optarg, 1, 1000000, &per_ip)) return 2; break;
         case 'P': if (cli_parse_int("--max-model-params", optarg, 1, GF_SPEC_MAX_PARAMS, &max_params)) return 2; break;
         case 'J': if (cli_parse_int("--max-fed-jobs-per-tenant", optarg, 1, 1000000, &max_fed_jobs)) return 2; break;
+        case 'U': if (cli_parse_int("--max-bundle-mb", optarg, 1, 1L << 20, &max_bundle_mb)) return 2; break;
         case 'q': quiet = 1; break;
         case 'X':
             if (strcmp(optarg, "local") && strcmp(optarg, "slurm")) {
@@ -130,7 +133,8 @@ int cmd_coordinator(int argc, char **argv)
                                   .max_fed_jobs_per_tenant = (int)max_fed_jobs,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
                                   .executor = executor, .cores = (int)cores, .gpus = (int)gpus,
-                                  .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life };
+                                  .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life,
+                                  .max_bundle_bytes = (int64_t)max_bundle_mb << 20 };
     /* Model-sized bodies come and go on many connection threads: a fixed mmap
      * threshold gives each one back to the kernel when freed, instead of
      * glibc raising the threshold and keeping them in per-thread arenas

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include "cli/cli.h"
 #include "cli/fed.h"
+#include "cli/program.h"
 #include "core/fsutil.h"
 #include "core/timer.h"
 #include "net/https_client.h"
@@ -214,15 +215,66 @@ static int wait_job_command(const char *cmd, int argc, char **argv, job_args *a,
     return i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, id) ? 2 : 0;
 }
 
+/* --files DIR / --bundle TAR (program jobs) and --file NAME (their outputs). */
+typedef struct { const char *files, *bundle, *file; } program_opts;
+
+static int on_program_opt(int opt, const char *arg, void *ctx)
+{
+    program_opts *p = ctx;
+    if (opt == 'F') p->files = arg;
+    else if (opt == 'B') p->bundle = arg;
+    else if (opt == 'N') p->file = arg;
+    else return 1;
+    return 0;
+}
+
+/* --wait/--timeout and the program options together (submit, download). */
+typedef struct { wait_opts w; program_opts p; } job_opts;
+
+static int on_job_opt(int opt, const char *arg, void *ctx)
+{
+    job_opts *o = ctx;
+    return opt == 'W' || opt == 'S' ? on_wait_opt(opt, arg, &o->w) : on_program_opt(opt, arg, &o->p);
+}
+
+static int job_opts_parse(const char *cmd, int argc, char **argv, job_args *a, const char *usage, int npos,
+                          const struct option *extra, job_opts *o)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s%s", usage, WAIT_USAGE);
+    *o = (job_opts){ .w = { 0, -1.0 } };
+    int i = cli_api_parse(cmd, argc, argv, a, full, npos, extra, on_job_opt, o);
+    if (i >= 0 && o->w.timeout_s >= 0 && !o->w.wait) {
+        fprintf(stderr, "gf %s: --timeout applies with --wait only\n", cmd);
+        return -1;
+    }
+    return i;
+}
+
 int cmd_submit(int argc, char **argv)
 {
     job_args a;
-    wait_opts w;
-    int i = wait_args("submit", argc, argv, &a,
-                      "usage: gf submit SPEC.json [connection] [--json] [--wait [--timeout S]]\n"
-                      "Submits a job (federated or central); prints its id (the spec's keys:\n"
-                      "docs/jobspec.md).\n", 1, &w);
+    job_opts o;
+    static const struct option extra[] = { {"wait", 0, 0, 'W'}, {"timeout", 1, 0, 'S'}, {"files", 1, 0, 'F'},
+                                           {"bundle", 1, 0, 'B'}, {0, 0, 0, 0} };
+    int bundle_only = 0;
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--bundle") || !strncmp(argv[k], "--bundle=", 9)) bundle_only = 1;
+    int i = job_opts_parse("submit", argc, argv, &a,
+                           "usage: gf submit SPEC.json [--files DIR] [connection] [--json] [--wait [--timeout S]]\n"
+                           "       gf submit --bundle BUNDLE.tar [connection] [--json] [--wait [--timeout S]]\n"
+                           "Submits a job (federated, central, statistics or program); prints its id (the\n"
+                           "spec's keys: docs/jobspec.md). --files DIR sends the folder DIR with a program job\n"
+                           "(its /job); --bundle sends a tar of job.json then files/...\n",
+                           bundle_only ? 0 : 1, extra, &o);
+    wait_opts w = o.w;
+    program_opts po = o.p;
     if (i < 0) return 2;
+    if (po.files || po.bundle) {
+        long pid = 0;
+        int prc = cli_program_submit(&a, po.bundle ? NULL : argv[i], po.files, po.bundle, &pid);
+        return prc || !w.wait ? prc : wait_job("submit", &a, pid, &w);
+    }
     FILE *f = fopen(argv[i], "rb");
     if (!f) { fprintf(stderr, "gf submit: cannot open %s: %s\n", argv[i], strerror(errno)); return 1; }
     char *spec = malloc((1 << 20) + 1);
@@ -327,6 +379,12 @@ int cmd_status(int argc, char **argv)
         printf("%s\n", resp);
     } else {
         int central = !strcmp(json_string_value(json_object_get(j, "kind")), "central");
+        if (!strcmp(json_string_value(json_object_get(j, "kind")), "program")) {
+            cli_program_status_print(id, j);
+            json_decref(j);
+            free(resp);
+            return 0;
+        }
         printf("job %ld \"%s\" (%s, tenant %s): %s (%s), %s %lld of %lld\n", id,
                json_string_value(json_object_get(j, "name")), json_string_value(json_object_get(j, "kind")),
                json_is_string(json_object_get(j, "tenant")) ? json_string_value(json_object_get(j, "tenant")) : "-",
@@ -419,18 +477,34 @@ int cmd_download(int argc, char **argv)
 {
     job_args a;
     long id;
-    wait_opts w;
-    if (wait_job_command("download", argc, argv, &a,
-                         "usage: gf download JOB --out FILE [connection] [--wait [--timeout S]]\n"
-                         "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
-                         "loadable by gf eval --model-file FILE; with --wait, the final model once the\n"
-                         "job has succeeded (nothing is saved if it ended otherwise).\n", &id, &w))
-        return 2;
+    job_opts o;
+    static const struct option extra[] = { {"wait", 0, 0, 'W'}, {"timeout", 1, 0, 'S'}, {"file", 1, 0, 'N'},
+                                           {0, 0, 0, 0} };
+    int i = job_opts_parse("download", argc, argv, &a,
+                           "usage: gf download JOB --out FILE [connection] [--wait [--timeout S]]\n"
+                           "       gf download JOB --out DIR [--file NAME] [connection] [--wait ...]  (a program job)\n"
+                           "Saves the job's latest global model (final once it succeeded) as safetensors,\n"
+                           "loadable by gf eval --model-file FILE (a statistics job: its result JSON); for a\n"
+                           "program job, the files it wrote under $GF_OUTPUT (or the one named NAME) into DIR.\n"
+                           "With --wait, once the job has succeeded (nothing is saved if it ended otherwise).\n",
+                           1, extra, &o);
+    if (i < 0 || cli_parse_int("JOB", argv[i], 1, 1L << 62, &id)) return 2;
+    wait_opts w = o.w;
+    program_opts po = o.p;
     if (!a.out) { fprintf(stderr, "gf download: --out FILE is required\n"); return 2; }
     int waited = w.wait ? wait_job("download", &a, id, &w) : 0;
     if (waited) return waited;
     char path[64], *resp;
     size_t len;
+    snprintf(path, sizeof path, "/v1/jobs/%ld", id);
+    if (call("download", &a, "GET", path, NULL, 0, &resp, &len)) return 1;
+    json_t *sj = json_loads(resp, 0, NULL);
+    int program = !strcmp(json_string_value(json_object_get(sj, "kind")) ? json_string_value(json_object_get(sj, "kind")) : "",
+                          "program");
+    json_decref(sj);
+    free(resp);
+    if (program) return cli_program_download(&a, id, po.file);
+    if (po.file) { fprintf(stderr, "gf download: --file is for program jobs\n"); return 2; }
     snprintf(path, sizeof path, "/v1/jobs/%ld/model", id);
     if (call("download", &a, "GET", path, NULL, 0, &resp, &len)) return 1;
     gf_fs_part part = { resp, len };

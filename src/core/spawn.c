@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -28,6 +29,14 @@ typedef struct {
     const char *workdir;
     int64_t memory_mb;
     const cpu_set_t *cpus;
+    const int *join_fds, *keep_fds;
+    int njoin, nkeep;
+    int64_t max_procs;
+    int set_ids;
+    int (*pre_exec)(void *);
+    void *pre_exec_ctx;
+    uid_t uid;
+    gid_t gid;
     int max_fd;             /* for the close-on-exec loop where close_range is missing */
 } child_plan;
 
@@ -57,10 +66,25 @@ static _Noreturn void child_run(const child_plan *c)
         if (setrlimit(RLIMIT_AS, &rl) != 0) child_fail(c->report_fd, GF_SPAWN_RLIMIT, errno);
     }
     if (c->cpus) sched_setaffinity(0, sizeof *c->cpus, c->cpus);
+    for (int i = 0; i < c->njoin; i++)
+        if (write(c->join_fds[i], "0\n", 2) != 2) child_fail(c->report_fd, GF_SPAWN_CGROUP, errno);
+    if (c->pre_exec) {
+        int e = c->pre_exec(c->pre_exec_ctx);
+        if (e) child_fail(c->report_fd, GF_SPAWN_PREPARE, e);
+    }
+    if (c->max_procs > 0) {
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)c->max_procs;
+        if (setrlimit(RLIMIT_NPROC, &rl) != 0) child_fail(c->report_fd, GF_SPAWN_RLIMIT, errno);
+    }
+    if (c->set_ids && (setgroups(0, NULL) != 0 || setresgid(c->gid, c->gid, c->gid) != 0 ||
+                       setresuid(c->uid, c->uid, c->uid) != 0))
+        child_fail(c->report_fd, GF_SPAWN_IDS, errno);
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
 #endif
         for (int fd = 3; fd < c->max_fd; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    for (int i = 0; i < c->nkeep; i++) fcntl(c->keep_fds[i], F_SETFD, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -81,7 +105,10 @@ const char *gf_spawn_stage_what(gf_spawn_stage stage)
     case GF_SPAWN_SETPGID: return "cannot make a process group for";
     case GF_SPAWN_FDS:     return "cannot set up stdin/stdout/stderr of";
     case GF_SPAWN_CHDIR:   return "cannot enter the working folder of";
-    case GF_SPAWN_RLIMIT:  return "cannot set the memory limit of";
+    case GF_SPAWN_RLIMIT:  return "cannot set the memory or process limit of";
+    case GF_SPAWN_CGROUP:  return "cannot put into its control group";
+    case GF_SPAWN_IDS:     return "cannot set the user and group ids of";
+    case GF_SPAWN_PREPARE: return "cannot prepare the sandbox of";
     case GF_SPAWN_EXEC:    return "cannot execute";
     default:               return "cannot start";
     }
@@ -111,6 +138,16 @@ gf_status gf_spawn(const gf_spawn_spec *s, pid_t *pid, gf_spawn_failure *fail)
     c.workdir = s->workdir;
     c.memory_mb = s->memory_mb;
     c.cpus = s->cpus;
+    c.join_fds = s->join_fds;
+    c.njoin = s->join_fds ? s->njoin : 0;
+    c.keep_fds = s->keep_fds;
+    c.nkeep = s->keep_fds ? s->nkeep : 0;
+    c.max_procs = s->max_procs;
+    c.set_ids = s->set_ids;
+    c.pre_exec = s->pre_exec;
+    c.pre_exec_ctx = s->pre_exec_ctx;
+    c.uid = s->uid;
+    c.gid = s->gid;
     c.fd[0] = c.fd[1] = c.fd[2] = c.report_fd = -1;
     int report_rd = -1, null_fd = -1;
     gf_status st = GF_OK;

@@ -12,8 +12,15 @@
  *   3. the given fds as stdin, stdout and stderr (-1: /dev/null);
  *   4. the working folder, the address-space limit (RLIMIT_AS), the CPU set
  *      (best effort), when given;
+ *   4b. when given: the control groups it joins (writes "0" to each given
+ *      cgroup.procs fd, while it still has the caller's privileges), the
+ *      caller's pre_exec function (same rules: async-signal-safe calls on
+ *      memory prepared before the fork), the process-count limit
+ *      (RLIMIT_NPROC), then its user and group ids (setgroups to none,
+ *      setresgid, setresuid) for good;
  *   5. every other fd marked close-on-exec (close_range, else a loop up to
- *      RLIMIT_NOFILE), so nothing of the caller leaks into the program;
+ *      RLIMIT_NOFILE), so nothing of the caller leaks into the program,
+ *      except the fds listed in keep_fds (left open at their numbers);
  *   6. an empty signal mask, then execve.
  *
  * A failure at any step (a missing or non-executable program, a folder it
@@ -39,7 +46,10 @@ typedef enum {
     GF_SPAWN_SETPGID,     /* its own process group */
     GF_SPAWN_FDS,         /* stdin/stdout/stderr */
     GF_SPAWN_CHDIR,       /* the working folder */
-    GF_SPAWN_RLIMIT,      /* the memory limit */
+    GF_SPAWN_RLIMIT,      /* the memory or process-count limit */
+    GF_SPAWN_CGROUP,      /* joining a control group */
+    GF_SPAWN_IDS,         /* the user and group ids */
+    GF_SPAWN_PREPARE,     /* the caller's pre_exec */
     GF_SPAWN_EXEC,        /* execve itself */
 } gf_spawn_stage;
 
@@ -53,6 +63,16 @@ typedef struct {
     const char  *workdir;   /* the child's cwd; NULL: the caller's */
     int64_t      memory_mb; /* RLIMIT_AS of the child, MiB; 0: inherited */
     const cpu_set_t *cpus;  /* the child's CPU affinity (best effort); NULL: inherited */
+    const int   *join_fds;  /* (njoin) open cgroup.procs files the child writes "0" to; NULL: none */
+    int          njoin;
+    int64_t      max_procs; /* RLIMIT_NPROC of the child; 0: inherited */
+    int          set_ids;   /* 1: the child drops to uid/gid (no supplementary groups) before exec */
+    uid_t        uid;
+    gid_t        gid;
+    const int   *keep_fds;  /* (nkeep) fds >= 3 the program inherits; NULL: none */
+    int          nkeep;
+    int        (*pre_exec)(void *ctx);   /* in the child: 0, or an errno (the child fails); NULL: none */
+    void        *pre_exec_ctx;
 } gf_spawn_spec;
 
 /* What went wrong in the child. */

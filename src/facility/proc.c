@@ -209,7 +209,10 @@ static const char *stage_what(gf_spawn_stage stage)
     case GF_SPAWN_SETPGID: return "cannot make a process group";
     case GF_SPAWN_FDS: return "cannot set up stdin/stdout/stderr";
     case GF_SPAWN_CHDIR: return "cannot enter the job folder";
-    case GF_SPAWN_RLIMIT: return "cannot set the memory limit";
+    case GF_SPAWN_RLIMIT: return "cannot set the memory or process limit";
+    case GF_SPAWN_CGROUP: return "cannot put into its control group";
+    case GF_SPAWN_IDS: return "cannot set the user and group ids";
+    case GF_SPAWN_PREPARE: return "cannot prepare the sandbox";
     default: return "cannot execute";
     }
 }
@@ -245,7 +248,11 @@ gf_status gf_proc_start(const gf_proc_spec *s, gf_proc **out)
     gf_spawn_spec sp = { .path = prog, .argv = (char *const *)s->argv, .envp = envp, .fd_in = -1,
                          .fd_out = out_fd, .fd_err = err_fd, .new_group = 1, .workdir = s->workdir,
                          .memory_mb = s->memory_mb,
-                         .cpus = pick_cpus(s->cores, s->cpu_offset, &cpus) ? &cpus : NULL };
+                         .cpus = pick_cpus(s->cores, s->cpu_offset, &cpus) ? &cpus : NULL,
+                         .join_fds = s->join_fds, .njoin = s->njoin, .max_procs = s->max_procs,
+                         .set_ids = s->set_ids, .uid = s->uid, .gid = s->gid,
+                         .keep_fds = s->keep_fds, .nkeep = s->nkeep,
+                         .pre_exec = s->pre_exec, .pre_exec_ctx = s->pre_exec_ctx };
     gf_spawn_failure f;
     pid_t pid;
     double t0 = gf_now();

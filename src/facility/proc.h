@@ -47,6 +47,17 @@ typedef struct {
     double  grace_s;             /* SIGTERM .. SIGKILL, for the time limit and for cancel (0: the default) */
     const char *const *env;      /* extra NAME=VALUE entries, NULL-terminated (may be NULL); they override the
                                     caller's environment and the thread counts above; the last of a name wins */
+    /* For a sandboxed job (service/sandbox.h); all zero otherwise (core/spawn.h says when each applies): */
+    const int *join_fds;         /* (njoin) open cgroup.procs files the child joins before exec */
+    int     njoin;
+    int64_t max_procs;           /* RLIMIT_NPROC (0: inherited) */
+    int     set_ids;             /* 1: the child runs as uid/gid, no supplementary groups */
+    uid_t   uid;
+    gid_t   gid;
+    const int *keep_fds;         /* (nkeep) fds the program inherits */
+    int     nkeep;
+    int   (*pre_exec)(void *ctx);/* run in the child before the ids change (core/spawn.h) */
+    void   *pre_exec_ctx;
 } gf_proc_spec;
 
 typedef struct gf_proc gf_proc;

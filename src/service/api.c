@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -30,6 +31,7 @@
 #include "fed/evalreport.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
+#include "service/program.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
 
@@ -86,14 +88,17 @@ static gf_status check_datasets(gf_coordinator *c, const gf_jobspec *spec, int64
         !strstr(resolved, ",test="))    /* a CSV registered without a test file has no test split */
         return gf_errorf(GF_ERR_ARG, "eval: dataset \"%s\" has no test split (it was registered without a test "
                          "file): name %s:train, or register the dataset with a test file", name, name);
+    gf_program_data *pd = NULL;
+    if (spec->kind == GF_JOB_PROGRAM && (st = gf_program_datasets(c->store, spec, tenant_id, &pd))) return st;
+    free(pd);
     return GF_OK;
 }
 
-static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
-                        gf_http_response *resp)
+gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const char *bundle_dir,
+                         const co_principal *who, gf_http_response *resp)
 {
     gf_jobspec spec;
-    gf_status st = gf_jobspec_parse((const char *)req->body, req->body_len, &spec);
+    gf_status st = gf_jobspec_parse(body, len, &spec);
     if (st) {                  /* the parser names the field; some of its messages already say "job spec" */
         const char *msg = gf_last_error();
         return co_refuse(resp, 400, st, "%s%s", strncmp(msg, "job spec:", 9) ? "job spec: " : "", msg);
@@ -113,10 +118,20 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, GF_ERR_ARG, "tenant: no tenant \"%s\"", spec.tenant);
     }
-    if (spec.kind == GF_JOB_CENTRAL) {
+    if (bundle_dir && spec.kind != GF_JOB_PROGRAM) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, GF_ERR_ARG, "bundle: only program jobs (\"kind\": \"program\") take files");
+    }
+    if (spec.kind == GF_JOB_PROGRAM && c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) {
+        gf_jobspec_free(&spec);
+        return co_refuse(resp, 400, GF_ERR_ARG, "kind: program jobs run on the local executor only for now; this "
+                         "coordinator uses Slurm");
+    }
+    if (gf_job_kind_scheduled(spec.kind)) {
         if (!tenant.id) {
             gf_jobspec_free(&spec);
-            return co_refuse(resp, 400, GF_ERR_ARG, "tenant: a central job needs a tenant to charge (\"tenant\": NAME)");
+            return co_refuse(resp, 400, GF_ERR_ARG, "tenant: a %s job needs a tenant to charge (\"tenant\": NAME)",
+                             spec.kind == GF_JOB_PROGRAM ? "program" : "central");
         }
         if (!c->cfg.executor || strcmp(c->cfg.executor, "slurm")) {
             const char *what = NULL;
@@ -146,15 +161,15 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
     }
     /* a federated job's runtime lives in this process: its model is capped
      * (fedcaps.h), and so is the number of a member's tenant's jobs */
-    if (spec.kind != GF_JOB_CENTRAL && (st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params))) {
+    if (!gf_job_kind_scheduled(spec.kind) && (st = gf_fedcaps_check(&spec, c->sites_total, c->cfg.max_model_params))) {
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, st, "%s", gf_last_error());
     }
-    int max_active = spec.kind != GF_JOB_CENTRAL && who->role != CO_OPERATOR ? c->cfg.max_fed_jobs_per_tenant : 0;
+    int max_active = !gf_job_kind_scheduled(spec.kind) && who->role != CO_OPERATOR ? c->cfg.max_fed_jobs_per_tenant : 0;
     char *canon = NULL;
     int64_t id = 0;
     const char *kind = spec.kind == GF_JOB_CENTRAL ? "central" : spec.kind == GF_JOB_STATISTICS ? "statistics"
-                                                                                          : "federated";
+                     : spec.kind == GF_JOB_PROGRAM ? "program" : "federated";
     st = gf_jobspec_to_json(&spec, &canon);
     if (!st) st = gf_store_job_create_capped(c->store, tenant.id, spec.name, kind, canon, max_active, &id);
     free(canon);
@@ -166,13 +181,25 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         return r;
     }
     if (st) { gf_jobspec_free(&spec); return st; }
+    /* a program job's work folder (its bundle's files, or empty): the
+     * scheduler starts no program job before it is in place */
+    if (spec.kind == GF_JOB_PROGRAM) {
+        char dir[PATH_MAX + 96], work[PATH_MAX + 128];
+        co_job_dir(c, id, dir, sizeof dir);
+        snprintf(work, sizeof work, "%s/%s", dir, GF_PROGRAM_WORK);
+        if ((mkdir(dir, 0700) && errno != EEXIST) || (bundle_dir ? rename(bundle_dir, work) : mkdir(work, 0700))) {
+            char why[GF_STORE_REASON_MAX + 1];
+            snprintf(why, sizeof why, "its files could not be put into its folder: %s", strerror(errno));
+            gf_store_job_finish(c->store, id, GF_STORE_JOB_FAILED, why, NULL);
+        }
+    }
     co_audit(c, who->actor, "job.submitted", json_pack("{s:I,s:s,s:s,s:s}", "job", (json_int_t)id, "name", spec.name,
                                                        "kind", kind, "tenant", spec.tenant));
     json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "name", spec.name, "kind", kind,
                             "tenant", spec.tenant, "state", "queued");
-    int central = spec.kind == GF_JOB_CENTRAL;
+    int central = gf_job_kind_scheduled(spec.kind);
     gf_jobspec_free(&spec);
-    if (central) {                     /* the scheduler's, on its own thread */
+    if (central) {                     /* the scheduler's, on its own thread (central and program jobs) */
         co_sched_wake(c);
     } else {                           /* the round driver's */
         pthread_mutex_lock(&c->lock);
@@ -181,6 +208,12 @@ static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_
         pthread_mutex_unlock(&c->lock);
     }
     return co_reply(resp, 201, out);
+}
+
+static gf_status submit(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
+                        gf_http_response *resp)
+{
+    return co_submit_spec(c, (const char *)req->body, req->body_len, NULL, who, resp);
 }
 
 static int spec_int(const char *spec_json, const char *key)
@@ -352,6 +385,15 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
          * window and the round before it (its sites report during the next) */
         json_object_set_new(out, "site_eval", gf_site_evals_json(c->data_dir, id, w.from > 0 ? w.from - 1 : 0, limit + 1));
     }
+    if (!strcmp(job.kind, "program")) {
+        json_t *spec = json_object_get(out, "spec");
+        json_object_set(out, "resources", json_object_get(spec, "resources"));
+        co_program_status(c, &job, out);
+        job_usage_ctx ju = { id, NULL };
+        if (!st && job.state != GF_STORE_JOB_QUEUED && job.state != GF_STORE_JOB_RUNNING)
+            st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);
+        json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
+    }
     gf_jobspec spec;
     if (!gf_jobspec_parse(job.spec_json, strlen(job.spec_json), &spec)) {
         if (spec.dp.enabled) {      /* what the completed rounds spent */
@@ -404,7 +446,7 @@ static gf_status cancel(gf_coordinator *c, const co_principal *who, int64_t id, 
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
     gf_store_job_state was = job.state;
-    int central = !strcmp(job.kind, "central");
+    int central = co_kind_scheduled(job.kind);
     gf_store_job_free(&job);
     char reason[200];
     if (who->role == CO_OPERATOR) snprintf(reason, sizeof reason, "cancelled by the operator (%s)", who->actor);
@@ -437,8 +479,13 @@ static gf_status download(gf_coordinator *c, const co_principal *who, int64_t id
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
     int64_t round = job.round;
-    int central = !strcmp(job.kind, "central"), statistics = !strcmp(job.kind, "statistics");
+    int central = !strcmp(job.kind, "central"), statistics = !strcmp(job.kind, "statistics"),
+        program = !strcmp(job.kind, "program");
     gf_store_job_free(&job);
+    if (program)
+        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is a program job: its files are its outputs "
+                         "(GET /v1/jobs/%lld/outputs; gf download %lld --out DIR)", (long long)id, (long long)id,
+                         (long long)id);
     char path[PATH_MAX + 96];
     if (statistics) {                  /* the result JSON (fed/fedstats.h) */
         if ((st = gf_fedjob_stats_path(c->data_dir, id, path, sizeof path))) return st;
@@ -809,8 +856,14 @@ static gf_status route(gf_coordinator *c, const gf_http_request *req, gf_http_re
         if (get) return jobs_list(c, &who, resp);
         return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use GET or POST", m, path);
     }
+    if (!strcmp(path, "/v1/jobs/bundle")) {
+        if (!post) return co_refuse(resp, 405, GF_ERR_ARG, "%s %s: use POST", m, path);
+        return co_program_submit_bundle(c, req, &who, resp);
+    }
     if (job_path) {
         if (!*rest && get) return job_status(c, &who, id, req, resp);
+        if ((!strcmp(rest, "outputs") || !strncmp(rest, "outputs/", 8)) && get)
+            return co_program_outputs(c, &who, id, rest, resp);
         if (!strcmp(rest, "cancel") && post) return cancel(c, &who, id, resp);
         if (!strcmp(rest, "model") && get) return download(c, &who, id, resp);
     }

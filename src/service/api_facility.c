@@ -270,7 +270,7 @@ static gf_status logs(gf_coordinator *c, const gf_http_request *req, const co_pr
     gf_store_job job;
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
-    int central = !strcmp(job.kind, "central");
+    int central = co_kind_scheduled(job.kind);
     gf_store_job_free(&job);
     if (!central) return co_refuse(resp, 404, GF_ERR_ARG, "job %lld is federated: its record is the audit log and "
                                    "the rounds (GET /v1/jobs/%lld)", (long long)id, (long long)id);

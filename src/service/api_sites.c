@@ -66,7 +66,7 @@ int co_sites_granted(const gf_coordinator *c, int64_t tenant_id)
 gf_status co_sites_check_job(gf_coordinator *c, const gf_jobspec *spec, int64_t tenant_id, const char *tenant,
                              gf_http_response *resp)
 {
-    if (spec->kind == GF_JOB_CENTRAL || !tenant_id) return GF_OK;
+    if (gf_job_kind_scheduled(spec->kind) || !tenant_id) return GF_OK;
     pthread_mutex_lock(&c->lock);
     int bad = -1, granted = co_sites_granted(c, tenant_id);
     for (int i = 0; spec->sites && i < spec->nsites && bad < 0; i++)

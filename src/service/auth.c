@@ -2,6 +2,7 @@
  * operator's) from the TLS layer, else an API token from the Authorization
  * header, checked against the hashes in the store. */
 #include "service/coordinator_internal.h"
+#include "service/bundle.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,14 @@ static int is_upload(const char *path)
     return !strncmp(path, "/v1/jobs/", 9) && strstr(path, "/rounds/") && n > 7 && !strcmp(path + n - 7, "/update");
 }
 
+/* A bundle's body: its files' limit (they may come uncompressed) plus the
+ * spec and tar's headers. */
+static size_t bundle_body_max(const gf_coordinator *c)
+{
+    int64_t files = c->cfg.max_bundle_bytes > 0 ? c->cfg.max_bundle_bytes : GF_BUNDLE_MAX_BYTES;
+    return (size_t)files + CO_JSON_BODY_MAX + ((size_t)16 << 20);
+}
+
 void co_admit(void *ctx, const gf_http_request *req, gf_http_admission *a)
 {
     gf_coordinator *c = ctx;
@@ -59,7 +68,11 @@ void co_admit(void *ctx, const gf_http_request *req, gf_http_admission *a)
         return;                              /* public and bodiless: max_body 0 */
     if (req->peer[0]) {                      /* a verified certificate */
         a->authenticated = 1;
-        if (!strcmp(req->peer, GF_PKI_OPERATOR)) a->max_body = CO_JSON_BODY_MAX;
+        if (!strcmp(req->peer, GF_PKI_OPERATOR)) {
+            a->max_body = CO_JSON_BODY_MAX;
+            if (!strcmp(req->method, "POST") && !strcmp(path, "/v1/jobs/bundle"))
+                a->max_body = bundle_body_max(c), a->large = 1;
+        }
         else if (is_upload(path)) a->max_body = c->cfg.max_body, a->large = 1;
         else a->max_body = CO_SITE_MSG_MAX;
         return;
@@ -75,6 +88,8 @@ void co_admit(void *ctx, const gf_http_request *req, gf_http_admission *a)
     }
     a->authenticated = 1;
     a->max_body = CO_JSON_BODY_MAX;
+    if (!strcmp(req->method, "POST") && !strcmp(path, "/v1/jobs/bundle"))   /* a program job's files */
+        a->max_body = bundle_body_max(c), a->large = 1;
 }
 
 gf_status co_authenticate(gf_coordinator *c, const gf_http_request *req, co_principal *p, gf_http_response *resp)

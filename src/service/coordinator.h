@@ -47,6 +47,7 @@ typedef struct {
     const char *slurm_conf;      /* SLURM_CONF for the Slurm executor; NULL: Slurm's default */
     double      fairshare_half_life_s;  /* usage decay; 0: 7 days (Slurm's default) */
     const char *gf_path;         /* the gf binary central jobs run; NULL: /proc/self/exe */
+    int64_t     max_bundle_bytes;/* a program job's bundle, unpacked (service/bundle.h); 0: 256 MiB */
 } gf_coordinator_config;
 
 typedef struct gf_coordinator gf_coordinator;

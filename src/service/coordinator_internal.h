@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdint.h>
 #include "net/https_server.h"
 #include "service/audit.h"
@@ -143,6 +144,20 @@ gf_status co_send_file(const char *path, long offset, long max, int missing_empt
                        gf_http_response *resp);
 /* The job folder of a central job. */
 void      co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap);
+/* Submits a job spec (POST /v1/jobs); bundle_dir: a program job's unpacked
+ * files (bundle.h), moved into its folder once the job exists. */
+gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const char *bundle_dir,
+                         const co_principal *who, gf_http_response *resp);
+struct json_t;
+/* api_program.c: POST /v1/jobs/bundle, GET /v1/jobs/ID/outputs[/NAME], and
+ * a program job's metrics in its status. */
+gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
+                                   gf_http_response *resp);
+gf_status co_program_outputs(gf_coordinator *c, const co_principal *who, int64_t id, const char *rest,
+                             gf_http_response *resp);
+void      co_program_status(gf_coordinator *c, const gf_store_job *job, struct json_t *out);
+/* Kinds the facility scheduler runs through an executor (central, program). */
+static inline int co_kind_scheduled(const char *kind) { return !strcmp(kind, "central") || !strcmp(kind, "program"); }
 
 /* api_sites.c: the sites granted to tenants. The routes (POST/GET
  * /v1/site-grants, POST /v1/site-grants/revoke); *handled = 0 for other paths. */

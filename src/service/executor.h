@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "core/error.h"
+#include "facility/sandbox.h"
 #include "service/jobspec.h"
 #include "service/ledger.h"
 #include "service/store.h"
@@ -28,6 +29,9 @@ typedef struct {
     const char       *job_dir;       /* DATA/jobs/ID, created; logs, metrics and the model go here */
     const char       *gf_path;       /* the gf binary the job runs */
     const char       *dataset;       /* the reader spec of spec->dataset, resolved by the registry (datasets.h) */
+    int64_t           tenant_id;     /* a program job's sandbox user (facility/sandbox.h) */
+    const gf_sandbox_data *data;     /* a program job's datasets, resolved (ndata) */
+    int               ndata;
 } gf_exec_request;
 
 /* What a running job is doing now. */

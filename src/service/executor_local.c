@@ -17,8 +17,10 @@
 #include <unistd.h>
 #include "core/timer.h"
 #include "facility/proc.h"
+#include "service/program.h"
 
-typedef struct { int64_t job_id; gf_proc *proc; int cpu_offset, cores; } local_run;
+/* sb and job_dir: a program job's sandbox (program.h); NULL for gf train */
+typedef struct { int64_t job_id; gf_proc *proc; int cpu_offset, cores; gf_sandbox *sb; char *job_dir; } local_run;
 
 typedef struct {
     gf_executor base;
@@ -132,13 +134,22 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
         x->runs = p;
         x->cap = cap;
     }
+    int offset = choose_cpus(x, r->spec->resources.cores);
+    gf_proc *p;
+    gf_sandbox *sb = NULL;
+    char *dir = NULL;
+    gf_status st;
+    if (r->spec->kind == GF_JOB_PROGRAM) {
+        if (!(dir = strdup(r->job_dir))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+        if ((st = gf_program_spawn(r, offset, &p, &sb))) { free(dir); return st; }
+        goto started;
+    }
     char buf[4096], out[PATH_MAX], err[PATH_MAX];
     const char *argv[40];
     if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
         return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
     snprintf(out, sizeof out, "%s/stdout.log", r->job_dir);
     snprintf(err, sizeof err, "%s/stderr.log", r->job_dir);
-    int offset = choose_cpus(x, r->spec->resources.cores);
     gf_proc_spec ps = { .argv = argv, .workdir = r->job_dir, .stdout_path = out, .stderr_path = err,
                         .cores = r->spec->resources.cores, .cpu_offset = offset,
                         .memory_mb = r->spec->resources.memory_mb,
@@ -146,11 +157,10 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
 #if defined(__SANITIZE_ADDRESS__)
     ps.memory_mb = 0;    /* AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot hold it */
 #endif
-    gf_proc *p;
-    gf_status st = gf_proc_start(&ps, &p);
-    if (st) return st;
+    if ((st = gf_proc_start(&ps, &p))) return st;
+started:
     x->runs[x->nruns++] = (local_run){ .job_id = r->job_id, .proc = p, .cpu_offset = offset,
-                                       .cores = r->spec->resources.cores };
+                                       .cores = r->spec->resources.cores, .sb = sb, .job_dir = dir };
     mark_cpus(x, offset, r->spec->resources.cores, +1);
     pid_t pid = gf_proc_pid(p);
     snprintf(handle, GF_EXEC_HANDLE_MAX + 1, "%d:%llu", (int)pid, proc_start_ticks(pid));
@@ -185,6 +195,7 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
     out->usage.gpu_s = pu.wall_s * run->gpus;
     out->usage.cpu_s = pu.user_s + pu.sys_s;
     out->usage.peak_mem_kb = pu.max_rss_kb;
+    if (lr->sb) gf_program_usage(lr->sb, &out->usage);
     if (pu.cancelled || run->cancel_requested) {
         out->state = GF_STORE_JOB_CANCELLED;
         snprintf(out->reason, sizeof out->reason, "cancelled; its processes were stopped");
@@ -192,6 +203,8 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
         out->state = GF_STORE_JOB_TIMED_OUT;
         snprintf(out->reason, sizeof out->reason, "time limit of %lld s reached; its processes were stopped",
                  (long long)spec->resources.time_limit_s);
+    } else if (lr->sb) {
+        gf_program_outcome(lr->sb, &pu, lr->job_dir, run->job_id, spec->resources.memory_mb, out);
     } else if (pu.exit_code == 0) {
         out->state = GF_STORE_JOB_SUCCEEDED;
         snprintf(out->reason, sizeof out->reason, "gf train exited with status 0");
@@ -205,6 +218,8 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
                  pu.exit_code, (long long)run->job_id);
     }
     gf_proc_free(lr->proc);
+    gf_sandbox_free(lr->sb);
+    free(lr->job_dir);
     mark_cpus(x, lr->cpu_offset, lr->cores, -1);
     *lr = x->runs[--x->nruns];
     return GF_OK;
@@ -239,9 +254,9 @@ static gf_status local_adopt(gf_executor *base, const gf_store_exec *run, const 
                              const char *job_dir, int *attached, gf_exec_status *out)
 {
     (void)base;
-    (void)spec;
     memset(out, 0, sizeof *out);
     *attached = 0;
+    if (spec && spec->kind == GF_JOB_PROGRAM) gf_sandbox_remove_stale(run->job_id);   /* a dead coordinator's */
     int pid = 0;
     unsigned long long ticks = 0;
     if (sscanf(run->handle, "%d:%llu", &pid, &ticks) != 2 || pid <= 1)
@@ -276,7 +291,11 @@ static void local_free(gf_executor *base)
 {
     local_exec *x = (local_exec *)base;
     if (!x) return;
-    for (int i = 0; i < x->nruns; i++) gf_proc_free(x->runs[i].proc);
+    for (int i = 0; i < x->nruns; i++) {
+        gf_proc_free(x->runs[i].proc);
+        gf_sandbox_free(x->runs[i].sb);
+        free(x->runs[i].job_dir);
+    }
     free(x->runs);
     free(x->busy);
     free(x);

@@ -7,6 +7,7 @@
 #include "service/datasets.h"
 #include "data/stats.h"
 #include "fed/task.h"
+#include "service/jobspec_program.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -883,8 +884,10 @@ gf_status gf_jobspec_parse(const char *json, size_t len, gf_jobspec *out)
         st = parse_central(root, out);
     } else if (json_is_string(kind) && !strcmp(json_string_value(kind), "statistics")) {
         st = parse_statistics(root, out);
+    } else if (json_is_string(kind) && !strcmp(json_string_value(kind), "program")) {
+        st = gf_jobspec_program_parse(root, out);
     } else {
-        st = bad("", "kind", "\"federated\", \"central\" or \"statistics\"", kind);
+        st = bad("", "kind", "\"federated\", \"central\", \"statistics\" or \"program\"", kind);
     }
     json_decref(root);
     if (st) gf_jobspec_free(out);
@@ -945,6 +948,7 @@ void gf_jobspec_free(gf_jobspec *j)
     free(j->preprocess.onehot_column);
     free(j->preprocess.onehot_off);
     free(j->preprocess.onehot_cats);
+    gf_program_spec_free(j->program);
     memset(j, 0, sizeof *j);
 }
 
@@ -1050,6 +1054,7 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
     if (!out) return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: out is NULL");
     *out = NULL;
     if (!j) return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: spec is NULL");
+    if (j->kind == GF_JOB_PROGRAM) return gf_jobspec_program_json(j, out);
     if (j->kind != GF_JOB_FEDERATED && j->kind != GF_JOB_CENTRAL && j->kind != GF_JOB_STATISTICS)
         return gf_errorf(GF_ERR_ARG, "gf_jobspec_to_json: unknown job kind %d", (int)j->kind);
     if ((unsigned)j->strategy.type >= GF_STRAT_COUNT)

@@ -32,6 +32,8 @@
  *     data/stats.h), and the clip defaults to 1e6: a site declines when an
  *     entry is larger (raise clip to just above the largest site's rows;
  *     counts stay exact while clip * sites^2 < 2^30).
+ *   program ("kind": "program"): a tenant's own program in a sandbox; its
+ *     keys and rules are in jobspec_program.h
  *
  * Rules: unknown keys, duplicate keys, booleans or strings where numbers are
  * expected, non-integers where integers are expected (3.5 epochs; 3.0 and
@@ -118,7 +120,13 @@
 #define GF_JOBSPEC_NAME_MAX  64          /* job and site names */
 #define GF_JOBSPEC_STR_MAX   512         /* dataset and eval buffers (511 bytes + NUL) */
 
-typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL, GF_JOB_STATISTICS } gf_job_kind;
+typedef enum { GF_JOB_FEDERATED, GF_JOB_CENTRAL, GF_JOB_STATISTICS, GF_JOB_PROGRAM } gf_job_kind;
+
+typedef struct gf_program_spec gf_program_spec;   /* "kind": "program" (jobspec_program.h) */
+
+/* Central and program jobs run under the scheduler and an executor; federated
+ * and statistics jobs are rounds driven by the coordinator with the sites. */
+static inline int gf_job_kind_scheduled(gf_job_kind k) { return k == GF_JOB_CENTRAL || k == GF_JOB_PROGRAM; }
 
 typedef struct {
     gf_job_kind kind;
@@ -175,7 +183,10 @@ typedef struct {
         int gpus;                         /* 0..64, default 0 */
         int64_t memory_mb;                /* 64..1048576, default 2048 */
         int64_t time_limit_s;             /* 1..30 days, default 3600 */
-    } resources;
+    } resources;                          /* central and program jobs */
+
+    /* program */
+    gf_program_spec *program;             /* malloc'd; NULL for the other kinds */
 } gf_jobspec;
 
 /* Parses and validates len bytes of JSON (need not be NUL-terminated) into

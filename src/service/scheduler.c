@@ -16,6 +16,7 @@
 #include "service/coordinator_internal.h"
 #include "service/executor.h"
 #include "service/ledger.h"
+#include "service/program.h"
 #include "service/tenants.h"
 
 #define TICK_S 0.25
@@ -201,7 +202,7 @@ typedef struct {
     int        ok;                /* spec parsed */
 } queued_job;
 
-typedef struct { queued_job *q; int n, cap; co_sched *s; } queue_list;
+typedef struct { queued_job *q; int n, cap; co_sched *s; gf_coordinator *c; } queue_list;
 
 static double iso_to_unix(const char *t)
 {
@@ -219,7 +220,12 @@ static double iso_to_unix(const char *t)
 static int collect_queued(const gf_store_job *job, void *ctx)
 {
     queue_list *l = ctx;
-    if (job->state != GF_STORE_JOB_QUEUED || strcmp(job->kind, "central")) return 0;
+    if (job->state != GF_STORE_JOB_QUEUED || !co_kind_scheduled(job->kind)) return 0;
+    if (!strcmp(job->kind, "program")) {           /* its files still on their way in (program.h) */
+        char dir[PATH_MAX + 64];
+        co_job_dir(l->c, job->id, dir, sizeof dir);
+        if (!gf_program_ready(dir)) return 0;
+    }
     for (int i = 0; i < l->s->nruns; i++)
         if (l->s->runs[i].job_id == job->id) return 0;      /* in the executor's own queue (Slurm) */
     if (l->n == l->cap) {
@@ -270,20 +276,24 @@ static int start_job(gf_coordinator *c, queued_job *q)
         gf_store_job_finish(c->store, q->id, GF_STORE_JOB_FAILED, why, NULL);
         return -1;
     }
-    char data[GF_DATASET_SPEC_MAX];                /* resolved again: the registry may have changed */
-    if (gf_datasets_resolve(c->store, q->spec.dataset, q->tenant_id, data, sizeof data)) {
+    char data[GF_DATASET_SPEC_MAX] = "";           /* resolved again: the registry may have changed */
+    gf_program_data *pd = NULL;
+    if (q->spec.kind == GF_JOB_PROGRAM ? gf_program_datasets(c->store, &q->spec, q->tenant_id, &pd)
+                                       : gf_datasets_resolve(c->store, q->spec.dataset, q->tenant_id, data, sizeof data)) {
         char why[GF_STORE_REASON_MAX + 1];
-        snprintf(why, sizeof why, "dataset: %s", gf_last_error());
+        snprintf(why, sizeof why, "%s%s", q->spec.kind == GF_JOB_PROGRAM ? "" : "dataset: ", gf_last_error());
         gf_store_job_finish(c->store, q->id, GF_STORE_JOB_FAILED, why, NULL);
         co_log(c, "job %lld failed: %s", (long long)q->id, why);
         return -1;
     }
     gf_store_tenant t;
     gf_exec_request rq = { .job_id = q->id, .spec = &q->spec, .tenant = q->tenant, .job_dir = dir,
-                           .gf_path = c->cfg.gf_path, .dataset = data,
+                           .gf_path = c->cfg.gf_path, .dataset = data, .tenant_id = q->tenant_id,
+                           .data = pd ? pd->d : NULL, .ndata = pd ? pd->n : 0,
                            .tenant_shares = gf_store_tenant_get_id(c->store, q->tenant_id, &t) ? 1 : t.shares };
     double t0 = gf_wall_now();
     gf_status st = s->exec->start(s->exec, &rq, handle);
+    free(pd);
     if (st) {
         char why[GF_STORE_REASON_MAX + 1];
         snprintf(why, sizeof why, "the %s executor could not start it: %s", s->exec->name, gf_last_error());
@@ -468,7 +478,7 @@ static json_t *fairshare_json(co_sched *s, const gf_fs_tree *t, const gf_fs_resu
 static void schedule(gf_coordinator *c)
 {
     co_sched *s = c->sched;
-    queue_list ql = { .s = s };
+    queue_list ql = { .s = s, .c = c };
     tenant_list tl = {0};
     if (gf_store_job_list(c->store, collect_queued, &ql) || gf_store_tenants(c->store, collect_tenant, &tl)) {
         queue_free(&ql);
@@ -637,7 +647,7 @@ typedef struct { int64_t *id; int n, cap; } id_vec;
 static int collect_running_central(const gf_store_job *job, void *ctx)
 {
     id_vec *v = ctx;
-    if ((job->state != GF_STORE_JOB_RUNNING && job->state != GF_STORE_JOB_QUEUED) || strcmp(job->kind, "central"))
+    if ((job->state != GF_STORE_JOB_RUNNING && job->state != GF_STORE_JOB_QUEUED) || !co_kind_scheduled(job->kind))
         return 0;
     if (v->n == v->cap) {
         int cap = v->cap ? 2 * v->cap : 16;

@@ -1,0 +1,198 @@
+/* Program jobs around their sandbox (see program.h). */
+#include "service/program.h"
+#include "service/datasets.h"
+#include "service/jobspec_program.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int gf_program_ready(const char *job_dir)
+{
+    char work[PATH_MAX + 16];
+    struct stat st;
+    snprintf(work, sizeof work, "%s/%s", job_dir, GF_PROGRAM_WORK);
+    return !lstat(work, &st) && S_ISDIR(st.st_mode);
+}
+
+gf_status gf_program_datasets(gf_store *s, const gf_jobspec *spec, int64_t tenant_id, gf_program_data **out)
+{
+    *out = NULL;
+    const gf_program_spec *p = spec->program;
+    if (!p) return gf_errorf(GF_ERR_ARG, "not a program job");
+    gf_program_data *pd = calloc(1, sizeof *pd);
+    if (!pd) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < p->ndatasets; i++) {
+        char rs[GF_DATASET_SPEC_MAX], msg[512];
+        gf_status st = gf_datasets_resolve(s, p->datasets[i], tenant_id, rs, sizeof rs);
+        if (st) {
+            snprintf(msg, sizeof msg, "%s", gf_last_error());
+            free(pd);
+            return gf_errorf(st, "datasets[%d]: %s", i, msg);
+        }
+        gf_sandbox_data *d = &pd->d[pd->n];
+        snprintf(pd->name[pd->n], sizeof pd->name[0], "%s", p->datasets[i]);
+        d->name = pd->name[pd->n];
+        d->path = pd->path[pd->n];
+        if (!strcmp(rs, GF_DATASET_BUILTIN)) {                 /* Debian's dataset-fashion-mnist */
+            snprintf(pd->path[pd->n], PATH_MAX, "/usr/share/datasets/fashion-mnist");
+            d->is_dir = 1;
+        } else if (!strncmp(rs, "idx:", 4)) {
+            snprintf(pd->path[pd->n], PATH_MAX, "%s", rs + 4);
+            d->is_dir = 1;
+        } else if (!strncmp(rs, "csv:", 4)) {                   /* csv:PATH,label=L[,test=T]; no ',' in paths */
+            const char *comma = strchr(rs + 4, ','), *test = strstr(rs, ",test=");
+            snprintf(pd->path[pd->n], PATH_MAX, "%.*s", (int)(comma ? comma - rs - 4 : (long)strlen(rs + 4)), rs + 4);
+            if (test) {
+                snprintf(pd->test[pd->n], PATH_MAX, "%s", test + 6);
+                d->test_path = pd->test[pd->n];
+            }
+        } else {
+            free(pd);
+            return gf_errorf(GF_ERR_IO, "datasets[%d]: \"%s\" has a form program jobs cannot read", i, p->datasets[i]);
+        }
+        pd->n++;
+    }
+    *out = pd;
+    return GF_OK;
+}
+
+gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **proc, gf_sandbox **sbp)
+{
+    *proc = NULL;
+    *sbp = NULL;
+    const gf_jobspec *s = r->spec;
+    char work[PATH_MAX], output[PATH_MAX + 16], outlog[PATH_MAX], errlog[PATH_MAX];
+    if (snprintf(work, sizeof work, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= (int)sizeof work)
+        return gf_errorf(GF_ERR_ARG, "job %lld: its folder path is too long", (long long)r->job_id);
+    snprintf(output, sizeof output, "%s/output", work);
+    if ((mkdir(work, 0700) && errno != EEXIST) || (mkdir(output, 0700) && errno != EEXIST))
+        return gf_errorf(GF_ERR_IO, "job %lld: cannot create its work folder: %s", (long long)r->job_id, strerror(errno));
+    struct stat st_work;
+    if (lstat(work, &st_work) || !S_ISDIR(st_work.st_mode))
+        return gf_errorf(GF_ERR_IO, "job %lld: its work folder is not a folder", (long long)r->job_id);
+    uid_t uid;
+    gid_t gid;
+    gf_sandbox_ids(r->tenant_id, &uid, &gid);
+    gf_status st = gf_sandbox_own(work, uid, gid);
+    if (st) return st;
+    gf_sandbox_request rq = { .job_id = r->job_id, .tenant_id = r->tenant_id, .work_dir = work,
+                              .argv = (const char *const *)s->program->argv,
+                              .env = (const char *const *)s->program->env, .nenv = s->program->nenv,
+                              .data = r->data, .ndata = r->ndata, .cores = s->resources.cores,
+                              .memory_mb = s->resources.memory_mb };
+    gf_sandbox *sb;
+    if ((st = gf_sandbox_prepare(&rq, &sb))) return st;
+    snprintf(outlog, sizeof outlog, "%s/stdout.log", r->job_dir);
+    snprintf(errlog, sizeof errlog, "%s/stderr.log", r->job_dir);
+    gf_proc_spec ps = { .workdir = r->job_dir, .stdout_path = outlog, .stderr_path = errlog,
+                        .cores = s->resources.cores, .cpu_offset = cpu_offset,
+                        .time_limit_s = (double)s->resources.time_limit_s };
+    gf_sandbox_apply(sb, &ps);
+    st = gf_proc_start(&ps, proc);
+    gf_sandbox_started(sb);
+    if (st) { gf_sandbox_free(sb); return st; }
+    FILE *f = fopen(errlog, "a");            /* where the limits came from, for the tenant */
+    if (f) {
+        fprintf(f, "gf: sandbox: bubblewrap, uid %d, limits: %s\n", (int)uid, gf_sandbox_limits(sb));
+        fclose(f);
+    }
+    *sbp = sb;
+    return GF_OK;
+}
+
+/* The last non-empty line of a file (at most cap - 1 bytes of it), or "". */
+static void last_line(const char *path, char *out, size_t cap)
+{
+    out[0] = 0;
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    char buf[4096];
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long from = size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+    char *nl = strrchr(buf, '\n');
+    const char *src = nl ? nl + 1 : buf;
+    size_t len = strlen(src) < cap - 1 ? strlen(src) : cap - 1;
+    memcpy(out, src, len);
+    out[len] = 0;
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20) *p = '?';
+}
+
+void gf_program_outcome(const gf_sandbox *sb, const gf_proc_usage *pu, const char *job_dir, int64_t job_id,
+                        int64_t memory_mb, gf_exec_status *out)
+{
+    char errlog[PATH_MAX], line[256];
+    snprintf(errlog, sizeof errlog, "%s/stderr.log", job_dir);
+    int64_t ooms = gf_sandbox_oom_kills(sb);
+    out->state = GF_STORE_JOB_FAILED;
+    if (ooms > 0) {
+        snprintf(out->reason, sizeof out->reason, "out of memory: the program used its whole memory_mb (%lld MiB) "
+                 "and the kernel killed %lld of its processes", (long long)memory_mb, (long long)ooms);
+    } else if (pu->exit_code == 0) {
+        out->state = GF_STORE_JOB_SUCCEEDED;
+        snprintf(out->reason, sizeof out->reason, "the program exited with status 0");
+    } else if (pu->signal) {
+        snprintf(out->reason, sizeof out->reason, "the sandbox was killed by signal %d (%s)", pu->signal,
+                 strsignal(pu->signal));
+    } else {
+        last_line(errlog, line, sizeof line);
+        if (!strncmp(line, "bwrap: ", 7))          /* bubblewrap's own: e.g. execvp of a missing program */
+            snprintf(out->reason, sizeof out->reason, "the program could not be started in its sandbox: %s", line + 7);
+        else
+            snprintf(out->reason, sizeof out->reason, "the program exited with status %d; see gf logs %lld --stderr",
+                     pu->exit_code, (long long)job_id);
+    }
+}
+
+void gf_program_usage(const gf_sandbox *sb, gf_store_usage *u)
+{
+    double cpu;
+    int64_t peak;
+    gf_sandbox_usage(sb, &cpu, &peak);
+    if (cpu >= 0) u->cpu_s = cpu;
+    if (peak >= 0) u->peak_mem_kb = peak;
+}
+
+int gf_program_open_output(const char *job_dir, const char *rel)
+{
+    if (!rel || !*rel || rel[0] == '/' || strlen(rel) >= PATH_MAX) { errno = EINVAL; return -1; }
+    char work[PATH_MAX + 16];
+    snprintf(work, sizeof work, "%s/%s", job_dir, GF_PROGRAM_WORK);
+    int fd = open(work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", rel);
+    char *save = NULL, *part = strtok_r(buf, "/", &save);
+    while (part) {
+        char *next = strtok_r(NULL, "/", &save);
+        if (!strcmp(part, ".") || !strcmp(part, "..")) { close(fd); errno = EINVAL; return -1; }
+        int nfd = openat(fd, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (next ? O_DIRECTORY : 0));
+        int e = errno;
+        close(fd);
+        if (nfd < 0) { errno = e; return -1; }
+        fd = nfd;
+        part = next;
+    }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        close(fd);
+        errno = dir ? EISDIR : EPERM;
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
