@@ -77,11 +77,12 @@ deps:
 # The whole suite: the normal build, the same tests under ASan + UBSan, and
 # a portable build without -march=native (the scalar fallbacks of the SIMD
 # paths), then a short run of each fuzzer.
+JOBS ?= $(shell nproc)
 test: deps
-	$(MAKE) all
-	$(MAKE) BUILD=build/asan OPT="-O1 $(ARCH)" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
-	$(MAKE) BUILD=build/portable ARCH= all
-	$(MAKE) fuzz-build
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) -j$(JOBS) BUILD=build/asan OPT="-O1 $(ARCH)" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
+	$(MAKE) -j$(JOBS) BUILD=build/portable ARCH= all
+	$(MAKE) -j$(JOBS) fuzz-build
 	tests/run.sh build build/asan build/portable
 
 test-fast: all
@@ -110,10 +111,21 @@ clean:
 FUZZ_SECONDS ?= 30
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
-build/fuzz/%: fuzz/%.c $(LIB_SRC) build/gen/web_assets.c
+# The library is compiled once for all of them (fuzzer-no-link: coverage
+# without libFuzzer's main), then each target links against it. No MPI here.
+FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF) $(shell pkg-config --cflags htslib)
+FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/web_assets.o
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) build/gen/web_assets.c $(LDLIBS)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+build/fuzz/obj/gen/web_assets.o: build/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+build/fuzz/libgf_fuzz.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: fuzz/%.c build/fuzz/libgf_fuzz.a
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< build/fuzz/libgf_fuzz.a $(filter-out $(shell pkg-config --libs ompi-c 2>/dev/null),$(LDLIBS))
 fuzz-build: $(FUZZ_BIN)
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \

@@ -236,7 +236,7 @@ static void test_plink_small(void)
         CHECK(has(gf_dataset_note(), "1 dropped for a missing phenotype"));
         CHECK(has(gf_dataset_note(), "add fill=mean"));
         CHECK(gf_dataset_check_finite(&tr, "training set") == GF_ERR_NUMERIC);
-        CHECK(has(gf_last_error(), "sample 0, feature 2 is NaN (a missing value"));
+        CHECK(has(gf_last_error(), "sample 0, feature 2 is missing (NaN)"));
         CHECK(has(gf_last_error(), "fill=mean"));
         gf_dataset_free(&tr); gf_dataset_free(&te);
     }

@@ -341,7 +341,7 @@ static void test_bad(void)
     float nan_img[6] = { 0, 1, 2, 3, 4, NAN };
     expect_fail(write_pair("nan.npz", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", nan_img,
                            sizeof nan_img, lab_ok, lab, 2, 1), "images", "labels", NULL, GF_ERR_NUMERIC,
-                "sample 1, feature 2 is NaN");
+                "sample 1, feature 2 is missing (NaN)");
 
     /* a zip bomb entry: 8 MiB of zeros deflate to a few KiB; under a 1 MiB cap
      * it is refused from its declared size, and also when its .npy header

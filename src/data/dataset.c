@@ -321,14 +321,12 @@ gf_status gf_dataset_check_finite(const gf_dataset *d, const char *what)
     for (int64_t i = 0; i < total; i++) {
         if (isfinite(d->x[i])) continue;
         if (isnan(d->x[i]))
-            return gf_errorf(GF_ERR_NUMERIC, "%s: sample %lld, feature %lld is missing (NaN): missing values must be "
-                             "imputed first (a job's \"preprocess\" with \"impute\", from a statistics job)",
+            return gf_errorf(GF_ERR_NUMERIC, "%s: sample %lld, feature %lld is missing (NaN): fill or impute missing "
+                             "values first (fill=mean in a plink: or vcf: spec; a federated job's \"preprocess\" with "
+                             "\"impute\", from a statistics job)",
                              what, (long long)(i / d->dim), (long long)(i % d->dim));
         return gf_errorf(GF_ERR_NUMERIC, "%s: sample %lld, feature %lld is %s",
-                         what, (long long)(i / d->dim), (long long)(i % d->dim),
-                         isnan(d->x[i]) ? "NaN (a missing value: fill missing values first, "
-                                          "e.g. fill=mean in a plink: or vcf: spec)"
-                                        : d->x[i] > 0 ? "+Inf" : "-Inf");
+                         what, (long long)(i / d->dim), (long long)(i % d->dim), d->x[i] > 0 ? "+Inf" : "-Inf");
     }
     return GF_OK;
 }
