@@ -26,6 +26,7 @@
 #include "privacy/secagg.h"
 #include "privacy/secagg_peer.h"
 #include "privacy/secagg_policy.h"
+#include "privacy/ddg.h"
 #include "fed/site_secagg.h"
 
 #define N 6
@@ -351,10 +352,17 @@ static void minimums(void)
     CHECK(gf_secagg_policy_check(&pol, &ok) != GF_OK && strstr(gf_last_error(), "no client-level DP"));
     o = ok; o.dp_clip = 0.5; o.dp_noise_std = 0;
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "noise multiplier 0"));
-    o.dp_noise_std = 0.5 * 0.99 / sqrt(3.0);   /* multiplier 0.99 */
+    gf_ddg_plan plan;                          /* the coordinator's integer plan at multiplier 0.99, then 1 */
+    CHECK(gf_ddg_plan_round(5, 3, 9, 0.5, 0.99, 0, &plan) == GF_OK);
+    o.clip = plan.range; o.dp_noise_std = plan.noise_std;
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "minimum is 1"));
-    o.dp_noise_std = 0.5 * 1.0 / sqrt(3.0);    /* exactly 1: the split the coordinator makes */
+    CHECK(gf_ddg_plan_round(5, 3, 9, 0.5, 1.0, 0, &plan) == GF_OK);
+    o.clip = plan.range; o.dp_noise_std = plan.noise_std;
     CHECK_MSG(gf_secagg_policy_check(&pol, &o) == GF_OK, "%s", gf_last_error());
+    /* the float split sigma S / sqrt(t) ignores the rounding's slack: a hair short of 1 */
+    o.dp_noise_std = 0.5 * 1.0 / sqrt(3.0);
+    CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "minimum is 1"));
+    o.dp_noise_std = plan.noise_std;
     o.dp_count = 1;
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "count carries no noise"));
 
