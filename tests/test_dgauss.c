@@ -17,6 +17,7 @@
 #include <sodium.h>
 #include "check.h"
 #include "fed/secround.h"
+#include "fed/strategy.h"
 #include "privacy/ddg.h"
 #include "privacy/dgauss.h"
 #include "privacy/secagg.h"
@@ -247,6 +248,42 @@ static void test_calibration(void)
     CHECK(gf_ddg_site_sigma2(1e10, 1e10) == UINT64_MAX);
 }
 
+/* Central noise: the plan's lattice and variance, and the strategy's sum
+ * snapped to it plus integer multiples of it, exactly. */
+static void test_central(void)
+{
+    double unit;
+    uint64_t s2;
+    const double S = 0.7, z = 1.3;
+    const int64_t d = 455306;
+    CHECK(gf_ddg_plan_central(S, d, z, &unit, &s2) == GF_OK);
+    int e;
+    CHECK(frexp(unit, &e) == 0.5);                                   /* a power of two */
+    CHECK(z * S / unit >= 0x1p26 && z * S / unit < 0x1p27);
+    double delta2 = S / unit + sqrt((double)d);
+    CHECK(gf_ddg_multiplier(delta2, d, (double)s2, 1) >= z);         /* m = 1: tau = 0, exactly z (1 + 1e-9) */
+    CHECK(gf_ddg_multiplier(delta2, d, (double)s2, 1) <= z * (1 + 2e-9));
+    CHECK(gf_ddg_plan_central(S, (int64_t)1 << 60, 100, &unit, &s2) == GF_ERR_ARG);
+    /* snapped sums: (round(sum / unit) + k) * unit, bit for bit */
+    enum { D = 4 };
+    gf_strategy_config cfg = gf_strategy_defaults(GF_STRAT_FEDAVG);
+    gf_strategy *st = NULL;
+    CHECK(gf_strategy_create(&cfg, D, 2, &st) == GF_OK);
+    float u1[D] = { 0.3f, -0.2f, 0.0f, 1e-4f }, u2[D] = { 0.1f, 0.05f, 0.0f, 2e-4f }, g[D] = { 0, 0, 0, 0 };
+    CHECK(gf_strategy_add_scaled(st, u1, 1.0, 1.0, NULL) == GF_OK);
+    CHECK(gf_strategy_add_scaled(st, u2, 1.0, 1.0, NULL) == GF_OK);
+    int64_t k[D] = { 5, -3, 0, 1 };
+    CHECK(gf_strategy_snap_noise_sum(st, 0, k, D, 0.3) == GF_ERR_ARG);          /* not a power of two */
+    CHECK(gf_strategy_snap_noise_sum(st, 0, k, D, 0x1p-10) == GF_OK);
+    CHECK(gf_strategy_finish_round(st, g) == GF_OK);
+    for (int i = 0; i < D; i++) {
+        double sum = (double)u1[i] + (double)u2[i];
+        double want = (nearbyint(sum * 1024) + (double)k[i]) / 1024 / 2;     /* the mean of the two */
+        CHECK_MSG(g[i] == (float)want, "coordinate %d: %.9g, want %.9g", i, g[i], want);
+    }
+    gf_strategy_free(st);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -255,5 +292,6 @@ int main(void)
     test_stochastic_rounding();
     test_sum_variance();
     test_calibration();
+    test_central();
     return check_summary();
 }

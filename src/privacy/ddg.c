@@ -97,3 +97,19 @@ gf_status gf_ddg_plan_round(int n, int t, int64_t d, double clip, double z, doub
                          "too small in the integer domain)", out->multiplier, want);
     return GF_OK;
 }
+
+gf_status gf_ddg_plan_central(double sens, int64_t d, double mult, double *unit, uint64_t *sigma2)
+{
+    if (!(sens > 0) || !isfinite(sens) || d < 1 || !(mult > 0) || !isfinite(mult))
+        return gf_errorf(GF_ERR_ARG, "central integer noise: bad arguments (sensitivity %g, d %lld, multiplier %g)",
+                         sens, (long long)d, mult);
+    double u = ldexp(1.0, ilogb(mult * sens) - 26);
+    double sigma = mult * INFLATE * (sens / u + sqrt((double)d));
+    double v = ceil(sigma * sigma);
+    if (!(v <= (double)GF_DGAUSS_MAX_SIGMA2))
+        return gf_errorf(GF_ERR_ARG, "central integer noise: multiplier %g over %lld coordinates needs a variance "
+                         "past the sampler's range", mult, (long long)d);
+    *unit = u;
+    *sigma2 = (uint64_t)v;
+    return GF_OK;
+}

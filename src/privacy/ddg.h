@@ -89,4 +89,19 @@ gf_status gf_ddg_plan_round(int n, int t, int64_t d, double clip, double z, doub
  * --min-noise. */
 double gf_ddg_round_multiplier(double scale, double clip, int64_t d, double noise_std, double count_std, int m);
 
+/* Central noise (secure aggregation off), as the coordinator adds it:
+ * the running sum of clipped updates (L2 sensitivity sens over d
+ * coordinates) is snapped to the nearest multiple of *unit, a power of two
+ * near mult * sens / 2^26, and N_Z(0, *sigma2) multiples of *unit are
+ * added (gf_strategy_snap_noise_sum), so the released sum is exact in
+ * double and every later float operation is post-processing. Snapping
+ * moves each of two neighbouring sums by at most unit / 2, so in lattice
+ * units Delta2 <= sens / unit + sqrt(d); one discrete Gaussian (m = 1, tau
+ * = 0) with sigma = mult (1 + 1e-9) Delta2 is then a Gaussian mechanism of
+ * multiplier at least mult. The double accumulation of the sum before
+ * snapping (relative error about 2^-52 per addition) is the one
+ * floating-point step left, far below unit. GF_ERR_ARG when sigma2 would
+ * pass GF_DGAUSS_MAX_SIGMA2 (mult sqrt(d) above about 2^27). */
+gf_status gf_ddg_plan_central(double sens, int64_t d, double mult, double *unit, uint64_t *sigma2);
+
 #endif
