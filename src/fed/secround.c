@@ -98,7 +98,7 @@ gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, d
             pub->dp_count_noise_std = plan.count_std;
             r->min_survivors = plan.min_survivors;
         } else {
-            pub->clip = fmax(1.0, dp_clip);
+            pub->clip = cfg->clip > 0 ? cfg->clip : fmax(1.0, dp_clip);
         }
     }
     r->phase_timeout_s = cfg->phase_timeout_s > 0 ? cfg->phase_timeout_s : 60;
