@@ -32,13 +32,15 @@ uint64_t gf_csprng_u64(gf_csprng *s)
     return s->w[s->at++];
 }
 
+/* Rejection on the bit length of bound: draw that many bits, keep a value
+ * below bound (at least half the draws), so no division is needed. */
 uint64_t gf_csprng_below(gf_csprng *s, uint64_t bound)
 {
     if (bound <= 1) return 0;
-    uint64_t lim = -bound % bound;          /* 2^64 mod bound: the low values to reject */
+    uint64_t mask = ~(uint64_t)0 >> __builtin_clzll(bound - 1);
     for (;;) {
-        uint64_t r = gf_csprng_u64(s);
-        if (r >= lim) return r % bound;
+        uint64_t r = gf_csprng_u64(s) & mask;
+        if (r < bound) return r;
     }
 }
 
@@ -46,9 +48,11 @@ gf_u128 gf_csprng_below128(gf_csprng *s, gf_u128 bound)
 {
     if (bound <= 1) return 0;
     if (bound >> 64 == 0) return gf_csprng_below(s, (uint64_t)bound);
-    gf_u128 lim = -bound % bound;
+    uint64_t hi_mask = ~(uint64_t)0 >> __builtin_clzll((uint64_t)((bound - 1) >> 64));
     for (;;) {
-        gf_u128 r = ((gf_u128)gf_csprng_u64(s) << 64) | gf_csprng_u64(s);
-        if (r >= lim) return r % bound;
+        uint64_t hi = gf_csprng_u64(s) & hi_mask;
+        if ((gf_u128)hi > (bound - 1) >> 64) continue;        /* the high word alone decides most draws */
+        gf_u128 r = ((gf_u128)hi << 64) | gf_csprng_u64(s);
+        if (r < bound) return r;
     }
 }
