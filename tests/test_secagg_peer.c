@@ -26,6 +26,7 @@
 #include "privacy/secagg.h"
 #include "privacy/secagg_peer.h"
 #include "privacy/secagg_policy.h"
+#include "privacy/ddg.h"
 #include "fed/site_secagg.h"
 
 #define N 6
@@ -330,6 +331,38 @@ static void graph_seed(void)
     game_free(&g);
 }
 
+/* Under integer DP noise a site reveals nothing for fewer survivors than
+ * its noise is calibrated to (gf_ddg_min_survivors): a coordinator that
+ * shows t survivors, where the noise was planned for more, is refused. */
+static void few_survivors(void)
+{
+    for (int shown = 4; shown <= 5; shown++) {
+        game g;
+        game_new(&g, shown == 4 ? "10" : "11");
+        for (int i = 0; i < N; i++) CHECK(gf_secagg_peer_require_survivors(g.peer[i], 5) == GF_OK);
+        uint8_t cts[N][(N - 1) * GF_SECAGG_CT_BYTES];
+        unsigned char sent[N][N - 1];
+        uint32_t y[N][D];
+        CHECK(share_all(&g, g.table, cts, sent, NULL) == 0);
+        gf_secagg_server *s = server_for(&g, NULL);
+        CHECK(mask_all(&g, s, cts, sent, y) == 0);
+        CHECK(gf_secagg_peer_require_survivors(g.peer[0], 5) == GF_ERR_ARG);     /* only before sharing */
+        unsigned char su[N] = { 0 }, dr[N] = { 0 };
+        for (int i = 0; i < N; i++) { su[i] = i < shown; dr[i] = i >= shown; }   /* t = 4 <= shown */
+        int refused = 0, said = 0;
+        uint8_t sig[64];
+        for (int i = 0; i < shown; i++)
+            if (gf_secagg_peer_sign_survivors(g.peer[i], su, dr, sig) != GF_OK) {
+                refused++;
+                said += strstr(gf_last_error(), "fewer than the 5 this site's noise is calibrated to") != NULL;
+            }
+        if (shown == 4) CHECK_MSG(refused == 4 && said == 4, "%d of 4 refused a list of 4 survivors", refused);
+        else CHECK_MSG(refused == 0, "%d of 5 refused a list of 5 survivors", refused);
+        gf_secagg_server_free(s);
+        game_free(&g);
+    }
+}
+
 static void minimums(void)
 {
     gf_secagg_policy pol = { 0 };
@@ -351,10 +384,17 @@ static void minimums(void)
     CHECK(gf_secagg_policy_check(&pol, &ok) != GF_OK && strstr(gf_last_error(), "no client-level DP"));
     o = ok; o.dp_clip = 0.5; o.dp_noise_std = 0;
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "noise multiplier 0"));
-    o.dp_noise_std = 0.5 * 0.99 / sqrt(3.0);   /* multiplier 0.99 */
+    gf_ddg_plan plan;                          /* the coordinator's integer plan at multiplier 0.99, then 1 */
+    CHECK(gf_ddg_plan_round(5, 3, 9, 0.5, 0.99, 0, &plan) == GF_OK);
+    o.clip = plan.range; o.dp_noise_std = plan.noise_std;
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "minimum is 1"));
-    o.dp_noise_std = 0.5 * 1.0 / sqrt(3.0);    /* exactly 1: the split the coordinator makes */
+    CHECK(gf_ddg_plan_round(5, 3, 9, 0.5, 1.0, 0, &plan) == GF_OK);
+    o.clip = plan.range; o.dp_noise_std = plan.noise_std;
     CHECK_MSG(gf_secagg_policy_check(&pol, &o) == GF_OK, "%s", gf_last_error());
+    /* the float split sigma S / sqrt(t) ignores the rounding's slack: a hair short of 1 */
+    o.dp_noise_std = 0.5 * 1.0 / sqrt(3.0);
+    CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "minimum is 1"));
+    o.dp_noise_std = plan.noise_std;
     o.dp_count = 1;
     CHECK(gf_secagg_policy_check(&pol, &o) != GF_OK && strstr(gf_last_error(), "count carries no noise"));
 
@@ -388,5 +428,6 @@ int main(void)
     split_views();
     graph_seed();
     minimums();
+    few_survivors();
     return check_summary();
 }

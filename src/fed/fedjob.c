@@ -12,6 +12,8 @@
 #include "core/fsutil.h"
 #include "fed/fedstats.h"
 #include "io/safetensors.h"
+#include "privacy/ddg.h"
+#include "privacy/dgauss.h"
 #include "train/trainer.h"
 
 gf_status gf_fedjob_artifact_path(const char *data_dir, int64_t id, int64_t round, char *out, size_t size)
@@ -449,17 +451,18 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     int summed = j->received;
     if (j->sec) {
         st = add_unmasked(j, &count, &summed);      /* noised by the sites */
-    } else if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N(0, (z S)^2) on the sum, in chunks */
-        double z, sb;
-        float chunk[4096];
-        if (!(st = gf_dp_round_noise(&j->spec.dp, j->nparts, &z, &sb)) && j->spec.dp.adaptive) {
-            st = gf_dp_gaussian(chunk, 1, sb);
-            count += chunk[0];
-        }
+    } else if (j->spec.dp.enabled && j->spec.dp.noise > 0) {   /* N_Z on the snapped sum, in chunks (ddg.h) */
+        double z, sb, unit;
+        uint64_t s2;
+        int64_t chunk[4096];
+        if (!(st = gf_dp_round_noise(&j->spec.dp, j->nparts, &z, &sb)) && j->spec.dp.adaptive &&
+            !(st = gf_ddg_plan_central(0.5, 1, 2 * sb, &unit, &s2)) && !(st = gf_dgauss_sample(chunk, 1, s2)))
+            count = (nearbyint(count / unit) + (double)chunk[0]) * unit;   /* +-1/2 reports: sensitivity 1/2 */
+        if (!st) st = gf_ddg_plan_central(j->dp_clip, j->model.d, z, &unit, &s2);
         for (int64_t at = 0; !st && at < j->model.d; at += 4096) {
             int64_t len = j->model.d - at < 4096 ? j->model.d - at : 4096;
-            st = gf_dp_gaussian(chunk, len, z * j->dp_clip);
-            if (!st) st = gf_strategy_perturb_sum(j->strategy, at, chunk, len);
+            st = gf_dgauss_sample(chunk, len, s2);
+            if (!st) st = gf_strategy_snap_noise_sum(j->strategy, at, chunk, len, unit);
         }
     }
     if (!st && j->stats_acc) {                  /* statistics: rendered now, while the round knows its sites */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "privacy/ddg.h"
 #include "privacy/secagg_peer.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -25,6 +26,7 @@ struct gf_secround {
     char               attempt[17];
     int                finished;      /* gf_secround_finish succeeded: advance moves to DONE */
     int                nsummed;
+    int                min_survivors; /* integer DP noise: the fewest survivors it is calibrated to (0: none) */
 };
 
 static const char *const phase_names[] = { "keys", "shares", "masked", "consistency", "unmask", "finishing", "done" };
@@ -80,18 +82,25 @@ gf_status gf_secround_new(const gf_secagg_config *cfg, const gf_dp_config *dp, d
     r->id = (gf_secagg_round_id){ .job = job, .round = round, .n = n, .k = k, .t = t, .d = pub->p.d };
     snprintf(r->id.attempt, sizeof r->id.attempt, "%s", r->attempt);
     pub->max_weight = cfg->max_weight > 0 ? cfg->max_weight : 1e5;
-    if (dp && dp->enabled) {                /* the noise of the sum, split over any t survivors */
+    /* room for the weight (<= 1) and, under DP, the clipped update */
+    pub->clip = cfg->clip > 0 ? cfg->clip : 8.0;
+    if (dp && dp->enabled) {                /* integer noise from the sites, for any m survivors (privacy/ddg.h) */
         double z, sb;
         if (gf_dp_round_noise(dp, n, &z, &sb)) { free(r); return GF_ERR_ARG; }
         pub->dp_clip = dp_clip;
-        pub->dp_noise_std = z * dp_clip / sqrt((double)t);
         pub->dp_count = adaptive;
-        pub->dp_count_noise_std = sb / sqrt((double)t);
         pub->max_weight = 1;
+        if (z > 0) {                         /* the plan sets the ring's scale: cfg->clip does not apply */
+            gf_ddg_plan plan;
+            if ((st = gf_ddg_plan_round(n, t, d, dp_clip, z, sb, &plan))) { free(r); return st; }
+            pub->clip = plan.range;
+            pub->dp_noise_std = plan.noise_std;
+            pub->dp_count_noise_std = plan.count_std;
+            r->min_survivors = plan.min_survivors;
+        } else {
+            pub->clip = cfg->clip > 0 ? cfg->clip : fmax(1.0, dp_clip);
+        }
     }
-    /* room for the weight (<= 1) and, under DP, the clipped update plus 6 std of its noise */
-    pub->clip = cfg->clip > 0 ? cfg->clip : pub->dp_clip > 0 ? fmax(1.0 + 6 * pub->dp_count_noise_std,
-                                                                      pub->dp_clip + 6 * pub->dp_noise_std) : 8.0;
     r->phase_timeout_s = cfg->phase_timeout_s > 0 ? cfg->phase_timeout_s : 60;
     r->deadline = now + r->phase_timeout_s;
     r->phase = GF_SECROUND_KEYS;
@@ -326,6 +335,7 @@ gf_status gf_secround_advance(gf_secround *r, double now, double masked_timeout_
 {
     const gf_secagg_params *p = &r->pub.p;
     int need = min_updates > p->t ? min_updates : p->t;
+    if (r->min_survivors > need) need = r->min_survivors;   /* the noise holds for no fewer */
     gf_status st = GF_OK;
     switch (r->phase) {
     case GF_SECROUND_KEYS:

@@ -47,14 +47,16 @@ typedef struct gf_secround gf_secround;
 /* What every site of the round must use (sent in its task). */
 typedef struct {
     gf_secagg_params p;      /* n, k, t, d = model d + 1; the seed is drawn from the key table */
-    double clip;             /* quantisation range: gf_secagg_quantize(.., clip, n, ..) */
+    double clip;             /* quantisation range: gf_secagg_quantize(.., clip, n, ..); under DP noise the plan's */
     double max_weight;       /* weight = min(samples, max_weight) / max_weight; 1 under DP */
     double dp_clip;          /* DP: the L2 bound each site applies this round (0: no DP) */
-    double dp_noise_std;     /* DP: std of each site's share of the noise (sigma S / sqrt(t)) */
+    double dp_noise_std;     /* DP: std of each site's discrete Gaussian noise, in update units
+                              * (gf_ddg_plan_round: z (gamma S + sqrt(d)) / (sqrt(m) gamma),
+                              * m = gf_ddg_min_survivors(n, t)) */
     int    dp_count;         /* adaptive clipping: x gains a last coordinate, +1/2 when the
                               * update's norm was at most dp_clip, else -1/2 (gf_dp_count_report),
                               * plus its noise share */
-    double dp_count_noise_std;   /* sigma_b / sqrt(t) */
+    double dp_count_noise_std;   /* the count's, 2 sigma_b (gamma / 2 + 1) / (sqrt(m) gamma) */
 } gf_secround_public;
 
 /* A round of n sites over a model of d parameters (with DP, clipped at

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sodium.h>
 #include "core/fsutil.h"
+#include "privacy/ddg.h"
+#include "privacy/dgauss.h"
 #include "privacy/dp.h"
 #include "privacy/secagg.h"
 #include "privacy/secagg_peer.h"
@@ -110,6 +112,9 @@ gf_status site_secagg_begin(gf_https_client *http, const gf_fed_task_secagg *sa,
         gf_secagg_round_id id = { .job = job, .round = round, .n = s->p.n, .k = s->p.k, .t = s->p.t, .d = s->p.d };
         snprintf(id.attempt, sizeof id.attempt, "%s", attempt);
         st = gf_secagg_peer_new(&id, s->index, me, &s->peer);
+        /* the noise holds for the fewest survivors it was calibrated to: reveal nothing for fewer */
+        if (!st && s->dp_clip > 0 && s->dp_noise_std > 0)
+            st = gf_secagg_peer_require_survivors(s->peer, gf_ddg_min_survivors(s->p.n, s->p.t));
     }
     uint8_t adv[GF_SECAGG_ADV_BYTES], *table = NULL;
     size_t k = (size_t)s->p.k, ctb = k * GF_SECAGG_CT_BYTES;
@@ -135,28 +140,16 @@ gf_status site_secagg_begin(gf_https_client *http, const gf_fed_task_secagg *sa,
     return GF_OK;
 }
 
-/* x (d + 1 [+ 1]): the site's contribution before quantisation. */
+/* x (d + 1 [+ 1]): the site's contribution before quantisation: under DP
+ * the clipped update, weight 1 and the count report, whose noise is added
+ * after quantisation, in the integer domain (noise_integer). */
 static gf_status contribution(const site_secagg *s, const float *update, int64_t samples, float *x)
 {
     int64_t d = s->p.d - 1 - s->dp_count;
-    if (s->dp_clip > 0) {                 /* clipped to S, weight 1, plus this site's share of the noise */
+    if (s->dp_clip > 0) {                 /* clipped to S, weight 1 */
         double scale = gf_dp_clip_scale(update, d, s->dp_clip);
-        if (s->dp_count) {                /* adaptive clipping: +-1/2 (was the norm at most S?) plus its noise share */
-            float nb = 0;
-            gf_status st = gf_dp_gaussian(&nb, 1, s->dp_count_noise_std);
-            if (st) return st;
-            x[d + 1] = (float)(gf_dp_count_report(scale) + nb);
-        }
+        if (s->dp_count) x[d + 1] = (float)gf_dp_count_report(scale);   /* adaptive clipping: +-1/2 */
         for (int64_t i = 0; i < d; i++) x[i] = scale > 0 ? (float)(update[i] * scale) : 0.0f;   /* 0: not finite */
-        if (s->dp_noise_std > 0) {
-            float chunk[4096];
-            for (int64_t at = 0; at < d; at += 4096) {
-                int64_t len = d - at < 4096 ? d - at : 4096;
-                gf_status st = gf_dp_gaussian(chunk, len, s->dp_noise_std);
-                if (st) return st;
-                for (int64_t i = 0; i < len; i++) x[at + i] += chunk[i];
-            }
-        }
         x[d] = 1.0f;
         return GF_OK;
     }
@@ -164,6 +157,22 @@ static gf_status contribution(const site_secagg *s, const float *update, int64_t
     for (int64_t i = 0; i < d; i++) x[i] = (float)(w * update[i]);
     x[d] = (float)w;
     return GF_OK;
+}
+
+/* q (d + 1 [+ 1]) quantised += this site's discrete Gaussian noise modulo
+ * 2^32 (privacy/dgauss.h, ddg.h): the released sum is exactly the sum of
+ * the rounded updates plus the sum of the survivors' integer noise. */
+static gf_status noise_integer(const site_secagg *s, uint32_t *q)
+{
+    int64_t d = s->p.d - 1 - s->dp_count;
+    double scale = gf_secagg_quant_scale((float)s->clip, s->p.n);
+    uint64_t su = gf_ddg_site_sigma2(s->dp_noise_std, scale), sb = gf_ddg_site_sigma2(s->dp_count_noise_std, scale);
+    if (su == UINT64_MAX || sb == UINT64_MAX)
+        return gf_errorf(GF_ERR_ARG, "secure aggregation: the task's noise (std %g, count %g) does not fit the ring "
+                         "at scale %g", s->dp_noise_std, s->dp_count_noise_std, scale);
+    gf_status st = gf_dgauss_add_mod32(q, d, su);
+    if (!st && s->dp_count) st = gf_dgauss_add_mod32(q + d + 1, 1, sb);
+    return st;
 }
 
 static gf_status record(const char *dir, int64_t job, int64_t round, const uint32_t *q, int64_t n)
@@ -183,6 +192,7 @@ gf_status site_secagg_send(site_secagg *s, const float *update, int64_t samples,
     gf_status st = x && q ? GF_OK : gf_errorf(GF_ERR_NOMEM, "out of memory");
     if (!st) st = contribution(s, update, samples, x);
     if (!st) st = gf_secagg_quantize(x, n, (float)s->clip, s->p.n, q);
+    if (!st && s->dp_clip > 0) st = noise_integer(s, q);
     if (!st && record_dir) st = record(record_dir, job, round, q, n);
     size_t k = (size_t)s->p.k;
     if (!st) st = gf_secagg_peer_mask(s->peer, q, s->inbox, s->inbox + k * GF_SECAGG_CT_BYTES, q);

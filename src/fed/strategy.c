@@ -311,6 +311,26 @@ const float *gf_strategy_control(const gf_strategy *s)
     return s && s->cfg.type == GF_STRAT_SCAFFOLD ? s->state : NULL;
 }
 
+gf_status gf_strategy_snap_noise_sum(gf_strategy *s, int64_t offset, const int64_t *k, int64_t len, double unit)
+{
+    int e;
+    if (!s || !k || offset < 0 || len < 0 || offset > s->d - len || !(unit > 0) || frexp(unit, &e) != 0.5)
+        return gf_errorf(GF_ERR_ARG, "gf_strategy_snap_noise_sum: bad arguments");
+    const gf_strategy_type t = s->cfg.type;
+    if (!gf_strategy_is_streaming(t) || t == GF_STRAT_SCAFFOLD)
+        return gf_errorf(GF_ERR_ARG, "%s: only the sum-based FedAvg family takes noise in its sum",
+                         gf_strategy_type_name(t));
+    if (s->n == 0) return gf_errorf(GF_ERR_ARG, "%s: no update in this round to perturb", gf_strategy_type_name(t));
+    double *sum = s->sum + offset;
+    for (int64_t j = 0; j < len; j++) {
+        double v = nearbyint(sum[j] / unit) + (double)k[j];      /* an integer; exact below 2^53 */
+        if (!(fabs(v) < 0x1p52))
+            return gf_errorf(GF_ERR_NUMERIC, "noised sum %lld is off the lattice's exact range", (long long)(offset + j));
+        sum[j] = v * unit;                                       /* exact: unit is a power of two */
+    }
+    return GF_OK;
+}
+
 gf_status gf_strategy_perturb_sum(gf_strategy *s, int64_t offset, const float *noise, int64_t len)
 {
     if (!s || !noise || offset < 0 || len < 0 || offset > s->d - len)

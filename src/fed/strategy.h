@@ -133,6 +133,14 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
  * round. May be called in chunks. */
 gf_status gf_strategy_perturb_sum(gf_strategy *s, int64_t offset, const float *noise, int64_t len);
 
+/* The same with exact integer noise on a lattice: each running sum at
+ * [offset, offset + len) is snapped to the nearest multiple of unit (a
+ * power of two) and k[j] * unit added, so the noised sum is exactly
+ * (integer) * unit in double (privacy/ddg.h, gf_ddg_plan_central): no
+ * floating-point rounding touches the noise. GF_ERR_ARG as above, or when
+ * a snapped value would not be exact (|sum / unit| >= 2^52). */
+gf_status gf_strategy_snap_noise_sum(gf_strategy *s, int64_t offset, const int64_t *k, int64_t len, double unit);
+
 /* Updates added since the round began. */
 int       gf_strategy_num_updates(const gf_strategy *s);
 

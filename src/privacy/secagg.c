@@ -5,6 +5,7 @@
  * BLAKE2b, ChaCha20, XChaCha20-Poly1305, randombytes); the protocol logic is
  * here, the Shamir sharing in shamir.c. */
 #include "privacy/secagg.h"
+#include "privacy/csprng.h"
 
 #include <math.h>
 #include <sodium.h>
@@ -982,13 +983,18 @@ gf_status gf_secagg_quantize(const float *x /* (d) */, int64_t d, float clip, in
         if (!isfinite(x[w]))
             return gf_errorf(GF_ERR_NUMERIC, "secagg quantize: value %lld is not finite", (long long)w);
     double M = quant_levels(nclients), c = clip;
+    gf_csprng rng;
+    if (gf_csprng_init(&rng, NULL, 0)) return gf_errorf(GF_ERR_IO, "libsodium could not initialise");
     for (int64_t w = 0; w < d; w++) {
         double v = x[w];
         v = v > c ? c : v < -c ? -c : v;
-        double r = nearbyint(v / c * M);   /* round to nearest, ties to even (default mode) */
+        double r = v / c * M, f = floor(r);
+        /* stochastic rounding: up with probability r - f (exact in double), from a 53-bit secret uniform */
+        r = f + ((double)(gf_csprng_u64(&rng) >> 11) * 0x1.0p-53 < r - f);
         r = r > M ? M : r < -M ? -M : r;
         q[w] = (uint32_t)(int64_t)r;       /* two's complement mod 2^32 */
     }
+    gf_csprng_wipe(&rng);
     return GF_OK;
 }
 

@@ -213,12 +213,14 @@ gf_status gf_secagg_server_finish(gf_secagg_server *s, uint32_t *z /* (d) */, in
 
 /* ---- quantisation ----
  * Fixed point with M = floor((2^31 - 1) / nclients) and scale = M / clip: a
- * value is clipped to [-clip, clip] and becomes round-to-nearest (ties to
- * even) of x * scale, an integer in [-M, M], stored as its two's complement
- * mod 2^32. Any sum of up to nclients such values lies in [-(2^31 - 1),
- * 2^31 - 1] and so never wraps when read back as int32. The dequantised sum
- * is off by at most nclients * 0.5 / scale from the sum of the clipped
- * values, plus the float rounding of the result. Every client and the
+ * value is clipped to [-clip, clip] and x * scale is rounded stochastically
+ * to an integer in [-M, M] (up with probability its fraction, from a secret
+ * stream, csprng.h: unbiased, where rounding to nearest is not), stored as
+ * its two's complement mod 2^32. Any sum of up to nclients such values lies
+ * in [-(2^31 - 1), 2^31 - 1] and so never wraps when read back as int32.
+ * The dequantised sum is off by less than nclients / scale from the sum of
+ * the clipped values, plus the float rounding of the result, and its
+ * expectation is that sum. Every client and the
  * server must use the same clip and nclients (the most clients that can be
  * summed, e.g. n). */
 double gf_secagg_quant_scale(float clip, int nclients);   /* 0 on bad arguments */

@@ -21,6 +21,7 @@ enum { P_NEW, P_ADVERTISED, P_SHARED, P_MASKED, P_SIGNED, P_DONE, P_ABORTED };
 struct gf_secagg_peer {
     gf_secagg_round_id id;
     int                index, phase, present;
+    int                min_survivors;   /* under integer DP noise: the fewest survivors it holds for (0: t) */
     gf_secagg_identity me;
     uint8_t            adv[GF_SECAGG_ADV_BYTES];
     uint8_t            seed[GF_SECAGG_SEED_BYTES];
@@ -100,6 +101,15 @@ gf_status gf_secagg_graph_seed(const gf_secagg_round_id *id, const uint8_t *tabl
     crypto_generichash_update(&h, idb, sizeof idb);
     crypto_generichash_update(&h, table, (size_t)id->n * GF_SECAGG_ADV_BYTES);
     crypto_generichash_final(&h, seed, GF_SECAGG_SEED_BYTES);
+    return GF_OK;
+}
+
+gf_status gf_secagg_peer_require_survivors(gf_secagg_peer *p, int m)
+{
+    if (!p || m < 1 || m > p->id.n) return gf_errorf(GF_ERR_ARG, "secagg peer: bad survivor minimum %d", m);
+    if (p->phase != P_NEW && p->phase != P_ADVERTISED)
+        return gf_errorf(GF_ERR_ARG, "secagg peer: the survivor minimum is set before sharing");
+    p->min_survivors = m;
     return GF_OK;
 }
 
@@ -292,6 +302,9 @@ gf_status gf_secagg_peer_sign_survivors(gf_secagg_peer *p, const unsigned char *
     if (nu < p->id.t)
         return peer_abort(p, gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d survivors, fewer than t = %d", nu,
                                        p->id.t));
+    if (nu < p->min_survivors)
+        return peer_abort(p, gf_errorf(GF_ERR_MISMATCH, "secure aggregation: %d survivors, fewer than the %d this "
+                                       "site's noise is calibrated to; refusing the round", nu, p->min_survivors));
     size_t cap = sizeof CONS_LABEL + ID_BYTES + GF_SECAGG_SEED_BYTES + 2 * 5 + (size_t)n * NAMEB;
     uint8_t *msg = malloc(cap);
     char **tmp = malloc(sizeof *tmp * (size_t)n);

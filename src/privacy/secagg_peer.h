@@ -115,8 +115,15 @@ gf_status gf_secagg_peer_share(gf_secagg_peer *p, const uint8_t *table /* (n, AD
 gf_status gf_secagg_peer_mask(gf_secagg_peer *p, const uint32_t *x /* (d) */, const uint8_t *inbox,
                               const unsigned char *received /* (k) */, uint32_t *y /* (d) */);
 
+/* Before sharing: the fewest survivors this site accepts (under
+ * client-level DP, the number its noise is calibrated to,
+ * gf_ddg_min_survivors): a survivor list with fewer is refused, unsigned,
+ * and nothing is revealed. Default t. */
+gf_status gf_secagg_peer_require_survivors(gf_secagg_peer *p, int m);
+
 /* Consistency round: signs the survivor and dropped lists it is shown
- * (once; a second, different list is refused). */
+ * (once; a second, different list is refused; fewer survivors than t or
+ * the required minimum are refused). */
 gf_status gf_secagg_peer_sign_survivors(gf_secagg_peer *p, const unsigned char *survived /* (n) */,
                                         const unsigned char *dropped /* (n) */, uint8_t sig[GF_SECAGG_SIG_BYTES]);
 

@@ -2,6 +2,8 @@
 #include "privacy/secagg_policy.h"
 
 #include <math.h>
+#include "privacy/ddg.h"
+#include "privacy/secagg.h"
 
 #define REFUSE(...) gf_errorf(GF_ERR_ARG, "this site refuses the round: " __VA_ARGS__)
 
@@ -24,12 +26,16 @@ gf_status gf_secagg_policy_check(const gf_secagg_policy *pol, const gf_secagg_of
     if (pol->min_noise > 0) {
         if (!(o->dp_clip > 0)) return REFUSE("no client-level DP (clip %g), this site requires a noise multiplier of at "
                                              "least %g (--min-noise)", o->dp_clip, pol->min_noise);
-        double z = o->dp_noise_std * sqrt((double)o->t) / o->dp_clip;
-        if (!(z >= pol->min_noise * (1 - 1e-9)))
-            return REFUSE("noise multiplier %g (noise std %g x sqrt(t = %d) / clip %g), this site's minimum is %g "
-                          "(--min-noise)", z, o->dp_noise_std, o->t, o->dp_clip, pol->min_noise);
         if (o->dp_count && !(o->dp_count_noise_std > 0))
             return REFUSE("the adaptive-clipping count carries no noise (count noise std %g)", o->dp_count_noise_std);
+        /* the multiplier the sum of the fewest survivors this site will unmask for gets, rounding included */
+        int m = gf_ddg_min_survivors(o->n, o->t);
+        double scale = gf_secagg_quant_scale((float)o->clip, o->n);
+        double z = o->d > 1 + o->dp_count ? gf_ddg_round_multiplier(scale, o->dp_clip, o->d - 1 - o->dp_count,
+                                                                       o->dp_noise_std, o->dp_count ? o->dp_count_noise_std : 0, m) : 0;
+        if (!(z >= pol->min_noise))
+            return REFUSE("noise multiplier %g (discrete Gaussian std %g over %d survivors at scale %g, clip %g), this "
+                          "site's minimum is %g (--min-noise)", z, o->dp_noise_std, m, scale, o->dp_clip, pol->min_noise);
     }
     return GF_OK;
 }

@@ -14,8 +14,9 @@
 typedef struct {
     int    min_t;       /* threshold at least this; 0: GF_SECAGG_POLICY_MIN_T */
     int    min_sites;   /* sites in the round at least this; 0: GF_SECAGG_POLICY_MIN_SITES */
-    double min_noise;   /* > 0: client-level DP required, with a noise multiplier
-                         * dp_noise_std * sqrt(t) / dp_clip of at least this */
+    double min_noise;   /* > 0: client-level DP required, with a noise multiplier of at
+                         * least this for the sum of gf_ddg_min_survivors(n, t) sites
+                         * (gf_ddg_round_multiplier: integer noise, rounding included) */
 } gf_secagg_policy;
 
 #define GF_SECAGG_POLICY_MIN_T     2
