@@ -537,18 +537,20 @@ static int secure_step(gf_coordinator *c, int i, double now)
             fail_released(c, i, gf_secround_phase_name(at), why);
             return -1;
         }
-        /* every site declined (e.g. each already sent a masked input for this
-         * round before a crash: sites never send a second one): like a plain
-         * round, a round declined this way MAX_FAILED_ROUNDS times ends the job */
-        int all_declined = j->nparts > 0 && j->declined >= j->nparts;
+        /* a site declined (e.g. its training failed, or it already sent a
+         * masked input for this round before a crash: sites never send a
+         * second one, so a retry with the same sites cannot succeed either):
+         * a round aborted with a decline MAX_FAILED_ROUNDS times in a row ends
+         * the job, instead of being re-opened without end */
+        int declined_any = j->nparts > 0 && j->declined > 0;
         char declined[GF_FEDJOB_DECLINE_MAX + GF_JOBSPEC_NAME_MAX + 16] = "";
-        for (int k = 0; all_declined && k < j->nparts; k++)
+        for (int k = 0; declined_any && k < j->nparts; k++)
             if (j->parts[k].declined) {
                 snprintf(declined, sizeof declined, "; %s declined: %s", j->parts[k].name, j->parts[k].decline_reason);
                 break;
             }
         int64_t r = j->round;
-        j->failed_rounds = all_declined ? j->failed_rounds + 1 : 0;
+        j->failed_rounds = declined_any ? j->failed_rounds + 1 : 0;
         abort_round(c, j, why);
         if (j->failed_rounds >= MAX_FAILED_ROUNDS) {
             snprintf(why, sizeof why, "round %lld failed %d times in a row: the sites declined it "
