@@ -94,14 +94,17 @@ gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **p
                         .cores = s->resources.cores, .cpu_offset = cpu_offset,
                         .time_limit_s = (double)s->resources.time_limit_s };
     gf_sandbox_apply(sb, &ps);
+    /* where the limits came from, for the tenant: written before the start,
+     * so that bubblewrap's own last words (a program that cannot start) stay
+     * the log's last line, which gf_program_outcome reads */
+    int efd = open(errlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (efd >= 0) {
+        dprintf(efd, "gf: sandbox: bubblewrap, uid %d, limits: %s\n", (int)uid, gf_sandbox_limits(sb));
+        close(efd);
+    }
     st = gf_proc_start(&ps, proc);
     gf_sandbox_started(sb);
     if (st) { gf_sandbox_free(sb); return st; }
-    FILE *f = fopen(errlog, "a");            /* where the limits came from, for the tenant */
-    if (f) {
-        fprintf(f, "gf: sandbox: bubblewrap, uid %d, limits: %s\n", (int)uid, gf_sandbox_limits(sb));
-        fclose(f);
-    }
     *sbp = sb;
     return GF_OK;
 }
