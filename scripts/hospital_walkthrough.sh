@@ -23,7 +23,8 @@ W=${1:-$(mktemp -d)}
 [ -r "$ARFF" ] || { echo "$ARFF missing: apt-get install weka"; exit 1; }
 mkdir -p "$W"
 PIDS=""
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT INT TERM
+trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+trap 'exit 1' INT TERM HUP
 step() { printf '\n### %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
