@@ -26,8 +26,10 @@ case "${1:-build}" in
   # (/usr/share/games/fortunes/fortunes) for the language-model CLI test;
   # libopenblas0-pthread: the BLAS tests also cover both OpenBLAS builds installed;
   # gemma-doc (real PLINK mouse genotypes) and shapeit4-example (real VCF/BCF)
-  # for the genotype readers' tests (tests/test_genome.c).
-  test)  PKGS="$PKGS gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath" ;;
+  # for the genotype readers' tests (tests/test_genome.c); weka for the real
+  # Pima diabetes table it ships (/usr/share/doc/weka/examples/diabetes.arff)
+  # of docs/hospitals.md's walkthrough (tests/cli/hospital_walkthrough.sh).
+  test)  PKGS="$PKGS weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath" ;;
   # PyTorch peer and reference scripts; HTTP load; OpenBLAS's pthreads build,
   # which Debian's alternatives then prefer for libopenblas.so.0 (as
   # python3-numpy/python3-torch may install it): the engine must still run

@@ -415,9 +415,17 @@ def federated_checks(b, args, token):
         check(r[1] == '{:,}'.format(x['samples']) and r[3] == '%.1f%%' % (100 * x['accuracy']),
               'site evaluation row %r, the API %r' % (r, x))
     check('after round %d' % max(ev) in b.text('#site-eval-round'), 'site evaluation title: %r' % b.text('#site-eval-round'))
+    # each site's own DP-SGD epsilon (local.dp_sgd), as the API gives it
+    check(sorted(x['site'] for x in job['site_dp']) == ['s0', 's1'], 'site_dp: %r' % job['site_dp'])
+    b.wait('#site-dp', lambda: b.visible('#site-dp'))
+    items = b.js('return Array.from(document.querySelectorAll("#site-dp-list li")).map(l => l.textContent)')
+    want = ['%s: \u03b5 = %s at \u03b4 = 1e-5 after round %d' % (x['site'], float('%.4g' % x['epsilon']), x['round'])
+            for x in job['site_dp']]
+    check(items == want, 'site DP-SGD list %r, the API %r' % (items, want))
     check(not b.error_text(), 'the federated job page shows an error: %s' % b.error_text())
     ok('federated job %s: %d rounds in the loss, accuracy and sites charts, still %d after refreshes; sites %s; '
-       'per-site evaluation of rounds %s in the chart and the table' % (args.fed_job, n, n, names.strip(), sorted(ev)))
+       'per-site evaluation of rounds %s in the chart and the table; each site\'s DP-SGD epsilon listed as the API gives it'
+       % (args.fed_job, n, n, names.strip(), sorted(ev)))
     sign_out(b)
 
 

@@ -78,6 +78,15 @@ static uint8_t *encode(const float *vec, const char *samples, size_t *len)
     return buf;
 }
 
+/* vec (d) as an update body whose "gf.dpsgd_epsilon" is eps. */
+static uint8_t *encode_eps(const float *vec, const char *eps, size_t *len)
+{
+    gf_st_meta meta[] = { { "gf.samples", "30" }, { "gf.steps", "1" }, { "gf.dpsgd_epsilon", eps } };
+    uint8_t *buf = NULL;
+    CHECK(gf_update_encode(&man, vec, meta, 3, &buf, len) == GF_OK);
+    return buf;
+}
+
 /* The tensors of vec with one change: drop tensor `drop`, add an extra one,
  * or give tensor 0 a wrong shape. */
 static uint8_t *encode_altered(const float *vec, int drop, int extra, int bad_shape, size_t *len)
@@ -549,6 +558,12 @@ int main(void)
     body = encode(upd, "-4", &len);
     expect_refusal("negative samples", a, job, 1, body, len, 400, "gf.samples");
     free(body);
+    static const char *const bad_eps[] = { "-0.5", "1e999", "-inf", "2.5x", "" };
+    for (int k = 0; k < 5; k++) {   /* a site's DP-SGD epsilon: a number >= 0 or "inf" */
+        body = encode_eps(upd, bad_eps[k], &len);
+        expect_refusal("bad DP-SGD epsilon", a, job, 1, body, len, 400, "gf.dpsgd_epsilon");
+        free(body);
+    }
     size_t big = (size_t)5 << 20;                      /* over the server's 4 MiB limit */
     body = calloc(1, big);
     expect_refusal("too large for the server", a, job, 1, body, big, 413, "limit");

@@ -432,6 +432,7 @@
           color: PALETTE[3], bg: PALETTE[3] + 'bb', borderWidth: 0, borderRadius: 3, maxBarThickness: 28 }]);
         this.renderSites(rounds);
         this.renderDp(job.dp);
+        this.renderSiteDp(job.site_dp || []);
       } else {
         const epochs = job.epochs || [];
         const labels = epochs.map((e) => e.epoch);
@@ -443,6 +444,7 @@
           [lineSeries('test accuracy', epochs.map((e) => numOrNull(e.test_accuracy)), PALETTE[1])]);
         this.renderResources(job.resources, job.usage);
         show($('dp-budget'), false);
+        show($('site-dp'), false);
       }
       this.renderStateLog(job.state_log || []);
     },
@@ -497,6 +499,13 @@
       if (isNum(dp.noise)) parts.push('noise \u03c3 = ' + fmtNum(dp.noise));
       if (isNum(dp.clip)) parts.push('clip = ' + fmtNum(dp.clip));
       setText('dp-params', parts.join(' \u00b7 '));
+    },
+
+    renderSiteDp(list) {
+      show($('site-dp'), list.length > 0);
+      $('site-dp-list').replaceChildren(...list.map((e) => el('li', null,
+        e.site + ': \u03b5 = ' + (isNum(e.epsilon) ? fmtNum(e.epsilon) : '\u221e') +
+        ' at \u03b4 = ' + fmtNum(e.delta) + ' after round ' + e.round)));
     },
 
     renderResources(res, usage) {

@@ -431,6 +431,16 @@ int cmd_status(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(r, "sites")),
                    json_number_value(json_object_get(r, "duration_s")), sloss, sacc);
         }
+        json_t *sdp = json_object_get(j, "site_dp");   /* each site's own DP-SGD accountant */
+        if (json_array_size(sdp)) printf("  DP-SGD at the sites (each site's epsilon on its records, its latest report):\n");
+        json_array_foreach(sdp, k, r) {
+            json_t *eps = json_object_get(r, "epsilon");
+            char seps[32] = "infinite";
+            if (json_is_number(eps)) snprintf(seps, sizeof seps, "%.6g", json_number_value(eps));
+            printf("    %-20s epsilon %s at delta %g after round %lld\n", json_string_value(json_object_get(r, "site")),
+                   seps, json_number_value(json_object_get(r, "delta")),
+                   (long long)json_integer_value(json_object_get(r, "round")));
+        }
         json_t *sev = json_object_get(j, "site_eval");
         if (json_array_size(sev)) printf("  evaluation at the sites (global model after round R, on each site's test split):\n");
         json_array_foreach(sev, k, r) {

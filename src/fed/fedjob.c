@@ -230,6 +230,24 @@ static gf_status meta_real(const gf_st_file *f, const char *key, double *out)
     return GF_OK;
 }
 
+/* An optional epsilon: a number >= 0, "inf" (+infinity: no guarantee, as
+ * a site with noise 0 reports it), or absent / "nan" (NaN: not reported). */
+static gf_status meta_epsilon(const gf_st_file *f, const char *key, double *out)
+{
+    const char *s = gf_st_meta_get(f, key);
+    *out = NAN;
+    if (!s || !strcmp(s, "nan")) return GF_OK;
+    if (!strcmp(s, "inf")) { *out = INFINITY; return GF_OK; }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0)
+        return gf_errorf(GF_ERR_FORMAT, "update metadata \"%s\" must be a number >= 0 or \"inf\", got \"%.40s\"",
+                         key, s);
+    *out = v;
+    return GF_OK;
+}
+
 /* The open round, the site chosen, no answer from it yet: else why, and *http. */
 gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, int *http)
 {
@@ -370,6 +388,7 @@ gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, cons
     if (!st) st = meta_real(f, "gf.val_accuracy", &up->val_accuracy);
     if (!st && !isnan(up->val_accuracy) && (up->val_accuracy < 0 || up->val_accuracy > 1))
         st = gf_errorf(GF_ERR_FORMAT, "update metadata \"gf.val_accuracy\" must lie in [0, 1]");
+    if (!st) st = meta_epsilon(f, "gf.dpsgd_epsilon", &up->dpsgd_epsilon);
     if (!st) up->norm = gf_dp_norm(up->view.vec, model_d < wire->d ? model_d : wire->d);
     if (st) gf_update_view_close(&up->view);
     return st;

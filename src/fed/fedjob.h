@@ -132,6 +132,8 @@ typedef struct {
     int64_t        samples, steps;
     double         train_loss, val_loss, val_accuracy;
     double         norm;          /* L2 norm of the model part (the first model_d values) */
+    double         dpsgd_epsilon; /* the site's own DP-SGD epsilon ("gf.dpsgd_epsilon"): >= 0,
+                                   * +inf (noise 0), or NaN when not reported */
 } gf_fedjob_upload;
 gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, int *http);
 gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, const uint8_t *body, size_t len,

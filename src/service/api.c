@@ -27,6 +27,7 @@
 #include "privacy/dp.h"
 #include "service/datasets.h"
 #include "service/site_declines.h"
+#include "service/site_dp.h"
 #include "service/site_evals.h"
 #include "fed/evalreport.h"
 #include "service/fedcaps.h"
@@ -381,6 +382,8 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
         json_object_set_new(out, "usage", ju.usage ? ju.usage : json_null());
     } else {                        /* each site's last decline of this job, with its reason */
         json_object_set_new(out, "declines", gf_site_declines_json(c->data_dir, id));
+        /* each site's own record-level DP-SGD epsilon (local.dp_sgd), its latest report */
+        json_object_set_new(out, "site_dp", gf_site_dp_json(c->data_dir, id));
         /* the sites' evaluations of the global model, per round: the rounds'
          * window and the round before it (its sites report during the next) */
         json_object_set_new(out, "site_eval", gf_site_evals_json(c->data_dir, id, w.from > 0 ? w.from - 1 : 0, limit + 1));
@@ -660,6 +663,8 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
     }
     gf_manifest_free(&wire);
 
+    double dp_delta = 0;            /* > 0: the site reported its DP-SGD epsilon, at this delta */
+    int wake = 0;
     if (!st) {
         pthread_mutex_lock(&c->lock);
         cj = co_job_find(c, id);
@@ -670,14 +675,32 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
             snprintf(why, sizeof why, "no running job %lld", (long long)id);
         } else if ((st = gf_fedjob_add_upload(j, req->peer, round, &up, (int64_t)req->body_len, &status))) {
             snprintf(why, sizeof why, "%s", gf_last_error());
-        } else if (j->received >= j->nparts) {
-            co_wake(c);
+        } else {
+            if (j->spec.local.dpsgd.enabled && !isnan(up.dpsgd_epsilon)) dp_delta = j->spec.local.dpsgd.delta;
+            if (j->received >= j->nparts) {
+                if (dp_delta > 0) wake = 1;    /* after the epsilon is kept: the round may end the job */
+                else co_wake(c);
+            }
         }
         pthread_mutex_unlock(&c->lock);
     }
     if (st) {
         co_audit_rejected(c, req->peer, id, round, status, why);
         return co_refuse(resp, status, st, "%s", why);
+    }
+    if (dp_delta > 0) {             /* the site's own DP-SGD epsilon, kept for the status */
+        char at[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (gf_site_dp_record(c->data_dir, id, req->peer, round, up.dpsgd_epsilon, dp_delta, at))
+            co_log(c, "job %lld: the DP-SGD epsilon of %s is not kept: %s", (long long)id, req->peer, gf_last_error());
+    }
+    if (wake) {
+        pthread_mutex_lock(&c->lock);
+        co_wake(c);
+        pthread_mutex_unlock(&c->lock);
     }
     return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }

@@ -101,7 +101,8 @@ wait_job "$JA" "$(cat "$TMP/token-$TA")" && ok "job $JA succeeded" || { fail "jo
 # B's job too, so that no training process outlives the test
 wait_job "$JB" "$(cat "$TMP/token-$TB")" && ok "job $JB succeeded" || fail "job $JB did not succeed"
 
-# a federated job of tenant A with two real sites: its page plots per round
+# a federated job of tenant A with two real sites (DP-SGD at each): its page
+# plots per round and lists each site's own epsilon
 small_idx "$TMP/d" 1000 200
 api 201 "$OP" POST /v1/datasets "{\"name\": \"d\", \"path\": \"$TMP/d\", \"tenants\": [\"$TA\"]}" || fail "register dataset d"
 for i in 0 1; do
@@ -112,7 +113,8 @@ NF=a-fed-dashboard
 FED_ROUNDS=4
 api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": \"mlp:784-16-10\", \"dataset\": \"fashion-mnist\",
   \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": $FED_ROUNDS, \"min_sites\": 2, \"round_deadline_s\": 60,
-  \"local\": {\"epochs\": 1, \"batch\": 32, \"optim\": {\"name\": \"sgd\", \"lr\": 0.05}}, \"seed\": 2,
+  \"local\": {\"epochs\": 1, \"batch\": 32, \"optim\": {\"name\": \"sgd\", \"lr\": 0.05},
+              \"dp_sgd\": {\"clip\": 1.0, \"noise\": 1.1}}, \"seed\": 2,
   \"eval\": \"d:test\", \"eval_every\": 2}" && JF=$(json id) && ok "federated job $JF submitted by $TA" \
   || { fail "POST /v1/jobs (federated) as $TA"; finish; exit 1; }
 wait_job "$JF" "$(cat "$TMP/token-$TA")" && ok "federated job $JF succeeded" || { fail "federated job $JF"; finish; exit 1; }

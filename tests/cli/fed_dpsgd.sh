@@ -3,6 +3,9 @@
 # sampled, clipped and noised steps, and its log reports epsilon for its own
 # records over the whole job so far; that figure must equal
 # gf dp epsilon --noise 1.1 --sample-rate batch/n --steps (2 x ceil(n/batch)).
+# Each site sends that figure with its update; the coordinator keeps each
+# site's latest and shows it: GET /v1/jobs/ID "site_dp" and plain gf status
+# give the same epsilon (round 2, the job's delta).
 . tests/cli_lib.sh
 . scripts/fed_local.sh
 trap 'fed_down; rm -rf "$TMP"' EXIT
@@ -22,6 +25,8 @@ cat > "$TMP/job.json" <<SPEC
 SPEC
 "$GF" submit "$TMP/job.json" $C > /dev/null || fail "submit"
 fed_wait_state "$TMP" 1 succeeded 120 && ok "DP-SGD job succeeded" || { fail "DP-SGD job"; tail -5 "$TMP/site-s0.log"; }
+"$GF" status 1 $C --json > "$TMP/status.json" || fail "status --json"
+"$GF" status 1 $C > "$TMP/status.txt" || fail "status"
 for i in 0 1; do
   n=$(sed -n 's/^gf site: \([0-9]*\) training.*/\1/p' "$TMP/site-s$i.log")
   got=$(sed -n 's/.*round 2: DP-SGD .*epsilon \([0-9.e+-]*\) .*/\1/p' "$TMP/site-s$i.log")
@@ -31,5 +36,18 @@ for i in 0 1; do
   python3 -c "import sys; g, w = float(sys.argv[1]), float(sys.argv[2]); assert abs(g - w) <= 1e-5 * w, (g, w)" "$got" "$want" \
     && ok "site s$i: $n records, $steps noisy steps at q = $q: epsilon $got (gf dp epsilon: $want)" \
     || fail "site s$i: epsilon \"$got\", want $want (n $n, steps $steps)"
+  /usr/bin/python3 - "$TMP/status.json" s$i "$want" <<'PY2' && ok "site s$i: the coordinator shows its DP-SGD epsilon (GET /v1/jobs/1 site_dp)" \
+    || fail "site s$i: site_dp $(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("site_dp"))' "$TMP/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+e = {x["site"]: x for x in s["site_dp"]}
+assert sorted(e) == ["s0", "s1"], e
+r = e[sys.argv[2]]
+w = float(sys.argv[3])
+assert r["round"] == 2 and r["delta"] == 1e-5 and abs(r["epsilon"] - w) <= 1e-5 * w, (r, w)
+PY2
+  shown=$(sed -n "s/^    s$i  *epsilon \([0-9.e+-]*\) at delta 1e-05 after round 2\$/\1/p" "$TMP/status.txt")
+  python3 -c "import sys; g, w = float(sys.argv[1]), float(sys.argv[2]); assert abs(g - w) <= 1e-5 * w, (g, w)" "$shown" "$want" \
+    && ok "site s$i: plain gf status shows epsilon $shown" || fail "plain gf status: $(cat "$TMP/status.txt")"
 done
 finish

@@ -1,0 +1,105 @@
+/* service/site_dp: each site's own DP-SGD epsilon per job at the
+ * coordinator. The latest report per site is kept (a later round replaces,
+ * an earlier one does not), infinity reads back as null, NaN / negative
+ * epsilons and deltas outside (0, 1) are refused and change nothing, the
+ * records read back sorted by site with exactly the numbers written, a
+ * site past GF_SITE_DP_MAX is refused while the kept ones still update, and
+ * a job with no file (or a damaged one) reads back as an empty list. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "check.h"
+#include "service/site_dp.h"
+
+static char dir[256];
+
+/* The record of `site` in job's list, or NULL. */
+static json_t *find(json_t *arr, const char *site)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+        if (!strcmp(json_string_value(json_object_get(e, "site")), site)) return e;
+    return NULL;
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/gf-test-site-dp-XXXXXX");
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    char sub[300], file[340];
+    snprintf(sub, sizeof sub, "%s/artifacts", dir);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/artifacts/job-7", dir);
+    mkdir(sub, 0700);
+    snprintf(file, sizeof file, "%s/site_dp.json", sub);
+
+    json_t *a = gf_site_dp_json(dir, 7);           /* no file: empty */
+    CHECK(json_is_array(a) && json_array_size(a) == 0);
+    json_decref(a);
+
+    const char *at = "2026-12-06T13:00:00Z";
+    CHECK(gf_site_dp_record(dir, 7, "s1", 1, 1.25, 1e-5, at) == GF_OK);
+    CHECK(gf_site_dp_record(dir, 7, "s0", 1, 0.5, 1e-5, at) == GF_OK);
+    CHECK(gf_site_dp_record(dir, 7, "s0", 3, 2.550218, 1e-5, at) == GF_OK);   /* later: replaces */
+    CHECK(gf_site_dp_record(dir, 7, "s0", 2, 1.9, 1e-5, at) == GF_OK);       /* earlier: kept as is */
+    CHECK(gf_site_dp_record(dir, 7, "s2", 4, INFINITY, 1e-6, at) == GF_OK);  /* noise 0 */
+    CHECK(gf_site_dp_record(dir, 7, "s1", 2, NAN, 1e-5, at) == GF_ERR_ARG);
+    CHECK(gf_site_dp_record(dir, 7, "s1", 2, -0.1, 1e-5, at) == GF_ERR_ARG);
+    CHECK(gf_site_dp_record(dir, 7, "s1", 2, 3.0, 0, at) == GF_ERR_ARG);
+    CHECK(gf_site_dp_record(dir, 7, "s1", 2, 3.0, 1, at) == GF_ERR_ARG);
+
+    a = gf_site_dp_json(dir, 7);
+    CHECK(json_array_size(a) == 3);
+    const char *order[] = { "s0", "s1", "s2" };
+    for (size_t i = 0; i < 3 && i < json_array_size(a); i++)
+        CHECK(!strcmp(json_string_value(json_object_get(json_array_get(a, i), "site")), order[i]));
+    json_t *s0 = find(a, "s0"), *s1 = find(a, "s1"), *s2 = find(a, "s2");
+    CHECK(s0 && json_integer_value(json_object_get(s0, "round")) == 3 &&
+          json_real_value(json_object_get(s0, "epsilon")) == 2.550218 &&
+          json_real_value(json_object_get(s0, "delta")) == 1e-5 &&
+          !strcmp(json_string_value(json_object_get(s0, "at")), at));
+    CHECK(s1 && json_integer_value(json_object_get(s1, "round")) == 1 &&
+          json_real_value(json_object_get(s1, "epsilon")) == 1.25);
+    CHECK(s2 && json_is_null(json_object_get(s2, "epsilon")) &&
+          json_real_value(json_object_get(s2, "delta")) == 1e-6);
+    json_decref(a);
+
+    a = gf_site_dp_json(dir, 8);                   /* another job: nothing */
+    CHECK(json_array_size(a) == 0);
+    json_decref(a);
+
+    /* the bound: a file of GF_SITE_DP_MAX sites (written here at once); one
+     * more is refused, a kept one still updates */
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (!f) return check_summary();
+    fputs("{\"s1\": {\"round\": 1, \"epsilon\": 1.25, \"delta\": 1e-05, \"at\": \"x\"}", f);
+    for (int i = 1; i < GF_SITE_DP_MAX; i++)
+        fprintf(f, ", \"t%04d\": {\"round\": 1, \"epsilon\": 1.0, \"delta\": 1e-05, \"at\": \"x\"}", i);
+    fputs("}", f);
+    fclose(f);
+    CHECK(gf_site_dp_record(dir, 7, "zz-one-too-many", 1, 1.0, 1e-5, at) == GF_ERR_ARG);
+    CHECK(gf_site_dp_record(dir, 7, "s1", 5, 4.0, 1e-5, at) == GF_OK);
+    a = gf_site_dp_json(dir, 7);
+    CHECK(json_array_size(a) == GF_SITE_DP_MAX && !find(a, "zz-one-too-many"));
+    CHECK(json_real_value(json_object_get(find(a, "s1"), "epsilon")) == 4.0);
+    json_decref(a);
+
+    f = fopen(file, "w");                          /* damaged: reads back as empty */
+    if (f) { fputs("{\"s0\": ", f); fclose(f); }
+    a = gf_site_dp_json(dir, 7);
+    CHECK(json_is_array(a) && json_array_size(a) == 0);
+    json_decref(a);
+
+    unlink(file);
+    rmdir(sub);
+    snprintf(sub, sizeof sub, "%s/artifacts", dir);
+    rmdir(sub);
+    rmdir(dir);
+    return check_summary();
+}
