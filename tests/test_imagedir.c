@@ -2,7 +2,7 @@
  * PNGs are written here (zlib and the PNG chunk layout, no libpng) with
  * known pixel values and read back through gf_dataset_open: gray, RGB,
  * RGBA (alpha dropped), 16-bit (scaled to 8 bits as round(v * 255 / 65535)),
- * palette and interlaced images, class ids in folder-name order, (c, h, w)
+ * and palette images, class ids in folder-name order, (c, h, w)
  * layout, gray/rgb conversion by the documented formulas, size= resizing
  * against hand-computed area and bilinear values, test= and test_fraction=.
  * JPEG fixtures (tests/data/imagedir, made by make.sh with cjpeg) are
