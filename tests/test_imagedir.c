@@ -288,6 +288,27 @@ static void test_resize(void)
             CHECK_NEAR(o2[8 + y * 2 + x], col1[y], 1e-6);
         }
 
+    /* 1x4 -> 3x2 (columns first: the smaller intermediate): every row (a+b)/2, (c+d)/2 */
+    float q[4] = { 1, 3, 10, 30 }, q6[6];
+    CHECK(gf_image_resize(q, 1, 1, 4, q6, 3, 2) == GF_OK);
+    for (int y = 0; y < 3; y++) { CHECK_NEAR(q6[y * 2], 2, 1e-6); CHECK_NEAR(q6[y * 2 + 1], 20, 1e-6); }
+    /* 3x3 -> 2x5 (shrink rows by area, grow columns bilinearly) against the two 1-D rules by hand */
+    float g[9] = { 0, 3, 6, 9, 12, 15, 18, 21, 24 }, g10[10];
+    CHECK(gf_image_resize(g, 1, 3, 3, g10, 2, 5) == GF_OK);
+    double rows[2][3];
+    for (int x = 0; x < 3; x++) {
+        rows[0][x] = (g[x] + 0.5 * g[3 + x]) / 1.5;
+        rows[1][x] = (0.5 * g[3 + x] + g[6 + x]) / 1.5;
+    }
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 5; x++) {
+            double sx = (x + 0.5) * 3.0 / 5.0 - 0.5;
+            if (sx < 0) sx = 0;
+            int i0 = (int)sx, i1 = i0 + 1 < 3 ? i0 + 1 : 2;
+            double f = sx - i0, want = (1 - f) * rows[y][i0] + f * rows[y][i1];
+            CHECK_NEAR(g10[y * 5 + x], want, 1e-5);
+        }
+
     /* through the spec: a 4x4 and a 2x2 image with size=2x2 */
     mkdir_p(tp("r", NULL)); mkdir_p(tp("r/a", NULL));
     uint8_t big[16], small[4] = { 9, 8, 7, 6 };
@@ -368,6 +389,20 @@ static void test_jpeg(void)
         CHECK_MSG(worst <= 1.0 / 255 + 1e-6, "worst %g", worst);
     }
     gf_dataset_free(&tr); gf_dataset_free(&te);
+    /* a JPEG whose frame header declares 60000 x 60000 pixels: refused before decoding */
+    {
+        uint8_t *bomb = malloc(len);
+        memcpy(bomb, b, len);
+        size_t at = 2;
+        while (at + 9 < len && !(bomb[at] == 0xff && (bomb[at + 1] == 0xc0 || bomb[at + 1] == 0xc2))) at++;
+        CHECK(at + 9 < len);
+        bomb[at + 5] = 0xea; bomb[at + 6] = 0x60;     /* height 60000 */
+        bomb[at + 7] = 0xea; bomb[at + 8] = 0x60;     /* width 60000 */
+        spit(tp("j/a/photo.JPG", NULL), bomb, len);
+        st = gf_dataset_open(spec, &tr, &te);
+        CHECK_MSG(st != GF_OK && has("photo.JPG") && has("60000x60000") && has("limit"), "%s", gf_last_error());
+        free(bomb);
+    }
     /* truncated: 60% of the file */
     spit(tp("j/a/photo.JPG", NULL), b, len * 6 / 10);
     st = gf_dataset_open(spec, &tr, &te);

@@ -153,6 +153,7 @@ static gf_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, i
     jpeg_err e;
     uint8_t *volatile px = NULL;
     volatile int too_big = 0;
+    volatile unsigned declared_w = 0, declared_h = 0;
     cinfo.err = jpeg_std_error(&e.pub);
     e.pub.error_exit = jpeg_on_error;
     e.pub.emit_message = jpeg_on_message;
@@ -161,8 +162,8 @@ static gf_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, i
         jpeg_destroy_decompress(&cinfo);
         free(px);
         if (too_big) return gf_errorf(GF_ERR_FORMAT, "%s: the JPEG declares %ux%u pixels, more than the limit of "
-                                      "%lld pixels per image", name, (unsigned)cinfo.image_width,
-                                      (unsigned)cinfo.image_height, (long long)max_pixels);
+                                      "%lld pixels per image", name, declared_w, declared_h,
+                                      (long long)max_pixels);
         printable(e.msg);
         return gf_errorf(GF_ERR_FORMAT, "%s: corrupt JPEG: %s", name, e.msg);
     }
@@ -172,6 +173,8 @@ static gf_status jpeg_decode(const uint8_t *buf, size_t len, const char *name, i
     jpeg_read_header(&cinfo, TRUE);
     if ((int64_t)cinfo.image_width * (int64_t)cinfo.image_height > max_pixels) {
         too_big = 1;
+        declared_w = cinfo.image_width;
+        declared_h = cinfo.image_height;
         longjmp(e.jb, 1);
     }
     int c = cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;

@@ -33,7 +33,9 @@ gf_status gf_image_decode(const uint8_t *buf, size_t len, const char *name, int6
  * an axis that grows is bilinear with half-pixel centres (source coordinate
  * (o + 0.5) * in/out - 0.5, clamped to the edge; PyTorch's
  * interpolate(mode="bilinear", align_corners=False)). An axis that keeps its
- * size is copied. GF_ERR_NOMEM if the scratch plane cannot be allocated. */
+ * size is copied. The two passes run in the order with the smaller
+ * intermediate (c * min(oh * iw, ih * ow) floats). GF_ERR_NOMEM if that
+ * cannot be allocated. */
 gf_status gf_image_resize(const float *in /* (c, ih, iw) */, int c, int ih, int iw,
                           float *out /* (c, oh, ow) */, int oh, int ow);
 

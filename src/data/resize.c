@@ -53,43 +53,46 @@ static int plan_make(int in, int out, axis_plan *p)
     return 0;
 }
 
+/* One axis: src (outer, n_in, inner) -> dst (outer, n_out, inner). */
+static void resample(const float *src, float *dst, int64_t outer, int n_in, int n_out, int64_t inner,
+                     const axis_plan *p)
+{
+    for (int64_t o = 0; o < outer; o++) {
+        const float *s = src + o * n_in * inner;
+        float *d = dst + o * n_out * inner;
+        for (int j = 0; j < n_out; j++) {
+            const float *w = p->wt + (size_t)j * p->taps;
+            float *row = d + (int64_t)j * inner;
+            for (int64_t i = 0; i < inner; i++) row[i] = 0;
+            for (int k = 0; k < p->taps; k++) {
+                int si = p->first[j] + k;
+                if (w[k] == 0.0f || si >= n_in) continue;
+                const float *srow = s + (int64_t)si * inner;
+                for (int64_t i = 0; i < inner; i++) row[i] += w[k] * srow[i];
+            }
+        }
+    }
+}
+
 gf_status gf_image_resize(const float *in, int c, int ih, int iw, float *out, int oh, int ow)
 {
+    /* the order with the smaller intermediate: at most sqrt(in pixels * out pixels) per channel */
+    int rows_first = (int64_t)oh * iw <= (int64_t)ih * ow;
+    size_t mid = (size_t)c * (rows_first ? (size_t)oh * iw : (size_t)ih * ow);
     axis_plan py = {0}, px = {0};
-    float *tmp = malloc(sizeof *tmp * (size_t)c * (size_t)oh * (size_t)iw);   /* (c, oh, iw) */
+    float *tmp = malloc(sizeof *tmp * (mid ? mid : 1));   /* (c, oh, iw) or (c, ih, ow) */
     if (!tmp || plan_make(ih, oh, &py) || plan_make(iw, ow, &px)) {
         free(tmp);
         plan_free(&py);
         plan_free(&px);
         return gf_errorf(GF_ERR_NOMEM, "out of memory resizing a %dx%d image to %dx%d", ih, iw, oh, ow);
     }
-    for (int ch = 0; ch < c; ch++) {
-        const float *src = in + (size_t)ch * ih * iw;
-        float *mid = tmp + (size_t)ch * oh * iw;
-        for (int y = 0; y < oh; y++) {            /* vertical pass */
-            float *row = mid + (size_t)y * iw;
-            const float *w = py.wt + (size_t)y * py.taps;
-            memset(row, 0, sizeof *row * (size_t)iw);
-            for (int k = 0; k < py.taps; k++) {
-                int sy = py.first[y] + k;
-                if (w[k] == 0.0f || sy >= ih) continue;
-                const float *s = src + (size_t)sy * iw;
-                for (int x = 0; x < iw; x++) row[x] += w[k] * s[x];
-            }
-        }
-        float *dst = out + (size_t)ch * oh * ow;
-        for (int y = 0; y < oh; y++) {            /* horizontal pass */
-            const float *row = mid + (size_t)y * iw;
-            for (int x = 0; x < ow; x++) {
-                const float *w = px.wt + (size_t)x * px.taps;
-                float acc = 0;
-                for (int k = 0; k < px.taps; k++) {
-                    int sx = px.first[x] + k;
-                    if (w[k] != 0.0f && sx < iw) acc += w[k] * row[sx];
-                }
-                dst[(size_t)y * ow + x] = acc;
-            }
-        }
+    if (rows_first) {
+        resample(in, tmp, c, ih, oh, iw, &py);                  /* (c, oh, iw) */
+        resample(tmp, out, (int64_t)c * oh, iw, ow, 1, &px);    /* (c, oh, ow) */
+    } else {
+        resample(in, tmp, (int64_t)c * ih, iw, ow, 1, &px);     /* (c, ih, ow) */
+        resample(tmp, out, c, ih, oh, ow, &py);                 /* (c, oh, ow) */
     }
     free(tmp);
     plan_free(&py);
