@@ -273,7 +273,7 @@ gf_status gf_imagedir_load(const char *dir, const gf_imagedir_opts *opts, const 
     name_list *files = NULL;     /* (classes.n) */
     int *ids = NULL;             /* (classes.n) */
     char *path = NULL;
-    int64_t budget = lim->max_files, n = 0;
+    int64_t budget = lim->max_files, n = 0, n_classes = 0;
     gf_status st = list_dir(dfd, dir, 1, &budget, lim->max_files, &classes);
     if (st) goto out;
     if (classes.n == 0) {
@@ -285,6 +285,7 @@ gf_status gf_imagedir_load(const char *dir, const gf_imagedir_opts *opts, const 
         st = gf_errorf(GF_ERR_FORMAT, "%s: more than 1000000 class folders", dir);
         goto out;
     }
+    n_classes = classes.n;
     files = calloc((size_t)classes.n, sizeof *files);
     ids = calloc((size_t)classes.n, sizeof *ids);
     size_t path_cap = strlen(dir) + 2 * 256 + 8;
@@ -344,7 +345,7 @@ gf_status gf_imagedir_load(const char *dir, const gf_imagedir_opts *opts, const 
 out:
     if (st) gf_dataset_free(out);
     if (files)
-        for (int64_t k = 0; k < classes.n; k++) names_free(&files[k]);
+        for (int64_t k = 0; k < n_classes; k++) names_free(&files[k]);
     free(files);
     free(ids);
     free(path);
