@@ -17,6 +17,9 @@ LDLIBS   += -larchive -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium 
 # htslib (VCF/BCF genotypes, src/data/vcf.c)
 CPPFLAGS += $(shell pkg-config --cflags htslib)
 LDLIBS   += $(shell pkg-config --libs htslib)
+# libpng and libjpeg (image folders, src/data/image.c)
+CPPFLAGS += $(shell pkg-config --cflags libpng)
+LDLIBS   += $(shell pkg-config --libs libpng) -ljpeg
 LDFLAGS  += -fopenmp $(SAN)
 # OpenMPI (Debian's libopenmpi-dev) for data-parallel training
 # (src/train/dist.c); found through pkg-config. MPI=0, or no ompi-c, builds

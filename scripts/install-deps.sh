@@ -15,8 +15,9 @@ set -eu
 # OpenMPI (data-parallel training, `mpirun -np N gf train`, src/train/dist.c;
 # gf links libmpi when pkg-config finds ompi-c, and openmpi-bin brings mpirun),
 # libarchive (program jobs' tar bundles, service/bundle.c), bubblewrap (the
-# sandbox of program jobs, facility/sandbox.c).
-PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libopenmpi-dev openmpi-bin libarchive-dev bubblewrap"
+# sandbox of program jobs, facility/sandbox.c), libpng and libjpeg (image
+# folders, PNG and JPEG, src/data/image.c).
+PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libopenmpi-dev openmpi-bin libarchive-dev bubblewrap libpng-dev libjpeg-dev"
 case "${1:-build}" in
   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts;
   # a real single-node Slurm with accounting (munge, MariaDB, slurmdbd) for the
@@ -28,8 +29,10 @@ case "${1:-build}" in
   # gemma-doc (real PLINK mouse genotypes) and shapeit4-example (real VCF/BCF)
   # for the genotype readers' tests (tests/test_genome.c); weka for the real
   # Pima diabetes table it ships (/usr/share/doc/weka/examples/diabetes.arff)
-  # of docs/hospitals.md's walkthrough (tests/cli/hospital_walkthrough.sh).
-  test)  PKGS="$PKGS weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath" ;;
+  # of docs/hospitals.md's walkthrough (tests/cli/hospital_walkthrough.sh);
+  # libjpeg-turbo-progs (cjpeg, djpeg) regenerates the JPEG fixtures of
+  # tests/test_imagedir.c (tests/data/imagedir/make.sh).
+  test)  PKGS="$PKGS weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath libjpeg-turbo-progs" ;;
   # PyTorch peer and reference scripts; HTTP load; OpenBLAS's pthreads build,
   # which Debian's alternatives then prefer for libopenblas.so.0 (as
   # python3-numpy/python3-torch may install it): the engine must still run

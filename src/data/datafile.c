@@ -31,14 +31,19 @@ static const char *file_kind(mode_t m)
     return "a special file";
 }
 
-gf_status gf_data_open(const char *path, const gf_data_limits *lim, int *fd_out, int64_t *size_out)
+/* name relative to dirfd (AT_FDCWD: a plain path); path names it in messages;
+ * flags: O_NOFOLLOW or 0. */
+static gf_status data_open_at(int dirfd, const char *name, const char *path, int flags, const gf_data_limits *lim,
+                              int *fd_out, int64_t *size_out)
 {
     *fd_out = -1;
     if (size_out) *size_out = 0;
     gf_data_limits def = gf_data_limits_default();
     if (!lim) lim = &def;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | flags);
+    if (fd < 0 && errno == ELOOP && (flags & O_NOFOLLOW))
+        return gf_errorf(GF_ERR_IO, "%s: is a symbolic link, which is not followed here", path);
     if (fd < 0) return gf_errorf(GF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -65,4 +70,15 @@ gf_status gf_data_open(const char *path, const gf_data_limits *lim, int *fd_out,
     *fd_out = fd;
     if (size_out) *size_out = (int64_t)sb.st_size;
     return GF_OK;
+}
+
+gf_status gf_data_open(const char *path, const gf_data_limits *lim, int *fd_out, int64_t *size_out)
+{
+    return data_open_at(AT_FDCWD, path, path, 0, lim, fd_out, size_out);
+}
+
+gf_status gf_data_openat(int dirfd, const char *name, const char *path, const gf_data_limits *lim, int *fd_out,
+                         int64_t *size_out)
+{
+    return data_open_at(dirfd, name, path, O_NOFOLLOW, lim, fd_out, size_out);
 }

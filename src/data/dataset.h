@@ -56,6 +56,11 @@ gf_data_limits gf_data_limits_default(void);
  * file". *fd_out is a blocking descriptor the caller closes; *size_out
  * (may be NULL) its size in bytes. */
 gf_status gf_data_open(const char *path, const gf_data_limits *lim, int *fd_out, int64_t *size_out);
+/* The same for `name` inside the open folder dirfd, never following a
+ * symbolic link there (one is refused as such); `path` names the file in
+ * messages. */
+gf_status gf_data_openat(int dirfd, const char *name, const char *path, const gf_data_limits *lim, int *fd_out,
+                         int64_t *size_out);
 
 /* IDX pair (images idx3-ubyte, labels idx1-ubyte), each gzipped or raw
  * (detected from content). Pixels scaled to [0, 1]. The header-declared
@@ -149,7 +154,17 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *                              default 0) is the test set; without it there
  *                              is no test set
  *     Samples with a missing phenotype (-9, NA, ...; 0 under coding=12) are
- *     dropped and counted in gf_dataset_note(). vcf: needs pheno=. */
+ *     dropped and counted in gf_dataset_note(). vcf: needs pheno=.
+ *   imagedir:DIR[,size=HxW][,gray|rgb][,test=DIR2|,test_fraction=F]
+ *                              one sub-folder of DIR per class holding PNG or
+ *                              JPEG images (data/imagedir.h); class ids in
+ *                              folder-name order, told by gf_dataset_note().
+ *                              size= resizes every image (area when an axis
+ *                              shrinks, bilinear when it grows), else every
+ *                              image must have the first's size; gray / rgb
+ *                              fix the channels (default: the first image's).
+ *                              test=DIR2: a folder of the same classes; test_
+ *                              fraction as for csv:; neither: no test set. */
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
 
 /* Missing values. A reader marks a missing feature value (a missing

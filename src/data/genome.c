@@ -19,6 +19,8 @@ const char *gf_dataset_note(void) { return note; }
 
 void gf_dataset_note_clear(void) { note[0] = '\0'; }
 
+void gf_dataset_note_set(const char *text) { snprintf(note, sizeof note, "%s", text ? text : ""); }
+
 typedef struct {
     const char *pheno, *pheno_col, *id_col;
     int pheno_index;              /* plink without pheno=: the .fam phenotype */

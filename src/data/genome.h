@@ -85,6 +85,9 @@ gf_status gf_target_apply(const gf_target_rule *rule, const double *values, int6
 gf_status gf_genome_open(const char *spec, gf_dataset *train, gf_dataset *test);
 /* Clears gf_dataset_note() (gf_dataset_open does, first). */
 void gf_dataset_note_clear(void);
+/* Sets gf_dataset_note() to text (cut to the note's size), for readers
+ * other than the genotype ones (data/imagedir.c: the class mapping). */
+void gf_dataset_note_set(const char *text);
 
 /* Text tables read whole (gf_data_read_all): the next line of *cursor split
  * in place into at most max fields (sep ',' or '\t', or 0 for runs of
