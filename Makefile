@@ -17,6 +17,11 @@ LDLIBS   += -larchive -ljansson -lsqlite3 -lmicrohttpd -lcurl -lgnutls -lsodium 
 # htslib (VCF/BCF genotypes, src/data/vcf.c)
 CPPFLAGS += $(shell pkg-config --cflags htslib)
 LDLIBS   += $(shell pkg-config --libs htslib)
+# niftilib (NIfTI-1/2 headers, src/data/nifti.c): Debian's libnifti2-dev
+# ships no .pc file, so its include folder and libraries are named here.
+NIFTI_CFLAGS := -I/usr/include/nifti
+CPPFLAGS += $(NIFTI_CFLAGS)
+LDLIBS   += -lnifti2 -lznz
 LDFLAGS  += -fopenmp $(SAN)
 # OpenMPI (Debian's libopenmpi-dev) for data-parallel training
 # (src/train/dist.c); found through pkg-config. MPI=0, or no ompi-c, builds
@@ -110,7 +115,7 @@ clean:
 FUZZ_SECONDS ?= 30
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF)
+FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF) $(NIFTI_CFLAGS)
 build/fuzz/%: fuzz/%.c $(LIB_SRC) build/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) build/gen/web_assets.c $(LDLIBS)

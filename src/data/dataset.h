@@ -149,7 +149,11 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *                              default 0) is the test set; without it there
  *                              is no test set
  *     Samples with a missing phenotype (-9, NA, ...; 0 under coding=12) are
- *     dropped and counted in gf_dataset_note(). vcf: needs pheno=. */
+ *     dropped and counted in gf_dataset_note(). vcf: needs pheno=.
+ *   nifti:SRC,labels=CSV[,label_col=NAME][,id_col=NAME][,scale=minmax][,test_fraction=F[,seed=S]]
+ *                              NIfTI volumes (.nii, .nii.gz), one sample each,
+ *                              shape (c, h, w) = (nz, ny, nx), labels from a
+ *                              table keyed by file name (src/data/medimg.h). */
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
 
 /* Missing values. A reader marks a missing feature value (a missing
