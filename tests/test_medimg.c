@@ -8,7 +8,11 @@
  * whose dimensions claim more data than there is, a file too short for a
  * header, an unsupported datatype, a 4-D series, the voxel limit, not a
  * NIfTI file, a volume without a label, volumes of different shapes and
- * spec errors. */
+ * spec errors. DICOM (src/data/dicom.c, through dcm2niix): pydicom's
+ * CT_small.dcm and MR_small.dcm compared with pydicom's own decoding
+ * (tests/data/dicom_reference.txt, scripts/gen_dicom_reference.py), a
+ * dicom: dataset of a file and a series folder, and a file that is not
+ * DICOM, a folder of two series, mixed shapes and a missing label. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,8 @@
 
 #define CH2 "/usr/share/mricron/templates/ch2.nii.gz"
 #define REFERENCE "tests/data/nifti_ch2_reference.txt"
+#define PYDICOM_FILES "/usr/lib/python3/dist-packages/pydicom/data/test_files"
+#define DICOM_REFERENCE "tests/data/dicom_reference.txt"
 
 static char tmpdir[64];
 
@@ -332,6 +338,91 @@ static void test_bad_input(void)
     CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("no .nii or .nii.gz files"));
 }
 
+static void copy_file(const char *from, const char *to)
+{
+    FILE *f = fopen(from, "rb");
+    if (!f) { perror(from); exit(2); }
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    write_file(to, buf, n);
+}
+
+static void test_dicom(void)
+{
+    FILE *f = fopen(DICOM_REFERENCE, "r");
+    if (!f) { perror(DICOM_REFERENCE); exit(2); }
+    char line[256], name[64], cur[64] = "";
+    gf_volume v = {0};
+    double sum = 0, sumsq = 0;
+    int pixels = 0, sizes = 0;
+    while (fgets(line, sizeof line, f)) {
+        int r, c;
+        double val;
+        if (sscanf(line, "size %63s %d %d", name, &r, &c) == 3) {
+            gf_volume_free(&v);
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", PYDICOM_FILES, name);
+            gf_status st = gf_dicom_read(path, NULL, &v);
+            CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+            if (st) break;
+            snprintf(cur, sizeof cur, "%s", name);
+            CHECK(v.ny == r && v.nx == c && v.nz == 1);
+            sum = sumsq = 0;
+            for (int64_t i = 0; i < (int64_t)v.nx * v.ny; i++) { sum += v.x[i]; sumsq += (double)v.x[i] * v.x[i]; }
+            sizes++;
+        } else if (sscanf(line, "sum %63s %lf", name, &val) == 2 && !strcmp(name, cur)) {
+            CHECK_NEAR(sum, val, 1e-6 * fabs(val) + 0.5);
+        } else if (sscanf(line, "sumsq %63s %lf", name, &val) == 2 && !strcmp(name, cur)) {
+            CHECK_NEAR(sumsq, val, 1e-9 * fabs(val) + 0.5);
+        } else if (sscanf(line, "pixel %63s %d %d %lf", name, &r, &c, &val) == 4 && !strcmp(name, cur)) {
+            CHECK_NEAR(v.x[(int64_t)(v.ny - 1 - r) * v.nx + c], val, 1e-4);   /* dcm2niix: rows bottom up */
+            pixels++;
+        }
+    }
+    fclose(f);
+    gf_volume_free(&v);
+    CHECK(sizes == 2 && pixels == 26);
+
+    /* a dataset: one file and one series folder, both CT_small */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/dcm/series1 %s/dcm2/two %s/dcm3", tmpdir, tmpdir, tmpdir);
+    if (system(cmd)) exit(2);
+    copy_file(PYDICOM_FILES "/CT_small.dcm", tmp_path("dcm/ct.dcm"));
+    copy_file(PYDICOM_FILES "/CT_small.dcm", tmp_path("dcm/series1/slice1"));
+    write_text(tmp_path("dcm.csv"), "file,label\nct,1\nseries1,0\nmr,1\nnotes.dcm,0\ntwo,1\n");
+    char spec[1024];
+    snprintf(spec, sizeof spec, "dicom:%s,labels=%s", tmp_path("dcm"), tmp_path("dcm.csv"));
+    gf_dataset tr, te;
+    gf_status st = gf_dataset_open(spec, &tr, &te);
+    CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+    if (!st) {
+        CHECK(tr.n == 2 && te.n == 0 && tr.c == 1 && tr.h == 128 && tr.w == 128);
+        CHECK(tr.y[0] == 1 && tr.y[1] == 0 && tr.num_classes == 2);
+        CHECK(memcmp(tr.x, tr.x + tr.dim, sizeof(float) * (size_t)tr.dim) == 0);
+        CHECK_NEAR(tr.x[127 * 128 + 0], -849, 0);   /* DICOM row 0, column 0 */
+        gf_dataset_free(&tr);
+        gf_dataset_free(&te);
+    }
+    /* mixed shapes: CT 128 x 128 and MR 64 x 64 */
+    copy_file(PYDICOM_FILES "/MR_small.dcm", tmp_path("dcm/mr.dcm"));
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_MISMATCH && has("mr.dcm") && has("one shape"));
+    /* a label missing */
+    write_text(tmp_path("dcm_partial.csv"), "file,label\nct,1\nmr,1\n");
+    snprintf(spec, sizeof spec, "dicom:%s,labels=%s", tmp_path("dcm"), tmp_path("dcm_partial.csv"));
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("no label for volume") && has("series1"));
+    /* not DICOM; two series in one folder */
+    write_text(tmp_path("dcm3/notes.dcm"), "not a DICOM file\n");
+    snprintf(spec, sizeof spec, "dicom:%s,labels=%s", tmp_path("dcm3"), tmp_path("dcm.csv"));
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("notes.dcm") && has("no DICOM image"));
+    copy_file(PYDICOM_FILES "/CT_small.dcm", tmp_path("dcm2/two/a"));
+    copy_file(PYDICOM_FILES "/MR_small.dcm", tmp_path("dcm2/two/b"));
+    snprintf(spec, sizeof spec, "dicom:%s,labels=%s", tmp_path("dcm2"), tmp_path("dcm.csv"));
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("two") && has("holds 2 series"));
+    snprintf(spec, sizeof spec, "dicom:%s,labels=%s", tmp_path("dcm/ct.dcm"), tmp_path("dcm.csv"));
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_ARG && has("takes a directory"));
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_medimg_XXXXXX");
@@ -342,6 +433,7 @@ int main(void)
     test_ch2_reference();
     test_small_volumes();
     test_bad_input();
+    test_dicom();
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) return 2;
     return check_summary();

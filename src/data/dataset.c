@@ -18,7 +18,7 @@
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2|,test_fraction=F] | " \
                    "npz:PATH[,split=S|,images=KEY,labels=KEY] | text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | " \
-                   "vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS] | nifti:DIR_OR_LIST,labels=CSV[,OPTS]"
+                   "vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS] | nifti:DIR_OR_LIST,labels=CSV[,OPTS] | dicom:DIR,labels=CSV[,OPTS]"
 #define TEST_ROWS_DRAW 0x74657374u   /* "test": the stream of the fixed test_fraction draw */
 
 void gf_dataset_free(gf_dataset *d)
@@ -301,6 +301,8 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
         st = gf_genome_open(spec, train, test);
     } else if (strncmp(spec, "nifti:", 6) == 0) {
         st = gf_nifti_open(spec, train, test);
+    } else if (strncmp(spec, "dicom:", 6) == 0) {
+        st = gf_dicom_open(spec, train, test);
     } else {
         return gf_errorf(GF_ERR_ARG, "unknown dataset spec '%s'; " SPEC_FORMS, spec);
     }

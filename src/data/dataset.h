@@ -153,7 +153,9 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *   nifti:SRC,labels=CSV[,label_col=NAME][,id_col=NAME][,scale=minmax][,test_fraction=F[,seed=S]]
  *                              NIfTI volumes (.nii, .nii.gz), one sample each,
  *                              shape (c, h, w) = (nz, ny, nx), labels from a
- *                              table keyed by file name (src/data/medimg.h). */
+ *                              table keyed by file name (src/data/medimg.h).
+ *   dicom:DIR,labels=CSV[,...]  DICOM: each file or series folder of DIR one
+ *                              sample, converted by dcm2niix (same options). */
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
 
 /* Missing values. A reader marks a missing feature value (a missing

@@ -1,5 +1,5 @@
 /* Medical image volumes (NIfTI; DICOM through the same volume type) and the
- * nifti: dataset spec built from them.
+ * nifti: and dicom: dataset specs built from them.
  *
  * A volume is nx * ny * nz voxels as float, x fastest (NIfTI's on-disk
  * order), so it is already a (c, h, w) = (nz, ny, nx) row-major sample: each
@@ -55,5 +55,19 @@ gf_status gf_nifti_read(const char *path, const gf_data_limits *lim, gf_volume *
  * Every volume is one sample and all must have the same nx, ny, nz.
  * Without test_fraction every volume trains and the test split is empty. */
 gf_status gf_nifti_open(const char *spec, gf_dataset *train, gf_dataset *test);
+
+/* One DICOM sample: a DICOM file, or a folder holding one series (its
+ * files, not its subfolders), converted by Debian's dcm2niix into a
+ * temporary folder and read as the NIfTI volume it writes (src/data/dicom.c:
+ * intensities with Rescale Slope/Intercept applied; rows in dcm2niix's NIfTI
+ * orientation, i.e. DICOM row r is y = ny - 1 - r). A source dcm2niix cannot
+ * convert, or one holding several series, is refused naming it. */
+gf_status gf_dicom_read(const char *src, const gf_data_limits *lim, gf_volume *out);
+
+/* Opens dicom:DIR,labels=CSV[,...]: the options of nifti: above; each file
+ * of DIR is one sample (a single DICOM image or multi-frame file), each
+ * folder of DIR one series (one sample); ids are the entry names, a file's
+ * with or without a .dcm ending. All samples must have one shape. */
+gf_status gf_dicom_open(const char *spec, gf_dataset *train, gf_dataset *test);
 
 #endif

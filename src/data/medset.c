@@ -1,6 +1,7 @@
-/* The nifti: dataset spec (medimg.h): which volume files a source names (a
- * directory, one file, or a list file), their labels from a table keyed by
- * file name, and the volumes stacked into one dataset (one sample each,
+/* The nifti: and dicom: dataset specs (medimg.h): which volumes a source
+ * names (nifti: a directory, one file, or a list file; dicom: the files and
+ * series folders of a directory), their labels from a table keyed by file
+ * name, and the volumes stacked into one dataset (one sample each,
  * (c, h, w) = (nz, ny, nx)), optionally min-max scaled and split. */
 #include "data/medimg.h"
 
@@ -108,6 +109,33 @@ static gf_status list_volumes(const char *src, strlist *out)
     return st;
 }
 
+/* dicom:DIR: each regular file in DIR is one single-file sample, each
+ * folder one series (one sample), in name order. */
+static gf_status list_dicom(const char *src, strlist *out)
+{
+    struct stat sb;
+    if (stat(src, &sb) != 0) return gf_errorf(GF_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return gf_errorf(GF_ERR_ARG, "%s: dicom: takes a directory (its DICOM files and series folders)", src);
+    DIR *d = opendir(src);
+    if (!d) return gf_errorf(GF_ERR_IO, "%s: cannot open the directory: %s", src, strerror(errno));
+    gf_status st = GF_OK;
+    struct dirent *e;
+    while (!st && (e = readdir(d)))
+        if (e->d_name[0] != '.') st = strlist_add(out, src, e->d_name);
+    closedir(d);
+    if (!st && out->n == 0) st = gf_errorf(GF_ERR_FORMAT, "%s: an empty directory", src);
+    if (!st) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    return st;
+}
+
+/* The length of a file name without its .nii.gz, .nii or .dcm ending. */
+static size_t stem_len(const char *b)
+{
+    size_t n = strlen(b);
+    return ends_with(b, ".nii.gz") ? n - 7 : ends_with(b, ".nii") || ends_with(b, ".dcm") ? n - 4 : n;
+}
+
 /* The file name without its directories. */
 static const char *base_name(const char *path)
 {
@@ -157,7 +185,7 @@ static gf_status read_labels(const char *csv, const char *id_col, const char *la
         size_t idl = strlen(id);
         for (int64_t i = 0; i < files->n; i++) {
             const char *b = base_name(files->v[i]);
-            size_t bl = strlen(b), stem = ends_with(b, ".nii.gz") ? bl - 7 : bl - 4;
+            size_t stem = stem_len(b);
             if (!(strcmp(b, id) == 0 || (idl == stem && strncmp(b, id, stem) == 0))) continue;
             if (found[i]) {
                 st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld is a second row for volume %s", csv, (long long)line,
@@ -199,12 +227,15 @@ static void minmax_scale(float *x, int64_t n)
         if (!isnan(x[i])) x[i] = span > 0 ? (float)(((double)x[i] - lo) / span) : 0.0f;
 }
 
-gf_status gf_nifti_open(const char *spec, gf_dataset *train, gf_dataset *test)
+static gf_status med_open(const char *spec, int dicom, gf_dataset *train, gf_dataset *test)
 {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
-    if (strncmp(spec, "nifti:", 6) != 0) return gf_errorf(GF_ERR_ARG, "dataset spec '%s' is not nifti:", spec);
-    char *copy = strdup(spec + 6);
+    const char *kind = dicom ? "dicom" : "nifti";
+    size_t kl = strlen(kind);
+    if (strncmp(spec, kind, kl) != 0 || spec[kl] != ':')
+        return gf_errorf(GF_ERR_ARG, "dataset spec '%s' is not %s:", spec, kind);
+    char *copy = strdup(spec + kl + 1);
     if (!copy) return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", spec);
     char *src = copy, *labels_csv = NULL, *label_col = "label", *id_col = NULL, *scale = NULL, *frac_text = NULL,
          *seed_text = NULL;
@@ -224,15 +255,16 @@ gf_status gf_nifti_open(const char *spec, gf_dataset *train, gf_dataset *test)
         else if (strncmp(opt, "test_fraction=", 14) == 0 && opt[14]) frac_text = opt + 14;
         else if (strncmp(opt, "seed=", 5) == 0 && opt[5]) seed_text = opt + 5;
         else {
-            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': unknown or empty option '%s' (nifti takes labels=CSV, "
-                           "label_col=NAME, id_col=NAME, scale=minmax, test_fraction=F, seed=S)", spec, opt);
+            st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': unknown or empty option '%s' (%s takes labels=CSV, "
+                           "label_col=NAME, id_col=NAME, scale=minmax, test_fraction=F, seed=S)", spec, opt, kind);
             goto done;
         }
         opt = next;
     }
     if (!*src || !labels_csv) {
-        st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': nifti:DIR_OR_LIST,labels=CSV[,label_col=NAME][,id_col=NAME]"
-                       "[,scale=minmax][,test_fraction=F[,seed=S]] needs a source and labels=CSV", spec);
+        st = gf_errorf(GF_ERR_ARG, "dataset spec '%s': %s:%s,labels=CSV[,label_col=NAME][,id_col=NAME]"
+                       "[,scale=minmax][,test_fraction=F[,seed=S]] needs a source and labels=CSV", spec, kind,
+                       dicom ? "DIR" : "DIR_OR_LIST");
         goto done;
     }
     if (scale && strcmp(scale, "minmax") != 0) {
@@ -260,14 +292,14 @@ gf_status gf_nifti_open(const char *spec, gf_dataset *train, gf_dataset *test)
             goto done;
         }
     }
-    if ((st = list_volumes(src, &files))) goto done;
+    if ((st = dicom ? list_dicom(src, &files) : list_volumes(src, &files))) goto done;
     if (!(y = malloc(sizeof *y * (size_t)files.n))) { st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory", spec); goto done; }
     if ((st = read_labels(labels_csv, id_col, label_col, &files, y))) goto done;
 
     gf_data_limits lim = gf_data_limits_default();
     for (int64_t i = 0; i < files.n; i++) {
         gf_volume v;
-        if ((st = gf_nifti_read(files.v[i], &lim, &v))) goto done;
+        if ((st = dicom ? gf_dicom_read(files.v[i], &lim, &v) : gf_nifti_read(files.v[i], &lim, &v))) goto done;
         int64_t dim = (int64_t)v.nx * v.ny * v.nz;
         if (i == 0) {
             if (files.n * dim > lim.max_inflated_bytes / (int64_t)sizeof(float)) {
@@ -310,4 +342,14 @@ done:
     free(y);
     free(copy);
     return st;
+}
+
+gf_status gf_nifti_open(const char *spec, gf_dataset *train, gf_dataset *test)
+{
+    return med_open(spec, 0, train, test);
+}
+
+gf_status gf_dicom_open(const char *spec, gf_dataset *train, gf_dataset *test)
+{
+    return med_open(spec, 1, train, test);
 }
