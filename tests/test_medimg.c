@@ -310,6 +310,10 @@ static void test_bad_input(void)
     snprintf(spec, sizeof spec, "nifti:%s,labels=%s", tmp_path("vols"), tmp_path("badlabel.csv"));
     CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("line 3") && has("not a class id"));
 
+    write_text(tmp_path("twice.csv"), "file,label\na.nii,1\nb_int16,0\nc.nii.gz,0\na,1\n");
+    snprintf(spec, sizeof spec, "nifti:%s,labels=%s", tmp_path("vols"), tmp_path("twice.csv"));
+    CHECK(gf_dataset_open(spec, &tr, &te) == GF_ERR_FORMAT && has("line 5 is a second row for volume") && has("a.nii"));
+
     /* volumes of different shapes, a lying volume inside a list */
     int16_t d3[8] = {3, 2, 3, 2, 1, 1, 1, 1};
     unsigned char d12[24] = {0};

@@ -143,6 +143,21 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* A name a table row may use for volume i: its file name, or its stem. */
+typedef struct {
+    const char *s;
+    size_t len;
+    int64_t i;
+} name_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const name_key *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
 /* labels (n) for the volumes' file names from the table at csv. */
 static gf_status read_labels(const char *csv, const char *id_col, const char *label_col, const strlist *files,
                              int32_t *labels)
@@ -155,7 +170,16 @@ static gf_status read_labels(const char *csv, const char *id_col, const char *la
     enum { MAXF = 4096 };
     char **f = malloc(sizeof *f * MAXF);
     unsigned char *found = calloc((size_t)files->n, 1);   /* (n) */
-    if (!f || !found) { st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory", csv); goto out; }
+    name_key *keys = malloc(sizeof *keys * (size_t)files->n * 2);   /* (nkeys <= 2n): name, stem */
+    int64_t nkeys = 0;
+    if (!f || !found || !keys) { st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory", csv); goto out; }
+    for (int64_t i = 0; i < files->n; i++) {
+        const char *b = base_name(files->v[i]);
+        size_t full = strlen(b), stem = stem_len(b);
+        keys[nkeys++] = (name_key){ b, full, i };
+        if (stem != full) keys[nkeys++] = (name_key){ b, stem, i };
+    }
+    qsort(keys, (size_t)nkeys, sizeof *keys, cmp_key);
     char *nl = memchr(buf, '\n', (size_t)len), sep = ',';
     for (char *p = buf; p < (nl ? nl : buf + len); p++)
         if (*p == ',') { sep = ','; break; } else if (*p == '\t') sep = '\t';
@@ -181,12 +205,12 @@ static gf_status read_labels(const char *csv, const char *id_col, const char *la
             st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld has %d fields but the header has %d", csv, (long long)line, nf, nh);
             goto out;
         }
-        const char *id = f[ic];
-        size_t idl = strlen(id);
-        for (int64_t i = 0; i < files->n; i++) {
-            const char *b = base_name(files->v[i]);
-            size_t stem = stem_len(b);
-            if (!(strcmp(b, id) == 0 || (idl == stem && strncmp(b, id, stem) == 0))) continue;
+        name_key want = { f[ic], strlen(f[ic]), 0 };
+        name_key *hit = bsearch(&want, keys, (size_t)nkeys, sizeof *keys, cmp_key);
+        if (!hit) continue;                      /* a row for another volume */
+        while (hit > keys && cmp_key(hit - 1, &want) == 0) hit--;
+        for (; hit < keys + nkeys && cmp_key(hit, &want) == 0; hit++) {
+            int64_t i = hit->i;
             if (found[i]) {
                 st = gf_errorf(GF_ERR_FORMAT, "%s: line %lld is a second row for volume %s", csv, (long long)line,
                                files->v[i]);
@@ -211,6 +235,7 @@ static gf_status read_labels(const char *csv, const char *id_col, const char *la
             goto out;
         }
 out:
+    free(keys);
     free(f);
     free(found);
     free(buf);
