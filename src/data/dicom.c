@@ -13,17 +13,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/spawn.h"
 
 #define DCM2NIIX "/usr/bin/dcm2niix"
 #define DCM_MEMORY_MB 8192        /* address-space limit of the converter */
+#define DCM_TIMEOUT_S 600         /* the longest one conversion may take */
 
 /* Removes the converter's folder: the files in dir/out, dir/out, dir/log, dir. */
 static void remove_work(const char *dir)
@@ -86,8 +89,25 @@ gf_status gf_dicom_read(const char *src, const gf_data_limits *lim, gf_volume *o
                          .memory_mb = DCM_MEMORY_MB };
     pid_t pid;
     if ((st = gf_spawn(&sp, &pid, NULL))) goto done;
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    /* wait, at most DCM_TIMEOUT_S: a file that makes the converter hang
+     * must not hang the reader */
+    int ws = 0, timed_out = 0;
+    struct timespec t0, now, nap = { 0, 5 * 1000 * 1000 };
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t r = waitpid(pid, &ws, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR)) break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!timed_out && now.tv_sec - t0.tv_sec > DCM_TIMEOUT_S) {
+            kill(pid, SIGKILL);
+            timed_out = 1;
+        }
+        nanosleep(&nap, NULL);
+    }
+    if (timed_out) {
+        st = gf_errorf(GF_ERR_FORMAT, "%s: dcm2niix did not finish converting it within %d s", src, DCM_TIMEOUT_S);
+        goto done;
+    }
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         st = gf_errorf(GF_ERR_FORMAT, "%s: dcm2niix could not convert it (%s %d)", src,
                        WIFEXITED(ws) ? "exit status" : "signal", WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
