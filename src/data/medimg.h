@@ -21,13 +21,12 @@ typedef struct {
 void gf_volume_free(gf_volume *v);
 
 /* One NIfTI-1 or NIfTI-2 single-file volume (magic n+1 / n+2) held in
- * memory: buf (len bytes) is the whole .nii, already decompressed. The
- * header is decoded by niftilib (libnifti2, either byte order); then every
- * field used is checked here: 1..3 spatial dimensions (a 4th..7th of size
- * 1 is accepted), at most GF_MEDIMG_MAX_VOXELS voxels, a datatype among
- * int8/16/32/64, uint8/16/32/64, float32/64, and the data (vox_offset +
- * voxels * bytes per voxel) within len; a header that claims more is
- * refused naming `name`. Intensities are value * scl_slope + scl_inter when
+ * memory: buf (len bytes) is the whole .nii, already decompressed, in
+ * either byte order. Checked before niftilib (libnifti2) decodes the
+ * header: 1..3 spatial dimensions (a 4th..7th of size 1 is accepted), at
+ * most GF_MEDIMG_MAX_VOXELS voxels, a datatype among int8/16/32/64,
+ * uint8/16/32/64, float32/64, and the data (vox_offset + voxels * bytes per
+ * voxel) within len; a header that claims more is refused naming `name`. Intensities are value * scl_slope + scl_inter when
  * scl_slope is finite and non-zero (NIfTI's rule), else the stored values.
  * NaN voxels are kept (missing values); infinite ones are refused. */
 gf_status gf_nifti_decode(const void *buf, int64_t len, const char *name, gf_volume *out);

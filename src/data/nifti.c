@@ -1,11 +1,13 @@
 /* NIfTI volumes: one single-file NIfTI-1 / NIfTI-2 image (.nii, or .nii.gz
  * decompressed by gf_data_read_all) decoded into float intensities. The
- * header goes through niftilib (nifti2_io: byte order, datatype sizes,
- * dimensions, scaling fields); this file checks what niftilib leaves open
- * before a voxel is read: the magic, the number and size of dimensions, the
- * voxel limit, a supported datatype, and that the data the header declares
- * lies within the bytes there are (a lying header is refused naming the
- * file, never read past). Messages never quote the file's bytes. */
+ * fields that decide what is read are first taken from the raw header and
+ * checked here: the magic, the number and size of dimensions, the voxel
+ * limit, a supported datatype, and that the data the header declares lies
+ * within the bytes there are (a lying header is refused naming the file,
+ * never read past). Only then does niftilib (nifti2_io) decode the header,
+ * which it does trusting those fields (a hostile NIfTI-2 header crashed it
+ * under the fuzzer); its reading must agree with ours, and its scaling
+ * fields are used. Messages never quote the file's bytes. */
 #include "data/medimg.h"
 
 #include <math.h>
