@@ -20,6 +20,11 @@ LDLIBS   += $(shell pkg-config --libs htslib)
 # libpng and libjpeg (image folders, src/data/image.c)
 CPPFLAGS += $(shell pkg-config --cflags libpng)
 LDLIBS   += $(shell pkg-config --libs libpng) -ljpeg
+# niftilib (NIfTI-1/2 headers, src/data/nifti.c): Debian's libnifti2-dev
+# ships no .pc file, so its include folder and libraries are named here.
+NIFTI_CFLAGS := -I/usr/include/nifti
+CPPFLAGS += $(NIFTI_CFLAGS)
+LDLIBS   += -lnifti2 -lznz
 LDFLAGS  += -fopenmp $(SAN)
 # OpenMPI (Debian's libopenmpi-dev) for data-parallel training
 # (src/train/dist.c); found through pkg-config. MPI=0, or no ompi-c, builds
@@ -117,7 +122,7 @@ FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 # The library is compiled once for all of them (fuzzer-no-link: coverage
 # without libFuzzer's main), then each target links against it. No MPI here.
 FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF) $(shell pkg-config --cflags htslib)
+FUZZ_FLAGS = -std=c11 -g -O1 -fopenmp -Iinclude -Isrc -D_GNU_SOURCE $(BLAS_DEF) $(shell pkg-config --cflags htslib) $(NIFTI_CFLAGS)
 FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/web_assets.o
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -16,8 +16,10 @@ set -eu
 # gf links libmpi when pkg-config finds ompi-c, and openmpi-bin brings mpirun),
 # libarchive (program jobs' tar bundles, service/bundle.c), bubblewrap (the
 # sandbox of program jobs, facility/sandbox.c), libpng and libjpeg (image
-# folders, PNG and JPEG, src/data/image.c).
-PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libopenmpi-dev openmpi-bin libarchive-dev bubblewrap libpng-dev libjpeg-dev"
+# folders, PNG and JPEG, src/data/image.c), niftilib (NIfTI-1/2 volumes,
+# src/data/nifti.c; libnifti2-dev brings libniftiio-dev's headers), dcm2niix
+# (dicom: datasets are converted by it at run time, src/data/dicom.c).
+PKGS="build-essential pkg-config libhts-dev libopenblas-openmp-dev zlib1g-dev libzip-dev libjansson-dev libgnutls28-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libsodium-dev dataset-fashion-mnist libjs-chart.js libopenmpi-dev openmpi-bin libarchive-dev bubblewrap libpng-dev libjpeg-dev libnifti2-dev dcm2niix"
 case "${1:-build}" in
   # ASan/UBSan/libFuzzer runtime; certtool; JSON checks in test scripts;
   # a real single-node Slurm with accounting (munge, MariaDB, slurmdbd) for the
@@ -31,8 +33,11 @@ case "${1:-build}" in
   # Pima diabetes table it ships (/usr/share/doc/weka/examples/diabetes.arff)
   # of docs/hospitals.md's walkthrough (tests/cli/hospital_walkthrough.sh);
   # libjpeg-turbo-progs (cjpeg, djpeg) regenerates the JPEG fixtures of
-  # tests/test_imagedir.c (tests/data/imagedir/make.sh).
-  test)  PKGS="$PKGS weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath libjpeg-turbo-progs" ;;
+  # tests/test_imagedir.c (tests/data/imagedir/make.sh); mricron-data (the
+  # ch2.nii.gz brain template) for the NIfTI reader's test (tests/test_medimg.c),
+  # python3-pydicom (its test files CT_small.dcm / MR_small.dcm, and the
+  # decoder of scripts/gen_dicom_reference.py) for the DICOM reader's.
+  test)  PKGS="$PKGS mricron-data python3-pydicom weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath libjpeg-turbo-progs" ;;
   # PyTorch peer and reference scripts; HTTP load; OpenBLAS's pthreads build,
   # which Debian's alternatives then prefer for libopenblas.so.0 (as
   # python3-numpy/python3-torch may install it): the engine must still run

@@ -1,6 +1,6 @@
 /* Datasets in memory: opening a dataset spec into a train and a test set,
  * freeing, finiteness checks, subsets, gathering a batch, and the per-epoch
- * shuffle. File formats live in idx.c, csv.c, npz.c, tokens.c and imagedir.c
+ * shuffle. File formats live in idx.c, csv.c, npz.c, tokens.c, imagedir.c and nifti.c
  * (genotypes: genome.c and the readers it calls), splits in partition.c. */
 #include "data/dataset.h"
 
@@ -14,12 +14,14 @@
 #include "core/rng.h"
 #include "data/genome.h"
 #include "data/imagedir.h"
+#include "data/medimg.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define SPEC_FORMS "accepted forms: fashion-mnist | idx:DIR | csv:PATH[,label=COL][,test=PATH2|,test_fraction=F] | " \
                    "npz:PATH[,split=S|,images=KEY,labels=KEY] | text:PATH | tokens:PATH | plink:PREFIX[,OPTS] | " \
                    "vcf:PATH,pheno=CSV,pheno_col=NAME[,OPTS] | " \
-                   "imagedir:DIR[,size=HxW][,gray|rgb][,test=DIR2|,test_fraction=F]"
+                   "imagedir:DIR[,size=HxW][,gray|rgb][,test=DIR2|,test_fraction=F] | " \
+                   "nifti:DIR_OR_LIST,labels=CSV[,OPTS] | dicom:DIR,labels=CSV[,OPTS]"
 #define TEST_ROWS_DRAW 0x74657374u   /* "test": the stream of the fixed test_fraction draw */
 
 void gf_dataset_free(gf_dataset *d)
@@ -302,6 +304,10 @@ gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test)
         st = gf_imagedir_open(spec, spec + 9, train, test);
     } else if (strncmp(spec, "plink:", 6) == 0 || strncmp(spec, "vcf:", 4) == 0) {
         st = gf_genome_open(spec, train, test);
+    } else if (strncmp(spec, "nifti:", 6) == 0) {
+        st = gf_nifti_open(spec, train, test);
+    } else if (strncmp(spec, "dicom:", 6) == 0) {
+        st = gf_dicom_open(spec, train, test);
     } else {
         return gf_errorf(GF_ERR_ARG, "unknown dataset spec '%s'; " SPEC_FORMS, spec);
     }

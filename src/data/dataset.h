@@ -164,7 +164,13 @@ gf_status gf_dataset_window(gf_dataset *d, int T);
  *                              image must have the first's size; gray / rgb
  *                              fix the channels (default: the first image's).
  *                              test=DIR2: a folder of the same classes; test_
- *                              fraction as for csv:; neither: no test set. */
+ *                              fraction as for csv:; neither: no test set.
+ *   nifti:SRC,labels=CSV[,label_col=NAME][,id_col=NAME][,scale=minmax][,test_fraction=F[,seed=S]]
+ *                              NIfTI volumes (.nii, .nii.gz), one sample each,
+ *                              shape (c, h, w) = (nz, ny, nx), labels from a
+ *                              table keyed by file name (src/data/medimg.h).
+ *   dicom:DIR,labels=CSV[,...]  DICOM: each file or series folder of DIR one
+ *                              sample, converted by dcm2niix (same options). */
 gf_status gf_dataset_open(const char *spec, gf_dataset *train, gf_dataset *test);
 
 /* Missing values. A reader marks a missing feature value (a missing
