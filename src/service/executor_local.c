@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "core/timer.h"
 #include "facility/proc.h"
+#include "service/jobspec_program.h"
 #include "service/program.h"
 
 /* sb and job_dir: a program job's sandbox (program.h); NULL for gf train */
@@ -204,7 +205,8 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
         snprintf(out->reason, sizeof out->reason, "time limit of %lld s reached; its processes were stopped",
                  (long long)spec->resources.time_limit_s);
     } else if (lr->sb) {
-        gf_program_outcome(lr->sb, &pu, lr->job_dir, run->job_id, spec->resources.memory_mb, out);
+        gf_program_outcome(lr->sb, &pu, lr->job_dir, run->job_id, spec->resources.memory_mb,
+                           spec->program ? spec->program->processes : 1, out);
     } else if (pu.exit_code == 0) {
         out->state = GF_STORE_JOB_SUCCEEDED;
         snprintf(out->reason, sizeof out->reason, "gf train exited with status 0");
