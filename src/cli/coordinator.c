@@ -49,6 +49,9 @@ static void usage(FILE *f)
           "                      slurmctld through sbatch/squeue/sacct)\n"
           "  --cores N           the local executor's core slots (default: all cores)\n"
           "  --gpus N            the local executor's GPU slots (default 0)\n"
+          "  --memory-mb N       the local executor's memory for jobs, in MiB, counted like\n"
+          "                      cores against each job's memory_mb (default: MemTotal of\n"
+          "                      /proc/meminfo)\n"
           "  --slurm-conf FILE   SLURM_CONF for the Slurm executor\n"
           "  --fairshare-half-life S  usage decay half-life in seconds (default 604800)\n"
           "  --max-bundle-mb N   most MiB of files a program job's bundle unpacks to (default 256)\n"
@@ -66,9 +69,10 @@ int cmd_coordinator(int argc, char **argv)
         {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"executor", 1, 0, 'X'},
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
         {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {"max-model-params", 1, 0, 'P'},
-        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'}, {0, 0, 0, 0}};
+        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'},
+        {"memory-mb", 1, 0, 'M'}, {0, 0, 0, 0}};
     const char *executor = "local", *slurm_conf = NULL;
-    long cores = 0, gpus = 0;
+    long cores = 0, gpus = 0, memory_mb = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
     long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
@@ -102,6 +106,7 @@ int cmd_coordinator(int argc, char **argv)
             executor = optarg;
             break;
         case 'C': if (cli_parse_int("--cores", optarg, 1, 65536, &cores)) return 2; break;
+        case 'M': if (cli_parse_int("--memory-mb", optarg, 64, 1L << 40, &memory_mb)) return 2; break;
         case 'G': if (cli_parse_int("--gpus", optarg, 0, 1024, &gpus)) return 2; break;
         case 'S': slurm_conf = optarg; break;
         case 'H': if (cli_parse_float("--fairshare-half-life", optarg, 1, 1e9, &half_life)) return 2; break;
@@ -133,6 +138,7 @@ int cmd_coordinator(int argc, char **argv)
                                   .max_fed_jobs_per_tenant = (int)max_fed_jobs,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
                                   .executor = executor, .cores = (int)cores, .gpus = (int)gpus,
+                                  .memory_mb = memory_mb,
                                   .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life,
                                   .max_bundle_bytes = (int64_t)max_bundle_mb << 20 };
     /* Model-sized bodies come and go on many connection threads: a fixed mmap
