@@ -778,6 +778,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     if (c->cfg.cores <= 0) c->cfg.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (c->cfg.cores <= 0) c->cfg.cores = 1;
     if (c->cfg.memory_mb <= 0) c->cfg.memory_mb = co_machine_memory_mb();
+    if (c->cfg.max_job_folder_mb <= 0) c->cfg.max_job_folder_mb = 10240;
     if (!c->cfg.gf_path) {
         ssize_t n = readlink("/proc/self/exe", c->gf_path, sizeof c->gf_path - 1);
         c->gf_path[n > 0 ? n : 0] = 0;

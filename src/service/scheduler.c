@@ -645,7 +645,10 @@ gf_status co_sched_create(gf_coordinator *c, co_sched **out)
     s->half_life_s = c->cfg.fairshare_half_life_s > 0 ? c->cfg.fairshare_half_life_s : 7 * 86400.0;
     gf_status st;
     if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, &s->exec);
-    else if (!(st = gf_executor_local(c->cfg.cores, c->cfg.gpus, &s->exec))) s->exec->memory_mb = c->cfg.memory_mb;
+    else if (!(st = gf_executor_local(c->cfg.cores, c->cfg.gpus, &s->exec))) {
+        s->exec->memory_mb = c->cfg.memory_mb;
+        s->exec->max_job_folder_mb = c->cfg.max_job_folder_mb;
+    }
     if (!st) st = gf_store_ledger(c->store, 0, NULL, load_usage, s);
     if (st) { c->sched = s; co_sched_free(c); return st; }
     *out = s;

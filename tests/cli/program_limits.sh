@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ] || [ ! -x /usr/bin/bwrap ]; then
 fi
 
 fed_provision "$TMP" 1
-fed_coordinator "$TMP" --cores 2 --memory-mb 1000 || { fail "coordinator start"; finish; exit 1; }
+fed_coordinator "$TMP" --cores 2 --memory-mb 1000 --max-job-folder-mb 8 || { fail "coordinator start"; finish; exit 1; }
 URL=${FED_URL%/}
 CA="$TMP/pki/coordinator/ca.crt"
 export GF_COORDINATOR="$URL" GF_CA="$CA"
@@ -62,4 +62,28 @@ spec c '["/bin/true"]' 1001 > "$TMP/c.json"
 r=$(api POST /v1/jobs "$TA" "$TMP/c.json")
 case "$r" in 400*"resources.memory_mb: 1001 MiB is more than the local executor has (1000 MiB)"*) ok "more memory than the executor has: refused at submission" ;;
   *) fail "memory_mb 1001 of 1000: $r" ;; esac
+
+# ---- the job-folder quota (8 MiB) -------------------------------------------------------
+W='import os,sys,time; n,pause,rest=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); f=open(os.environ["GF_OUTPUT"]+"/big","wb")
+for i in range(n): f.write(os.urandom(1<<20)); f.flush(); os.fsync(f.fileno()); time.sleep(pause)
+time.sleep(rest)'
+wjob() {  # wjob NAME MIB PAUSE REST: a job writing MIB MiB to its output, PAUSE s apart, then sleeping REST s
+  PY_JSON "$W" "$2" "$3" "$4" > "$TMP/cmd.json"
+  spec "$1" "$(cat "$TMP/cmd.json")" 256 > "$TMP/w.json"
+  "$GF" submit "$TMP/w.json" --token "$TA"
+}
+PY_JSON() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(["/usr/bin/python3","-c"]+sys.argv[1:]))' "$@"; }
+W1=$(wjob small 3 0 0) || fail "submit small"
+W2=$(wjob slow 64 0.05 60) || fail "submit slow"
+W3=$(wjob burst 20 0 0) || fail "submit burst"
+[ "$(wait_state "$W1" 30 succeeded failed)" = succeeded ] && ok "a job writing 3 MiB under an 8 MiB quota succeeds" \
+  || fail "small writer: $(reason "$W1")"
+s=$(wait_state "$W2" 30 succeeded failed cancelled timed-out); rs=$(reason "$W2")
+case "$s:$rs" in failed:"job folder quota exceeded"*"8 MiB allowed"*) ok "a job writing past the quota is stopped while it runs: $rs" ;;
+  *) fail "slow writer: $s: $rs" ;; esac
+sz=$(du -sm "$TMP/data/jobs/$W2" | cut -f1)
+[ "$sz" -lt 64 ] && ok "it was stopped before writing all it meant to (its folder: $sz MiB of 64)" || fail "folder $sz MiB"
+s=$(wait_state "$W3" 30 succeeded failed); rs=$(reason "$W3")
+case "$s:$rs" in failed:"job folder quota exceeded"*) ok "a job ending over the quota between two looks fails too" ;;
+  *) fail "burst writer: $s: $rs" ;; esac
 finish
