@@ -124,8 +124,14 @@ static void last_line(const char *path, char *out, size_t cap)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
-    char *nl = strrchr(buf, '\n');
+    char *nl;
+    for (;;) {                  /* skip the coordinator's own "gf: sandbox: ..." line, written after the start */
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+        nl = strrchr(buf, '\n');
+        if (!nl || strncmp(nl + 1, "gf: sandbox: ", 13)) break;
+        *nl = 0;
+        n = (size_t)(nl - buf);
+    }
     const char *src = nl ? nl + 1 : buf;
     size_t len = strlen(src) < cap - 1 ? strlen(src) : cap - 1;
     memcpy(out, src, len);
