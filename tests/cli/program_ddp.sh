@@ -4,7 +4,8 @@
 # processes ends with the same weights as the same script in one process on
 # the same global batches (run on the host as the reference; |diff| <= 1e-9),
 # each rank sees RANK / WORLD_SIZE / LOCAL_RANK / LOCAL_WORLD_SIZE /
-# MASTER_ADDR / MASTER_PORT, a one-process job sees RANK 0 of 1, a failing
+# MASTER_ADDR / MASTER_PORT, an MPI program's ranks form one world (an
+# MPI_Allreduce), a one-process job sees RANK 0 of 1, a failing
 # rank fails the job with that rank's status while the other is stopped, and
 # more processes than cores is refused at submission.
 . tests/cli_lib.sh
@@ -110,6 +111,35 @@ done
 p0=$(jget 'd["MASTER_PORT"]' < "$TMP/dl/env-0.json"); p1=$(jget 'd["MASTER_PORT"]' < "$TMP/dl/env-1.json")
 [ "$p0" = "$p1" ] && [ "$p0" -ge 1024 ] 2>/dev/null && [ "$p0" -le 65535 ] && ok "both ranks share MASTER_PORT $p0" \
   || fail "MASTER_PORT: $p0 / $p1"
+
+# ---- an MPI program (C, OpenMPI): its ranks form one world and reduce over it ------------
+if command -v mpicc > /dev/null; then
+  mkdir -p "$TMP/m"
+  cat > "$TMP/m.c" <<'CEOF'
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv)
+{
+    int r, n, v, sum = 0;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    v = 10 * r + 1;
+    MPI_Allreduce(&v, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("mpi rank %d of %d, RANK %s, sum %d\n", r, n, getenv("RANK"), sum);
+    MPI_Finalize();
+    return 0;
+}
+CEOF
+  mpicc -o "$TMP/m/allreduce" "$TMP/m.c" || fail "mpicc"
+  spec mpi '["./allreduce"]' 2 2 > "$TMP/mpi.json"
+  JM=$("$GF" submit "$TMP/mpi.json" --files "$TMP/m" --token "$TA") || fail "submit mpi"
+  [ "$(wait_end "$JM" 30)" = succeeded ] || fail "MPI job: $(reason "$JM")"
+  "$GF" logs "$JM" --token "$TA" | sort > "$TMP/mpi.out"
+  printf 'mpi rank 0 of 2, RANK 0, sum 12\nmpi rank 1 of 2, RANK 1, sum 12\n' | cmp -s - "$TMP/mpi.out" \
+    && ok "an MPI program's 2 ranks form one world (MPI_Allreduce 1 + 11 = 12)" || fail "MPI job output: $(cat "$TMP/mpi.out")"
+fi
 
 # ---- one process: RANK 0 of 1 -------------------------------------------------------
 spec one '["/usr/bin/python3","-c","import os,json; json.dump({k: os.environ.get(k) for k in (\"RANK\",\"WORLD_SIZE\",\"LOCAL_RANK\",\"MASTER_ADDR\")}, open(os.environ[\"GF_OUTPUT\"]+\"/env.json\",\"w\"))"]' 1 1 > "$TMP/one.json"
