@@ -57,6 +57,9 @@ int main(void)
                     "\"env\":{\"ALPHA\":\"a=b\",\"PATH\":\"/job/bin:/usr/bin\",\"ZETA\":\"z\"},"
                     "\"datasets\":[\"fashion-mnist\",\"cifar.small\"],"
                     "\"resources\":{\"cores\":2,\"gpus\":0,\"memory_mb\":4096,\"time_limit_s\":600,\"processes\":1}}");
+    roundtrip("{\"kind\":\"program\",\"name\":\"d\",\"command\":[\"x\"],\"resources\":{\"cores\":4,\"processes\":4}}",
+              "{\"kind\":\"program\",\"name\":\"d\",\"command\":[\"x\"],\"env\":{},\"datasets\":[],"
+              "\"resources\":{\"cores\":4,\"gpus\":0,\"memory_mb\":2048,\"time_limit_s\":3600,\"processes\":4}}");
     roundtrip("{\"kind\":\"program\",\"name\":\"t\",\"command\":[\"true\"]}",
               "{\"kind\":\"program\",\"name\":\"t\",\"command\":[\"true\"],\"env\":{},\"datasets\":[],"
               "\"resources\":{\"cores\":1,\"gpus\":0,\"memory_mb\":2048,\"time_limit_s\":3600,\"processes\":1}}");
@@ -84,7 +87,12 @@ int main(void)
     refused(P("\"command\":[\"a\"],\"env\":{\"X\":1}"), "env.X: must be a string, got 1");
     refused(P("\"command\":[\"a\"],\"datasets\":[\"../etc\"]"), "datasets[0]:");
     refused(P("\"command\":[\"a\"],\"datasets\":[\"x\",\"y\",\"x\"]"), "datasets[2]: duplicate dataset \"x\" (also datasets[0])");
-    refused(P("\"command\":[\"a\"],\"resources\":{\"processes\":2}"), "resources.processes: only 1 is supported");
+    refused(P("\"command\":[\"a\"],\"resources\":{\"processes\":2}"),
+            "resources.processes: 2 is more than resources.cores (1)");
+    refused(P("\"command\":[\"a\"],\"resources\":{\"cores\":3,\"processes\":4}"),
+            "resources.processes: 4 is more than resources.cores (3)");
+    refused(P("\"command\":[\"a\"],\"env\":{\"WORLD_SIZE\":\"2\"}"), "env.WORLD_SIZE: set by the facility");
+    refused(P("\"command\":[\"a\"],\"env\":{\"MASTER_PORT\":\"1\"}"), "env.MASTER_PORT: set by the facility");
     refused(P("\"command\":[\"a\"],\"resources\":{\"gpus\":1}"), "resources.gpus: program jobs cannot be given GPUs yet");
     refused(P("\"command\":[\"a\"],\"resources\":{\"cores\":0}"), "resources.cores: must be an integer in [1, 1024], got 0");
     refused(P("\"command\":[\"a\"],\"resources\":{\"memory_mb\":1.5}"), "resources.memory_mb: must be an integer");

@@ -49,9 +49,15 @@ static void usage(FILE *f)
           "                      slurmctld through sbatch/squeue/sacct)\n"
           "  --cores N           the local executor's core slots (default: all cores)\n"
           "  --gpus N            the local executor's GPU slots (default 0)\n"
+          "  --memory-mb N       the local executor's memory for jobs, in MiB, counted like\n"
+          "                      cores against each job's memory_mb (default: MemTotal of\n"
+          "                      /proc/meminfo)\n"
           "  --slurm-conf FILE   SLURM_CONF for the Slurm executor\n"
           "  --fairshare-half-life S  usage decay half-life in seconds (default 604800)\n"
           "  --max-bundle-mb N   most MiB of files a program job's bundle unpacks to (default 256)\n"
+          "  --max-job-folder-mb N  most MiB a program job's folder (its files, outputs and\n"
+          "                      logs) may take while it runs (default 10240); beyond it the\n"
+          "                      job is stopped and fails\n"
           "\n"
           "A fresh data folder gets a first operator API token in DIR/operator.token\n"
           "(mode 0600).\n"
@@ -66,13 +72,14 @@ int cmd_coordinator(int argc, char **argv)
         {"body-timeout", 1, 0, 'b'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {"executor", 1, 0, 'X'},
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
         {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {"max-model-params", 1, 0, 'P'},
-        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'}, {0, 0, 0, 0}};
+        {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'},
+        {"memory-mb", 1, 0, 'M'}, {"max-job-folder-mb", 1, 0, 'Q'}, {0, 0, 0, 0}};
     const char *executor = "local", *slurm_conf = NULL;
-    long cores = 0, gpus = 0;
+    long cores = 0, gpus = 0, memory_mb = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
     long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
-    long max_bundle_mb = 256;
+    long max_bundle_mb = 256, max_folder_mb = 10240;
     long max_params = GF_FEDCAPS_DEFAULT_PARAMS, max_fed_jobs = GF_FEDCAPS_DEFAULT_JOBS;
     double site_timeout = 60;
     int quiet = 0, c;
@@ -102,6 +109,8 @@ int cmd_coordinator(int argc, char **argv)
             executor = optarg;
             break;
         case 'C': if (cli_parse_int("--cores", optarg, 1, 65536, &cores)) return 2; break;
+        case 'Q': if (cli_parse_int("--max-job-folder-mb", optarg, 1, 1L << 30, &max_folder_mb)) return 2; break;
+        case 'M': if (cli_parse_int("--memory-mb", optarg, 64, 1L << 40, &memory_mb)) return 2; break;
         case 'G': if (cli_parse_int("--gpus", optarg, 0, 1024, &gpus)) return 2; break;
         case 'S': slurm_conf = optarg; break;
         case 'H': if (cli_parse_float("--fairshare-half-life", optarg, 1, 1e9, &half_life)) return 2; break;
@@ -133,6 +142,7 @@ int cmd_coordinator(int argc, char **argv)
                                   .max_fed_jobs_per_tenant = (int)max_fed_jobs,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
                                   .executor = executor, .cores = (int)cores, .gpus = (int)gpus,
+                                  .memory_mb = memory_mb, .max_job_folder_mb = max_folder_mb,
                                   .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life,
                                   .max_bundle_bytes = (int64_t)max_bundle_mb << 20 };
     /* Model-sized bodies come and go on many connection threads: a fixed mmap

@@ -355,6 +355,11 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
         return gf_errorf(GF_ERR_ARG, "sandbox: bad request");
     if (access(GF_SANDBOX_BWRAP, X_OK))
         return gf_errorf(GF_ERR_IO, "sandbox: %s is missing (Debian's bubblewrap)", GF_SANDBOX_BWRAP);
+    if (r->processes > 1 && access(GF_SANDBOX_MPIRUN, X_OK))
+        return gf_errorf(GF_ERR_IO, "sandbox: %s is missing (Debian's openmpi-bin): needed for processes > 1",
+                         GF_SANDBOX_MPIRUN);
+    if (r->processes > r->cores)
+        return gf_errorf(GF_ERR_ARG, "sandbox: %d processes on %d cores", r->processes, r->cores);
     gf_sandbox *sb = calloc(1, sizeof *sb);
     if (!sb) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     for (int i = 0; i < STAGE_MOUNTS; i++) sb->mounts[i].src_fd = -1;
@@ -430,6 +435,20 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
     arg3(sb, "--setenv", "OMP_NUM_THREADS", val);
     arg3(sb, "--setenv", "OPENBLAS_NUM_THREADS", val);
     arg3(sb, "--setenv", "MKL_NUM_THREADS", val);
+    int nproc = r->processes > 1 ? r->processes : 1;
+    char np[16], port[16];
+    snprintf(np, sizeof np, "%d", nproc);
+    snprintf(port, sizeof port, "%d", r->master_port > 0 ? r->master_port : 29500);
+    arg3(sb, "--setenv", "WORLD_SIZE", np);
+    arg3(sb, "--setenv", "LOCAL_WORLD_SIZE", np);
+    arg3(sb, "--setenv", "MASTER_ADDR", "127.0.0.1");
+    arg3(sb, "--setenv", "MASTER_PORT", port);
+    if (nproc == 1) {
+        arg3(sb, "--setenv", "RANK", "0");
+        arg3(sb, "--setenv", "LOCAL_RANK", "0");
+    } else {
+        arg3(sb, "--setenv", "HWLOC_HIDE_ERRORS", "2");   /* hwloc finds no /sys in the sandbox: say nothing */
+    }
     for (int i = 0; i < r->nenv; i++) {
         const char *eq = strchr(r->env[i], '=');
         if (!eq || eq == r->env[i] || eq - r->env[i] >= 200) { st = gf_errorf(GF_ERR_ARG, "sandbox: bad env entry"); goto fail; }
@@ -438,6 +457,21 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
         arg3(sb, "--setenv", name, eq + 1);
     }
     arg(sb, "--");
+    if (nproc > 1) {              /* mpirun, then each rank through the shim (sandbox.h); argv only as "$@" */
+        static const char shim[] =
+            "export RANK=\"$OMPI_COMM_WORLD_RANK\" LOCAL_RANK=\"$OMPI_COMM_WORLD_LOCAL_RANK\" "
+            "LOCAL_WORLD_SIZE=\"$OMPI_COMM_WORLD_LOCAL_SIZE\"\n"
+            "\"$@\"\n"
+            "s=$?\n"
+            "[ \"$s\" = 0 ] || echo \"$s\" > \"/job/" GF_SANDBOX_RANKS "/$RANK\"\n"
+            "exit \"$s\"\n";
+        arg(sb, GF_SANDBOX_MPIRUN);
+        arg2(sb, "-n", np);
+        arg(sb, "--oversubscribe");
+        arg2(sb, "--bind-to", "none");
+        arg3(sb, "/bin/sh", "-c", shim);
+        arg(sb, "gf-rank");
+    }
     for (int i = 0; r->argv[i]; i++) arg(sb, r->argv[i]);
     if (sb->oom) { st = gf_errorf(GF_ERR_NOMEM, "out of memory"); goto fail; }
     *out = sb;
@@ -475,6 +509,47 @@ int64_t gf_sandbox_oom_kills(const gf_sandbox *sb)
 }
 
 const char *gf_sandbox_limits(const gf_sandbox *sb) { return sb->limits; }
+
+int gf_sandbox_failed_rank(const char *work_dir, char *out, size_t cap)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", work_dir, GF_SANDBOX_RANKS);
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *e;
+    long best_rank = -1, best_status = 0;
+    struct timespec best_t = { 0, 0 };
+    while ((e = readdir(d))) {
+        char *end;
+        long rank = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end || rank < 0) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) continue;
+        char buf[16] = "";
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        long status = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (status <= 0) continue;
+        struct timespec t = st.st_mtim;
+        if (best_rank < 0 || t.tv_sec < best_t.tv_sec || (t.tv_sec == best_t.tv_sec && t.tv_nsec < best_t.tv_nsec) ||
+            (t.tv_sec == best_t.tv_sec && t.tv_nsec == best_t.tv_nsec && rank < best_rank)) {
+            best_rank = rank;
+            best_status = status;
+            best_t = t;
+        }
+    }
+    closedir(d);
+    if (best_rank < 0) return -1;
+    if (best_status > 128 && best_status < 128 + 65)
+        snprintf(out, cap, "rank %ld was killed by signal %ld (%s)", best_rank, best_status - 128,
+                 strsignal((int)(best_status - 128)));
+    else
+        snprintf(out, cap, "rank %ld exited with status %ld%s", best_rank, best_status,
+                 best_status == 127 ? " (command not found)" : best_status == 126 ? " (not executable)" : "");
+    return 0;
+}
 
 /* A file holding one number (memory.max_usage_in_bytes, cpuacct.usage); -1 if unreadable. */
 static int64_t read_number(const char *dir, const char *file)

@@ -20,6 +20,20 @@
  * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS = cores, then
  * the job's own additions (which may override PATH and the thread counts).
  *
+ * Ranks: every job gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+ * MASTER_ADDR=127.0.0.1 and MASTER_PORT (what torch.distributed's env://
+ * and MPI programs expect; one machine, so LOCAL_* = the global ones). With
+ * processes > 1 bwrap runs Debian's OpenMPI mpirun inside the sandbox
+ * (-n N --oversubscribe --bind-to none: the scheduler already holds N cores,
+ * and the cgroup / affinity bound them), which starts each rank through a
+ * fixed /bin/sh shim (the job's argv passed as "$@", never interpolated)
+ * that sets RANK / LOCAL_RANK / LOCAL_WORLD_SIZE from OMPI_COMM_WORLD_* and,
+ * when the rank's program ends non-zero, writes its status (a number; > 128:
+ * killed by signal status - 128) to /job/.ranks/RANK. mpirun then stops
+ * the other ranks and exits non-zero; gf_sandbox_failed_rank names the
+ * first rank that failed. MPI's wire-up and gloo/NCCL-over-TCP use the
+ * sandbox's own loopback, so ports never collide between jobs.
+ *
  * Unix user: when the caller is root, the program runs as uid = gid =
  * GF_SANDBOX_UID_BASE + tenant id (no supplementary groups), set before
  * bwrap starts, so every file it creates and every process it runs belongs
@@ -58,6 +72,8 @@
 #define GF_SANDBOX_PIDS_MAX 256          /* processes and threads of one job */
 #define GF_SANDBOX_DATA_MAX 16
 #define GF_SANDBOX_BWRAP    "/usr/bin/bwrap"
+#define GF_SANDBOX_MPIRUN   "/usr/bin/mpirun"   /* Debian's OpenMPI: processes > 1 */
+#define GF_SANDBOX_RANKS    ".ranks"            /* under /job: the exit status of each rank that failed */
 
 /* A dataset for the job: a folder (bound whole) or one or two files. */
 typedef struct {
@@ -79,6 +95,8 @@ typedef struct {
     int      cores;                  /* CPU quota and thread counts */
     int64_t  memory_mb;
     int      share_net;              /* 1: the host's network (operator's grant) */
+    int      processes;              /* ranks (0 or 1: the program itself; > 1: under mpirun) */
+    int      master_port;            /* MASTER_PORT (its own loopback: any free port of 1024..65535) */
 } gf_sandbox_request;
 
 typedef struct gf_sandbox gf_sandbox;
@@ -111,6 +129,12 @@ int64_t gf_sandbox_oom_kills(const gf_sandbox *sb);
  * processes are not all reaped by the one the coordinator waits for, so
  * wait4's numbers miss them. */
 void gf_sandbox_usage(const gf_sandbox *sb, double *cpu_s, int64_t *peak_kb);
+
+/* After a multi-process job failed: the rank whose program failed first
+ * (its status file under work_dir/GF_SANDBOX_RANKS the oldest; ties: the
+ * lowest rank) in words, "rank 1 exited with status 3" or "rank 0 was
+ * killed by signal 9 (Killed)"; 0 when one was found, -1 when none. */
+int gf_sandbox_failed_rank(const char *work_dir, char *out, size_t cap);
 
 /* Which limits hold, in words ("cgroup v1: memory, pids, cpu"). */
 const char *gf_sandbox_limits(const gf_sandbox *sb);

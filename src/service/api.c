@@ -144,6 +144,12 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
                 return co_refuse(resp, 400, GF_ERR_ARG, "resources.%s: %d is more than the local executor has (%d): "
                                  "the job could never start", what, want, have);
             }
+            if (spec.resources.memory_mb > c->cfg.memory_mb) {
+                long long want_mb = (long long)spec.resources.memory_mb;
+                gf_jobspec_free(&spec);
+                return co_refuse(resp, 400, GF_ERR_ARG, "resources.memory_mb: %lld MiB is more than the local executor "
+                                 "has (%lld MiB): the job could never start", want_mb, (long long)c->cfg.memory_mb);
+            }
         }
     }
     if ((st = check_datasets(c, &spec, tenant.id))) {   /* what the job reads: registered, and its tenant's */
@@ -188,6 +194,9 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
         char dir[PATH_MAX + 96], work[PATH_MAX + 128];
         co_job_dir(c, id, dir, sizeof dir);
         snprintf(work, sizeof work, "%s/%s", dir, GF_PROGRAM_WORK);
+        char jobs[PATH_MAX + 16];                 /* a fresh coordinator's first job, without files */
+        snprintf(jobs, sizeof jobs, "%.*s/jobs", PATH_MAX - 1, c->data_dir);
+        mkdir(jobs, 0700);
         if ((mkdir(dir, 0700) && errno != EEXIST) || (bundle_dir ? rename(bundle_dir, work) : mkdir(work, 0700))) {
             char why[GF_STORE_REASON_MAX + 1];
             snprintf(why, sizeof why, "its files could not be put into its folder: %s", strerror(errno));

@@ -83,6 +83,18 @@ co_job *co_job_find(gf_coordinator *c, int64_t id)
     return NULL;
 }
 
+/* This machine's memory in MiB (MemTotal of /proc/meminfo); 1 TiB when unreadable. */
+static int64_t co_machine_memory_mb(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    long long kb = 0;
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemTotal: %lld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb > 0 ? (int64_t)(kb / 1024) : (int64_t)1 << 20;
+}
+
 static void job_remove(gf_coordinator *c, int i)
 {
     gf_fedjob_free(c->jobs[i].fj);
@@ -767,6 +779,8 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     if (!c->cfg.max_body) c->cfg.max_body = (size_t)256 << 20;
     if (c->cfg.cores <= 0) c->cfg.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (c->cfg.cores <= 0) c->cfg.cores = 1;
+    if (c->cfg.memory_mb <= 0) c->cfg.memory_mb = co_machine_memory_mb();
+    if (c->cfg.max_job_folder_mb <= 0) c->cfg.max_job_folder_mb = 10240;
     if (!c->cfg.gf_path) {
         ssize_t n = readlink("/proc/self/exe", c->gf_path, sizeof c->gf_path - 1);
         c->gf_path[n > 0 ? n : 0] = 0;

@@ -44,9 +44,13 @@ typedef struct {
     /* central jobs */
     const char *executor;        /* "local" (default) | "slurm" */
     int         cores, gpus;     /* the local executor's slots; cores 0: all of this machine's */
+    int64_t     memory_mb;       /* the local executor's memory for jobs (MiB, against each job's
+                                    memory_mb); 0: this machine's (MemTotal of /proc/meminfo) */
     const char *slurm_conf;      /* SLURM_CONF for the Slurm executor; NULL: Slurm's default */
     double      fairshare_half_life_s;  /* usage decay; 0: 7 days (Slurm's default) */
     const char *gf_path;         /* the gf binary central jobs run; NULL: /proc/self/exe */
+    int64_t     max_job_folder_mb;   /* a program job's folder (files, outputs, logs) on the local
+                                        executor, checked while it runs; 0: 10240 MiB */
     int64_t     max_bundle_bytes;/* a program job's bundle, unpacked (service/bundle.h); 0: 256 MiB */
 } gf_coordinator_config;
 

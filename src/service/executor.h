@@ -48,6 +48,8 @@ struct gf_executor {
     int         queues_itself;       /* 1: submit every job at once (Slurm schedules); 0: the coordinator's
                                         scheduler starts jobs within cores/gpus */
     int         cores, gpus;         /* local: the slots; slurm: 0 (Slurm knows) */
+    int64_t     memory_mb;           /* local: the memory for jobs (MiB); slurm: 0 */
+    int64_t     max_job_folder_mb;   /* local: a program job's folder quota (MiB; 0 none), executor_local.c */
     /* Starts (or submits) the job; handle gets what poll/cancel need later. */
     gf_status (*start)(gf_executor *x, const gf_exec_request *r, char handle[GF_EXEC_HANDLE_MAX + 1]);
     /* Non-blocking: the job's status now. */

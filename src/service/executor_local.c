@@ -16,11 +16,22 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/timer.h"
+#include "facility/folder_size.h"
 #include "facility/proc.h"
+#include "service/jobspec_program.h"
 #include "service/program.h"
 
-/* sb and job_dir: a program job's sandbox (program.h); NULL for gf train */
-typedef struct { int64_t job_id; gf_proc *proc; int cpu_offset, cores; gf_sandbox *sb; char *job_dir; } local_run;
+/* sb and job_dir: a program job's sandbox (program.h); NULL for gf train.
+ * A program job's folder is measured (facility/folder_size.h) at most every
+ * QUOTA_EVERY_S while it runs and once at its end: over max_job_folder_mb,
+ * the job is stopped and fails naming the quota. Between two looks a job can
+ * write past the quota by what it writes in QUOTA_EVERY_S. */
+#define QUOTA_EVERY_S 0.5
+typedef struct {
+    int64_t job_id; gf_proc *proc; int cpu_offset, cores; gf_sandbox *sb; char *job_dir;
+    double  quota_at;       /* when its folder was last measured (gf_wall_now) */
+    int64_t over_bytes;     /* > 0: its folder's size when found over the quota */
+} local_run;
 
 typedef struct {
     gf_executor base;
@@ -185,7 +196,17 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
     if (!lr) return gf_errorf(GF_ERR_ARG, "job %lld is not running here", (long long)run->job_id);
     int ended = 0;
     gf_status st = gf_proc_poll(lr->proc, &ended);
-    if (st || !ended) return st;
+    if (st) return st;
+    int64_t quota = x->base.max_job_folder_mb << 20;
+    if (lr->job_dir && quota > 0 && !lr->over_bytes && (ended || gf_wall_now() - lr->quota_at >= QUOTA_EVERY_S)) {
+        int64_t size = 0;
+        lr->quota_at = gf_wall_now();
+        if (!gf_folder_size(lr->job_dir, quota, &size) && size > quota) {
+            lr->over_bytes = size;
+            if (!ended) gf_proc_cancel(lr->proc);
+        }
+    }
+    if (!ended) return GF_OK;
     gf_proc_usage pu;
     if ((st = gf_proc_usage_of(lr->proc, &pu))) return st;
     out->ended = 1;
@@ -196,7 +217,12 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
     out->usage.cpu_s = pu.user_s + pu.sys_s;
     out->usage.peak_mem_kb = pu.max_rss_kb;
     if (lr->sb) gf_program_usage(lr->sb, &out->usage);
-    if (pu.cancelled || run->cancel_requested) {
+    if (lr->over_bytes) {
+        out->state = GF_STORE_JOB_FAILED;
+        snprintf(out->reason, sizeof out->reason, "job folder quota exceeded: its folder held more than %.1f MiB, "
+                 "above the %lld MiB allowed (gf coordinator --max-job-folder-mb); its processes were stopped",
+                 (double)lr->over_bytes / (1 << 20), (long long)x->base.max_job_folder_mb);
+    } else if (pu.cancelled || run->cancel_requested) {
         out->state = GF_STORE_JOB_CANCELLED;
         snprintf(out->reason, sizeof out->reason, "cancelled; its processes were stopped");
     } else if (pu.timed_out) {
@@ -204,7 +230,8 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
         snprintf(out->reason, sizeof out->reason, "time limit of %lld s reached; its processes were stopped",
                  (long long)spec->resources.time_limit_s);
     } else if (lr->sb) {
-        gf_program_outcome(lr->sb, &pu, lr->job_dir, run->job_id, spec->resources.memory_mb, out);
+        gf_program_outcome(lr->sb, &pu, lr->job_dir, run->job_id, spec->resources.memory_mb,
+                           spec->program ? spec->program->processes : 1, out);
     } else if (pu.exit_code == 0) {
         out->state = GF_STORE_JOB_SUCCEEDED;
         snprintf(out->reason, sizeof out->reason, "gf train exited with status 0");

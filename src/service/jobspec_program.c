@@ -106,6 +106,12 @@ static gf_status parse_env(const json_t *v, gf_program_spec *p)
         if (!strcmp(name, "HOME") || !strncmp(name, "GF_", 3))
             return gf_errorf(GF_ERR_ARG, "env.%s: set by the facility (HOME=/job, GF_OUTPUT, GF_METRICS); "
                              "it cannot be overridden", name);
+        static const char *const ranks[] = { "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+                                             "MASTER_PORT", NULL };
+        for (int k = 0; ranks[k]; k++)
+            if (!strcmp(name, ranks[k]))
+                return gf_errorf(GF_ERR_ARG, "env.%s: set by the facility for each process (resources.processes); "
+                                 "it cannot be overridden", name);
         char path[160];
         snprintf(path, sizeof path, "env.%s", name);
         if (!json_is_string(val)) return bad_value(path, "a string", val);
@@ -162,9 +168,9 @@ static gf_status parse_resources(const json_t *o, gf_jobspec *out)
               (st = get_integer(o, "time_limit_s", 1, 30 * 86400, &tl)) ||
               (st = get_integer(o, "processes", 1, 1024, &procs))))
         return st;
-    if (procs != 1)
-        return gf_errorf(GF_ERR_ARG, "resources.processes: only 1 is supported for now (multi-process program "
-                         "jobs are not yet available), got %lld", procs);
+    if (procs > cores)
+        return gf_errorf(GF_ERR_ARG, "resources.processes: %lld is more than resources.cores (%lld): each process "
+                         "(rank) needs a core of its own", procs, cores);
     if (gpus != 0)
         return gf_errorf(GF_ERR_ARG, "resources.gpus: program jobs cannot be given GPUs yet (GPU binding is not "
                          "yet available), got %lld", gpus);

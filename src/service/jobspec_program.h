@@ -15,13 +15,14 @@
  * "env": additions to the sandbox's clean environment, an object of at most
  * 64 NAME: "value" (< 4096 bytes) pairs, NAME of [A-Za-z_][A-Za-z0-9_]*
  * (at most 128). Refused: the dynamic loader's LD_* (LD_PRELOAD, ...), HOME
- * and GF_* (the facility sets them). PATH may be set (it only changes where
+ * and GF_* (the facility sets them), RANK, WORLD_SIZE, LOCAL_RANK,
+ * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (set per process). PATH may be set (it only changes where
  * the sandbox looks for programs); other names are free.
  * "datasets": registered dataset names (datasets.h) the job reads, at most
  * 16, unique; each appears read-only at /data/NAME. Whether the tenant may
  * read them is checked by the coordinator.
- * "resources": as a central job's (jobspec.h), plus "processes" (1 only for
- * now: multi-process jobs are not yet available); "gpus" must be 0 for now
+ * "resources": as a central job's (jobspec.h), plus "processes" (1..cores:
+ * the ranks the local executor starts under mpirun, sandbox.h); "gpus" must be 0 for now
  * (GPU binding is not yet available). */
 #ifndef GF_SERVICE_JOBSPEC_PROGRAM_H
 #define GF_SERVICE_JOBSPEC_PROGRAM_H
@@ -42,7 +43,7 @@ struct gf_program_spec {
     int    nenv;
     char (*datasets)[GF_JOBSPEC_NAME_MAX + 1];   /* (ndatasets) */
     int    ndatasets;
-    int    processes;     /* 1 */
+    int    processes;     /* 1..cores */
 };
 
 /* Parses the keys of a program job (root is the spec's top-level object)

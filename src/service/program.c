@@ -71,7 +71,10 @@ gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **p
     if (snprintf(work, sizeof work, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= (int)sizeof work)
         return gf_errorf(GF_ERR_ARG, "job %lld: its folder path is too long", (long long)r->job_id);
     snprintf(output, sizeof output, "%s/output", work);
-    if ((mkdir(work, 0700) && errno != EEXIST) || (mkdir(output, 0700) && errno != EEXIST))
+    char ranks[PATH_MAX + 16];
+    snprintf(ranks, sizeof ranks, "%s/%s", work, GF_SANDBOX_RANKS);
+    if ((mkdir(work, 0700) && errno != EEXIST) || (mkdir(output, 0700) && errno != EEXIST) ||
+        (s->program->processes > 1 && mkdir(ranks, 0700) && errno != EEXIST))
         return gf_errorf(GF_ERR_IO, "job %lld: cannot create its work folder: %s", (long long)r->job_id, strerror(errno));
     struct stat st_work;
     if (lstat(work, &st_work) || !S_ISDIR(st_work.st_mode))
@@ -85,7 +88,8 @@ gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **p
                               .argv = (const char *const *)s->program->argv,
                               .env = (const char *const *)s->program->env, .nenv = s->program->nenv,
                               .data = r->data, .ndata = r->ndata, .cores = s->resources.cores,
-                              .memory_mb = s->resources.memory_mb };
+                              .memory_mb = s->resources.memory_mb, .processes = s->program->processes,
+                              .master_port = 20000 + (int)(r->job_id % 10000) };   /* below the ephemeral range */
     gf_sandbox *sb;
     if ((st = gf_sandbox_prepare(&rq, &sb))) return st;
     snprintf(outlog, sizeof outlog, "%s/stdout.log", r->job_dir);
@@ -123,8 +127,14 @@ static void last_line(const char *path, char *out, size_t cap)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
-    char *nl = strrchr(buf, '\n');
+    char *nl;
+    for (;;) {                  /* skip the coordinator's own "gf: sandbox: ..." line, written after the start */
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+        nl = strrchr(buf, '\n');
+        if (!nl || strncmp(nl + 1, "gf: sandbox: ", 13)) break;
+        *nl = 0;
+        n = (size_t)(nl - buf);
+    }
     const char *src = nl ? nl + 1 : buf;
     size_t len = strlen(src) < cap - 1 ? strlen(src) : cap - 1;
     memcpy(out, src, len);
@@ -134,10 +144,11 @@ static void last_line(const char *path, char *out, size_t cap)
 }
 
 void gf_program_outcome(const gf_sandbox *sb, const gf_proc_usage *pu, const char *job_dir, int64_t job_id,
-                        int64_t memory_mb, gf_exec_status *out)
+                        int64_t memory_mb, int processes, gf_exec_status *out)
 {
-    char errlog[PATH_MAX], line[256];
+    char errlog[PATH_MAX], line[256], work[PATH_MAX + 16];
     snprintf(errlog, sizeof errlog, "%s/stderr.log", job_dir);
+    snprintf(work, sizeof work, "%s/%s", job_dir, GF_PROGRAM_WORK);
     int64_t ooms = gf_sandbox_oom_kills(sb);
     out->state = GF_STORE_JOB_FAILED;
     if (ooms > 0) {
@@ -146,6 +157,8 @@ void gf_program_outcome(const gf_sandbox *sb, const gf_proc_usage *pu, const cha
     } else if (pu->exit_code == 0) {
         out->state = GF_STORE_JOB_SUCCEEDED;
         snprintf(out->reason, sizeof out->reason, "the program exited with status 0");
+    } else if (processes > 1 && !gf_sandbox_failed_rank(work, line, sizeof line)) {
+        snprintf(out->reason, sizeof out->reason, "%s; see gf logs %lld --stderr", line, (long long)job_id);
     } else if (pu->signal) {
         snprintf(out->reason, sizeof out->reason, "the sandbox was killed by signal %d (%s)", pu->signal,
                  strsignal(pu->signal));

@@ -47,7 +47,7 @@ gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **p
 /* How an ended program job ended (not cancelled, not timed out): state and
  * reason, from its out-of-memory kills, exit status and stderr. */
 void gf_program_outcome(const gf_sandbox *sb, const gf_proc_usage *pu, const char *job_dir, int64_t job_id,
-                        int64_t memory_mb, gf_exec_status *out);
+                        int64_t memory_mb, int processes, gf_exec_status *out);
 
 /* Its CPU seconds and peak memory from its cgroups, where they are
  * accounted (else u keeps wait4's). */

@@ -511,7 +511,12 @@ static void schedule(gf_coordinator *c)
     if (gf_fs_jobs_order(tree, res, &w, jobs, njobs, now, order)) goto out;
 
     int cores_used = 0, gpus_used = 0;
-    for (int i = 0; i < s->nruns; i++) { cores_used += s->runs[i].exec.cores; gpus_used += s->runs[i].exec.gpus; }
+    int64_t mem_used = 0;               /* MiB held by running jobs (their memory_mb) */
+    for (int i = 0; i < s->nruns; i++) {
+        cores_used += s->runs[i].exec.cores;
+        gpus_used += s->runs[i].exec.gpus;
+        mem_used += s->runs[i].spec.resources.memory_mb;
+    }
     int blocked = 0;                    /* a higher-priority job waits for slots: the rest wait behind it */
     json_t *qjson = json_array();
     for (int i = 0; i < njobs; i++) {
@@ -524,6 +529,7 @@ static void schedule(gf_coordinator *c)
         int started = 0;
         if (!why[0]) {
             int cores = q->spec.resources.cores, gpus = q->spec.resources.gpus;
+            int64_t mem = q->spec.resources.memory_mb;
             if (s->exec->queues_itself) {
                 started = !start_job(c, q);
             } else if (blocked) {
@@ -533,10 +539,15 @@ static void schedule(gf_coordinator *c)
                          "are free", cores, gpus, s->exec->cores - cores_used, s->exec->gpus - gpus_used,
                          s->exec->cores, s->exec->gpus);
                 blocked = 1;
+            } else if (s->exec->memory_mb > 0 && mem_used + mem > s->exec->memory_mb) {
+                snprintf(why, sizeof why, "waiting for resources: needs %lld MiB of memory, %lld of %lld MiB are free",
+                         (long long)mem, (long long)(s->exec->memory_mb - mem_used), (long long)s->exec->memory_mb);
+                blocked = 1;
             } else if (!start_job(c, q)) {
                 started = 1;
                 cores_used += cores;
                 gpus_used += gpus;
+                mem_used += mem;
             }
         }
         if (started) continue;
@@ -634,7 +645,10 @@ gf_status co_sched_create(gf_coordinator *c, co_sched **out)
     s->half_life_s = c->cfg.fairshare_half_life_s > 0 ? c->cfg.fairshare_half_life_s : 7 * 86400.0;
     gf_status st;
     if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, &s->exec);
-    else st = gf_executor_local(c->cfg.cores, c->cfg.gpus, &s->exec);
+    else if (!(st = gf_executor_local(c->cfg.cores, c->cfg.gpus, &s->exec))) {
+        s->exec->memory_mb = c->cfg.memory_mb;
+        s->exec->max_job_folder_mb = c->cfg.max_job_folder_mb;
+    }
     if (!st) st = gf_store_ledger(c->store, 0, NULL, load_usage, s);
     if (st) { c->sched = s; co_sched_free(c); return st; }
     *out = s;

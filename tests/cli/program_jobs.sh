@@ -142,7 +142,7 @@ pj "[p for p, v in d['writes'].items() if v == 'yes']" | grep -qx '\[\]' && ok "
 [ ! -e "$TMP/data/gf-probe" ] && ok "nothing written in the coordinator's folder" || fail "a probe file reached the data folder"
 v=$(pj "d['pids']"); [ "$(pj "max(d['pids']) <= 4")" = True ] && ok "its /proc shows only its own processes: $v" || fail "pids: $v"
 v=$(pj "d['signal_coordinator']"); [ "$v" = ESRCH ] && ok "cannot signal the coordinator ($v)" || fail "kill coordinator: $v"
-v=$(pj "[k for k in d['env'] if k not in ('PATH','HOME','GF_OUTPUT','GF_METRICS','OMP_NUM_THREADS','OPENBLAS_NUM_THREADS','MKL_NUM_THREADS','PWD','LC_CTYPE') and not k.startswith('PROBE_')]")
+v=$(pj "[k for k in d['env'] if k not in ('PATH','HOME','GF_OUTPUT','GF_METRICS','OMP_NUM_THREADS','OPENBLAS_NUM_THREADS','MKL_NUM_THREADS','PWD','LC_CTYPE','RANK','WORLD_SIZE','LOCAL_RANK','LOCAL_WORLD_SIZE','MASTER_ADDR','MASTER_PORT') and not k.startswith('PROBE_')]")
 [ "$v" = "[]" ] && ok "a clean environment (no GF_PROBE_CANARY, no coordinator variables)" || fail "env: $v"
 v=$(pj "d['ifaces']"); [ "$v" = "['lo']" ] && ok "network: loopback only" || fail "ifaces: $v"
 v=$(pj "d['connect_coordinator']"); [ "$v" = ECONNREFUSED ] && ok "cannot reach the coordinator's port ($v)" || fail "connect: $v"
