@@ -426,8 +426,12 @@ int cmd_train(int argc, char **argv)
     /* the cosine schedule spans the steps up to --epochs; a resumed run
      * continues the one its checkpoint saved */
     const int64_t accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
-    if (!saved_schedule)
-        t->cfg.lr_schedule.total = ((train.n + t->cfg.batch - 1) / t->cfg.batch + accum - 1) / accum * a.epochs;
+    const int64_t run_steps = ((train.n + t->cfg.batch - 1) / t->cfg.batch + accum - 1) / accum * a.epochs;
+    if (!saved_schedule || t->cfg.lr_schedule.kind != GF_LR_COSINE) t->cfg.lr_schedule.total = run_steps;
+    else if (lead && run_steps > t->cfg.lr_schedule.total && t->step < run_steps)
+        fprintf(stderr, "gf train: the cosine schedule saved in %s ends at step %lld; the steps after it, "
+                "up to %lld, run at its final rate\n", a.resume, (long long)t->cfg.lr_schedule.total,
+                (long long)run_steps);
     if ((st = gf_trainer_dist_check(t, &train))) { rc = fail("MPI ranks", st); goto done; }
     out = lead ? stdout : fopen("/dev/null", "w");
     if (!out) { rc = fail("cannot open /dev/null", GF_ERR_IO); goto done; }

@@ -86,7 +86,7 @@ gf_status gf_checkpoint_save(const gf_trainer *t, const char *path, double test_
     meta_add(&md, "gf.lr_schedule", "%s", gf_lr_kind_name(ls->kind));
     meta_add(&md, "gf.warmup_steps", "%" PRId64, ls->warmup);
     meta_add(&md, "gf.min_lr_frac", "%.9g", ls->min_frac);
-    meta_add(&md, "gf.lr_total_steps", "%" PRId64, ls->total);
+    if (ls->kind == GF_LR_COSINE) meta_add(&md, "gf.lr_total_steps", "%" PRId64, ls->total);
     if (test_accuracy >= 0) meta_add(&md, "gf.test_accuracy", "%.6f", test_accuracy);
     if (t->dp) {
         const gf_dpsgd_config *dp = &t->cfg.dpsgd;
@@ -180,7 +180,8 @@ static gf_status read_schedule(const gf_st_file *f, const char *path, gf_train_c
     if (st == GF_ERR_ARG) st = gf_errorf(GF_ERR_FORMAT, "%s: checkpoint metadata: %s", path, gf_last_error());
     if (!st) st = meta_i64(f, path, "gf.warmup_steps", 0, &cfg->lr_schedule.warmup);
     if (!st) st = meta_f32(f, path, "gf.min_lr_frac", &cfg->lr_schedule.min_frac);
-    if (!st) st = meta_i64(f, path, "gf.lr_total_steps", 0, &cfg->lr_schedule.total);
+    if (!st && cfg->lr_schedule.kind == GF_LR_COSINE)
+        st = meta_i64(f, path, "gf.lr_total_steps", 0, &cfg->lr_schedule.total);
     if (!st && (accum > 1000000 || !(cfg->grad_clip >= 0) || !isfinite(cfg->grad_clip) ||
                 !(cfg->lr_schedule.min_frac >= 0 && cfg->lr_schedule.min_frac <= 1)))
         st = gf_errorf(GF_ERR_FORMAT, "%s: checkpoint metadata: accumulation %lld, clip %g or min_lr_frac %g "
