@@ -109,6 +109,7 @@ bench: all
 	bench/train_vs_torch.sh
 	bench/blas_autoselect.sh
 	bench/gpt_vs_torch.sh
+	bench/gpt_learning.sh
 	bench/mpi_scaling.sh
 
 clean:

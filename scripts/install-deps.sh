@@ -41,8 +41,10 @@ case "${1:-build}" in
   # PyTorch peer and reference scripts; HTTP load; OpenBLAS's pthreads build,
   # which Debian's alternatives then prefer for libopenblas.so.0 (as
   # python3-numpy/python3-torch may install it): the engine must still run
-  # the OpenMP build (bench/blas_autoselect.sh, tests/test_blas_select.c).
-  bench) PKGS="$PKGS python3-torch python3-numpy wrk libopenblas0-pthread" ;;
+  # the OpenMP build (bench/blas_autoselect.sh, tests/test_blas_select.c);
+  # fortunes: the text the GPT benchmarks train on (bench/gpt_vs_torch.sh,
+  # bench/gpt_learning.sh).
+  bench) PKGS="$PKGS python3-torch python3-numpy wrk libopenblas0-pthread fortunes" ;;
 esac
 
 missing=""

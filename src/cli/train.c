@@ -71,13 +71,16 @@ static void train_usage(FILE *f)
 "  --warmup-steps W    linear warmup of the learning rate over W steps (default 0)\n"
 "  --min-lr-frac F     cosine's final learning rate as a fraction of --lr (default 0.1)\n"
 "  --accum N           average the gradients of N batches per optimizer step\n"
-"                      (default 1); these four are not saved in a checkpoint\n"
+"                      (default 1); a checkpoint saves these five and the\n"
+"                      schedule's length: a resumed run continues the same\n"
+"                      schedule (to the --epochs of the run that started it)\n"
 "  --seed S            seed for initialisation, shuffling and dropout (default 1)\n"
 "  --threads T         threads for BLAS and our loops (default: all cores). The same\n"
 "                      seed, data and thread count give bit-identical weights.\n"
 "  --out FILE          save a checkpoint (safetensors) after every epoch\n"
-"  --resume FILE       continue the run saved in FILE (model, optimizer, seed and\n"
-"                      batch come from it) until --epochs epochs in total\n"
+"  --resume FILE       continue the run saved in FILE (model, optimizer, seed,\n"
+"                      batch, clipping and schedule come from it) until --epochs\n"
+"                      epochs in total\n"
 "  --dp-clip C         DP-SGD (record-level differential privacy, as Opacus): clip\n"
 "                      each example's gradient to L2 norm C (> 0); each step's\n"
 "                      batch is a Poisson sample (rate batch / training-set size),\n"
@@ -127,6 +130,7 @@ typedef struct {
     const char *lr_schedule;
     int json, have_lr, have_momentum, have_wd, have_batch, have_seed;
     int have_dp_clip, have_dp_noise, have_dp_delta, have_threads, mpi;
+    int have_grad_clip, have_lr_schedule, have_warmup, have_min_lr, have_accum;
 } train_args;
 
 /* A DP-SGD flag's value: a finite number that in_range accepts (range says which). */
@@ -188,11 +192,11 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_DP_CLIP: bad = parse_dp("--dp-clip", optarg, positive, "a number > 0", &a->dp_clip); a->have_dp_clip = 1; break;
         case O_DP_NOISE: bad = parse_dp("--dp-noise", optarg, non_negative, "a number >= 0", &a->dp_noise); a->have_dp_noise = 1; break;
         case O_DP_DELTA: bad = parse_dp("--dp-delta", optarg, open_unit, "in (0, 1)", &a->dp_delta); a->have_dp_delta = 1; break;
-        case O_GRAD_CLIP: bad = cli_parse_float("--grad-clip", optarg, 1e-12, 1e12, &a->grad_clip); break;
-        case O_LR_SCHED: a->lr_schedule = optarg; break;
-        case O_WARMUP: bad = cli_parse_int("--warmup-steps", optarg, 0, 1000000000L, &a->warmup); break;
-        case O_MIN_LR: bad = cli_parse_float("--min-lr-frac", optarg, 0, 1, &a->min_lr_frac); break;
-        case O_ACCUM: bad = cli_parse_int("--accum", optarg, 1, 1000000, &a->accum); break;
+        case O_GRAD_CLIP: bad = cli_parse_float("--grad-clip", optarg, 1e-12, 1e12, &a->grad_clip); a->have_grad_clip = 1; break;
+        case O_LR_SCHED: a->lr_schedule = optarg; a->have_lr_schedule = 1; break;
+        case O_WARMUP: bad = cli_parse_int("--warmup-steps", optarg, 0, 1000000000L, &a->warmup); a->have_warmup = 1; break;
+        case O_MIN_LR: bad = cli_parse_float("--min-lr-frac", optarg, 0, 1, &a->min_lr_frac); a->have_min_lr = 1; break;
+        case O_ACCUM: bad = cli_parse_int("--accum", optarg, 1, 1000000, &a->accum); a->have_accum = 1; break;
         case O_MPI: a->mpi = 1; break;
         case O_HELP: case 'h': train_usage(stdout); exit(0);
         default:
@@ -249,13 +253,45 @@ static gf_status start_run(const train_args *a, gf_trainer **t)
     return gf_trainer_create(&cfg, t);
 }
 
-/* A resumed run takes its settings from the checkpoint; flags may not contradict them. */
-static gf_status resume_run(const train_args *a, gf_trainer **out)
+/* A resumed run takes its settings from the checkpoint; flags may not
+ * contradict them. *saved_schedule: the checkpoint holds the clipping,
+ * accumulation and learning-rate schedule (total steps included); one
+ * written before they were saved takes them from the flags instead. */
+static gf_status resume_run(const train_args *a, gf_trainer **out, int *saved_schedule)
 {
     gf_status st = gf_checkpoint_resume(a->resume, (int)a->threads, out);
     if (st) return st;
     gf_trainer *t = *out;
     const char *clash = NULL;
+    char *kind = NULL;
+    if ((st = gf_checkpoint_read_meta(a->resume, "gf.lr_schedule", &kind))) {
+        gf_trainer_free(t);
+        *out = NULL;
+        return st;
+    }
+    *saved_schedule = kind != NULL;
+    free(kind);
+    gf_lr_kind want = GF_LR_CONSTANT;
+    if (a->have_lr_schedule && (st = gf_lr_kind_parse(a->lr_schedule, &want))) {
+        gf_trainer_free(t);
+        *out = NULL;
+        return st;
+    }
+    gf_lr_schedule *ls = &t->cfg.lr_schedule;
+    if (*saved_schedule) {
+        if (a->have_grad_clip && (float)a->grad_clip != t->cfg.grad_clip) clash = "--grad-clip";
+        if (a->have_lr_schedule && want != ls->kind) clash = "--lr-schedule";
+        if (a->have_warmup && a->warmup != ls->warmup) clash = "--warmup-steps";
+        if (a->have_min_lr && (float)a->min_lr_frac != ls->min_frac) clash = "--min-lr-frac";
+        if (a->have_accum && a->accum != (t->cfg.accum > 1 ? t->cfg.accum : 1)) clash = "--accum";
+    } else {                            /* an older checkpoint: the flags as for a new run */
+        t->cfg.grad_clip = (float)a->grad_clip;
+        ls->kind = want;
+        ls->warmup = a->warmup;
+        ls->min_frac = (float)a->min_lr_frac;
+        if ((a->have_accum && a->accum > 1) || (t->dp && a->grad_clip > 0))
+            clash = a->have_accum && a->accum > 1 ? "--accum" : "--grad-clip";
+    }
     if (a->model) {
         gf_spec s;
         if (gf_spec_parse(a->model, &s) || strcmp(s.canonical, t->model->spec.canonical)) clash = "--model";
@@ -381,7 +417,8 @@ int cmd_train(int argc, char **argv)
     gf_dataset train = {0}, test = {0};
     FILE *out = NULL;
     int rc = 0;
-    st = a.resume ? resume_run(&a, &t) : start_run(&a, &t);
+    int saved_schedule = 0;
+    st = a.resume ? resume_run(&a, &t, &saved_schedule) : start_run(&a, &t);
     if (st) { rc = fail(a.resume ? "cannot resume" : "cannot build the run", st); goto done; }
     t->dist = &dist;
     const int lm = t->model->input_dtype == GF_DTYPE_I32;    /* a language model: token windows */
@@ -397,9 +434,15 @@ int cmd_train(int argc, char **argv)
     if (lead) cli_print_data("train", a.dataset, &train, &test);
     if (!lead) gf_dataset_free(&test);       /* rank 0 alone evaluates */
 
-    /* the cosine schedule spans the steps up to --epochs */
+    /* the cosine schedule spans the steps up to --epochs; a resumed run
+     * continues the one its checkpoint saved */
     const int64_t accum = t->cfg.accum > 1 ? t->cfg.accum : 1;
-    t->cfg.lr_schedule.total = ((train.n + t->cfg.batch - 1) / t->cfg.batch + accum - 1) / accum * a.epochs;
+    const int64_t run_steps = ((train.n + t->cfg.batch - 1) / t->cfg.batch + accum - 1) / accum * a.epochs;
+    if (!saved_schedule || t->cfg.lr_schedule.kind != GF_LR_COSINE) t->cfg.lr_schedule.total = run_steps;
+    else if (lead && run_steps > t->cfg.lr_schedule.total && t->step < run_steps)
+        fprintf(stderr, "gf train: the cosine schedule saved in %s ends at step %lld; the steps after it, "
+                "up to %lld, run at its final rate\n", a.resume, (long long)t->cfg.lr_schedule.total,
+                (long long)run_steps);
     if ((st = gf_trainer_dist_check(t, &train))) { rc = fail("MPI ranks", st); goto done; }
     out = lead ? stdout : fopen("/dev/null", "w");
     if (!out) { rc = fail("cannot open /dev/null", GF_ERR_IO); goto done; }

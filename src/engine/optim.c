@@ -149,3 +149,5 @@ gf_status gf_lr_kind_parse(const char *s, gf_lr_kind *out)
     if (!strcmp(s, "cosine")) { *out = GF_LR_COSINE; return GF_OK; }
     return gf_errorf(GF_ERR_ARG, "unknown learning-rate schedule \"%s\" (expected constant or cosine)", s);
 }
+
+const char *gf_lr_kind_name(gf_lr_kind k) { return k == GF_LR_COSINE ? "cosine" : "constant"; }

@@ -52,6 +52,7 @@ typedef struct {
 } gf_lr_schedule;
 float       gf_lr_at(const gf_lr_schedule *s, float lr, int64_t step);
 gf_status   gf_lr_kind_parse(const char *s, gf_lr_kind *out);
+const char *gf_lr_kind_name(gf_lr_kind k);     /* "constant" | "cosine" */
 
 /* Name of state vector i ("optim.momentum", "optim.exp_avg", "optim.exp_avg_sq"). */
 const char *gf_optim_state_name(const gf_optim *o, int i);

@@ -11,7 +11,7 @@
 #include "io/safetensors.h"
 
 #define FORMAT "gf-checkpoint-1"
-#define MAX_META 32
+#define MAX_META 40
 
 typedef struct { gf_st_meta kv[MAX_META]; char val[MAX_META][128]; int n; } meta_list;
 
@@ -80,6 +80,13 @@ gf_status gf_checkpoint_save(const gf_trainer *t, const char *path, double test_
     meta_add(&md, "gf.beta1", "%.9g", c->beta1);
     meta_add(&md, "gf.beta2", "%.9g", c->beta2);
     meta_add(&md, "gf.eps", "%.9g", c->eps);
+    const gf_lr_schedule *ls = &t->cfg.lr_schedule;
+    meta_add(&md, "gf.grad_clip", "%.9g", t->cfg.grad_clip);
+    meta_add(&md, "gf.accum", "%d", t->cfg.accum > 1 ? t->cfg.accum : 1);
+    meta_add(&md, "gf.lr_schedule", "%s", gf_lr_kind_name(ls->kind));
+    meta_add(&md, "gf.warmup_steps", "%" PRId64, ls->warmup);
+    meta_add(&md, "gf.min_lr_frac", "%.9g", ls->min_frac);
+    if (ls->kind == GF_LR_COSINE) meta_add(&md, "gf.lr_total_steps", "%" PRId64, ls->total);
     if (test_accuracy >= 0) meta_add(&md, "gf.test_accuracy", "%.6f", test_accuracy);
     if (t->dp) {
         const gf_dpsgd_config *dp = &t->cfg.dpsgd;
@@ -160,6 +167,29 @@ static gf_status read_dpsgd(const gf_st_file *f, const char *path, gf_train_conf
     return st;
 }
 
+/* Clipping, accumulation and the learning-rate schedule of a run saved with
+ * them (checkpoints from before they were saved have none of the keys: the
+ * run keeps cfg's defaults). */
+static gf_status read_schedule(const gf_st_file *f, const char *path, gf_train_config *cfg)
+{
+    if (!gf_st_meta_get(f, "gf.lr_schedule")) return GF_OK;
+    int64_t accum = 1;
+    gf_status st = meta_f32(f, path, "gf.grad_clip", &cfg->grad_clip);
+    if (!st) st = meta_i64(f, path, "gf.accum", 1, &accum);
+    if (!st) st = gf_lr_kind_parse(gf_st_meta_get(f, "gf.lr_schedule"), &cfg->lr_schedule.kind);
+    if (st == GF_ERR_ARG) st = gf_errorf(GF_ERR_FORMAT, "%s: checkpoint metadata: %s", path, gf_last_error());
+    if (!st) st = meta_i64(f, path, "gf.warmup_steps", 0, &cfg->lr_schedule.warmup);
+    if (!st) st = meta_f32(f, path, "gf.min_lr_frac", &cfg->lr_schedule.min_frac);
+    if (!st && cfg->lr_schedule.kind == GF_LR_COSINE)
+        st = meta_i64(f, path, "gf.lr_total_steps", 0, &cfg->lr_schedule.total);
+    if (!st && (accum > 1000000 || !(cfg->grad_clip >= 0) || !isfinite(cfg->grad_clip) ||
+                !(cfg->lr_schedule.min_frac >= 0 && cfg->lr_schedule.min_frac <= 1)))
+        st = gf_errorf(GF_ERR_FORMAT, "%s: checkpoint metadata: accumulation %lld, clip %g or min_lr_frac %g "
+                       "out of range", path, (long long)accum, cfg->grad_clip, cfg->lr_schedule.min_frac);
+    cfg->accum = (int)accum;
+    return st;
+}
+
 static gf_status open_checkpoint(const char *path, gf_st_file **f)
 {
     gf_status st = gf_st_open(path, f);
@@ -213,7 +243,8 @@ gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out)
     gf_status st = open_checkpoint(path, &f);
     if (st) return st;
 
-    gf_train_config cfg = { .threads = threads };
+    gf_train_config cfg = { .threads = threads, .accum = 1 };
+    cfg.lr_schedule = (gf_lr_schedule){ .kind = GF_LR_CONSTANT, .min_frac = 0.1f };
     int64_t epoch = 0, step = 0, seed = 0, batch = 0, ostep = 0;
     snprintf(cfg.spec, sizeof cfg.spec, "%s", gf_st_meta_get(f, "gf.spec"));
     const char *oname = gf_st_meta_get(f, "gf.optim");
@@ -234,6 +265,7 @@ gf_status gf_checkpoint_resume(const char *path, int threads, gf_trainer **out)
     double dp_rate = 0.0;
     int64_t dp_steps = 0;
     if (!st) st = read_dpsgd(f, path, &cfg, &dp_rate, &dp_steps);
+    if (!st) st = read_schedule(f, path, &cfg);
     gf_trainer *t = NULL;
     if (!st) {
         cfg.seed = (uint64_t)seed;

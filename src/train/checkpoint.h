@@ -5,6 +5,11 @@
  *   gf.epoch, gf.step                gf.seed, gf.batch
  *   gf.optim, gf.lr, gf.momentum, gf.weight_decay, gf.beta1, gf.beta2, gf.eps
  *   gf.rng     "seed:epoch:step", the counter state all draws derive from
+ *   gf.grad_clip (0: off), gf.accum, gf.lr_schedule (constant | cosine),
+ *   gf.warmup_steps, gf.min_lr_frac, gf.lr_total_steps (cosine only: the
+ *     steps it spans): a resumed run clips, accumulates and follows the
+ *     same schedule as the run it continues (checkpoints written before
+ *     these keys existed resume with none of them: no clip, constant rate)
  *   gf.test_accuracy (when the caller supplies it)
  *   gf.dpsgd_clip, gf.dpsgd_noise, gf.dpsgd_delta, gf.dpsgd_sample_rate,
  *   gf.dpsgd_steps, gf.dpsgd_epsilon (DP-SGD runs: settings, the accountant's

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Language models from the CLI: gf train on text (Debian's fortunes) prints
 # loss and perplexity and learns; gf sample continues a prompt, the same
-# seed giving the same text; bad token data and mismatched models get clear
-# errors.
+# seed giving the same text; a run saved after one epoch and resumed keeps
+# its clipping, accumulation and warmup (the same weights as the run done in
+# one go) and refuses flags that contradict them; bad token data and
+# mismatched models get clear errors.
 . "$(dirname "$0")/../cli_lib.sh"
 FORTUNES=/usr/share/games/fortunes/fortunes
 [ -f "$FORTUNES" ] || { echo "FAIL: $FORTUNES missing (scripts/install-deps.sh test installs fortunes)"; exit 1; }
@@ -27,6 +29,31 @@ $GF sample --model-file "$TMP/lm.safetensors" --prompt "You will " --tokens 60 -
 if head -c 9 "$TMP/s1" | grep -q "^You will " && [ "$(wc -c <"$TMP/s1")" -eq 70 ]; then ok "sample continues the prompt by 60 bytes"; else fail "sample: $(cat "$TMP/s1")"; fi
 cmp -s "$TMP/s1" "$TMP/s2" && ok "same seed, same sample" || fail "same seed gave different samples"
 cmp -s "$TMP/s1" "$TMP/s3" && fail "different seeds gave the same sample" || ok "another seed, another sample"
+
+# resume: clip 0.05 on every step, 2 batches a step and a warmup of 16 steps
+# that spans the break after epoch 1 (11 steps): one go and two parts end
+# with the same bytes
+head -c 6000 $FORTUNES >"$TMP/short.txt"
+RM=gpt:L=1,H=2,C=32,T=32,V=256
+RF="--dataset text:$TMP/short.txt --batch 8 --optim adamw --lr 1e-2 --threads 1"
+SCHED="--grad-clip 0.05 --accum 2 --warmup-steps 16"
+$GF train --model $RM $RF $SCHED --epochs 2 --seed 3 --out "$TMP/whole.st" >/dev/null 2>"$TMP/err" || fail "one go: $(cat "$TMP/err")"
+$GF train --model $RM $RF $SCHED --epochs 1 --seed 3 --out "$TMP/part.st" >/dev/null 2>"$TMP/err" || fail "part 1: $(cat "$TMP/err")"
+$GF train --resume "$TMP/part.st" $RF --epochs 2 --out "$TMP/part.st" >/dev/null 2>"$TMP/err" || fail "part 2: $(cat "$TMP/err")"
+meta() { /usr/bin/python3 -c 'import json,struct,sys; b=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",b[:8])[0]; print(json.loads(b[8:8+n])["__metadata__"][sys.argv[2]])' "$1" "$2"; }
+if [ -s "$TMP/whole.st" ] && cmp -s "$TMP/whole.st" "$TMP/part.st"; then ok "resumed run equals the run in one go"
+else fail "resumed run's checkpoint differs from the run in one go"; fi
+v="$(meta "$TMP/part.st" gf.grad_clip) $(meta "$TMP/part.st" gf.accum) $(meta "$TMP/part.st" gf.lr_schedule) $(meta "$TMP/part.st" gf.warmup_steps) $(meta "$TMP/part.st" gf.min_lr_frac)"
+[ "$v" = "0.0500000007 2 constant 16 0.100000001" ] && ok "checkpoint metadata: $v" || fail "checkpoint metadata: $v"
+# a cosine run keeps the length it was planned with (21 steps), past it its final rate
+$GF train --model $RM $RF --lr-schedule cosine --epochs 1 --seed 3 --out "$TMP/cos.st" >/dev/null 2>&1 || fail "cosine run"
+$GF train --resume "$TMP/cos.st" $RF --epochs 2 --out "$TMP/cos.st" >/dev/null 2>"$TMP/err" || fail "cosine resume: $(cat "$TMP/err")"
+if grep -q "cosine schedule saved in .* ends at step 21; .* up to 42, run at its final rate" "$TMP/err" &&
+   [ "$(meta "$TMP/cos.st" gf.lr_total_steps) $(meta "$TMP/cos.st" gf.step)" = "21 42" ]; then
+  ok "resumed cosine keeps its 21 steps"
+else fail "resumed cosine: $(cat "$TMP/err") total $(meta "$TMP/cos.st" gf.lr_total_steps)"; fi
+expect_error "resume with another clip" "--grad-clip differs" -- $GF train --resume "$TMP/part.st" $RF --epochs 3 --grad-clip 1
+expect_error "resume with another schedule" "--lr-schedule differs" -- $GF train --resume "$TMP/part.st" $RF --epochs 3 --lr-schedule cosine
 
 # bad inputs
 : >"$TMP/empty.txt"
