@@ -79,6 +79,8 @@ typedef struct {
     int      cores;                  /* CPU quota and thread counts */
     int64_t  memory_mb;
     int      share_net;              /* 1: the host's network (operator's grant) */
+    int      outer_limits;           /* 1: a batch system's cgroups already hold memory and cores (Slurm's
+                                        task/cgroup): no cgroups of its own, no RLIMIT_AS */
 } gf_sandbox_request;
 
 typedef struct gf_sandbox gf_sandbox;

@@ -162,12 +162,7 @@ static gf_status parse_resources(const json_t *o, gf_jobspec *out)
               (st = get_integer(o, "time_limit_s", 1, 30 * 86400, &tl)) ||
               (st = get_integer(o, "processes", 1, 1024, &procs))))
         return st;
-    if (procs != 1)
-        return gf_errorf(GF_ERR_ARG, "resources.processes: only 1 is supported for now (multi-process program "
-                         "jobs are not yet available), got %lld", procs);
-    if (gpus != 0)
-        return gf_errorf(GF_ERR_ARG, "resources.gpus: program jobs cannot be given GPUs yet (GPU binding is not "
-                         "yet available), got %lld", gpus);
+    /* what an executor can give (processes > 1, gpus > 0) is checked at submission (service/api.c) */
     out->resources.cores = (int)cores;
     out->resources.gpus = (int)gpus;
     out->resources.memory_mb = mem;
