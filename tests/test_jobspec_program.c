@@ -84,8 +84,11 @@ int main(void)
     refused(P("\"command\":[\"a\"],\"env\":{\"X\":1}"), "env.X: must be a string, got 1");
     refused(P("\"command\":[\"a\"],\"datasets\":[\"../etc\"]"), "datasets[0]:");
     refused(P("\"command\":[\"a\"],\"datasets\":[\"x\",\"y\",\"x\"]"), "datasets[2]: duplicate dataset \"x\" (also datasets[0])");
-    refused(P("\"command\":[\"a\"],\"resources\":{\"processes\":2}"), "resources.processes: only 1 is supported");
-    refused(P("\"command\":[\"a\"],\"resources\":{\"gpus\":1}"), "resources.gpus: program jobs cannot be given GPUs yet");
+    /* processes > 1 and gpus > 0 parse; which executor gives them is checked at submission (api.c) */
+    roundtrip(P("\"command\":[\"a\"],\"resources\":{\"processes\":2,\"cores\":2,\"gpus\":1}"),
+              P("\"command\":[\"a\"],\"env\":{},\"datasets\":[],"
+                "\"resources\":{\"cores\":2,\"gpus\":1,\"memory_mb\":2048,\"time_limit_s\":3600,\"processes\":2}"));
+    refused(P("\"command\":[\"a\"],\"resources\":{\"processes\":0}"), "resources.processes: must be an integer in [1, 1024], got 0");
     refused(P("\"command\":[\"a\"],\"resources\":{\"cores\":0}"), "resources.cores: must be an integer in [1, 1024], got 0");
     refused(P("\"command\":[\"a\"],\"resources\":{\"memory_mb\":1.5}"), "resources.memory_mb: must be an integer");
     refused(P("\"command\":[\"a\"],\"resources\":{\"time_limit_s\":true}"), "resources.time_limit_s: must be an integer");
