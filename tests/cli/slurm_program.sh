@@ -41,9 +41,9 @@ wait_end() {  # wait_end ID SECONDS: the final state
 }
 reason() { "$GF" status "$1" --token "$OP" --json | jget 'd["reason"]'; }
 slurm_id() { "$GF" status "$1" --token "$OP" --json | jget '[w.split("as job ")[1].split(" ")[0] for w in [d["reason"]] + [e["reason"] for e in d["state_log"]] if "as job " in w][0]'; }
-spec() {  # spec NAME COMMAND-JSON MEMORY_MB CORES PROCESSES [EXTRA]
-  printf '{"kind":"program","name":"%s","command":%s,%s"resources":{"cores":%s,"memory_mb":%s,"time_limit_s":120,"processes":%s}}' \
-    "$1" "$2" "${6:+$6,}" "$4" "$3" "$5"
+spec() {  # spec NAME COMMAND-JSON MEMORY_MB CORES PROCESSES [EXTRA] [GPUS]
+  printf '{"kind":"program","name":"%s","command":%s,%s"resources":{"cores":%s,"memory_mb":%s,"time_limit_s":120,"processes":%s,"gpus":%s}}' \
+    "$1" "$2" "${6:+$6,}" "$4" "$3" "$5" "${7:-0}"
 }
 
 # ---- a Python program: outputs, metrics, isolation, the ledger -------------------------
@@ -60,14 +60,16 @@ r = {k: attempt(lambda: open(env[k], "rb").read(1)) for k in ("PROBE_STORE", "PR
 r["list_data"] = attempt(lambda: os.listdir(env["PROBE_DATA"]))
 r["uid"] = os.getuid()
 r["env"] = sorted(env)
+r["cuda"] = env.get("CUDA_VISIBLE_DEVICES", "")
 r["fashion"] = sorted(os.listdir("/data/fashion-mnist")) if os.path.isdir("/data/fashion-mnist") else []
 os.makedirs(env["GF_OUTPUT"] + "/sub", exist_ok=True)
 open(env["GF_OUTPUT"] + "/sub/w.bin", "wb").write(bytes(range(256)))
 with open(env["GF_METRICS"], "a") as m:
     for step in range(3): m.write(json.dumps({"step": step, "loss": 1.0 / (step + 1)}) + "\n")
 json.dump(r, open(env["GF_OUTPUT"] + "/probe.json", "w"))
+import time; time.sleep(2)         # a few seconds for sacct to count
 PY
-spec probe '["/usr/bin/python3","probe.py"]' 512 1 1 "\"datasets\":[\"fashion-mnist\"],\"env\":{\"PROBE_STORE\":\"$TMP/data/state.db\",\"PROBE_TOKEN\":\"$TMP/data/operator.token\",\"PROBE_DATA\":\"$TMP/data\"}" > "$TMP/a.json"
+spec probe '["/usr/bin/python3","probe.py"]' 512 1 1 "\"datasets\":[\"fashion-mnist\"],\"env\":{\"PROBE_STORE\":\"$TMP/data/state.db\",\"PROBE_TOKEN\":\"$TMP/data/operator.token\",\"PROBE_DATA\":\"$TMP/data\"}" 1 > "$TMP/a.json"
 AJ=$("$GF" submit "$TMP/a.json" --files "$TMP/ab" --token "$TA") || fail "submit"
 [ "$(wait_end "$AJ" 60)" = succeeded ] && ok "a Python program job succeeded under Slurm: $(reason "$AJ")" \
   || { fail "probe job: $(reason "$AJ")"; "$GF" logs "$AJ" --stderr --token "$OP"; }
@@ -88,11 +90,12 @@ v=$(pj "d['list_data']"); [ "$v" = ENOENT ] && ok "cannot see the coordinator's 
 v=$(pj "d['uid']"); [ "$v" -ge 200000 ] && ok "runs as the tenant's uid $v" || fail "uid $v"
 v=$(pj "[k for k in d['env'] if k.startswith('SLURM') or k == 'GF_COORDINATOR']"); [ "$v" = "[]" ] \
   && ok "a clean environment (no SLURM_*, no coordinator variables)" || fail "env: $v"
+v=$(pj "d['cuda']"); case "$v" in 0|1) ok "gpus 1: --gres=gpu:1, CUDA_VISIBLE_DEVICES=$v reaches the sandbox" ;; *) fail "cuda: \"$v\"" ;; esac
 v=$(pj "len(d['fashion'])"); [ "$v" = 4 ] && ok "a granted dataset is readable at /data/NAME" || fail "fashion: $v"
 grep -q "limits: the batch system's cgroups" "$TMP/data/jobs/$AJ/stderr.log" && ok "its stderr log names Slurm's cgroups as its limits" \
   || fail "stderr: $(cat "$TMP/data/jobs/$AJ/stderr.log")"
 
-sacct -X -n -P -j "$SID" -o CPUTimeRAW,ElapsedRaw > "$TMP/sacct"
+sacct -X -n -P -j "$SID" -o CPUTimeRAW,ElapsedRaw,AllocTRES > "$TMP/sacct"
 "$GF" usage --token "$OP" --json > "$TMP/usage.json"
 out=$($PY - "$AJ" "$TMP/sacct" "$TMP/usage.json" <<'PYEOF'
 import json, sys
@@ -100,8 +103,11 @@ job, sacct, usage = int(sys.argv[1]), open(sys.argv[2]).read().strip().split("|"
 row = [e for e in usage["entries"] if e["job"] == job]
 assert len(row) == 1, row
 row = row[0]
+gpus = int(dict(kv.split("=") for kv in sacct[2].split(",")).get("gres/gpu", 0))
+assert gpus == 1 and int(sacct[1]) >= 1, sacct
 assert row["executor"] == "slurm" and row["core_s"] == int(sacct[0]) and row["wall_s"] == int(sacct[1]), (row, sacct)
-print("ledger = sacct: %s core-s, %s s" % (sacct[0], sacct[1]))
+assert row["gpu_s"] == gpus * int(sacct[1]), (row, sacct)
+print("ledger = sacct: %s core-s, %s s, %d GPU-s" % (sacct[0], sacct[1], gpus * int(sacct[1])))
 PYEOF
 ) && ok "$out" || fail "ledger vs sacct: $out"
 
@@ -113,7 +119,6 @@ R0=$(cat "$TMP/data/jobs/$RJ/work/output/rank0" 2>/dev/null); R1=$(cat "$TMP/dat
 P0=${R0##* }
 case "$R0|$R1" in "0 2 0 "*" $P0|1 2 1 "*" $P0") ok "processes 2: two srun tasks, rank 0 \"$R0\", rank 1 \"$R1\"" ;;
   *) fail "ranks: \"$R0\" \"$R1\"; $(reason "$RJ")" ;; esac
-[ "$(sacct -X -n -P -j "$(slurm_id "$RJ")" -o NTasks,AllocCPUS 2>/dev/null | tail -1)" != "" ] || true
 r=$(spec many '["/bin/true"]' 512 1 2 > "$TMP/m.json"; "$GF" submit "$TMP/m.json" --token "$TA" 2>&1)
 case "$r" in *"more processes than cores"*) ok "more processes than cores: refused ($r)" ;; *) fail "processes > cores: $r" ;; esac
 
