@@ -5,7 +5,8 @@
 # uid (gf program-batch), cannot read the coordinator's state folder (each
 # probe would succeed outside the sandbox), writes outputs that download,
 # and its ledger row equals sacct. Two processes run as two srun tasks with
-# RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT. A memory hog
+# RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT. A cancel
+# ends the program. A memory hog
 # is killed by Slurm's memory cgroup and ends "failed: out of memory".
 . tests/cli_lib.sh
 . scripts/fed_local.sh
@@ -121,6 +122,17 @@ case "$R0|$R1" in "0 2 0 "*" $P0|1 2 1 "*" $P0") ok "processes 2: two srun tasks
   *) fail "ranks: \"$R0\" \"$R1\"; $(reason "$RJ")" ;; esac
 r=$(spec many '["/bin/true"]' 512 1 2 > "$TMP/m.json"; "$GF" submit "$TMP/m.json" --token "$TA" 2>&1)
 case "$r" in *"more processes than cores"*) ok "more processes than cores: refused ($r)" ;; *) fail "processes > cores: $r" ;; esac
+
+# ---- a cancel reaches the sandbox's processes -----------------------------------------
+spec sleeper '["/bin/sleep","313"]' 128 1 1 > "$TMP/s.json"
+CJ=$("$GF" submit "$TMP/s.json" --token "$TA")
+t=0; until pgrep -u 200001 -xf "/bin/sleep 313" > /dev/null; do sleep 0.2; t=$((t+1)); [ $t -gt 150 ] && break; done
+pgrep -u 200001 -xf "/bin/sleep 313" > /dev/null && ok "the program runs under Slurm as uid 200001" || fail "no sleep of uid 200001"
+"$GF" cancel "$CJ" --token "$TA" > /dev/null
+s=$(wait_end "$CJ" 60)
+t=0; while pgrep -u 200001 -xf "/bin/sleep 313" > /dev/null; do sleep 0.2; t=$((t+1)); [ $t -gt 50 ] && break; done
+[ "$s" = cancelled ] && ! pgrep -u 200001 -xf "/bin/sleep 313" > /dev/null && ok "cancelled through scancel, its program is gone: $(reason "$CJ")" \
+  || fail "cancel: $s, left: $(pgrep -u 200001 -af "sleep 313")"
 
 # ---- a memory hog: Slurm's memory cgroup kills it -------------------------------------
 spec hog '["/usr/bin/python3","-c","b = []\nfor i in range(64): b.append(bytearray(16 << 20))"]' 128 1 1 > "$TMP/hog.json"
