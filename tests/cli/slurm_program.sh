@@ -4,8 +4,10 @@
 # under the tenant's account, runs in the bubblewrap sandbox as the tenant's
 # uid (gf program-batch), cannot read the coordinator's state folder (each
 # probe would succeed outside the sandbox), writes outputs that download,
-# and its ledger row equals sacct. Two processes run as two srun tasks with
-# RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT. A cancel
+# and its ledger row equals sacct (GPU-seconds of a --gres=gpu:1 included).
+# Two processes run as two srun tasks with RANK / WORLD_SIZE / LOCAL_RANK /
+# MASTER_ADDR / MASTER_PORT, enough for PyTorch DDP (gloo) to give the
+# weights of one process on the global batch. A cancel
 # ends the program. A memory hog
 # is killed by Slurm's memory cgroup and ends "failed: out of memory".
 . tests/cli_lib.sh
@@ -112,14 +114,48 @@ print("ledger = sacct: %s core-s, %s s, %d GPU-s" % (sacct[0], sacct[1], gpus * 
 PYEOF
 ) && ok "$out" || fail "ledger vs sacct: $out"
 
-# ---- two processes: srun tasks with the ranks' environment ----------------------------
-spec ranks '["/usr/bin/python3","-c","import os\nk=(\"RANK\",\"WORLD_SIZE\",\"LOCAL_RANK\",\"MASTER_ADDR\",\"MASTER_PORT\")\nopen(os.environ[\"GF_OUTPUT\"]+\"/rank\"+os.environ[\"RANK\"],\"w\").write(\" \".join(os.environ[x] for x in k))"]' 512 2 2 > "$TMP/r.json"
-RJ=$("$GF" submit "$TMP/r.json" --token "$TA") || fail "submit ranks"
-[ "$(wait_end "$RJ" 60)" = succeeded ] || fail "ranks job: $(reason "$RJ")"
+# ---- two processes: srun tasks, torch.distributed (gloo) DDP ---------------------------
+# each rank trains on half of a global batch of 8; the averaged gradients
+# give the weights one process gets on the whole batch (recomputed below)
+mkdir -p "$TMP/db"
+cat > "$TMP/db/ddp.py" <<'PY'
+import os, torch, torch.distributed as dist
+env = os.environ
+open(env["GF_OUTPUT"] + "/rank" + env["RANK"], "w").write(
+    " ".join(env[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")))
+dist.init_process_group("gloo")
+r, w = dist.get_rank(), dist.get_world_size()
+torch.manual_seed(0)
+m = torch.nn.Linear(4, 1)
+ddp = torch.nn.parallel.DistributedDataParallel(m)
+opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+X = torch.randn(8, 4, generator=torch.Generator().manual_seed(1)); y = X.sum(1, keepdim=True)
+for _ in range(5):
+    opt.zero_grad(); ((ddp(X[r::w]) - y[r::w]) ** 2).mean().backward(); opt.step()
+if r == 0: torch.save(m.state_dict(), env["GF_OUTPUT"] + "/model.pt")
+dist.destroy_process_group()
+PY
+spec ddp '["/usr/bin/python3","ddp.py"]' 3000 2 2 > "$TMP/r.json"
+RJ=$("$GF" submit "$TMP/r.json" --files "$TMP/db" --token "$TA") || fail "submit ddp"
+[ "$(wait_end "$RJ" 90)" = succeeded ] || fail "ddp job: $(reason "$RJ"); $(tail -5 "$TMP/data/jobs/$RJ/stderr.log")"
 R0=$(cat "$TMP/data/jobs/$RJ/work/output/rank0" 2>/dev/null); R1=$(cat "$TMP/data/jobs/$RJ/work/output/rank1" 2>/dev/null)
 P0=${R0##* }
 case "$R0|$R1" in "0 2 0 "*" $P0|1 2 1 "*" $P0") ok "processes 2: two srun tasks, rank 0 \"$R0\", rank 1 \"$R1\"" ;;
   *) fail "ranks: \"$R0\" \"$R1\"; $(reason "$RJ")" ;; esac
+out=$($PY - "$TMP/data/jobs/$RJ/work/output/model.pt" <<'PYEOF' 2>&1
+import sys, torch
+torch.manual_seed(0)
+m = torch.nn.Linear(4, 1)
+opt = torch.optim.SGD(m.parameters(), lr=0.1)
+X = torch.randn(8, 4, generator=torch.Generator().manual_seed(1)); y = X.sum(1, keepdim=True)
+for _ in range(5):
+    opt.zero_grad(); ((m(X) - y) ** 2).mean().backward(); opt.step()
+d = torch.load(sys.argv[1])
+diff = max((d["weight"] - m.weight).abs().max().item(), (d["bias"] - m.bias).abs().max().item())
+assert diff <= 1e-6, diff
+print("max |DDP - one process| = %.1e" % diff)
+PYEOF
+) && ok "DDP (gloo) over the two ranks' sandboxes: the weights of one process on the global batch ($out)" || fail "ddp weights: $out"
 r=$(spec many '["/bin/true"]' 512 1 2 > "$TMP/m.json"; "$GF" submit "$TMP/m.json" --token "$TA" 2>&1)
 case "$r" in *"more processes than cores"*) ok "more processes than cores: refused ($r)" ;; *) fail "processes > cores: $r" ;; esac
 
