@@ -53,15 +53,12 @@ gf_status gf_program_batch_make(const gf_exec_request *r, gf_program_batch *b)
 
     int procs = p->processes > 0 ? p->processes : 1;
     b->cores_per_task = s->resources.cores / procs > 0 ? s->resources.cores / procs : 1;
-    if (procs > 1) {                           /* one sandbox per rank */
-        add(b, "srun");
-        addf(b, "--ntasks=%lld", procs);
-        addf(b, "--cpus-per-task=%lld", b->cores_per_task);
-        add(b, "--kill-on-bad-exit=1");
-        add(b, "--mem=0");                     /* the step shares the job's whole --mem */
-    }
     add(b, r->gf_path);
     add(b, "program-batch");
+    if (procs > 1) {                           /* it picks MASTER_PORT, then srun: one sandbox per rank */
+        add(b, "--ranks");
+        addf(b, "%lld", procs);
+    }
     add(b, "--work");
     add(b, work);
     snprintf(log, sizeof log, "%s/stdout.log", r->job_dir);

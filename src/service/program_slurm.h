@@ -4,7 +4,8 @@
  * which runs the program as the tenant's uid in the same bubblewrap sandbox
  * as the local executor (cli/program_batch.c), inside the cgroups Slurm's
  * task/cgroup gives the job (--mem, --cpus-per-task). With "processes" N > 1
- * the script runs it through `srun --ntasks=N`, one sandbox per rank.
+ * it gets --ranks N: it picks a free MASTER_PORT on the batch host, then
+ * runs itself through `srun --ntasks=N`, one sandbox per rank.
  *
  * Why not `sbatch --uid`: it needs the tenant's uid in the passwd database
  * and as a Slurm user associated with the account, and slurmstepd would
@@ -25,7 +26,7 @@ typedef struct {
 } gf_program_batch;
 
 /* Creates the job's work folder (work/, work/output) handed to the tenant's
- * uid, and the batch command line: [srun ...] GF program-batch ... -- ARGV. */
+ * uid, and the batch command line: GF program-batch [--ranks N] ... -- ARGV. */
 gf_status gf_program_batch_make(const gf_exec_request *r, gf_program_batch *b);
 void gf_program_batch_free(gf_program_batch *b);
 
