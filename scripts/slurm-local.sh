@@ -4,7 +4,10 @@
 # slurmctld, slurmd, their configs, state, logs and two fake GPUs) lives
 # under DIR, the daemons talk over 127.0.0.1 on four free ports picked at
 # start (MariaDB listens on 127.0.0.1 only), so two of them can run side by
-# side and nothing is written elsewhere. Runs as root. DIR: a path of
+# side and nothing is written elsewhere but the jobs' cgroups (Slurm's
+# task/cgroup and proctrack/cgroup on the v1 controllers, under
+# /sys/fs/cgroup/CONTROLLER/slurm/uid_U/job_N, job ids apart per instance).
+# Runs as root. DIR: a path of
 # A-Z a-z 0-9 . _ - / only (it goes into slurm.conf unquoted), 80
 # characters at most (unix socket paths under it).
 #
