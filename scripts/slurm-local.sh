@@ -4,7 +4,10 @@
 # slurmctld, slurmd, their configs, state, logs and two fake GPUs) lives
 # under DIR, the daemons talk over 127.0.0.1 on four free ports picked at
 # start (MariaDB listens on 127.0.0.1 only), so two of them can run side by
-# side and nothing is written elsewhere. Runs as root. DIR: a path of
+# side and nothing is written elsewhere but the jobs' cgroups (Slurm's
+# task/cgroup and proctrack/cgroup on the v1 controllers, under
+# /sys/fs/cgroup/CONTROLLER/slurm/uid_U/job_N, job ids apart per instance).
+# Runs as root. DIR: a path of
 # A-Z a-z 0-9 . _ - / only (it goes into slurm.conf unquoted), 80
 # characters at most (unix socket paths under it).
 #
@@ -184,8 +187,9 @@ SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 PlugStackConfig=$dir/etc/plugstack.conf
 MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup
+FirstJobId=$((ctld_port * 100))
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=1
 SelectType=select/cons_tres
@@ -214,6 +218,20 @@ NodeName=$host NodeAddr=127.0.0.1 $cpus_line RealMemory=$real_mem Gres=gpu:fake:
 PartitionName=main Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     : >"$dir/etc/plugstack.conf"
+    # containment by Slurm's cgroup plugins (v1 controllers): a job's memory
+    # (--mem, no swap beyond it: an excess ends it OUT_OF_MEMORY) and its cores
+    # (a cpuset of --cpus-per-task). Devices stay unconstrained: the fake GPUs
+    # are /dev/null's device numbers, which every job needs. FirstJobId above
+    # keeps the job cgroups (slurm/uid_U/job_N) of instances side by side apart.
+    cat >"$dir/etc/cgroup.conf" <<EOF
+CgroupPlugin=cgroup/v1
+CgroupAutomount=no
+ConstrainCores=yes
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=yes
+AllowedSwapSpace=0
+ConstrainDevices=no
+EOF
     echo "NodeName=$host Name=gpu Type=fake File=$dir/dev/fakegpu[0-1]" >"$dir/etc/gres.conf"
 
     cat >"$dir/etc/slurmdbd.conf" <<EOF

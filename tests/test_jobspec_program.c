@@ -93,7 +93,11 @@ int main(void)
             "resources.processes: 4 is more than resources.cores (3)");
     refused(P("\"command\":[\"a\"],\"env\":{\"WORLD_SIZE\":\"2\"}"), "env.WORLD_SIZE: set by the facility");
     refused(P("\"command\":[\"a\"],\"env\":{\"MASTER_PORT\":\"1\"}"), "env.MASTER_PORT: set by the facility");
-    refused(P("\"command\":[\"a\"],\"resources\":{\"gpus\":1}"), "resources.gpus: program jobs cannot be given GPUs yet");
+    /* processes > 1 and gpus > 0 parse; which executor gives GPUs is checked at submission (api.c) */
+    roundtrip(P("\"command\":[\"a\"],\"resources\":{\"processes\":2,\"cores\":2,\"gpus\":1}"),
+              P("\"command\":[\"a\"],\"env\":{},\"datasets\":[],"
+                "\"resources\":{\"cores\":2,\"gpus\":1,\"memory_mb\":2048,\"time_limit_s\":3600,\"processes\":2}"));
+    refused(P("\"command\":[\"a\"],\"resources\":{\"processes\":0}"), "resources.processes: must be an integer in [1, 1024], got 0");
     refused(P("\"command\":[\"a\"],\"resources\":{\"cores\":0}"), "resources.cores: must be an integer in [1, 1024], got 0");
     refused(P("\"command\":[\"a\"],\"resources\":{\"memory_mb\":1.5}"), "resources.memory_mb: must be an integer");
     refused(P("\"command\":[\"a\"],\"resources\":{\"time_limit_s\":true}"), "resources.time_limit_s: must be an integer");

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/dp.h"
 #include "cli/fed.h"
+#include "cli/program.h"
 #include "cli/provision.h"
 
 static void usage(FILE *f)
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "usage")) return cmd_usage(argc - 1, argv + 1);
     if (!strcmp(cmd, "logs")) return cmd_logs(argc - 1, argv + 1);
     if (!strcmp(cmd, "queue")) return cmd_queue(argc - 1, argv + 1);
+    if (!strcmp(cmd, "program-batch")) return cmd_program_batch(argc - 1, argv + 1);   /* Slurm's side */
     fprintf(stderr, "gf: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;

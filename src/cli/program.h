@@ -12,5 +12,8 @@ int  cli_program_submit(const cli_api *a, const char *spec_path, const char *fil
 /* Every output (or the one named `file`) into the folder a->out. */
 int  cli_program_download(const cli_api *a, long id, const char *file);
 void cli_program_status_print(long id, json_t *status);
+/* gf program-batch (program_batch.c): a program job's sandbox inside a
+ * Slurm batch script or srun task. */
+int  cmd_program_batch(int argc, char **argv);
 
 #endif

@@ -44,6 +44,7 @@ struct gf_sandbox {
     int     join_fds[CG_N], njoin;
     char    limits[192];
     int64_t memory_mb;
+    int     outer_limits;        /* memory and cores held by the batch system's cgroups */
     int     set_ids;
     uid_t   uid;
     gid_t   gid;
@@ -372,8 +373,14 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
             if (is_dir(stages[i])) sb->stage = stages[i];
         if (!sb->stage) { free(sb); return gf_errorf(GF_ERR_IO, "sandbox: no /mnt to stage the job's folders in"); }
     }
-    cgroups_setup(sb, r);
-    limits_text(sb);
+    sb->outer_limits = r->outer_limits;
+    if (r->outer_limits)
+        snprintf(sb->limits, sizeof sb->limits, "the batch system's cgroups: memory, cores%s",
+                 sb->set_ids ? "; processes by RLIMIT_NPROC" : "; no process limit");
+    else {
+        cgroups_setup(sb, r);
+        limits_text(sb);
+    }
 
     gf_status st = GF_OK;
     char seen[PATH_MAX], dst[PATH_MAX + 32], val[32];
@@ -484,7 +491,7 @@ fail:
 void gf_sandbox_apply(gf_sandbox *sb, gf_proc_spec *ps)
 {
     ps->argv = (const char *const *)sb->args;
-    ps->memory_mb = sb->have[CG_MEMORY] ? 0 : sb->memory_mb;
+    ps->memory_mb = sb->have[CG_MEMORY] || sb->outer_limits ? 0 : sb->memory_mb;
     ps->join_fds = sb->join_fds;
     ps->njoin = sb->njoin;
     ps->max_procs = sb->set_ids && !sb->have[CG_PIDS] ? GF_SANDBOX_PIDS_MAX : 0;

@@ -97,6 +97,8 @@ typedef struct {
     int      share_net;              /* 1: the host's network (operator's grant) */
     int      processes;              /* ranks (0 or 1: the program itself; > 1: under mpirun) */
     int      master_port;            /* MASTER_PORT (its own loopback: any free port of 1024..65535) */
+    int      outer_limits;           /* 1: a batch system's cgroups already hold memory and cores (Slurm's
+                                        task/cgroup): no cgroups of its own, no RLIMIT_AS */
 } gf_sandbox_request;
 
 typedef struct gf_sandbox gf_sandbox;

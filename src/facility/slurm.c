@@ -692,6 +692,7 @@ static gf_status check_job(const gf_slurm_job *j)
             if ((unsigned char)*c < 0x20 || *c == '|' || *c == 0x7f)
                 return gf_errorf(GF_ERR_ARG, "job name has a control character or '|'");
     if (j->cores < 0 || j->cores > MAX_COUNT) return gf_errorf(GF_ERR_ARG, "cores %d out of range", j->cores);
+    if (j->ntasks < 0 || j->ntasks > MAX_COUNT) return gf_errorf(GF_ERR_ARG, "ntasks %d out of range", j->ntasks);
     if (j->gpus < 0 || j->gpus > MAX_COUNT) return gf_errorf(GF_ERR_ARG, "gpus %d out of range", j->gpus);
     if (j->memory_mb < 0 || j->memory_mb > MAX_MEMORY_MB)
         return gf_errorf(GF_ERR_ARG, "memory_mb %lld out of range", (long long)j->memory_mb);
@@ -799,14 +800,15 @@ gf_status gf_slurm_submit(const gf_slurm *s, const gf_slurm_job *job, int64_t *s
     if (st == GF_OK) st = job_script(job, workdir, &script);
     if (st != GF_OK) goto done;
 
-    char cores[32], gres[32], mem[32], time_opt[32];
+    char cores[32], gres[32], mem[32], time_opt[32], tasks[32];
     snprintf(cores, sizeof cores, "--cpus-per-task=%d", job->cores > 0 ? job->cores : 1);
+    snprintf(tasks, sizeof tasks, "--ntasks=%d", job->ntasks > 0 ? job->ntasks : 1);
     snprintf(gres, sizeof gres, "--gres=gpu:%d", job->gpus);
     snprintf(mem, sizeof mem, "--mem=%lldM", (long long)job->memory_mb);
     snprintf(time_opt, sizeof time_opt, "--time=%lld", (long long)((job->time_limit_s + 59) / 60));
     char *args[MAX_ARGS];
     int n = 0;
-    char *fixed[] = { "sbatch", "--parsable", "--nodes=1", "--ntasks=1", "--open-mode=append",
+    char *fixed[] = { "sbatch", "--parsable", "--nodes=1", tasks, "--open-mode=append",
                       name_opt, chdir_opt, out_opt, err_opt, cores };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) args[n++] = fixed[i];
     if (acc_opt) args[n++] = acc_opt;

@@ -54,7 +54,7 @@ void gf_slurm_account_of_tenant(const char *tenant, char out[GF_SLURM_ACCOUNT_MA
  * GF_ERR_ARG before any tool runs. */
 gf_status gf_slurm_account_set(const gf_slurm *s, const char *account, int shares);
 
-/* One batch job: one task on one node. Relative paths are taken as the
+/* One batch job on one node (ntasks tasks). Relative paths are taken as the
  * caller sees them (made absolute here); the folders must be visible on the
  * compute node under the same paths (a shared filesystem, or one machine). */
 typedef struct {
@@ -65,7 +65,8 @@ typedef struct {
     const char *stdout_path; /* appended to; NULL: /dev/null. No backslash (Slurm's file name patterns
                                 cannot express one); '%' is kept literally */
     const char *stderr_path; /* same; may equal stdout_path */
-    int cores;               /* --cpus-per-task; 0: 1 */
+    int cores;               /* --cpus-per-task (per task); 0: 1 */
+    int ntasks;              /* --ntasks (the script itself runs once; srun in it runs the tasks); 0: 1 */
     int gpus;                /* --gres=gpu:N; 0: none */
     int64_t memory_mb;       /* --mem in MB; 0: the cluster's default */
     int64_t time_limit_s;    /* --time, rounded up to whole minutes (Slurm's unit); 0: the partition's.

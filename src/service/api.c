@@ -32,6 +32,7 @@
 #include "fed/evalreport.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
+#include "service/jobspec_program.h"
 #include "service/program.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
@@ -123,10 +124,15 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, GF_ERR_ARG, "bundle: only program jobs (\"kind\": \"program\") take files");
     }
-    if (spec.kind == GF_JOB_PROGRAM && c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) {
-        gf_jobspec_free(&spec);
-        return co_refuse(resp, 400, GF_ERR_ARG, "kind: program jobs run on the local executor only for now; this "
-                         "coordinator uses Slurm");
+    if (spec.kind == GF_JOB_PROGRAM) {              /* what each executor can give a program job */
+        int slurm = c->cfg.executor && !strcmp(c->cfg.executor, "slurm");
+        int procs = spec.program->processes, cores = spec.resources.cores, gpus = spec.resources.gpus;
+        const char *why = !slurm && gpus != 0 ? "resources.gpus: GPU binding is not yet available on the local executor"
+                        : NULL;     /* processes > cores: refused by the parser for both executors */
+        if (why) {
+            gf_jobspec_free(&spec);
+            return co_refuse(resp, 400, GF_ERR_ARG, "%s (processes %d, cores %d, gpus %d)", why, procs, cores, gpus);
+        }
     }
     if (gf_job_kind_scheduled(spec.kind)) {
         if (!tenant.id) {

@@ -18,6 +18,8 @@
 #include <time.h>
 #include "core/timer.h"
 #include "facility/slurm.h"
+#include "service/jobspec_program.h"
+#include "service/program_slurm.h"
 
 typedef struct { char name[GF_SLURM_ACCOUNT_MAX + 1]; int64_t shares; } known_account;
 
@@ -57,17 +59,25 @@ static gf_status slurm_start(gf_executor *base, const gf_exec_request *r, char h
     gf_status st = ensure_account(x, account, r->tenant_shares);
     if (st) return st;
     const char *argv[40];
-    if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
+    gf_program_batch pb = { 0 };            /* a program job's: gf program-batch in its sandbox */
+    int cores = r->spec->resources.cores, ntasks = 1;
+    if (r->spec->kind == GF_JOB_PROGRAM) {
+        if ((st = gf_program_batch_make(r, &pb))) return st;
+        cores = pb.cores_per_task;
+        ntasks = r->spec->program->processes > 0 ? r->spec->program->processes : 1;
+    } else if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
         return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
     snprintf(name, sizeof name, "gf-%lld", (long long)r->job_id);
     snprintf(out, sizeof out, "%s/stdout.log", r->job_dir);
     snprintf(err, sizeof err, "%s/stderr.log", r->job_dir);
     gf_slurm_job job = { .account = account, .name = name, .workdir = r->job_dir, .stdout_path = out,
-                         .stderr_path = err, .cores = r->spec->resources.cores, .gpus = r->spec->resources.gpus,
+                         .stderr_path = err, .cores = cores, .ntasks = ntasks, .gpus = r->spec->resources.gpus,
                          .memory_mb = r->spec->resources.memory_mb, .time_limit_s = r->spec->resources.time_limit_s,
-                         .argv = (char *const *)argv };
+                         .argv = pb.argv ? pb.argv : (char *const *)argv };
     int64_t id = 0;
-    if ((st = gf_slurm_submit(&x->slurm, &job, &id))) return st;
+    st = gf_slurm_submit(&x->slurm, &job, &id);
+    gf_program_batch_free(&pb);
+    if (st) return st;
     snprintf(handle, GF_EXEC_HANDLE_MAX + 1, "%" PRId64, id);
     return GF_OK;
 }
@@ -128,6 +138,12 @@ static gf_status slurm_poll(gf_executor *base, const gf_store_exec *run, const g
         break;
     default:
         out->state = run->cancel_requested ? GF_STORE_JOB_CANCELLED : GF_STORE_JOB_FAILED;
+        if (!strcmp(in.state_name, "OUT_OF_MEMORY") && !run->cancel_requested) {   /* task/cgroup's OOM kill */
+            snprintf(out->reason, sizeof out->reason, "out of memory: Slurm job %s OUT_OF_MEMORY: the job used its "
+                     "whole memory_mb (%lld MiB) and the kernel killed it", run->handle,
+                     (long long)spec->resources.memory_mb);
+            break;
+        }
         snprintf(out->reason, sizeof out->reason, "Slurm job %s %s (exit %d%s%s)", run->handle, in.state_name,
                  in.exit_code, in.signal ? ", signal " : "", in.signal ? strsignal(in.signal) : "");
     }

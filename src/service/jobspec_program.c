@@ -171,9 +171,7 @@ static gf_status parse_resources(const json_t *o, gf_jobspec *out)
     if (procs > cores)
         return gf_errorf(GF_ERR_ARG, "resources.processes: %lld is more than resources.cores (%lld): each process "
                          "(rank) needs a core of its own", procs, cores);
-    if (gpus != 0)
-        return gf_errorf(GF_ERR_ARG, "resources.gpus: program jobs cannot be given GPUs yet (GPU binding is not "
-                         "yet available), got %lld", gpus);
+    /* GPUs: which executor can give them is checked at submission (service/api.c) */
     out->resources.cores = (int)cores;
     out->resources.gpus = (int)gpus;
     out->resources.memory_mb = mem;

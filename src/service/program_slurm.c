@@ -1,0 +1,95 @@
+/* The batch command line of a program job under Slurm (program_slurm.h). */
+#include "service/program_slurm.h"
+#include "service/jobspec_program.h"
+#include "service/program.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void add(gf_program_batch *b, const char *s)
+{
+    if (b->oom) return;
+    if (b->n + 2 > b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        char **p = realloc(b->argv, sizeof *p * (size_t)cap);
+        if (!p) { b->oom = 1; return; }
+        b->argv = p;
+        b->cap = cap;
+    }
+    if (!(b->argv[b->n] = strdup(s))) { b->oom = 1; return; }
+    b->argv[++b->n] = NULL;
+}
+
+static void addf(gf_program_batch *b, const char *fmt, long long v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, v);
+    add(b, buf);
+}
+
+gf_status gf_program_batch_make(const gf_exec_request *r, gf_program_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    const gf_jobspec *s = r->spec;
+    const gf_program_spec *p = s->program;
+    if (!p) return gf_errorf(GF_ERR_ARG, "job %lld: not a program job", (long long)r->job_id);
+    char work[PATH_MAX], output[PATH_MAX + 16], log[PATH_MAX + 16];
+    if (snprintf(work, sizeof work, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= (int)sizeof work)
+        return gf_errorf(GF_ERR_ARG, "job %lld: its folder path is too long", (long long)r->job_id);
+    snprintf(output, sizeof output, "%s/output", work);
+    if ((mkdir(work, 0700) && errno != EEXIST) || (mkdir(output, 0700) && errno != EEXIST))
+        return gf_errorf(GF_ERR_IO, "job %lld: cannot create its work folder: %s", (long long)r->job_id, strerror(errno));
+    struct stat st_work;
+    if (lstat(work, &st_work) || !S_ISDIR(st_work.st_mode))
+        return gf_errorf(GF_ERR_IO, "job %lld: its work folder is not a folder", (long long)r->job_id);
+    uid_t uid;
+    gid_t gid;
+    gf_sandbox_ids(r->tenant_id, &uid, &gid);
+    gf_status st = gf_sandbox_own(work, uid, gid);
+    if (st) return st;
+
+    int procs = p->processes > 0 ? p->processes : 1;
+    b->cores_per_task = s->resources.cores / procs > 0 ? s->resources.cores / procs : 1;
+    add(b, r->gf_path);
+    add(b, "program-batch");
+    if (procs > 1) {                           /* it picks MASTER_PORT, then srun: one sandbox per rank */
+        add(b, "--ranks");
+        addf(b, "%lld", procs);
+    }
+    add(b, "--work");
+    add(b, work);
+    snprintf(log, sizeof log, "%s/stdout.log", r->job_dir);
+    add(b, "--stdout");
+    add(b, log);
+    snprintf(log, sizeof log, "%s/stderr.log", r->job_dir);
+    add(b, "--stderr");
+    add(b, log);
+    add(b, "--tenant-id");
+    addf(b, "%lld", (long long)r->tenant_id);
+    add(b, "--cores");
+    addf(b, "%lld", b->cores_per_task);
+    add(b, "--memory-mb");
+    addf(b, "%lld", (long long)s->resources.memory_mb);
+    for (int i = 0; i < p->nenv; i++) { add(b, "--env"); add(b, p->env[i]); }
+    for (int i = 0; i < r->ndata; i++) {
+        const gf_sandbox_data *d = &r->data[i];
+        add(b, d->is_dir ? "--data-dir" : "--data-file");
+        add(b, d->name);
+        add(b, d->path);
+        if (!d->is_dir) add(b, d->test_path ? d->test_path : "");
+    }
+    add(b, "--");
+    for (int i = 0; p->argv[i]; i++) add(b, p->argv[i]);
+    if (b->oom) { gf_program_batch_free(b); return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
+    return GF_OK;
+}
+
+void gf_program_batch_free(gf_program_batch *b)
+{
+    for (int i = 0; i < b->n; i++) free(b->argv[i]);
+    free(b->argv);
+    memset(b, 0, sizeof *b);
+}
