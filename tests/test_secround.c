@@ -5,6 +5,8 @@
  * n = 100 sites with 10 % dropping: the new global model equals, bit for
  * bit, FedAvg applied to the plain sum of the survivors' quantised inputs.
  * Fewer than t survivors: the round aborts and nothing is unmasked. A
+ * site that declines every attempt while the others send masked inputs
+ * ends the job after 3 aborts, with a reason naming the decline. A
  * round that fails once unmasking began is not retried: the job fails and
  * the release is audited. Bad
  * protocol messages (wrong length, wrong phase, replayed, a reused public
