@@ -5,6 +5,8 @@
  * n = 100 sites with 10 % dropping: the new global model equals, bit for
  * bit, FedAvg applied to the plain sum of the survivors' quantised inputs.
  * Fewer than t survivors: the round aborts and nothing is unmasked. A
+ * site that declines every attempt while the others send masked inputs
+ * ends the job after 3 aborts, with a reason naming the decline. A
  * round that fails once unmasking began is not retried: the job fails and
  * the release is audited. Bad
  * protocol messages (wrong length, wrong phase, replayed, a reused public
@@ -100,12 +102,13 @@ static void submit(int n, int min_sites, double timeout_s)
     free(raw);
 }
 
-/* Every site takes its task and learns the round's parameters. */
-static void take_tasks(round_state *r, int n)
+/* Every site takes its task for job `job` (its open attempt) and learns the
+ * round's parameters. */
+static void take_tasks_of(round_state *r, int n, int64_t job)
 {
     memset(r, 0, sizeof *r);
     r->n = n;
-    r->job = next_job++;
+    r->job = job;
     for (int i = 0; i < n; i++) {
         char *raw = NULL;
         size_t len;
@@ -148,6 +151,9 @@ static void take_tasks(round_state *r, int n)
         free(x);
     }
 }
+
+/* The next job's first attempt. */
+static void take_tasks(round_state *r, int n) { take_tasks_of(r, n, next_job++); }
 
 static void free_round(round_state *r)
 {
@@ -555,6 +561,35 @@ static void bad_messages(void)
     free(r);
 }
 
+/* Audit entries `event` of job `job` (with `words` in their reason when
+ * words is not NULL). */
+static int count_events(const char *event, int64_t job, const char *words)
+{
+    char audit[256], line[16384];
+    snprintf(audit, sizeof audit, "%s/audit.log", data);
+    FILE *f = fopen(audit, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        json_t *e = json_loads(line, 0, NULL), *dt = json_object_get(e, "detail");
+        const char *ev = json_string_value(json_object_get(e, "event"));
+        const char *why = json_string_value(json_object_get(dt, "reason"));
+        n += ev && !strcmp(ev, event) && json_integer_value(json_object_get(dt, "job")) == job &&
+             (!words || (why && strstr(why, words)));
+        json_decref(e);
+    }
+    if (f) fclose(f);
+    return n;
+}
+
+/* Waits (at most 30 s) until job `job` has at least `want` audit entries
+ * `event` (with `words` in their reason); returns how many it has. */
+static int wait_events(const char *event, int64_t job, const char *words, int want)
+{
+    int n = 0;
+    for (int tries = 0; tries < 600 && (n = count_events(event, job, words)) < want; tries++) usleep(50000);
+    return n;
+}
+
 /* Too few survivors: the round aborts with a clear reason, nothing unmasked. */
 static void too_few(void)
 {
@@ -565,22 +600,89 @@ static void too_few(void)
     take_tasks(r, n);
     for (int i = 0; i < n - r->t + 1; i++) drop[i] = 1;     /* t - 1 upload */
     play(r, drop, DROP_BEFORE_MASKED, -1, 1, 0);
-    char audit[256];
-    snprintf(audit, sizeof audit, "%s/audit.log", data);
-    int aborted = 0;
-    for (int tries = 0; tries < 100 && !aborted; tries++, usleep(50000))
-        aborted = count_lines(audit, "sites sent masked updates") > 0;
-    CHECK_MSG(aborted, "no abort with %d of t = %d uploads", r->t - 1, r->t);
-    /* the survivors are never asked for shares of this round */
+    /* the masked phase closes at its deadline (4.5 s): bounded, not timed */
+    int aborted = wait_events("round.aborted", r->job, "sites sent masked updates", 1);
+    CHECK_MSG(aborted == 1, "%d aborts with %d of t = %d uploads", aborted, r->t - 1, r->t);
+    /* the survivors are never asked for shares of this round: its attempt
+     * is refused once the round re-opened. The re-opening comes at the
+     * driver's next look after the abort, and again each time a new
+     * attempt's key phase passes with no keys: between two attempts the
+     * round is not open at all (a refusal too, but not the one checked
+     * here), so the request is asked again after the next opening */
     uint8_t *q = NULL;
     size_t len;
-    int st = fetch(r, n - 1, "unmask", &q, &len);
-    CHECK_MSG(st == 409 && strstr((char *)q, "not the open one"), "unmask request after the abort -> %d", st);
+    int st = 0;
+    for (int tries = 0, opened = 2; tries < 10; tries++, opened++) {
+        CHECK_MSG(wait_events("round.opened", r->job, NULL, opened) >= opened, "round not re-opened after the abort");
+        free(q);
+        q = NULL;
+        st = fetch(r, n - 1, "unmask", &q, &len);
+        if (!(st == 409 && q && strstr((char *)q, "is not open"))) break;
+    }
+    CHECK_MSG(st == 409 && q && strstr((char *)q, "not the open one"), "unmask request after the abort -> %d %s", st,
+              q ? (char *)q : "");
     free(q);
     char p[64];
     snprintf(p, sizeof p, "/v1/jobs/%lld/cancel", (long long)r->job);
     CHECK(req(op, "POST", p, NULL, 0, NULL, NULL) == 200);
     free_round(r);
+    free(r);
+}
+
+/* One site sends keys and shares, then declines every attempt of the round
+ * (its training diverged), while all the others send masked inputs; with
+ * min_sites = n too few survive, and once the decline comes every site has
+ * answered, so the round aborts at once and re-opens. Not every site
+ * declined, yet each such abort counts: the job fails after
+ * MAX_FAILED_ROUNDS (3) attempts with a reason naming the decline, instead
+ * of re-opening the round without end. */
+static void one_decliner(void)
+{
+    const int max_failed = 3;        /* MAX_FAILED_ROUNDS in service/coordinator.c */
+    const char *nan = "{\"error\": \"local training diverged: the loss is NaN\"}";
+    int n = 10, attempts = 0, failed = 0;
+    round_state *r = malloc(sizeof *r);
+    unsigned char drop[MAXN] = { 0 };
+    drop[0] = 1;
+    submit(n, n, 30);                  /* no phase closes at a deadline here */
+    int64_t job = next_job++;
+    char p[160];
+    while (attempts < max_failed + 2 && !failed) {   /* bounded: the old rule re-opened it without end */
+        take_tasks_of(r, n, job);
+        play(r, drop, DROP_BEFORE_MASKED, -1, 1, 0);  /* s0: keys and shares; the others: masked inputs */
+        CHECK(req(site[0], "POST", route(r, "decline", p), nan, strlen(nan), NULL, NULL) == 200);
+        attempts++;
+        int aborted = wait_events("round.aborted", job, "sent masked updates", attempts);
+        CHECK_MSG(aborted == attempts, "attempt %d: %d aborts", attempts, aborted);
+        for (int tries = 0; tries < 600; tries++, usleep(50000)) {    /* then the job fails or the round re-opens */
+            if ((failed = count_events("job.failed", job, NULL) > 0)) break;
+            if (count_events("round.opened", job, NULL) > attempts) break;
+        }
+        free_round(r);
+    }
+    json_t *j = job_status(job, "failed", 10);
+    const char *state = json_string_value(json_object_get(j, "state"));
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    CHECK_MSG(failed && attempts == max_failed && state && !strcmp(state, "failed"),
+              "one site declining every attempt: job %lld is %s after %d attempts (%d aborts, %d openings of its round)",
+              (long long)job, state ? state : "?", attempts, count_events("round.aborted", job, NULL),
+              count_events("round.opened", job, NULL));
+    CHECK_MSG(reason && strstr(reason, "failed 3 times in a row") &&
+              strstr(reason, "s0 declined: local training diverged: the loss is NaN"), "job %lld: reason %s",
+              (long long)job, reason ? reason : "(none)");
+    json_decref(j);
+    CHECK_MSG(count_events("round.aborted", job, NULL) == max_failed && count_events("round.opened", job, NULL) == max_failed,
+              "%d aborts and %d openings (want %d each)", count_events("round.aborted", job, NULL),
+              count_events("round.opened", job, NULL), max_failed);
+    char *raw = NULL;
+    size_t len;
+    int st = req(site[1], "GET", "/v1/site/task?wait=0", NULL, 0, &raw, &len);
+    CHECK_MSG(st == 204, "a site got a task after the job failed: %d %s", st, raw ? raw : "");
+    free(raw);
+    if (!failed) {                     /* the rest of the test goes on without it */
+        snprintf(p, sizeof p, "/v1/jobs/%lld/cancel", (long long)job);
+        CHECK(req(op, "POST", p, NULL, 0, NULL, NULL) == 200);
+    }
     free(r);
 }
 
@@ -666,6 +768,13 @@ int main(void)
     CHECK(req(op, "POST", "/v1/jobs", krum, strlen(krum), &raw, &len) == 400 && strstr(raw, "masked sum"));
     free(raw);
 
+    const char *only = getenv("GF_TEST_ONLY");      /* set: a short run (one_decliner, too_few: those alone) */
+    int alone = only && (!strcmp(only, "one_decliner") || !strcmp(only, "too_few"));
+    if (alone) {
+        if (!strcmp(only, "one_decliner")) one_decliner();
+        else too_few();
+        goto out;
+    }
     if (!getenv("GF_TEST_ONLY")) {
     scenario(10, 0, DROP_NONE, 0, "n = 10, no dropout");
     scenario(10, 2, DROP_BEFORE_KEYS, 0, "n = 10, 2 silent before keys");
@@ -679,6 +788,7 @@ int main(void)
     scenario(100, 10, DROP_BEFORE_MASKED, 1, "n = 100, 10 decline before the masked upload");
     bad_messages();
     too_few();
+    one_decliner();
 out:
 
     for (int i = 0; i < MAXN; i++) gf_https_client_close(site[i]);
@@ -687,7 +797,7 @@ out:
     char audit[256];
     snprintf(audit, sizeof audit, "%s/audit.log", data);
     int rejected = count_lines(audit, "\"update.rejected\"");
-    CHECK_MSG(rejected >= 20, "%d update.rejected lines", rejected);
+    CHECK_MSG(rejected >= 20 || alone, "%d update.rejected lines", rejected);
     gf_audit_summary sum;
     CHECK_MSG(gf_audit_verify(audit, &sum) == GF_OK, "%s", gf_last_error());
     if (!getenv("GF_TEST_KEEP")) nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
