@@ -2,6 +2,7 @@
  * rules, duplicate and out-of-order results, crash safety under SIGKILL of a
  * real writer process, reopening, and refusal of foreign or newer files. */
 #include "service/store.h"
+#include "service/ledger.h"
 #include "service/site_grants.h"
 #include "service/tenants.h"
 #include "check.h"
@@ -386,6 +387,46 @@ static void test_finish(const char *dir)
     gf_store_close(s);
 }
 
+/* Cancelling a queued job only while it is queued: a job the scheduler
+ * started meanwhile stays running (its end and usage are recorded when it
+ * ends), a final job stays final, an unknown job is named. */
+static void test_cancel_queued(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    int64_t q = 0, r = 0;
+    CHECK(gf_store_job_create(s, 0, "q", "program", "{}", &q) == GF_OK);
+    CHECK(gf_store_job_create(s, 0, "r", "central", "{}", &r) == GF_OK);
+    gf_store_exec x = { .job_id = r, .started_unix = 1.0, .cores = 1 };
+    snprintf(x.executor, sizeof x.executor, "local");
+    snprintf(x.handle, sizeof x.handle, "1:1");
+    CHECK(gf_store_job_start(s, r, &x, 1, "started") == GF_OK);
+
+    CHECK(gf_store_job_cancel_queued(s, q, "cancelled by the operator") == GF_OK);
+    gf_store_job j;
+    CHECK(gf_store_job_get(s, q, &j) == GF_OK && j.state == GF_STORE_JOB_CANCELLED &&
+          !strcmp(j.reason, "cancelled by the operator"));
+    gf_store_job_free(&j);
+
+    CHECK(gf_store_job_cancel_queued(s, r, "cancelled by the operator") == GF_ERR_MISMATCH);
+    CHECK_MSG(strstr(gf_last_error(), "running, not queued") != NULL, "%s", gf_last_error());
+    CHECK(gf_store_job_get(s, r, &j) == GF_OK && j.state == GF_STORE_JOB_RUNNING && !strcmp(j.reason, "started"));
+    gf_store_job_free(&j);
+    /* its end is still recorded, with its usage */
+    gf_store_usage u = { .core_s = 2.5, .cpu_s = 2.0, .wall_s = 2.5, .ended_unix = 3.5 };
+    snprintf(u.executor, sizeof u.executor, "local");
+    CHECK_MSG(gf_store_job_finish(s, r, GF_STORE_JOB_SUCCEEDED, "exited 0", &u) == GF_OK, "%s", gf_last_error());
+
+    CHECK(gf_store_job_cancel_queued(s, q, "again") == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_cancel_queued(s, r, "after its end") == GF_ERR_MISMATCH);
+    CHECK(gf_store_job_get(s, r, &j) == GF_OK && j.state == GF_STORE_JOB_SUCCEEDED);
+    gf_store_job_free(&j);
+    CHECK(gf_store_job_cancel_queued(s, 999, "none") == GF_ERR_ARG);
+    CHECK_MSG(strstr(gf_last_error(), "no job 999") != NULL, "%s", gf_last_error());
+    gf_store_close(s);
+}
+
 /* grants as "tenant/site,..." in listing order */
 static int grant_cat(const gf_site_grant *g, void *ctx)
 {
@@ -472,6 +513,8 @@ int main(void)
     test_refusals(dir);
     snprintf(dir, sizeof dir, "%s/finish", base);
     test_finish(dir);
+    snprintf(dir, sizeof dir, "%s/cancel", base);
+    test_cancel_queued(dir);
     snprintf(dir, sizeof dir, "%s/grants", base);
     test_site_grants(dir);
     rm_dir(base);

@@ -471,17 +471,28 @@ static gf_status cancel(gf_coordinator *c, const co_principal *who, int64_t id, 
     else snprintf(reason, sizeof reason, "cancelled by tenant %s (%s)", who->tenant, who->actor);
     /* a job an executor has (running, or waiting in Slurm's queue): the
      * scheduler stops it and records the end */
-    if (central && (was == GF_STORE_JOB_RUNNING || was == GF_STORE_JOB_QUEUED) && !co_sched_cancel(c, id)) {
+    int requested = central && (was == GF_STORE_JOB_RUNNING || was == GF_STORE_JOB_QUEUED) && !co_sched_cancel(c, id);
+    if (!requested && central && was == GF_STORE_JOB_RUNNING)   /* not (or no longer) followed: ending or starting */
+        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is changing state; look again", (long long)id);
+    /* a queued scheduled job goes to cancelled only while still queued: the
+     * scheduler may start it meanwhile, and a running job marked cancelled
+     * would run on with its end (and usage) never recorded */
+    if (!requested && (central && was == GF_STORE_JOB_QUEUED
+                           ? gf_store_job_cancel_queued(c->store, id, reason)
+                           : gf_store_job_finish(c->store, id, GF_STORE_JOB_CANCELLED, reason, NULL))) {
+        if (!(central && was == GF_STORE_JOB_QUEUED))
+            return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
+                             gf_store_job_state_name(was));
+        requested = !co_sched_cancel(c, id);            /* started meanwhile: stopped as a running job */
+        if (!requested)
+            return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is changing state; look again", (long long)id);
+    }
+    if (requested) {
         co_audit(c, who->actor, "job.cancel-requested", json_pack("{s:I}", "job", (json_int_t)id));
         return co_reply(resp, 202, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "state",
                                              gf_store_job_state_name(was),
                                              "reason", "cancel requested; its processes are being stopped"));
     }
-    if (central && was == GF_STORE_JOB_RUNNING)         /* not (or no longer) followed: ending or starting */
-        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is changing state; look again", (long long)id);
-    if (gf_store_job_finish(c->store, id, GF_STORE_JOB_CANCELLED, reason, NULL))
-        return co_refuse(resp, 409, GF_ERR_MISMATCH, "job %lld is %s and cannot be cancelled", (long long)id,
-                         gf_store_job_state_name(was));
     co_audit(c, who->actor, "job.cancelled", json_pack("{s:I}", "job", (json_int_t)id));
     pthread_mutex_lock(&c->lock);
     co_job *cj = co_job_find(c, id);

@@ -635,6 +635,21 @@ gf_status gf_store_job_set_state(gf_store *s, int64_t id, gf_store_job_state to,
     return store_tx_end(s, store_job_transition(s, id, to, reason));
 }
 
+gf_status gf_store_job_cancel_queued(gf_store *s, int64_t id, const char *reason)
+{
+    if (!s) return gf_errorf(GF_ERR_ARG, "store: job_cancel_queued without a store");
+    gf_status e = store_check_text("state change reason", reason, GF_STORE_REASON_MAX);
+    if (e != GF_OK) return e;
+    if ((e = store_tx_begin(s, 1)) != GF_OK) return e;
+    gf_store_job_state from = GF_STORE_JOB_QUEUED;
+    int64_t round = 0;
+    e = job_row(s, id, &from, &round);
+    if (e == GF_OK && from != GF_STORE_JOB_QUEUED)
+        e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld is %s, not queued", (long long)id, JOB_STATES[from]);
+    if (e == GF_OK) e = store_job_transition(s, id, GF_STORE_JOB_CANCELLED, reason);
+    return store_tx_end(s, e);
+}
+
 gf_status gf_store_job_set_reason(gf_store *s, int64_t id, const char *reason)
 {
     if (!s) return gf_errorf(GF_ERR_ARG, "store: job_set_reason without a store");

@@ -182,6 +182,11 @@ gf_status gf_store_job_list(gf_store *s, gf_store_job_fn fn, void *ctx);
  * otherwise, also for to == the current state); reason is required. */
 gf_status gf_store_job_set_state(gf_store *s, int64_t id, gf_store_job_state to, const char *reason);
 
+/* Moves job id from queued to cancelled, checked and done in one
+ * transaction: GF_ERR_MISMATCH (naming its state) when it is no longer
+ * queued, e.g. a scheduler started it meanwhile; it is then left as it is. */
+gf_status gf_store_job_cancel_queued(gf_store *s, int64_t id, const char *reason);
+
 /* Sets the reason of a queued or running job without a state change (why a
  * queued job waits: "held: quota ..."); not logged. GF_ERR_MISMATCH for a
  * job in a final state. */

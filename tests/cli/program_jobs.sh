@@ -66,6 +66,19 @@ spec bsecret '["/usr/bin/python3","s.py"]' > "$TMP/bjob.json"
 BJ=$("$GF" submit "$TMP/bjob.json" --files "$TMP/bb" --token "$TB") || fail "beta submit"
 [ "$(wait_end "$BJ" "$TB" 20)" = succeeded ] && ok "beta's job succeeded" || fail "beta's job: $(reason "$BJ" "$TB")"
 BSECRET="$TMP/data/jobs/$BJ/work/secret.txt"
+# its usage: the ledger's row (core_s = wall x cores, cpu_s from its cgroup)
+# is what the fair-share tree charges beta (the half-life is a week: the
+# decay over these seconds is below 1e-4)
+api GET /v1/usage "$OP" | sed 1d > "$TMP/usage.json"
+api GET /v1/fairshare "$OP" | sed 1d > "$TMP/fs.json"
+BROW=$(jget "[(e['kind'], e['core_s'], e['cpu_s']) for e in d['entries'] if e['job'] == $BJ]" < "$TMP/usage.json")
+BFS=$(jget "[t['usage_core_s'] for t in d['tenants'] if t['tenant'] == 'beta'][0]" < "$TMP/fs.json")
+/usr/bin/python3 -c '
+import sys; row = eval(sys.argv[1]); fs = float(sys.argv[2])
+assert len(row) == 1 and row[0][0] == "program" and row[0][1] > 0 and row[0][2] > 0, row
+assert abs(fs - row[0][1]) <= 1e-3 * row[0][1], (fs, row)' "$BROW" "$BFS" \
+  && ok "beta's program job: ledger core_s = fair-share usage ($BFS core-s), cgroup cpu_s > 0" \
+  || fail "beta's program job's usage in the fair-share tree: ledger $BROW, fair-share $BFS"
 [ -f "$BSECRET" ] || fail "beta's secret not written on the host"
 
 # ---- acme's job: trains nothing, probes everything ---------------------------------
