@@ -192,9 +192,13 @@ int main(int argc, char **argv)
         double eq, e1;
         gf_dp_epsilon(a.noise, a.q, a.rounds, a.delta, &eq, NULL);
         gf_dp_epsilon(a.noise, 1.0, a.rounds, a.delta, &e1, NULL);
-        printf("# final: epsilon %.3f at q = %g (amplified by sampling: valid only while the sampling is secret "
-               "from the aggregator), %.2f at q = 1 (against an aggregator that sees who took part), delta %g\n",
-               eq, a.q, e1, a.delta);
+        if (a.q < 1)
+            printf("# final: epsilon %.3f at q = %g (amplified by sampling: valid only while the sampling is secret "
+                   "from the aggregator), %.2f at q = 1 (against an aggregator that sees who took part), delta %g\n",
+                   eq, a.q, e1, a.delta);
+        else
+            printf("# final: epsilon %.3f at q = 1 (no amplification: holds against an aggregator that sees who "
+                   "took part), delta %g\n", e1, a.delta);
     }
     for (int i = 0; i < a.sites; i++) gf_dataset_free(&shard[i]);
     free(shard); free(global); free(delta); free(idx);
