@@ -20,8 +20,8 @@
  * With --noise 0 and --clip 0: the same run without DP (plain FedAvg
  * weighted by samples over the sampled sites).
  *   build/bench/client_dp [--dataset fashion-mnist] [--model mlp:784-64-10]
- *       [--sites 2000] [--q 0.6] [--rounds 20] [--noise 1] [--clip 1]
- *       [--delta 1e-5] [--lr 0.1] [--batch 10] [--epochs 1] [--seed 1]
+ *       [--sites 3000] [--q 0.4] [--rounds 60] [--noise 1] [--clip 1]
+ *       [--delta 1e-5] [--lr 0.2] [--batch 5] [--epochs 1] [--seed 1]
  * Prints one line per round: sites taken, test accuracy and loss, epsilon. */
 #include <math.h>
 #include <stdio.h>
@@ -47,8 +47,8 @@ typedef struct {
 
 static int parse_args(int argc, char **argv, bench_args *a)
 {
-    *a = (bench_args){ .dataset = "fashion-mnist", .model = "mlp:784-64-10", .sites = 2000, .rounds = 20,
-                       .batch = 10, .epochs = 1, .q = 0.6, .noise = 1.0, .clip = 1.0, .delta = 1e-5, .lr = 0.1,
+    *a = (bench_args){ .dataset = "fashion-mnist", .model = "mlp:784-64-10", .sites = 3000, .rounds = 60,
+                       .batch = 5, .epochs = 1, .q = 0.4, .noise = 1.0, .clip = 1.0, .delta = 1e-5, .lr = 0.2,
                        .seed = 1 };
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
