@@ -1,6 +1,7 @@
 /* libFuzzer target for data/csv: writes the input to a temp file made once
  * per process and loads it with gf_csv_load (label column "label"), then
- * through gf_dataset_open's csv: spec (train/test split). An accepted file
+ * through gf_dataset_open's csv: spec, without a test split (there must be
+ * none) and with test_fraction (both halves non-empty). An accepted file
  * must give features that are finite or NaN (a missing value), every
  * column of the whole file holding at least one value, and labels below
  * num_classes; a rejected one must leave the outputs empty. */
@@ -60,9 +61,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    char spec[96];
+    /* without test= or test_fraction= there is no test split (never a silent one) */
+    char spec[128];
     snprintf(spec, sizeof spec, "csv:%s", path);
     gf_dataset train, test;
+    if (gf_dataset_open(spec, &train, &test) == GF_OK) {
+        check(&train, 1);
+        if (test.n != 0 || test.x || test.y || train.dim != test.dim || train.num_classes != test.num_classes) abort();
+        gf_dataset_free(&train);
+        gf_dataset_free(&test);
+    } else if (train.x || test.x || train.n || test.n) {
+        abort();
+    }
+    /* a drawn test split: both halves non-empty, the same columns */
+    snprintf(spec, sizeof spec, "csv:%s,test_fraction=0.25", path);
     if (gf_dataset_open(spec, &train, &test) == GF_OK) {
         check(&train, 0);
         check(&test, 0);
