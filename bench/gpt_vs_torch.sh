@@ -12,7 +12,7 @@
 #   --steps S    optimizer steps per run (default 30)
 #   --repeat R   runs of each, the median is shown (default 3)
 #   --threads T  threads for both (default 2)
-#   --policy P   gf's OMP_WAIT_POLICY: passive (default) | default
+#   --policy P   gf's OMP_WAIT_POLICY: default (nothing set, as a user runs it; the default) | passive
 #   GF=path      the gf binary (default build/gf)
 #
 # Environment, gf and PyTorch alike: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
@@ -29,7 +29,7 @@ REPEAT=3
 THREADS=2
 MODEL=gpt:L=4,H=4,C=256,T=128,V=256
 BATCH=8
-POLICY=passive
+POLICY=default
 die() { echo "gpt_vs_torch: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case $1 in
