@@ -557,6 +557,16 @@ static void test_vcf_small(void)
     path = tmp("nosamples.vcf");
     write_str(path, "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t1\t.\tA\tG\t.\t.\t.\n");
     CHECK(gf_vcf_read(path, NULL, &g) != GF_OK && has(gf_last_error(), "nosamples.vcf: the header names no samples"));
+    /* a record whose GT htslib stores in an odd type (found by fuzz_vcf;
+     * htslib's bcf_get_genotypes calls exit() on it): an error, not an exit */
+    static const char odd_gt[] =
+        "##fileformat=VCFv4.2\n"
+        "##conte\215\234\215\227ption=\042G\042>\n"
+        "#CHROM\011POS\011ID\011REF\011ALT\011QUAL\011FILTER\011INFO\011FORMAT\011p1\011p2\n"
+        "1\01110\011.\011C\011G\011.\0116\011.\011:GT\0110/0\0110\011.\011\003\000\000\000\000\000\000\000,\011GT\0110/0\011./.\n";
+    path = tmp("oddgt.vcf");
+    write_bytes(path, odd_gt, sizeof odd_gt - 1, 0);
+    CHECK(gf_vcf_read(path, NULL, &g) == GF_ERR_FORMAT && has(gf_last_error(), "oddgt.vcf: record 1"));
     /* the matrix limit */
     gf_data_limits lim = gf_data_limits_default();
     lim.max_inflated_bytes = 3 * 3 * 4 - 1;

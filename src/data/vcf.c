@@ -71,6 +71,17 @@ gf_status gf_vcf_read(const char *path, const gf_data_limits *lim, gf_genotypes 
             st = gf_errorf(GF_ERR_FORMAT, "%s: record %lld is malformed (no valid position)", path, recno);
             goto out;
         }
+        /* htslib exit()s on a GT stored in a type it does not expect (a
+         * malformed record can make it so): check the type first. */
+        if (bcf_unpack(rec, BCF_UN_FMT) < 0) {
+            st = gf_errorf(GF_ERR_FORMAT, "%s: record %lld is malformed (htslib cannot unpack its FORMAT fields)", path, recno);
+            goto out;
+        }
+        const bcf_fmt_t *gtf = bcf_get_fmt(hdr, rec, "GT");
+        if (gtf && gtf->p && gtf->type != BCF_BT_INT8 && gtf->type != BCF_BT_INT16 && gtf->type != BCF_BT_INT32) {
+            st = gf_errorf(GF_ERR_FORMAT, "%s: record %lld has a GT that is not made of allele numbers", path, recno);
+            goto out;
+        }
         int ngt = bcf_get_genotypes(hdr, rec, &gt, &ngt_arr);
         if (ngt <= 0 || ngt % n) {
             st = gf_errorf(GF_ERR_FORMAT, "%s: record %lld has no GT for its samples", path, recno);
