@@ -11,7 +11,10 @@
 #                                                    NAME+secagg runs it under secure aggregation;
 #                                                    DP='{"clip": S, "noise": SIGMA}' adds client-level DP)
 # Each site trains with 1 thread; the 10 share the machine's cores. Sites hold
-# out 5 % of their shard as the local validation split.
+# out 5 % of their shard as the local validation split. Besides accuracy, each
+# run's median round time (one round's opening to the next's, the store's
+# stamps) and its traffic per round (the ledger's bytes up and down, summed
+# over the sites) are printed.
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-50}
@@ -31,8 +34,8 @@ while [ $i -lt 10 ]; do
   i=$((i+1))
 done
 export GF_KIT="$DIR/pki/operator"
-echo "| strategy | rounds | final accuracy | best accuracy | wall time |"
-echo "|---|---|---|---|---|"
+echo "| strategy | rounds | final accuracy | best accuracy | wall time | median round | MB up / down per round |"
+echo "|---|---|---|---|---|---|---|"
 for s in $STRATS; do
   sa=""
   case $s in *+secagg) sa=', "secure_aggregation": {}' ;; esac
@@ -52,12 +55,20 @@ SPEC
   fed_wait_state "$DIR" "$job" succeeded $((ROUNDS * 600)) >&2
   t1=$(date +%s)
   "$GF" status "$job" --coordinator "$FED_URL" --json > "$DIR/$s.status.json"
-  python3 - "$DIR/$s.status.json" "$s" "$ROUNDS" $((t1 - t0)) <<'PY'
-import json, sys
+  "$GF" usage --coordinator "$FED_URL" --json > "$DIR/$s.usage.json"
+  python3 - "$DIR/$s.status.json" "$s" "$ROUNDS" $((t1 - t0)) "$DIR/$s.usage.json" "$job" <<'PY'
+import datetime, json, statistics, sys
 st = json.load(open(sys.argv[1]))
 acc = [r["accuracy"] for r in st["rounds"]]
-print("| %s | %s | %.2f %% | %.2f %% (round %d) | %d min %02d s |" % (sys.argv[2], sys.argv[3], 100 * acc[-1],
-      100 * max(acc), 1 + acc.index(max(acc)), int(sys.argv[4]) // 60, int(sys.argv[4]) % 60))
+t = [datetime.datetime.strptime(r["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for r in st["rounds"]]
+cyc = [b - a for a, b in zip(t, t[1:])]
+med = statistics.median(cyc) if cyc else float("nan")
+rows = [u for u in json.load(open(sys.argv[5]))["entries"] if u["job"] == int(sys.argv[6]) and u["site"]]
+up = sum(u["bytes_up"] for u in rows) / len(acc) / 1e6
+down = sum(u["bytes_down"] for u in rows) / len(acc) / 1e6
+print("| %s | %s | %.2f %% | %.2f %% (round %d) | %d min %02d s | %.1f s | %.1f / %.1f |" % (sys.argv[2], sys.argv[3],
+      100 * acc[-1], 100 * max(acc), 1 + acc.index(max(acc)), int(sys.argv[4]) // 60, int(sys.argv[4]) % 60,
+      med, up, down))
 print("per-round accuracy:", " ".join("%.4f" % a for a in acc), file=sys.stderr)
 PY
 done
