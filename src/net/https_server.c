@@ -504,7 +504,12 @@ static void headers_in(gf_https_server *s, struct MHD_Connection *conn, int auth
 }
 
 /* Twice a second: connections past their header deadline are shut down
- * (libmicrohttpd then sees the end of the stream and closes them). */
+ * (libmicrohttpd then sees the end of the stream and closes them).
+ * Shutting down by descriptor is safe from descriptor reuse: libmicrohttpd
+ * (0.9.75: MHD_cleanup_connections, the end of a per-connection thread, a
+ * failed add) calls the CLOSED notification before it closes the socket,
+ * and that notification unlinks the connection under conn_lock, which the
+ * sweep holds; so every fd in the list is still its connection's own. */
 static void *sweeper_main(void *arg)
 {
     gf_https_server *s = arg;
