@@ -406,10 +406,12 @@ static void test_add_site(const char *d1, const char *d2)
 static void test_revoke(const char *d1)
 {
     gf_pki_crl *crl = NULL;
-    CHECK_MSG(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), &crl) == GF_OK, "%s",
+    char floor_file[PATH_MAX];   /* the coordinator's record of the highest CRL number in force */
+    snprintf(floor_file, sizeof floor_file, "%s", path("p1", "crl.number"));
+    CHECK_MSG(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), floor_file, &crl) == GF_OK, "%s",
               gf_last_error());
     if (!crl) return;
-    CHECK_ERR(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p2", GF_PKI_COORD_CA), &(gf_pki_crl *){0}),
+    CHECK_ERR(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p2", GF_PKI_COORD_CA), NULL, &(gf_pki_crl *){0}),
               GF_ERR_FORMAT, "not signed by the CA");
     gnutls_x509_crt_t b = load_crt(path("p1", "sites/b/site.crt")), a = load_crt(path("p1", "sites/a/site.crt"));
     CHECK(a && b && gf_pki_crl_check_crt(crl, b) == GF_OK);
@@ -481,9 +483,25 @@ static void test_revoke(const char *d1)
         CHECK(f && fputs(older, f) >= 0 && fclose(f) == 0);
         CHECK_ERR(gf_pki_crl_refresh(crl), GF_ERR_MISMATCH, "CRL number 2 is older than the 3 in force");
         CHECK(s3 && gf_pki_crl_check_crt(crl, s3) == GF_ERR_MISMATCH);
-        gf_pki_crl *fresh = NULL;                          /* and it still loads at a start (nothing to compare) */
-        CHECK(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), &fresh) == GF_OK);
+        /* nor after a restart: the floor file remembers number 3 */
+        char *fl = slurp(floor_file);
+        CHECK(fl && !strcmp(fl, "3\n"));
+        free(fl);
+        gf_pki_crl *fresh = NULL;
+        CHECK_ERR(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), floor_file, &fresh),
+                  GF_ERR_MISMATCH, "CRL number 2 is older than the 3 last in force");
+        CHECK(fresh == NULL);
+        /* without a floor file there is nothing to compare against */
+        CHECK(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), NULL, &fresh) == GF_OK);
         gf_pki_crl_free(fresh);
+        fresh = NULL;
+        /* a damaged floor file stops the start instead of being reset */
+        FILE *ff = fopen(floor_file, "w");
+        CHECK(ff && fputs("x3\n", ff) >= 0 && fclose(ff) == 0);
+        CHECK_ERR(gf_pki_crl_load(path("p1", GF_PKI_COORD_CRL), path("p1", GF_PKI_COORD_CA), floor_file, &fresh),
+                  GF_ERR_FORMAT, "not a CRL number");
+        ff = fopen(floor_file, "w");
+        CHECK(ff && fputs("3\n", ff) >= 0 && fclose(ff) == 0);
         f = fopen(path("p1", GF_PKI_COORD_CRL), "w");      /* the newer one back */
         CHECK(f && newer && fputs(newer, f) >= 0 && fclose(f) == 0);
         CHECK(gf_pki_crl_refresh(crl) == GF_OK && s3 && gf_pki_crl_check_crt(crl, s3) == GF_ERR_MISMATCH);

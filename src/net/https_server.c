@@ -656,7 +656,7 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (!st) {
         snprintf(crl_file, sizeof crl_file, "%s/%s", cfg->pki_dir, GF_PKI_COORD_CRL);
         snprintf(ca_file, sizeof ca_file, "%s/%s", cfg->pki_dir, GF_PKI_COORD_CA);
-        st = gf_pki_crl_load(crl_file, ca_file, &s->crl);
+        st = gf_pki_crl_load(crl_file, ca_file, cfg->crl_floor_file, &s->crl);
     }
     if (!st) st = resolve(cfg->listen_host, cfg->port, &sa, &v6);
     if (st) { gf_https_stop(s); return st; }

@@ -90,6 +90,8 @@ typedef void (*gf_http_log)(void *ctx, const char *line);
 
 typedef struct {
     const char     *pki_dir;         /* provisioning folder (uses coordinator/ only) */
+    const char     *crl_floor_file;  /* the highest CRL number in force is kept here, so an
+                                        older CRL is refused after a restart too; NULL: none */
     const char     *listen_host;     /* numeric address or name; NULL: all IPv4 interfaces */
     int             port;            /* 0: ephemeral, see gf_https_port */
     size_t          max_body;        /* largest request body accepted; 0: 64 MiB */

@@ -152,8 +152,12 @@ gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size);
 typedef struct gf_pki_crl gf_pki_crl;
 
 /* Loads and verifies a CRL: signed by the CA, its nextUpdate not passed, and
- * a crlNumber (GF_ERR_FORMAT otherwise). */
-gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, gf_pki_crl **out);
+ * a crlNumber (GF_ERR_FORMAT otherwise). floor_file (NULL: none) keeps the
+ * highest crlNumber ever in force across restarts: a CRL below it is refused
+ * (GF_ERR_MISMATCH: an older list copied back while the coordinator was down
+ * would un-revoke sites); a higher one is recorded there (atomically), here
+ * and at every refresh. */
+gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, const char *floor_file, gf_pki_crl **out);
 
 /* Re-reads the CRL file if it changed (inode, size or mtime) since it was
  * loaded: the coordinator calls this before checking a new connection, so

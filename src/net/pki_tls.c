@@ -3,6 +3,7 @@
  * revocation list the coordinator re-reads without a restart. See pki.h. */
 #include "net/pki.h"
 #include "net/pki_internal.h"
+#include "core/fsutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -108,6 +109,7 @@ gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size)
 
 struct gf_pki_crl {
     char             *file;
+    char             *floor_file; /* where the highest crlNumber in force is kept, or NULL */
     gnutls_x509_crt_t ca;
     gnutls_x509_crl_t crl;
     struct stat       seen;      /* identity of the file last loaded */
@@ -157,15 +159,49 @@ static gf_status crl_read(const char *file, gnutls_x509_crt_t ca, gnutls_x509_cr
     return GF_OK;
 }
 
-gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, gf_pki_crl **out)
+/* The crlNumber last in force, from the floor file (0 when there is none yet). */
+static gf_status crl_floor_read(const char *floor_file, uint64_t *out)
+{
+    *out = 0;
+    if (!floor_file) return GF_OK;
+    FILE *f = fopen(floor_file, "r");
+    if (!f) return errno == ENOENT ? GF_OK : gf_errorf(GF_ERR_IO, "cannot read %s: %s", floor_file, strerror(errno));
+    char line[32] = "";
+    char *end = NULL;
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    unsigned long long v = ok ? strtoull(line, &end, 10) : 0;
+    if (!ok || end == line || (*end != '\n' && *end != 0) || line[0] == '-')
+        return gf_errorf(GF_ERR_FORMAT, "%s: not a CRL number (remove it only if the CRL in force is the newest)", floor_file);
+    *out = v;
+    return GF_OK;
+}
+
+/* Records `number` as the floor, atomically, when it is above the old one. */
+static gf_status crl_floor_write(const char *floor_file, uint64_t number, uint64_t old)
+{
+    if (!floor_file || number <= old) return GF_OK;
+    char text[32];
+    int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)number);
+    return gf_fs_write_atomic(floor_file, &(gf_fs_part){ text, (size_t)n }, 1, 0600);
+}
+
+gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, const char *floor_file, gf_pki_crl **out)
 {
     gf_pki_crl *c = calloc(1, sizeof *c);
-    if (!c || !(c->file = strdup(crl_file))) {
+    if (!c || !(c->file = strdup(crl_file)) || (floor_file && !(c->floor_file = strdup(floor_file)))) {
+        if (c) free(c->file);
         free(c);
         return gf_errorf(GF_ERR_NOMEM, "%s: out of memory", crl_file);
     }
+    uint64_t floor = 0;
     gf_status st = pki_load_crt(ca_file, &c->ca, NULL);
     if (!st) st = crl_read(crl_file, c->ca, &c->crl, &c->seen, &c->number);
+    if (!st) st = crl_floor_read(floor_file, &floor);
+    if (!st && c->number < floor)   /* an older list copied back while the coordinator was down */
+        st = gf_errorf(GF_ERR_MISMATCH, "%s: CRL number %llu is older than the %llu last in force (%s)", crl_file,
+                       (unsigned long long)c->number, (unsigned long long)floor, floor_file);
+    if (!st) st = crl_floor_write(floor_file, c->number, floor);
     if (st) { gf_pki_crl_free(c); return st; }
     *out = c;
     return GF_OK;
@@ -191,8 +227,9 @@ gf_status gf_pki_crl_refresh(gf_pki_crl *c)
     gnutls_x509_crl_deinit(c->crl);
     c->crl = crl;
     c->seen = seen;
+    const uint64_t old = c->number;
     c->number = number;
-    return GF_OK;
+    return crl_floor_write(c->floor_file, number, old);   /* the new list stays in force either way */
 }
 
 gf_status gf_pki_crl_check_crt(const gf_pki_crl *c, gnutls_x509_crt_t crt)
@@ -226,5 +263,6 @@ void gf_pki_crl_free(gf_pki_crl *c)
     if (c->crl) gnutls_x509_crl_deinit(c->crl);
     if (c->ca) gnutls_x509_crt_deinit(c->ca);
     free(c->file);
+    free(c->floor_file);
     free(c);
 }

@@ -825,7 +825,12 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     free(running.id);
     c->look_for_queued = 1;
 
-    gf_https_config hc = { .pki_dir = c->tls_dir, .listen_host = cfg->listen_host, .port = cfg->port,
+    char crl_floor[PATH_MAX];
+    if (snprintf(crl_floor, sizeof crl_floor, "%s/crl.number", c->data_dir) >= (int)sizeof crl_floor) {
+        gf_coordinator_stop(c);
+        return gf_errorf(GF_ERR_ARG, "coordinator: the data folder's path is too long");
+    }
+    gf_https_config hc = { .pki_dir = c->tls_dir, .crl_floor_file = crl_floor, .listen_host = cfg->listen_host, .port = cfg->port,
                            .max_body = c->cfg.max_body, .body_slots = c->cfg.body_slots,
                            .body_timeout_s = c->cfg.body_timeout_s, .admit = co_admit,
                            .header_timeout_s = c->cfg.header_timeout_s,

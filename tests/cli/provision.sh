@@ -3,6 +3,7 @@
 # not against another provisioning's); add-site; revoke puts the serial in
 # the CRL; provisioning twice and bad arguments fail with clear errors.
 . tests/cli_lib.sh
+. scripts/fed_local.sh
 P="$TMP/pki"
 mode() { stat -c %a "$1"; }
 expect_mode() { m=$(mode "$2" 2>/dev/null); [ "$m" = "$1" ] && ok "mode $1 $2" || fail "mode of $2 is $m, want $1"; }
@@ -54,11 +55,24 @@ expect_error "add-site unprovisioned" "not provisioned" -- "$GF" provision --out
 
 # revoke
 sb=$(serial "$P/sites/b/site.crt")
+cp "$P/coordinator/crl.pem" "$TMP/crl.before"
 "$GF" provision --out "$P" --revoke b >"$TMP/out" 2>"$TMP/err" && ok "revoke b" || fail "revoke: $(cat "$TMP/err")"
 certtool --crl-info --infile "$P/ca/crl.pem" >"$TMP/crl" 2>&1
 grep -q "Revoked certificates (1)" "$TMP/crl" && grep -q "Serial Number (hex): $sb" "$TMP/crl" \
   && ok "CRL lists b's serial $sb" || fail "CRL: $(cat "$TMP/crl")"
 cmp -s "$P/ca/crl.pem" "$P/coordinator/crl.pem" && ok "coordinator's CRL copy updated" || fail "coordinator CRL differs"
+# an older CRL copied back while the coordinator is down must not un-revoke b
+# after a restart: the coordinator keeps the highest CRL number it had in force
+fed_coordinator "$TMP" --cores 1 > /dev/null && ok "coordinator starts with the new CRL" || fail "coordinator start"
+fed_down
+[ "$(cat "$TMP/data/crl.number" 2>/dev/null)" = "2" ] && ok "CRL number 2 recorded" \
+  || fail "crl.number: $(cat "$TMP/data/crl.number" 2>&1)"
+cp "$P/coordinator/crl.pem" "$TMP/crl.after"
+cp "$TMP/crl.before" "$P/coordinator/crl.pem"
+if fed_coordinator "$TMP" --cores 1 > /dev/null; then fail "coordinator started with an older CRL"; fed_down
+else grep -q "CRL number 1 is older than the 2 last in force" "$TMP/coordinator.log" && ok "older CRL refused at start" \
+       || fail "log: $(tail -3 "$TMP/coordinator.log")"; fi
+cp "$TMP/crl.after" "$P/coordinator/crl.pem"
 expect_error "revoke unknown" "no site zz" -- "$GF" provision --out "$P" --revoke zz
 expect_error "revoke twice" "already revoked" -- "$GF" provision --out "$P" --revoke b
 expect_error "revoked name stays taken" "already exists revoked" -- "$GF" provision --out "$P" --add-site b
