@@ -66,6 +66,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "core/error.h"
+#include "facility/gpus.h"
 #include "facility/proc.h"
 
 #define GF_SANDBOX_UID_BASE 200000
@@ -97,6 +98,9 @@ typedef struct {
     int      share_net;              /* 1: the host's network (operator's grant) */
     int      processes;              /* ranks (0 or 1: the program itself; > 1: under mpirun) */
     int      master_port;            /* MASTER_PORT (its own loopback: any free port of 1024..65535) */
+    const char *const *gpu_devices;  /* (ngpus) the granted GPUs' host device files (facility/gpus.h) */
+    const int *gpu_index;            /* (ngpus) their indices in the facility's list: GF_GPUS */
+    int      ngpus;
     int      outer_limits;           /* 1: a batch system's cgroups already hold memory and cores (Slurm's
                                         task/cgroup): no cgroups of its own, no RLIMIT_AS */
 } gf_sandbox_request;
