@@ -3,8 +3,9 @@
 # /dev/null's numbers (1, 3) under the test folder, named by --gpu-devices.
 # Two 1-GPU jobs run at once and get different GPUs; each sees only its own
 # device file in /dev (the other one is neither in /dev nor reachable by its
-# host path), CUDA_VISIBLE_DEVICES=0 and GF_GPUS its index; a third 1-GPU job
-# waits "waiting for resources" and, once the first ends, gets its GPU; a
+# host path, and it cannot mknod one), CUDA_VISIBLE_DEVICES=0 and GF_GPUS
+# its index; a third 1-GPU job waits "waiting for resources" and, once the
+# first ends, gets its GPU; a
 # 3-GPU job is refused at submission; a 0-GPU job sees no GPU device. Bad
 # --gpu-devices / --gpus stop the coordinator's start with a clear error.
 . tests/cli_lib.sh
@@ -62,6 +63,9 @@ echo "${GF_GPUS-unset}" > "$o/gf_gpus.txt"
 for p in /dev/fakegpu0 /dev/fakegpu1 "$HOST_GPUS/fakegpu0" "$HOST_GPUS/fakegpu1"; do
   if cat "$p" > /dev/null 2>&1; then echo "open $p"; else echo "closed $p"; fi
 done > "$o/open.txt"
+for p in /job/mygpu /tmp/mygpu; do       # a node of its own, with fakegpu's numbers
+  if mknod "$p" c 1 3 2> /dev/null; then echo "made $p"; else echo "refused $p"; fi
+done >> "$o/open.txt"
 : > /job/ready
 while [ ! -e /job/go ]; do sleep 0.05; done
 PROBE
@@ -93,6 +97,8 @@ for j in "$A" "$B"; do
   if grep -q "^open.*fakegpu$other" "$w/open.txt" || grep -q "^open $G" "$w/open.txt"; then
     fail "job $j reaches GPU $other or a host path: $(tr '\n' ' ' < "$w/open.txt")"
   else ok "job $j cannot open fakegpu$other (in /dev or at $G)"; fi
+  grep -q "^made" "$w/open.txt" && fail "job $j made a device node: $(grep made "$w/open.txt")" \
+    || ok "job $j cannot make a device node (mknod refused in /job and /tmp)"
   case "$(reason "$j")" in *"GPUs $g ($G/fakegpu$g)"*) ok "job $j's reason names its GPU" ;;
     *) fail "job $j's reason: $(reason "$j")" ;; esac
 done
