@@ -55,7 +55,10 @@ static void usage(FILE *f)
           "                      /dev/NAME, with /dev/nvidiactl, /dev/nvidia-uvm and\n"
           "                      /dev/nvidia-uvm-tools where they exist) and sets\n"
           "                      CUDA_VISIBLE_DEVICES=0..k-1, GF_GPUS=their indices here\n"
-          "                      (default: every /dev/nvidiaN of this machine)\n"
+          "                      (default: every /dev/nvidiaN of this machine). With\n"
+          "                      --executor slurm: the nodes' GPU files in the order of\n"
+          "                      gres.conf's File=; a job's sandbox binds those Slurm\n"
+          "                      allotted (default: none bound, CUDA_VISIBLE_DEVICES passed)\n"
           "  --gpus N            how many of them: with --gpu-devices it must equal their\n"
           "                      number; else the first N of /dev/nvidiaN (default: all)\n"
           "  --memory-mb N       the local executor's memory for jobs, in MiB, counted like\n"
@@ -145,7 +148,7 @@ int cmd_coordinator(int argc, char **argv)
     if (host[0] == '[' && host[strlen(host) - 1] == ']') { memmove(host, host + 1, strlen(host)); host[strlen(host) - 1] = 0; }
     cli_set_threads((int)eval_threads);
     char detected[GF_GPUS_MAX * GF_GPU_PATH_MAX] = "";
-    if (!strcmp(executor, "local")) {
+    if (!strcmp(executor, "local")) {     /* Slurm: --gpu-devices goes to the nodes as it is (gres.conf's order) */
         gf_gpu_list l;
         if (gpu_devices) {
             if (gf_gpus_parse(gpu_devices, &l)) { fprintf(stderr, "gf coordinator: --gpu-devices: %s\n", gf_last_error()); return 2; }

@@ -78,7 +78,7 @@ struct gf_executor {
  * sandbox binds their device files only. */
 gf_status gf_executor_local(int cores, const gf_gpu_list *gpus, gf_executor **out);
 /* The Slurm executor: SLURM_CONF at conf (NULL: Slurm's default). */
-gf_status gf_executor_slurm(const char *conf, gf_executor **out);
+gf_status gf_executor_slurm(const char *conf, const char *gpu_devices, gf_executor **out);
 
 /* The `gf train` command line of a central job (argv[0] = gf_path; NULL-
  * terminated; strings point into buf). 0, or -1 if buf is too small. */

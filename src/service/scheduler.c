@@ -650,7 +650,7 @@ gf_status co_sched_create(gf_coordinator *c, co_sched **out)
     pthread_condattr_destroy(&ca);
     s->half_life_s = c->cfg.fairshare_half_life_s > 0 ? c->cfg.fairshare_half_life_s : 7 * 86400.0;
     gf_status st;
-    if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, &s->exec);
+    if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, c->cfg.gpu_devices, &s->exec);
     else if (!(st = gf_executor_local(c->cfg.cores, &c->gpus, &s->exec))) {
         s->exec->memory_mb = c->cfg.memory_mb;
         s->exec->max_job_folder_mb = c->cfg.max_job_folder_mb;
