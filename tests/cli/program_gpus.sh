@@ -123,4 +123,5 @@ w=$(work "$Z")/output
 if ! grep -q fakegpu "$w/dev.txt" && ! grep -q "^open.*fakegpu" "$w/open.txt" && [ "$(cat "$w/cuda.txt")" = unset ]; then
   ok "a 0-GPU job sees no GPU"; else fail "0-GPU job: $(tr '\n' ' ' < "$w/dev.txt") / $(tr '\n' ' ' < "$w/open.txt")"; fi
 for j in "$B" "$C" "$Z"; do [ "$(wait_end "$j" 15)" = succeeded ] || fail "job $j: $(state "$j") $(reason "$j")"; done
+grep -q "AddressSanitizer\|runtime error" "$TMP/coordinator.log" && fail "sanitizer report: $(grep -m3 "Sanitizer\|runtime error" "$TMP/coordinator.log")"
 finish
