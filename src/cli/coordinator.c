@@ -10,6 +10,7 @@
 #include "cli/fed.h"
 #include "core/fsutil.h"
 #include "engine/spec.h"
+#include "facility/gpus.h"
 #include "service/coordinator.h"
 #include "service/fedcaps.h"
 
@@ -48,7 +49,18 @@ static void usage(FILE *f)
           "  --executor NAME     local (default: child processes here) | slurm (a real\n"
           "                      slurmctld through sbatch/squeue/sacct)\n"
           "  --cores N           the local executor's core slots (default: all cores)\n"
-          "  --gpus N            the local executor's GPU slots (default 0)\n"
+          "  --gpu-devices PATH[,PATH...]  the local executor's GPUs: their device files\n"
+          "                      (character devices, e.g. /dev/nvidia0,/dev/nvidia1); a job\n"
+          "                      gets the lowest free ones, its sandbox binds only those (as\n"
+          "                      /dev/NAME, with /dev/nvidiactl, /dev/nvidia-uvm and\n"
+          "                      /dev/nvidia-uvm-tools where they exist) and sets\n"
+          "                      CUDA_VISIBLE_DEVICES=0..k-1, GF_GPUS=their indices here\n"
+          "                      (default: every /dev/nvidiaN of this machine). With\n"
+          "                      --executor slurm: the nodes' GPU files in the order of\n"
+          "                      gres.conf's File=; a job's sandbox binds those Slurm\n"
+          "                      allotted (default: none bound, CUDA_VISIBLE_DEVICES passed)\n"
+          "  --gpus N            how many of them: with --gpu-devices it must equal their\n"
+          "                      number; else the first N of /dev/nvidiaN (default: all)\n"
           "  --memory-mb N       the local executor's memory for jobs, in MiB, counted like\n"
           "                      cores against each job's memory_mb (default: MemTotal of\n"
           "                      /proc/meminfo)\n"
@@ -73,9 +85,9 @@ int cmd_coordinator(int argc, char **argv)
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
         {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {"max-model-params", 1, 0, 'P'},
         {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'},
-        {"memory-mb", 1, 0, 'M'}, {"max-job-folder-mb", 1, 0, 'Q'}, {0, 0, 0, 0}};
-    const char *executor = "local", *slurm_conf = NULL;
-    long cores = 0, gpus = 0, memory_mb = 0;
+        {"memory-mb", 1, 0, 'M'}, {"max-job-folder-mb", 1, 0, 'Q'}, {"gpu-devices", 1, 0, 'D'}, {0, 0, 0, 0}};
+    const char *executor = "local", *slurm_conf = NULL, *gpu_devices = NULL;
+    long cores = 0, gpus = -1, memory_mb = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
     long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
@@ -113,6 +125,7 @@ int cmd_coordinator(int argc, char **argv)
         case 'M': if (cli_parse_int("--memory-mb", optarg, 64, 1L << 40, &memory_mb)) return 2; break;
         case 'G': if (cli_parse_int("--gpus", optarg, 0, 1024, &gpus)) return 2; break;
         case 'S': slurm_conf = optarg; break;
+        case 'D': gpu_devices = optarg; break;
         case 'H': if (cli_parse_float("--fairshare-half-life", optarg, 1, 1e9, &half_life)) return 2; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -134,6 +147,29 @@ int cmd_coordinator(int argc, char **argv)
     host[colon - listen] = 0;
     if (host[0] == '[' && host[strlen(host) - 1] == ']') { memmove(host, host + 1, strlen(host)); host[strlen(host) - 1] = 0; }
     cli_set_threads((int)eval_threads);
+    char detected[GF_GPUS_MAX * GF_GPU_PATH_MAX] = "";
+    if (!strcmp(executor, "local")) {     /* Slurm: --gpu-devices goes to the nodes as it is (gres.conf's order) */
+        gf_gpu_list l;
+        if (gpu_devices) {
+            if (gf_gpus_parse(gpu_devices, &l)) { fprintf(stderr, "gf coordinator: --gpu-devices: %s\n", gf_last_error()); return 2; }
+            if (gpus >= 0 && gpus != l.n) {
+                fprintf(stderr, "gf coordinator: --gpus %ld disagrees with --gpu-devices (%d device files)\n", gpus, l.n);
+                return 2;
+            }
+        } else {                       /* this machine's /dev/nvidiaN, the first --gpus of them */
+            gf_gpus_detect(&l);
+            if (gpus > l.n) {
+                fprintf(stderr, "gf coordinator: --gpus %ld: this machine has %d GPU device files (/dev/nvidiaN); "
+                        "name them with --gpu-devices\n", gpus, l.n);
+                return 2;
+            }
+            size_t n = 0;
+            for (int i = 0; i < (gpus >= 0 ? (int)gpus : l.n); i++)
+                n += (size_t)snprintf(detected + n, sizeof detected - n, "%s%s", i ? "," : "", l.path[i]);
+            gpu_devices = detected;
+        }
+        gpus = -1;                     /* the library counts the list */
+    }
 
     gf_coordinator_config cfg = { .data_dir = data, .tls_dir = tls, .listen_host = host, .port = (int)port,
                                   .max_body = (size_t)max_body, .body_timeout_s = (int)body_timeout,
@@ -141,7 +177,8 @@ int cmd_coordinator(int argc, char **argv)
                                   .site_timeout_s = site_timeout, .max_model_params = max_params,
                                   .max_fed_jobs_per_tenant = (int)max_fed_jobs,
                                   .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
-                                  .executor = executor, .cores = (int)cores, .gpus = (int)gpus,
+                                  .executor = executor, .cores = (int)cores, .gpus = gpus > 0 ? (int)gpus : 0,
+                                  .gpu_devices = gpu_devices,
                                   .memory_mb = memory_mb, .max_job_folder_mb = max_folder_mb,
                                   .slurm_conf = slurm_conf, .fairshare_half_life_s = half_life,
                                   .max_bundle_bytes = (int64_t)max_bundle_mb << 20 };

@@ -21,10 +21,16 @@
  * SLURM_LAUNCH_NODE_IPADDR (the batch host), MASTER_PORT = that port, and
  * the host's network (ranks of one job must reach each other; loopback of a
  * private network namespace would not).
- * CUDA_VISIBLE_DEVICES, as Slurm sets it for --gres=gpu:N, is passed on.
+ * GPUs: with --gpu-devices LIST (the node's GPU device files in the order of
+ * gres.conf's File=), the sandbox binds those of LIST whose indices Slurm
+ * allotted (SLURM_JOB_GPUS: global indices even under ConstrainDevices;
+ * else CUDA_VISIBLE_DEVICES) and sets CUDA_VISIBLE_DEVICES=0..k-1 and
+ * GF_GPUS as on the local executor (facility/sandbox.h). Without it,
+ * CUDA_VISIBLE_DEVICES as Slurm sets it is passed on, and no GPU device
+ * file is in the sandbox's /dev.
  *
  *   gf program-batch [--ranks N] --work DIR --stdout F --stderr F --tenant-id N --cores C
- *                    --memory-mb M [--env K=V]... [--data-dir NAME PATH]...
+ *                    --memory-mb M [--gpu-devices LIST] [--env K=V]... [--data-dir NAME PATH]...
  *                    [--data-file NAME PATH TEST|""]... -- ARGV... */
 #include <netinet/in.h>
 #include <signal.h>
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/program.h"
+#include "facility/gpus.h"
 #include "facility/proc.h"
 #include "facility/sandbox.h"
 
@@ -92,11 +99,37 @@ static int run_ranks(int ranks, int cores, int argc, char **argv)
     return 127;
 }
 
+/* The device files of list (the node's GPUs) that Slurm allotted to the
+ * job: SLURM_JOB_GPUS (global indices), else CUDA_VISIBLE_DEVICES; 0, or 1
+ * after saying what is wrong. */
+static int allotted_gpus(const char *list, gf_gpu_list *gl, const char **dev, int *idx, int *n)
+{
+    if (gf_gpus_parse(list, gl)) { fprintf(stderr, "gf program-batch: --gpu-devices: %s\n", gf_last_error()); return 1; }
+    const char *ids = getenv("SLURM_JOB_GPUS");
+    if (!ids || !*ids) ids = getenv("CUDA_VISIBLE_DEVICES");
+    *n = 0;
+    for (const char *p = ids ? ids : ""; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v >= gl->n || (*end && *end != ',') || *n == GF_GPUS_MAX) {
+            fprintf(stderr, "gf program-batch: Slurm's GPUs \"%s\" are not indices of the %d --gpu-devices\n", ids, gl->n);
+            return 1;
+        }
+        for (int k = 0; k < *n; k++)
+            if (idx[k] == (int)v) { fprintf(stderr, "gf program-batch: GPU %ld twice in \"%s\"\n", v, ids); return 1; }
+        idx[*n] = (int)v;
+        dev[(*n)++] = gl->path[v];
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 int cmd_program_batch(int argc, char **argv)
 {
     const char *work = NULL, *out = NULL, *err = NULL, *env[MAX_ENV + 8];
     long long tenant = -1, mem = 0;
     int cores = 0, nenv = 0, ndata = 0, ranks = 1, i = 1;
+    const char *gpu_list = NULL;
     gf_sandbox_data data[GF_SANDBOX_DATA_MAX];
     for (; i < argc && strcmp(argv[i], "--"); i++) {
         const char *a = argv[i];
@@ -109,6 +142,7 @@ int cmd_program_batch(int argc, char **argv)
         else if (!strcmp(a, "--cores") && left >= 1) cores = atoi(argv[++i]);
         else if (!strcmp(a, "--memory-mb") && left >= 1) mem = atoll(argv[++i]);
         else if (!strcmp(a, "--env") && left >= 1 && nenv < MAX_ENV) env[nenv++] = argv[++i];
+        else if (!strcmp(a, "--gpu-devices") && left >= 1) gpu_list = argv[++i];
         else if (!strcmp(a, "--data-dir") && left >= 2 && ndata < GF_SANDBOX_DATA_MAX) {
             data[ndata++] = (gf_sandbox_data){ .name = argv[i + 1], .path = argv[i + 2], .is_dir = 1 };
             i += 2;
@@ -144,9 +178,13 @@ int cmd_program_batch(int argc, char **argv)
         share_net = 1;
     }
 
+    static gf_gpu_list gl;                /* --gpu-devices: the node's; bound: those Slurm allotted */
+    const char *gdev[GF_GPUS_MAX];
+    int gidx[GF_GPUS_MAX], ngpus = 0;
+    if (gpu_list && allotted_gpus(gpu_list, &gl, gdev, gidx, &ngpus)) return 1;
     static char cuda[300];                /* the GPUs Slurm bound (--gres), through the clean environment */
     const char *cv = getenv("CUDA_VISIBLE_DEVICES");
-    if (cv && strlen(cv) < 250) {
+    if (!gpu_list && cv && strlen(cv) < 250) {
         snprintf(cuda, sizeof cuda, "CUDA_VISIBLE_DEVICES=%s", cv);
         memmove(env + 1, env, sizeof env[0] * (size_t)nenv);
         env[0] = cuda;
@@ -158,7 +196,8 @@ int cmd_program_batch(int argc, char **argv)
     gf_sandbox_request rq = { .job_id = 0, .tenant_id = tenant, .work_dir = work,
                               .argv = (const char *const *)(argv + i + 1), .env = env, .nenv = nenv,
                               .data = data, .ndata = ndata, .cores = cores, .memory_mb = mem,
-                              .share_net = share_net, .outer_limits = 1 };
+                              .share_net = share_net, .outer_limits = 1,
+                              .gpu_devices = gdev, .gpu_index = gidx, .ngpus = ngpus };
     const char *jid = getenv("SLURM_JOB_ID");
     if (jid) rq.job_id = atoll(jid);
     gf_sandbox *sb;

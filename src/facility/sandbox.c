@@ -19,7 +19,7 @@
 
 #define CGROUP_ROOT   "/sys/fs/cgroup"
 #define CGROUP2_MAGIC 0x63677270
-#define STAGE_MOUNTS  (1 + 2 * GF_SANDBOX_DATA_MAX)
+#define STAGE_MOUNTS  (1 + 2 * GF_SANDBOX_DATA_MAX + GF_GPUS_MAX + 3)   /* + GPUs and GF_GPU_CONTROL */
 
 enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_CPUACCT, CG_N };   /* cpuacct: v1's accounting only */
 static const char *const cg_name[CG_N] = { "memory", "pids", "cpu", "cpuacct" };
@@ -30,7 +30,7 @@ typedef struct {
     int  src_fd;                 /* the child's O_PATH fd of it */
     char src[32];                /* /proc/self/fd/N, written by the child */
     char dst[PATH_MAX];          /* under the stage */
-    int  is_dir;
+    int  is_dir;                 /* 1 folder, 0 regular file, 2 character device */
     char mkdir_first[PATH_MAX];  /* a folder to create before dst ("" none) */
 } stage_mount;
 
@@ -269,14 +269,14 @@ static int stage_in_child(void *ctx)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return errno;
     for (int i = 0; i < sb->nmounts; i++) {      /* opened in this namespace: a bind's source must be in it */
         stage_mount *m = &sb->mounts[i];
-        if ((m->src_fd = open(m->host, O_PATH | O_CLOEXEC | (m->is_dir ? O_DIRECTORY : 0))) < 0) return errno;
+        if ((m->src_fd = open(m->host, O_PATH | O_CLOEXEC | (m->is_dir == 1 ? O_DIRECTORY : 0))) < 0) return errno;
         fd_path(m->src, m->src_fd);
     }
     if (mount("gf-sandbox", sb->stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k")) return errno;
     for (int i = 0; i < sb->nmounts; i++) {
         stage_mount *m = &sb->mounts[i];
         if (m->mkdir_first[0] && mkdir(m->mkdir_first, 0755) && errno != EEXIST) return errno;
-        if (m->is_dir) {
+        if (m->is_dir == 1) {
             if (mkdir(m->dst, 0755) && errno != EEXIST) return errno;
         } else {
             int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -288,15 +288,20 @@ static int stage_in_child(void *ctx)
     return 0;
 }
 
-/* Where a host path appears to bwrap: staged (root) or as is. */
+/* Where a host path appears to bwrap: staged (root) or as is. is_dir_: 1
+ * a folder, 0 a regular file, 2 a character device (a GPU). */
 static gf_status stage_add(gf_sandbox *sb, const char *host, const char *dst_rel, const char *dir_first, int is_dir_,
                            char *seen, size_t cap)
 {
-    if (!sb->stage) { snprintf(seen, cap, "%s", host); return GF_OK; }
-    stage_mount *m = &sb->mounts[sb->nmounts];
     struct stat st;
-    if (stat(host, &st) || (is_dir_ ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
-        return gf_errorf(GF_ERR_IO, "sandbox: %s is not a %s", host, is_dir_ ? "folder" : "regular file");
+    int ok = !stat(host, &st) && (is_dir_ == 1 ? S_ISDIR(st.st_mode) : is_dir_ == 2 ? S_ISCHR(st.st_mode)
+                                                                                    : S_ISREG(st.st_mode));
+    if (!ok && (sb->stage || is_dir_ == 2))
+        return gf_errorf(GF_ERR_IO, "sandbox: %s is not a %s", host,
+                         is_dir_ == 1 ? "folder" : is_dir_ == 2 ? "character device" : "regular file");
+    if (!sb->stage) { snprintf(seen, cap, "%s", host); return GF_OK; }
+    if (sb->nmounts == STAGE_MOUNTS) return gf_errorf(GF_ERR_ARG, "sandbox: too many files to bind");
+    stage_mount *m = &sb->mounts[sb->nmounts];
     if (snprintf(m->host, sizeof m->host, "%s", host) >= (int)sizeof m->host)
         return gf_errorf(GF_ERR_ARG, "sandbox: path too long: %s", host);
     sb->nmounts++;
@@ -304,6 +309,30 @@ static gf_status stage_add(gf_sandbox *sb, const char *host, const char *dst_rel
     if (dir_first) snprintf(m->mkdir_first, sizeof m->mkdir_first, "%s/%s", sb->stage, dir_first);
     m->is_dir = is_dir_;
     snprintf(seen, cap, "%s", m->dst);
+    return GF_OK;
+}
+
+/* The granted GPUs' device files, each as /dev/ITS-NAME (after bwrap's
+ * --dev), and the driver's control devices that exist on the host. */
+static gf_status gpus_bind(gf_sandbox *sb, const gf_sandbox_request *r)
+{
+    char seen[PATH_MAX], dst[PATH_MAX + 8], rel[32];
+    gf_status st;
+    for (int i = 0; i < r->ngpus; i++) {
+        const char *base = strrchr(r->gpu_devices[i], '/');
+        base = base ? base + 1 : r->gpu_devices[i];
+        snprintf(rel, sizeof rel, "gpu%d", i);
+        if ((st = stage_add(sb, r->gpu_devices[i], rel, NULL, 2, seen, sizeof seen))) return st;
+        snprintf(dst, sizeof dst, "/dev/%s", base);
+        arg3(sb, "--dev-bind", seen, dst);
+    }
+    for (int i = 0; r->ngpus > 0 && GF_GPU_CONTROL[i]; i++) {
+        struct stat cs;
+        if (stat(GF_GPU_CONTROL[i], &cs) || !S_ISCHR(cs.st_mode)) continue;
+        snprintf(rel, sizeof rel, "gpuctl%d", i);
+        if ((st = stage_add(sb, GF_GPU_CONTROL[i], rel, NULL, 2, seen, sizeof seen))) return st;
+        arg3(sb, "--dev-bind", seen, GF_GPU_CONTROL[i]);
+    }
     return GF_OK;
 }
 
@@ -354,6 +383,8 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
     *out = NULL;
     if (!r->argv || !r->argv[0] || !r->work_dir || r->ndata < 0 || r->ndata > GF_SANDBOX_DATA_MAX || r->cores < 1)
         return gf_errorf(GF_ERR_ARG, "sandbox: bad request");
+    if (r->ngpus < 0 || r->ngpus > GF_GPUS_MAX || (r->ngpus && (!r->gpu_devices || !r->gpu_index)))
+        return gf_errorf(GF_ERR_ARG, "sandbox: bad GPU request");
     if (access(GF_SANDBOX_BWRAP, X_OK))
         return gf_errorf(GF_ERR_IO, "sandbox: %s is missing (Debian's bubblewrap)", GF_SANDBOX_BWRAP);
     if (r->processes > 1 && access(GF_SANDBOX_MPIRUN, X_OK))
@@ -407,6 +438,7 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
     }
     arg2(sb, "--proc", "/proc");
     arg2(sb, "--dev", "/dev");
+    if ((st = gpus_bind(sb, r))) goto fail;
     arg2(sb, "--tmpfs", "/tmp");
     if ((st = stage_add(sb, r->work_dir, "job", NULL, 1, seen, sizeof seen))) goto fail;
     arg3(sb, "--bind", seen, "/job");
@@ -442,6 +474,16 @@ gf_status gf_sandbox_prepare(const gf_sandbox_request *r, gf_sandbox **out)
     arg3(sb, "--setenv", "OMP_NUM_THREADS", val);
     arg3(sb, "--setenv", "OPENBLAS_NUM_THREADS", val);
     arg3(sb, "--setenv", "MKL_NUM_THREADS", val);
+    if (r->ngpus > 0) {           /* CUDA numbers the devices it can open from 0; GF_GPUS: the facility's indices */
+        char cuda[GF_GPUS_MAX * 4], ours[GF_GPUS_MAX * 4];
+        size_t a = 0, b = 0;
+        for (int i = 0; i < r->ngpus; i++) {
+            a += (size_t)snprintf(cuda + a, sizeof cuda - a, "%s%d", i ? "," : "", i);
+            b += (size_t)snprintf(ours + b, sizeof ours - b, "%s%d", i ? "," : "", r->gpu_index[i]);
+        }
+        arg3(sb, "--setenv", "CUDA_VISIBLE_DEVICES", cuda);
+        arg3(sb, "--setenv", "GF_GPUS", ours);
+    }
     int nproc = r->processes > 1 ? r->processes : 1;
     char np[16], port[16];
     snprintf(np, sizeof np, "%d", nproc);

@@ -7,8 +7,15 @@
  *       facility's software stack; /etc files readable by "others" on the
  *       host are readable by the job, as on an HPC login node;
  *   /proc of its own pid namespace (only its own processes), a minimal
- *       /dev, an empty /tmp (a tmpfs: its files count against the job's
+ *       /dev (bwrap --dev: null, zero, full, random, urandom, tty, pts,
+ *       shm), an empty /tmp (a tmpfs: its files count against the job's
  *       memory); the root itself read-only;
+ *   GPUs: only the granted ones (gpu_devices, facility/gpus.h), each bound
+ *       (--dev-bind) at /dev/ITS-NAME (host /dev/nvidia3 is /dev/nvidia3
+ *       inside), and, when it has any, the driver's control devices
+ *       GF_GPU_CONTROL that exist on the host (nvidiactl, nvidia-uvm,
+ *       nvidia-uvm-tools: shared by every GPU job, as under Slurm and in
+ *       containers);
  *   /job: its own folder, read-write, the working directory;
  *   /data/NAME: each granted dataset, read-only (an idx folder whole; a csv
  *       dataset's file(s) under their own names);
@@ -17,8 +24,25 @@
  *       by a spec).
  * Environment: cleared (bwrap --clearenv), then PATH=/usr/local/bin:/usr/bin:/bin,
  * HOME=/job, GF_OUTPUT=/job/output, GF_METRICS=/job/metrics.jsonl,
- * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS = cores, then
- * the job's own additions (which may override PATH and the thread counts).
+ * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS = cores; with k
+ * GPUs CUDA_VISIBLE_DEVICES=0,..,k-1 (CUDA numbers the devices it can open
+ * from 0, as in a container given some of a machine's GPUs) and GF_GPUS =
+ * their indices in the facility's list (e.g. "3"); then the job's own
+ * additions (which may override PATH and the thread counts; a different
+ * CUDA_VISIBLE_DEVICES can only hide granted GPUs, never show others).
+ *
+ * What keeps a job off the GPUs it was not granted: the mount namespace
+ * alone. Their device files do not exist in its /dev, their host paths
+ * are not in its file system, and it cannot make a node of its own (mknod
+ * of a device needs CAP_MKNOD in the host's user namespace, which no
+ * process of bwrap's user namespace has). No device
+ * cgroup is set: cgroup v2 has no devices file (only eBPF programs, which
+ * bwrap does not attach), and v1's devices controller is not needed while
+ * the files are absent. The driver's control devices are shared; what they
+ * expose of other GPUs (e.g. through NVML) is the driver's matter, as in a
+ * container. As root callers stage them, the device files are opened by
+ * the coordinator's child, so they need not be reachable by the job's uid;
+ * opening them inside needs their own permissions (the driver's 0666).
  *
  * Ranks: every job gets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
  * MASTER_ADDR=127.0.0.1 and MASTER_PORT (what torch.distributed's env://
@@ -66,6 +90,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "core/error.h"
+#include "facility/gpus.h"
 #include "facility/proc.h"
 
 #define GF_SANDBOX_UID_BASE 200000
@@ -97,6 +122,9 @@ typedef struct {
     int      share_net;              /* 1: the host's network (operator's grant) */
     int      processes;              /* ranks (0 or 1: the program itself; > 1: under mpirun) */
     int      master_port;            /* MASTER_PORT (its own loopback: any free port of 1024..65535) */
+    const char *const *gpu_devices;  /* (ngpus) the granted GPUs' host device files (facility/gpus.h) */
+    const int *gpu_index;            /* (ngpus) their indices in the facility's list: GF_GPUS */
+    int      ngpus;
     int      outer_limits;           /* 1: a batch system's cgroups already hold memory and cores (Slurm's
                                         task/cgroup): no cgroups of its own, no RLIMIT_AS */
 } gf_sandbox_request;

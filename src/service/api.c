@@ -124,16 +124,6 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
         gf_jobspec_free(&spec);
         return co_refuse(resp, 400, GF_ERR_ARG, "bundle: only program jobs (\"kind\": \"program\") take files");
     }
-    if (spec.kind == GF_JOB_PROGRAM) {              /* what each executor can give a program job */
-        int slurm = c->cfg.executor && !strcmp(c->cfg.executor, "slurm");
-        int procs = spec.program->processes, cores = spec.resources.cores, gpus = spec.resources.gpus;
-        const char *why = !slurm && gpus != 0 ? "resources.gpus: GPU binding is not yet available on the local executor"
-                        : NULL;     /* processes > cores: refused by the parser for both executors */
-        if (why) {
-            gf_jobspec_free(&spec);
-            return co_refuse(resp, 400, GF_ERR_ARG, "%s (processes %d, cores %d, gpus %d)", why, procs, cores, gpus);
-        }
-    }
     if (gf_job_kind_scheduled(spec.kind)) {
         if (!tenant.id) {
             gf_jobspec_free(&spec);
@@ -144,11 +134,12 @@ gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const 
             const char *what = NULL;
             int want = 0, have = 0;
             if (spec.resources.cores > c->cfg.cores) what = "cores", want = spec.resources.cores, have = c->cfg.cores;
-            else if (spec.resources.gpus > c->cfg.gpus) what = "gpus", want = spec.resources.gpus, have = c->cfg.gpus;
+            else if (spec.resources.gpus > c->gpus.n) what = "gpus", want = spec.resources.gpus, have = c->gpus.n;
             if (what) {
                 gf_jobspec_free(&spec);
-                return co_refuse(resp, 400, GF_ERR_ARG, "resources.%s: %d is more than the local executor has (%d): "
-                                 "the job could never start", what, want, have);
+                return co_refuse(resp, 400, GF_ERR_ARG, "resources.%s: %d is more than the local executor has (%d%s): "
+                                 "the job could never start", what, want, have,
+                                 !strcmp(what, "gpus") ? " GPU device files, gf coordinator --gpu-devices" : "");
             }
             if (spec.resources.memory_mb > c->cfg.memory_mb) {
                 long long want_mb = (long long)spec.resources.memory_mb;

@@ -780,6 +780,13 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     if (c->cfg.cores <= 0) c->cfg.cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (c->cfg.cores <= 0) c->cfg.cores = 1;
     if (c->cfg.memory_mb <= 0) c->cfg.memory_mb = co_machine_memory_mb();
+    if (!c->cfg.executor || strcmp(c->cfg.executor, "slurm")) {
+        gf_status gst = gf_gpus_parse(c->cfg.gpu_devices, &c->gpus);
+        if (!gst && c->cfg.gpus > 0 && c->cfg.gpus != c->gpus.n)
+            gst = gf_errorf(GF_ERR_ARG, "--gpus %d: the GPU device files (--gpu-devices) are %d", c->cfg.gpus, c->gpus.n);
+        if (gst) { free(c); return gst; }
+        c->cfg.gpus = c->gpus.n;
+    }
     if (c->cfg.max_job_folder_mb <= 0) c->cfg.max_job_folder_mb = 10240;
     if (!c->cfg.gf_path) {
         ssize_t n = readlink("/proc/self/exe", c->gf_path, sizeof c->gf_path - 1);

@@ -43,7 +43,12 @@ typedef struct {
     void      (*log)(const char *line);   /* progress lines; may be NULL */
     /* central jobs */
     const char *executor;        /* "local" (default) | "slurm" */
-    int         cores, gpus;     /* the local executor's slots; cores 0: all of this machine's */
+    int         cores, gpus;     /* the local executor's slots; cores 0: all of this machine's;
+                                    gpus: 0 or the number of gpu_devices (else refused) */
+    const char *gpu_devices;     /* the local executor's GPUs: their device files, comma-separated
+                                    (facility/gpus.h); NULL or "": none. Slurm: the nodes' GPU
+                                    files in gres.conf's order, checked on the node by gf
+                                    program-batch, which binds those Slurm allotted */
     int64_t     memory_mb;       /* the local executor's memory for jobs (MiB, against each job's
                                     memory_mb); 0: this machine's (MemTotal of /proc/meminfo) */
     const char *slurm_conf;      /* SLURM_CONF for the Slurm executor; NULL: Slurm's default */

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <stdint.h>
+#include "facility/gpus.h"
 #include "net/https_server.h"
 #include "service/audit.h"
 #include "service/coordinator.h"
@@ -64,6 +65,7 @@ struct gf_coordinator {
                                              removes the file (0: none); atomic access */
     char             data_dir[PATH_MAX], tls_dir[PATH_MAX];
     char             gf_path[PATH_MAX];   /* /proc/self/exe unless cfg.gf_path */
+    gf_gpu_list      gpus;                /* the local executor's GPUs (cfg.gpu_devices); cfg.gpus = gpus.n */
     gf_store        *store;
     gf_audit        *audit;
     gf_https_server *http;

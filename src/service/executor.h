@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "core/error.h"
+#include "facility/gpus.h"
 #include "facility/sandbox.h"
 #include "service/jobspec.h"
 #include "service/ledger.h"
@@ -32,6 +33,12 @@ typedef struct {
     int64_t           tenant_id;     /* a program job's sandbox user (facility/sandbox.h) */
     const gf_sandbox_data *data;     /* a program job's datasets, resolved (ndata) */
     int               ndata;
+    /* set by the local executor for gf_program_spawn: the GPUs it granted */
+    const char *const *gpu_devices;  /* (ngpus) host device files (facility/gpus.h) */
+    const int        *gpu_index;     /* (ngpus) their indices in the coordinator's list */
+    int               ngpus;
+    char             *granted;       /* out (may be NULL): the GPUs granted, in words ("" none) */
+    size_t            granted_cap;
 } gf_exec_request;
 
 /* What a running job is doing now. */
@@ -65,10 +72,13 @@ struct gf_executor {
     void      (*free)(gf_executor *x);
 };
 
-/* The local executor with `cores` core slots and `gpus` GPU slots. */
-gf_status gf_executor_local(int cores, int gpus, gf_executor **out);
+/* The local executor with `cores` core slots and the GPUs of `gpus` (its
+ * slots: gpus->n; NULL: none). A job gets the lowest free GPU indices
+ * (facility/gpus.h), held until its end is seen (poll); a program job's
+ * sandbox binds their device files only. */
+gf_status gf_executor_local(int cores, const gf_gpu_list *gpus, gf_executor **out);
 /* The Slurm executor: SLURM_CONF at conf (NULL: Slurm's default). */
-gf_status gf_executor_slurm(const char *conf, gf_executor **out);
+gf_status gf_executor_slurm(const char *conf, const char *gpu_devices, gf_executor **out);
 
 /* The `gf train` command line of a central job (argv[0] = gf_path; NULL-
  * terminated; strings point into buf). 0, or -1 if buf is too small. */

@@ -29,6 +29,8 @@
 #define QUOTA_EVERY_S 0.5
 typedef struct {
     int64_t job_id; gf_proc *proc; int cpu_offset, cores; gf_sandbox *sb; char *job_dir;
+    int    *gpu;            /* (ngpus) the GPU indices it holds, malloc'd */
+    int     ngpus;
     double  quota_at;       /* when its folder was last measured (gf_wall_now) */
     int64_t over_bytes;     /* > 0: its folder's size when found over the quota */
 } local_run;
@@ -39,6 +41,8 @@ typedef struct {
     int         nruns, cap;
     int         ncpus;      /* CPUs this process may run on */
     int        *busy;       /* (ncpus) jobs pinned to each of them (by position among the allowed CPUs) */
+    gf_gpu_list gpus;       /* the GPUs' device files */
+    uint64_t    gpu_busy;   /* bit i: a running job holds GPU i */
 } local_exec;
 
 /* Where a job of `cores` cores is pinned: the first run of `cores` CPUs
@@ -150,15 +154,33 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
     gf_sandbox *sb = NULL;
     char *dir = NULL;
     gf_status st;
+    int ngpus = r->spec->resources.gpus;
+    int *gpu = calloc((size_t)(ngpus > 0 ? ngpus : 1), sizeof *gpu);
+    if (!gpu) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    if (r->granted && r->granted_cap) r->granted[0] = 0;
+    if (gf_gpus_take(&x->gpu_busy, x->gpus.n, ngpus, gpu)) {     /* the scheduler counts: not reached */
+        free(gpu);
+        return gf_errorf(GF_ERR_ARG, "job %lld: %d GPUs asked, fewer are free", (long long)r->job_id, ngpus);
+    }
     if (r->spec->kind == GF_JOB_PROGRAM) {
-        if (!(dir = strdup(r->job_dir))) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-        if ((st = gf_program_spawn(r, offset, &p, &sb))) { free(dir); return st; }
+        const char *devs[GF_GPUS_MAX];
+        for (int i = 0; i < ngpus; i++) devs[i] = x->gpus.path[gpu[i]];
+        gf_exec_request rg = *r;
+        rg.gpu_devices = devs;
+        rg.gpu_index = gpu;
+        rg.ngpus = ngpus;
+        if (!(dir = strdup(r->job_dir))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
+        else st = gf_program_spawn(&rg, offset, &p, &sb);
+        if (st) { free(dir); gf_gpus_release(&x->gpu_busy, gpu, ngpus); free(gpu); return st; }
         goto started;
     }
     char buf[4096], out[PATH_MAX], err[PATH_MAX];
     const char *argv[40];
-    if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
+    if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40)) {
+        gf_gpus_release(&x->gpu_busy, gpu, ngpus);
+        free(gpu);
         return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
+    }
     snprintf(out, sizeof out, "%s/stdout.log", r->job_dir);
     snprintf(err, sizeof err, "%s/stderr.log", r->job_dir);
     gf_proc_spec ps = { .argv = argv, .workdir = r->job_dir, .stdout_path = out, .stderr_path = err,
@@ -168,10 +190,22 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
 #if defined(__SANITIZE_ADDRESS__)
     ps.memory_mb = 0;    /* AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot hold it */
 #endif
-    if ((st = gf_proc_start(&ps, &p))) return st;
+    char cuda[GF_GPUS_MAX * 4 + 32];          /* gf train is not sandboxed: the granted GPUs by their index */
+    const char *env[2] = { cuda, NULL };
+    size_t n = (size_t)snprintf(cuda, sizeof cuda, "CUDA_VISIBLE_DEVICES=");
+    for (int i = 0; i < ngpus; i++) n += (size_t)snprintf(cuda + n, sizeof cuda - n, "%s%d", i ? "," : "", gpu[i]);
+    ps.env = env;
+    if ((st = gf_proc_start(&ps, &p))) { gf_gpus_release(&x->gpu_busy, gpu, ngpus); free(gpu); return st; }
 started:
     x->runs[x->nruns++] = (local_run){ .job_id = r->job_id, .proc = p, .cpu_offset = offset,
-                                       .cores = r->spec->resources.cores, .sb = sb, .job_dir = dir };
+                                       .cores = r->spec->resources.cores, .sb = sb, .job_dir = dir,
+                                       .gpu = gpu, .ngpus = ngpus };
+    if (r->granted && r->granted_cap && ngpus > 0) {
+        size_t w = 0;
+        for (int i = 0; i < ngpus && w < r->granted_cap; i++)
+            w += (size_t)snprintf(r->granted + w, r->granted_cap - w, "%s%d (%s)", i ? ", " : "", gpu[i],
+                                  x->gpus.path[gpu[i]]);
+    }
     mark_cpus(x, offset, r->spec->resources.cores, +1);
     pid_t pid = gf_proc_pid(p);
     snprintf(handle, GF_EXEC_HANDLE_MAX + 1, "%d:%llu", (int)pid, proc_start_ticks(pid));
@@ -248,6 +282,8 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
     gf_sandbox_free(lr->sb);
     free(lr->job_dir);
     mark_cpus(x, lr->cpu_offset, lr->cores, -1);
+    gf_gpus_release(&x->gpu_busy, lr->gpu, lr->ngpus);
+    free(lr->gpu);
     *lr = x->runs[--x->nruns];
     return GF_OK;
 }
@@ -322,23 +358,26 @@ static void local_free(gf_executor *base)
         gf_proc_free(x->runs[i].proc);
         gf_sandbox_free(x->runs[i].sb);
         free(x->runs[i].job_dir);
+        free(x->runs[i].gpu);
     }
     free(x->runs);
     free(x->busy);
     free(x);
 }
 
-gf_status gf_executor_local(int cores, int gpus, gf_executor **out)
+gf_status gf_executor_local(int cores, const gf_gpu_list *gpus, gf_executor **out)
 {
     *out = NULL;
-    if (cores < 1 || gpus < 0) return gf_errorf(GF_ERR_ARG, "local executor: needs cores >= 1 and gpus >= 0");
+    if (cores < 1 || (gpus && (gpus->n < 0 || gpus->n > GF_GPUS_MAX)))
+        return gf_errorf(GF_ERR_ARG, "local executor: needs cores >= 1 and 0..%d GPUs", GF_GPUS_MAX);
     local_exec *x = calloc(1, sizeof *x);
     cpu_set_t allowed;
     int n = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
     if (x) x->busy = calloc((size_t)(n > 0 ? n : 1), sizeof *x->busy);
     if (!x || !x->busy) { free(x); return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
     x->ncpus = n > 0 ? n : 1;
-    x->base = (gf_executor){ .name = "local", .queues_itself = 0, .cores = cores, .gpus = gpus,
+    if (gpus) x->gpus = *gpus;
+    x->base = (gf_executor){ .name = "local", .queues_itself = 0, .cores = cores, .gpus = x->gpus.n,
                              .start = local_start, .poll = local_poll, .cancel = local_cancel,
                              .adopt = local_adopt, .free = local_free };
     *out = &x->base;

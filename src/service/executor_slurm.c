@@ -27,6 +27,7 @@ typedef struct {
     gf_executor    base;
     gf_slurm       slurm;
     char          *conf;
+    char          *gpu_devices; /* the nodes' GPU device files in gres.conf's order (gf program-batch); NULL none */
     known_account *accounts;    /* (naccounts) set up with these shares */
     int            naccounts, cap;
 } slurm_exec;
@@ -62,7 +63,7 @@ static gf_status slurm_start(gf_executor *base, const gf_exec_request *r, char h
     gf_program_batch pb = { 0 };            /* a program job's: gf program-batch in its sandbox */
     int cores = r->spec->resources.cores, ntasks = 1;
     if (r->spec->kind == GF_JOB_PROGRAM) {
-        if ((st = gf_program_batch_make(r, &pb))) return st;
+        if ((st = gf_program_batch_make(r, x->gpu_devices, &pb))) return st;
         cores = pb.cores_per_task;
         ntasks = r->spec->program->processes > 0 ? r->spec->program->processes : 1;
     } else if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
@@ -175,16 +176,21 @@ static void slurm_free(gf_executor *base)
     slurm_exec *x = (slurm_exec *)base;
     if (!x) return;
     free(x->conf);
+    free(x->gpu_devices);
     free(x->accounts);
     free(x);
 }
 
-gf_status gf_executor_slurm(const char *conf, gf_executor **out)
+gf_status gf_executor_slurm(const char *conf, const char *gpu_devices, gf_executor **out)
 {
     *out = NULL;
     slurm_exec *x = calloc(1, sizeof *x);
     if (!x) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-    if (conf && !(x->conf = strdup(conf))) { free(x); return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
+    if ((conf && !(x->conf = strdup(conf))) || (gpu_devices && gpu_devices[0] && !(x->gpu_devices = strdup(gpu_devices)))) {
+        free(x->conf);
+        free(x);
+        return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    }
     x->slurm.conf = x->conf;
     x->base = (gf_executor){ .name = "slurm", .queues_itself = 1, .start = slurm_start, .poll = slurm_poll,
                              .cancel = slurm_cancel, .adopt = slurm_adopt, .free = slurm_free };

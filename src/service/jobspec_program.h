@@ -22,8 +22,9 @@
  * 16, unique; each appears read-only at /data/NAME. Whether the tenant may
  * read them is checked by the coordinator.
  * "resources": as a central job's (jobspec.h), plus "processes" (1..cores:
- * the ranks the local executor starts under mpirun, sandbox.h); "gpus" must be 0 for now
- * (GPU binding is not yet available). */
+ * the ranks the local executor starts under mpirun, sandbox.h); "gpus" at most
+ * what the executor has (checked at submission, service/api.c): the sandbox
+ * binds the granted GPUs' device files only (facility/gpus.h). */
 #ifndef GF_SERVICE_JOBSPEC_PROGRAM_H
 #define GF_SERVICE_JOBSPEC_PROGRAM_H
 

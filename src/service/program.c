@@ -89,7 +89,8 @@ gf_status gf_program_spawn(const gf_exec_request *r, int cpu_offset, gf_proc **p
                               .env = (const char *const *)s->program->env, .nenv = s->program->nenv,
                               .data = r->data, .ndata = r->ndata, .cores = s->resources.cores,
                               .memory_mb = s->resources.memory_mb, .processes = s->program->processes,
-                              .master_port = 20000 + (int)(r->job_id % 10000) };   /* below the ephemeral range */
+                              .master_port = 20000 + (int)(r->job_id % 10000),     /* below the ephemeral range */
+                              .gpu_devices = r->gpu_devices, .gpu_index = r->gpu_index, .ngpus = r->ngpus };
     gf_sandbox *sb;
     if ((st = gf_sandbox_prepare(&rq, &sb))) return st;
     snprintf(outlog, sizeof outlog, "%s/stdout.log", r->job_dir);

@@ -30,7 +30,7 @@ static void addf(gf_program_batch *b, const char *fmt, long long v)
     add(b, buf);
 }
 
-gf_status gf_program_batch_make(const gf_exec_request *r, gf_program_batch *b)
+gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_devices, gf_program_batch *b)
 {
     memset(b, 0, sizeof *b);
     const gf_jobspec *s = r->spec;
@@ -73,6 +73,10 @@ gf_status gf_program_batch_make(const gf_exec_request *r, gf_program_batch *b)
     addf(b, "%lld", b->cores_per_task);
     add(b, "--memory-mb");
     addf(b, "%lld", (long long)s->resources.memory_mb);
+    if (s->resources.gpus > 0 && gpu_devices && gpu_devices[0]) {   /* Slurm's GPUs are bound by their files */
+        add(b, "--gpu-devices");
+        add(b, gpu_devices);
+    }
     for (int i = 0; i < p->nenv; i++) { add(b, "--env"); add(b, p->env[i]); }
     for (int i = 0; i < r->ndata; i++) {
         const gf_sandbox_data *d = &r->data[i];

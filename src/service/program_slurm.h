@@ -26,8 +26,11 @@ typedef struct {
 } gf_program_batch;
 
 /* Creates the job's work folder (work/, work/output) handed to the tenant's
- * uid, and the batch command line: GF program-batch [--ranks N] ... -- ARGV. */
-gf_status gf_program_batch_make(const gf_exec_request *r, gf_program_batch *b);
+ * uid, and the batch command line: GF program-batch [--ranks N] ... -- ARGV.
+ * gpu_devices (NULL: none): the nodes' GPU device files in the order of
+ * gres.conf's File= (gf coordinator --gpu-devices), given to a job with
+ * GPUs as --gpu-devices: its sandbox binds those Slurm allotted. */
+gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_devices, gf_program_batch *b);
 void gf_program_batch_free(gf_program_batch *b);
 
 #endif

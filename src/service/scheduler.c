@@ -291,6 +291,9 @@ static int start_job(gf_coordinator *c, queued_job *q)
                            .gf_path = c->cfg.gf_path, .dataset = data, .tenant_id = q->tenant_id,
                            .data = pd ? pd->d : NULL, .ndata = pd ? pd->n : 0,
                            .tenant_shares = gf_store_tenant_get_id(c->store, q->tenant_id, &t) ? 1 : t.shares };
+    char granted[GF_STORE_REASON_MAX / 2] = "";
+    rq.granted = granted;
+    rq.granted_cap = sizeof granted;
     double t0 = gf_wall_now();
     gf_status st = s->exec->start(s->exec, &rq, handle);
     free(pd);
@@ -307,8 +310,11 @@ static int start_job(gf_coordinator *c, queued_job *q)
     snprintf(x.executor, sizeof x.executor, "%s", s->exec->name);
     snprintf(x.handle, sizeof x.handle, "%s", handle);
     char why[GF_STORE_REASON_MAX + 1];
-    snprintf(why, sizeof why, s->exec->queues_itself ? "submitted to Slurm as job %s (tenant %s)"
-                                                      : "started by the local executor (process %s)", handle, q->tenant);
+    if (s->exec->queues_itself)
+        snprintf(why, sizeof why, "submitted to Slurm as job %s (tenant %s)", handle, q->tenant);
+    else
+        snprintf(why, sizeof why, "started by the local executor (process %s)%s%s", handle,
+                 granted[0] ? "; GPUs " : "", granted);
     if ((st = gf_store_job_start(c->store, q->id, &x, !s->exec->queues_itself, why))) {   /* cancelled meanwhile */
         gf_exec_status es;
         s->exec->cancel(s->exec, &x);
@@ -644,8 +650,8 @@ gf_status co_sched_create(gf_coordinator *c, co_sched **out)
     pthread_condattr_destroy(&ca);
     s->half_life_s = c->cfg.fairshare_half_life_s > 0 ? c->cfg.fairshare_half_life_s : 7 * 86400.0;
     gf_status st;
-    if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, &s->exec);
-    else if (!(st = gf_executor_local(c->cfg.cores, c->cfg.gpus, &s->exec))) {
+    if (c->cfg.executor && !strcmp(c->cfg.executor, "slurm")) st = gf_executor_slurm(c->cfg.slurm_conf, c->cfg.gpu_devices, &s->exec);
+    else if (!(st = gf_executor_local(c->cfg.cores, &c->gpus, &s->exec))) {
         s->exec->memory_mb = c->cfg.memory_mb;
         s->exec->max_job_folder_mb = c->cfg.max_job_folder_mb;
     }

@@ -20,7 +20,7 @@ fi
 
 fed_provision "$TMP" 1
 export GF_PROBE_CANARY=canary-7f3a      # in the coordinator's environment; no job may see it
-fed_coordinator "$TMP" --cores 2 --max-bundle-mb 1 || { fail "coordinator start"; finish; exit 1; }
+fed_coordinator "$TMP" --cores 2 --gpus 0 --max-bundle-mb 1 || { fail "coordinator start"; finish; exit 1; }
 unset GF_PROBE_CANARY
 URL=${FED_URL%/}
 CA="$TMP/pki/coordinator/ca.crt"

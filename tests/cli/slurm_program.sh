@@ -26,7 +26,7 @@ scripts/slurm-local.sh start "$SL" > "$TMP/slurm.log" 2>&1 || { fail "slurm did 
 ok "a private Slurm is up: $(grep 'up in' "$TMP/slurm.log")"
 
 "$GF" provision --out "$TMP/pki" --coordinator 127.0.0.1 > /dev/null || { fail "provision"; finish; exit 1; }
-fed_coordinator "$TMP" --executor slurm --slurm-conf "$SLURM_CONF" || { fail "coordinator start"; finish; exit 1; }
+fed_coordinator "$TMP" --executor slurm --slurm-conf "$SLURM_CONF" --gpu-devices "$SL/dev/fakegpu0,$SL/dev/fakegpu1" || { fail "coordinator start"; finish; exit 1; }
 export GF_COORDINATOR="${FED_URL%/}" GF_CA="$TMP/pki/coordinator/ca.crt"
 unset GF_KIT GF_TOKEN
 OP=$(cat "$TMP/data/operator.token")
@@ -64,6 +64,9 @@ r["list_data"] = attempt(lambda: os.listdir(env["PROBE_DATA"]))
 r["uid"] = os.getuid()
 r["env"] = sorted(env)
 r["cuda"] = env.get("CUDA_VISIBLE_DEVICES", "")
+r["gf_gpus"] = env.get("GF_GPUS", "")
+r["dev"] = sorted(n for n in os.listdir("/dev") if n.startswith("fakegpu"))
+r["open_gpu"] = {n: attempt(lambda: open("/dev/" + n, "rb").read(1)) for n in r["dev"]}
 r["fashion"] = sorted(os.listdir("/data/fashion-mnist")) if os.path.isdir("/data/fashion-mnist") else []
 os.makedirs(env["GF_OUTPUT"] + "/sub", exist_ok=True)
 open(env["GF_OUTPUT"] + "/sub/w.bin", "wb").write(bytes(range(256)))
@@ -93,7 +96,10 @@ v=$(pj "d['list_data']"); [ "$v" = ENOENT ] && ok "cannot see the coordinator's 
 v=$(pj "d['uid']"); [ "$v" -ge 200000 ] && ok "runs as the tenant's uid $v" || fail "uid $v"
 v=$(pj "[k for k in d['env'] if k.startswith('SLURM') or k == 'GF_COORDINATOR']"); [ "$v" = "[]" ] \
   && ok "a clean environment (no SLURM_*, no coordinator variables)" || fail "env: $v"
-v=$(pj "d['cuda']"); case "$v" in 0|1) ok "gpus 1: --gres=gpu:1, CUDA_VISIBLE_DEVICES=$v reaches the sandbox" ;; *) fail "cuda: \"$v\"" ;; esac
+v=$(pj "(d['cuda'], d['gf_gpus'], d['dev'], d['open_gpu'])")
+case "$v" in "('0', '0', ['fakegpu0'], {'fakegpu0': 'yes'})"|"('0', '1', ['fakegpu1'], {'fakegpu1': 'yes'})")
+  ok "gpus 1: --gres=gpu:1, the sandbox binds only the GPU Slurm allotted (CUDA_VISIBLE_DEVICES, GF_GPUS, /dev, opened): $v" ;;
+  *) fail "gpus 1 under Slurm: $v" ;; esac
 v=$(pj "len(d['fashion'])"); [ "$v" = 4 ] && ok "a granted dataset is readable at /data/NAME" || fail "fashion: $v"
 grep -q "limits: the batch system's cgroups" "$TMP/data/jobs/$AJ/stderr.log" && ok "its stderr log names Slurm's cgroups as its limits" \
   || fail "stderr: $(cat "$TMP/data/jobs/$AJ/stderr.log")"
