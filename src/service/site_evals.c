@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "fed/fedjob.h"
+#include "train/metrics_file.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -38,24 +39,11 @@ gf_status gf_site_evals_add(const char *data_dir, int64_t job, int64_t model_rou
                           "samples", (json_int_t)r->samples, "loss", num_or_null(r->loss),
                           "accuracy", num_or_null(r->accuracy), "auc", num_or_null(r->auc),
                           "sensitivity", num_or_null(r->sensitivity), "specificity", num_or_null(r->specificity));
-    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
-    json_decref(o);
-    if (!line) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-    size_t len = strlen(line);
-    line[len++] = '\n';                      /* over the NUL: json_dumps left room for it */
-    gf_status st = GF_OK;
+    if (!o) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&lock);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        st = gf_errorf(GF_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    } else {
-        ssize_t w = write(fd, line, len);
-        if (w != (ssize_t)len || fsync(fd))
-            st = gf_errorf(GF_ERR_IO, "cannot write %s: %s", path, w < 0 ? strerror(errno) : "short write");
-        close(fd);
-    }
+    gf_status st = gf_metrics_file_append(path, o, 0600, 1);
     pthread_mutex_unlock(&lock);
-    free(line);
+    json_decref(o);
     return st;
 }
 
@@ -87,28 +75,34 @@ static json_t *weighted(json_t *const *e, int n)
     return o;
 }
 
+typedef struct { json_t *last; int64_t after; } last_ctx;
+
+static int last_one(json_t *e, int64_t end, void *ctx)
+{
+    last_ctx *lc = ctx;
+    json_t *r = json_object_get(e, "round"), *s = json_object_get(e, "site");
+    if (json_is_integer(r) && json_is_string(s) && json_integer_value(r) > lc->after) {
+        char key[128];
+        snprintf(key, sizeof key, "%lld/%s", (long long)json_integer_value(r), json_string_value(s));
+        json_object_set(lc->last, key, e);
+    }
+    return 0;
+}
+
 json_t *gf_site_evals_json(const char *data_dir, int64_t job, int64_t after, int64_t limit)
 {
     char path[PATH_MAX + 32];
     json_t *out = json_array();
     if (!out || file_path(path, sizeof path, data_dir, job)) return out;
     pthread_mutex_lock(&lock);
-    FILE *f = fopen(path, "re");
     json_t *last = json_object();            /* "ROUND/SITE" -> its last entry */
-    char buf[4096];
-    int64_t read = 0;
-    while (f && last && read < GF_SITE_EVALS_MAX_BYTES && fgets(buf, sizeof buf, f)) {
-        read += (int64_t)strlen(buf);
-        json_t *e = json_loads(buf, 0, NULL);    /* a torn last line (a crash) does not parse: skipped */
-        json_t *r = json_object_get(e, "round"), *s = json_object_get(e, "site");
-        if (json_is_integer(r) && json_is_string(s) && json_integer_value(r) > after) {
-            char key[128];
-            snprintf(key, sizeof key, "%lld/%s", (long long)json_integer_value(r), json_string_value(s));
-            json_object_set(last, key, e);
-        }
-        json_decref(e);
+    int fd = last ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {                           /* a torn last line (a crash) is left unread */
+        last_ctx lc = { last, after };
+        gf_metrics_cursor cur = { 0, GF_SITE_EVALS_MAX_BYTES, INT64_MAX };
+        gf_metrics_file_read(fd, &cur, last_one, &lc);
+        close(fd);
     }
-    if (f) fclose(f);
     pthread_mutex_unlock(&lock);
     size_t n = json_object_size(last);
     json_t **e = malloc(sizeof *e * (n ? n : 1));
