@@ -13,6 +13,7 @@
 #include "engine/blas_select.h"
 #include "train/checkpoint.h"
 #include "train/dist.h"
+#include "train/metrics_file.h"
 #include "train/trainer.h"
 
 static void train_usage(FILE *f)
@@ -332,23 +333,19 @@ static double float_decimal(float f)
     return strtod(buf, NULL);
 }
 
-/* One line of --metrics: the epoch's figures as JSON, appended and flushed
- * whole (a reader never sees half a line but for a crash mid-write, which it
- * skips as invalid JSON). */
+/* One line of --metrics: the epoch's figures as JSON, appended whole
+ * (train/metrics_file.h: a reader never sees half a line but for a crash
+ * mid-write, which it leaves unread). */
 static int write_metrics(const char *path, int epoch, const gf_epoch_stats *es, double test_loss, double test_acc,
                          double seconds)
 {
     json_t *j = json_pack("{s:i,s:f,s:f,s:o,s:o,s:f}", "epoch", epoch, "train_loss", es->loss,
                           "train_accuracy", es->accuracy, "test_loss", isnan(test_loss) ? json_null() : json_real(test_loss),
                           "test_accuracy", isnan(test_acc) ? json_null() : json_real(test_acc), "seconds", seconds);
-    char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    gf_status st = j ? gf_metrics_file_append(path, j, 0666, 0) : gf_errorf(GF_ERR_NOMEM, "out of memory");
     json_decref(j);
-    FILE *f = line ? fopen(path, "a") : NULL;
-    int ok = f && fprintf(f, "%s\n", line) > 0;
-    if (f && fclose(f)) ok = 0;
-    free(line);
-    if (!ok) fprintf(stderr, "gf train: cannot append to --metrics %s: %s\n", path, strerror(errno));
-    return ok ? 0 : -1;
+    if (st) fprintf(stderr, "gf train: --metrics: %s\n", gf_last_error());
+    return st ? -1 : 0;
 }
 
 /* The privacy spent so far, after an epoch of a DP-SGD run. */

@@ -10,6 +10,7 @@
 #include "service/preprocess_job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -26,9 +27,7 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
-#include "service/site_declines.h"
-#include "service/site_dp.h"
-#include "service/site_evals.h"
+#include "service/site_records.h"
 #include "fed/evalreport.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
@@ -36,9 +35,11 @@
 #include "service/program.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
+#include "train/metrics_file.h"
 
 #define POLL_DEFAULT_S 25
 #define POLL_MAX_S     60
+#define CENTRAL_METRICS_MAX ((int64_t)64 << 20)   /* bytes of a central job's metrics file read */
 
 gf_status co_reply(gf_http_response *resp, int status, json_t *body)
 {
@@ -231,22 +232,21 @@ static int spec_int(const char *spec_json, const char *key)
     return n;
 }
 
-/* Epochs a central job has finished: the lines of its metrics file. */
+static int epoch_one(json_t *e, int64_t end, void *arr) { return json_array_append(arr, e), 0; }
+
+/* Epochs a central job has finished: the objects of its metrics file (its
+ * first CENTRAL_METRICS_MAX bytes). */
 static json_t *central_epochs(gf_coordinator *c, int64_t id)
 {
     char path[PATH_MAX + 96];
     co_job_dir(c, id, path, sizeof path);
     strcat(path, "/metrics.jsonl");
     json_t *arr = json_array();
-    FILE *f = fopen(path, "r");
-    if (!f) return arr;
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        json_t *e = json_loads(line, 0, NULL);
-        if (json_is_object(e)) json_array_append_new(arr, e);
-        else json_decref(e);         /* a line still being written */
-    }
-    fclose(f);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return arr;
+    gf_metrics_cursor cur = { 0, CENTRAL_METRICS_MAX, INT64_MAX };
+    gf_metrics_file_read(fd, &cur, epoch_one, arr);     /* a failed read: the epochs read so far */
+    close(fd);
     return arr;
 }
 

@@ -17,11 +17,11 @@
 #include <jansson.h>
 #include "service/bundle.h"
 #include "service/program.h"
+#include "train/metrics_file.h"
 
 #define OUTPUTS_MAX      10000        /* files listed */
 #define METRICS_MAX      2000         /* the last lines shown in a status */
-#define METRICS_LINE_MAX 4096
-#define METRICS_TAIL     ((long)4 << 20)   /* bytes of the file read for a status: its end */
+#define METRICS_TAIL     ((int64_t)4 << 20)   /* bytes of the file read for a status: its end */
 
 gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
                                    gf_http_response *resp)
@@ -113,6 +113,19 @@ gf_status co_program_outputs(gf_coordinator *c, const co_principal *who, int64_t
     return GF_OK;
 }
 
+/* A program's metrics line in a status: its numbers only. */
+static int metrics_one(json_t *e, int64_t end, void *arr)
+{
+    json_t *rec = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(e, k, v)
+        if (json_is_number(v) && strlen(k) <= 64) json_object_set(rec, k, v);
+    json_array_append_new(arr, rec);
+    if (json_array_size(arr) > METRICS_MAX) json_array_remove(arr, 0);
+    return 0;
+}
+
 void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
 {
     json_t *arr = json_array();
@@ -121,29 +134,9 @@ void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
     char dir[PATH_MAX + 96];
     co_job_dir(c, job->id, dir, sizeof dir);
     int fd = gf_program_open_output(dir, "metrics.jsonl");
-    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-    if (!f) { if (fd >= 0) close(fd); return; }
-    char line[METRICS_LINE_MAX];
-    int64_t lines = 0;
-    struct stat sb;
-    if (!fstat(fileno(f), &sb) && sb.st_size > METRICS_TAIL) {    /* a huge file: its last lines only */
-        fseek(f, (long)sb.st_size - METRICS_TAIL, SEEK_SET);
-        int ch;
-        while ((ch = fgetc(f)) != EOF && ch != '\n') {}
-    }
-    while (fgets(line, sizeof line, f)) {
-        json_t *e = json_loads(line, 0, NULL);
-        if (!json_is_object(e)) { json_decref(e); continue; }    /* a line still being written, or not a record */
-        json_t *rec = json_object();                               /* numbers only */
-        const char *k;
-        json_t *v;
-        json_object_foreach(e, k, v)
-            if (json_is_number(v) && strlen(k) <= 64) json_object_set(rec, k, v);
-        json_decref(e);
-        lines++;
-        json_array_append_new(arr, rec);
-        if (json_array_size(arr) > METRICS_MAX) json_array_remove(arr, 0);
-    }
-    fclose(f);
-    json_object_set_new(out, "metrics_lines", json_integer(lines));   /* of the part read */
+    if (fd < 0) return;
+    gf_metrics_cursor cur = { gf_metrics_file_tail(fd, METRICS_TAIL), METRICS_TAIL, INT64_MAX };   /* a huge file: its end */
+    gf_metrics_file_read(fd, &cur, metrics_one, arr);
+    close(fd);
+    json_object_set_new(out, "metrics_lines", json_integer(cur.objects));   /* of the part read */
 }

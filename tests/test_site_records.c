@@ -1,10 +1,14 @@
-/* service/site_dp: each site's own DP-SGD epsilon per job at the
+/* service/site_records, kind site_dp: each site's own DP-SGD epsilon per job at the
  * coordinator. The latest report per site is kept (a later round replaces,
  * an earlier one does not), infinity reads back as null, NaN / negative
  * epsilons and deltas outside (0, 1) are refused and change nothing, the
  * records read back sorted by site with exactly the numbers written, a
  * site past GF_SITE_DP_MAX is refused while the kept ones still update, and
- * a job with no file (or a damaged one) reads back as an empty list. */
+ * a job with no file (or a damaged one) reads back as an empty list.
+ * Declines: the last per site, sorted, reasons cleaned and cut.
+ * Evaluation results: each site's last report per round, means weighted
+ * by samples over the sites that reported a metric, the after/limit
+ * window, and a torn line (a crash) that loses no later report. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
-#include "service/site_dp.h"
+#include "service/site_records.h"
 
 static char dir[256];
 
@@ -29,7 +33,7 @@ static json_t *find(json_t *arr, const char *site)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gf-test-site-dp-XXXXXX");
+    snprintf(dir, sizeof dir, "/tmp/gf-test-site-records-XXXXXX");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     char sub[300], file[340];
     snprintf(sub, sizeof sub, "%s/artifacts", dir);
@@ -96,6 +100,56 @@ int main(void)
     CHECK(json_is_array(a) && json_array_size(a) == 0);
     json_decref(a);
 
+    unlink(file);
+
+    /* declines: the last per site, sorted by site, reasons cleaned */
+    CHECK(gf_site_declines_record(dir, 7, "b", 1, "busy", at) == GF_OK);
+    CHECK(gf_site_declines_record(dir, 7, "a", 2, "bad\x01" "byte \xff", at) == GF_OK);
+    CHECK(gf_site_declines_record(dir, 7, "b", 1, "policy", "later") == GF_OK);   /* replaces, same round too */
+    a = gf_site_declines_json(dir, 7);
+    CHECK(json_array_size(a) == 2);
+    json_t *da = json_array_get(a, 0), *db = json_array_get(a, 1);
+    CHECK(!strcmp(json_string_value(json_object_get(da, "site")), "a") &&
+          json_integer_value(json_object_get(da, "round")) == 2 &&
+          !strcmp(json_string_value(json_object_get(da, "reason")), "bad?byte ?"));
+    CHECK(!strcmp(json_string_value(json_object_get(db, "reason")), "policy") &&
+          !strcmp(json_string_value(json_object_get(db, "at")), "later"));
+    json_decref(a);
+    char longr[600], kept[GF_SITE_DECLINE_REASON_MAX + 4];
+    memset(longr, 'x', sizeof longr - 1);
+    longr[sizeof longr - 1] = 0;
+    gf_site_decline_clean(kept, sizeof kept, longr);
+    CHECK(strlen(kept) == GF_SITE_DECLINE_REASON_MAX + 3 && !strcmp(kept + GF_SITE_DECLINE_REASON_MAX, "..."));
+    snprintf(file, sizeof file, "%s/declines.json", sub);
+    unlink(file);
+
+    /* evaluation results: each site's last report per round, weighted means, after/limit, a torn line */
+    gf_eval_report r1 = { 100, 0.5, 0.8, NAN, NAN, NAN }, r2 = { 300, 0.25, 0.9, 0.7, NAN, NAN };
+    CHECK(gf_site_evals_add(dir, 7, 1, "s1", &r1) == GF_OK);
+    CHECK(gf_site_evals_add(dir, 7, 1, "s0", &r1) == GF_OK);
+    CHECK(gf_site_evals_add(dir, 7, 1, "s0", &r2) == GF_OK);      /* s0's last for round 1 */
+    snprintf(file, sizeof file, "%s/site_eval.jsonl", sub);
+    f = fopen(file, "a");                          /* a crash mid-write */
+    if (f) { fputs("{\"round\":2,\"site\":\"s9\",\"sam", f); fclose(f); }
+    CHECK(gf_site_evals_add(dir, 7, 2, "s1", &r1) == GF_OK);
+    a = gf_site_evals_json(dir, 7, 0, 10);
+    CHECK(json_array_size(a) == 2);
+    json_t *e1 = json_array_get(a, 0), *w1 = json_object_get(e1, "weighted");
+    CHECK(json_integer_value(json_object_get(e1, "round")) == 1 && json_array_size(json_object_get(e1, "sites")) == 2);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(e1, "sites"), 0), "site")), "s0"));
+    CHECK(json_integer_value(json_object_get(w1, "samples")) == 400 && json_integer_value(json_object_get(w1, "sites")) == 2);
+    CHECK_NEAR(json_real_value(json_object_get(w1, "loss")), (300 * 0.25 + 100 * 0.5) / 400, 1e-12);
+    CHECK_NEAR(json_real_value(json_object_get(w1, "auc")), 0.7, 1e-12);           /* s0 alone reported it */
+    CHECK(json_is_null(json_object_get(w1, "sensitivity")));
+    json_t *e2 = json_array_get(a, 1);
+    CHECK(json_integer_value(json_object_get(e2, "round")) == 2 && json_array_size(json_object_get(e2, "sites")) == 1);
+    json_decref(a);
+    a = gf_site_evals_json(dir, 7, 0, 1);          /* the last round only */
+    CHECK(json_array_size(a) == 1 && json_integer_value(json_object_get(json_array_get(a, 0), "round")) == 2);
+    json_decref(a);
+    a = gf_site_evals_json(dir, 7, 1, 10);         /* after round 1 */
+    CHECK(json_array_size(a) == 1 && json_integer_value(json_object_get(json_array_get(a, 0), "round")) == 2);
+    json_decref(a);
     unlink(file);
     rmdir(sub);
     snprintf(sub, sizeof sub, "%s/artifacts", dir);
