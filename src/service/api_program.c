@@ -2,7 +2,9 @@
  * (POST /v1/jobs/bundle, a tar stream, bundle.h), its outputs (GET
  * /v1/jobs/ID/outputs lists the regular files under $GF_OUTPUT, GET
  * /v1/jobs/ID/outputs/NAME sends one), and the metrics lines it appended to
- * $GF_METRICS, in its status. Everything under the job's work folder was
+ * $GF_METRICS, in its status (the last ones, or those after a byte cursor,
+ * ?metrics_after=, for a page that polls), and the last "step" of those lines
+ * for the job list. Everything under the job's work folder was
  * written by the tenant's program: it is read without following links. */
 #include "service/coordinator_internal.h"
 
@@ -19,9 +21,9 @@
 #include "service/program.h"
 
 #define OUTPUTS_MAX      10000        /* files listed */
-#define METRICS_MAX      2000         /* the last lines shown in a status */
+#define METRICS_MAX      2000         /* the lines in one status: the last ones, or the first after a cursor */
 #define METRICS_LINE_MAX 4096
-#define METRICS_TAIL     ((long)4 << 20)   /* bytes of the file read for a status: its end */
+#define METRICS_TAIL     ((int64_t)4 << 20)   /* bytes of the file read for one status: its end, or after a cursor */
 
 gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
                                    gf_http_response *resp)
@@ -113,7 +115,45 @@ gf_status co_program_outputs(gf_coordinator *c, const co_principal *who, int64_t
     return GF_OK;
 }
 
-void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
+/* Reads the complete lines of f from byte `start` on (a line start) as
+ * numbers-only records into arr: at most METRICS_MAX of them, the first ones
+ * (forward) or the last ones (tail), and at most METRICS_TAIL bytes. A line
+ * without its '\n' counts only once the program has ended (`ended`); until
+ * then it may still be being written. Lines over METRICS_LINE_MAX bytes and
+ * lines that are not JSON objects are skipped. Returns the byte offset just
+ * after the last line taken or skipped (where reading goes on); *lines: the
+ * records read. */
+static int64_t metrics_read(FILE *f, int64_t start, int forward, int ended, json_t *arr, int64_t *lines)
+{
+    char line[METRICS_LINE_MAX];
+    int64_t pos = start, next = start;
+    int too_long = 0;
+    *lines = 0;
+    while ((!forward || pos - start < METRICS_TAIL) && fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        pos += (int64_t)n;
+        int complete = n && line[n - 1] == '\n';
+        if (!complete && !feof(f)) { too_long = 1; continue; }   /* a chunk of an over-long line */
+        if (!complete && !ended) break;                         /* still being written */
+        if (too_long) { too_long = 0; next = pos; continue; }    /* the last chunk of one */
+        next = pos;
+        json_t *e = json_loads(line, 0, NULL);
+        if (!json_is_object(e)) { json_decref(e); continue; }    /* not a record */
+        json_t *rec = json_object();                               /* numbers only */
+        const char *k;
+        json_t *v;
+        json_object_foreach(e, k, v)
+            if (json_is_number(v) && strlen(k) <= 64) json_object_set(rec, k, v);
+        json_decref(e);
+        (*lines)++;
+        json_array_append_new(arr, rec);
+        if (forward && json_array_size(arr) >= METRICS_MAX) break;
+        if (!forward && json_array_size(arr) > METRICS_MAX) json_array_remove(arr, 0);
+    }
+    return next;
+}
+
+void co_program_status(gf_coordinator *c, const gf_store_job *job, int64_t after, json_t *out)
 {
     json_t *arr = json_array();
     json_object_set_new(out, "metrics", arr);
@@ -123,27 +163,55 @@ void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
     int fd = gf_program_open_output(dir, "metrics.jsonl");
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) { if (fd >= 0) close(fd); return; }
-    char line[METRICS_LINE_MAX];
-    int64_t lines = 0;
     struct stat sb;
-    if (!fstat(fileno(f), &sb) && sb.st_size > METRICS_TAIL) {    /* a huge file: its last lines only */
-        fseek(f, (long)sb.st_size - METRICS_TAIL, SEEK_SET);
+    int64_t size = fstat(fileno(f), &sb) ? 0 : (int64_t)sb.st_size, start = 0;
+    /* a cursor from an earlier answer: the start of a line within the file
+     * (one that does not fit, the file having been rewritten, reads as none) */
+    int forward = after == 0;
+    if (after > 0 && after <= size && !fseeko(f, (off_t)after - 1, SEEK_SET) && fgetc(f) == '\n') {
+        forward = 1;
+        start = after;
+    }
+    if (!forward && size > METRICS_TAIL) {           /* a huge file: its last lines only */
+        fseeko(f, (off_t)(size - METRICS_TAIL), SEEK_SET);
         int ch;
-        while ((ch = fgetc(f)) != EOF && ch != '\n') {}
+        start = size - METRICS_TAIL;
+        while ((ch = fgetc(f)) != EOF) { start++; if (ch == '\n') break; }
+    } else {
+        fseeko(f, (off_t)start, SEEK_SET);
     }
-    while (fgets(line, sizeof line, f)) {
-        json_t *e = json_loads(line, 0, NULL);
-        if (!json_is_object(e)) { json_decref(e); continue; }    /* a line still being written, or not a record */
-        json_t *rec = json_object();                               /* numbers only */
-        const char *k;
-        json_t *v;
-        json_object_foreach(e, k, v)
-            if (json_is_number(v) && strlen(k) <= 64) json_object_set(rec, k, v);
-        json_decref(e);
-        lines++;
-        json_array_append_new(arr, rec);
-        if (json_array_size(arr) > METRICS_MAX) json_array_remove(arr, 0);
-    }
+    int ended = job->state != GF_STORE_JOB_RUNNING;
+    int64_t lines = 0, next = metrics_read(f, start, forward, ended, arr, &lines);
     fclose(f);
     json_object_set_new(out, "metrics_lines", json_integer(lines));   /* of the part read */
+    json_object_set_new(out, "metrics_from", json_integer(start));    /* where that part starts (bytes) */
+    json_object_set_new(out, "metrics_next", json_integer(next));     /* ?metrics_after= for the lines after */
+}
+
+json_t *co_program_last_step(gf_coordinator *c, const gf_store_job *job)
+{
+    if (job->state == GF_STORE_JOB_QUEUED) return json_null();
+    char dir[PATH_MAX + 96];
+    co_job_dir(c, job->id, dir, sizeof dir);
+    int fd = gf_program_open_output(dir, "metrics.jsonl");
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb)) { if (fd >= 0) close(fd); return json_null(); }
+    char buf[METRICS_LINE_MAX + 1];                  /* the file's end: its last whole lines */
+    off_t from = sb.st_size > (off_t)METRICS_LINE_MAX ? sb.st_size - (off_t)METRICS_LINE_MAX : 0;
+    ssize_t n = pread(fd, buf, (size_t)(sb.st_size - from), from);
+    close(fd);
+    if (n <= 0) return json_null();
+    buf[n] = 0;
+    /* the last line that parses and has a numeric "step", back from the end */
+    for (ssize_t end = n; end > 0;) {
+        ssize_t b = end - 1;
+        while (b > 0 && buf[b - 1] != '\n') b--;
+        if (b == 0 && from > 0) break;               /* cut off by the window */
+        json_t *e = json_loadb(buf + b, (size_t)(end - b), 0, NULL);
+        json_t *s = json_object_get(e, "step");
+        if (json_is_number(s)) { json_incref(s); json_decref(e); return s; }
+        json_decref(e);
+        end = b;
+    }
+    return json_null();
 }
