@@ -23,6 +23,7 @@
 #define OUTPUTS_MAX      10000        /* files listed */
 #define METRICS_MAX      2000         /* the lines in one status: the last ones, or the first after a cursor */
 #define METRICS_LINE_MAX 4096
+#define STEP_WINDOW      (16 << 10)   /* bytes at the file's end searched for the last step (job list) */
 #define METRICS_TAIL     ((int64_t)4 << 20)   /* bytes of the file read for one status: its end, or after a cursor */
 
 gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
@@ -196,11 +197,11 @@ json_t *co_program_last_step(gf_coordinator *c, const gf_store_job *job)
     int fd = gf_program_open_output(dir, "metrics.jsonl");
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb)) { if (fd >= 0) close(fd); return json_null(); }
-    char buf[METRICS_LINE_MAX + 1];                  /* the file's end: its last whole lines */
-    off_t from = sb.st_size > (off_t)METRICS_LINE_MAX ? sb.st_size - (off_t)METRICS_LINE_MAX : 0;
-    ssize_t n = pread(fd, buf, (size_t)(sb.st_size - from), from);
+    char *buf = malloc(STEP_WINDOW + 1);             /* the file's end: its last whole lines */
+    off_t from = sb.st_size > (off_t)STEP_WINDOW ? sb.st_size - (off_t)STEP_WINDOW : 0;
+    ssize_t n = buf ? pread(fd, buf, (size_t)(sb.st_size - from), from) : -1;
     close(fd);
-    if (n <= 0) return json_null();
+    if (n <= 0) { free(buf); return json_null(); }
     buf[n] = 0;
     /* the last line that parses and has a numeric "step", back from the end */
     for (ssize_t end = n; end > 0;) {
@@ -209,9 +210,10 @@ json_t *co_program_last_step(gf_coordinator *c, const gf_store_job *job)
         if (b == 0 && from > 0) break;               /* cut off by the window */
         json_t *e = json_loadb(buf + b, (size_t)(end - b), 0, NULL);
         json_t *s = json_object_get(e, "step");
-        if (json_is_number(s)) { json_incref(s); json_decref(e); return s; }
+        if (json_is_number(s)) { json_incref(s); json_decref(e); free(buf); return s; }
         json_decref(e);
         end = b;
     }
+    free(buf);
     return json_null();
 }
