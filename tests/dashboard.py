@@ -495,13 +495,44 @@ def program_checks(b, args, token):
     check(same(charts, want([1, 2, 3, 4, 5])), 'metric charts after one more refresh (lines counted twice?): %r' % charts)
     check(b.js('return window.__gfPwned === undefined'), 'a metrics key\'s HTML ran script')
     check(not b.error_text(), 'the program job page shows an error: %s' % b.error_text())
-    ok('program job %s, ended: the same charts now hold steps 1..5, still after another refresh' % args.program_job)
+    shot = os.path.join(args.out, 'job-%s.png' % args.program_job)
+    b.js('document.getElementById("panel-program").scrollIntoView()')
+    time.sleep(0.3)
+    check(b.driver.save_screenshot(shot), 'could not save a screenshot to %s' % shot)
+    w, h, colours, other = check_not_blank(shot)
+    ok('program job %s, ended: the same charts now hold steps 1..5, still after another refresh; screenshot %s '
+       '(%d colours, %.0f%% not background)' % (args.program_job, shot, colours, 100 * other))
+
+    # 4500 lines more at once (more than two answers' worth): one refresh
+    # fetches them all, page after page (the file is replaced by a longer
+    # copy, atomically, so that no refresh reads half a line)
+    metrics = os.path.join(os.path.dirname(args.program_go), 'metrics.jsonl')
+    with open(metrics) as f:
+        text = f.read()
+    ks = list(range(6, 4506))
+    with open(metrics + '.new', 'w') as f:
+        f.write(text + ''.join(json.dumps({'step': k, 'loss': 1.0 / k, 'acc': 0.5 + 0.1 * k}) + '\n' for k in ks))
+    seen = set()
+    status = lambda: b.js('return document.getElementById("refresh-status").textContent')
+    before = status()
+    os.rename(metrics + '.new', metrics)
+
+    def caught_up():
+        c = program_charts(b)
+        s = status()
+        if s != before:
+            seen.add(s)
+        return c if same(c, want([1, 2, 3, 4, 5] + ks)) else None
+    charts = b.wait('the metric charts of 4505 steps', caught_up, timeout=15)
+    check(len(seen) <= 2, 'the 4500 new lines took %d refreshes (one page per refresh?)' % len(seen))
+    check(all(c['mark'] == c['key'] for c in charts), 'metric charts re-created instead of updated')
+    ok('4500 lines appended at once: all in the charts after %d refresh(es)' % len(seen))
 
     b.go('#/jobs')
     row = b.wait('the program job in #jobs-table', lambda: (lambda r: r[0] if r else None)(
         [r for r in jobs_rows(b) if r['id'] == args.program_job]))
-    check('step 5' in row['text'], 'the program job\'s row does not show its last step: %r' % row['text'])
-    ok('#jobs-table: the program job\'s progress says "step 5"')
+    check('step 4,505' in row['text'], 'the program job\'s row does not show its last step: %r' % row['text'])
+    ok('#jobs-table: the program job\'s progress says "step 4,505"')
     sign_out(b)
 
 

@@ -16,6 +16,8 @@
   const LOG_TAIL_CHARS = 256 * 1024;
   const METRIC_CHARTS_MAX = 12;       /* a program job's charts: its first keys */
   const METRIC_LINES_MAX = 20000;     /* metrics lines kept per page: the last ones */
+  const METRIC_PAGE = 2000;           /* metrics lines in a status answer at most (api_program.c) */
+  const METRIC_PAGES = 5;             /* answers per refresh while they come full */
   const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'timed-out'];
   const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#dc2626', '#0891b2',
                    '#db2777', '#65a30d', '#4f46e5', '#ea580c', '#0d9488', '#a16207'];
@@ -410,7 +412,17 @@
       if (this.roundsOf !== id || this.metricsOf !== id) return;
       for (const r of job.rounds || []) if (r.round > seen) this.rounds.push(r);
       job.rounds = this.rounds;
-      if (job.kind === 'program') this.takeMetrics(job, cursor);
+      if (job.kind === 'program') {
+        this.takeMetrics(job, cursor);
+        /* a program that writes faster than a page a refresh: more pages now */
+        for (let more = job, i = 1; i < METRIC_PAGES && (more.metrics || []).length >= METRIC_PAGE &&
+             isNum(this.metricsNext); i++) {
+          const at = this.metricsNext;
+          more = await api('/v1/jobs/' + encodeURIComponent(id) + '?rounds_limit=1&metrics_after=' + at);
+          if (!live() || this.metricsOf !== id) return;
+          this.takeMetrics(more, at);
+        }
+      }
       /* per-site evaluations come for the rounds of the window and the one
        * before it (its sites report during the next round): kept by round */
       for (const e of job.site_eval || []) this.siteEval[e.round] = e;
@@ -493,6 +505,7 @@
         if (pts.length > 200) { s.pointRadius = 0; s.tension = 0; }
         if (c.chart) {
           c.chart.options.scales.x.title.text = hasStep ? 'step' : 'line';
+          c.chart.options.scales.x.ticks = pts.every((p) => Number.isInteger(p.x)) ? { precision: 0 } : {};
           fitY(c.chart, [{ data: pts.map((p) => p.y) }]);
         }
         setSeries(c.chart, [], [s]);

@@ -166,10 +166,12 @@ void co_program_status(gf_coordinator *c, const gf_store_job *job, int64_t after
     if (!f) { if (fd >= 0) close(fd); return; }
     struct stat sb;
     int64_t size = fstat(fileno(f), &sb) ? 0 : (int64_t)sb.st_size, start = 0;
-    /* a cursor from an earlier answer: the start of a line within the file
-     * (one that does not fit, the file having been rewritten, reads as none) */
-    int forward = after == 0;
-    if (after > 0 && after <= size && !fseeko(f, (off_t)after - 1, SEEK_SET) && fgetc(f) == '\n') {
+    /* a cursor from an earlier answer: the start of a line within the file's
+     * last METRICS_TAIL bytes. One that does not fit (the file rewritten) or
+     * lies further back (a reader far behind) reads as none: the last lines. */
+    int forward = 0;
+    if (after >= 0 && after <= size && size - after <= METRICS_TAIL &&
+        (after == 0 || (!fseeko(f, (off_t)after - 1, SEEK_SET) && fgetc(f) == '\n'))) {
         forward = 1;
         start = after;
     }

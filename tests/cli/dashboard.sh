@@ -185,14 +185,38 @@ $PY tests/dashboard.py --url "$URL/" --cacert "$CA" --spki "$SPKI" \
     --fed-job "$JF" --fed-rounds $FED_ROUNDS $PROG_ARGS --out "$TMP/browser" \
   && ok "dashboard in headless Chromium" || { fail "dashboard in headless Chromium"; tail -5 "$TMP/coordinator.log"; }
 if [ -n "$PROG_ARGS" ]; then
-  # after the cursor: the 2 lines appended since, only them
+  # after the cursor: the lines appended since (steps 4..4505 by now), the
+  # first 2000 of them, and metrics_next just after the last one listed
+  MF="$TMP/data/jobs/$JP/work/metrics.jsonl"
   wait_job "$JP" "$(cat "$TMP/token-$TA")" || fail "program job $JP did not succeed"
   api 200 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP?metrics_after=$NEXT" > /dev/null && $PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["metrics"] == [{"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k} for k in (4, 5)], d["metrics"]
-assert d["metrics_from"] == int(sys.argv[2]) and d["metrics_next"] == int(sys.argv[3]), d' \
-    "$TMP/resp" "$NEXT" "$(wc -c < "$TMP/data/jobs/$JP/work/metrics.jsonl")" \
-    && ok "?metrics_after=$NEXT once it ended: steps 4 and 5 only" || fail "?metrics_after=$NEXT: $(head -c 600 "$TMP/resp")"
+data = open(sys.argv[3], "rb").read()
+end = data.index(b"\"step\": 2003,")
+end = data.index(b"\n", end) + 1
+want = [{"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k} for k in range(4, 2004)]
+assert d["metrics"] == want, "metrics: %d lines from step %s" % (len(d["metrics"]), d["metrics"][0].get("step"))
+assert d["metrics_from"] == int(sys.argv[2]) and d["metrics_next"] == end, (d["metrics_from"], d["metrics_next"], end)' \
+    "$TMP/resp" "$NEXT" "$MF" \
+    && ok "?metrics_after=$NEXT once it ended: steps 4..2003 (2000 lines), metrics_next after step 2003" \
+    || fail "?metrics_after=$NEXT: $(head -c 300 "$TMP/resp")"
+  # a reader more than 4 MiB behind gets the last lines instead
+  $PY -c '
+import json, sys
+with open(sys.argv[1], "a") as f:
+    for k in range(4506, 4506 + 90000):
+        f.write(json.dumps({"step": k, "loss": 1.0 / k, "pad": 1e-300}) + "\n")' "$MF"
+  api 200 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP?metrics_after=$NEXT" > /dev/null && $PY -c '
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+size = os.path.getsize(sys.argv[3])
+assert size - int(sys.argv[2]) > 4 << 20, size
+steps = [m["step"] for m in d["metrics"]]
+assert steps == list(range(4506 + 90000 - 2000, 4506 + 90000)), (steps[:2], steps[-2:], len(steps))
+assert d["metrics_from"] != int(sys.argv[2]) and size - d["metrics_from"] <= 4 << 20 and d["metrics_next"] == size, d["metrics_from"]' \
+    "$TMP/resp" "$NEXT" "$MF" \
+    && ok "?metrics_after=$NEXT more than 4 MiB behind the end: the last 2000 lines, metrics_from moved" \
+    || fail "?metrics_after=$NEXT far behind: $(head -c 300 "$TMP/resp")"
 fi
 finish
