@@ -131,14 +131,15 @@ static int64_t metrics_read(FILE *f, int64_t start, int forward, int ended, json
     int too_long = 0;
     *lines = 0;
     while ((!forward || pos - start < METRICS_TAIL) && fgets(line, sizeof line, f)) {
-        size_t n = strlen(line);
-        pos += (int64_t)n;
-        int complete = n && line[n - 1] == '\n';
+        int64_t n = (int64_t)ftello(f) - pos;     /* the bytes read: a NUL in a line does not end it */
+        if (n <= 0 || n >= (int64_t)sizeof line) break;
+        pos += n;
+        int complete = line[n - 1] == '\n';
         if (!complete && !feof(f)) { too_long = 1; continue; }   /* a chunk of an over-long line */
         if (!complete && !ended) break;                         /* still being written */
         if (too_long) { too_long = 0; next = pos; continue; }    /* the last chunk of one */
         next = pos;
-        json_t *e = json_loads(line, 0, NULL);
+        json_t *e = json_loadb(line, (size_t)n, 0, NULL);
         if (!json_is_object(e)) { json_decref(e); continue; }    /* not a record */
         json_t *rec = json_object();                               /* numbers only */
         const char *k;

@@ -122,8 +122,8 @@ api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": 
 wait_job "$JF" "$(cat "$TMP/token-$TA")" && ok "federated job $JF succeeded" || { fail "federated job $JF"; finish; exit 1; }
 
 # a program job of tenant A (root and bubblewrap: its sandbox): 3 metrics
-# lines, one whose key is HTML (and text values, an over-long line, a line
-# that is not JSON: not charted), then it waits for the file "go" in its
+# lines, one whose key is HTML (and text values, an over-long line, one with
+# a NUL byte, a line that is not JSON: not charted), then it waits for the file "go" in its
 # folder before it appends steps 4 and 5
 PROG_ARGS=
 if [ "$(id -u)" = 0 ] && [ -x /usr/bin/bwrap ]; then
@@ -137,6 +137,7 @@ for k in (1, 2, 3):
     put({"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k})
 put({"<img src=x onerror=window.__gfPwned=1>": 7, "huge": "A" * 3000, "note": "<script>window.__gfPwned=2</script>"})
 m.write('{"x": "' + "B" * 10000 + '", "y": 1}\n')
+m.write('{"step": 99, "z": 1}\0{"step": 98}\n')
 m.write("not json\n"); m.flush()
 t = time.time()
 while not os.path.exists("go") and time.time() - t < 120:
