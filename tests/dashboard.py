@@ -16,6 +16,11 @@ Checks, in order:
     objects hold one point per epoch of GET /v1/jobs/ID, updated in place;
     the stdout log loads; a screenshot (PNG) that is not blank;
   - B's job page with A's token: the 404 error, no data of B;
+  - a program job (--program-job, running and waiting for --program-go): one
+    chart per number of its metrics lines, read back from Chart.js; a metrics
+    key made of HTML stays text and runs nothing; after the go file lets the
+    program append its last lines, the same chart objects hold them all;
+    the jobs list shows its last step;
   - the operator: #/queue (queue and fair-share tables, share chart) and
     #/usage (stacked usage chart, totals);
   - no severe errors in the browser console (beyond the expected 404).
@@ -429,6 +434,108 @@ def federated_checks(b, args, token):
     sign_out(b)
 
 
+def program_charts(b):
+    """The program job's metric charts: [{title, key, label, points: [[x, y]]}]."""
+    return b.js('''
+        return Array.from(document.querySelectorAll('#program-charts canvas')).map(c => {
+            const ch = Chart.getChart(c);
+            const card = c.closest('.card');
+            return {title: card.querySelector('h2').textContent, key: c.dataset.metric,
+                    mark: ch ? ch.$testMark || null : null, shown: c.getClientRects().length > 0,
+                    label: ch && ch.data.datasets.length ? ch.data.datasets[0].label : null,
+                    points: ch && ch.data.datasets.length ? ch.data.datasets[0].data.map(p => [p.x, p.y]) : []};
+        });''')
+
+
+def program_checks(b, args, token):
+    """A running program job: its metrics lines become one chart per number
+    (x = step, or the line's index), HTML in a key stays text; after the go
+    file, the lines it appends reach the same charts (fetched after the cursor)."""
+    evil = '<img src=x onerror=window.__gfPwned=1>'
+    sign_in(b, token, 'tenant %s' % args.tenant)
+    b.go('#/job/%s' % args.program_job)
+    b.wait('#job-kind to say program', lambda: (b.text('#job-kind') or '').strip() == 'program')
+    check(b.visible('#panel-program') and not b.visible('#chart-loss'),
+          'a program job\'s page shows the epoch charts instead of its metrics')
+
+    def want(ks):
+        return {'loss': [[k, 1.0 / k] for k in ks], 'acc': [[k, 0.5 + 0.1 * k] for k in ks], evil: [[3, 7]]}
+
+    def same(charts, w):
+        got = {c['key']: c['points'] for c in charts}
+        if sorted(got) != sorted(w):
+            return False
+        return all(len(got[k]) == len(w[k]) and all(g[0] == x and abs(g[1] - y) < 1e-12 for g, (x, y) in zip(got[k], w[k]))
+                   for k in w)
+    charts = b.wait('the metric charts of 3 steps and the HTML key', lambda: (lambda c: c if same(c, want([1, 2, 3])) else None)(
+        program_charts(b)))
+    check([c['key'] for c in charts] == ['loss', 'acc', evil], 'metric charts in the order %r' % [c['key'] for c in charts])
+    for c in charts:
+        check(c['title'] == c['key'] and c['label'] == c['key'] and c['shown'], 'metric chart %r' % c)
+    check(b.js('return document.querySelectorAll("#view-job img, #view-job script").length') == 0,
+          'the HTML of a metrics key became elements')
+    check(b.js('return window.__gfPwned === undefined'), 'a metrics key\'s HTML ran script')
+    check('huge' not in (b.text('#program-charts') or '') and 'note' not in (b.text('#program-charts') or ''),
+          'a chart for a key whose value is text')
+    check((b.text('#program-count') or '').strip() == '(4 lines)', '#program-count: %r' % b.text('#program-count'))
+    b.js('for (const c of document.querySelectorAll("#program-charts canvas")) Chart.getChart(c).$testMark = c.dataset.metric;')
+    ok('program job %s, running: charts %s with the points of its 4 metrics lines (x = step, or the line\'s index), '
+       'the HTML key shown as text, nothing run' % (args.program_job, [c['key'] for c in charts]))
+
+    with open(args.program_go, 'w') as f:
+        f.write('go\n')
+    b.wait('#job-state to say succeeded', lambda: (b.text('#job-state') or '').strip() == 'succeeded', timeout=30)
+    charts = b.wait('the metric charts of 5 steps', lambda: (lambda c: c if same(c, want([1, 2, 3, 4, 5])) else None)(
+        program_charts(b)))
+    check(all(c['mark'] == c['key'] for c in charts), 'metric charts re-created instead of updated: %r' % charts)
+    before = b.js('return document.getElementById("refresh-status").textContent')
+    b.wait('a refresh of the job page', lambda: b.js('return document.getElementById("refresh-status").textContent') != before,
+           timeout=10)
+    charts = program_charts(b)
+    check(same(charts, want([1, 2, 3, 4, 5])), 'metric charts after one more refresh (lines counted twice?): %r' % charts)
+    check(b.js('return window.__gfPwned === undefined'), 'a metrics key\'s HTML ran script')
+    check(not b.error_text(), 'the program job page shows an error: %s' % b.error_text())
+    shot = os.path.join(args.out, 'job-%s.png' % args.program_job)
+    b.js('document.getElementById("panel-program").scrollIntoView()')
+    time.sleep(0.3)
+    check(b.driver.save_screenshot(shot), 'could not save a screenshot to %s' % shot)
+    w, h, colours, other = check_not_blank(shot)
+    ok('program job %s, ended: the same charts now hold steps 1..5, still after another refresh; screenshot %s '
+       '(%d colours, %.0f%% not background)' % (args.program_job, shot, colours, 100 * other))
+
+    # 4500 lines more at once (more than two answers' worth): one refresh
+    # fetches them all, page after page (the file is replaced by a longer
+    # copy, atomically, so that no refresh reads half a line)
+    metrics = os.path.join(os.path.dirname(args.program_go), 'metrics.jsonl')
+    with open(metrics) as f:
+        text = f.read()
+    ks = list(range(6, 4506))
+    with open(metrics + '.new', 'w') as f:
+        f.write(text + ''.join(json.dumps({'step': k, 'loss': 1.0 / k, 'acc': 0.5 + 0.1 * k}) + '\n' for k in ks))
+    seen = set()
+    status = lambda: b.js('return document.getElementById("refresh-status").textContent')
+    before = status()
+    os.rename(metrics + '.new', metrics)
+
+    def caught_up():
+        c = program_charts(b)
+        s = status()
+        if s != before:
+            seen.add(s)
+        return c if same(c, want([1, 2, 3, 4, 5] + ks)) else None
+    charts = b.wait('the metric charts of 4505 steps', caught_up, timeout=15)
+    check(len(seen) <= 2, 'the 4500 new lines took %d refreshes (one page per refresh?)' % len(seen))
+    check(all(c['mark'] == c['key'] for c in charts), 'metric charts re-created instead of updated')
+    ok('4500 lines appended at once: all in the charts after %d refresh(es)' % len(seen))
+
+    b.go('#/jobs')
+    row = b.wait('the program job in #jobs-table', lambda: (lambda r: r[0] if r else None)(
+        [r for r in jobs_rows(b) if r['id'] == args.program_job]))
+    check('step 4,505' in row['text'], 'the program job\'s row does not show its last step: %r' % row['text'])
+    ok('#jobs-table: the program job\'s progress says "step 4,505"')
+    sign_out(b)
+
+
 def operator_checks(b, args, token):
     sign_in(b, token, 'the operator')
     b.wait('the Queue link for the operator', lambda: b.visible('#nav-queue'))
@@ -476,6 +583,8 @@ def main():
     ap.add_argument('--other-job-name', required=True)
     ap.add_argument('--fed-job', help='a finished federated job of --tenant')
     ap.add_argument('--fed-rounds', type=int, help='its rounds')
+    ap.add_argument('--program-job', help='a running program job of --tenant, waiting for --program-go')
+    ap.add_argument('--program-go', help='the file that lets the program job write its last metrics lines')
     ap.add_argument('--out', required=True, help='folder for the screenshots and logs')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -501,6 +610,8 @@ def run_checks(b, args):
         member_checks(b, args, read_token(args.member_token_file))
         if args.fed_job:
             federated_checks(b, args, read_token(args.member_token_file))
+        if args.program_job:
+            program_checks(b, args, read_token(args.member_token_file))
         operator_checks(b, args, read_token(args.operator_token_file))
         bad = b.severe_console()
         check(not bad, 'severe errors in the browser console:\n  ' + '\n  '.join(bad))

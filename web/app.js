@@ -4,6 +4,8 @@
  * and sent as "Authorization: Bearer TOKEN" on every request. Views are
  * chosen by the URL hash (#/jobs, #/job/ID, #/queue, #/usage); the current
  * view refreshes itself every few seconds and updates its charts in place.
+ * A program job's page draws one chart per number its metrics lines carry
+ * (the JSON lines it appends to $GF_METRICS), fetched incrementally.
  * Text from the API only ever reaches the page through textContent. */
 'use strict';
 
@@ -12,6 +14,10 @@
   const REFRESH_MS = 2000;
   const USAGE_REFRESH_MS = 10000;
   const LOG_TAIL_CHARS = 256 * 1024;
+  const METRIC_CHARTS_MAX = 12;       /* a program job's charts: its first keys */
+  const METRIC_LINES_MAX = 20000;     /* metrics lines kept per page: the last ones */
+  const METRIC_PAGE = 2000;           /* metrics lines in a status answer at most (api_program.c) */
+  const METRIC_PAGES = 5;             /* answers per refresh while they come full */
   const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'timed-out'];
   const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#dc2626', '#0891b2',
                    '#db2777', '#65a30d', '#4f46e5', '#ea580c', '#0d9488', '#a16207'];
@@ -110,22 +116,27 @@
     node.textContent = s;
   }
 
-  /* [done, total, unit] of a job: rounds for federated jobs, epochs for central ones. */
+  /* [done, total, unit] of a job: rounds for federated jobs, epochs for central
+   * ones, the last step of its metrics lines for a program job (no total). */
   function progressOf(job) {
     if (job.kind === 'federated') return [job.round || 0, job.rounds_total || 0, 'round'];
+    if (job.kind === 'program') return [isNum(job.step) ? job.step : null, 0, 'step'];
     return [job.epoch || 0, job.epochs_total || 0, 'epoch'];
   }
 
   function progressBar(job) {
     const [done, total, unit] = progressOf(job);
-    const pct = total > 0 ? Math.max(0, Math.min(100, (100 * done) / total)) : 0;
+    let pct = total > 0 ? Math.max(0, Math.min(100, (100 * done) / total)) : 0;
+    if (total === 0 && FINAL_STATES.indexOf(job.state) >= 0 && job.state !== 'cancelled') pct = 100;
     const fill = el('div', { className: 'progress-fill' });
     fill.style.width = pct.toFixed(1) + '%';
     if (job.state === 'failed' || job.state === 'timed-out') fill.classList.add('progress-bad');
     else if (job.state === 'succeeded') fill.classList.add('progress-done');
-    return el('div', { className: 'progress', title: unit + ' ' + done + ' of ' + total },
+    return el('div', { className: 'progress', title: total > 0 ? unit + ' ' + done + ' of ' + total
+                                                           : isNum(done) ? 'last ' + unit + ' ' + done : 'no ' + unit + ' yet' },
       el('div', { className: 'progress-track' }, fill),
-      el('span', { className: 'progress-label' }, total > 0 ? unit + ' ' + done + '/' + total : '\u2014'));
+      el('span', { className: 'progress-label' }, total > 0 ? unit + ' ' + done + '/' + total
+        : isNum(done) && unit === 'step' ? 'step ' + fmtNum(done) : '\u2014'));
   }
 
   function jobHref(id) { return '#/job/' + encodeURIComponent(String(id)); }
@@ -319,11 +330,18 @@
     job: null,
     logStream: null,
     charts: { loss: null, accuracy: null, sites: null },
+    metricCharts: new Map(),   /* a program job's: key -> {card, chart} */
 
     reset() {
       this.id = null;
       this.job = null;
       this.logStream = null;
+      this.roundsOf = null;
+      this.metricsOf = null;
+      this.clearMetricCharts();
+      setText('program-count', '');
+      show($('panel-program'), false);
+      show($('panel-curves'), true);
       show($('job-detail'), false);
       for (const id of ['job-title', 'job-id', 'job-kind', 'job-tenant', 'job-reason', 'job-created',
                         'job-updated', 'site-round', 'dp-text', 'dp-params', 'job-logs']) setText(id, '');
@@ -341,6 +359,7 @@
       show($('job-logs'), false);
       show($('log-hide'), false);
       show($('cancel-job'), false);
+      show($('download-model'), true);
       for (const b of document.querySelectorAll('.tab')) b.classList.remove('active');
       for (const c of Object.values(this.charts)) if (c) setSeries(c, [], []);
     },
@@ -380,14 +399,30 @@
       /* Rounds are fetched once, then only the ones not seen yet (rounds_after):
        * a long job's page stays cheap to refresh. */
       if (this.roundsOf !== id) { this.roundsOf = id; this.rounds = []; this.siteEval = {}; }
+      /* A program job's metrics lines likewise: the file's last lines first,
+       * then those after the byte cursor the previous answer gave. */
+      if (this.metricsOf !== id) { this.metricsOf = id; this.metrics = []; this.metricsNext = null; this.metricsSeen = 0; }
       const seen = this.rounds.length ? this.rounds[this.rounds.length - 1].round : 0;
+      const cursor = this.metricsNext;
       const path = '/v1/jobs/' + encodeURIComponent(id) +
-        (seen ? '?rounds_after=' + seen : '?rounds_limit=1000000000');
+        (seen ? '?rounds_after=' + seen : '?rounds_limit=1000000000') +
+        (isNum(cursor) ? '&metrics_after=' + cursor : '');
       const job = await api(path);
       if (!live()) return;
-      if (this.roundsOf !== id) return;
+      if (this.roundsOf !== id || this.metricsOf !== id) return;
       for (const r of job.rounds || []) if (r.round > seen) this.rounds.push(r);
       job.rounds = this.rounds;
+      if (job.kind === 'program') {
+        this.takeMetrics(job, cursor);
+        /* a program that writes faster than a page a refresh: more pages now */
+        for (let more = job, i = 1; i < METRIC_PAGES && (more.metrics || []).length >= METRIC_PAGE &&
+             isNum(this.metricsNext); i++) {
+          const at = this.metricsNext;
+          more = await api('/v1/jobs/' + encodeURIComponent(id) + '?rounds_limit=1&metrics_after=' + at);
+          if (!live() || this.metricsOf !== id) return;
+          this.takeMetrics(more, at);
+        }
+      }
       /* per-site evaluations come for the rounds of the window and the one
        * before it (its sites report during the next round): kept by round */
       for (const e of job.site_eval || []) this.siteEval[e.round] = e;
@@ -397,8 +432,89 @@
       if (this.logStream) await this.loadLogs(live);
     },
 
+    /* Adds the metrics lines of a status answer to those kept: appended when
+     * the answer continues at our cursor, else (the first answer, a file
+     * rewritten) in their place. Each line's x: its "step", else its index. */
+    takeMetrics(job, cursor) {
+      const lines = Array.isArray(job.metrics) ? job.metrics : [];
+      if (!isNum(cursor) || job.metrics_from !== cursor) { this.metrics = []; this.metricsSeen = 0; }
+      for (const m of lines) {
+        if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
+        this.metrics.push({ x: isNum(m.step) ? m.step : this.metricsSeen, m: m });
+        this.metricsSeen++;
+      }
+      if (this.metrics.length > METRIC_LINES_MAX) this.metrics.splice(0, this.metrics.length - METRIC_LINES_MAX);
+      this.metricsNext = isNum(job.metrics_next) ? job.metrics_next : null;
+    },
+
+    clearMetricCharts() {
+      for (const { chart } of this.metricCharts.values()) if (chart) chart.destroy();
+      this.metricCharts.clear();
+      $('program-charts').replaceChildren();
+    },
+
+    /* One line chart per numeric key but "step", in the order keys first
+     * appear (the first METRIC_CHARTS_MAX), updated in place. */
+    renderProgram() {
+      const lines = this.metrics || [];
+      const keys = [];
+      const seenKeys = new Set();
+      let hasStep = false;
+      for (const { m } of lines) {
+        if (isNum(m.step)) hasStep = true;
+        for (const k of Object.keys(m)) {
+          if (k === 'step' || seenKeys.has(k) || !isNum(m[k])) continue;
+          seenKeys.add(k);
+          keys.push(k);
+        }
+      }
+      const shown = keys.slice(0, METRIC_CHARTS_MAX);
+      for (const [k, c] of this.metricCharts) {
+        if (shown.indexOf(k) >= 0) continue;
+        if (c.chart) c.chart.destroy();
+        c.card.remove();
+        this.metricCharts.delete(k);
+      }
+      show($('program-empty'), lines.length === 0);
+      setText('program-count', lines.length ? '(' + lines.length.toLocaleString('en-US') +
+        (lines.length === 1 ? ' line' : ' lines') + ')' : '');
+      const note = $('program-note');
+      note.textContent = keys.length > shown.length
+        ? (keys.length - shown.length) + ' more numbers not charted: ' + keys.slice(shown.length, shown.length + 5).join(', ') +
+          (keys.length - shown.length > 5 ? ', \u2026' : '')
+        : '';
+      show(note, keys.length > shown.length);
+      shown.forEach((k, i) => {
+        let c = this.metricCharts.get(k);
+        if (!c) {
+          const canvas = el('canvas', { dataset: { metric: k } });
+          const card = el('div', { className: 'card' }, el('h2', { className: 'chart-title' }, k),
+            el('div', { className: 'chart-box' }, canvas));
+          $('program-charts').append(card);
+          const o = baseOptions();
+          o.plugins.legend = { display: false };
+          o.scales.x.type = 'linear';
+          o.scales.x.offset = false;
+          o.scales.x.grid = { color: '#eef0f4' };
+          c = { card: card, chart: makeChart(canvas, 'line', o) };
+          this.metricCharts.set(k, c);
+        }
+        const pts = [];
+        for (const { x, m } of lines) if (isNum(m[k])) pts.push({ x: x, y: m[k] });
+        const s = lineSeries(k, pts, PALETTE[i % PALETTE.length]);
+        if (pts.length > 200) { s.pointRadius = 0; s.tension = 0; }
+        if (c.chart) {
+          c.chart.options.scales.x.title.text = hasStep ? 'step' : 'line';
+          c.chart.options.scales.x.ticks = pts.every((p) => Number.isInteger(p.x)) ? { precision: 0 } : {};
+          fitY(c.chart, [{ data: pts.map((p) => p.y) }]);
+        }
+        setSeries(c.chart, [], [s]);
+      });
+    },
+
     render(job) {
       const fed = job.kind === 'federated';
+      const prog = job.kind === 'program';
       show($('job-detail'), true);
       setText('job-title', job.name || '(unnamed)');
       setText('job-id', job.id);
@@ -413,6 +529,9 @@
 
       show($('panel-fed'), fed);
       show($('panel-central'), !fed);
+      show($('panel-curves'), !prog);
+      show($('panel-program'), prog);
+      show($('download-model'), !prog);      /* a program's outputs: gf download */
       this.ensureCharts(job.kind);
 
       if (fed) {
@@ -433,6 +552,11 @@
         this.renderSites(rounds);
         this.renderDp(job.dp);
         this.renderSiteDp(job.site_dp || []);
+      } else if (prog) {
+        this.renderProgram();
+        this.renderResources(job.resources, job.usage);
+        show($('dp-budget'), false);
+        show($('site-dp'), false);
       } else {
         const epochs = job.epochs || [];
         const labels = epochs.map((e) => e.epoch);

@@ -259,13 +259,16 @@ static json_t *job_summary(gf_coordinator *c, const gf_store_job *job)
         epochs = (int)json_array_size(e);
         json_decref(e);
     }
-    return json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:I,s:i,s:i,s:i,s:s,s:s}", "id", (json_int_t)job->id, "name", job->name,
+    json_t *out = json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:I,s:i,s:i,s:i,s:s,s:s}", "id", (json_int_t)job->id, "name", job->name,
                      "kind", job->kind, "tenant", job->tenant[0] ? json_string(job->tenant) : json_null(),
                      "state", gf_store_job_state_name(job->state), "reason", job->reason,
                      "round", (json_int_t)job->round,
                      "rounds_total", central ? 0 : !strcmp(job->kind, "statistics") ? 1 : spec_int(job->spec_json, "rounds"),
                      "epoch", epochs, "epochs_total", central ? spec_int(job->spec_json, "epochs") : 0,
                      "created_at", job->created_at, "updated_at", job->updated_at);
+    if (!strcmp(job->kind, "program"))      /* its progress: the last step its metrics lines name */
+        json_object_set_new(out, "step", co_program_last_step(c, job));
+    return out;
 }
 
 typedef struct { gf_coordinator *c; const co_principal *who; json_t *list; } list_ctx;
@@ -350,6 +353,9 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     int64_t limit = query_int(req, "rounds_limit", 1, 1000000000, STATUS_ROUNDS_DEFAULT);
     if (after < 0 || limit < 0)
         return co_refuse(resp, 400, GF_ERR_ARG, "rounds_after must be an integer >= 0 and rounds_limit one >= 1");
+    int64_t metrics_after = query_int(req, "metrics_after", 0, INT64_MAX, -1);   /* a byte offset; -1: none */
+    if (metrics_after == -1 && gf_https_query(req, "metrics_after"))
+        return co_refuse(resp, 400, GF_ERR_ARG, "metrics_after must be an integer >= 0 (a metrics_next)");
     gf_store_job job;
     gf_status st = co_job_for(c, who, id, &job, resp);
     if (st) return st;
@@ -397,7 +403,7 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
     if (!strcmp(job.kind, "program")) {
         json_t *spec = json_object_get(out, "spec");
         json_object_set(out, "resources", json_object_get(spec, "resources"));
-        co_program_status(c, &job, out);
+        co_program_status(c, &job, metrics_after, out);
         job_usage_ctx ju = { id, NULL };
         if (!st && job.state != GF_STORE_JOB_QUEUED && job.state != GF_STORE_JOB_RUNNING)
             st = gf_store_ledger(c->store, job.tenant_id ? job.tenant_id : -1, NULL, job_usage_one, &ju);

@@ -2,7 +2,9 @@
  * (POST /v1/jobs/bundle, a tar stream, bundle.h), its outputs (GET
  * /v1/jobs/ID/outputs lists the regular files under $GF_OUTPUT, GET
  * /v1/jobs/ID/outputs/NAME sends one), and the metrics lines it appended to
- * $GF_METRICS, in its status. Everything under the job's work folder was
+ * $GF_METRICS, in its status (the last ones, or those after a byte cursor,
+ * ?metrics_after=, for a page that polls), and the last "step" of those lines
+ * for the job list. Everything under the job's work folder was
  * written by the tenant's program: it is read without following links. */
 #include "service/coordinator_internal.h"
 
@@ -20,8 +22,9 @@
 #include "train/metrics_file.h"
 
 #define OUTPUTS_MAX      10000        /* files listed */
-#define METRICS_MAX      2000         /* the last lines shown in a status */
-#define METRICS_TAIL     ((int64_t)4 << 20)   /* bytes of the file read for a status: its end */
+#define METRICS_MAX      2000         /* the lines in one status: the last ones, or the first after a cursor */
+#define STEP_WINDOW      (16 << 10)   /* bytes at the file's end searched for the last step (job list) */
+#define METRICS_TAIL     ((int64_t)4 << 20)   /* bytes of the file read for one status: its end, or after a cursor */
 
 gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
                                    gf_http_response *resp)
@@ -113,20 +116,25 @@ gf_status co_program_outputs(gf_coordinator *c, const co_principal *who, int64_t
     return GF_OK;
 }
 
-/* A program's metrics line in a status: its numbers only. */
-static int metrics_one(json_t *e, int64_t end, void *arr)
+/* Metrics lines into a status: numbers-only records, at most METRICS_MAX,
+ * the first ones after a cursor (forward) or the last ones (tail). */
+typedef struct { json_t *arr; int forward; } metrics_take;
+
+static int metrics_one(json_t *e, int64_t end, void *ctx)
 {
+    (void)end;
+    metrics_take *t = ctx;
     json_t *rec = json_object();
     const char *k;
     json_t *v;
     json_object_foreach(e, k, v)
         if (json_is_number(v) && strlen(k) <= 64) json_object_set(rec, k, v);
-    json_array_append_new(arr, rec);
-    if (json_array_size(arr) > METRICS_MAX) json_array_remove(arr, 0);
-    return 0;
+    json_array_append_new(t->arr, rec);
+    if (!t->forward && json_array_size(t->arr) > METRICS_MAX) json_array_remove(t->arr, 0);
+    return t->forward && json_array_size(t->arr) >= METRICS_MAX;
 }
 
-void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
+void co_program_status(gf_coordinator *c, const gf_store_job *job, int64_t after, json_t *out)
 {
     json_t *arr = json_array();
     json_object_set_new(out, "metrics", arr);
@@ -135,8 +143,43 @@ void co_program_status(gf_coordinator *c, const gf_store_job *job, json_t *out)
     co_job_dir(c, job->id, dir, sizeof dir);
     int fd = gf_program_open_output(dir, "metrics.jsonl");
     if (fd < 0) return;
-    gf_metrics_cursor cur = { gf_metrics_file_tail(fd, METRICS_TAIL), METRICS_TAIL, INT64_MAX };   /* a huge file: its end */
-    gf_metrics_file_read(fd, &cur, metrics_one, arr);
+    struct stat sb;
+    int64_t size = fstat(fd, &sb) ? 0 : (int64_t)sb.st_size;
+    /* a cursor from an earlier answer: the start of a line within the file's
+     * last METRICS_TAIL bytes. One that does not fit (the file rewritten) or
+     * lies further back (a reader far behind) reads as none: the last lines. */
+    char before = 0;
+    metrics_take t = { arr, after >= 0 && after <= size && size - after <= METRICS_TAIL &&
+                            (after == 0 || (pread(fd, &before, 1, (off_t)after - 1) == 1 && before == '\n')) };
+    /* while the program runs, a line counts once its newline is written */
+    gf_metrics_cursor cur = { t.forward ? after : gf_metrics_file_tail(fd, METRICS_TAIL), METRICS_TAIL, INT64_MAX,
+                              job->state == GF_STORE_JOB_RUNNING };
+    const int64_t start = cur.offset;
+    gf_metrics_file_read(fd, &cur, metrics_one, &t);
     close(fd);
     json_object_set_new(out, "metrics_lines", json_integer(cur.objects));   /* of the part read */
+    json_object_set_new(out, "metrics_from", json_integer(start));         /* where that part starts (bytes) */
+    json_object_set_new(out, "metrics_next", json_integer(cur.offset));    /* ?metrics_after= for the lines after */
+}
+
+static int step_one(json_t *e, int64_t end, void *last)
+{
+    (void)end;
+    json_t *s = json_object_get(e, "step");
+    if (json_is_number(s)) { json_decref(*(json_t **)last); *(json_t **)last = json_incref(s); }
+    return 0;
+}
+
+json_t *co_program_last_step(gf_coordinator *c, const gf_store_job *job)
+{
+    if (job->state == GF_STORE_JOB_QUEUED) return json_null();
+    char dir[PATH_MAX + 96];
+    co_job_dir(c, job->id, dir, sizeof dir);
+    int fd = gf_program_open_output(dir, "metrics.jsonl");
+    if (fd < 0) return json_null();
+    json_t *last = NULL;   /* the last numeric "step" in the file's last STEP_WINDOW bytes */
+    gf_metrics_cursor cur = { gf_metrics_file_tail(fd, STEP_WINDOW), STEP_WINDOW, INT64_MAX };
+    gf_metrics_file_read(fd, &cur, step_one, &last);
+    close(fd);
+    return last ? last : json_null();
 }

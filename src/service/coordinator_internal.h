@@ -157,7 +157,13 @@ gf_status co_program_submit_bundle(gf_coordinator *c, const gf_http_request *req
                                    gf_http_response *resp);
 gf_status co_program_outputs(gf_coordinator *c, const co_principal *who, int64_t id, const char *rest,
                              gf_http_response *resp);
-void      co_program_status(gf_coordinator *c, const gf_store_job *job, struct json_t *out);
+/* A program job's metrics lines into out: "metrics" (numbers only),
+ * "metrics_lines", "metrics_from" and "metrics_next" (byte offsets). after:
+ * -1 for the file's last lines, else a "metrics_next" of an earlier answer
+ * for the lines appended since (one that no longer fits reads as -1). */
+void      co_program_status(gf_coordinator *c, const gf_store_job *job, int64_t after, struct json_t *out);
+/* The "step" of the last metrics line that has one (a number), or JSON null. */
+struct json_t *co_program_last_step(gf_coordinator *c, const gf_store_job *job);
 /* Kinds the facility scheduler runs through an executor (central, program). */
 static inline int co_kind_scheduled(const char *kind) { return !strcmp(kind, "central") || !strcmp(kind, "program"); }
 

@@ -100,7 +100,7 @@ gf_status gf_metrics_file_read(int fd, gf_metrics_cursor *cur, gf_metrics_fn fn,
         int64_t room = limit - (pos + (int64_t)have);
         if (!eof && room <= 0) { cur->more = 1; break; }
         if (eof) {                           /* the last line has no newline */
-            if (skipping) cur->partial = 1;
+            if (skipping || (cur->whole_lines_only && have && !blank(buf, have))) cur->partial = 1;
             else if (have && !blank(buf, have)) {
                 json_t *o = json_loadb(buf, have, 0, NULL);
                 if (json_is_object(o)) {

@@ -34,6 +34,8 @@ typedef struct {
     int64_t offset;      /* in: where to start (a line start); out: just after the last line taken */
     int64_t max_bytes;   /* in: read at most this many bytes past offset (GF_METRICS_LINE_MAX at least) */
     int64_t max_lines;   /* in: take at most this many non-blank lines (objects and malformed ones) */
+    int whole_lines_only;/* in: leave a last line without its newline unread even when it parses
+                            (its writer may still be appending; a cursor then stays at a line start) */
     int64_t objects;     /* out: objects handed to the callback */
     int64_t malformed;   /* out: lines skipped as not one JSON object */
     int partial;         /* out: the file ends in an unfinished line, left unread */

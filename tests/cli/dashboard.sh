@@ -4,7 +4,9 @@
 # drives headless Chromium through the pages: a member sees their job and its
 # charts but not the other tenant's job, the operator sees the queue, the
 # fair-share tree and the usage; a screenshot must not be blank and the
-# browser console must stay free of errors.
+# browser console must stay free of errors. As root with bubblewrap, a
+# program job too: its metrics lines (one with HTML for a key) become one
+# chart per number, fetched after a byte cursor (?metrics_after=) while it runs.
 # Needs Debian's chromium, chromium-driver and python3-selenium, curl, openssl.
 . tests/cli_lib.sh
 . scripts/fed_local.sh
@@ -119,6 +121,59 @@ api 201 "$(cat "$TMP/token-$TA")" POST /v1/jobs "{\"name\": \"$NF\", \"model\": 
   || { fail "POST /v1/jobs (federated) as $TA"; finish; exit 1; }
 wait_job "$JF" "$(cat "$TMP/token-$TA")" && ok "federated job $JF succeeded" || { fail "federated job $JF"; finish; exit 1; }
 
+# a program job of tenant A (root and bubblewrap: its sandbox): 3 metrics
+# lines, one whose key is HTML (and text values, an over-long line, one with
+# a NUL byte, a line that is not JSON: not charted), then it waits for the file "go" in its
+# folder before it appends steps 4 and 5
+PROG_ARGS=
+if [ "$(id -u)" = 0 ] && [ -x /usr/bin/bwrap ]; then
+  mkdir -p "$TMP/prog"
+  cat > "$TMP/prog/m.py" <<'PY'
+import json, os, time
+m = open(os.environ["GF_METRICS"], "a")
+def put(d):
+    m.write(json.dumps(d) + "\n"); m.flush()
+for k in (1, 2, 3):
+    put({"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k})
+put({"<img src=x onerror=window.__gfPwned=1>": 7, "huge": "A" * 3000, "note": "<script>window.__gfPwned=2</script>"})
+m.write('{"x": "' + "B" * 10000 + '", "y": 1}\n')
+m.write('{"step": 99, "z": 1}\0{"step": 98}\n')
+m.write("not json\n"); m.flush()
+t = time.time()
+while not os.path.exists("go") and time.time() - t < 120:
+    time.sleep(0.05)
+for k in (4, 5):
+    put({"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k})
+PY
+  printf '{"kind":"program","name":"a-program","command":["/usr/bin/python3","m.py"],"resources":{"cores":1,"memory_mb":512,"time_limit_s":200}}' > "$TMP/prog.json"
+  JP=$(GF_COORDINATOR="$URL" GF_CA="$CA" "$GF" submit "$TMP/prog.json" --files "$TMP/prog" --token "$(cat "$TMP/token-$TA")") \
+    && ok "program job $JP submitted by $TA" || { fail "gf submit (program job)"; finish; exit 1; }
+  # its first 4 records, then: the cursor gives nothing new while it waits
+  _t=0
+  while [ $_t -lt 300 ]; do
+    api 200 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP" > /dev/null \
+      && [ "$($PY -c 'import json, sys; print(json.load(open(sys.argv[1])).get("metrics_lines"))' "$TMP/resp")" = 4 ] && break
+    sleep 0.1; _t=$((_t+1))
+  done
+  NEXT=$(json metrics_next)
+  $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = [{"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k} for k in (1, 2, 3)] + [{"<img src=x onerror=window.__gfPwned=1>": 7}]
+assert d["metrics"] == want and d["metrics_from"] == 0 and d["metrics_next"] == int(sys.argv[2]), d
+assert d["step"] == 3, d["step"]' "$TMP/resp" "$(wc -c < "$TMP/data/jobs/$JP/work/metrics.jsonl")" \
+    && ok "program job $JP: its 4 records, metrics_next = the file's size, step 3" \
+    || fail "program job $JP's status: $(head -c 600 "$TMP/resp")"
+  api 200 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP?metrics_after=$NEXT" > /dev/null \
+    && [ "$(json metrics)" = "[]" ] && [ "$(json metrics_from)" = "$NEXT" ] && [ "$(json metrics_next)" = "$NEXT" ] \
+    && ok "?metrics_after=$NEXT: no lines yet" || fail "?metrics_after=$NEXT while it waits: $(head -c 400 "$TMP/resp")"
+  api 400 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP?metrics_after=-1" > /dev/null \
+    && grep -q metrics_after "$TMP/resp" && ok "?metrics_after=-1: 400" || fail "?metrics_after=-1"
+  PROG_ARGS="--program-job $JP --program-go $TMP/data/jobs/$JP/work/go"
+else
+  echo "SKIP (program job): needs root and /usr/bin/bwrap for its sandbox"
+fi
+
 # the browser accepts exactly this certificate's key
 SPKI=$(openssl x509 -in "$TMP/pki/coordinator/coordinator.crt" -pubkey -noout | openssl pkey -pubin -outform der \
        | openssl dgst -sha256 -binary | openssl base64 -A)
@@ -128,6 +183,41 @@ chmod 600 "$TMP/token-operator"
 $PY tests/dashboard.py --url "$URL/" --cacert "$CA" --spki "$SPKI" \
     --operator-token-file "$TMP/token-operator" --member-token-file "$TMP/token-$TA" \
     --tenant $TA --other-tenant $TB --job "$JA" --job-name $NA --other-job "$JB" --other-job-name $NB \
-    --fed-job "$JF" --fed-rounds $FED_ROUNDS --out "$TMP/browser" \
+    --fed-job "$JF" --fed-rounds $FED_ROUNDS $PROG_ARGS --out "$TMP/browser" \
   && ok "dashboard in headless Chromium" || { fail "dashboard in headless Chromium"; tail -5 "$TMP/coordinator.log"; }
+if [ -n "$PROG_ARGS" ]; then
+  # after the cursor: the lines appended since (steps 4..4505 by now), the
+  # first 2000 of them, and metrics_next just after the last one listed
+  MF="$TMP/data/jobs/$JP/work/metrics.jsonl"
+  wait_job "$JP" "$(cat "$TMP/token-$TA")" || fail "program job $JP did not succeed"
+  api 200 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP?metrics_after=$NEXT" > /dev/null && $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+data = open(sys.argv[3], "rb").read()
+end = data.index(b"\"step\": 2003,")
+end = data.index(b"\n", end) + 1
+want = [{"step": k, "loss": 1.0 / k, "acc": 0.5 + 0.1 * k} for k in range(4, 2004)]
+assert d["metrics"] == want, "metrics: %d lines from step %s" % (len(d["metrics"]), d["metrics"][0].get("step"))
+assert d["metrics_from"] == int(sys.argv[2]) and d["metrics_next"] == end, (d["metrics_from"], d["metrics_next"], end)' \
+    "$TMP/resp" "$NEXT" "$MF" \
+    && ok "?metrics_after=$NEXT once it ended: steps 4..2003 (2000 lines), metrics_next after step 2003" \
+    || fail "?metrics_after=$NEXT: $(head -c 300 "$TMP/resp")"
+  # a reader more than 4 MiB behind gets the last lines instead
+  $PY -c '
+import json, sys
+with open(sys.argv[1], "a") as f:
+    for k in range(4506, 4506 + 90000):
+        f.write(json.dumps({"step": k, "loss": 1.0 / k, "pad": 1e-300}) + "\n")' "$MF"
+  api 200 "$(cat "$TMP/token-$TA")" GET "/v1/jobs/$JP?metrics_after=$NEXT" > /dev/null && $PY -c '
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+size = os.path.getsize(sys.argv[3])
+assert size - int(sys.argv[2]) > 4 << 20, size
+steps = [m["step"] for m in d["metrics"]]
+assert steps == list(range(4506 + 90000 - 2000, 4506 + 90000)), (steps[:2], steps[-2:], len(steps))
+assert d["metrics_from"] != int(sys.argv[2]) and size - d["metrics_from"] <= 4 << 20 and d["metrics_next"] == size, d["metrics_from"]' \
+    "$TMP/resp" "$NEXT" "$MF" \
+    && ok "?metrics_after=$NEXT more than 4 MiB behind the end: the last 2000 lines, metrics_from moved" \
+    || fail "?metrics_after=$NEXT far behind: $(head -c 300 "$TMP/resp")"
+fi
 finish
