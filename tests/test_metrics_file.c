@@ -92,8 +92,16 @@ int main(void)
     CHECK(read_all(path, &c, &s) == GF_OK);
     CHECK(c.objects == 1 && !c.partial && json_integer_value(json_object_get(json_array_get(s.got, 0), "epoch")) == 4);
     sink_free(&s);
-    /* a last line without its newline that is a whole object is taken */
+    /* a last line without its newline that is a whole object is taken, unless
+     * whole lines only are asked for (its writer may still be appending) */
     raw_append(path, "{\"epoch\":5}");
+    gf_metrics_cursor w = c;
+    w.whole_lines_only = 1;
+    const int64_t before = c.offset;
+    s = sink_new();
+    CHECK(read_all(path, &w, &s) == GF_OK);
+    CHECK(w.objects == 0 && w.partial == 1 && w.offset == before && json_array_size(s.got) == 0);
+    sink_free(&s);
     s = sink_new();
     CHECK(read_all(path, &c, &s) == GF_OK);
     CHECK(c.objects == 1 && !c.partial && json_integer_value(json_object_get(json_array_get(s.got, 0), "epoch")) == 5);
