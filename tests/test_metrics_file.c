@@ -97,10 +97,10 @@ int main(void)
     raw_append(path, "{\"epoch\":5}");
     gf_metrics_cursor w = c;
     w.whole_lines_only = 1;
-    const int64_t before = c.offset;
+    const int64_t at = c.offset;
     s = sink_new();
     CHECK(read_all(path, &w, &s) == GF_OK);
-    CHECK(w.objects == 0 && w.partial == 1 && w.offset == before && json_array_size(s.got) == 0);
+    CHECK(w.objects == 0 && w.partial == 1 && w.offset == at && json_array_size(s.got) == 0);
     sink_free(&s);
     s = sink_new();
     CHECK(read_all(path, &c, &s) == GF_OK);
