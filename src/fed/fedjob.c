@@ -425,6 +425,10 @@ gf_status gf_fedjob_add_upload(gf_fedjob *j, const char *site, int64_t round, gf
     p->sent = 1;
     p->samples = up->samples;
     p->bytes_up = bytes;
+    /* Under DP (client-level, or the sites' DP-SGD) a site's loss and
+     * accuracy, computed from its raw data and not noised, are neither kept
+     * nor released: the job's epsilon covers only the noised model. */
+    if (j->spec.dp.enabled || j->spec.local.dpsgd.enabled) up->train_loss = up->val_accuracy = NAN;
     p->train_loss = up->train_loss;
     p->val_accuracy = up->val_accuracy;
     j->received++;

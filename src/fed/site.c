@@ -478,9 +478,13 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
     snprintf(sloss, sizeof sloss, "%.9g", res.train_loss);
     snprintf(svl, sizeof svl, "%.9g", res.val_loss);
     snprintf(sva, sizeof sva, "%.9g", res.val_accuracy);
+    /* Under DP-SGD the loss and accuracy stay here: they are computed from
+     * the raw records, and the epsilon this site states covers only what
+     * its noised steps produced. */
     gf_st_meta meta[] = { { "gf.samples", ssamples }, { "gf.steps", ssteps }, { "gf.train_loss", sloss },
                           { "gf.val_loss", svl }, { "gf.val_accuracy", sva }, { "gf.dpsgd_epsilon", seps } };
-    if ((st = gf_update_encode(wire, out, meta, lc.dpsgd.enabled ? 6 : 5, &up, &up_len))) goto done;
+    if (lc.dpsgd.enabled) meta[2] = meta[5];
+    if ((st = gf_update_encode(wire, out, meta, lc.dpsgd.enabled ? 3 : 5, &up, &up_len))) goto done;
     uploading = 1;
     if ((st = gf_https_request(s->http, "POST", upath, up, up_len, &status, &resp, &resp_len))) goto done;
     if (status != 200) {

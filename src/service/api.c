@@ -416,7 +416,9 @@ static gf_status job_status(gf_coordinator *c, const co_principal *who, int64_t 
             gf_dp_spent(&spec.dp, job.round, &eps, &order);
             json_t *dp = json_pack("{s:f,s:f,s:f,s:f,s:s,s:o,s:o}", "clip", spec.dp.clip, "noise", spec.dp.noise,
                                    "delta", spec.dp.delta, "sample_rate", GF_DP_CLIENT_SAMPLE_RATE,
-                                   "against", "coordinator and operator",
+                                   /* central noise: the coordinator adds it after seeing each update */
+                                   "against", spec.secagg.enabled ? "coordinator and operator"
+                                              : "users of the model, not the coordinator (central noise: it sees every update)",
                                    "epsilon", isfinite(eps) ? json_real(eps) : json_null(),
                                    "budget", spec.dp.epsilon > 0 ? json_real(spec.dp.epsilon) : json_null());
             if (!isnan(order)) json_object_set_new(dp, "order", json_real(order));

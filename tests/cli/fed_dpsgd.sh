@@ -27,6 +27,12 @@ SPEC
 fed_wait_state "$TMP" 1 succeeded 120 && ok "DP-SGD job succeeded" || { fail "DP-SGD job"; tail -5 "$TMP/site-s0.log"; }
 "$GF" status 1 $C --json > "$TMP/status.json" || fail "status --json"
 "$GF" status 1 $C > "$TMP/status.txt" || fail "status"
+/usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert len(s["rounds"]) == 2 and all(r["train_loss"] is None for r in s["rounds"]), s["rounds"]' "$TMP/status.json" \
+  && ok "the sites sent no un-noised loss: the rounds have no train_loss" || fail "rounds: $(head -c 600 "$TMP/status.json")"
+grep -q "round 2: .* loss [0-9]" "$TMP/site-s0.log" && ok "the loss stays in the site's own log" || fail "site log has no loss"
 for i in 0 1; do
   n=$(sed -n 's/^gf site: \([0-9]*\) training.*/\1/p' "$TMP/site-s$i.log")
   got=$(sed -n 's/.*round 2: DP-SGD .*epsilon \([0-9.e+-]*\) .*/\1/p' "$TMP/site-s$i.log")

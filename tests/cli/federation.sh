@@ -84,8 +84,11 @@ s = json.load(sys.stdin)
 assert s["round"] == 3 and len(s["rounds"]) == 3, s["round"]
 assert "privacy budget" in s["reason"], s["reason"]
 dp = s["dp"]
-assert abs(dp["epsilon"] - 9.009959) < 1e-5 and dp["budget"] == 10 and dp["clip"] == 0.5 and dp["noise"] == 1, dp' \
-  && ok "dp: the job stopped after round 3, epsilon 9.009959 <= 10 reported" || fail "dp job: $("$GF" status $jn $C --json | head -c 400)"
+assert abs(dp["epsilon"] - 9.009959) < 1e-5 and dp["budget"] == 10 and dp["clip"] == 0.5 and dp["noise"] == 1, dp
+assert dp["against"].startswith("users of the model, not the coordinator"), dp
+assert all(r["train_loss"] is None for r in s["rounds"]), s["rounds"]' \
+  && ok "dp: the job stopped after round 3, epsilon 9.009959 <= 10 reported, not against the coordinator, no site losses" \
+  || fail "dp job: $("$GF" status $jn $C --json | head -c 400)"
 "$GF" status $jn $C | grep -q "^  dp: epsilon 9.00996 of a budget of 10 at delta 1e-05 (clip 0.5, noise 1;" \
   && ok "dp: plain gf status shows epsilon and its budget" || fail "dp: plain status: $("$GF" status $jn $C | head -3)"
 "$GF" download $jn --out "$TMP/dp.safetensors" $C > /dev/null && grep -q '"gf.dp_epsilon":"9.00995' "$TMP/dp.safetensors" \
