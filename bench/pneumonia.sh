@@ -20,6 +20,8 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-10}
 EPOCHS=${EPOCHS:-1}
 LR=${LR:-0.001}
+WD=${WD:-0.0001}
+BATCH=${BATCH:-64}
 SEED=${SEED:-1}
 MODEL=${MODEL:-seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear2}
 NPZ=${NPZ:-../shared/data/pneumoniamnist.npz}
@@ -54,14 +56,23 @@ for s, idx in enumerate(shards):
         reps = max(n0, n1) // min(n0, n1)
         idx = np.concatenate([idx] + [minority] * (reps - 1))
     idx = rng.permutation(idx)
-    np.savez(f"{sys.argv[2]}/site{s}.npz", train_images=x[idx], train_labels=y[idx].reshape(-1, 1))
-    print(f"site s{s}: {n0} normal, {n1} pneumonia -> {len(idx)} images after balancing")
+    shards[s] = (idx, n0, n1)
+# each site's own test split: a third of the test split (a seeded draw), scored at the
+# site (eval_every) and reported per site; the models are chosen on the validation split
+xt, yt = d["test_images"], d["test_labels"].reshape(-1)
+thirds = np.array_split(rng.permutation(len(yt)), 3)
+for s, (idx, n0, n1) in enumerate(shards):
+    t = np.sort(thirds[s])
+    np.savez(f"{sys.argv[2]}/site{s}.npz", train_images=x[idx], train_labels=y[idx].reshape(-1, 1),
+             test_images=xt[t], test_labels=yt[t].reshape(-1, 1))
+    print(f"site s{s}: {n0} normal, {n1} pneumonia -> {len(idx)} images after balancing; "
+          f"test: {int((yt[t] == 0).sum())} normal, {int((yt[t] == 1).sum())} pneumonia")
 PY
 
 fed_provision "$DIR" 3
 fed_coordinator "$DIR" --quiet
 for i in 0 1 2; do
-  fed_site "$DIR" s$i --data "npz:$DIR/site$i.npz,split=train" --val-fraction 0 --threads 1 --quiet
+  fed_site "$DIR" s$i --data "npz:$DIR/site$i.npz" --val-fraction 0 --threads 1 --quiet
 done
 export GF_KIT="$DIR/pki/operator"
 
@@ -70,8 +81,8 @@ run() {
   cat > "$DIR/$1.json" <<SPEC
 {"name": "pneumonia-$(echo "$1" | tr -c 'a-z0-9\n' -)", "model": "$MODEL", "dataset": "pneumoniamnist", "strategy": {"name": "fedavg"},
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 3, "round_deadline_s": 600,
- "local": {"epochs": $EPOCHS, "steps": null, "batch": 64, "optim": {"name": "adamw", "lr": $LR, "weight_decay": 0.0001}},
- "seed": $SEED$2}
+ "local": {"epochs": $EPOCHS, "steps": null, "batch": $BATCH, "optim": {"name": "adamw", "lr": $LR, "weight_decay": $WD}},
+ "eval_every": 1, "seed": $SEED$2}
 SPEC
   t0=$(date +%s)
   job=$("$GF" submit "$DIR/$1.json" --coordinator "$FED_URL")
@@ -99,6 +110,16 @@ SPEC
   AUC=$(echo "$2" | $PY -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["test_auc"])')
   echo "$2" | $PY -c 'import json,sys; d=json.load(sys.stdin); print("| %s | %s of %s | %.4f | %.4f | %.4f | %.4f | %.4f | %d min %02d s |" % (sys.argv[1], sys.argv[2], sys.argv[5], float(sys.argv[3]), d["test_accuracy"], d["test_auc"], d["sensitivity"], d["specificity"], int(sys.argv[4]) // 60, int(sys.argv[4]) % 60))' \
     "$1" "$3" "$4" "$5" "$ROUNDS"
+  # the sites' own evaluation of the chosen round's model (gf status: site_eval)
+  "$GF" status "$job" --coordinator "$FED_URL" --json | $PY -c '
+import json, sys
+d = json.load(sys.stdin); name, rnd = sys.argv[1], int(sys.argv[2])
+f = lambda e, k: "%.4f" % e[k] if isinstance(e.get(k), (int, float)) else "-"
+for r in d.get("site_eval", []):
+    if r["round"] != rnd: continue
+    for e in r["sites"] + [dict(r["weighted"], site="weighted")]:
+        print("| %s | %d | %s | %d | %s | %s | %s | %s |" % (name, rnd, e["site"], e["samples"], f(e, "accuracy"),
+              f(e, "auc"), f(e, "sensitivity"), f(e, "specificity")))' "$1" "$3" >> "$DIR/site_eval.md"
 }
 
 echo "| run | round chosen | val AUC | test accuracy | test AUC | sensitivity | specificity | wall time |"
@@ -113,7 +134,13 @@ for name in ${1:-fedavg fedavg+secagg}; do
   [ -n "$FIRST" ] || FIRST="\"test_accuracy\": $ACC, \"test_auc\": $AUC"
   RUNS_JSON="$RUNS_JSON${RUNS_JSON:+, }\"$name\": {\"test_accuracy\": $ACC, \"test_auc\": $AUC}"
 done
+echo
+echo "Per-site evaluation of the chosen round (each site scores the global model on its own third of the test split):"
+echo
+echo "| run | round | site | test images | accuracy | AUC | sensitivity | specificity |"
+echo "|---|---|---|---|---|---|---|---|"
+cat "$DIR/site_eval.md" 2>/dev/null || true
 fed_down
 trap - EXIT INT TERM
 rm -rf "$DIR"
-echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"model\": \"$MODEL\"}"
+echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"lr\": $LR, \"weight_decay\": $WD, \"batch\": $BATCH, \"model\": \"$MODEL\"}"
