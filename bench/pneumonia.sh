@@ -21,6 +21,7 @@ ROUNDS=${ROUNDS:-10}
 EPOCHS=${EPOCHS:-1}
 LR=${LR:-0.001}
 WD=${WD:-0.0001}
+DECAY=${DECAY:-1}
 BATCH=${BATCH:-64}
 SEED=${SEED:-1}
 MODEL=${MODEL:-seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear2}
@@ -81,7 +82,7 @@ run() {
   cat > "$DIR/$1.json" <<SPEC
 {"name": "pneumonia-$(echo "$1" | tr -c 'a-z0-9\n' -)", "model": "$MODEL", "dataset": "pneumoniamnist", "strategy": {"name": "fedavg"},
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 3, "round_deadline_s": 600,
- "local": {"epochs": $EPOCHS, "steps": null, "batch": $BATCH, "optim": {"name": "adamw", "lr": $LR, "weight_decay": $WD}},
+ "local": {"epochs": $EPOCHS, "steps": null, "batch": $BATCH, "lr_decay": $DECAY, "optim": {"name": "adamw", "lr": $LR, "weight_decay": $WD}},
  "eval_every": 1, "seed": $SEED$2}
 SPEC
   t0=$(date +%s)
@@ -143,4 +144,4 @@ cat "$DIR/site_eval.md" 2>/dev/null || true
 fed_down
 trap - EXIT INT TERM
 rm -rf "$DIR"
-echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"lr\": $LR, \"weight_decay\": $WD, \"batch\": $BATCH, \"model\": \"$MODEL\"}"
+echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"lr\": $LR, \"weight_decay\": $WD, \"lr_decay\": $DECAY, \"batch\": $BATCH, \"model\": \"$MODEL\"}"
