@@ -8,20 +8,29 @@
 # pneumonia, the test split 62 %); nothing else is done to the data.
 # Every round's global model is kept; as MedMNIST does, the round is chosen
 # on the validation split (best val AUC) and only that round is scored on the
-# test split. Then the same federation under secure aggregation.
-#   [ROUNDS=R] [EPOCHS=E] [LR=X] [SEED=S] [MODEL=M] bench/pneumonia.sh [RUNS]
-# (defaults: 10 rounds of 1 local epoch, AdamW lr 0.001, seed 1, the CNN below: the engine's cnn
-# with two outputs; RUNS "fedavg fedavg+secagg"). Prints one table row per
-# run; the last line is a JSON object with test_accuracy and test_auc (of
-# the first run) and each run's figures under "runs".
+# test split. Then the same federation under secure aggregation. Each site
+# also holds a third of the test split as its own test set and scores every
+# round's global model on it (eval_every 1); the chosen round's per-site
+# figures are printed after the table.
+#   [ROUNDS=R] [EPOCHS=E] [LR=X] [DECAY=D] [WD=W] [BATCH=B] [SEED=S] [MODEL=M]
+#   bench/pneumonia.sh [RUNS]
+# (defaults: 16 rounds of 1 local epoch, AdamW lr 0.001 decayed by 0.85 a
+# round (local.lr_decay), weight decay 1e-4, batch 64, seed 1, the CNN below:
+# the engine's cnn with two outputs and dropout 0.5 before each linear layer;
+# RUNS "fedavg fedavg+secagg"). Prints one table row per run, then the
+# per-site rows; the last line is a JSON object with test_accuracy and
+# test_auc (of the first run) and each run's figures under "runs".
 # Needs /usr/bin/python3 with numpy (scripts/install-deps.sh bench).
 set -eu
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-10}
+ROUNDS=${ROUNDS:-16}
 EPOCHS=${EPOCHS:-1}
 LR=${LR:-0.001}
+WD=${WD:-0.0001}
+DECAY=${DECAY:-0.85}
+BATCH=${BATCH:-64}
 SEED=${SEED:-1}
-MODEL=${MODEL:-seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-linear128-relu-linear2}
+MODEL=${MODEL:-seq:1x28x28-conv32k5p2-relu-maxpool2-conv64k5p2-relu-maxpool2-flatten-dropout0.5-linear128-relu-dropout0.5-linear2}
 NPZ=${NPZ:-../shared/data/pneumoniamnist.npz}
 GF=${GF:-build/gf}
 PY=/usr/bin/python3
@@ -54,14 +63,23 @@ for s, idx in enumerate(shards):
         reps = max(n0, n1) // min(n0, n1)
         idx = np.concatenate([idx] + [minority] * (reps - 1))
     idx = rng.permutation(idx)
-    np.savez(f"{sys.argv[2]}/site{s}.npz", train_images=x[idx], train_labels=y[idx].reshape(-1, 1))
-    print(f"site s{s}: {n0} normal, {n1} pneumonia -> {len(idx)} images after balancing")
+    shards[s] = (idx, n0, n1)
+# each site's own test split: a third of the test split (a seeded draw), scored at the
+# site (eval_every) and reported per site; the models are chosen on the validation split
+xt, yt = d["test_images"], d["test_labels"].reshape(-1)
+thirds = np.array_split(rng.permutation(len(yt)), 3)
+for s, (idx, n0, n1) in enumerate(shards):
+    t = np.sort(thirds[s])
+    np.savez(f"{sys.argv[2]}/site{s}.npz", train_images=x[idx], train_labels=y[idx].reshape(-1, 1),
+             test_images=xt[t], test_labels=yt[t].reshape(-1, 1))
+    print(f"site s{s}: {n0} normal, {n1} pneumonia -> {len(idx)} images after balancing; "
+          f"test: {int((yt[t] == 0).sum())} normal, {int((yt[t] == 1).sum())} pneumonia")
 PY
 
 fed_provision "$DIR" 3
 fed_coordinator "$DIR" --quiet
 for i in 0 1 2; do
-  fed_site "$DIR" s$i --data "npz:$DIR/site$i.npz,split=train" --val-fraction 0 --threads 1 --quiet
+  fed_site "$DIR" s$i --data "npz:$DIR/site$i.npz" --val-fraction 0 --threads 1 --quiet
 done
 export GF_KIT="$DIR/pki/operator"
 
@@ -70,8 +88,8 @@ run() {
   cat > "$DIR/$1.json" <<SPEC
 {"name": "pneumonia-$(echo "$1" | tr -c 'a-z0-9\n' -)", "model": "$MODEL", "dataset": "pneumoniamnist", "strategy": {"name": "fedavg"},
  "rounds": $ROUNDS, "sites": "all", "fraction": 1.0, "min_sites": 3, "round_deadline_s": 600,
- "local": {"epochs": $EPOCHS, "steps": null, "batch": 64, "optim": {"name": "adamw", "lr": $LR, "weight_decay": 0.0001}},
- "seed": $SEED$2}
+ "local": {"epochs": $EPOCHS, "steps": null, "batch": $BATCH, "lr_decay": $DECAY, "optim": {"name": "adamw", "lr": $LR, "weight_decay": $WD}},
+ "eval_every": 1, "seed": $SEED$2}
 SPEC
   t0=$(date +%s)
   job=$("$GF" submit "$DIR/$1.json" --coordinator "$FED_URL")
@@ -99,6 +117,16 @@ SPEC
   AUC=$(echo "$2" | $PY -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["test_auc"])')
   echo "$2" | $PY -c 'import json,sys; d=json.load(sys.stdin); print("| %s | %s of %s | %.4f | %.4f | %.4f | %.4f | %.4f | %d min %02d s |" % (sys.argv[1], sys.argv[2], sys.argv[5], float(sys.argv[3]), d["test_accuracy"], d["test_auc"], d["sensitivity"], d["specificity"], int(sys.argv[4]) // 60, int(sys.argv[4]) % 60))' \
     "$1" "$3" "$4" "$5" "$ROUNDS"
+  # the sites' own evaluation of the chosen round's model (gf status: site_eval)
+  "$GF" status "$job" --coordinator "$FED_URL" --json | $PY -c '
+import json, sys
+d = json.load(sys.stdin); name, rnd = sys.argv[1], int(sys.argv[2])
+f = lambda e, k: "%.4f" % e[k] if isinstance(e.get(k), (int, float)) else "-"
+for r in d.get("site_eval", []):
+    if r["round"] != rnd: continue
+    for e in r["sites"] + [dict(r["weighted"], site="weighted")]:
+        print("| %s | %d | %s | %d | %s | %s | %s | %s |" % (name, rnd, e["site"], e["samples"], f(e, "accuracy"),
+              f(e, "auc"), f(e, "sensitivity"), f(e, "specificity")))' "$1" "$3" >> "$DIR/site_eval.md"
 }
 
 echo "| run | round chosen | val AUC | test accuracy | test AUC | sensitivity | specificity | wall time |"
@@ -113,7 +141,13 @@ for name in ${1:-fedavg fedavg+secagg}; do
   [ -n "$FIRST" ] || FIRST="\"test_accuracy\": $ACC, \"test_auc\": $AUC"
   RUNS_JSON="$RUNS_JSON${RUNS_JSON:+, }\"$name\": {\"test_accuracy\": $ACC, \"test_auc\": $AUC}"
 done
+echo
+echo "Per-site evaluation of the chosen round (each site scores the global model on its own third of the test split):"
+echo
+echo "| run | round | site | test images | accuracy | AUC | sensitivity | specificity |"
+echo "|---|---|---|---|---|---|---|---|"
+cat "$DIR/site_eval.md" 2>/dev/null || true
 fed_down
 trap - EXIT INT TERM
 rm -rf "$DIR"
-echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"model\": \"$MODEL\"}"
+echo "{$FIRST, \"runs\": {$RUNS_JSON}, \"rounds\": $ROUNDS, \"local_epochs\": $EPOCHS, \"lr\": $LR, \"weight_decay\": $WD, \"lr_decay\": $DECAY, \"batch\": $BATCH, \"model\": \"$MODEL\"}"

@@ -55,7 +55,7 @@ static int spec_eq(const gf_jobspec *a, const gf_jobspec *b)
         a->nsites != b->nsites || (!a->sites) != (!b->sites) || a->fraction != b->fraction ||
         a->min_sites != b->min_sites || a->round_deadline_s != b->round_deadline_s ||
         a->local.epochs != b->local.epochs || a->local.steps != b->local.steps ||
-        a->local.batch != b->local.batch || a->local.dpsgd.enabled != b->local.dpsgd.enabled ||
+        a->local.batch != b->local.batch || a->local.lr_decay != b->local.lr_decay || a->local.dpsgd.enabled != b->local.dpsgd.enabled ||
         a->local.dpsgd.clip != b->local.dpsgd.clip || a->local.dpsgd.noise != b->local.dpsgd.noise ||
         a->local.dpsgd.delta != b->local.dpsgd.delta || strcmp(a->eval, b->eval) ||
         !str_eq(a->secure_aggregation_json, b->secure_aggregation_json) ||
@@ -111,7 +111,7 @@ static void test_federated_example(void)
     CHECK_MSG(s && !strcmp(s, "{\"kind\":\"federated\",\"name\":\"fmnist-fedavg\",\"model\":\"" CNN "\","
                          "\"dataset\":\"fashion-mnist\",\"strategy\":{\"name\":\"fedavg\",\"server_lr\":1.0},"
                          "\"rounds\":50,\"sites\":\"all\",\"fraction\":1.0,\"min_sites\":10,"
-                         "\"round_deadline_s\":600.0,\"local\":{\"epochs\":1,\"steps\":null,\"batch\":64,"
+                         "\"round_deadline_s\":600.0,\"local\":{\"epochs\":1,\"steps\":null,\"batch\":64,\"lr_decay\":1.0,"
                          "\"optim\":{\"name\":\"sgd\",\"lr\":0.05,\"momentum\":0.9,\"weight_decay\":0.0},\"dp_sgd\":null},"
                          "\"seed\":1,\"eval\":\"fashion-mnist:test\",\"eval_every\":0,\"secure_aggregation\":null,\"dp\":null}"),
               "%s", s ? s : "(null)");
@@ -157,7 +157,7 @@ static void test_defaults(void)
         CHECK(j.strategy.type == GF_STRAT_FEDAVG && j.strategy.server_lr == 1.0);
         CHECK(j.sites == NULL && j.nsites == 0 && j.fraction == 1.0 && j.min_sites == 1);
         CHECK(j.round_deadline_s == 600.0);
-        CHECK(j.local.epochs == 1 && j.local.steps == -1 && j.local.batch == 64);
+        CHECK(j.local.epochs == 1 && j.local.steps == -1 && j.local.batch == 64 && j.local.lr_decay == 1.0);
         CHECK(j.optim.type == GF_OPTIM_SGD && j.optim.lr == 0.01f && j.optim.momentum == 0.0f &&
               j.optim.weight_decay == 0.0f);
         CHECK(j.seed == 1 && j.eval[0] == '\0');
@@ -194,7 +194,7 @@ static void test_variants(void)
     gf_status st = parse("{\"kind\":\"federated\"," M ",\"rounds\":1e2,"
                          "\"strategy\":{\"tau\":0.001,\"name\":\"fedadam\",\"server_lr\":0.3,\"beta2\":0.999},"
                          "\"sites\":[\"hospital-a\",\"hospital_b\",\"c.3\"],\"fraction\":0.5,\"min_sites\":3,"
-                         "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,"
+                         "\"round_deadline_s\":12.5,\"local\":{\"epochs\":2,\"steps\":100,\"batch\":32,\"lr_decay\":0.75,"
                          "\"optim\":{\"lr\":0.1,\"momentum\":0,\"weight_decay\":1e-4},"
                          "\"dp_sgd\":{\"noise\":1.1,\"clip\":2}},\"seed\":0,"
                          "\"eval\":null,\"eval_every\":0,\"secure_aggregation\":{\"t\":14,\"k\":20,\"clip\":4},"
@@ -206,7 +206,7 @@ static void test_variants(void)
               j.strategy.beta1 == 0.9 && j.strategy.beta2 == 0.999 && j.strategy.tau == 0.001);
         CHECK(j.nsites == 3 && !strcmp(j.sites[0], "hospital-a") && !strcmp(j.sites[2], "c.3"));
         CHECK(j.fraction == 0.5 && j.min_sites == 3 && j.round_deadline_s == 12.5);
-        CHECK(j.local.epochs == 2 && j.local.steps == 100 && j.local.batch == 32);
+        CHECK(j.local.epochs == 2 && j.local.steps == 100 && j.local.batch == 32 && j.local.lr_decay == 0.75);
         CHECK(j.optim.lr == 0.1f && j.optim.momentum == 0.0f && j.optim.weight_decay == 1e-4f);
         CHECK(j.seed == 0 && j.eval[0] == '\0');
         CHECK_MSG(j.secure_aggregation_json && !strcmp(j.secure_aggregation_json, "{\"clip\":4,\"k\":20,\"t\":14}"),
@@ -276,7 +276,7 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"roundz\":3}", GF_ERR_ARG, "roundz: unknown key for a federated job", "known: kind, name" },
     { MIN_FED ",\"local\":{\"optim\":{\"name\":\"sgd\",\"betas\":1}}}", GF_ERR_ARG,
       "local.optim.betas: unknown key (known: name, lr, momentum, weight_decay)", NULL },
-    { MIN_FED ",\"local\":{\"epoch\":1}}", GF_ERR_ARG, "local.epoch: unknown key", "epochs, steps, batch, optim" },
+    { MIN_FED ",\"local\":{\"epoch\":1}}", GF_ERR_ARG, "local.epoch: unknown key", "epochs, steps, batch, lr_decay, optim" },
     { "{" M ",\"rounds\":2,\"strategy\":{\"name\":\"fedavg\",\"beta9\":1}}", GF_ERR_ARG,
       "strategy.beta9: unknown key (known: name, server_lr, momentum, beta1, beta2, tau, mu, trim_ratio, f, m)", NULL },
     /* wrong types */
@@ -340,6 +340,8 @@ static const bad_case bad_cases[] = {
     { MIN_FED ",\"dp\":{\"clip\":0,\"noise\":1}}", GF_ERR_ARG, "dp.clip: must be a number > 0", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":0,\"epsilon\":3}}", GF_ERR_ARG, "needs dp.noise > 0", NULL },
     { MIN_FED ",\"dp\":{\"clip\":1,\"noise\":1,\"delta\":1}}", GF_ERR_ARG, "dp.delta", NULL },
+    { MIN_FED ",\"local\":{\"lr_decay\":0}}", GF_ERR_ARG, "local.lr_decay: must be a number in (0, 1], got 0", NULL },
+    { MIN_FED ",\"local\":{\"lr_decay\":1.5}}", GF_ERR_ARG, "local.lr_decay: must be a number in (0, 1], got 1.5", NULL },
     { MIN_FED ",\"local\":{\"steps\":-1}}", GF_ERR_ARG, "local.steps: must be null or an integer in [0, 1000000000], got -1", NULL },
     { MIN_FED ",\"round_deadline_s\":0}", GF_ERR_ARG, "round_deadline_s: must be a number > 0, got 0", NULL },
     { "{" M ",\"rounds\":1e7,\"strategy\":{\"name\":\"fedavg\"}}", GF_ERR_ARG, "rounds: must be an integer in [1, 1000000]", NULL },

@@ -311,6 +311,8 @@ void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_tas
     out->local.steps = s->local.steps < 0 ? -1 : s->local.steps;
     out->local.batch = s->local.batch;
     out->local.optim = s->local.optim;
+    if (s->local.lr_decay > 0 && s->local.lr_decay < 1 && j->round > 1)   /* the schedule across rounds */
+        out->local.optim.lr = (float)fmax(s->local.optim.lr * pow(s->local.lr_decay, (double)(j->round - 1)), 1e-30);
     out->local.dpsgd = s->local.dpsgd;
     out->seed = s->seed;
     out->deadline_in_s = j->deadline - now;

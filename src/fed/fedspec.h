@@ -48,6 +48,7 @@ typedef struct {
         int epochs;
         int64_t steps;                    /* -1: no bound */
         int batch;
+        double lr_decay;                  /* round r's local lr: optim.lr * lr_decay^(r-1) */
         gf_optim_config optim;
         gf_dpsgd_config dpsgd;            /* record-level DP of the sites' steps */
     } local;

@@ -421,8 +421,8 @@ static gf_status parse_sites(const json_t *root, gf_jobspec *out)
 
 static gf_status parse_local(const json_t *o, gf_jobspec *out)
 {
-    static const char *const keys[] = { "epochs", "steps", "batch", "optim", "dp_sgd", NULL };
-    gf_status st = check_keys(o, "local", keys, "epochs, steps, batch, optim, dp_sgd", "");
+    static const char *const keys[] = { "epochs", "steps", "batch", "lr_decay", "optim", "dp_sgd", NULL };
+    gf_status st = check_keys(o, "local", keys, "epochs, steps, batch, lr_decay, optim, dp_sgd", "");
     if (st) return st;
     long long epochs = out->local.epochs, batch = out->local.batch, steps = -1;
     const json_t *s = json_object_get(o, "steps");
@@ -430,6 +430,7 @@ static gf_status parse_local(const json_t *o, gf_jobspec *out)
     if (s && !json_is_null(s) && get_int(o, "local", "steps", 0, 1000000000, &steps))
         return bad("local", "steps", "null or an integer in [0, 1000000000]", s);
     if ((st = get_int(o, "local", "batch", 1, 65536, &batch))) return st;
+    if ((st = get_real(o, "local", "lr_decay", 0.0, 1, 1.0, 0, &out->local.lr_decay))) return st;
     out->local.epochs = (int)epochs;
     out->local.steps = steps;
     out->local.batch = (int)batch;
@@ -688,6 +689,7 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
     out->local.epochs = 1;
     out->local.steps = -1;
     out->local.batch = 64;
+    out->local.lr_decay = 1.0;
     out->optim = gf_optim_defaults(GF_OPTIM_SGD, 0.01f);
     if ((st = parse_common(root, out))) return st;
 
@@ -798,6 +800,7 @@ static gf_status parse_statistics(const json_t *root, gf_jobspec *out)
     out->local.epochs = 1;
     out->local.steps = 0;
     out->local.batch = 1;
+    out->local.lr_decay = 1.0;
     out->optim = gf_optim_defaults(GF_OPTIM_SGD, 0.01f);
     out->strategy = gf_strategy_defaults(GF_STRAT_FEDAVG);
     const json_t *v = json_object_get(root, "name");
@@ -917,6 +920,7 @@ gf_status gf_jobspec_fedspec(const gf_jobspec *j, gf_fedspec *out)
     out->local.epochs = j->local.epochs;
     out->local.steps = j->local.steps;
     out->local.batch = j->local.batch;
+    out->local.lr_decay = j->local.lr_decay;
     out->local.optim = j->optim;
     out->local.dpsgd = j->local.dpsgd;
     out->dp = j->dp;
@@ -1141,6 +1145,8 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         else sb_int(&b, j->local.steps);
         sb_puts(&b, ",\"batch\":");
         sb_int(&b, j->local.batch);
+        sb_puts(&b, ",\"lr_decay\":");
+        sb_double(&b, j->local.lr_decay);
         sb_puts(&b, ",\"optim\":");
         sb_optim(&b, &j->optim);
         sb_puts(&b, ",\"dp_sgd\":");

@@ -152,6 +152,8 @@ typedef struct {
         int epochs;                       /* default 1 */
         int64_t steps;                    /* -1 = null (no bound), default null */
         int batch;                        /* default 64 */
+        double lr_decay;                  /* round r trains at optim.lr * lr_decay^(r-1);
+                                           * (0, 1], default 1 (a constant rate) */
         gf_dpsgd_config dpsgd;            /* "dp_sgd" (enabled 0 when null/absent) */
     } local;
     char eval[GF_JOBSPEC_STR_MAX];        /* "" = null (default) */
