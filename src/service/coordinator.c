@@ -199,8 +199,9 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
          * for the job under the lock afterwards: checked here, under the
          * lock, one of the two sees the other */
         gf_store_job now;
-        int still = !gf_store_job_get(c->store, id, &now) && now.state == GF_STORE_JOB_RUNNING;
-        if (still) gf_store_job_free(&now);
+        int got = !gf_store_job_get(c->store, id, &now);
+        int still = got && now.state == GF_STORE_JOB_RUNNING;
+        if (got) gf_store_job_free(&now);
         if (!still) {
             gf_fedjob_free(fj);
             pthread_mutex_unlock(&c->lock);
