@@ -3,7 +3,9 @@
  * the right HTTP status, a clear message and an audit line, while the round
  * goes on and completes with the good updates (the aggregate checked against
  * a plain re-computation of FedAvg). Also the clients the TLS layer must
- * refuse: no certificate, a certificate from another CA, a revoked one. */
+ * refuse: no certificate, a certificate from another CA, a revoked one.
+ * And two races held open by test hooks: an upload between its decode and
+ * its add, a cancel during a job's bring-up. */
 #include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
@@ -330,20 +332,22 @@ static void test_restart_many(void)
  * upload re-checks under the lock and is refused, the site having declined
  * meanwhile. With the lock held across the decode, the decline would wait
  * for the hook and the hook gives up after 30 s: the checks below fail. */
+/* A test hook's gate: the hook says it got there and waits (30 s at most)
+ * for the test to let it go. */
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
-    int             decoded, go, gave_up;
-} upload_gate;
+    int             reached, go, gave_up;
+} hook_gate;
 
 static void gate_hook(void *arg)
 {
-    upload_gate *g = arg;
+    hook_gate *g = arg;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 30;
     pthread_mutex_lock(&g->mu);
-    g->decoded = 1;
+    g->reached = 1;
     pthread_cond_broadcast(&g->cv);
     while (!g->go && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0) {}
     g->gave_up = !g->go;
@@ -390,7 +394,7 @@ static void test_upload_unlocked(void)
     CHECK(req(b, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
     CHECK(req(a, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);   /* round 1 is open */
 
-    upload_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    hook_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
     pthread_mutex_lock(&co->lock);
     co->upload_hook_arg = &g;
     co->upload_decoded_hook = gate_hook;
@@ -407,8 +411,8 @@ static void test_upload_unlocked(void)
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 30;
     pthread_mutex_lock(&g.mu);
-    while (!g.decoded && pthread_cond_timedwait(&g.cv, &g.mu, &until) == 0) {}
-    int decoded = g.decoded;
+    while (!g.reached && pthread_cond_timedwait(&g.cv, &g.mu, &until) == 0) {}
+    int decoded = g.reached;
     pthread_mutex_unlock(&g.mu);
     CHECK_MSG(decoded, "the upload never reached its decoded state");
 
@@ -420,7 +424,7 @@ static void test_upload_unlocked(void)
     int dst = req(a, "POST", dpath, why, strlen(why), NULL, NULL);
     int sst = req(op, "GET", spath, NULL, 0, NULL, NULL);
     pthread_mutex_lock(&g.mu);
-    int still_held = !g.gave_up && g.decoded;
+    int still_held = !g.gave_up && g.reached;
     g.go = 1;
     pthread_cond_broadcast(&g.cv);
     pthread_mutex_unlock(&g.mu);
@@ -438,6 +442,162 @@ static void test_upload_unlocked(void)
     CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
     free(body);
     free(upd);
+    gf_https_client_close(op);
+    gf_https_client_close(a);
+    gf_https_client_close(b);
+    gf_coordinator_stop(co);
+}
+
+/* The coordinator's log lines (cfg.log takes no context: one buffer, for
+ * the test below; a full buffer keeps its first lines). */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+static size_t log_len;
+
+static void log_keep(const char *line)
+{
+    size_t n = strlen(line);
+    pthread_mutex_lock(&log_mu);
+    if (log_len + n + 2 < sizeof log_text) {
+        memcpy(log_text + log_len, line, n);
+        log_len += n;
+        log_text[log_len++] = '\n';
+        log_text[log_len] = 0;
+    }
+    pthread_mutex_unlock(&log_mu);
+}
+
+static int log_has(const char *needle)
+{
+    pthread_mutex_lock(&log_mu);
+    int has = strstr(log_text, needle) != NULL;
+    pthread_mutex_unlock(&log_mu);
+    return has;
+}
+
+typedef struct {
+    hook_gate g;
+    int64_t   job;     /* the job whose bring-up reached the hook */
+} bringup_gate;
+
+static void bringup_hook(void *arg, int64_t job)
+{
+    bringup_gate *b = arg;
+    pthread_mutex_lock(&b->g.mu);
+    b->job = job;
+    pthread_mutex_unlock(&b->g.mu);
+    gate_hook(&b->g);
+}
+
+/* A cancel while a federated job is being brought up: the store says
+ * running, the runtime is being built without the lock (the test hook holds
+ * the bring-up there). The cancel answers 200 "cancelled"; the bring-up,
+ * re-checking the store under the lock, drops the runtime: the job is not
+ * among the running ones, no round is tried for it, the sites get no task,
+ * status says cancelled with no rounds, and the next job runs. Without the
+ * re-check the job stays in memory, its round failing to open on every pass
+ * of the driver ("cannot open round: ... is cancelled, not running"): the
+ * checks below fail. */
+static void test_cancel_during_bringup(void)
+{
+    char dir[160], msg[600], path[96], line[128];
+    snprintf(dir, sizeof dir, "%s/bringup", base);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0,
+                                  .log = log_keep };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
+    /* both sites online: a job in memory has its round 1 opened at once */
+    CHECK(req(a, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    CHECK(req(b, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+
+    bringup_gate bg = { { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 }, 0 };
+    pthread_mutex_lock(&co->lock);
+    co->bringup_hook_arg = &bg;
+    co->bringup_built_hook = bringup_hook;
+    pthread_mutex_unlock(&co->lock);
+    const char *spec = "{\"name\": \"bu\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
+                       " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 1, \"sites\": [\"a\", \"b\"],"
+                       " \"min_sites\": 2, \"round_deadline_s\": 120, \"seed\": 5}";
+    int64_t job = 0;
+    int st = post(op, "/v1/jobs", spec, &job, msg, sizeof msg);
+    CHECK_MSG(st == 201, "submit -> %d %s", st, msg);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&bg.g.mu);
+    while (!bg.g.reached && pthread_cond_timedwait(&bg.g.cv, &bg.g.mu, &until) == 0) {}
+    int reached = bg.g.reached;
+    int64_t held = bg.job;
+    pthread_mutex_unlock(&bg.g.mu);
+    CHECK_MSG(reached && held == job, "the bring-up of job %lld never reached its hook (held: %lld)",
+              (long long)job, (long long)held);
+
+    /* held in the window: the store says running; the operator cancels */
+    json_t *j = NULL;
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    st = req_json(op, "GET", path, NULL, 0, &j);
+    const char *s = json_string_value(json_object_get(j, "state"));
+    CHECK_MSG(st == 200 && s && !strcmp(s, "running"), "held job's status -> %d %s", st, s ? s : "(none)");
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", (long long)job);
+    st = req_json(op, "POST", path, NULL, 0, &j);
+    s = json_string_value(json_object_get(j, "state"));
+    CHECK_MSG(st == 200 && s && !strcmp(s, "cancelled"), "cancel during the bring-up -> %d %s %s", st,
+              s ? s : "", err_of(j));
+    json_decref(j);
+    pthread_mutex_lock(&bg.g.mu);
+    int still_held = !bg.g.gave_up;
+    bg.g.go = 1;
+    pthread_cond_broadcast(&bg.g.cv);
+    pthread_mutex_unlock(&bg.g.mu);
+    CHECK_MSG(still_held, "the bring-up gave up waiting before the cancel answered");
+
+    /* the bring-up ends with one of its two log lines */
+    char stopped[96], ran[96];
+    snprintf(stopped, sizeof stopped, "job %lld stopped while it was being brought up", (long long)job);
+    snprintf(ran, sizeof ran, "job %lld \"bu\" running", (long long)job);
+    for (int i = 0; i < 600 && !log_has(stopped) && !log_has(ran); i++) usleep(50 * 1000);
+    CHECK_MSG(log_has(stopped) && !log_has(ran), "after the cancel, the bring-up logged: stopped %d, running %d",
+              log_has(stopped), log_has(ran));
+    pthread_mutex_lock(&co->lock);
+    co->bringup_built_hook = NULL;
+    int in_memory = co_job_find(co, job) != NULL;
+    pthread_mutex_unlock(&co->lock);
+    CHECK_MSG(!in_memory, "job %lld, cancelled during its bring-up, is among the coordinator's running jobs",
+              (long long)job);
+    /* no task for the sites (a's 1 s long-poll spans about 20 passes of the driver), no round tried */
+    CHECK(req(a, "GET", "/v1/site/task?wait=1", NULL, 0, NULL, NULL) == 204);
+    CHECK(req(b, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    snprintf(line, sizeof line, "job %lld: cannot open round", (long long)job);
+    CHECK_MSG(!log_has(line), "the driver tried to open a round of the cancelled job %lld", (long long)job);
+    /* store and status: cancelled by the operator, no rounds, no current round */
+    gf_store_job sj;
+    CHECK(gf_store_job_get(co->store, job, &sj) == GF_OK);
+    CHECK_MSG(sj.state == GF_STORE_JOB_CANCELLED && strstr(sj.reason, "cancelled by the operator"),
+              "stored: %s (%s)", gf_store_job_state_name(sj.state), sj.reason);
+    gf_store_job_free(&sj);
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    st = req_json(op, "GET", path, NULL, 0, &j);
+    s = json_string_value(json_object_get(j, "state"));
+    CHECK_MSG(st == 200 && s && !strcmp(s, "cancelled") && json_array_size(json_object_get(j, "rounds")) == 0 &&
+              !json_object_get(j, "current") && json_integer_value(json_object_get(j, "round")) == 0,
+              "status after the cancel -> %d %s", st, s ? s : "(none)");
+    json_decref(j);
+
+    /* the next job runs: its round 1 goes to the sites */
+    int64_t next = 0;
+    st = post(op, "/v1/jobs", spec, &next, msg, sizeof msg);
+    CHECK_MSG(st == 201, "next submit -> %d %s", st, msg);
+    st = req_json(a, "GET", "/v1/site/task?wait=10", NULL, 0, &j);
+    CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "job")) == next &&
+              json_integer_value(json_object_get(j, "round")) == 1, "next job's task -> %d (job %lld)", st,
+              (long long)json_integer_value(json_object_get(j, "job")));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", (long long)next);
+    CHECK(req(op, "POST", path, NULL, 0, NULL, NULL) == 200);
     gf_https_client_close(op);
     gf_https_client_close(a);
     gf_https_client_close(b);
@@ -680,6 +840,7 @@ int main(void)
     test_caps();
     test_restart_many();
     test_upload_unlocked();
+    test_cancel_during_bringup();
 
     gf_https_client_close(op);
     gf_https_client_close(a);

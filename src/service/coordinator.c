@@ -164,6 +164,8 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
     /* SCAFFOLD's N with "all": the sites the job may use */
     pthread_mutex_lock(&c->lock);
     int total = job.tenant_id ? co_sites_granted(c, job.tenant_id) : c->sites_total;
+    void (*built_hook)(void *, int64_t) = c->bringup_built_hook;   /* tests only */
+    void *hook_arg = c->bringup_hook_arg;
     pthread_mutex_unlock(&c->lock);
     if (!st) st = gf_fedjob_start(c->data_dir, id, &fs, job.round, total > 0 ? total : 1, &fj);
     gf_fedspec_free(&fs);
@@ -186,6 +188,7 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
                      json_pack("{s:I,s:I,s:s}", "job", (json_int_t)id, "round", (json_int_t)(job.round + 1),
                                "reason", "coordinator restarted mid-round"));
         }
+        if (built_hook) built_hook(hook_arg, id);
         pthread_mutex_lock(&c->lock);
         if (c->njobs == c->capjobs) {
             int cap = c->capjobs ? c->capjobs * 2 : 8;
@@ -196,8 +199,9 @@ static void job_bring_up(gf_coordinator *c, int64_t id)
          * for the job under the lock afterwards: checked here, under the
          * lock, one of the two sees the other */
         gf_store_job now;
-        int still = !gf_store_job_get(c->store, id, &now) && now.state == GF_STORE_JOB_RUNNING;
-        if (still) gf_store_job_free(&now);
+        int got = !gf_store_job_get(c->store, id, &now);
+        int still = got && now.state == GF_STORE_JOB_RUNNING;
+        if (got) gf_store_job_free(&now);
         if (!still) {
             gf_fedjob_free(fj);
             pthread_mutex_unlock(&c->lock);

@@ -91,6 +91,12 @@ struct gf_coordinator {
      * the lock to add it (NULL: none) */
     void           (*upload_decoded_hook)(void *arg);
     void            *upload_hook_arg;
+    /* tests only (set under the lock): called on the driver thread by a
+     * federated job's bring-up after its runtime was built, without the
+     * lock, before it takes the lock to add the job to `jobs`; the job's
+     * id is passed (NULL: none) */
+    void           (*bringup_built_hook)(void *arg, int64_t job);
+    void            *bringup_hook_arg;
 };
 
 /* Who sent a request (auth.c): a site (its certificate), the operator (the
