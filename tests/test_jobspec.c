@@ -62,7 +62,7 @@ static int spec_eq(const gf_jobspec *a, const gf_jobspec *b)
         !str_eq(a->dp_json, b->dp_json) || a->epochs != b->epochs || a->batch != b->batch ||
         a->resources.cores != b->resources.cores || a->resources.gpus != b->resources.gpus ||
         a->resources.memory_mb != b->resources.memory_mb ||
-        a->resources.time_limit_s != b->resources.time_limit_s)
+        a->resources.time_limit_s != b->resources.time_limit_s || a->resources.processes != b->resources.processes)
         return 0;
     for (int i = 0; i < a->nsites; i++)
         if (strcmp(a->sites[i], b->sites[i])) return 0;
@@ -134,12 +134,13 @@ static void test_central_example(void)
     CHECK(j.optim.type == GF_OPTIM_ADAMW && j.optim.lr == 0.001f && j.optim.weight_decay == 0.01f &&
           j.optim.beta1 == 0.9f && j.optim.beta2 == 0.999f);
     CHECK(j.resources.cores == 1 && j.resources.gpus == 0 && j.resources.memory_mb == 2048 &&
-          j.resources.time_limit_s == 3600);
+          j.resources.time_limit_s == 3600 && j.resources.processes == 1);
     char *s = round_trip(&j);
     CHECK_MSG(s && !strcmp(s, "{\"kind\":\"central\",\"name\":\"cnn-fmnist\",\"model\":\"" CNN "\","
                          "\"dataset\":\"fashion-mnist\",\"epochs\":3,\"batch\":64,"
                          "\"optim\":{\"name\":\"adamw\",\"lr\":0.001,\"weight_decay\":0.01},\"seed\":1,"
-                         "\"resources\":{\"cores\":1,\"gpus\":0,\"memory_mb\":2048,\"time_limit_s\":3600}}"),
+                         "\"resources\":{\"cores\":1,\"gpus\":0,\"memory_mb\":2048,\"time_limit_s\":3600,"
+                         "\"processes\":1}}"),
               "%s", s ? s : "(null)");
     free(s);
     gf_jobspec_free(&j);
@@ -183,6 +184,15 @@ static void test_defaults(void)
               j.resources.time_limit_s == 3600);
         CHECK(j.sites == NULL && !j.secure_aggregation_json && !j.dp_json);
         free(round_trip(&j));
+        gf_jobspec_free(&j);
+    }
+    st = parse(MIN_CENTRAL ",\"resources\":{\"cores\":4,\"processes\":2.0}}", &j);   /* 2 ranks of 2 threads */
+    CHECK_MSG(st == GF_OK, "%s", gf_last_error());
+    if (!st) {
+        CHECK(j.resources.cores == 4 && j.resources.processes == 2);
+        char *c = round_trip(&j);
+        CHECK_MSG(c && strstr(c, "\"resources\":{\"cores\":4,") && strstr(c, "\"processes\":2}}"), "%s", c ? c : "(null)");
+        free(c);
         gf_jobspec_free(&j);
     }
 }
@@ -422,6 +432,14 @@ static const bad_case bad_cases[] = {
     { MIN_CENTRAL ",\"resources\":{\"time_limit_s\":2592001}}", GF_ERR_ARG, "resources.time_limit_s: must be an integer in [1, 2592000]", NULL },
     { MIN_CENTRAL ",\"resources\":{\"disk_mb\":1}}", GF_ERR_ARG, "resources.disk_mb: unknown key", NULL },
     { MIN_CENTRAL ",\"resources\":{\"cores\":true}}", GF_ERR_ARG, "resources.cores: must be an integer in [1, 1024], got true", NULL },
+    { MIN_CENTRAL ",\"resources\":{\"processes\":0}}", GF_ERR_ARG, "resources.processes: must be an integer in [1, 1024], got 0", NULL },
+    { MIN_CENTRAL ",\"resources\":{\"processes\":1.5}}", GF_ERR_ARG, "resources.processes: must be an integer in [1, 1024], got 1.5", NULL },
+    { MIN_CENTRAL ",\"resources\":{\"processes\":\"2\"}}", GF_ERR_ARG, "resources.processes: must be an integer in [1, 1024], got \"2\"", NULL },
+    { MIN_CENTRAL ",\"resources\":{\"processes\":1025,\"cores\":1024}}", GF_ERR_ARG, "resources.processes: must be an integer in [1, 1024], got 1025", NULL },
+    { MIN_CENTRAL ",\"resources\":{\"processes\":2}}", GF_ERR_ARG,
+      "resources.processes: 2 is more than resources.cores (1): each process (rank) needs a core of its own", NULL },
+    { MIN_CENTRAL ",\"resources\":{\"processes\":2,\"cores\":3}}", GF_ERR_ARG,
+      "resources.cores: 3 is not a multiple of resources.processes (2)", NULL },
 };
 
 static int zeroed(const gf_jobspec *j)

@@ -429,6 +429,9 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     if (lead) cli_print_data("train", a.dataset, &train, &test);
+    if (lead && dist.size > 1)
+        fprintf(stderr, "gf train: %d MPI ranks, %ld thread%s each, data parallel (rank 0 writes)\n", dist.size,
+                (long)a.threads, a.threads == 1 ? "" : "s");
     if (!lead) gf_dataset_free(&test);       /* rank 0 alone evaluates */
 
     /* the cosine schedule spans the steps up to --epochs; a resumed run

@@ -80,8 +80,11 @@ gf_status gf_executor_local(int cores, const gf_gpu_list *gpus, gf_executor **ou
 /* The Slurm executor: SLURM_CONF at conf (NULL: Slurm's default). */
 gf_status gf_executor_slurm(const char *conf, const char *gpu_devices, gf_executor **out);
 
-/* The `gf train` command line of a central job (argv[0] = gf_path; NULL-
- * terminated; strings point into buf). 0, or -1 if buf is too small. */
+/* The `gf train` command line of a central job with `threads` threads per
+ * process (NULL-terminated; strings point into buf): argv[0] = gf_path, or,
+ * with resources.processes > 1, Debian's OpenMPI mpirun starting that many
+ * ranks of it (executor_local.c says with which options). 0, or -1 if buf
+ * or max is too small. */
 int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t cap, const char **argv, int max);
 
 #endif

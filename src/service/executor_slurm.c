@@ -59,15 +59,21 @@ static gf_status slurm_start(gf_executor *base, const gf_exec_request *r, char h
     gf_slurm_account_of_tenant(r->tenant, account);
     gf_status st = ensure_account(x, account, r->tenant_shares);
     if (st) return st;
-    const char *argv[40];
+    const char *argv[60];
     gf_program_batch pb = { 0 };            /* a program job's: gf program-batch in its sandbox */
     int cores = r->spec->resources.cores, ntasks = 1;
     if (r->spec->kind == GF_JOB_PROGRAM) {
         if ((st = gf_program_batch_make(r, x->gpu_devices, &pb))) return st;
         cores = pb.cores_per_task;
         ntasks = r->spec->program->processes > 0 ? r->spec->program->processes : 1;
-    } else if (gf_exec_train_argv(r, r->spec->resources.cores, buf, sizeof buf, argv, 40))
-        return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
+    } else {
+        /* processes > 1: N tasks of cores / N CPUs on one node; the batch script runs mpirun,
+         * which starts the N ranks of gf train inside the allocation (executor_local.c) */
+        ntasks = r->spec->resources.processes > 1 ? r->spec->resources.processes : 1;
+        cores = r->spec->resources.cores / ntasks;
+        if (gf_exec_train_argv(r, cores, buf, sizeof buf, argv, 60))
+            return gf_errorf(GF_ERR_ARG, "job %lld: its command line is too long", (long long)r->job_id);
+    }
     snprintf(name, sizeof name, "gf-%lld", (long long)r->job_id);
     snprintf(out, sizeof out, "%s/stdout.log", r->job_dir);
     snprintf(err, sizeof err, "%s/stderr.log", r->job_dir);

@@ -739,7 +739,7 @@ static gf_status parse_central(const json_t *root, gf_jobspec *out)
 {
     static const char *const keys[] = { "kind", "name", "model", "dataset", "epochs", "batch",
                                         "optim", "seed", "resources", "tenant", NULL };
-    static const char *const rkeys[] = { "cores", "gpus", "memory_mb", "time_limit_s", NULL };
+    static const char *const rkeys[] = { "cores", "gpus", "memory_mb", "time_limit_s", "processes", NULL };
     gf_status st = check_keys(root, "", keys, "kind, name, model, dataset, epochs, batch, optim, "
                               "seed, resources, tenant", " for a central job");
     if (st) return st;
@@ -747,7 +747,7 @@ static gf_status parse_central(const json_t *root, gf_jobspec *out)
     out->optim = gf_optim_defaults(GF_OPTIM_SGD, 0.01f);
     if ((st = parse_common(root, out))) return st;
 
-    long long epochs = 1, batch = 64, cores = 1, gpus = 0, mem = 2048, tl = 3600;
+    long long epochs = 1, batch = 64, cores = 1, gpus = 0, mem = 2048, tl = 3600, procs = 1;
     if ((st = get_int(root, "", "epochs", 1, 1000000, &epochs)) ||
         (st = get_int(root, "", "batch", 1, 65536, &batch)))
         return st;
@@ -755,18 +755,27 @@ static gf_status parse_central(const json_t *root, gf_jobspec *out)
     if ((st = get_object(root, "", "optim", 0, &o))) return st;
     if (o && (st = parse_optim(o, "optim", &out->optim))) return st;
     if ((st = get_object(root, "", "resources", 0, &o))) return st;
-    if (o && ((st = check_keys(o, "resources", rkeys, "cores, gpus, memory_mb, time_limit_s", "")) ||
+    if (o && ((st = check_keys(o, "resources", rkeys, "cores, gpus, memory_mb, time_limit_s, processes", "")) ||
               (st = get_int(o, "resources", "cores", 1, 1024, &cores)) ||
               (st = get_int(o, "resources", "gpus", 0, 64, &gpus)) ||
               (st = get_int(o, "resources", "memory_mb", 64, 1048576, &mem)) ||
-              (st = get_int(o, "resources", "time_limit_s", 1, 30 * 86400, &tl))))
+              (st = get_int(o, "resources", "time_limit_s", 1, 30 * 86400, &tl)) ||
+              (st = get_int(o, "resources", "processes", 1, 1024, &procs))))
         return st;
+    /* cores is the job's total, as for a program job: each rank gets cores / processes threads */
+    if (procs > cores)
+        return gf_errorf(GF_ERR_ARG, "resources.processes: %lld is more than resources.cores (%lld): each process "
+                         "(rank) needs a core of its own", procs, cores);
+    if (cores % procs)
+        return gf_errorf(GF_ERR_ARG, "resources.cores: %lld is not a multiple of resources.processes (%lld): "
+                         "every rank gets the same number of cores (threads)", cores, procs);
     out->epochs = (int)epochs;
     out->batch = (int)batch;
     out->resources.cores = (int)cores;
     out->resources.gpus = (int)gpus;
     out->resources.memory_mb = mem;
     out->resources.time_limit_s = tl;
+    out->resources.processes = (int)procs;
     return GF_OK;
 }
 
@@ -1122,6 +1131,8 @@ gf_status gf_jobspec_to_json(const gf_jobspec *j, char **out)
         sb_int(&b, j->resources.memory_mb);
         sb_puts(&b, ",\"time_limit_s\":");
         sb_int(&b, j->resources.time_limit_s);
+        sb_puts(&b, ",\"processes\":");
+        sb_int(&b, j->resources.processes);
         sb_puts(&b, "}}");
     } else {
         sb_puts(&b, "{\"kind\":\"federated\"");

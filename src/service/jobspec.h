@@ -15,7 +15,10 @@
  *     {"kind": "central", "name": "cnn-fmnist", "model": "cnn",
  *      "dataset": "fashion-mnist", "epochs": 3, "batch": 64,
  *      "optim": {"name": "adamw", "lr": 0.001}, "seed": 1,
- *      "resources": {"cores": 1, "gpus": 0, "memory_mb": 2048, "time_limit_s": 3600}}
+ *      "resources": {"cores": 1, "gpus": 0, "memory_mb": 2048, "time_limit_s": 3600,
+ *                    "processes": 1}}
+ *     processes > 1: gf train runs as that many ranks under mpirun
+ *     (train/dist.h, data parallel; service/executor_local.c)
  *   statistics ("kind": "statistics"; federated statistics, fed/fedstats.h)
  *     {"kind": "statistics", "name": "heart-stats", "columns": 13,
  *      "classes": 2, "bins": 20, "range": [0, 600] | "ranges": [[lo, hi], ...],
@@ -185,6 +188,9 @@ typedef struct {
         int gpus;                         /* 0..64, default 0 */
         int64_t memory_mb;                /* 64..1048576, default 2048 */
         int64_t time_limit_s;             /* 1..30 days, default 3600 */
+        int processes;                    /* central: MPI ranks of gf train, 1..cores, dividing cores
+                                             (cores is the total; each rank gets cores / processes
+                                             threads), default 1; program jobs: program->processes */
     } resources;                          /* central and program jobs */
 
     /* program */

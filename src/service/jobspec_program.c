@@ -177,6 +177,7 @@ static gf_status parse_resources(const json_t *o, gf_jobspec *out)
     out->resources.memory_mb = mem;
     out->resources.time_limit_s = tl;
     out->program->processes = (int)procs;
+    out->resources.processes = (int)procs;
     return GF_OK;
 }
 

@@ -3,8 +3,9 @@
 # gf coordinator with --executor slurm. Tenants become Slurm accounts with
 # their shares; central jobs go through sbatch and come back with Slurm's
 # state; the ledger equals sacct (CPUTimeRAW, GPU-seconds) to the second;
-# a cancel reaches Slurm; a coordinator killed with kill -9 follows its Slurm
-# job on after the restart.
+# a 2-process job runs as MPI ranks on 2 allocated CPUs; a cancel reaches
+# Slurm; a coordinator killed with kill -9 follows its Slurm job on after
+# the restart.
 . tests/cli_lib.sh
 . scripts/fed_local.sh
 PY=/usr/bin/python3
@@ -59,6 +60,13 @@ token_wait_state "$J1" succeeded 120 && ok "job $J1 succeeded through Slurm: $("
 "$GF" logs "$J1" --token "$TA" | grep -q "epoch 2/2" && ok "gf logs reads the Slurm job's output" || fail "logs"
 sacct -X -n -P -j "$(slurm_id "$J1")" -o Account | grep -qx "acme_dlab" && ok "it ran under the tenant's account acme_dlab" || fail "account: $(sacct -X -n -P -j "$(slurm_id "$J1")" -o Account)"
 out=$(ledger_vs_sacct "$J1") && ok "$out" || fail "ledger vs sacct: $out"
+# 2 processes: sbatch --ntasks=2 --cpus-per-task=1, mpirun starts 2 ranks of gf train in the allocation
+central a-mpi 1 0 | sed 's/"cores":1/"cores":2,"processes":2/' > "$TMP/jm.json"
+JM=$("$GF" submit "$TMP/jm.json" --token "$TA")
+token_wait_state "$JM" succeeded 120 && grep -q "gf train: 2 MPI ranks, 1 thread each" "$TMP/data/jobs/$JM/stderr.log" \
+  && ok "a 2-process job ran as 2 MPI ranks through Slurm" || fail "2-process job $JM: $(cat "$TMP/data/jobs/$JM/stderr.log")"
+sacct -X -n -P -j "$(slurm_id "$JM")" -o AllocCPUS | grep -qx 2 && ok "Slurm allocated it 2 CPUs" || fail "AllocCPUS: $(sacct -X -n -P -j "$(slurm_id "$JM")" -o AllocCPUS)"
+out=$(ledger_vs_sacct "$JM") && ok "$out" || fail "ledger vs sacct (2 processes): $out"
 
 central b-gpu 6 1 > "$TMP/g.json"
 JG=$("$GF" submit "$TMP/g.json" --token "$TB")
@@ -90,5 +98,5 @@ export GF_COORDINATOR="${FED_URL%/}"
 grep -q "job $JR: followed on" "$TMP/coordinator.log" && ok "after kill -9 the coordinator follows Slurm job $(slurm_id "$JR") on" || fail "not re-attached: $(tail -3 "$TMP/coordinator.log")"
 token_wait_state "$JR" succeeded 180 && out=$(ledger_vs_sacct "$JR") && ok "and records its end: $out" || fail "job $JR after the restart: $out"
 n=$("$GF" usage --token "$OP" --json | jget 'len([e for e in d["entries"] if e["executor"]=="slurm"])')
-[ "$n" = 6 ] && ok "6 Slurm jobs in the ledger, each once" || fail "ledger rows: $n"
+[ "$n" = 7 ] && ok "7 Slurm jobs in the ledger, each once" || fail "ledger rows: $n"
 finish
