@@ -59,6 +59,9 @@ gf_status gf_dataset_eval_split(const char *eval, char name[GF_STORE_NAME_MAX + 
     return gf_dataset_name_check(name);
 }
 
+static gf_status dataset_query(gf_store *s, int64_t tenant_id, const char *name, gf_dataset_fn fn, void *ctx);
+static int take_entry(const gf_dataset_entry *e, void *ctx);
+
 gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, const char *format,
                                const char *label, const char *test_path, const char *options, int public_,
                                const char *const *tenants, int ntenants)
@@ -91,6 +94,9 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
     }
     if ((e = dsfile_options(d.format, options, d.options, sizeof d.options))) return e;
     if ((e = dsfile_check(&d))) return e;               /* links out of it, special files: the message names them */
+    gf_dataset_entry have = {0};                        /* a taken name is refused before the data is read */
+    if ((e = dataset_query(s, 0, name, take_entry, &have))) return e;
+    if (have.name[0]) return gf_errorf(GF_ERR_MISMATCH, "dataset \"%s\" exists already", name);
     if (d.format >= GF_DATASET_PLINK) {                 /* opened once by the engine's reader, with its limits */
         char spec[GF_DATASET_SPEC_MAX];
         int n = snprintf(spec, sizeof spec, "%s:%s%s%s", fname, d.path, d.options[0] ? "," : "", d.options);

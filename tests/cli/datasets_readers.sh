@@ -77,6 +77,7 @@ expect_error "label for a PLINK prefix" "400 label CSV" -- \
   > /dev/null 2> "$TMP/err" && ok "a NIfTI volume registered" || fail "nifti: $(cat "$TMP/err")"
 "$GF" dataset add shapes --path "$TMP/reg/img" --tenant acme --token "$OP" > /dev/null 2> "$TMP/err" \
   && ok "an image folder registered" || fail "imagedir: $(cat "$TMP/err")"
+expect_error "a name twice (any case)" "409 exists" -- "$GF" dataset add MOUSE --path "$MOUSE" --public --token "$OP"
 "$GF" dataset list --token "$OP" --json > "$TMP/l"
 jget '";".join("%s=%s:%s" % (x["name"], x["format"], x.get("options", "")) for x in d["datasets"])' < "$TMP/l" \
   > "$TMP/lf"
