@@ -2,6 +2,7 @@
  * rules, duplicate and out-of-order results, crash safety under SIGKILL of a
  * real writer process, reopening, and refusal of foreign or newer files. */
 #include "service/store.h"
+#include "service/datasets.h"
 #include "service/ledger.h"
 #include "service/site_grants.h"
 #include "service/tenants.h"
@@ -498,6 +499,87 @@ static void test_site_grants(const char *dir)
     gf_store_close(s);
 }
 
+typedef struct { int n; char got[1024]; } ds_ctx;
+
+static int ds_fn(const gf_dataset_entry *e, void *ctx)
+{
+    ds_ctx *c = ctx;
+    size_t u = strlen(c->got);
+    snprintf(c->got + u, sizeof c->got - u, "%s%s=%s:%s:%s:%s:%d:%s", c->n++ ? ";" : "", e->name,
+             gf_dataset_format_name(e->format), strrchr(e->path, '/') ? strrchr(e->path, '/') + 1 : e->path, e->label,
+             e->options, e->public_, e->tenants);
+    return 0;
+}
+
+static int sql_ok(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK;
+}
+
+/* Schema 5: a database of schema version 4, its datasets table made with
+ * version 3's DDL (formats idx and csv only, an .npz stored as 'csv'), is
+ * opened by this build: its rows and grants are kept, the .npz row becomes
+ * 'npz', and the table takes the readers' formats and options. */
+static void test_datasets_migration(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    int64_t acme = 0;
+    CHECK(gf_store_tenant_add(s, "acme", 1, NAN, NAN, &acme) == GF_OK);
+    gf_store_close(s);
+    char path[600];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    CHECK(sql_ok(path,
+        "DROP TABLE dataset_grants; DROP TABLE datasets;"
+        "CREATE TABLE datasets("
+        " name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+        " format TEXT NOT NULL CHECK(format IN ('idx','csv')),"
+        " path TEXT NOT NULL, label TEXT, test_path TEXT,"
+        " public INTEGER NOT NULL CHECK(public IN (0,1)),"
+        " created_at TEXT NOT NULL);"
+        "CREATE TABLE dataset_grants("
+        " dataset TEXT NOT NULL REFERENCES datasets(name),"
+        " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+        " PRIMARY KEY(dataset, tenant_id));"
+        "INSERT INTO datasets VALUES('digits','idx','/srv/d',NULL,NULL,1,'2026-01-01T00:00:00.000Z');"
+        "INSERT INTO datasets VALUES('iris','csv','/srv/iris.csv','species','/srv/iris-test.csv',0,"
+        " '2026-01-01T00:00:00.000Z');"
+        "INSERT INTO datasets VALUES('pneu','csv','/srv/Pneu.NPZ',NULL,NULL,0,'2026-01-01T00:00:00.000Z');"
+        "INSERT INTO dataset_grants SELECT 'iris', id FROM tenants WHERE name = 'acme';"
+        "INSERT INTO dataset_grants SELECT 'pneu', id FROM tenants WHERE name = 'acme';"
+        "UPDATE schema_version SET version = 4"));
+    /* the old table refuses the new formats: what the migration must change */
+    CHECK(!sql_ok(path, "INSERT INTO datasets VALUES('g','plink','/srv/g',NULL,NULL,1,'2026-01-01T00:00:00.000Z')"));
+
+    s = NULL;
+    CHECK_MSG(gf_store_open(dir, &s) == GF_OK, "%s", gf_last_error());
+    ds_ctx c = {0};
+    CHECK(gf_store_datasets(s, 0, ds_fn, &c) == GF_OK);
+    CHECK_MSG(!strcmp(c.got, "fashion-mnist=idx:fashion-mnist:::1:;digits=idx:d:::1:;iris=csv:iris.csv:species::0:acme;"
+                             "pneu=npz:Pneu.NPZ:::0:acme"), "after the migration: %s", c.got);
+    ds_ctx t = {0};
+    CHECK(gf_store_datasets(s, acme, ds_fn, &t) == GF_OK && t.n == 4);             /* acme's grants kept */
+    char spec[GF_DATASET_SPEC_MAX];
+    CHECK(gf_datasets_resolve(s, "nosuch", acme, spec, sizeof spec) == GF_ERR_ARG);
+    gf_store_close(s);
+    CHECK(sql_ok(path, "INSERT INTO datasets(name, format, path, options, public, created_at) VALUES('g','plink',"
+                       "'/srv/g','pheno_col=1',1,'2026-01-01T00:00:00.000Z')"));
+    CHECK(!sql_ok(path, "INSERT INTO datasets(name, format, path, public, created_at) VALUES('h','hdf5','/srv/h',1,"
+                        "'2026-01-01T00:00:00.000Z')"));
+    CHECK(!sql_ok(path, "INSERT INTO datasets SELECT * FROM datasets WHERE (SELECT version FROM schema_version) = 5"));
+    /* (the copy of an existing row clashes with its name only when the version is 5) */
+    CHECK(!sql_ok(path, "SELECT * FROM datasets_v4"));                              /* the copies are gone */
+    s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    ds_ctx g = {0};
+    CHECK(gf_store_datasets(s, 0, ds_fn, &g) == GF_OK && g.n == 5 && strstr(g.got, "g=plink:g::pheno_col=1:1:"));
+    gf_store_close(s);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/gf_test_store_XXXXXX";
@@ -517,6 +599,8 @@ int main(void)
     test_cancel_queued(dir);
     snprintf(dir, sizeof dir, "%s/grants", base);
     test_site_grants(dir);
+    snprintf(dir, sizeof dir, "%s/datasets", base);
+    test_datasets_migration(dir);
     rm_dir(base);
     return check_summary();
 }

@@ -8,12 +8,12 @@
 #include "cli/fed.h"
 
 typedef struct {
-    const char *path, *label, *test;
+    const char *path, *format, *label, *test, *options;
     const char *tenants[64];
     int ntenants, public_;
 } ds_opts;
 
-enum { O_PATH = 1100, O_LABEL, O_TEST, O_TENANT, O_PUBLIC };
+enum { O_PATH = 1100, O_LABEL, O_TEST, O_TENANT, O_PUBLIC, O_FORMAT, O_OPTIONS };
 
 static int on_opt(int opt, const char *arg, void *ctx)
 {
@@ -22,6 +22,8 @@ static int on_opt(int opt, const char *arg, void *ctx)
     case O_PATH: o->path = arg; return 0;
     case O_LABEL: o->label = arg; return 0;
     case O_TEST: o->test = arg; return 0;
+    case O_FORMAT: o->format = arg; return 0;
+    case O_OPTIONS: o->options = arg; return 0;
     case O_PUBLIC: o->public_ = 1; return 0;
     case O_TENANT:
         if (o->ntenants == (int)(sizeof o->tenants / sizeof o->tenants[0])) {
@@ -36,7 +38,7 @@ static int on_opt(int opt, const char *arg, void *ctx)
 
 static const struct option DS_OPTS[] = {
     {"path", 1, 0, O_PATH}, {"label", 1, 0, O_LABEL}, {"test", 1, 0, O_TEST}, {"tenant", 1, 0, O_TENANT},
-    {"public", 0, 0, O_PUBLIC}, {0, 0, 0, 0}};
+    {"public", 0, 0, O_PUBLIC}, {"format", 1, 0, O_FORMAT}, {"options", 1, 0, O_OPTIONS}, {0, 0, 0, 0}};
 
 static int list(const cli_api *a)
 {
@@ -46,7 +48,7 @@ static int list(const cli_api *a)
     if (a->json) { printf("%s\n", resp); free(resp); return 0; }
     json_t *j = json_loads(resp, 0, NULL), *d;
     size_t k;
-    printf("%-24s %-6s %-24s %s\n", "dataset", "format", "access", "path");
+    printf("%-24s %-8s %-24s %s\n", "dataset", "format", "access", "path");
     json_array_foreach(json_object_get(j, "datasets"), k, d) {
         const char *path = json_string_value(json_object_get(d, "path"));
         json_t *t = json_object_get(d, "tenants");
@@ -62,7 +64,7 @@ static int list(const cli_api *a)
             }
             if (!n) snprintf(access, sizeof access, "operator only");
         }
-        printf("%-24s %-6s %-24s %s\n", json_string_value(json_object_get(d, "name")),
+        printf("%-24s %-8s %-24s %s\n", json_string_value(json_object_get(d, "name")),
                json_string_value(json_object_get(d, "format")), access, path ? path : "-");
     }
     json_decref(j);
@@ -73,12 +75,18 @@ static int list(const cli_api *a)
 int cmd_dataset(int argc, char **argv)
 {
     static const char *usage =
-        "usage: gf dataset add NAME --path P [--label COL] [--test P2] (--tenant T ... | --public) [connection]\n"
+        "usage: gf dataset add NAME --path P [--format F] [--label COL] [--test P2] [--options OPTS]\n"
+        "                          (--tenant T ... | --public) [connection]\n"
         "       gf dataset list [connection] [--json]\n"
-        "Jobs name datasets, never files: the operator registers a folder of IDX files\n"
-        "or a CSV file (with its label column and, optionally, a test file) under a name\n"
-        "and grants it to tenants (or to all with --public). Members see what they may\n"
-        "read; paths are shown to operators only. fashion-mnist is built in.\n";
+        "Jobs name datasets, never files: the operator registers data under a name and\n"
+        "grants it to tenants (or to all with --public). F: idx, csv, npz, plink, vcf,\n"
+        "nifti, dicom, imagedir, inferred from P where that is unambiguous (a folder of\n"
+        "IDX files or of class folders of images, *.csv, *.npz, *.vcf[.gz], *.bcf,\n"
+        "*.nii[.gz], a PLINK prefix). csv takes --label and --test; plink..imagedir take\n"
+        "the reader's options (gf train --help), e.g. --options labels=L.csv for nifti,\n"
+        "pheno=P.csv,pheno_col=C for vcf; the data is opened once to check it. Members\n"
+        "see what they may read; paths are shown to operators only. fashion-mnist is\n"
+        "built in.\n";
     if (argc < 2 || (strcmp(argv[1], "add") && strcmp(argv[1], "list"))) {
         fprintf(stderr, "%s", usage);
         return 2;
@@ -97,6 +105,8 @@ int cmd_dataset(int argc, char **argv)
     json_t *body = json_pack("{s:s,s:s,s:o,s:b}", "name", name, "path", o.path, "tenants", tenants, "public", o.public_);
     if (o.label) json_object_set_new(body, "label", json_string(o.label));
     if (o.test) json_object_set_new(body, "test", json_string(o.test));
+    if (o.format) json_object_set_new(body, "format", json_string(o.format));
+    if (o.options) json_object_set_new(body, "options", json_string(o.options));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char *resp;

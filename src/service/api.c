@@ -87,10 +87,16 @@ static gf_status check_datasets(gf_coordinator *c, const gf_jobspec *spec, int64
         snprintf(msg, sizeof msg, "%s", gf_last_error());
         return gf_errorf(st, "eval: %s", msg);
     }
-    if (spec->kind == GF_JOB_FEDERATED && spec->eval[0] && !train && !strncmp(resolved, "csv:", 4) &&
-        !strstr(resolved, ",test="))    /* a CSV registered without a test file has no test split */
+    /* a CSV registered without a test file, or a reader of plink..imagedir without test= or
+     * test_fraction= in its options, has no test split */
+    int no_test = 0;
+    if (spec->kind == GF_JOB_FEDERATED && spec->eval[0] && !train)
+        no_test = !strncmp(resolved, "csv:", 4) ? !strstr(resolved, ",test=")
+                : strncmp(resolved, "idx:", 4) && strncmp(resolved, "npz:", 4) && strcmp(resolved, GF_DATASET_BUILTIN) &&
+                  !strstr(resolved, ",test=") && !strstr(resolved, ",test_fraction=");
+    if (no_test)
         return gf_errorf(GF_ERR_ARG, "eval: dataset \"%s\" has no test split (it was registered without a test "
-                         "file): name %s:train, or register the dataset with a test file", name, name);
+                         "file or test_fraction=): name %s:train, or register the dataset with one", name, name);
     gf_program_data *pd = NULL;
     if (spec->kind == GF_JOB_PROGRAM && (st = gf_program_datasets(c->store, spec, tenant_id, &pd))) return st;
     free(pd);

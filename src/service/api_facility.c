@@ -309,6 +309,7 @@ static int dataset_one(const gf_dataset_entry *e, void *ctx)
         json_object_set_new(o, "path", json_string(e->path));
         if (e->label[0]) json_object_set_new(o, "label", json_string(e->label));
         if (e->test_path[0]) json_object_set_new(o, "test", json_string(e->test_path));
+        if (e->options[0]) json_object_set_new(o, "options", json_string(e->options));
     } else {
         json_object_del(o, "tenants");
     }
@@ -325,23 +326,26 @@ static gf_status datasets_list(gf_coordinator *c, const co_principal *who, gf_ht
     return co_reply(resp, 200, json_pack("{s:o}", "datasets", l.list));
 }
 
-/* POST /v1/datasets {"name", "path", "label", "test", "tenants": [...], "public"} (operators) */
+/* POST /v1/datasets {"name", "path", "format", "label", "test", "options", "tenants": [...], "public"} (operators) */
 static gf_status dataset_add(gf_coordinator *c, const gf_http_request *req, const co_principal *who,
                              gf_http_response *resp)
 {
-    static const char *const keys[] = {"name", "path", "label", "test", "tenants", "public", NULL};
+    static const char *const keys[] = {"name", "path", "format", "label", "test", "options", "tenants", "public", NULL};
     gf_status st = GF_OK;
     json_t *b = body_json(req, resp, &st);
     if (!b) return st;
     const char *names[64];
     int n = 0;
     json_t *name = json_object_get(b, "name"), *path = json_object_get(b, "path"), *label = json_object_get(b, "label"),
-           *test = json_object_get(b, "test"), *ten = json_object_get(b, "tenants"), *pub = json_object_get(b, "public");
+           *test = json_object_get(b, "test"), *ten = json_object_get(b, "tenants"), *pub = json_object_get(b, "public"),
+           *fmt = json_object_get(b, "format"), *opts = json_object_get(b, "options");
     if ((st = check_keys(b, keys, "", resp))) goto out;
     if (!json_is_string(name) || !json_is_string(path) || (label && !json_is_string(label)) ||
-        (test && !json_is_string(test)) || (pub && !json_is_boolean(pub)) ||
+        (test && !json_is_string(test)) || (pub && !json_is_boolean(pub)) || (fmt && !json_is_string(fmt)) ||
+        (opts && !json_is_string(opts)) ||
         (ten && (!json_is_array(ten) || json_array_size(ten) > 64))) {
-        st = co_refuse(resp, 400, GF_ERR_ARG, "datasets: name and path are strings, label and test optional strings, "
+        st = co_refuse(resp, 400, GF_ERR_ARG, "datasets: name and path are strings, format, label, test and options optional "
+                       "strings, "
                        "tenants an array of at most 64 tenant names, public a boolean");
         goto out;
     }
@@ -353,7 +357,8 @@ static gf_status dataset_add(gf_coordinator *c, const gf_http_request *req, cons
         names[n++] = json_string_value(json_array_get(ten, i));
     }
     if ((st = gf_store_dataset_add(c->store, json_string_value(name), json_string_value(path),
-                                   label ? json_string_value(label) : NULL, test ? json_string_value(test) : NULL,
+                                   fmt ? json_string_value(fmt) : NULL, label ? json_string_value(label) : NULL,
+                                   test ? json_string_value(test) : NULL, opts ? json_string_value(opts) : NULL,
                                    json_is_true(pub), names, n))) {
         st = co_refuse(resp, st == GF_ERR_MISMATCH ? 409 : 400, st, "%s", gf_last_error());
         goto out;

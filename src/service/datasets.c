@@ -1,5 +1,6 @@
 /* The datasets registry (datasets.h): its rows in the store and the one
- * place where a dataset name becomes a path a reader opens. */
+ * place where a dataset name becomes a path a reader opens (the files
+ * themselves are checked in dataset_files.c). */
 #include "service/datasets.h"
 
 #include <errno.h>
@@ -8,23 +9,24 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "data/dataset.h"
+#include "service/dataset_files.h"
 #include "service/store_internal.h"
 
-static const char *const IDX_FILES[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+static const char *const FORMATS[GF_DATASET_NFORMATS] = { "idx", "csv", "npz", "plink", "vcf", "nifti", "dicom",
+                                                          "imagedir" };
 
 const char *gf_dataset_format_name(gf_dataset_format f)
 {
-    return f == GF_DATASET_CSV ? "csv" : f == GF_DATASET_NPZ ? "npz" : "idx";
+    return (int)f >= 0 && f < GF_DATASET_NFORMATS ? FORMATS[f] : "?";
 }
 
-/* A regular file's format: NumPy when its name ends in ".npz", else CSV.
- * The store's format column (schema 3) holds 'idx' or 'csv'; a regular file
- * is stored as 'csv' and its reader chosen by this, at every read. */
-static gf_dataset_format file_format(const char *path)
+gf_status gf_dataset_format_parse(const char *name, gf_dataset_format *out)
 {
-    size_t n = strlen(path);
-    return n > 4 && !strcasecmp(path + n - 4, ".npz") ? GF_DATASET_NPZ : GF_DATASET_CSV;
+    for (int i = 0; name && i < GF_DATASET_NFORMATS; i++)
+        if (!strcmp(name, FORMATS[i])) { *out = (gf_dataset_format)i; return GF_OK; }
+    return gf_errorf(GF_ERR_ARG, "format \"%s\": one of idx, csv, npz, plink, vcf, nifti, dicom, imagedir",
+                     name ? name : "");
 }
 
 gf_status gf_dataset_name_check(const char *name)
@@ -57,43 +59,56 @@ gf_status gf_dataset_eval_split(const char *eval, char name[GF_STORE_NAME_MAX + 
     return gf_dataset_name_check(name);
 }
 
-/* realpath of p into out (PATH_MAX); what names it in messages. */
-static gf_status canonical(const char *what, const char *p, char out[PATH_MAX])
-{
-    if (!p || !*p) return gf_errorf(GF_ERR_ARG, "%s: no path", what);
-    if (!realpath(p, out)) return gf_errorf(GF_ERR_IO, "%s %s: %s", what, p, strerror(errno));
-    if (strchr(out, ',')) return gf_errorf(GF_ERR_ARG, "%s %s: a path with ',' cannot be registered", what, out);
-    return GF_OK;
-}
+static gf_status dataset_query(gf_store *s, int64_t tenant_id, const char *name, gf_dataset_fn fn, void *ctx);
+static int take_entry(const gf_dataset_entry *e, void *ctx);
 
-gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, const char *label,
-                               const char *test_path, int public_, const char *const *tenants, int ntenants)
+gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, const char *format,
+                               const char *label, const char *test_path, const char *options, int public_,
+                               const char *const *tenants, int ntenants)
 {
     gf_status e = gf_dataset_name_check(name);
     if (e) return e;
     if (!strcasecmp(name, GF_DATASET_BUILTIN))
         return gf_errorf(GF_ERR_ARG, "\"%s\" is the built-in dataset and cannot be registered", name);
-    char real[PATH_MAX], test_real[PATH_MAX] = "";
-    struct stat sb;
-    if ((e = canonical("path", path, real))) return e;
-    if (stat(real, &sb)) return gf_errorf(GF_ERR_IO, "path %s: %s", real, strerror(errno));
-    gf_dataset_format f;
-    if (S_ISDIR(sb.st_mode)) f = GF_DATASET_IDX;
-    else if (S_ISREG(sb.st_mode)) f = file_format(real);
-    else return gf_errorf(GF_ERR_ARG, "path %s: neither a directory (IDX files) nor a regular file (CSV, .npz)", real);
-    if (f == GF_DATASET_IDX && ((label && *label) || (test_path && *test_path)))
-        return gf_errorf(GF_ERR_ARG, "path %s is a directory of IDX files: label and test are for CSV files", real);
-    if (f == GF_DATASET_NPZ && ((label && *label) || (test_path && *test_path)))
-        return gf_errorf(GF_ERR_ARG, "path %s is a NumPy .npz: label and test are for CSV files (an .npz holds "
-                         "train_images, train_labels, test_images and test_labels, as MedMNIST's do)", real);
-    if (f == GF_DATASET_CSV) {
+    gf_dataset_entry d = {0};
+    snprintf(d.name, sizeof d.name, "%s", name);
+    if (format && *format) e = gf_dataset_format_parse(format, &d.format);
+    else e = dsfile_infer(path, &d.format);
+    if (e || (e = dsfile_place(d.format, path, d.path))) return e;
+    const char *fname = gf_dataset_format_name(d.format);
+    if (d.format != GF_DATASET_CSV && ((label && *label) || (test_path && *test_path)))
+        return gf_errorf(GF_ERR_ARG, "path %s is %s data: label and test are for CSV files%s", d.path, fname,
+                         d.format == GF_DATASET_NPZ ? " (an .npz holds train_images, train_labels, test_images and "
+                         "test_labels, as MedMNIST's do)" : d.format > GF_DATASET_NPZ ? " (give the reader's options)" : "");
+    if (d.format == GF_DATASET_CSV) {
+        struct stat sb;
         if (!label || !*label) label = "label";
         if (strlen(label) > GF_DATASET_LABEL_MAX || strchr(label, ','))
             return gf_errorf(GF_ERR_ARG, "label: 1..%d characters without ','", GF_DATASET_LABEL_MAX);
+        snprintf(d.label, sizeof d.label, "%s", label);
         if (test_path && *test_path) {
-            if ((e = canonical("test", test_path, test_real))) return e;
-            if (stat(test_real, &sb) || !S_ISREG(sb.st_mode))
-                return gf_errorf(GF_ERR_ARG, "test %s: not a regular file", test_real);
+            if ((e = dsfile_canonical("test", test_path, d.test_path))) return e;
+            if (stat(d.test_path, &sb) || !S_ISREG(sb.st_mode))
+                return gf_errorf(GF_ERR_ARG, "test %s: not a regular file", d.test_path);
+        }
+    }
+    if ((e = dsfile_options(d.format, options, d.options, sizeof d.options))) return e;
+    if ((e = dsfile_check(&d))) return e;               /* links out of it, special files: the message names them */
+    gf_dataset_entry have = {0};                        /* a taken name is refused before the data is read */
+    if ((e = dataset_query(s, 0, name, take_entry, &have))) return e;
+    if (have.name[0]) return gf_errorf(GF_ERR_MISMATCH, "dataset \"%s\" exists already", name);
+    if (d.format >= GF_DATASET_PLINK) {                 /* opened once by the engine's reader, with its limits */
+        char spec[GF_DATASET_SPEC_MAX];
+        int n = snprintf(spec, sizeof spec, "%s:%s%s%s", fname, d.path, d.options[0] ? "," : "", d.options);
+        if (n < 0 || (size_t)n >= sizeof spec) return gf_errorf(GF_ERR_ARG, "dataset spec too long");
+        gf_dataset tr = {0}, te = {0};
+        e = gf_dataset_open(spec, &tr, &te);
+        gf_dataset_free(&tr);
+        gf_dataset_free(&te);
+        if (e) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", gf_last_error());
+            return gf_errorf(e, "dataset \"%s\": the %s reader cannot read it: %s", name, fname, msg);
         }
     }
     if (ntenants < 0 || (ntenants > 0 && !tenants)) return gf_errorf(GF_ERR_ARG, "bad tenant list");
@@ -104,9 +119,10 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
     if (!e && found) e = gf_errorf(GF_ERR_MISMATCH, "dataset \"%s\" exists already", name);
     if (!e)
         e = store_run(s, "add dataset",
-                      "INSERT INTO datasets(name, format, path, label, test_path, public, created_at) "
-                      "VALUES(?, ?, ?, ?, ?, ?, " STORE_NOW ")", "ttttti", name, f == GF_DATASET_IDX ? "idx" : "csv", real,
-                      f == GF_DATASET_CSV ? label : NULL, test_real[0] ? test_real : NULL, (int64_t)(public_ != 0));
+                      "INSERT INTO datasets(name, format, path, label, test_path, options, public, created_at) "
+                      "VALUES(?, ?, ?, ?, ?, ?, ?, " STORE_NOW ")", "tttttti", name, fname, d.path,
+                      d.label[0] ? d.label : NULL, d.test_path[0] ? d.test_path : NULL,
+                      d.options[0] ? d.options : NULL, (int64_t)(public_ != 0));
     for (int i = 0; !e && i < ntenants; i++) {
         int64_t tid = 0;
         e = store_query_int(s, "find tenant", &tid, &found, "SELECT id FROM tenants WHERE name = ?", "t", tenants[i]);
@@ -120,7 +136,7 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
 #define DATASET_SELECT \
     "SELECT d.name, d.format, d.path, d.label, d.test_path, d.public, d.created_at," \
     " (SELECT group_concat(t.name, ',') FROM dataset_grants g JOIN tenants t ON t.id = g.tenant_id" \
-    "  WHERE g.dataset = d.name) FROM datasets d" \
+    "  WHERE g.dataset = d.name), d.options FROM datasets d" \
     " WHERE (?1 = 0 OR d.public = 1 OR EXISTS(SELECT 1 FROM dataset_grants g WHERE g.dataset = d.name AND g.tenant_id = ?1))"
 
 static void entry_from_row(sqlite3_stmt *st, gf_dataset_entry *e)
@@ -129,12 +145,13 @@ static void entry_from_row(sqlite3_stmt *st, gf_dataset_entry *e)
     store_copy_text(e->name, sizeof e->name, st, 0);
     const unsigned char *fmt = sqlite3_column_text(st, 1);
     store_copy_text(e->path, sizeof e->path, st, 2);
-    e->format = fmt && !strcmp((const char *)fmt, "csv") ? file_format(e->path) : GF_DATASET_IDX;
+    if (gf_dataset_format_parse(fmt ? (const char *)fmt : "", &e->format)) e->format = GF_DATASET_NFORMATS;
     store_copy_text(e->label, sizeof e->label, st, 3);
     store_copy_text(e->test_path, sizeof e->test_path, st, 4);
     e->public_ = sqlite3_column_int(st, 5) != 0;
     store_copy_text(e->created_at, sizeof e->created_at, st, 6);
     store_copy_text(e->tenants, sizeof e->tenants, st, 7);
+    store_copy_text(e->options, sizeof e->options, st, 8);
 }
 
 /* Runs DATASET_SELECT + tail for tenant_id (and name, when not NULL). */
@@ -173,36 +190,6 @@ static int take_entry(const gf_dataset_entry *e, void *ctx)
     return 1;
 }
 
-/* path is still the registered canonical path and of the registered type */
-static gf_status check_same(const char *registered, int want_dir)
-{
-    char now[PATH_MAX];
-    struct stat sb;
-    if (!realpath(registered, now) || strcmp(now, registered) || stat(now, &sb) ||
-        (want_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode)))
-        return GF_ERR_IO;
-    return GF_OK;
-}
-
-/* Each IDX file present (raw or .gz) is a regular file inside dir. */
-static gf_status check_idx_files(const char *dir)
-{
-    size_t dl = strlen(dir);
-    for (size_t i = 0; i < sizeof IDX_FILES / sizeof IDX_FILES[0]; i++) {
-        for (int gz = 0; gz < 2; gz++) {
-            char p[PATH_MAX], real[PATH_MAX];
-            struct stat sb;
-            int n = snprintf(p, sizeof p, "%s/%s%s", dir, IDX_FILES[i], gz ? ".gz" : "");
-            if (n < 0 || (size_t)n >= sizeof p) return GF_ERR_IO;
-            if (lstat(p, &sb)) continue;                       /* this form is absent */
-            if (!realpath(p, real) || strncmp(real, dir, dl) || real[dl] != '/' || stat(real, &sb) ||
-                !S_ISREG(sb.st_mode))
-                return GF_ERR_IO;
-        }
-    }
-    return GF_OK;
-}
-
 gf_status gf_datasets_resolve(gf_store *s, const char *name, int64_t tenant_id, char *spec, size_t cap)
 {
     gf_status e = gf_dataset_name_check(name);
@@ -216,12 +203,12 @@ gf_status gf_datasets_resolve(gf_store *s, const char *name, int64_t tenant_id, 
     if ((e = dataset_query(s, tenant_id, name, take_entry, &d))) return e;
     if (!d.name[0])
         return gf_errorf(GF_ERR_ARG, "no dataset \"%s\" that this tenant may read (gf dataset list shows them)", name);
-    int idx = d.format == GF_DATASET_IDX;
-    if (check_same(d.path, idx) || (d.test_path[0] && check_same(d.test_path, 0)) || (idx && check_idx_files(d.path)))
+    if (d.format == GF_DATASET_NFORMATS || dsfile_check(&d))
         return gf_errorf(GF_ERR_IO, "dataset \"%s\": its files are no longer as registered (moved, replaced, or "
                          "linked out of the registered folder); the operator must register it again", name);
-    if (idx) n = snprintf(spec, cap, "idx:%s", d.path);
-    else if (d.format == GF_DATASET_NPZ) n = snprintf(spec, cap, "npz:%s", d.path);
+    if (d.format != GF_DATASET_CSV)
+        n = snprintf(spec, cap, "%s:%s%s%s", gf_dataset_format_name(d.format), d.path, d.options[0] ? "," : "",
+                     d.options);
     else if (d.test_path[0]) n = snprintf(spec, cap, "csv:%s,label=%s,test=%s", d.path, d.label, d.test_path);
     else n = snprintf(spec, cap, "csv:%s,label=%s", d.path, d.label);
     return n < 0 || (size_t)n >= cap ? gf_errorf(GF_ERR_ARG, "dataset spec buffer too small") : GF_OK;

@@ -120,6 +120,32 @@ static const char *const MIGRATIONS[] = {
     " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
     " granted_at TEXT NOT NULL,"
     " PRIMARY KEY(site, tenant_id));",
+
+    /* 5: the datasets registry knows every reader of data/dataset.h and keeps
+     * a reader options string; .npz files, stored as 'csv' before, become
+     * 'npz'. SQLite cannot alter a CHECK: the table is rebuilt, and so is
+     * dataset_grants, whose rows refer to it (foreign keys are on). */
+    "CREATE TABLE datasets_v4 AS SELECT * FROM datasets;"
+    "CREATE TABLE dataset_grants_v4 AS SELECT * FROM dataset_grants;"
+    "DROP TABLE dataset_grants;"
+    "DROP TABLE datasets;"
+    "CREATE TABLE datasets("
+    " name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+    " format TEXT NOT NULL CHECK(format IN ('idx','csv','npz','plink','vcf','nifti','dicom','imagedir')),"
+    " path TEXT NOT NULL, label TEXT, test_path TEXT, options TEXT,"
+    " public INTEGER NOT NULL CHECK(public IN (0,1)),"
+    " created_at TEXT NOT NULL);"
+    "INSERT INTO datasets(name, format, path, label, test_path, public, created_at)"
+    " SELECT name, CASE WHEN format = 'csv' AND lower(path) LIKE '%.npz' THEN 'npz' ELSE format END,"
+    " path, CASE WHEN format = 'csv' AND lower(path) LIKE '%.npz' THEN NULL ELSE label END, test_path,"
+    " public, created_at FROM datasets_v4;"
+    "CREATE TABLE dataset_grants("
+    " dataset TEXT NOT NULL REFERENCES datasets(name),"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id),"
+    " PRIMARY KEY(dataset, tenant_id));"
+    "INSERT INTO dataset_grants(dataset, tenant_id) SELECT dataset, tenant_id FROM dataset_grants_v4;"
+    "DROP TABLE dataset_grants_v4;"
+    "DROP TABLE datasets_v4;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

@@ -32,7 +32,9 @@
  * Schema version 2 adds tenants, tokens, jobs.tenant_id, job_exec and the
  * ledger (tenants.h, ledger.h); version 3 the datasets registry
  * (datasets.h) and tenant names unique regardless of case; version 4 the
- * sites granted to tenants (site_grants.h).
+ * sites granted to tenants (site_grants.h); version 5 widens the datasets
+ * registry to every reader (formats plink..imagedir and their options;
+ * .npz entries, stored as 'csv' before, become 'npz').
  *
  * Job states (every change is logged with its reason):
  *   queued  -> running | cancelled | failed (cannot be run)
@@ -72,7 +74,7 @@
 #include <stdint.h>
 #include "core/error.h"
 
-#define GF_STORE_SCHEMA_VERSION 4
+#define GF_STORE_SCHEMA_VERSION 5
 #define GF_STORE_NAME_MAX   64     /* job and site names: 1..64 bytes */
 #define GF_STORE_KIND_MAX   31     /* job kind ("federated", "central"): 1..31 bytes */
 #define GF_STORE_REASON_MAX 511    /* reasons: 1..511 bytes */
