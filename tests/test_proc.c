@@ -134,9 +134,9 @@ static void test_cpu_accounting(void)
     CHECK(u.exit_code == 0);
     double cpu = u.user_s + u.sys_s;
     CHECK_MSG(u.user_s > 0.2, "user_s %g", u.user_s);
-    /* one core: CPU time cannot exceed the wall time, and a busy loop is most of it */
+    /* one core: CPU time cannot exceed the wall time (no lower bound relative
+     * to the wall time: on a loaded machine the loop waits for a core most of it) */
     CHECK_MSG(cpu <= u.wall_s * 1.05 + 0.05, "cpu %g wall %g", cpu, u.wall_s);
-    CHECK_MSG(cpu >= 0.25 * u.wall_s, "cpu %g wall %g", cpu, u.wall_s);
     CHECK_MSG(u.max_rss_kb > 0, "max_rss_kb %lld", (long long)u.max_rss_kb);
 
     /* a waited-for grandchild's CPU time is counted */
