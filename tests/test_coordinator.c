@@ -604,6 +604,91 @@ static void test_cancel_during_bringup(void)
     gf_coordinator_stop(co);
 }
 
+/* When a round's next model is handed out. Its writes (checkpoint, store,
+ * audit) are held open by a test hook on the driver thread. A plain job's
+ * next round is offered meanwhile (its downloads overlap the writes); a DP
+ * job's is not: its new model is a release that the budget counts once the
+ * round is on disk, so a site gets nothing until the writes are done. */
+static void release_case(const char *name, int dp)
+{
+    char dir[160], spec[512], msg[600], path[96];
+    snprintf(dir, sizeof dir, "%s/release-%s", base, name);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
+    snprintf(spec, sizeof spec, "{\"name\": \"%s\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
+             " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 2, \"sites\": [\"a\", \"b\"],"
+             " \"min_sites\": 2, \"round_deadline_s\": 120, \"seed\": 5%s}", name,
+             dp ? ", \"dp\": {\"clip\": 1, \"noise\": 0.5}" : "");
+    int64_t job = 0;
+    int st = post(op, "/v1/jobs", spec, &job, msg, sizeof msg);
+    CHECK_MSG(st == 201, "%s: submit -> %d %s", name, st, msg);
+    CHECK(req(a, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);
+    CHECK(req(b, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);   /* round 1 is open */
+    CHECK(req(a, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);
+
+    hook_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    pthread_mutex_lock(&co->lock);
+    co->record_hook_arg = &g;
+    co->record_hook = gate_hook;
+    pthread_mutex_unlock(&co->lock);
+    float *upd = calloc((size_t)man.d, sizeof(float));
+    for (int64_t i = 0; i < man.d; i++) upd[i] = (float)(i % 5) * 1e-4f;
+    size_t len;
+    uint8_t *body = encode(upd, "20", &len);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/1/update", (long long)job);
+    CHECK(req(a, "POST", path, body, len, NULL, NULL) == 200);
+    CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&g.mu);
+    while (!g.reached && pthread_cond_timedwait(&g.cv, &g.mu, &until) == 0) {}
+    int held = g.reached;
+    pthread_mutex_unlock(&g.mu);
+    CHECK_MSG(held, "%s: round 1 closed but its writes never started", name);
+
+    /* round 1's writes are held: is round 2 offered? */
+    json_t *j = NULL;
+    int during = req_json(a, "GET", "/v1/site/task?wait=2", NULL, 0, &j);
+    int64_t round = json_integer_value(json_object_get(j, "round"));
+    json_decref(j);
+    pthread_mutex_lock(&g.mu);
+    int still_held = !g.gave_up;
+    g.go = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    CHECK_MSG(still_held, "%s: the hook gave up", name);
+    if (dp) CHECK_MSG(during == 204, "DP job: round 2 offered (%d, round %lld) before round 1 was on disk", during,
+                      (long long)round);
+    else CHECK_MSG(during == 200 && round == 2, "plain job: round 2 not offered while round 1 is written: %d", during);
+    /* once written, the DP job's round 2 opens too */
+    j = NULL;
+    if (dp) {
+        st = req_json(a, "GET", "/v1/site/task?wait=10", NULL, 0, &j);
+        CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "round")) == 2, "DP job after the writes: %d", st);
+        json_decref(j);
+    }
+    pthread_mutex_lock(&co->lock);
+    co->record_hook = NULL;
+    pthread_mutex_unlock(&co->lock);
+    free(body);
+    free(upd);
+    gf_https_client_close(op);
+    gf_https_client_close(a);
+    gf_https_client_close(b);
+    gf_coordinator_stop(co);
+}
+
+static void test_release_after_record(void)
+{
+    release_case("plain", 0);
+    release_case("dp", 1);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -841,6 +926,7 @@ int main(void)
     test_restart_many();
     test_upload_unlocked();
     test_cancel_during_bringup();
+    test_release_after_record();
 
     gf_https_client_close(op);
     gf_https_client_close(a);

@@ -35,6 +35,9 @@ static void usage(FILE *f)
           "  --per-ip-connections N  connections from one address at once (default 64)\n"
           "  --site-timeout S    a site not heard from for S seconds is offline (default 60)\n"
           "  --eval-threads T    threads for the held-out evaluation (default 1)\n"
+          "  --aggregation-threads T  threads for the coordinator's own loops: aggregation,\n"
+          "                      central noise, unmasking (default 1: it shares the machine\n"
+          "                      with the jobs it runs; raise it for very large models)\n"
           "\n"
           "federated jobs (checked at submission, 400 naming the cap, and again when a job\n"
           "starts or resumes):\n"
@@ -85,12 +88,13 @@ int cmd_coordinator(int argc, char **argv)
         {"cores", 1, 0, 'C'}, {"gpus", 1, 0, 'G'}, {"slurm-conf", 1, 0, 'S'}, {"fairshare-half-life", 1, 0, 'H'},
         {"header-timeout", 1, 0, 'T'}, {"per-ip-connections", 1, 0, 'I'}, {"max-model-params", 1, 0, 'P'},
         {"max-fed-jobs-per-tenant", 1, 0, 'J'}, {"max-bundle-mb", 1, 0, 'U'},
-        {"memory-mb", 1, 0, 'M'}, {"max-job-folder-mb", 1, 0, 'Q'}, {"gpu-devices", 1, 0, 'D'}, {0, 0, 0, 0}};
+        {"memory-mb", 1, 0, 'M'}, {"max-job-folder-mb", 1, 0, 'Q'}, {"gpu-devices", 1, 0, 'D'},
+        {"aggregation-threads", 1, 0, 'A'}, {0, 0, 0, 0}};
     const char *executor = "local", *slurm_conf = NULL, *gpu_devices = NULL;
     long cores = 0, gpus = -1, memory_mb = 0;
     double half_life = 0;
     const char *data = NULL, *listen = NULL, *tls = NULL, *port_file = NULL;
-    long max_body = 268435456L, eval_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
+    long max_body = 268435456L, eval_threads = 1, agg_threads = 1, body_timeout = 300, header_timeout = 10, per_ip = 64;
     long max_bundle_mb = 256, max_folder_mb = 10240;
     long max_params = GF_FEDCAPS_DEFAULT_PARAMS, max_fed_jobs = GF_FEDCAPS_DEFAULT_JOBS;
     double site_timeout = 60;
@@ -106,6 +110,7 @@ int cmd_coordinator(int argc, char **argv)
         case 'm': if (cli_parse_int("--max-body", optarg, 1024, 1L << 46, &max_body)) return 2; break;
         case 's': if (cli_parse_float("--site-timeout", optarg, 0.1, 1e6, &site_timeout)) return 2; break;
         case 'e': if (cli_parse_int("--eval-threads", optarg, 1, 1024, &eval_threads)) return 2; break;
+        case 'A': if (cli_parse_int("--aggregation-threads", optarg, 1, 1024, &agg_threads)) return 2; break;
         case 'b': if (cli_parse_int("--body-timeout", optarg, 1, 1L << 30, &body_timeout)) return 2; break;
         case 'T': if (cli_parse_int("--header-timeout", optarg, 1, 3600, &header_timeout)) return 2; break;
         case 'I': if (cli_parse_int("--per-ip-connections", optarg, 1, 1000000, &per_ip)) return 2; break;
@@ -176,7 +181,7 @@ int cmd_coordinator(int argc, char **argv)
                                   .header_timeout_s = (int)header_timeout, .per_ip_connections = (int)per_ip,
                                   .site_timeout_s = site_timeout, .max_model_params = max_params,
                                   .max_fed_jobs_per_tenant = (int)max_fed_jobs,
-                                  .eval_threads = (int)eval_threads, .log = quiet ? NULL : cli_log_line,
+                                  .eval_threads = (int)eval_threads, .aggregation_threads = (int)agg_threads, .log = quiet ? NULL : cli_log_line,
                                   .executor = executor, .cores = (int)cores, .gpus = gpus > 0 ? (int)gpus : 0,
                                   .gpu_devices = gpu_devices,
                                   .memory_mb = memory_mb, .max_job_folder_mb = max_folder_mb,

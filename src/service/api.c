@@ -708,7 +708,7 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
             snprintf(why, sizeof why, "%s", gf_last_error());
         } else {
             if (j->spec.local.dpsgd.enabled && !isnan(up.dpsgd_epsilon)) dp_delta = j->spec.local.dpsgd.delta;
-            if (j->received >= j->nparts) {
+            if (j->received + j->declined >= j->nparts) {   /* every chosen site answered */
                 if (dp_delta > 0) wake = 1;    /* after the epsilon is kept: the round may end the job */
                 else co_wake(c);
             }
@@ -860,6 +860,7 @@ gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *res
 {
     gf_coordinator *c = ctx;
     double t0 = gf_now();
+    co_thread_setup(c);
     gf_status st = route(c, req, resp);
     /* long-polls: the task poll and the secure-aggregation GETs */
     int long_poll = !strcmp(req->method, "GET") && (!strcmp(req->path, "/v1/site/task") || strstr(req->path, "/secagg/"));

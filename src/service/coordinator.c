@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <omp.h>
 #include <sodium.h>
 #include "core/fsutil.h"
 #include "core/timer.h"
@@ -29,7 +30,11 @@
 #include "service/scheduler.h"
 #include "service/tenants.h"
 
-#define DRIVER_TICK_S 0.05
+/* The driver sleeps until something happens (co_wake: an upload, a
+ * decline, a new or returning site, a cancel, a submission) or a deadline
+ * falls due (a round's, a secure phase's, the refusals summary). This is
+ * only a safety net, not a tick: nothing waits on it. */
+#define DRIVER_WATCHDOG_S 1.0
 #define MAX_FAILED_ROUNDS 3     /* a job whose sites decline the same round this often fails */
 
 void co_log(gf_coordinator *c, const char *fmt, ...)
@@ -52,6 +57,12 @@ void co_audit(gf_coordinator *c, const char *actor, const char *event, json_t *d
     free(text);
 }
 
+/* OpenMP's thread count is a per-thread setting, and threads the program
+ * creates start from the process default (every core, with workers that
+ * spin after each parallel loop): each thread that runs the coordinator's
+ * loops sets its own first. */
+void co_thread_setup(const gf_coordinator *c) { omp_set_num_threads(c->cfg.aggregation_threads); }
+
 void co_wake(gf_coordinator *c)
 {
     c->kicked = 1;
@@ -61,7 +72,12 @@ void co_wake(gf_coordinator *c)
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now)
 {
     for (int i = 0; i < c->nsites; i++)
-        if (!strcmp(c->sites[i].name, name)) { c->sites[i].last_seen = now; return &c->sites[i]; }
+        if (!strcmp(c->sites[i].name, name)) {
+            co_site *s = &c->sites[i];
+            if (!s->polling && now - s->last_seen >= c->cfg.site_timeout_s) co_wake(c);   /* back online */
+            s->last_seen = now;
+            return s;
+        }
     if (c->nsites == c->capsites) {
         int cap = c->capsites ? c->capsites * 2 : 16;
         co_site *p = realloc(c->sites, sizeof *p * (size_t)cap);
@@ -375,6 +391,7 @@ static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
              json_pack("{s:I,s:I,s:s}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "reason", reason));
     co_log(c, "job %lld round %lld aborted: %s", (long long)j->id, (long long)j->round, reason);
     gf_fedjob_end_round(j, 0);
+    co_wake(c);                                 /* the job may open its next attempt at once */
 }
 
 static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const char *reason)
@@ -480,15 +497,24 @@ static void close_round(gf_coordinator *c, int i, double now)
     }
     if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
     gf_fedjob_end_round(j, 1);
-    /* the next round starts now, in memory: its downloads overlap our writes */
-    int64_t next = j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
+    /* The next round starts now, in memory: its downloads overlap our
+     * writes. Not under DP: there the new model is a release that the
+     * budget counts once the round is on disk; handed out before, a crash
+     * in between would run the round again and release twice, counted
+     * once. Such a job's next round opens after the writes (drive). */
+    int early = !j->spec.dp.enabled;
+    int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
     if (next) co_wake(c);
+    void (*hook)(void *) = c->record_hook;
+    void *hook_arg = c->record_hook_arg;
     pthread_mutex_unlock(&c->lock);
+    if (hook) hook(hook_arg);
     int bad = record_round(c, j, &cr, next);
     pthread_mutex_lock(&c->lock);
     free(cr.results);
     if (!bad) {
         if (next) audit_opened(c, j);
+        else co_wake(c);                 /* drive opens the next round, or ends the job */
         return;
     }
     /* not recorded: the job was cancelled meanwhile, or the disk failed */
@@ -586,6 +612,18 @@ static int secure_step(gf_coordinator *c, int i, double now)
     return ph == GF_SECROUND_DONE;
 }
 
+/* When the driver must look again without being woken: the earliest
+ * deadline of an open round or phase (lock held). */
+static double next_due(const gf_coordinator *c, double now)
+{
+    double due = now + DRIVER_WATCHDOG_S;
+    for (int i = 0; i < c->njobs; i++) {
+        const gf_fedjob *j = c->jobs[i].fj;
+        if (j->round && j->deadline < due) due = j->deadline;
+    }
+    return due;
+}
+
 /* One pass over the running jobs (lock held on entry and exit). */
 static void drive(gf_coordinator *c)
 {
@@ -673,6 +711,7 @@ static void drive(gf_coordinator *c)
 static void *driver_main(void *arg)
 {
     gf_coordinator *c = arg;
+    co_thread_setup(c);
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         if (c->look_for_queued) {
@@ -687,11 +726,8 @@ static void *driver_main(void *arg)
         pthread_mutex_lock(&c->lock);
         drive(c);
         if (c->kicked) continue;             /* woken while writing: look again at once */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(DRIVER_TICK_S * 1e9);
-        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-        pthread_cond_timedwait(&c->changed, &c->lock, &ts);
+        double due = next_due(c, gf_now()), summary = co_refusals_due(c);
+        co_wait_until(c, summary < due ? summary : due);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -771,6 +807,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     c->cfg = *cfg;
     if (c->cfg.site_timeout_s <= 0) c->cfg.site_timeout_s = 60;
     if (c->cfg.eval_threads <= 0) c->cfg.eval_threads = 1;
+    if (c->cfg.aggregation_threads <= 0) c->cfg.aggregation_threads = 1;
 #if defined(__SANITIZE_ADDRESS__)
     if (c->cfg.eval_memory_mb <= 0) c->cfg.eval_memory_mb = 0;
 #else

@@ -97,6 +97,10 @@ struct gf_coordinator {
      * id is passed (NULL: none) */
     void           (*bringup_built_hook)(void *arg, int64_t job);
     void            *bringup_hook_arg;
+    /* tests only (set under the lock): called on the driver thread, without
+     * the lock, when it starts to write down a closed round (NULL: none) */
+    void           (*record_hook)(void *arg);
+    void            *record_hook_arg;
 };
 
 /* Who sent a request (auth.c): a site (its certificate), the operator (the
@@ -139,6 +143,7 @@ void      co_refusals_init(gf_coordinator *c);
 void      co_refused(gf_coordinator *c, co_refusal_kind kind, const char *what);
 /* The summary line, when the interval has passed (or `force`) and anything was counted. */
 void      co_refusals_flush(gf_coordinator *c, int force);
+double    co_refusals_due(gf_coordinator *c);   /* when the next summary is due (gf_now clock) */
 #define CO_PATH_AUDIT_MAX 128                 /* bytes of a path in an audit or log line */
 
 /* api_facility.c: tenants, tokens, queue, fair share, usage, whoami, logs,
@@ -215,6 +220,7 @@ gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t
                           const char *rest, gf_http_response *resp);
 
 /* coordinator.c, lock held */
+void     co_thread_setup(const gf_coordinator *c);   /* first in each thread that runs its loops */
 void     co_wake(gf_coordinator *c);  /* wakes waiters; the driver looks again even if busy now */
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now);
 co_job  *co_job_find(gf_coordinator *c, int64_t id);

@@ -36,6 +36,14 @@ void co_refused(gf_coordinator *c, co_refusal_kind kind, const char *what)
     if (print) co_log(c, "%.*s", 2 * CO_PATH_AUDIT_MAX, what);
 }
 
+double co_refusals_due(gf_coordinator *c)
+{
+    pthread_mutex_lock(&c->refusals.lock);
+    double due = c->refusals.since + SUMMARY_S;
+    pthread_mutex_unlock(&c->refusals.lock);
+    return due;
+}
+
 void co_refusals_flush(gf_coordinator *c, int force)
 {
     co_refusals *r = &c->refusals;
