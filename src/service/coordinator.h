@@ -56,7 +56,7 @@ typedef struct {
     const char *gf_path;         /* the gf binary central jobs run; NULL: /proc/self/exe */
     int64_t     max_job_folder_mb;   /* a program job's folder (files, outputs, logs) on the local
                                         executor, checked while it runs; 0: 10240 MiB */
-    int64_t     max_bundle_bytes;/* a program job's bundle, unpacked (service/bundle.h); 0: 256 MiB */
+    int64_t     max_bundle_bytes;/* a program job's bundle, unpacked (facility/bundle.h); 0: 256 MiB */
 } gf_coordinator_config;
 
 typedef struct gf_coordinator gf_coordinator;

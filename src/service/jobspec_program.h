@@ -1,5 +1,5 @@
 /* Program jobs ("kind": "program"): a tenant's own program, run by the
- * facility in a sandbox (sandbox.h) with the files of its bundle (bundle.h).
+ * facility in a sandbox (facility/sandbox.h) with the files of its bundle (facility/bundle.h).
  *
  *   {"kind": "program", "name": "fmnist-torch", "tenant": "acme",
  *    "command": ["/usr/bin/python3", "train.py", "--epochs", "2"],

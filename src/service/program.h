@@ -3,7 +3,7 @@
  *
  * A job's folder DATA/jobs/ID holds the coordinator's files (stdout.log,
  * stderr.log); its sub-folder work/ is the program's /job: the bundle's
- * files (bundle.h), output/ ($GF_OUTPUT) and metrics.jsonl ($GF_METRICS),
+ * files (facility/bundle.h), output/ ($GF_OUTPUT) and metrics.jsonl ($GF_METRICS),
  * handed to the job's Unix user. Everything under work/ is the program's:
  * the coordinator reads it only through gf_program_open_output (no link
  * followed, regular files only). */
