@@ -31,7 +31,7 @@
 #include "fed/evalreport.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 #include "service/program.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"

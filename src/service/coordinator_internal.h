@@ -14,7 +14,7 @@
 #include "service/audit.h"
 #include "service/coordinator.h"
 #include "fed/fedjob.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "service/store.h"
 
 typedef struct {

@@ -19,7 +19,7 @@
 #include "core/timer.h"
 #include "facility/folder_size.h"
 #include "facility/proc.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 #include "service/program.h"
 
 /* sb and job_dir: a program job's sandbox (program.h); NULL for gf train.

@@ -18,7 +18,7 @@
 #include <time.h>
 #include "core/timer.h"
 #include "facility/slurm.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 #include "service/program_slurm.h"
 
 typedef struct { char name[GF_SLURM_ACCOUNT_MAX + 1]; int64_t shares; } known_account;

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 #include "core/error.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 
 #define GF_FEDCAPS_DEFAULT_PARAMS      50000000   /* --max-model-params */
 #define GF_FEDCAPS_DEFAULT_JOBS        8          /* --max-fed-jobs-per-tenant */

@@ -1,7 +1,7 @@
 /* Program jobs around their sandbox (see program.h). */
 #include "service/program.h"
 #include "service/datasets.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 
 #include <errno.h>
 #include <fcntl.h>

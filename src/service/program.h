@@ -16,7 +16,7 @@
 #include "facility/proc.h"
 #include "facility/sandbox.h"
 #include "service/executor.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "service/store.h"
 
 #define GF_PROGRAM_WORK "work"      /* DATA/jobs/ID/work: the program's /job */

@@ -1,6 +1,6 @@
 /* The batch command line of a program job under Slurm (program_slurm.h). */
 #include "service/program_slurm.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 #include "service/program.h"
 
 #include <errno.h>
