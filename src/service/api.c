@@ -27,7 +27,7 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
-#include "service/site_records.h"
+#include "fed/site_records.h"
 #include "fed/evalreport.h"
 #include "service/fedcaps.h"
 #include "service/ledger.h"
