@@ -29,7 +29,7 @@
 #include "service/datasets.h"
 #include "fed/site_records.h"
 #include "fed/evalreport.h"
-#include "service/fedcaps.h"
+#include "jobspec/fedcaps.h"
 #include "service/ledger.h"
 #include "jobspec/jobspec_program.h"
 #include "service/program.h"

@@ -23,7 +23,7 @@
 #include "net/pki.h"
 #include "privacy/dp.h"
 #include "service/datasets.h"
-#include "service/fedcaps.h"
+#include "jobspec/fedcaps.h"
 #include "service/fedeval.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"

@@ -36,7 +36,7 @@ typedef struct {
     int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, fedeval.h); 0: 8192,
                                     none in sanitizer builds (they reserve terabytes of address space) */
     double      eval_time_limit_s;   /* its time limit per round; 0: 600 */
-    /* federated jobs (service/fedcaps.h): checked at submission and again at
+    /* federated jobs (jobspec/fedcaps.h): checked at submission and again at
      * bring-up; the operator's own jobs (no tenant) are not counted */
     int64_t     max_model_params;         /* a model's parameters; 0: 50 million */
     int         max_fed_jobs_per_tenant;  /* a tenant's queued + running federated jobs; 0: 8 */
