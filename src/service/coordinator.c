@@ -24,7 +24,7 @@
 #include "privacy/dp.h"
 #include "service/datasets.h"
 #include "jobspec/fedcaps.h"
-#include "service/fedeval.h"
+#include "facility/fedeval.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"

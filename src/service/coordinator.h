@@ -33,7 +33,7 @@ typedef struct {
     int         per_ip_connections; /* connections from one address at once; 0: 64 */
     double      site_timeout_s;  /* a site unseen this long is offline; 0: 60 */
     int         eval_threads;    /* threads of the held-out evaluation; 0: 1 */
-    int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, fedeval.h); 0: 8192,
+    int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, facility/fedeval.h); 0: 8192,
                                     none in sanitizer builds (they reserve terabytes of address space) */
     double      eval_time_limit_s;   /* its time limit per round; 0: 600 */
     /* federated jobs (jobspec/fedcaps.h): checked at submission and again at
