@@ -3,7 +3,7 @@
  *
  *   job.json          the job spec, the first entry (at most 1 MiB)
  *   files/...         the bundle: regular files and folders only, which
- *                     become the job's /job (service/program.h)
+ *                     become the job's /job (facility/program.h)
  *
  * Refused, with a message naming the entry, and nothing left behind: an
  * absolute path, a ".." component, a symbolic or hard link, a device, FIFO

@@ -1,4 +1,4 @@
-/* The routes of program jobs (program.h): a job submitted with its bundle
+/* The routes of program jobs (facility/program.h): a job submitted with its bundle
  * (POST /v1/jobs/bundle, a tar stream, facility/bundle.h), its outputs (GET
  * /v1/jobs/ID/outputs lists the regular files under $GF_OUTPUT, GET
  * /v1/jobs/ID/outputs/NAME sends one), and the metrics lines it appended to
