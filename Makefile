@@ -35,7 +35,7 @@ CPPFLAGS += -DGF_HAVE_MPI $(shell pkg-config --cflags ompi-c)
 LDLIBS   += $(shell pkg-config --libs ompi-c)
 endif
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c))
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/engine/*.c src/data/*.c src/io/*.c src/train/*.c src/fed/*.c src/privacy/*.c src/service/*.c src/net/*.c src/facility/*.c src/jobspec/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 

@@ -1,8 +1,8 @@
-/* libFuzzer target for service/jobspec: parses the input as a job spec; an
+/* libFuzzer target for jobspec/jobspec: parses the input as a job spec; an
  * accepted spec must serialize to canonical JSON that parses again and
  * serializes to the same bytes; a rejected one must leave the output zeroed
  * with nothing allocated (ASan reports leaks). */
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 
 #include <stdint.h>
 #include <stdlib.h>

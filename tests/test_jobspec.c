@@ -1,7 +1,7 @@
 /* Job specs: the issue's two examples, defaults of minimal specs, canonical
  * JSON round trips (equal struct, identical bytes), and bad specs, each with
  * its status and a message naming the JSON path. */
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "check.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* docs/jobspec.md against the parser (service/jobspec.c), so that neither
+/* docs/jobspec.md against the parser (jobspec/jobspec.c), so that neither
  * drifts from the other:
  *  - every key of the doc's tables is a key the parser knows (setting it to
  *    a bad value is refused for its value, never as an unknown key);
@@ -7,7 +7,7 @@
  *  - every key the doc marks "(required)" is refused when it is missing;
  *  - every default the doc gives in backticks is what the canonical spec of
  *    a minimal spec holds at that path. */
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "check.h"
 
 #include <jansson.h>

@@ -1,12 +1,12 @@
-/* Program job specs (service/jobspec_program.h): a full spec parses into
+/* Program job specs (jobspec/jobspec_program.h): a full spec parses into
  * the fields written in it, defaults fill the rest, the canonical JSON is
  * the expected text (env sorted, every resource explicit) and reads back to
  * the same bytes; each bad spec is refused naming its JSON path. */
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
-#include "service/jobspec.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec.h"
+#include "jobspec/jobspec_program.h"
 
 static void roundtrip(const char *json, const char *expected)
 {

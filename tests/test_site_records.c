@@ -1,4 +1,4 @@
-/* service/site_records, kind site_dp: each site's own DP-SGD epsilon per job at the
+/* fed/site_records, kind site_dp: each site's own DP-SGD epsilon per job at the
  * coordinator. The latest report per site is kept (a later round replaces,
  * an earlier one does not), infinity reads back as null, NaN / negative
  * epsilons and deltas outside (0, 1) are refused and change nothing, the
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
-#include "service/site_records.h"
+#include "fed/site_records.h"
 
 static char dir[256];
 

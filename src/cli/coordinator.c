@@ -12,7 +12,7 @@
 #include "engine/spec.h"
 #include "facility/gpus.h"
 #include "service/coordinator.h"
-#include "service/fedcaps.h"
+#include "jobspec/fedcaps.h"
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }

@@ -1,5 +1,5 @@
 /* Program jobs at the CLI: gf submit SPEC --files DIR (the spec and DIR as
- * one tar stream, service/bundle.h), gf submit --bundle TAR (a ready-made
+ * one tar stream, facility/bundle.h), gf submit --bundle TAR (a ready-made
  * one), gf download JOB --out DIR [--file NAME] (the job's outputs), and
  * the metrics lines in gf status. */
 #include <archive.h>

@@ -62,7 +62,7 @@ typedef struct {
     double       dp_count_sum;
     double       dp_clip_used;    /* the clip of the last aggregated round */
     /* evaluation on a held-out set ("eval" in the spec), run by the
-     * coordinator as a child process (fedeval.h): the resolved reader spec
+     * coordinator as a child process (facility/fedeval.h): the resolved reader spec
      * ("" = none), its split, and whether it failed (then it is not retried) */
     char         eval_data[2 * PATH_MAX + 128];
     int          eval_train, eval_failed;

@@ -1,7 +1,7 @@
 /* A federated job's configuration, as the round runtime (fedjob.h) and its
  * secure rounds use it: what to train, how rounds are run and aggregated,
  * and the privacy settings. The coordinator's job-spec parser fills it in
- * (service/jobspec.h, gf_jobspec_fedspec); nothing here parses JSON, so the
+ * (jobspec/jobspec.h, gf_jobspec_fedspec); nothing here parses JSON, so the
  * runtime depends on no service type. */
 #ifndef GF_FED_FEDSPEC_H
 #define GF_FED_FEDSPEC_H

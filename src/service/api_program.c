@@ -1,5 +1,5 @@
-/* The routes of program jobs (program.h): a job submitted with its bundle
- * (POST /v1/jobs/bundle, a tar stream, bundle.h), its outputs (GET
+/* The routes of program jobs (facility/program.h): a job submitted with its bundle
+ * (POST /v1/jobs/bundle, a tar stream, facility/bundle.h), its outputs (GET
  * /v1/jobs/ID/outputs lists the regular files under $GF_OUTPUT, GET
  * /v1/jobs/ID/outputs/NAME sends one), and the metrics lines it appended to
  * $GF_METRICS, in its status (the last ones, or those after a byte cursor,
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "service/bundle.h"
+#include "facility/bundle.h"
 #include "service/program.h"
 #include "train/metrics_file.h"
 

@@ -2,7 +2,7 @@
  * operator's) from the TLS layer, else an API token from the Authorization
  * header, checked against the hashes in the store. */
 #include "service/coordinator_internal.h"
-#include "service/bundle.h"
+#include "facility/bundle.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -36,10 +36,10 @@ typedef struct {
     int         aggregation_threads;   /* OpenMP threads of the coordinator's own loops (aggregation,
                                     central noise, unmasking) on its driver and request threads;
                                     0: 1 (a service shares its machine with the jobs it runs) */
-    int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, fedeval.h); 0: 8192,
+    int64_t     eval_memory_mb;  /* its address-space limit (it runs as a child, facility/fedeval.h); 0: 8192,
                                     none in sanitizer builds (they reserve terabytes of address space) */
     double      eval_time_limit_s;   /* its time limit per round; 0: 600 */
-    /* federated jobs (service/fedcaps.h): checked at submission and again at
+    /* federated jobs (jobspec/fedcaps.h): checked at submission and again at
      * bring-up; the operator's own jobs (no tenant) are not counted */
     int64_t     max_model_params;         /* a model's parameters; 0: 50 million */
     int         max_fed_jobs_per_tenant;  /* a tenant's queued + running federated jobs; 0: 8 */
@@ -59,7 +59,7 @@ typedef struct {
     const char *gf_path;         /* the gf binary central jobs run; NULL: /proc/self/exe */
     int64_t     max_job_folder_mb;   /* a program job's folder (files, outputs, logs) on the local
                                         executor, checked while it runs; 0: 10240 MiB */
-    int64_t     max_bundle_bytes;/* a program job's bundle, unpacked (service/bundle.h); 0: 256 MiB */
+    int64_t     max_bundle_bytes;/* a program job's bundle, unpacked (facility/bundle.h); 0: 256 MiB */
 } gf_coordinator_config;
 
 typedef struct gf_coordinator gf_coordinator;

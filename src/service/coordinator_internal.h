@@ -14,7 +14,7 @@
 #include "service/audit.h"
 #include "service/coordinator.h"
 #include "fed/fedjob.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "service/store.h"
 
 typedef struct {
@@ -158,7 +158,7 @@ gf_status co_send_file(const char *path, long offset, long max, int missing_empt
 /* The job folder of a central job. */
 void      co_job_dir(const gf_coordinator *c, int64_t id, char *out, size_t cap);
 /* Submits a job spec (POST /v1/jobs); bundle_dir: a program job's unpacked
- * files (bundle.h), moved into its folder once the job exists. */
+ * files (facility/bundle.h), moved into its folder once the job exists. */
 gf_status co_submit_spec(gf_coordinator *c, const char *body, size_t len, const char *bundle_dir,
                          const co_principal *who, gf_http_response *resp);
 struct json_t;

@@ -1,6 +1,6 @@
 /* The datasets registry (datasets.h): its rows in the store and the one
  * place where a dataset name becomes a path a reader opens (the files
- * themselves are checked in dataset_files.c). */
+ * themselves are checked in data/dataset_files.c). */
 #include "service/datasets.h"
 
 #include <errno.h>
@@ -10,54 +10,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include "data/dataset.h"
-#include "service/dataset_files.h"
+#include "data/dataset_files.h"
 #include "service/store_internal.h"
-
-static const char *const FORMATS[GF_DATASET_NFORMATS] = { "idx", "csv", "npz", "plink", "vcf", "nifti", "dicom",
-                                                          "imagedir" };
-
-const char *gf_dataset_format_name(gf_dataset_format f)
-{
-    return (int)f >= 0 && f < GF_DATASET_NFORMATS ? FORMATS[f] : "?";
-}
-
-gf_status gf_dataset_format_parse(const char *name, gf_dataset_format *out)
-{
-    for (int i = 0; name && i < GF_DATASET_NFORMATS; i++)
-        if (!strcmp(name, FORMATS[i])) { *out = (gf_dataset_format)i; return GF_OK; }
-    return gf_errorf(GF_ERR_ARG, "format \"%s\": one of idx, csv, npz, plink, vcf, nifti, dicom, imagedir",
-                     name ? name : "");
-}
-
-gf_status gf_dataset_name_check(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n < 1 || n > GF_STORE_NAME_MAX)
-        return gf_errorf(GF_ERR_ARG, "a dataset name is 1..%d characters", GF_STORE_NAME_MAX);
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-              ch == '_' || ch == '-'))
-            return gf_errorf(GF_ERR_ARG, "a dataset name is made of [A-Za-z0-9._-] (datasets are registered by "
-                             "the operator and named, never given as paths)");
-    }
-    if (!strcmp(name, ".") || !strcmp(name, "..")) return gf_errorf(GF_ERR_ARG, "a dataset cannot be named \"%s\"", name);
-    return GF_OK;
-}
-
-gf_status gf_dataset_eval_split(const char *eval, char name[GF_STORE_NAME_MAX + 1], int *train)
-{
-    const char *colon = eval ? strchr(eval, ':') : NULL;
-    size_t n = colon ? (size_t)(colon - eval) : (eval ? strlen(eval) : 0);
-    *train = 0;
-    if (colon && strcmp(colon + 1, "test") && strcmp(colon + 1, "train"))
-        return gf_errorf(GF_ERR_ARG, "a split is \":test\" or \":train\" after the dataset name");
-    if (n > GF_STORE_NAME_MAX) return gf_errorf(GF_ERR_ARG, "a dataset name is 1..%d characters", GF_STORE_NAME_MAX);
-    memcpy(name, eval ? eval : "", n);
-    name[n] = 0;
-    *train = colon && !strcmp(colon + 1, "train");
-    return gf_dataset_name_check(name);
-}
 
 static gf_status dataset_query(gf_store *s, int64_t tenant_id, const char *name, gf_dataset_fn fn, void *ctx);
 static int take_entry(const gf_dataset_entry *e, void *ctx);
@@ -93,7 +47,7 @@ gf_status gf_store_dataset_add(gf_store *s, const char *name, const char *path, 
         }
     }
     if ((e = dsfile_options(d.format, options, d.options, sizeof d.options))) return e;
-    if ((e = dsfile_check(&d))) return e;               /* links out of it, special files: the message names them */
+    if ((e = dsfile_check(d.format, d.path, d.test_path, d.options))) return e;   /* links out of it, special files: the message names them */
     gf_dataset_entry have = {0};                        /* a taken name is refused before the data is read */
     if ((e = dataset_query(s, 0, name, take_entry, &have))) return e;
     if (have.name[0]) return gf_errorf(GF_ERR_MISMATCH, "dataset \"%s\" exists already", name);
@@ -203,7 +157,7 @@ gf_status gf_datasets_resolve(gf_store *s, const char *name, int64_t tenant_id, 
     if ((e = dataset_query(s, tenant_id, name, take_entry, &d))) return e;
     if (!d.name[0])
         return gf_errorf(GF_ERR_ARG, "no dataset \"%s\" that this tenant may read (gf dataset list shows them)", name);
-    if (d.format == GF_DATASET_NFORMATS || dsfile_check(&d))
+    if (d.format == GF_DATASET_NFORMATS || dsfile_check(d.format, d.path, d.test_path, d.options))
         return gf_errorf(GF_ERR_IO, "dataset \"%s\": its files are no longer as registered (moved, replaced, or "
                          "linked out of the registered folder); the operator must register it again", name);
     if (d.format != GF_DATASET_CSV)

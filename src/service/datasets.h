@@ -43,17 +43,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "data/dataset_files.h"   /* the formats, the files' checks */
+#include "data/dataset_name.h"    /* the names */
 #include "service/store.h"
 
 #define GF_DATASET_BUILTIN   "fashion-mnist"
 #define GF_DATASET_LABEL_MAX 64
-#define GF_DATASET_OPTIONS_MAX (PATH_MAX + 256)     /* reader options (one path in them) */
 #define GF_DATASET_SPEC_MAX  (2 * PATH_MAX + 512)   /* a resolved reader spec */
 
-typedef enum {
-    GF_DATASET_IDX, GF_DATASET_CSV, GF_DATASET_NPZ, GF_DATASET_PLINK, GF_DATASET_VCF, GF_DATASET_NIFTI,
-    GF_DATASET_DICOM, GF_DATASET_IMAGEDIR, GF_DATASET_NFORMATS
-} gf_dataset_format;
+_Static_assert(GF_DATASET_NAME_MAX == GF_STORE_NAME_MAX, "a dataset's name is a store name");
 
 typedef struct {
     char              name[GF_STORE_NAME_MAX + 1];
@@ -66,14 +64,6 @@ typedef struct {
     char              tenants[512];                   /* granted tenants, comma-separated (listings) */
     char              created_at[GF_STORE_TIME_LEN + 1];
 } gf_dataset_entry;
-
-const char *gf_dataset_format_name(gf_dataset_format f);   /* "idx", "csv", ... "imagedir" */
-/* The format named `name`; GF_ERR_ARG listing the formats if none. */
-gf_status gf_dataset_format_parse(const char *name, gf_dataset_format *out);
-
-/* GF_OK if name is a valid registry name (and, when registering, not the
- * built-in one), else GF_ERR_ARG naming the problem. */
-gf_status gf_dataset_name_check(const char *name);
 
 /* Registers name for the data at path. format: a format name, or NULL / ""
  * to infer it where that is unambiguous: a directory holding IDX files is
@@ -102,9 +92,5 @@ gf_status gf_store_datasets(gf_store *s, int64_t tenant_id, gf_dataset_fn fn, vo
  * the tenant may not read (the same message for both), GF_ERR_IO when the
  * files are no longer what was registered. */
 gf_status gf_datasets_resolve(gf_store *s, const char *name, int64_t tenant_id, char *spec, size_t cap);
-
-/* "NAME" or "NAME:test" / "NAME:train" (a federated job's eval): the name
- * into name[GF_STORE_NAME_MAX + 1] and *train = 1 for ":train". */
-gf_status gf_dataset_eval_split(const char *eval, char name[GF_STORE_NAME_MAX + 1], int *train);
 
 #endif

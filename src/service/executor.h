@@ -18,7 +18,7 @@
 #include "core/error.h"
 #include "facility/gpus.h"
 #include "facility/sandbox.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "service/ledger.h"
 #include "service/store.h"
 

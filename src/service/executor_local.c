@@ -19,10 +19,10 @@
 #include "core/timer.h"
 #include "facility/folder_size.h"
 #include "facility/proc.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 #include "service/program.h"
 
-/* sb and job_dir: a program job's sandbox (program.h); NULL for gf train.
+/* sb and job_dir: a program job's sandbox (facility/program.h); NULL for gf train.
  * A program job's folder is measured (facility/folder_size.h) at most every
  * QUOTA_EVERY_S while it runs and once at its end: over max_job_folder_mb,
  * the job is stopped and fails naming the quota. Between two looks a job can
@@ -200,12 +200,13 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
     if (r->spec->kind == GF_JOB_PROGRAM) {
         const char *devs[GF_GPUS_MAX];
         for (int i = 0; i < ngpus; i++) devs[i] = x->gpus.path[gpu[i]];
-        gf_exec_request rg = *r;
-        rg.gpu_devices = devs;
-        rg.gpu_index = gpu;
-        rg.ngpus = ngpus;
+        gf_program_run pr;
+        gf_program_run_of(r, &pr);
+        pr.gpu_devices = devs;
+        pr.gpu_index = gpu;
+        pr.ngpus = ngpus;
         if (!(dir = strdup(r->job_dir))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
-        else st = gf_program_spawn(&rg, offset, &p, &sb);
+        else st = gf_program_spawn(&pr, offset, &p, &sb);
         if (st) { free(dir); gf_gpus_release(&x->gpu_busy, gpu, ngpus); free(gpu); return st; }
         goto started;
     }
@@ -313,8 +314,10 @@ static gf_status local_poll(gf_executor *base, const gf_store_exec *run, const g
         snprintf(out->reason, sizeof out->reason, "time limit of %lld s reached; its processes were stopped",
                  (long long)spec->resources.time_limit_s);
     } else if (lr->sb) {
+        int ok;
         gf_program_outcome(lr->sb, &pu, lr->job_dir, run->job_id, spec->resources.memory_mb,
-                           spec->program ? spec->program->processes : 1, out);
+                           spec->program ? spec->program->processes : 1, &ok, out->reason, sizeof out->reason);
+        out->state = ok ? GF_STORE_JOB_SUCCEEDED : GF_STORE_JOB_FAILED;
     } else if (pu.exit_code == 0) {
         out->state = GF_STORE_JOB_SUCCEEDED;
         snprintf(out->reason, sizeof out->reason, "gf train exited with status 0");

@@ -18,8 +18,9 @@
 #include <time.h>
 #include "core/timer.h"
 #include "facility/slurm.h"
-#include "service/jobspec_program.h"
-#include "service/program_slurm.h"
+#include "jobspec/jobspec_program.h"
+#include "facility/program_slurm.h"
+#include "service/program.h"
 
 typedef struct { char name[GF_SLURM_ACCOUNT_MAX + 1]; int64_t shares; } known_account;
 
@@ -63,7 +64,9 @@ static gf_status slurm_start(gf_executor *base, const gf_exec_request *r, char h
     gf_program_batch pb = { 0 };            /* a program job's: gf program-batch in its sandbox */
     int cores = r->spec->resources.cores, ntasks = 1;
     if (r->spec->kind == GF_JOB_PROGRAM) {
-        if ((st = gf_program_batch_make(r, x->gpu_devices, &pb))) return st;
+        gf_program_run pr;
+        gf_program_run_of(r, &pr);
+        if ((st = gf_program_batch_make(&pr, x->gpu_devices, &pb))) return st;
         cores = pb.cores_per_task;
         ntasks = r->spec->program->processes > 0 ? r->spec->program->processes : 1;
     } else {

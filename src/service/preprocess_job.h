@@ -1,4 +1,4 @@
-/* A federated job's "preprocess" (service/jobspec.h) resolved against the
+/* A federated job's "preprocess" (jobspec/jobspec.h) resolved against the
  * statistics job it names: the preprocessing (data/preprocess.h) computed
  * from that job's result, as the JSON every task carries. Checked at
  * submission (the API answers 400 with the reason) and computed again when
@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 #include "core/error.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 #include "service/store.h"
 
 #define GF_PREPROCESS_JOB_MAX_RESULT ((long)64 << 20)   /* bytes of a statistics result read */

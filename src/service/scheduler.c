@@ -221,7 +221,7 @@ static int collect_queued(const gf_store_job *job, void *ctx)
 {
     queue_list *l = ctx;
     if (job->state != GF_STORE_JOB_QUEUED || !co_kind_scheduled(job->kind)) return 0;
-    if (!strcmp(job->kind, "program")) {           /* its files still on their way in (program.h) */
+    if (!strcmp(job->kind, "program")) {           /* its files still on their way in (facility/program.h) */
         char dir[PATH_MAX + 64];
         co_job_dir(l->c, job->id, dir, sizeof dir);
         if (!gf_program_ready(dir)) return 0;

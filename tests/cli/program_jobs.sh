@@ -1,4 +1,4 @@
-# Program jobs ("kind": "program", src/service/jobspec_program.h) on the
+# Program jobs ("kind": "program", src/jobspec/jobspec_program.h) on the
 # local executor, in their bubblewrap sandbox (src/facility/sandbox.h), with
 # real processes: a Python program sent as a bundle (gf submit --files)
 # succeeds, its metrics lines show in gf status and its outputs download;

@@ -12,11 +12,11 @@
  * still meet the coordinator's 0700 data folder above the job's; the
  * script instead drops to the uid right before bwrap, like the local
  * executor, after staging the job folder in a private mount namespace. */
-#ifndef GF_SERVICE_PROGRAM_SLURM_H
-#define GF_SERVICE_PROGRAM_SLURM_H
+#ifndef GF_FACILITY_PROGRAM_SLURM_H
+#define GF_FACILITY_PROGRAM_SLURM_H
 
 #include "core/error.h"
-#include "service/executor.h"
+#include "facility/program.h"
 
 typedef struct {
     char **argv;     /* (n + 1) malloc'd, NULL-terminated */
@@ -30,7 +30,7 @@ typedef struct {
  * gpu_devices (NULL: none): the nodes' GPU device files in the order of
  * gres.conf's File= (gf coordinator --gpu-devices), given to a job with
  * GPUs as --gpu-devices: its sandbox binds those Slurm allotted. */
-gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_devices, gf_program_batch *b);
+gf_status gf_program_batch_make(const gf_program_run *r, const char *gpu_devices, gf_program_batch *b);
 void gf_program_batch_free(gf_program_batch *b);
 
 #endif

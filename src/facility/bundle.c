@@ -1,6 +1,6 @@
 /* Job bundles: a tar stream checked entry by entry and unpacked into a new
  * folder (see bundle.h). */
-#include "service/bundle.h"
+#include "facility/bundle.h"
 
 #include <archive.h>
 #include <archive_entry.h>

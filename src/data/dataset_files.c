@@ -1,8 +1,8 @@
-/* The files a registered dataset reads (dataset_files.h): what a path is,
- * its canonical form, its reader options' files, and the checks, at
- * registration and at every resolution, that nothing was swapped for a link
- * out of the registered place or for a special file. */
-#include "service/dataset_files.h"
+/* The files a registered dataset reads (dataset_files.h): its formats, what
+ * a path is, its canonical form, its reader options' files, and the checks,
+ * at registration and at every resolution, that nothing was swapped for a
+ * link out of the registered place or for a special file. */
+#include "data/dataset_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,21 @@
 static const char *const IDX_FILES[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
 static const char *const PLINK_EXT[] = { ".bed", ".bim", ".fam" };
+static const char *const FORMATS[GF_DATASET_NFORMATS] = { "idx", "csv", "npz", "plink", "vcf", "nifti", "dicom",
+                                                          "imagedir" };
+
+const char *gf_dataset_format_name(gf_dataset_format f)
+{
+    return (int)f >= 0 && f < GF_DATASET_NFORMATS ? FORMATS[f] : "?";
+}
+
+gf_status gf_dataset_format_parse(const char *name, gf_dataset_format *out)
+{
+    for (int i = 0; name && i < GF_DATASET_NFORMATS; i++)
+        if (!strcmp(name, FORMATS[i])) { *out = (gf_dataset_format)i; return GF_OK; }
+    return gf_errorf(GF_ERR_ARG, "format \"%s\": one of idx, csv, npz, plink, vcf, nifti, dicom, imagedir",
+                     name ? name : "");
+}
 
 static int has_suffix(const char *path, const char *suffix)
 {
@@ -327,13 +342,13 @@ gf_status dsfile_options(gf_dataset_format f, const char *options, char *out, si
 }
 
 /* Each file named in the registered options is still the registered one. */
-static gf_status check_option_files(const gf_dataset_entry *d)
+static gf_status check_option_files(gf_dataset_format f, const char *options)
 {
     int pdir;
-    const char *pk = path_key(d->format, &pdir);
-    if (!pk || !d->options[0]) return GF_OK;
+    const char *pk = path_key(f, &pdir);
+    if (!pk || !options[0]) return GF_OK;
     char buf[GF_DATASET_OPTIONS_MAX], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", d->options);
+    snprintf(buf, sizeof buf, "%s", options);
     size_t kl = strlen(pk);
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (strncmp(t, pk, kl) || t[kl] != '=') continue;
@@ -345,16 +360,16 @@ static gf_status check_option_files(const gf_dataset_entry *d)
     return GF_OK;
 }
 
-gf_status dsfile_check(const gf_dataset_entry *d)
+gf_status dsfile_check(gf_dataset_format f, const char *path, const char *test_path, const char *options)
 {
     gf_status e;
     long count = 0;
-    if (d->format == GF_DATASET_PLINK) e = check_plink(d->path);
-    else e = check_same(d->path, wants_dir(d->format, d->path));
-    if (!e && d->test_path[0]) e = check_same(d->test_path, 0);
-    if (!e && d->format == GF_DATASET_IDX) e = check_idx_files(d->path);
-    if (!e && d->format > GF_DATASET_IDX && wants_dir(d->format, d->path))
-        e = check_tree(d->path, d->path, TREE_MAX_DEPTH, &count);
-    if (!e) e = check_option_files(d);
+    if (f == GF_DATASET_PLINK) e = check_plink(path);
+    else e = check_same(path, wants_dir(f, path));
+    if (!e && test_path[0]) e = check_same(test_path, 0);
+    if (!e && f == GF_DATASET_IDX) e = check_idx_files(path);
+    if (!e && f > GF_DATASET_IDX && wants_dir(f, path))
+        e = check_tree(path, path, TREE_MAX_DEPTH, &count);
+    if (!e) e = check_option_files(f, options);
     return e;
 }

@@ -1,5 +1,5 @@
 /* A federated job's held-out evaluation as a child process (fedeval.h). */
-#include "service/fedeval.h"
+#include "facility/fedeval.h"
 
 #include <errno.h>
 #include <fcntl.h>

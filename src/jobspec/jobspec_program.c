@@ -1,7 +1,7 @@
 /* Program job specs (jobspec_program.h): the keys of "kind": "program",
  * parsed and validated, and their canonical JSON. */
-#include "service/jobspec_program.h"
-#include "service/datasets.h"
+#include "jobspec/jobspec_program.h"
+#include "data/dataset_name.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Model-size caps of federated jobs (see fedcaps.h). */
-#include "service/fedcaps.h"
+#include "jobspec/fedcaps.h"
 #include "data/stats.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Program jobs ("kind": "program"): a tenant's own program, run by the
- * facility in a sandbox (sandbox.h) with the files of its bundle (bundle.h).
+ * facility in a sandbox (facility/sandbox.h) with the files of its bundle (facility/bundle.h).
  *
  *   {"kind": "program", "name": "fmnist-torch", "tenant": "acme",
  *    "command": ["/usr/bin/python3", "train.py", "--epochs", "2"],
@@ -18,19 +18,19 @@
  * and GF_* (the facility sets them), RANK, WORLD_SIZE, LOCAL_RANK,
  * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (set per process). PATH may be set (it only changes where
  * the sandbox looks for programs); other names are free.
- * "datasets": registered dataset names (datasets.h) the job reads, at most
+ * "datasets": registered dataset names (service/datasets.h) the job reads, at most
  * 16, unique; each appears read-only at /data/NAME. Whether the tenant may
  * read them is checked by the coordinator.
  * "resources": as a central job's (jobspec.h), plus "processes" (1..cores:
- * the ranks the local executor starts under mpirun, sandbox.h); "gpus" at most
+ * the ranks the local executor starts under mpirun, facility/sandbox.h); "gpus" at most
  * what the executor has (checked at submission, service/api.c): the sandbox
  * binds the granted GPUs' device files only (facility/gpus.h). */
-#ifndef GF_SERVICE_JOBSPEC_PROGRAM_H
-#define GF_SERVICE_JOBSPEC_PROGRAM_H
+#ifndef GF_JOBSPEC_JOBSPEC_PROGRAM_H
+#define GF_JOBSPEC_JOBSPEC_PROGRAM_H
 
 #include <jansson.h>
 #include "core/error.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 
 #define GF_PROGRAM_ARGS_MAX     256
 #define GF_PROGRAM_ENV_MAX      64

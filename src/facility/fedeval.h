@@ -1,13 +1,13 @@
 /* Held-out evaluation of a federated job's global model, outside the
  * coordinator's process: a child `gf eval` reads the round's checkpoint and
- * the registered eval set (datasets.h), under a memory and a time limit,
+ * the registered eval set (service/datasets.h), under a memory and a time limit,
  * with its stderr discarded. The coordinator reads back only the accuracy
  * from the child's JSON line; a failure is reported in our own words (exit
  * status, signal, time limit), never with the child's output, so no byte of
  * a data file can reach a job's reason, its state log or the audit log, and
  * a hostile or broken file cannot take the coordinator's memory. */
-#ifndef GF_SERVICE_FEDEVAL_H
-#define GF_SERVICE_FEDEVAL_H
+#ifndef GF_FACILITY_FEDEVAL_H
+#define GF_FACILITY_FEDEVAL_H
 
 #include <stddef.h>
 #include <stdint.h>

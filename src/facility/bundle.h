@@ -3,7 +3,7 @@
  *
  *   job.json          the job spec, the first entry (at most 1 MiB)
  *   files/...         the bundle: regular files and folders only, which
- *                     become the job's /job (program.h)
+ *                     become the job's /job (facility/program.h)
  *
  * Refused, with a message naming the entry, and nothing left behind: an
  * absolute path, a ".." component, a symbolic or hard link, a device, FIFO
@@ -14,8 +14,8 @@
  * here (O_EXCL, O_NOFOLLOW): mode 0600, or 0700 when the entry is
  * executable by its owner; folders 0700; no owner, time or set-id bit is
  * taken from the archive. */
-#ifndef GF_SERVICE_BUNDLE_H
-#define GF_SERVICE_BUNDLE_H
+#ifndef GF_FACILITY_BUNDLE_H
+#define GF_FACILITY_BUNDLE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -49,7 +49,7 @@
  *
  * Names (the job's and the sites') are 1..64 characters of [A-Za-z0-9._-],
  * and not "." or ".." (they may become path components). "dataset" has the
- * same form (a name of the datasets registry, datasets.h, required for a
+ * same form (a name of the datasets registry, service/datasets.h, required for a
  * central job; for a federated one an optional label of the sites' data,
  * null or absent by default, that nothing reads), and "eval" is such a name
  * with an optional ":test" or ":train": members never name files. Whether a
@@ -104,8 +104,8 @@
  * (optional; needs noise > 0): {"quantile": (0, 1) (default 0.5), "lr":
  * (0, 10] (default 0.2), "count_noise": > noise / 2 (default: sites / 20)}};
  * only with the sum-based strategies other than SCAFFOLD. */
-#ifndef GF_SERVICE_JOBSPEC_H
-#define GF_SERVICE_JOBSPEC_H
+#ifndef GF_JOBSPEC_JOBSPEC_H
+#define GF_JOBSPEC_JOBSPEC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -136,7 +136,7 @@ typedef struct {
     char name[GF_JOBSPEC_NAME_MAX + 1];
     char tenant[GF_JOBSPEC_NAME_MAX + 1]; /* "tenant" (optional, either kind; same rules as names): "" none */
     char model[GF_SPEC_MAX_LEN];          /* canonical spec (gf_spec.canonical) */
-    char dataset[GF_JOBSPEC_STR_MAX];     /* a dataset name (datasets.h); not resolved here;
+    char dataset[GF_JOBSPEC_STR_MAX];     /* a dataset name (service/datasets.h); not resolved here;
                                            * "" = null (federated only) */
     uint64_t seed;                        /* 0..2^63-1, default 1 */
     gf_optim_config optim;                /* federated: local.optim; central: optim.
@@ -146,7 +146,7 @@ typedef struct {
     gf_strategy_config strategy;          /* scaffold_sites_total is 0 (coordinator sets it) */
     int rounds;
     char (*sites)[GF_JOBSPEC_NAME_MAX + 1];  /* malloc'd list of nsites names; NULL = "all" (a tenant's
-                                             * job: the sites granted to it, api_sites.c) */
+                                             * job: the sites granted to it, service/api_sites.c) */
     int nsites;
     double fraction;                      /* default 1.0 */
     int min_sites;                        /* default 1 */

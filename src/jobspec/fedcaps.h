@@ -6,7 +6,7 @@
  *
  *   parameters   the model's d at most max_params (gf coordinator
  *                --max-model-params, default GF_FEDCAPS_DEFAULT_PARAMS)
- *   memory       what the job's runtime takes on the coordinator (fedjob.h:
+ *   memory       what the job's runtime takes on the coordinator (fed/fedjob.h:
  *                the encoded global model, the strategy's buffers, which for
  *                median, trimmed mean and Krum hold one model per site, the
  *                masked sum of secure aggregation, and the vector and
@@ -15,12 +15,12 @@
  *
  * The number of a tenant's queued and running federated jobs is capped by
  * the API and the store (gf coordinator --max-fed-jobs-per-tenant). */
-#ifndef GF_SERVICE_FEDCAPS_H
-#define GF_SERVICE_FEDCAPS_H
+#ifndef GF_JOBSPEC_FEDCAPS_H
+#define GF_JOBSPEC_FEDCAPS_H
 
 #include <stdint.h>
 #include "core/error.h"
-#include "service/jobspec.h"
+#include "jobspec/jobspec.h"
 
 #define GF_FEDCAPS_DEFAULT_PARAMS      50000000   /* --max-model-params */
 #define GF_FEDCAPS_DEFAULT_JOBS        8          /* --max-fed-jobs-per-tenant */

@@ -1,7 +1,6 @@
 /* The batch command line of a program job under Slurm (program_slurm.h). */
-#include "service/program_slurm.h"
-#include "service/jobspec_program.h"
-#include "service/program.h"
+#include "facility/program_slurm.h"
+#include "facility/sandbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,12 +29,9 @@ static void addf(gf_program_batch *b, const char *fmt, long long v)
     add(b, buf);
 }
 
-gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_devices, gf_program_batch *b)
+gf_status gf_program_batch_make(const gf_program_run *r, const char *gpu_devices, gf_program_batch *b)
 {
     memset(b, 0, sizeof *b);
-    const gf_jobspec *s = r->spec;
-    const gf_program_spec *p = s->program;
-    if (!p) return gf_errorf(GF_ERR_ARG, "job %lld: not a program job", (long long)r->job_id);
     char work[PATH_MAX], output[PATH_MAX + 16], log[PATH_MAX + 16];
     if (snprintf(work, sizeof work, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= (int)sizeof work)
         return gf_errorf(GF_ERR_ARG, "job %lld: its folder path is too long", (long long)r->job_id);
@@ -51,8 +47,8 @@ gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_device
     gf_status st = gf_sandbox_own(work, uid, gid);
     if (st) return st;
 
-    int procs = p->processes > 0 ? p->processes : 1;
-    b->cores_per_task = s->resources.cores / procs > 0 ? s->resources.cores / procs : 1;
+    int procs = r->processes > 0 ? r->processes : 1;
+    b->cores_per_task = r->cores / procs > 0 ? r->cores / procs : 1;
     add(b, r->gf_path);
     add(b, "program-batch");
     if (procs > 1) {                           /* it picks MASTER_PORT, then srun: one sandbox per rank */
@@ -72,12 +68,12 @@ gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_device
     add(b, "--cores");
     addf(b, "%lld", b->cores_per_task);
     add(b, "--memory-mb");
-    addf(b, "%lld", (long long)s->resources.memory_mb);
-    if (s->resources.gpus > 0 && gpu_devices && gpu_devices[0]) {   /* Slurm's GPUs are bound by their files */
+    addf(b, "%lld", (long long)r->memory_mb);
+    if (r->gpus > 0 && gpu_devices && gpu_devices[0]) {   /* Slurm's GPUs are bound by their files */
         add(b, "--gpu-devices");
         add(b, gpu_devices);
     }
-    for (int i = 0; i < p->nenv; i++) { add(b, "--env"); add(b, p->env[i]); }
+    for (int i = 0; i < r->nenv; i++) { add(b, "--env"); add(b, r->env[i]); }
     for (int i = 0; i < r->ndata; i++) {
         const gf_sandbox_data *d = &r->data[i];
         add(b, d->is_dir ? "--data-dir" : "--data-file");
@@ -86,7 +82,7 @@ gf_status gf_program_batch_make(const gf_exec_request *r, const char *gpu_device
         if (!d->is_dir) add(b, d->test_path ? d->test_path : "");
     }
     add(b, "--");
-    for (int i = 0; p->argv[i]; i++) add(b, p->argv[i]);
+    for (int i = 0; r->argv[i]; i++) add(b, r->argv[i]);
     if (b->oom) { gf_program_batch_free(b); return gf_errorf(GF_ERR_NOMEM, "out of memory"); }
     return GF_OK;
 }

@@ -2,7 +2,7 @@
  * and kind, {site: record}, rewritten atomically under one lock (declines,
  * site_dp), and a JSON-lines file of evaluation reports read back into
  * per-round tables (site_eval). */
-#include "service/site_records.h"
+#include "fed/site_records.h"
 
 #include <fcntl.h>
 #include <jansson.h>

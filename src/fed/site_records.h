@@ -25,8 +25,8 @@
  * GF_SITE_RECORDS_MAX sites per job (a site past that is refused and
  * changes nothing); it is rewritten atomically on each change, and a
  * missing or damaged one reads back as no records. */
-#ifndef GF_SERVICE_SITE_RECORDS_H
-#define GF_SERVICE_SITE_RECORDS_H
+#ifndef GF_FED_SITE_RECORDS_H
+#define GF_FED_SITE_RECORDS_H
 
 #include <stddef.h>
 #include <stdint.h>

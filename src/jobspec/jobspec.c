@@ -3,11 +3,11 @@
  * and names the JSON path of the first problem. The canonical writer is a
  * small string builder so that numbers come out in their shortest
  * round-tripping form (jansson prints every real with 17 digits). */
-#include "service/jobspec.h"
-#include "service/datasets.h"
+#include "jobspec/jobspec.h"
+#include "data/dataset_name.h"
 #include "data/stats.h"
 #include "fed/task.h"
-#include "service/jobspec_program.h"
+#include "jobspec/jobspec_program.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -717,7 +717,7 @@ static gf_status parse_federated(const json_t *root, gf_jobspec *out)
     if (local && (st = parse_local(local, out))) return st;
 
     if ((st = get_string(root, "", "eval", 0, 1, out->eval, sizeof out->eval))) return st;
-    char ename[GF_STORE_NAME_MAX + 1];
+    char ename[GF_DATASET_NAME_MAX + 1];
     int etrain;
     if (out->eval[0] && gf_dataset_eval_split(out->eval, ename, &etrain)) {
         char msg[256];
