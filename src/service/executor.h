@@ -86,5 +86,11 @@ gf_status gf_executor_slurm(const char *conf, const char *gpu_devices, gf_execut
  * ranks of it (executor_local.c says with which options). 0, or -1 if buf
  * or max is too small. */
 int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t cap, const char **argv, int max);
+/* The environment entry a `gf train` of `processes` ranks needs beside that
+ * command line: in a sanitized build with processes > 1, ASAN_OPTIONS with
+ * detect_leaks=0 (OpenMPI keeps allocations until exit, in components it
+ * has unloaded by then: a sanitized gf train checks leaks as one process
+ * only), written to buf; else NULL. */
+const char *gf_exec_train_env(int processes, char *buf, size_t cap);
 
 #endif

@@ -108,6 +108,18 @@ static int train_args(const gf_exec_request *r, int threads, char *buf, size_t c
  * coordinator's user). Rank 0 alone writes the metrics and the model
  * (train/dist.h); a rank that fails makes mpirun stop the rest and exit
  * non-zero. */
+const char *gf_exec_train_env(int processes, char *buf, size_t cap)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    const char *ao = getenv("ASAN_OPTIONS");
+    if (processes > 1 && snprintf(buf, cap, "ASAN_OPTIONS=%s%sdetect_leaks=0", ao ? ao : "", ao && *ao ? ":" : "") < (int)cap)
+        return buf;
+#else
+    (void)processes, (void)buf, (void)cap;
+#endif
+    return NULL;
+}
+
 int gf_exec_train_argv(const gf_exec_request *r, int threads, char *buf, size_t cap, const char **argv, int max)
 {
     int n = 0, nproc = r->spec->resources.processes;
@@ -234,14 +246,8 @@ static gf_status local_start(gf_executor *base, const gf_exec_request *r, char h
     snprintf(thr[1], sizeof thr[1], "OPENBLAS_NUM_THREADS=%d", threads);
     snprintf(thr[2], sizeof thr[2], "GF_THREADS=%d", threads);
     const char *env[6] = { cuda, thr[0], thr[1], thr[2], NULL, NULL };
-#if defined(__SANITIZE_ADDRESS__)
-    /* OpenMPI keeps allocations until exit, in components it has unloaded by
-     * then: a sanitized gf train checks leaks as one process only */
     char asan[1024];
-    const char *ao = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sdetect_leaks=0", ao ? ao : "", ao && *ao ? ":" : "");
-    if (nproc > 1) env[4] = asan;
-#endif
+    env[4] = gf_exec_train_env(nproc, asan, sizeof asan);
     size_t n = (size_t)snprintf(cuda, sizeof cuda, "CUDA_VISIBLE_DEVICES=");
     for (int i = 0; i < ngpus; i++) n += (size_t)snprintf(cuda + n, sizeof cuda - n, "%s%d", i ? "," : "", gpu[i]);
     ps.env = env;

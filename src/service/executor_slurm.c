@@ -84,15 +84,9 @@ static gf_status slurm_start(gf_executor *base, const gf_exec_request *r, char h
                          .stderr_path = err, .cores = cores, .ntasks = ntasks, .gpus = r->spec->resources.gpus,
                          .memory_mb = r->spec->resources.memory_mb, .time_limit_s = r->spec->resources.time_limit_s,
                          .argv = pb.argv ? pb.argv : (char *const *)argv };
-#if defined(__SANITIZE_ADDRESS__)
-    /* as on the local executor: OpenMPI keeps allocations until exit, so a
-     * sanitized gf train under mpirun checks no leaks */
     char asan[1024];
-    const char *ao = getenv("ASAN_OPTIONS");
-    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sdetect_leaks=0", ao ? ao : "", ao && *ao ? ":" : "");
-    char *const asan_env[] = { asan, NULL };
-    if (!pb.argv && ntasks > 1) job.env = asan_env;
-#endif
+    char *const train_env[] = { (char *)gf_exec_train_env(ntasks, asan, sizeof asan), NULL };
+    if (!pb.argv && train_env[0]) job.env = train_env;
     int64_t id = 0;
     st = gf_slurm_submit(&x->slurm, &job, &id);
     gf_program_batch_free(&pb);
