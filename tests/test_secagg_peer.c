@@ -419,7 +419,7 @@ int main(void)
     CHECK(sodium_init() >= 0);
     crypto_sign_keypair(ca_pk, ca_sk);
     for (int i = 0; i < N; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "s%d", i);
         make_identity(&ident[i], name, ca_sk, ca_pk);
     }

@@ -735,7 +735,7 @@ int main(void)
     if (!mkdtemp(base)) { perror("mkdtemp"); return 1; }
     snprintf(pki, sizeof pki, "%s/pki", base);
     snprintf(data, sizeof data, "%s/data", base);
-    char names[MAXN][8];
+    char names[MAXN][16];
     const char *sites[MAXN];
     for (int i = 0; i < MAXN; i++) { snprintf(names[i], sizeof names[i], "s%d", i); sites[i] = names[i]; }
     CHECK_MSG(gf_pki_create(pki, "127.0.0.1", sites, MAXN) == GF_OK, "%s", gf_last_error());

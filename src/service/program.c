@@ -23,6 +23,10 @@ gf_status gf_program_datasets(gf_store *s, const gf_jobspec *spec, int64_t tenan
             free(pd);
             return gf_errorf(st, "datasets[%d]: %s", i, msg);
         }
+        if (strlen(rs) >= PATH_MAX) {                       /* a path that would be cut short */
+            free(pd);
+            return gf_errorf(GF_ERR_ARG, "datasets[%d]: its path is longer than %d bytes", i, PATH_MAX - 1);
+        }
         gf_sandbox_data *d = &pd->d[pd->n];
         snprintf(pd->name[pd->n], sizeof pd->name[0], "%s", p->datasets[i]);
         d->name = pd->name[pd->n];
@@ -31,7 +35,7 @@ gf_status gf_program_datasets(gf_store *s, const gf_jobspec *spec, int64_t tenan
             snprintf(pd->path[pd->n], PATH_MAX, "/usr/share/datasets/fashion-mnist");
             d->is_dir = 1;
         } else if (!strncmp(rs, "idx:", 4)) {
-            snprintf(pd->path[pd->n], PATH_MAX, "%s", rs + 4);
+            snprintf(pd->path[pd->n], PATH_MAX, "%.*s", PATH_MAX - 1, rs + 4);   /* fits: checked above */
             d->is_dir = 1;
         } else if (!strncmp(rs, "csv:", 4)) {                   /* csv:PATH,label=L[,test=T]; no ',' in paths */
             const char *comma = strchr(rs + 4, ','), *test = strstr(rs, ",test=");
