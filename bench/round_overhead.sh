@@ -9,6 +9,8 @@
 #     started_at, millisecond stamps): median and mean. Each round's
 #     checkpoint and store transaction are written while the next round's
 #     downloads run (both are inside the measured cycle).
+#     The script asks for the job's state once a second (each ask is a new
+#     process and TLS handshake, which on 2 cores would compete with the rounds).
 #   - Flower (current PyPI release, installed here if missing): a server and
 #     2 clients exchanging the same arrays with no training over TLS
 #     (bench/flower_peer.py); median of 20 rounds.
@@ -35,7 +37,8 @@ small_idx "$DIR/d" 64 16
 M=${MODEL:-mlp:784-256-128-10}
 MODEL_BYTES=$(( ${PARAMS:-235146} * 4 ))
 
-# run_gf NSITES MODEL: one job of ROUNDS rounds; prints "median_ms mean_ms peak_rss_kb idle_rss_kb"
+# run_gf NSITES MODEL: one job of ROUNDS rounds; prints "median_ms mean_ms peak_rss_kb idle_rss_kb cpu_ms"
+# (cpu_ms: the coordinator's CPU time, all of its life; the status polls every second count in it)
 run_gf() {
   n=$1; d="$DIR/fed$n-$(echo "$2" | tr -c 'a-z0-9\n' _)"; mkdir -p "$d"
   fed_provision "$d" "$n"
@@ -50,8 +53,9 @@ run_gf() {
  "local": {"epochs": 1, "steps": 0, "batch": 64, "optim": {"name": "sgd", "lr": 0.01}}, "seed": 1}
 SPEC
   GF_KIT="$d/pki/operator" "$GF" submit "$d/job.json" --coordinator "$FED_URL" > /dev/null
-  fed_wait_state "$d" 1 succeeded 900 >&2
+  FED_POLL_S=1 fed_wait_state "$d" 1 succeeded 900 >&2
   peak=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$FED_CO_PID/status)
+  cpu=$(awk '{print ($14 + $15) * 10}' /proc/$FED_CO_PID/stat)   # user + system, ms (clock ticks of 10 ms)
   GF_KIT="$d/pki/operator" "$GF" status 1 --coordinator "$FED_URL" --json > "$d/status.json"
   fed_down
   cyc=$(python3 -c '
@@ -60,7 +64,7 @@ r = json.load(open(sys.argv[1]))["rounds"]
 t = [datetime.datetime.strptime(x["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for x in r]
 c = [1000 * (b - a) for a, b in zip(t, t[1:])]
 print("%.1f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json")
-  echo "$cyc $peak $idle"
+  echo "$cyc $peak $idle $cpu"
 }
 
 python3 -c 'import flwr' 2>/dev/null || python3 -m pip install -q flwr >&2
@@ -70,13 +74,14 @@ fver=$(python3 -c 'import flwr; print(flwr.__version__)')
 gfm=$(run_gf "$MANY" $M)
 gfb=$(run_gf "$MANY" mlp:784-1024-512-10)
 gft=$(run_gf "$MANY" mlp:784-1-10)
-set -- $gf2; g2=$1; g2mean=$2
+set -- $gf2; g2=$1; g2mean=$2; g2cpu=$5
 set -- $gfm; gm=$1; gmmean=$2; peak=$3; idle=$4
 set -- $gfb; bpeak=$3
 set -- $gft; tpeak=$3
 echo "| setting | gf round (median / mean) | Flower $fver median round | gf median / Flower |"
 echo "|---|---|---|---|"
 python3 -c "print('| 2 sites, $ROUNDS rounds, TLS | %s / %s ms | %s ms | %.2f |' % ('$g2', '$g2mean', '$flower', $g2 / $flower))"
+python3 -c "print('coordinator CPU per round (2 sites): %.1f ms' % ($g2cpu / $ROUNDS))"
 echo
 python3 - <<PY
 mb, bb = $MODEL_BYTES, 1333770 * 4

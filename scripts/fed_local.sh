@@ -45,14 +45,17 @@ fed_down() {
   FED_PIDS=""
 }
 
-# fed_wait_state DIR JOB STATE TIMEOUT_S: polls gf status until the job's state is STATE.
+# fed_wait_state DIR JOB STATE TIMEOUT_S: polls gf status until the job's state is STATE,
+# every FED_POLL_S seconds (default 0.1; a benchmark sets more, so that the
+# status calls' processes and handshakes do not compete with what it measures),
+# at most TIMEOUT_S * 10 times.
 fed_wait_state() {
   _t=0
   while [ $_t -lt $(($4 * 10)) ]; do
     _s=$(GF_KIT="$1/pki/operator" "$GF" status "$2" --coordinator "$FED_URL" --json 2>/dev/null | sed -n 's/.*"state":"\([a-z-]*\)".*/\1/p')
     [ "$_s" = "$3" ] && return 0
     case "$_s" in succeeded|failed|cancelled|timed-out) [ "$_s" != "$3" ] && { echo "job $2 ended $_s, expected $3"; return 1; } ;; esac
-    sleep 0.1; _t=$((_t+1))
+    sleep "${FED_POLL_S:-0.1}"; _t=$((_t+1))
   done
   echo "job $2 not $3 after $4 s (state: $_s)"; return 1
 }
