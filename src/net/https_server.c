@@ -35,8 +35,11 @@ struct gf_https_server {
     pthread_mutex_t    slot_lock;                   /* body slots, waiters and handler threads */
     int                slots_used;                  /* of cfg.body_slots */
     struct request_state *wait_head, *wait_tail;    /* suspended for a slot, first come first served */
-    int                handlers;                    /* handler threads running */
+    int                handlers;                    /* handler threads alive: busy or idle */
     pthread_cond_t     handlers_done;
+    int                idle;                        /* handler threads waiting for a request */
+    struct handler_job *jobs_head, *jobs_tail;      /* requests handed to idle threads */
+    pthread_cond_t     job_ready;
     int                stopping;
     /* the header deadline: libmicrohttpd's timeout is idle-based, so a
      * client trickling a byte a second would never meet it */
@@ -402,7 +405,12 @@ static struct MHD_Response *answer_of(gf_status st, gf_http_response *resp, unsi
     return dress(m, resp->content_type ? resp->content_type : "application/json");
 }
 
-typedef struct { gf_https_server *s; request_state *r; } handler_job;
+typedef struct handler_job { gf_https_server *s; request_state *r; struct handler_job *next; } handler_job;
+
+/* A handler thread that has answered waits this long for the next request
+ * before it ends: a round's polls, downloads and uploads reuse threads
+ * instead of creating one each, and long-polls still get a thread each. */
+#define HANDLER_IDLE_S 10
 
 /* Runs the handler; its answer is queued by the event thread once the
  * connection resumes. */
@@ -418,20 +426,35 @@ static void run_handler(gf_https_server *s, request_state *r)
 
 static void *handler_main(void *arg)
 {
-    handler_job job = *(handler_job *)arg;
-    free(arg);
-    gf_https_server *s = job.s;
-    run_handler(s, job.r);
-    MHD_resume_connection(job.r->conn);      /* r belongs to the event thread again */
-    pthread_mutex_lock(&s->slot_lock);
+    handler_job *job = arg;
+    gf_https_server *s = job->s;
+    for (;;) {
+        request_state *r = job->r;
+        free(job);
+        run_handler(s, r);
+        MHD_resume_connection(r->conn);      /* r belongs to the event thread again */
+        pthread_mutex_lock(&s->slot_lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += HANDLER_IDLE_S;
+        s->idle++;
+        while (!s->jobs_head && !s->stopping &&
+               pthread_cond_timedwait(&s->job_ready, &s->slot_lock, &until) == 0) {}
+        s->idle--;
+        job = s->jobs_head;
+        if (job && !(s->jobs_head = job->next)) s->jobs_tail = NULL;
+        if (!job) break;                     /* idle too long, or stopping (the queue is empty) */
+        pthread_mutex_unlock(&s->slot_lock);
+    }
     s->handlers--;
     pthread_cond_broadcast(&s->handlers_done);
     pthread_mutex_unlock(&s->slot_lock);
     return NULL;
 }
 
-/* Hands the complete request to a thread of its own and suspends the
- * connection; falls back to running it here when no thread can be made. */
+/* Hands the complete request to a thread of its own (an idle one, or a new
+ * one) and suspends the connection; falls back to running it here when no
+ * thread can be made. */
 static enum MHD_Result start_handler(gf_https_server *s, struct MHD_Connection *conn, request_state *r)
 {
     r->running = 1;
@@ -439,8 +462,25 @@ static enum MHD_Result start_handler(gf_https_server *s, struct MHD_Connection *
     pthread_attr_t attr;
     pthread_t t;
     int ok = 0;
+    if (job) {
+        *job = (handler_job){s, r, NULL};
+        pthread_mutex_lock(&s->slot_lock);
+        if (s->idle > 0 && !s->stopping) {   /* queued jobs never outnumber idle threads */
+            int queued = 0;
+            for (handler_job *q = s->jobs_head; q; q = q->next) queued++;
+            if (queued < s->idle) {
+                MHD_suspend_connection(conn);     /* before the thread can resume it */
+                if (s->jobs_tail) s->jobs_tail->next = job;
+                else s->jobs_head = job;
+                s->jobs_tail = job;
+                pthread_cond_signal(&s->job_ready);
+                pthread_mutex_unlock(&s->slot_lock);
+                return MHD_YES;
+            }
+        }
+        pthread_mutex_unlock(&s->slot_lock);
+    }
     if (job && !pthread_attr_init(&attr)) {
-        *job = (handler_job){s, r};
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, (size_t)2 << 20);
         MHD_suspend_connection(conn);         /* before the thread can resume it */
@@ -644,6 +684,7 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
     if (pthread_mutex_init(&s->crl_lock, NULL)) { free(s); return gf_errorf(GF_ERR_NOMEM, "HTTPS server: mutex"); }
     pthread_mutex_init(&s->slot_lock, NULL);
     pthread_cond_init(&s->handlers_done, NULL);
+    pthread_cond_init(&s->job_ready, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->sweeper_wake, NULL);
 
@@ -731,6 +772,7 @@ void gf_https_stop(gf_https_server *s)
             unwait(s, w);
             MHD_resume_connection(w->conn);
         }
+        pthread_cond_broadcast(&s->job_ready);      /* idle handler threads end */
         while (s->handlers > 0) pthread_cond_wait(&s->handlers_done, &s->slot_lock);
         pthread_mutex_unlock(&s->slot_lock);
         MHD_stop_daemon(s->mhd);
@@ -739,6 +781,7 @@ void gf_https_stop(gf_https_server *s)
     pthread_mutex_destroy(&s->crl_lock);
     pthread_mutex_destroy(&s->slot_lock);
     pthread_cond_destroy(&s->handlers_done);
+    pthread_cond_destroy(&s->job_ready);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->sweeper_wake);
     free(s->key_pem);
