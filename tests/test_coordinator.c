@@ -354,6 +354,19 @@ static void gate_hook(void *arg)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* Waits (30 s at most) until the hook got there; whether it did. */
+static int gate_wait_reached(hook_gate *g)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&g->mu);
+    while (!g->reached && pthread_cond_timedwait(&g->cv, &g->mu, &until) == 0) {}
+    int reached = g->reached;
+    pthread_mutex_unlock(&g->mu);
+    return reached;
+}
+
 typedef struct {
     const char *path;
     const uint8_t *body;
@@ -407,13 +420,7 @@ static void test_upload_unlocked(void)
     upload_call u = { .path = path, .body = body, .len = len };
     pthread_t t;
     CHECK(pthread_create(&t, NULL, upload_thread, &u) == 0);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    pthread_mutex_lock(&g.mu);
-    while (!g.reached && pthread_cond_timedwait(&g.cv, &g.mu, &until) == 0) {}
-    int decoded = g.reached;
-    pthread_mutex_unlock(&g.mu);
+    int decoded = gate_wait_reached(&g);
     CHECK_MSG(decoded, "the upload never reached its decoded state");
 
     /* the upload is held after its decode: routes that take the lock still answer */
@@ -524,12 +531,8 @@ static void test_cancel_during_bringup(void)
     int64_t job = 0;
     int st = post(op, "/v1/jobs", spec, &job, msg, sizeof msg);
     CHECK_MSG(st == 201, "submit -> %d %s", st, msg);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
+    int reached = gate_wait_reached(&bg.g);
     pthread_mutex_lock(&bg.g.mu);
-    while (!bg.g.reached && pthread_cond_timedwait(&bg.g.cv, &bg.g.mu, &until) == 0) {}
-    int reached = bg.g.reached;
     int64_t held = bg.job;
     pthread_mutex_unlock(&bg.g.mu);
     CHECK_MSG(reached && held == job, "the bring-up of job %lld never reached its hook (held: %lld)",
@@ -642,13 +645,7 @@ static void release_case(const char *name, int dp)
     snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/1/update", (long long)job);
     CHECK(req(a, "POST", path, body, len, NULL, NULL) == 200);
     CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    pthread_mutex_lock(&g.mu);
-    while (!g.reached && pthread_cond_timedwait(&g.cv, &g.mu, &until) == 0) {}
-    int held = g.reached;
-    pthread_mutex_unlock(&g.mu);
+    int held = gate_wait_reached(&g);
     CHECK_MSG(held, "%s: round 1 closed but its writes never started", name);
 
     /* round 1's writes are held: is round 2 offered? */

@@ -18,18 +18,15 @@ int gf_program_ready(const char *job_dir)
     return !lstat(work, &st) && S_ISDIR(st.st_mode);
 }
 
-gf_status gf_program_spawn(const gf_program_run *r, int cpu_offset, gf_proc **proc, gf_sandbox **sbp)
+gf_status gf_program_work_prepare(const gf_program_run *r, int ranks, char *work, char *output)
 {
-    *proc = NULL;
-    *sbp = NULL;
-    char work[PATH_MAX], output[PATH_MAX + 16], outlog[PATH_MAX], errlog[PATH_MAX];
-    if (snprintf(work, sizeof work, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= (int)sizeof work)
+    if (snprintf(work, PATH_MAX, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= PATH_MAX)
         return gf_errorf(GF_ERR_ARG, "job %lld: its folder path is too long", (long long)r->job_id);
-    snprintf(output, sizeof output, "%s/output", work);
-    char ranks[PATH_MAX + 16];
-    snprintf(ranks, sizeof ranks, "%s/%s", work, GF_SANDBOX_RANKS);
+    snprintf(output, PATH_MAX + 16, "%s/output", work);
+    char rdir[PATH_MAX + 16];
+    snprintf(rdir, sizeof rdir, "%s/%s", work, GF_SANDBOX_RANKS);
     if ((mkdir(work, 0700) && errno != EEXIST) || (mkdir(output, 0700) && errno != EEXIST) ||
-        (r->processes > 1 && mkdir(ranks, 0700) && errno != EEXIST))
+        (ranks && mkdir(rdir, 0700) && errno != EEXIST))
         return gf_errorf(GF_ERR_IO, "job %lld: cannot create its work folder: %s", (long long)r->job_id, strerror(errno));
     struct stat st_work;
     if (lstat(work, &st_work) || !S_ISDIR(st_work.st_mode))
@@ -37,8 +34,19 @@ gf_status gf_program_spawn(const gf_program_run *r, int cpu_offset, gf_proc **pr
     uid_t uid;
     gid_t gid;
     gf_sandbox_ids(r->tenant_id, &uid, &gid);
-    gf_status st = gf_sandbox_own(work, uid, gid);
+    return gf_sandbox_own(work, uid, gid);
+}
+
+gf_status gf_program_spawn(const gf_program_run *r, int cpu_offset, gf_proc **proc, gf_sandbox **sbp)
+{
+    *proc = NULL;
+    *sbp = NULL;
+    char work[PATH_MAX], output[PATH_MAX + 16], outlog[PATH_MAX], errlog[PATH_MAX];
+    gf_status st = gf_program_work_prepare(r, r->processes > 1, work, output);
     if (st) return st;
+    uid_t uid;
+    gid_t gid;
+    gf_sandbox_ids(r->tenant_id, &uid, &gid);
     gf_sandbox_request rq = { .job_id = r->job_id, .tenant_id = r->tenant_id, .work_dir = work,
                               .argv = r->argv, .env = r->env, .nenv = r->nenv,
                               .data = r->data, .ndata = r->ndata, .cores = r->cores,

@@ -46,8 +46,13 @@ typedef struct {
 int gf_program_ready(const char *job_dir);
 
 /* Creates job_dir/work and work/output (kept when they exist: a bundle
- * unpacked there) and hands them to the tenant's sandbox user, then starts
- * the program in its sandbox. */
+ * unpacked there), with `ranks`, work/ranks too (where the local sandbox's
+ * ranks leave their exit statuses), and hands them to the tenant's sandbox
+ * user; work[PATH_MAX] and output[PATH_MAX + 16] get their paths. Both
+ * executors' first step. */
+gf_status gf_program_work_prepare(const gf_program_run *r, int ranks, char *work, char *output);
+
+/* gf_program_work_prepare, then starts the program in its sandbox. */
 gf_status gf_program_spawn(const gf_program_run *r, int cpu_offset, gf_proc **proc, gf_sandbox **sb);
 
 /* How an ended program job ended (not cancelled, not timed out): *succeeded

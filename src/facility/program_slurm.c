@@ -33,18 +33,7 @@ gf_status gf_program_batch_make(const gf_program_run *r, const char *gpu_devices
 {
     memset(b, 0, sizeof *b);
     char work[PATH_MAX], output[PATH_MAX + 16], log[PATH_MAX + 16];
-    if (snprintf(work, sizeof work, "%s/%s", r->job_dir, GF_PROGRAM_WORK) >= (int)sizeof work)
-        return gf_errorf(GF_ERR_ARG, "job %lld: its folder path is too long", (long long)r->job_id);
-    snprintf(output, sizeof output, "%s/output", work);
-    if ((mkdir(work, 0700) && errno != EEXIST) || (mkdir(output, 0700) && errno != EEXIST))
-        return gf_errorf(GF_ERR_IO, "job %lld: cannot create its work folder: %s", (long long)r->job_id, strerror(errno));
-    struct stat st_work;
-    if (lstat(work, &st_work) || !S_ISDIR(st_work.st_mode))
-        return gf_errorf(GF_ERR_IO, "job %lld: its work folder is not a folder", (long long)r->job_id);
-    uid_t uid;
-    gid_t gid;
-    gf_sandbox_ids(r->tenant_id, &uid, &gid);
-    gf_status st = gf_sandbox_own(work, uid, gid);
+    gf_status st = gf_program_work_prepare(r, 0, work, output);
     if (st) return st;
 
     int procs = r->processes > 0 ? r->processes : 1;
