@@ -373,7 +373,9 @@ size_t gf_fedjob_upload_max(const gf_fedjob *j)
     return sizeof(float) * (size_t)j->wire.d + ((size_t)1 << 20);
 }
 
-gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, const uint8_t *body, size_t len,
+int64_t gf_fedjob_norm_d(const gf_fedjob *j) { return j->spec.dp.enabled ? j->model.d : 0; }
+
+gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t norm_d, const uint8_t *body, size_t len,
                                   size_t max_len, gf_fedjob_upload *up, int *http)
 {
     *up = (gf_fedjob_upload){ 0 };
@@ -391,7 +393,7 @@ gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, cons
     if (!st && !isnan(up->val_accuracy) && (up->val_accuracy < 0 || up->val_accuracy > 1))
         st = gf_errorf(GF_ERR_FORMAT, "update metadata \"gf.val_accuracy\" must lie in [0, 1]");
     if (!st) st = meta_epsilon(f, "gf.dpsgd_epsilon", &up->dpsgd_epsilon);
-    if (!st) up->norm = gf_dp_norm(up->view.vec, model_d < wire->d ? model_d : wire->d);
+    up->norm = !st && norm_d > 0 ? gf_dp_norm(up->view.vec, norm_d < wire->d ? norm_d : wire->d) : NAN;
     if (st) gf_update_view_close(&up->view);
     return st;
 }

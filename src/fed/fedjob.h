@@ -117,8 +117,9 @@ gf_status gf_fedjob_add_masked(gf_fedjob *j, const char *site, int64_t round, co
  *      no answer from it yet (cheap; refuses before the body is read);
  *   2. gf_fedjob_decode_upload (no lock, no job): the body against a copy
  *      of the job's wire manifest: size, safetensors format, every tensor
- *      with its dtype and shape, finite values, the metadata, and the L2
- *      norm of the model part (for client-level DP clipping);
+ *      with its dtype and shape, finite values, the metadata, and, when
+ *      norm_d > 0 (gf_fedjob_norm_d), the L2 norm of the model part (for
+ *      client-level DP clipping);
  *   3. gf_fedjob_add_upload (lock held): checks the answer again (the round
  *      may have closed, the site declined or sent meanwhile) and that the
  *      body was checked against this job's layout, then folds it into the
@@ -131,13 +132,16 @@ typedef struct {
     int64_t        d;             /* the wire length it was checked against */
     int64_t        samples, steps;
     double         train_loss, val_loss, val_accuracy;
-    double         norm;          /* L2 norm of the model part (the first model_d values) */
+    double         norm;          /* L2 norm of the model part (the first norm_d values); NaN: not asked */
     double         dpsgd_epsilon; /* the site's own DP-SGD epsilon ("gf.dpsgd_epsilon"): >= 0,
                                    * +inf (noise 0), or NaN when not reported */
 } gf_fedjob_upload;
 gf_status gf_fedjob_check_answer(gf_fedjob *j, const char *site, int64_t round, int *http);
-gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t model_d, const uint8_t *body, size_t len,
+gf_status gf_fedjob_decode_upload(const gf_manifest *wire, int64_t norm_d, const uint8_t *body, size_t len,
                                   size_t max_len, gf_fedjob_upload *up, int *http);
+/* What job j's uploads need the norm of: its model's length under
+ * client-level DP (clipping), else 0 (no pass over the vector). */
+int64_t   gf_fedjob_norm_d(const gf_fedjob *j);
 /* The largest plain update body of job j (its wire vector plus 1 MiB of header and metadata). */
 size_t    gf_fedjob_upload_max(const gf_fedjob *j);
 /* Records that `site` cannot train this round, and why (kept, cut short,

@@ -78,10 +78,29 @@ static inline coord_out coord_step(const gf_strategy *s, int64_t j, float g)
     return r;
 }
 
+/* FedAvg and FedProx keep no state: coord_step's default case, in loops
+ * that the compiler vectorises (the same operations in the same order, so
+ * the same bits). Pass 1 checks, pass 2 stores, as below. */
+static gf_status finish_plain(gf_strategy *s, float *global)
+{
+    const int64_t d = s->d;
+    const double *sum = s->sum, wsum = s->wsum, eta = s->cfg.server_lr;
+    int bad = 0;
+    #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)
+    for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)global[j] + eta * (sum[j] / wsum)));
+    if (bad)
+        return gf_errorf(GF_ERR_NUMERIC, "%s: the aggregate overflows float; global model and "
+                         "state left unchanged", gf_strategy_type_name(s->cfg.type));
+    #pragma omp parallel for schedule(static) if (d > 65536)
+    for (int64_t j = 0; j < d; j++) global[j] = (float)((double)global[j] + eta * (sum[j] / wsum));
+    return GF_OK;
+}
+
 gf_status gf_strategy_finish_sum(gf_strategy *s, float *global)
 {
     const int64_t d = s->d;
     const int nstate = s->nstate;
+    if (s->cfg.type == GF_STRAT_FEDAVG || s->cfg.type == GF_STRAT_FEDPROX) return finish_plain(s, global);
     /* pass 1: check that everything stays finite, modifying nothing */
     int bad = 0;
     #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)

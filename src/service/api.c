@@ -673,7 +673,7 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
     int status = 404;
     char why[512] = "";
     gf_manifest wire = { 0 };
-    int64_t model_d = 0;
+    int64_t norm_d = 0;
     size_t max_len = 0;
     pthread_mutex_lock(&c->lock);
     co_site_seen(c, req->peer, gf_now());
@@ -682,13 +682,13 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
     gf_status st = j ? gf_fedjob_check_answer(j, req->peer, round, &status) : GF_ERR_ARG;
     if (!j) snprintf(why, sizeof why, "no running job %lld", (long long)id);
     else if (!st && (st = gf_manifest_copy(&j->wire, &wire))) status = 500;
-    if (j && !st) model_d = j->model.d, max_len = gf_fedjob_upload_max(j);
+    if (j && !st) norm_d = gf_fedjob_norm_d(j), max_len = gf_fedjob_upload_max(j);
     if (j && st) snprintf(why, sizeof why, "%s", gf_last_error());
     pthread_mutex_unlock(&c->lock);
 
     gf_fedjob_upload up;
     if (!st) {
-        st = gf_fedjob_decode_upload(&wire, model_d, req->body, req->body_len, max_len, &up, &status);
+        st = gf_fedjob_decode_upload(&wire, norm_d, req->body, req->body_len, max_len, &up, &status);
         if (st) snprintf(why, sizeof why, "%s", gf_last_error());
         else if (c->upload_decoded_hook) c->upload_decoded_hook(c->upload_hook_arg);
     }
