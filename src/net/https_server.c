@@ -56,6 +56,16 @@ typedef struct conn_state {
     int    fd;
     double deadline;      /* monotonic seconds by which its (next) request's headers must be in;
                              0: none (an authenticated connection: the idle timeout only) */
+    /* The verified peer of its TLS session, touched only by the
+     * connection's own callbacks. TLS 1.3 (the only version served) has no
+     * renegotiation, so a session's certificate cannot change: its first
+     * request verifies it in full (chain, name, key purpose); later ones
+     * check that it has not expired and that the revocation list is still
+     * the one it was checked against (else they check it again). */
+    char     peer[GF_PKI_NAME_MAX + 1];
+    int      peer_known;
+    time_t   peer_not_after;
+    uint64_t peer_crl;    /* gf_pki_crl_generation at the check */
 } conn_state;
 
 /* One request in flight (libmicrohttpd's per-request context). */
@@ -187,7 +197,17 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
     return queue(conn, status, error_response(msg));   /* NULL (out of memory): drop the connection */
 }
 
-/* Verified, unrevoked site name of the connection's TLS session. */
+/* The revocation list's generation after re-reading it if it changed (a
+ * CRL that cannot be re-read leaves the previous list in force). crl_lock held. */
+static uint64_t crl_current(gf_https_server *s)
+{
+    if (gf_pki_crl_refresh(s->crl) != GF_OK) logf_(s, "revocation list not re-read: %s", gf_last_error());
+    return gf_pki_crl_generation(s->crl);
+}
+
+/* Verified, unrevoked site name of the connection's TLS session, on every
+ * request (a revocation takes effect at the next one); the verification
+ * itself is kept with the connection (conn_state). */
 static gf_status authenticate(gf_https_server *s, struct MHD_Connection *conn, char *name, size_t size)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -198,15 +218,32 @@ static gf_status authenticate(gf_https_server *s, struct MHD_Connection *conn, c
         name[0] = 0;
         return GF_OK;
     }
+    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_state *cs = sc ? sc->socket_context : NULL;
+    pthread_mutex_lock(&s->crl_lock);
+    uint64_t gen = crl_current(s);
+    int known = cs && cs->peer_known && cs->peer_crl == gen && time(NULL) < cs->peer_not_after &&
+                strlen(cs->peer) < size;
+    if (known) memcpy(name, cs->peer, strlen(cs->peer) + 1);
+    pthread_mutex_unlock(&s->crl_lock);
+    if (known) return GF_OK;
+    if (cs) cs->peer_known = 0;
     gf_status st = gf_pki_peer_name(tls, name, size);
     if (st) return st;
     if (!strcmp(name, GF_PKI_COORDINATOR))   /* serverAuth only: verified above as a server's */
         return gf_errorf(GF_ERR_MISMATCH, "the coordinator's certificate is not a site's");
+    time_t not_after = 0;
+    if ((st = gf_pki_peer_expiry(tls, &not_after))) return st;
     pthread_mutex_lock(&s->crl_lock);
-    /* a CRL that cannot be re-read leaves the previous list in force */
-    if (gf_pki_crl_refresh(s->crl) != GF_OK) logf_(s, "revocation list not re-read: %s", gf_last_error());
+    gen = crl_current(s);
     st = gf_pki_crl_check(s->crl, tls);
     pthread_mutex_unlock(&s->crl_lock);
+    if (!st && cs && strlen(name) < sizeof cs->peer) {
+        memcpy(cs->peer, name, strlen(name) + 1);
+        cs->peer_not_after = not_after;
+        cs->peer_crl = gen;
+        cs->peer_known = 1;
+    }
     return st;
 }
 

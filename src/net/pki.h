@@ -145,6 +145,9 @@ gf_status gf_pki_session_setup(gnutls_session_t s, gnutls_certificate_credential
  * when the peer is not verified, GF_ERR_ARG when `size` is too small. */
 gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size);
 
+/* When the peer certificate of a completed handshake expires (notAfter). */
+gf_status gf_pki_peer_expiry(gnutls_session_t s, time_t *not_after);
+
 /* ---- revocation ----------------------------------------------------------- */
 
 /* A CRL file, checked against its CA's signature when loaded. Not
@@ -166,6 +169,11 @@ gf_status gf_pki_crl_load(const char *crl_file, const char *ca_file, const char 
  * would un-revoke sites) is refused (GF_ERR_MISMATCH). On failure the
  * previous list stays in force and the error is returned. */
 gf_status gf_pki_crl_refresh(gf_pki_crl *crl);
+
+/* Which load of the list is in force: it changes whenever
+ * gf_pki_crl_refresh loads a new file (a check made under another one
+ * must be made again). */
+uint64_t  gf_pki_crl_generation(const gf_pki_crl *crl);
 
 /* GF_OK unless the certificate is on the list (GF_ERR_MISMATCH, naming its
  * common name and serial). */

@@ -75,6 +75,16 @@ static gf_status peer_crt(gnutls_session_t s, gnutls_x509_crt_t *out)
     return GF_OK;
 }
 
+gf_status gf_pki_peer_expiry(gnutls_session_t s, time_t *not_after)
+{
+    gnutls_x509_crt_t crt;
+    gf_status st = peer_crt(s, &crt);
+    if (st) return st;
+    *not_after = gnutls_x509_crt_get_expiration_time(crt);
+    gnutls_x509_crt_deinit(crt);
+    return *not_after == (time_t)-1 ? gf_errorf(GF_ERR_MISMATCH, "peer certificate has no expiry time") : GF_OK;
+}
+
 gf_status gf_pki_peer_name(gnutls_session_t s, char *name, size_t size)
 {
     gnutls_x509_crt_t crt;
@@ -114,6 +124,7 @@ struct gf_pki_crl {
     gnutls_x509_crl_t crl;
     struct stat       seen;      /* identity of the file last loaded */
     uint64_t          number;    /* its crlNumber: a later file must not go back */
+    uint64_t          generation;   /* loads so far (gf_pki_crl_generation) */
 };
 
 /* The CRL's crlNumber (RFC 5280 5.2.3; gf provision writes one), as an
@@ -227,10 +238,13 @@ gf_status gf_pki_crl_refresh(gf_pki_crl *c)
     gnutls_x509_crl_deinit(c->crl);
     c->crl = crl;
     c->seen = seen;
+    c->generation++;
     const uint64_t old = c->number;
     c->number = number;
     return crl_floor_write(c->floor_file, number, old);   /* the new list stays in force either way */
 }
+
+uint64_t gf_pki_crl_generation(const gf_pki_crl *c) { return c->generation; }
 
 gf_status gf_pki_crl_check_crt(const gf_pki_crl *c, gnutls_x509_crt_t crt)
 {
