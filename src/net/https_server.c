@@ -34,6 +34,12 @@ struct gf_https_server {
     pthread_mutex_t    crl_lock;                    /* serialises refresh + check */
     pthread_mutex_t    slot_lock;                   /* body slots, waiters and handler threads */
     int                slots_used;                  /* of cfg.body_slots */
+    /* the last body buffer given back, for the next body that fits in it
+     * (a model-sized upload then reuses memory instead of faulting fresh
+     * pages in); freed by the sweeper after SPARE_IDLE_S unused */
+    uint8_t           *spare;
+    size_t             spare_cap;
+    double             spare_since;                 /* mono_now when it was given back */
     struct request_state *wait_head, *wait_tail;    /* suspended for a slot, first come first served */
     int                handlers;                    /* handler threads alive: busy or idle */
     pthread_cond_t     handlers_done;
@@ -49,6 +55,11 @@ struct gf_https_server {
     pthread_t          sweeper;
     int                sweeper_started, sweeper_stop;
 };
+
+/* Body buffers of at least SPARE_MIN bytes (glibc maps those fresh from the
+ * kernel each time) are kept for reuse, one at a time, for SPARE_IDLE_S. */
+#define SPARE_MIN    ((size_t)256 << 10)
+#define SPARE_IDLE_S 10.0
 
 /* One TCP connection (libmicrohttpd's socket context). */
 typedef struct conn_state {
@@ -362,12 +373,19 @@ static void unwait(gf_https_server *s, request_state *r)
     r->waiting = 0;
 }
 
+static double mono_now(void);
+
 static void slot_give(gf_https_server *s, request_state *r)
 {
-    free(r->body);
+    pthread_mutex_lock(&s->slot_lock);
+    if (r->body && r->cap >= SPARE_MIN && r->cap > s->spare_cap) {   /* kept: the larger one */
+        free(s->spare);
+        s->spare = r->body, s->spare_cap = r->cap, s->spare_since = mono_now();
+    } else {
+        free(r->body);
+    }
     r->body = NULL;
     r->len = r->cap = 0;
-    pthread_mutex_lock(&s->slot_lock);
     if (r->waiting) unwait(s, r);
     if (r->slot) {
         r->slot = 0;
@@ -384,7 +402,7 @@ static void slot_give(gf_https_server *s, request_state *r)
 }
 
 /* Appends a piece of the body; 0 when it would pass its limit or memory ran out. */
-static int append(request_state *r, const char *data, size_t n)
+static int append(gf_https_server *s, request_state *r, const char *data, size_t n)
 {
     size_t max = r->max_body;
     if (n > max - r->len) return 0;
@@ -393,7 +411,15 @@ static int append(request_state *r, const char *data, size_t n)
         size_t cap = r->cap ? r->cap : r->announced <= max ? (size_t)r->announced : (size_t)64 << 10;
         if (cap > max) cap = max;
         while (cap < r->len + n) cap = cap > max / 2 ? max : cap * 2;
-        uint8_t *p = realloc(r->body, cap);
+        if (!r->body && cap >= SPARE_MIN) {     /* the spare buffer, if it is large enough */
+            pthread_mutex_lock(&s->slot_lock);
+            if (s->spare && s->spare_cap >= cap) {
+                r->body = s->spare, cap = s->spare_cap;
+                s->spare = NULL, s->spare_cap = 0;
+            }
+            pthread_mutex_unlock(&s->slot_lock);
+        }
+        uint8_t *p = r->body && r->cap == 0 ? r->body : realloc(r->body, cap);
         if (!p) return 0;
         r->body = p;
         r->cap = cap;
@@ -598,6 +624,15 @@ static void *sweeper_main(void *arg)
                 shutdown(cs->fd, SHUT_RDWR);
                 cs->deadline = 0;
             }
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_mutex_lock(&s->slot_lock);          /* a spare body buffer unused for long is given back */
+        if (s->spare && now - s->spare_since > SPARE_IDLE_S) {
+            free(s->spare);
+            s->spare = NULL, s->spare_cap = 0;
+        }
+        pthread_mutex_unlock(&s->slot_lock);
+        pthread_mutex_lock(&s->conn_lock);
+        if (s->sweeper_stop) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 500000000L;
@@ -648,7 +683,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         }
         if (!slot_take(s, r)) return MHD_YES;   /* suspended with its data unread until a slot is free */
-        if (!append(r, upload_data, *upload_data_size)) {
+        if (!append(s, r, upload_data, *upload_data_size)) {
             /* a body without Content-Length went past its limit (or memory ran out):
              * a reply cannot be queued mid-body, so the connection is dropped */
             logf_(s, "%s %.128s from \"%s\": body over %zu bytes, connection closed", method, url, r->peer,
@@ -819,6 +854,7 @@ void gf_https_stop(gf_https_server *s)
     pthread_mutex_destroy(&s->slot_lock);
     pthread_cond_destroy(&s->handlers_done);
     pthread_cond_destroy(&s->job_ready);
+    free(s->spare);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->sweeper_wake);
     free(s->key_pem);
