@@ -26,7 +26,8 @@
  * (models are then built unfused: the same bits on the CPU); host code that
  * still reads model buffers directly (checkpoints, federation and DP-SGD
  * over the flat parameter and gradient vectors, the trainer's gradient
- * averaging, gf_model_tensor) copying through copy_to_host / copy_to_device
+ * averaging, gf_model_tensor, sampling in generate.c, model inputs gathered
+ * straight into gf_model_input) copying through copy_to_host / copy_to_device
  * at step boundaries; token ids validated on the host before they are
  * copied; bf16 activations with fp32 master weights and a loss scale;
  * fixed-order reductions so that a run stays reproducible. */
