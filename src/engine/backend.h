@@ -11,7 +11,8 @@
  * overwrite-not-accumulate, NULL input gradient = not needed, aliasing
  * rules), plus the memory hooks: alloc (zeroed, 64-byte aligned; NULL when
  * out of memory), free, copies host -> backend, backend -> host and within
- * the backend. All pointers an op receives come from alloc.
+ * the backend. The model's buffers (parameters, gradients, activations,
+ * scratch) and the optimizer's state come from alloc.
  *
  * The CPU fp32 backend ("cpu", backend_cpu.c: the ops.h kernels, malloc and
  * memcpy) is the reference. Any other backend is tested against it op by op
@@ -19,18 +20,20 @@
  * the backend documents), then a training step end to end, as
  * tests/test_backend.c does for a table that wraps the CPU one.
  *
- * A CUDA backend is one new file (backend_cuda.cu) that fills this table and
- * registers in gf_backend_get. What it needs besides the kernels (future
+ * A CUDA backend is one new file (backend_cuda.cu, built by nvcc when the
+ * toolkit is there) that fills this table and is returned by gf_backend_get
+ * ("cuda"). What it needs besides the kernels (future
  * work): cuBLAS(Lt) for linear/matmul and conv (im2col or cuDNN); a stream
  * and the workspace from conv2d_workspace on the device; sample_hooks = 0
  * (models are then built unfused: the same bits on the CPU); host code that
  * still reads model buffers directly (checkpoints, federation and DP-SGD
  * over the flat parameter and gradient vectors, the trainer's gradient
  * averaging, gf_model_tensor, sampling in generate.c, model inputs gathered
- * straight into gf_model_input) copying through copy_to_host / copy_to_device
- * at step boundaries; token ids validated on the host before they are
- * copied; bf16 activations with fp32 master weights and a loss scale;
- * fixed-order reductions so that a run stays reproducible. */
+ * straight into gf_model_input, the labels softmax_ce reads) copying through
+ * copy_to_host / copy_to_device at step boundaries; token ids validated on
+ * the host before they are copied; bf16 activations with fp32 master
+ * weights and a loss scale; fixed-order reductions so that a run stays
+ * reproducible. */
 #ifndef GF_ENGINE_BACKEND_H
 #define GF_ENGINE_BACKEND_H
 
