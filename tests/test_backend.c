@@ -48,8 +48,16 @@ static void poison(int e, float *p, int64_t n) { if (poisoned == e) nan_fill(p, 
 
 static void *c_alloc(size_t b) { count(E_alloc); return cpu->alloc(b); }
 static void c_free(void *p) { if (p) count(E_free); cpu->free(p); }
-static void c_copy_to_device(void *d, const void *s, size_t b) { count(E_copy_to_device); cpu->copy_to_device(d, s, b); }
-static void c_copy_to_host(void *d, const void *s, size_t b) { count(E_copy_to_host); cpu->copy_to_host(d, s, b); }
+static void c_copy_to_device(void *d, const void *s, size_t b)
+{
+    count(E_copy_to_device);
+    cpu->copy_to_device(d, s, b);
+}
+static void c_copy_to_host(void *d, const void *s, size_t b)
+{
+    count(E_copy_to_host);
+    cpu->copy_to_host(d, s, b);
+}
 /* the model copies floats within the backend (flatten, dropout off) */
 static void c_copy(void *d, const void *s, size_t b)
 {
@@ -58,14 +66,31 @@ static void c_copy(void *d, const void *s, size_t b)
 }
 
 static void c_linear_forward(int B, int K, int N, const float *x, const float *w, const float *b, float *y)
-{ count(E_linear_forward); cpu->linear_forward(B, K, N, x, w, b, y); poison(E_linear_forward, y, (int64_t)B * N); }
+{
+    count(E_linear_forward);
+    cpu->linear_forward(B, K, N, x, w, b, y);
+    poison(E_linear_forward, y, (int64_t)B * N);
+}
 static void c_linear_backward(int B, int K, int N, const float *x, const float *w, const float *dy,
                               float *dw, float *db, float *dx)
-{ count(E_linear_backward); cpu->linear_backward(B, K, N, x, w, dy, dw, db, dx); poison(E_linear_backward, dw, (int64_t)N * K); }
+{
+    count(E_linear_backward);
+    cpu->linear_backward(B, K, N, x, w, dy, dw, db, dx);
+    poison(E_linear_backward, dw, (int64_t)N * K);
+}
 static void c_matmul_forward(int M, int K, int N, const float *x, const float *w, float *y)
-{ count(E_matmul_forward); cpu->matmul_forward(M, K, N, x, w, y); poison(E_matmul_forward, y, (int64_t)M * N); }
-static void c_matmul_backward(int M, int K, int N, const float *x, const float *w, const float *dy, float *dw, float *dx)
-{ count(E_matmul_backward); cpu->matmul_backward(M, K, N, x, w, dy, dw, dx); poison(E_matmul_backward, dw, (int64_t)N * K); }
+{
+    count(E_matmul_forward);
+    cpu->matmul_forward(M, K, N, x, w, y);
+    poison(E_matmul_forward, y, (int64_t)M * N);
+}
+static void c_matmul_backward(int M, int K, int N, const float *x, const float *w, const float *dy,
+                              float *dw, float *dx)
+{
+    count(E_matmul_backward);
+    cpu->matmul_backward(M, K, N, x, w, dy, dw, dx);
+    poison(E_matmul_backward, dw, (int64_t)N * K);
+}
 
 static size_t c_conv2d_workspace(const gf_conv_geom *g, int threads)
 { count(E_conv2d_workspace); return cpu->conv2d_workspace(g, threads); }
@@ -81,7 +106,10 @@ static void c_conv2d_forward(const gf_conv_geom *g, int B, int threads, const fl
                              const float *b, float *y, float *ws, gf_sample_hook after, void *ctx)
 {
     count(E_conv2d_forward);
-    if (poisoned != E_conv2d_forward) { cpu->conv2d_forward(g, B, threads, x, w, b, y, ws, after, ctx); return; }
+    if (poisoned != E_conv2d_forward) {
+        cpu->conv2d_forward(g, B, threads, x, w, b, y, ws, after, ctx);
+        return;
+    }
     poison_hook p = { after, ctx, y, (int64_t)g->cout * g->ho * g->wo };
     cpu->conv2d_forward(g, B, threads, x, w, b, y, ws, poison_then, &p);
 }
@@ -95,10 +123,18 @@ static void c_conv2d_backward(const gf_conv_geom *g, int B, int threads, const f
 }
 static void c_maxpool2d_forward(int64_t P, int h, int w, int k, int s, int ho, int wo,
                                 const float *x, float *y, int32_t *argmax)
-{ count(E_maxpool2d_forward); cpu->maxpool2d_forward(P, h, w, k, s, ho, wo, x, y, argmax); poison(E_maxpool2d_forward, y, P * ho * wo); }
+{
+    count(E_maxpool2d_forward);
+    cpu->maxpool2d_forward(P, h, w, k, s, ho, wo, x, y, argmax);
+    poison(E_maxpool2d_forward, y, P * ho * wo);
+}
 static void c_maxpool2d_backward(int64_t P, int h, int w, int k, int s, int ho, int wo,
                                  const float *dy, const int32_t *argmax, float *dx)
-{ count(E_maxpool2d_backward); cpu->maxpool2d_backward(P, h, w, k, s, ho, wo, dy, argmax, dx); poison(E_maxpool2d_backward, dx, P * h * w); }
+{
+    count(E_maxpool2d_backward);
+    cpu->maxpool2d_backward(P, h, w, k, s, ho, wo, dy, argmax, dx);
+    poison(E_maxpool2d_backward, dx, P * h * w);
+}
 
 #define UNARY(op) \
     static void c_##op##_forward(int64_t n, const float *x, float *y) \
@@ -115,15 +151,28 @@ static void c_add_inplace(int64_t n, float *acc, const float *d)
 static void c_dropout_forward(int64_t n, int64_t i0, float p, uint64_t key, const float *x, float *y)
 { count(E_dropout_forward); cpu->dropout_forward(n, i0, p, key, x, y); poison(E_dropout_forward, y, n); }
 static void c_dropout_backward(int64_t n, int64_t i0, float p, uint64_t key, const float *dy, float *dx)
-{ count(E_dropout_backward); cpu->dropout_backward(n, i0, p, key, dy, dx); poison(E_dropout_backward, dx, n); }
+{
+    count(E_dropout_backward);
+    cpu->dropout_backward(n, i0, p, key, dy, dx);
+    poison(E_dropout_backward, dx, n);
+}
 
 static void c_layernorm_forward(int B, int D, const float *x, const float *g, const float *b,
                                 float *y, float *mean, float *rstd)
-{ count(E_layernorm_forward); cpu->layernorm_forward(B, D, x, g, b, y, mean, rstd); poison(E_layernorm_forward, y, (int64_t)B * D); }
+{
+    count(E_layernorm_forward);
+    cpu->layernorm_forward(B, D, x, g, b, y, mean, rstd);
+    poison(E_layernorm_forward, y, (int64_t)B * D);
+}
 static void c_layernorm_backward(int B, int D, const float *x, const float *g, const float *mean,
                                  const float *rstd, const float *dy, float *dx, float *dg, float *db)
-{ count(E_layernorm_backward); cpu->layernorm_backward(B, D, x, g, mean, rstd, dy, dx, dg, db); poison(E_layernorm_backward, dg, D); }
-static double c_softmax_ce(int B, int C, const float *logits, const int32_t *labels, float *dlogits, int *correct)
+{
+    count(E_layernorm_backward);
+    cpu->layernorm_backward(B, D, x, g, mean, rstd, dy, dx, dg, db);
+    poison(E_layernorm_backward, dg, D);
+}
+static double c_softmax_ce(int B, int C, const float *logits, const int32_t *labels, float *dlogits,
+                           int *correct)
 {
     count(E_softmax_ce);
     double l = cpu->softmax_ce(B, C, logits, labels, dlogits, correct);
@@ -138,15 +187,33 @@ static double c_softmax_ce_rows(int64_t R, int C, const float *logits, const int
     poison(E_softmax_ce_rows, dlogits, R * C);
     return poisoned == E_softmax_ce_rows ? NAN : l;
 }
-static void c_embedding_forward(int B, int T, int C, const int32_t *tok, const float *wte, const float *wpe, float *x)
-{ count(E_embedding_forward); cpu->embedding_forward(B, T, C, tok, wte, wpe, x); poison(E_embedding_forward, x, (int64_t)B * T * C); }
-static void c_embedding_backward(int B, int T, int C, const int32_t *tok, const float *dx, float *dwte, float *dwpe)
-{ count(E_embedding_backward); cpu->embedding_backward(B, T, C, tok, dx, dwte, dwpe); poison(E_embedding_backward, dwpe, (int64_t)T * C); }
+static void c_embedding_forward(int B, int T, int C, const int32_t *tok, const float *wte, const float *wpe,
+                                float *x)
+{
+    count(E_embedding_forward);
+    cpu->embedding_forward(B, T, C, tok, wte, wpe, x);
+    poison(E_embedding_forward, x, (int64_t)B * T * C);
+}
+static void c_embedding_backward(int B, int T, int C, const int32_t *tok, const float *dx, float *dwte,
+                                 float *dwpe)
+{
+    count(E_embedding_backward);
+    cpu->embedding_backward(B, T, C, tok, dx, dwte, dwpe);
+    poison(E_embedding_backward, dwpe, (int64_t)T * C);
+}
 static void c_attention_forward(int B, int T, int C, int H, const float *qkv, float *out, float *lse)
-{ count(E_attention_forward); cpu->attention_forward(B, T, C, H, qkv, out, lse); poison(E_attention_forward, out, (int64_t)B * T * C); }
+{
+    count(E_attention_forward);
+    cpu->attention_forward(B, T, C, H, qkv, out, lse);
+    poison(E_attention_forward, out, (int64_t)B * T * C);
+}
 static void c_attention_backward(int B, int T, int C, int H, const float *qkv, const float *out,
                                  const float *lse, const float *dout, float *dqkv)
-{ count(E_attention_backward); cpu->attention_backward(B, T, C, H, qkv, out, lse, dout, dqkv); poison(E_attention_backward, dqkv, (int64_t)B * T * 3 * C); }
+{
+    count(E_attention_backward);
+    cpu->attention_backward(B, T, C, H, qkv, out, lse, dout, dqkv);
+    poison(E_attention_backward, dqkv, (int64_t)B * T * 3 * C);
+}
 
 static void c_sgd_update(int64_t n, const gf_optim_config *c, int64_t step, float *w, const float *g,
                          float *mom, const uint8_t *nd)
@@ -155,7 +222,12 @@ static void c_adamw_update(int64_t n, const gf_optim_config *c, int64_t step, fl
                            float *m, float *v, const uint8_t *nd)
 { count(E_adamw_update); cpu->adamw_update(n, c, step, w, g, m, v, nd); poison(E_adamw_update, w, n); }
 static double c_clip_grad_norm(float *g, int64_t n, float max_norm)
-{ count(E_clip_grad_norm); double r = cpu->clip_grad_norm(g, n, max_norm); poison(E_clip_grad_norm, g, n); return r; }
+{
+    count(E_clip_grad_norm);
+    double r = cpu->clip_grad_norm(g, n, max_norm);
+    poison(E_clip_grad_norm, g, n);
+    return r;
+}
 
 #define FILL(e) .e = c_##e,
 static const gf_backend COUNTING = { .name = "counting", .sample_hooks = 1, ENTRIES(FILL) };
@@ -221,7 +293,8 @@ typedef struct {
 /* One trainer epoch = one optimizer step over the N samples, on backend be. */
 static step_result train_step(const model_case *mc, const gf_dataset *d, const gf_backend *be)
 {
-    gf_train_config cfg = { .batch = N, .threads = 2, .seed = 3, .accum = 1, .grad_clip = mc->clip, .backend = be };
+    gf_train_config cfg = { .batch = N, .threads = 2, .seed = 3, .accum = 1, .grad_clip = mc->clip,
+                            .backend = be };
     snprintf(cfg.spec, sizeof cfg.spec, "%s", mc->spec);
     cfg.optim = gf_optim_defaults(mc->optim, mc->optim == GF_OPTIM_SGD ? 0.1f : 1e-2f);
     cfg.optim.momentum = mc->momentum;
@@ -270,7 +343,8 @@ static void test_model_kind(const model_case *mc, const gf_dataset *d)
     for (const int *e = mc->required; *e >= 0; e++) need[*e] = 1;
     for (int e = FIRST_OP; e < NENTRIES; e++) {
         if (need[e]) CHECK_MSG(calls[e] > 0, "%s: %s was never called", mc->what, ENTRY_NAMES[e]);
-        else CHECK_MSG(calls[e] == 0, "%s: %s called %ld times, not needed", mc->what, ENTRY_NAMES[e], calls[e]);
+        else CHECK_MSG(calls[e] == 0, "%s: %s called %ld times, not needed", mc->what, ENTRY_NAMES[e],
+                       calls[e]);
     }
     long used = 0;
     for (int e = FIRST_OP; e < NENTRIES; e++) used += calls[e];

@@ -236,7 +236,7 @@ const float *gf_gpt_forward(gf_gpt *g, const int32_t *tok, int B)
         x = a->res3;
     }
     be->layernorm_forward(BT, C, x, P(g, g->ntensors - 2), P(g, g->ntensors - 1), g->lnf,
-                         g->lnf_mean, g->lnf_rstd);
+                          g->lnf_mean, g->lnf_rstd);
     be->matmul_forward(BT, C, V, g->lnf, P(g, 0), g->logits);   /* tied head */
     return g->logits;
 }
@@ -257,7 +257,7 @@ double gf_gpt_backward(gf_gpt *g, const int32_t *targets, int B, int64_t *correc
     /* head: dwte = dlogits^T lnf (the embedding adds its part below); da = dlnf */
     be->matmul_backward(BT, C, V, g->lnf, P(g, 0), dlogits, G(g, 0), g->da);
     be->layernorm_backward(BT, C, xlast, P(g, g->ntensors - 2), g->lnf_mean, g->lnf_rstd, g->da,
-                          g->dres, G(g, g->ntensors - 2), G(g, g->ntensors - 1));
+                           g->dres, G(g, g->ntensors - 2), G(g, g->ntensors - 1));
     /* dres: gradient of the residual stream, from the top block down */
     for (int l = L - 1; l >= 0; l--) {
         gpt_block_acts *a = &g->blk[l];
@@ -268,13 +268,13 @@ double gf_gpt_backward(gf_gpt *g, const int32_t *targets, int B, int64_t *correc
         be->gelu_tanh_backward((int64_t)BT * 4 * C, a->fch, g->dbig, g->dbig);
         be->linear_backward(BT, C, 4 * C, a->ln2, BP(P_FCW), g->dbig, BG(P_FCW), BG(P_FCB), g->da);
         be->layernorm_backward(BT, C, a->res2, BP(P_LN2W), a->ln2_mean, a->ln2_rstd, g->da,
-                              g->db, BG(P_LN2W), BG(P_LN2B));
+                               g->db, BG(P_LN2W), BG(P_LN2B));
         be->add_inplace(BTC, g->dres, g->db);                 /* dres = d res2 */
         be->linear_backward(BT, C, C, a->atty, BP(P_PROJW), g->dres, BG(P_PROJW), BG(P_PROJB), g->da);
         be->attention_backward(B, T, C, H, a->qkv, a->atty, a->lse, g->da, g->dqkv);
         be->linear_backward(BT, C, 3 * C, a->ln1, BP(P_QKVW), g->dqkv, BG(P_QKVW), BG(P_QKVB), g->da);
         be->layernorm_backward(BT, C, xin, BP(P_LN1W), a->ln1_mean, a->ln1_rstd, g->da,
-                              g->db, BG(P_LN1W), BG(P_LN1B));
+                               g->db, BG(P_LN1W), BG(P_LN1B));
         be->add_inplace(BTC, g->dres, g->db);                 /* dres = d block input */
 #undef BP
 #undef BG

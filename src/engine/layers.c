@@ -46,38 +46,38 @@ static void conv_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train
     gf_conv_geom g = conv_geom(L);
     fused_chain c = { m, L };
     m->backend->conv2d_forward(&g, B, m->threads, in, L->w, L->b, L->out, m->ws,
-                      L->nfused ? fused_forward : NULL, &c);
+                               L->nfused ? fused_forward : NULL, &c);
 }
 static void conv_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     gf_conv_geom g = conv_geom(L);
     fused_chain c = { m, L };
     m->backend->conv2d_backward(&g, B, m->threads, in, L->w, L->dout, L->dw, L->db, din, m->ws,
-                       L->nfused ? fused_backward : NULL, &c);
+                                L->nfused ? fused_backward : NULL, &c);
 }
 
 static void pool_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
     m->backend->maxpool2d_forward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
-                         L->d.out.h, L->d.out.w, in, L->out, L->argmax);
+                                  L->d.out.h, L->d.out.w, in, L->out, L->argmax);
 }
 static void pool_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     if (din) m->backend->maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
-                                   L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
+                                            L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
 }
 
 static void pool_fwd1(gf_model *m, gf_layer *L, int n, const float *in)
 {
     size_t o = (size_t)n * L->out_numel;
     m->backend->maxpool2d_forward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
-                         L->d.out.h, L->d.out.w, in, L->out + o, L->argmax + o);
+                                  L->d.out.h, L->d.out.w, in, L->out + o, L->argmax + o);
 }
 static void pool_bwd1(gf_model *m, gf_layer *L, int n, const float *in, float *din)
 {
     size_t o = (size_t)n * L->out_numel;
     m->backend->maxpool2d_backward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride, L->d.out.h, L->d.out.w,
-                          L->dout + o, L->argmax + o, din);
+                                   L->dout + o, L->argmax + o, din);
 }
 
 static void relu_fwd1(gf_model *m, gf_layer *L, int n, const float *in)
@@ -130,7 +130,7 @@ static void dropout_fwd(gf_model *m, gf_layer *L, int B, const float *in, int tr
 {
     if (train && L->d.p > 0.0f)
         m->backend->dropout_forward(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
-                              L->dropout_key, in, L->out);
+                                    L->dropout_key, in, L->out);
     else
         m->backend->copy(L->out, in, sizeof(float) * B * L->out_numel);
 }
@@ -138,7 +138,7 @@ static void dropout_bwd(gf_model *m, gf_layer *L, int B, const float *in, float 
 {
     if (!din) return;
     if (L->d.p > 0.0f) m->backend->dropout_backward(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
-                                              L->dropout_key, L->dout, din);
+                                                    L->dropout_key, L->dout, din);
     else m->backend->copy(din, L->dout, sizeof(float) * B * L->out_numel);
 }
 
@@ -149,7 +149,7 @@ static void layernorm_fwd(gf_model *m, gf_layer *L, int B, const float *in, int 
 static void layernorm_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     m->backend->layernorm_backward(B, (int)L->out_numel, in, L->w, L->mean, L->rstd, L->dout,
-                          din, L->dw, L->db);
+                                   din, L->dw, L->db);
 }
 
 static const gf_layer_kind KINDS[] = {
