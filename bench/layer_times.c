@@ -8,7 +8,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "engine/model.h"
-#include "engine/ops.h"
+#include "engine/backend.h"
 #include "engine/optim.h"
 
 int main(int argc, char **argv)
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         }
         double a = gf_now();
         gf_layer *last = &m->layers[m->nlayers - 1];
-        gf_softmax_ce(B, m->num_classes, last->out, y, last->dout, NULL);
+        m->backend->softmax_ce(B, m->num_classes, last->out, y, last->dout, NULL);
         if (it >= 0) opt += gf_now() - a;     /* the loss counts with the optimizer */
         for (int i = m->nlayers - 1; i >= 0; i--) {
             gf_layer *L = &m->layers[i];

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/timer.h"
 #include "data/dataset.h"
+#include "engine/backend.h"
 #include "engine/blas_select.h"
 #include "train/checkpoint.h"
 #include "train/dist.h"
@@ -90,7 +91,8 @@ static void train_usage(FILE *f)
 "                      CSPRNG on every coordinate of the clipped sum, then / batch\n"
 "  --dp-delta D        delta of the epsilon printed after each epoch, in (0, 1)\n"
 "                      (default 1e-5); the checkpoint records gf.dpsgd_epsilon\n"
-"  --json              print a JSON summary as the last line of stdout; its blas*\n"
+"  --json              print a JSON summary as the last line of stdout; backend\n"
+"                      names the op backend the model ran on (cpu); its blas*\n"
 "                      keys name the kernels the GEMMs ran: blas (OpenBLAS's\n"
 "                      config), blas_core (e.g. SkylakeX), blas_core_source\n"
 "                      (openblas: its own detection; gf: chosen for a CPU that\n"
@@ -517,6 +519,7 @@ int cmd_train(int argc, char **argv)
         if (t->dp) json_add_dp(j, t);
         json_object_set_new(j, "ranks", json_integer(dist.size));
         json_object_set_new(j, "train_allreduce_s", json_real(allreduce));
+        json_object_set_new(j, "backend", json_string(t->model->backend->name));
         json_add_blas(j);
         cli_print_json(j);
     }

@@ -5,7 +5,8 @@
  * branch-free, so a loop of it becomes AVX-512/AVX2 code; within 2 ulp of
  * expf over [-87.3, 88.3], inputs outside clamped to those ends (exp(-87.3)
  * is 1.2e-38, not 0). Plain C, the same bits on every build that makes the
- * same rounding (FMA contraction may differ between -march builds). */
+ * same rounding (FMA contraction may differ between -march builds). A NaN
+ * input gives NaN. */
 #ifndef GF_ENGINE_FASTMATH_H
 #define GF_ENGINE_FASTMATH_H
 
@@ -27,7 +28,9 @@ static inline float gf_exp_fast(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;                   /* 2^n */
+    /* 2^n, shifted unsigned: a NaN x (n converts to INT_MIN on x86) gives a
+     * NaN result, not a signed-shift overflow */
+    uint32_t e = (uint32_t)((int32_t)n + 127) << 23;
     float s;
     memcpy(&s, &e, sizeof s);
     return p * s;

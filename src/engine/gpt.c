@@ -1,5 +1,6 @@
 /* The GPT graph (engine/gpt.h): sizes and views, initialisation, forward
- * and backward as a fixed sequence of ops.h kernels. */
+ * and backward as a fixed sequence of ops, each run by the model's backend
+ * (engine/backend.h). */
 #include "engine/gpt.h"
 
 #include <math.h>
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/rng.h"
-#include "engine/ops.h"
+#include "engine/backend.h"
 
 /* per-block parameter tensors, in vector order */
 enum { P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B,
@@ -38,6 +39,7 @@ typedef struct {
 
 struct gf_gpt {
     gf_gpt_dims d;
+    const gf_backend *be;               /* runs the ops, owns the buffers below */
     int max_batch, B;                   /* B: batch of the last forward */
     int ntensors;
     gpt_tensor *t;                      /* (ntensors) */
@@ -55,13 +57,10 @@ struct gf_gpt {
     double *row_loss;                   /* (BT) */
 };
 
-static void *alloc_zero(size_t n, size_t elem)
+/* n zeroed values of elem bytes on the backend */
+static void *alloc_zero(const gf_gpt *g, size_t n, size_t elem)
 {
-    void *p = NULL;
-    if (n == 0) n = 1;
-    if (posix_memalign(&p, 64, n * elem)) return NULL;
-    memset(p, 0, n * elem);
-    return p;
+    return g->be->alloc(n * elem);
 }
 
 static void add_tensor(gf_gpt *g, int k, const char *name, int ndim, int64_t d0, int64_t d1, int64_t *off)
@@ -76,7 +75,8 @@ static void add_tensor(gf_gpt *g, int k, const char *name, int ndim, int64_t d0,
 
 static int blk_index(int l, int p) { return 2 + l * P_PER_BLOCK + p; }
 
-gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, int64_t *nparams, gf_gpt **out)
+gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, const gf_backend *be,
+                        int64_t *nparams, gf_gpt **out)
 {
     *out = NULL;
     const int64_t BT = (int64_t)max_batch * d->T, C = d->C, V = d->V;
@@ -85,6 +85,7 @@ gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, int64_t *nparams, g
     gf_gpt *g = calloc(1, sizeof *g);
     if (!g) return gf_errorf(GF_ERR_NOMEM, "out of memory building the gpt model");
     g->d = *d;
+    g->be = be;
     g->max_batch = max_batch;
     g->ntensors = 2 + d->L * P_PER_BLOCK + 2;
     g->t = calloc((size_t)g->ntensors, sizeof *g->t);
@@ -111,10 +112,10 @@ gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, int64_t *nparams, g
     /* activations */
     const int64_t per_block = BT * (16 * C + 4) + (int64_t)max_batch * d->H * d->T;
     const int64_t nacts = BT * C + d->L * per_block + BT * (C + 2) + BT * V;
-    g->tokens = alloc_zero((size_t)BT, sizeof(int32_t));
-    g->acts = alloc_zero((size_t)nacts, sizeof(float));
-    g->scratch = alloc_zero((size_t)(BT * C * 10), sizeof(float));
-    g->row_loss = alloc_zero((size_t)BT, sizeof(double));
+    g->tokens = alloc_zero(g, (size_t)BT, sizeof(int32_t));
+    g->acts = alloc_zero(g, (size_t)nacts, sizeof(float));
+    g->scratch = alloc_zero(g, (size_t)(BT * C * 10), sizeof(float));
+    g->row_loss = alloc_zero(g, (size_t)BT, sizeof(double));
     if (!g->tokens || !g->acts || !g->scratch || !g->row_loss) {
         gf_gpt_free(g);
         return gf_errorf(GF_ERR_NOMEM, "out of memory: gpt with batch %d needs %.1f MB of activations",
@@ -147,7 +148,8 @@ gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, int64_t *nparams, g
 void gf_gpt_free(gf_gpt *g)
 {
     if (!g) return;
-    free(g->t); free(g->blk); free(g->tokens); free(g->acts); free(g->scratch); free(g->row_loss);
+    free(g->t); free(g->blk);
+    g->be->free(g->tokens); g->be->free(g->acts); g->be->free(g->scratch); g->be->free(g->row_loss);
     free(g);
 }
 
@@ -198,83 +200,85 @@ void gf_gpt_init(gf_gpt *g, uint64_t seed)
 int32_t *gf_gpt_input(gf_gpt *g) { return g->tokens; }
 
 /* y (BT, N) = resid + x w^T + b: a linear layer whose output is added to the residual stream */
-static void linear_residual(int BT, int K, int N, const float *x, const float *w, const float *b,
-                            const float *resid, float *y)
+static void linear_residual(const gf_backend *be, int BT, int K, int N, const float *x, const float *w,
+                            const float *b, const float *resid, float *y)
 {
-    gf_linear_forward(BT, K, N, x, w, b, y);
-    gf_add_inplace((int64_t)BT * N, y, resid);
+    be->linear_forward(BT, K, N, x, w, b, y);
+    be->add_inplace((int64_t)BT * N, y, resid);
 }
 
 const float *gf_gpt_forward(gf_gpt *g, const int32_t *tok, int B)
 {
     const int T = g->d.T, C = g->d.C, H = g->d.H, V = g->d.V, BT = B * T;
-    if (tok != g->tokens) memcpy(g->tokens, tok, sizeof(int32_t) * (size_t)BT);
-    for (int i = 0; i < BT; i++)
-        if (g->tokens[i] < 0 || g->tokens[i] >= V) {
+    const gf_backend *be = g->be;
+    for (int i = 0; i < BT; i++)   /* on the host, before the ids go to the backend */
+        if (tok[i] < 0 || tok[i] >= V) {
             gf_errorf(GF_ERR_ARG, "token id %d at sequence %d position %d is outside the vocabulary "
-                      "0..%d", g->tokens[i], i / T, i % T, V - 1);
+                      "0..%d", tok[i], i / T, i % T, V - 1);
             return NULL;
         }
+    if (tok != g->tokens) be->copy_to_device(g->tokens, tok, sizeof(int32_t) * (size_t)BT);
     g->B = B;
-    gf_embedding_forward(B, T, C, g->tokens, P(g, 0), P(g, 1), g->enc);
+    be->embedding_forward(B, T, C, g->tokens, P(g, 0), P(g, 1), g->enc);
     const float *x = g->enc;
     for (int l = 0; l < g->d.L; l++) {
         gpt_block_acts *a = &g->blk[l];
 #define BP(p) P(g, blk_index(l, p))
-        gf_layernorm_forward(BT, C, x, BP(P_LN1W), BP(P_LN1B), a->ln1, a->ln1_mean, a->ln1_rstd);
-        gf_linear_forward(BT, C, 3 * C, a->ln1, BP(P_QKVW), BP(P_QKVB), a->qkv);
-        gf_attention_forward(B, T, C, H, a->qkv, a->atty, a->lse);
-        linear_residual(BT, C, C, a->atty, BP(P_PROJW), BP(P_PROJB), x, a->res2);
-        gf_layernorm_forward(BT, C, a->res2, BP(P_LN2W), BP(P_LN2B), a->ln2, a->ln2_mean, a->ln2_rstd);
-        gf_linear_forward(BT, C, 4 * C, a->ln2, BP(P_FCW), BP(P_FCB), a->fch);
-        gf_gelu_tanh_forward((int64_t)BT * 4 * C, a->fch, a->fcg);
-        linear_residual(BT, 4 * C, C, a->fcg, BP(P_FCPW), BP(P_FCPB), a->res2, a->res3);
+        be->layernorm_forward(BT, C, x, BP(P_LN1W), BP(P_LN1B), a->ln1, a->ln1_mean, a->ln1_rstd);
+        be->linear_forward(BT, C, 3 * C, a->ln1, BP(P_QKVW), BP(P_QKVB), a->qkv);
+        be->attention_forward(B, T, C, H, a->qkv, a->atty, a->lse);
+        linear_residual(be, BT, C, C, a->atty, BP(P_PROJW), BP(P_PROJB), x, a->res2);
+        be->layernorm_forward(BT, C, a->res2, BP(P_LN2W), BP(P_LN2B), a->ln2, a->ln2_mean, a->ln2_rstd);
+        be->linear_forward(BT, C, 4 * C, a->ln2, BP(P_FCW), BP(P_FCB), a->fch);
+        be->gelu_tanh_forward((int64_t)BT * 4 * C, a->fch, a->fcg);
+        linear_residual(be, BT, 4 * C, C, a->fcg, BP(P_FCPW), BP(P_FCPB), a->res2, a->res3);
 #undef BP
         x = a->res3;
     }
-    gf_layernorm_forward(BT, C, x, P(g, g->ntensors - 2), P(g, g->ntensors - 1), g->lnf,
-                         g->lnf_mean, g->lnf_rstd);
-    gf_matmul_forward(BT, C, V, g->lnf, P(g, 0), g->logits);   /* tied head */
+    be->layernorm_forward(BT, C, x, P(g, g->ntensors - 2), P(g, g->ntensors - 1), g->lnf,
+                          g->lnf_mean, g->lnf_rstd);
+    be->matmul_forward(BT, C, V, g->lnf, P(g, 0), g->logits);   /* tied head */
     return g->logits;
 }
 
 double gf_gpt_loss(gf_gpt *g, const int32_t *targets, int B, int64_t *correct)
 {
-    return gf_softmax_ce_rows((int64_t)B * g->d.T, g->d.V, g->logits, targets, NULL, correct, g->row_loss);
+    return g->be->softmax_ce_rows((int64_t)B * g->d.T, g->d.V, g->logits, targets, NULL, correct, g->row_loss);
 }
 
 double gf_gpt_backward(gf_gpt *g, const int32_t *targets, int B, int64_t *correct)
 {
     const int T = g->d.T, C = g->d.C, H = g->d.H, V = g->d.V, L = g->d.L, BT = B * T;
+    const gf_backend *be = g->be;
     const int64_t BTC = (int64_t)BT * C;
-    double loss = gf_softmax_ce_rows(BT, V, g->logits, targets, g->logits, correct, g->row_loss);
+    double loss = be->softmax_ce_rows(BT, V, g->logits, targets, g->logits, correct, g->row_loss);
     const float *dlogits = g->logits;
     const float *xlast = L ? g->blk[L - 1].res3 : g->enc;
     /* head: dwte = dlogits^T lnf (the embedding adds its part below); da = dlnf */
-    gf_matmul_backward(BT, C, V, g->lnf, P(g, 0), dlogits, G(g, 0), g->da);
-    gf_layernorm_backward(BT, C, xlast, P(g, g->ntensors - 2), g->lnf_mean, g->lnf_rstd, g->da,
-                          g->dres, G(g, g->ntensors - 2), G(g, g->ntensors - 1));
+    be->matmul_backward(BT, C, V, g->lnf, P(g, 0), dlogits, G(g, 0), g->da);
+    be->layernorm_backward(BT, C, xlast, P(g, g->ntensors - 2), g->lnf_mean, g->lnf_rstd, g->da,
+                           g->dres, G(g, g->ntensors - 2), G(g, g->ntensors - 1));
     /* dres: gradient of the residual stream, from the top block down */
     for (int l = L - 1; l >= 0; l--) {
         gpt_block_acts *a = &g->blk[l];
         const float *xin = l ? g->blk[l - 1].res3 : g->enc;
 #define BP(p) P(g, blk_index(l, p))
 #define BG(p) G(g, blk_index(l, p))
-        gf_linear_backward(BT, 4 * C, C, a->fcg, BP(P_FCPW), g->dres, BG(P_FCPW), BG(P_FCPB), g->dbig);
-        gf_gelu_tanh_backward((int64_t)BT * 4 * C, a->fch, g->dbig, g->dbig);
-        gf_linear_backward(BT, C, 4 * C, a->ln2, BP(P_FCW), g->dbig, BG(P_FCW), BG(P_FCB), g->da);
-        gf_layernorm_backward(BT, C, a->res2, BP(P_LN2W), a->ln2_mean, a->ln2_rstd, g->da,
-                              g->db, BG(P_LN2W), BG(P_LN2B));
-        gf_add_inplace(BTC, g->dres, g->db);                 /* dres = d res2 */
-        gf_linear_backward(BT, C, C, a->atty, BP(P_PROJW), g->dres, BG(P_PROJW), BG(P_PROJB), g->da);
-        gf_attention_backward(B, T, C, H, a->qkv, a->atty, a->lse, g->da, g->dqkv);
-        gf_linear_backward(BT, C, 3 * C, a->ln1, BP(P_QKVW), g->dqkv, BG(P_QKVW), BG(P_QKVB), g->da);
-        gf_layernorm_backward(BT, C, xin, BP(P_LN1W), a->ln1_mean, a->ln1_rstd, g->da,
-                              g->db, BG(P_LN1W), BG(P_LN1B));
-        gf_add_inplace(BTC, g->dres, g->db);                 /* dres = d block input */
+        be->linear_backward(BT, 4 * C, C, a->fcg, BP(P_FCPW), g->dres, BG(P_FCPW), BG(P_FCPB), g->dbig);
+        be->gelu_tanh_backward((int64_t)BT * 4 * C, a->fch, g->dbig, g->dbig);
+        be->linear_backward(BT, C, 4 * C, a->ln2, BP(P_FCW), g->dbig, BG(P_FCW), BG(P_FCB), g->da);
+        be->layernorm_backward(BT, C, a->res2, BP(P_LN2W), a->ln2_mean, a->ln2_rstd, g->da,
+                               g->db, BG(P_LN2W), BG(P_LN2B));
+        be->add_inplace(BTC, g->dres, g->db);                 /* dres = d res2 */
+        be->linear_backward(BT, C, C, a->atty, BP(P_PROJW), g->dres, BG(P_PROJW), BG(P_PROJB), g->da);
+        be->attention_backward(B, T, C, H, a->qkv, a->atty, a->lse, g->da, g->dqkv);
+        be->linear_backward(BT, C, 3 * C, a->ln1, BP(P_QKVW), g->dqkv, BG(P_QKVW), BG(P_QKVB), g->da);
+        be->layernorm_backward(BT, C, xin, BP(P_LN1W), a->ln1_mean, a->ln1_rstd, g->da,
+                               g->db, BG(P_LN1W), BG(P_LN1B));
+        be->add_inplace(BTC, g->dres, g->db);                 /* dres = d block input */
 #undef BP
 #undef BG
     }
-    gf_embedding_backward(B, T, C, g->tokens, g->dres, G(g, 0), G(g, 1));
+    be->embedding_backward(B, T, C, g->tokens, g->dres, G(g, 0), G(g, 1));
     return loss;
 }

@@ -28,9 +28,13 @@
 
 typedef struct gf_gpt gf_gpt;
 
-/* Sizes a GPT for max_batch sequences; *nparams gets the parameter count.
- * The parameters live outside (gf_gpt_bind). */
-gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, int64_t *nparams, gf_gpt **out);
+struct gf_backend;
+
+/* Sizes a GPT for max_batch sequences whose activations live on and whose
+ * ops run on backend `be` (engine/backend.h); *nparams gets the parameter
+ * count. The parameters live outside (gf_gpt_bind). */
+gf_status gf_gpt_create(const gf_gpt_dims *d, int max_batch, const struct gf_backend *be,
+                        int64_t *nparams, gf_gpt **out);
 void      gf_gpt_free(gf_gpt *g);
 /* Points the parameter and gradient views into params / grads (nparams each). */
 void      gf_gpt_bind(gf_gpt *g, float *params, float *grads);

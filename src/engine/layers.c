@@ -1,9 +1,9 @@
 /* Layer kinds: forward/backward glue between gf_layer's views and the raw
- * kernels of ops.h. One small function pair per layer type. */
+ * kernels of the model's backend (engine/backend.h; ops.h on the cpu). One
+ * small function pair per layer type. */
 #include "engine/layers.h"
 
-#include <string.h>
-#include "engine/ops.h"
+#include "engine/backend.h"
 
 static gf_conv_geom conv_geom(const gf_layer *L)
 {
@@ -14,11 +14,11 @@ static gf_conv_geom conv_geom(const gf_layer *L)
 
 static void linear_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
-    gf_linear_forward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->b, L->out);
+    m->backend->linear_forward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->b, L->out);
 }
 static void linear_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    gf_linear_backward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->dout, L->dw, L->db, din);
+    m->backend->linear_backward(B, (int)L->in_numel, (int)L->out_numel, in, L->w, L->dout, L->dw, L->db, din);
 }
 
 /* The layers fused into a conv run per sample, forward in order after the
@@ -30,14 +30,14 @@ static void fused_forward(void *ctx, int n)
 {
     const fused_chain *c = ctx;
     for (gf_layer *P = c->conv, *L = P + 1; L <= c->conv + c->conv->nfused; P = L++)
-        L->kind->forward_sample(L, n, P->out + (size_t)n * P->out_numel);
+        L->kind->forward_sample(c->m, L, n, P->out + (size_t)n * P->out_numel);
 }
 
 static void fused_backward(void *ctx, int n)
 {
     const fused_chain *c = ctx;
     for (gf_layer *L = c->conv + c->conv->nfused, *P = L - 1; L > c->conv; L = P--)
-        L->kind->backward_sample(L, n, P->out + (size_t)n * P->out_numel,
+        L->kind->backward_sample(c->m, L, n, P->out + (size_t)n * P->out_numel,
                                  P->dout + (size_t)n * P->out_numel);
 }
 
@@ -45,111 +45,111 @@ static void conv_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train
 {
     gf_conv_geom g = conv_geom(L);
     fused_chain c = { m, L };
-    gf_conv2d_forward(&g, B, m->threads, in, L->w, L->b, L->out, m->ws,
-                      L->nfused ? fused_forward : NULL, &c);
+    m->backend->conv2d_forward(&g, B, m->threads, in, L->w, L->b, L->out, m->ws,
+                               L->nfused ? fused_forward : NULL, &c);
 }
 static void conv_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     gf_conv_geom g = conv_geom(L);
     fused_chain c = { m, L };
-    gf_conv2d_backward(&g, B, m->threads, in, L->w, L->dout, L->dw, L->db, din, m->ws,
-                       L->nfused ? fused_backward : NULL, &c);
+    m->backend->conv2d_backward(&g, B, m->threads, in, L->w, L->dout, L->dw, L->db, din, m->ws,
+                                L->nfused ? fused_backward : NULL, &c);
 }
 
 static void pool_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
-    gf_maxpool2d_forward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
-                         L->d.out.h, L->d.out.w, in, L->out, L->argmax);
+    m->backend->maxpool2d_forward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
+                                  L->d.out.h, L->d.out.w, in, L->out, L->argmax);
 }
 static void pool_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    if (din) gf_maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
-                                   L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
+    if (din) m->backend->maxpool2d_backward((int64_t)B * L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
+                                            L->d.out.h, L->d.out.w, L->dout, L->argmax, din);
 }
 
-static void pool_fwd1(gf_layer *L, int n, const float *in)
+static void pool_fwd1(gf_model *m, gf_layer *L, int n, const float *in)
 {
     size_t o = (size_t)n * L->out_numel;
-    gf_maxpool2d_forward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
-                         L->d.out.h, L->d.out.w, in, L->out + o, L->argmax + o);
+    m->backend->maxpool2d_forward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride,
+                                  L->d.out.h, L->d.out.w, in, L->out + o, L->argmax + o);
 }
-static void pool_bwd1(gf_layer *L, int n, const float *in, float *din)
+static void pool_bwd1(gf_model *m, gf_layer *L, int n, const float *in, float *din)
 {
     size_t o = (size_t)n * L->out_numel;
-    gf_maxpool2d_backward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride, L->d.out.h, L->d.out.w,
-                          L->dout + o, L->argmax + o, din);
+    m->backend->maxpool2d_backward(L->d.in.c, L->d.in.h, L->d.in.w, L->d.k, L->d.stride, L->d.out.h, L->d.out.w,
+                                   L->dout + o, L->argmax + o, din);
 }
 
-static void relu_fwd1(gf_layer *L, int n, const float *in)
+static void relu_fwd1(gf_model *m, gf_layer *L, int n, const float *in)
 {
-    gf_relu_forward(L->out_numel, in, L->out + (size_t)n * L->out_numel);
+    m->backend->relu_forward(L->out_numel, in, L->out + (size_t)n * L->out_numel);
 }
-static void relu_bwd1(gf_layer *L, int n, const float *in, float *din)
+static void relu_bwd1(gf_model *m, gf_layer *L, int n, const float *in, float *din)
 {
-    gf_relu_backward(L->out_numel, in, L->dout + (size_t)n * L->out_numel, din);
+    m->backend->relu_backward(L->out_numel, in, L->dout + (size_t)n * L->out_numel, din);
 }
 
-static void gelu_fwd1(gf_layer *L, int n, const float *in)
+static void gelu_fwd1(gf_model *m, gf_layer *L, int n, const float *in)
 {
-    gf_gelu_forward(L->out_numel, in, L->out + (size_t)n * L->out_numel);
+    m->backend->gelu_forward(L->out_numel, in, L->out + (size_t)n * L->out_numel);
 }
-static void gelu_bwd1(gf_layer *L, int n, const float *in, float *din)
+static void gelu_bwd1(gf_model *m, gf_layer *L, int n, const float *in, float *din)
 {
-    gf_gelu_backward(L->out_numel, in, L->dout + (size_t)n * L->out_numel, din);
+    m->backend->gelu_backward(L->out_numel, in, L->dout + (size_t)n * L->out_numel, din);
 }
 
 static void relu_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
-    gf_relu_forward(B * L->out_numel, in, L->out);
+    m->backend->relu_forward(B * L->out_numel, in, L->out);
 }
 static void relu_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    if (din) gf_relu_backward(B * L->out_numel, in, L->dout, din);
+    if (din) m->backend->relu_backward(B * L->out_numel, in, L->dout, din);
 }
 
 static void gelu_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
-    gf_gelu_forward(B * L->out_numel, in, L->out);
+    m->backend->gelu_forward(B * L->out_numel, in, L->out);
 }
 static void gelu_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    if (din) gf_gelu_backward(B * L->out_numel, in, L->dout, din);
+    if (din) m->backend->gelu_backward(B * L->out_numel, in, L->dout, din);
 }
 
 static void flatten_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
-    memcpy(L->out, in, sizeof(float) * B * L->out_numel);
+    m->backend->copy(L->out, in, sizeof(float) * B * L->out_numel);
 }
 static void flatten_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    if (din) memcpy(din, L->dout, sizeof(float) * B * L->out_numel);
+    if (din) m->backend->copy(din, L->dout, sizeof(float) * B * L->out_numel);
 }
 
 /* The key is fixed by the training forward; evaluation passes inputs through. */
 static void dropout_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
     if (train && L->d.p > 0.0f)
-        gf_dropout_forward_at(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
-                              L->dropout_key, in, L->out);
+        m->backend->dropout_forward(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
+                                    L->dropout_key, in, L->out);
     else
-        memcpy(L->out, in, sizeof(float) * B * L->out_numel);
+        m->backend->copy(L->out, in, sizeof(float) * B * L->out_numel);
 }
 static void dropout_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
     if (!din) return;
-    if (L->d.p > 0.0f) gf_dropout_backward_at(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
-                                              L->dropout_key, L->dout, din);
-    else memcpy(din, L->dout, sizeof(float) * B * L->out_numel);
+    if (L->d.p > 0.0f) m->backend->dropout_backward(B * L->out_numel, m->sample_first * L->out_numel, L->d.p,
+                                                    L->dropout_key, L->dout, din);
+    else m->backend->copy(din, L->dout, sizeof(float) * B * L->out_numel);
 }
 
 static void layernorm_fwd(gf_model *m, gf_layer *L, int B, const float *in, int train)
 {
-    gf_layernorm_forward(B, (int)L->out_numel, in, L->w, L->b, L->out, L->mean, L->rstd);
+    m->backend->layernorm_forward(B, (int)L->out_numel, in, L->w, L->b, L->out, L->mean, L->rstd);
 }
 static void layernorm_bwd(gf_model *m, gf_layer *L, int B, const float *in, float *din)
 {
-    gf_layernorm_backward(B, (int)L->out_numel, in, L->w, L->mean, L->rstd, L->dout,
-                          din, L->dw, L->db);
+    m->backend->layernorm_backward(B, (int)L->out_numel, in, L->w, L->mean, L->rstd, L->dout,
+                                   din, L->dw, L->db);
 }
 
 static const gf_layer_kind KINDS[] = {

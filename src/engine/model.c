@@ -10,15 +10,13 @@
 #include "engine/blas_select.h"
 #include "engine/gpt.h"
 #include "engine/layers.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
 
-static void *alloc_floats(size_t n, size_t elem)
+/* n zeroed values of elem bytes on the model's backend */
+static void *alloc_floats(const gf_model *m, size_t n, size_t elem)
 {
-    void *p = NULL;
-    if (n == 0) n = 1;
-    if (posix_memalign(&p, 64, n * elem)) return NULL;
-    memset(p, 0, n * elem);
-    return p;
+    return m->backend->alloc(n * elem);
 }
 
 /* Fills a layer's parameter shapes; returns weight + bias floats. */
@@ -53,10 +51,10 @@ static gf_status gpt_model_create(gf_model *m, const char *spec_text, gf_model *
     m->in_numel = d->T;
     m->positions = d->T;
     m->num_classes = d->V;
-    gf_status st = gf_gpt_create(d, m->max_batch, &m->nparams, &m->gpt);
+    gf_status st = gf_gpt_create(d, m->max_batch, m->backend, &m->nparams, &m->gpt);
     if (st) { free(m); return st; }
-    m->params = alloc_floats((size_t)m->nparams, sizeof(float));
-    m->grads = alloc_floats((size_t)m->nparams, sizeof(float));
+    m->params = alloc_floats(m, (size_t)m->nparams, sizeof(float));
+    m->grads = alloc_floats(m, (size_t)m->nparams, sizeof(float));
     if (!m->params || !m->grads) {
         long long n = (long long)m->nparams;
         gf_model_free(m);
@@ -96,7 +94,14 @@ double gf_model_bytes(const gf_spec *spec, int max_batch, int threads)
 
 gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_model **out)
 {
+    return gf_model_create_on(spec_text, max_batch, threads, gf_backend_cpu(), out);
+}
+
+gf_status gf_model_create_on(const char *spec_text, int max_batch, int threads, const gf_backend *be,
+                             gf_model **out)
+{
     *out = NULL;
+    if (!be) be = gf_backend_cpu();
     if (max_batch < 1) return gf_errorf(GF_ERR_ARG, "batch size must be >= 1 (got %d)", max_batch);
     if (threads < 1) return gf_errorf(GF_ERR_ARG, "thread count must be >= 1 (got %d)", threads);
     gf_status bst = gf_blas_load();
@@ -111,6 +116,7 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
         return gf_errorf(GF_ERR_ARG, "model %s with batch %d would take %.3g bytes: over the limit of 2^50",
                          spec_text, max_batch, bytes);
     }
+    m->backend = be;
     m->max_batch = max_batch;
     m->threads = threads;
     if (m->spec.arch == GF_ARCH_GPT) return gpt_model_create(m, spec_text, out);
@@ -134,19 +140,19 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
         if (L->d.type == GF_LAYER_CONV2D) {
             gf_conv_geom g = { L->d.in.c, L->d.in.h, L->d.in.w, L->d.out.c, L->d.k,
                                L->d.stride, L->d.pad, L->d.out.h, L->d.out.w };
-            int64_t need = (int64_t)gf_conv2d_workspace(&g, threads);
+            int64_t need = (int64_t)be->conv2d_workspace(&g, threads);
             if (need > ws) ws = need;
         }
     }
     m->num_classes = (int)m->layers[m->nlayers - 1].out_numel;
     m->nparams = params;
-    m->params = alloc_floats(params, sizeof(float));
-    m->grads = alloc_floats(params, sizeof(float));
-    m->acts = alloc_floats((size_t)acts * max_batch, sizeof(float));
-    m->dacts = alloc_floats((size_t)acts * max_batch, sizeof(float));
-    m->argmax_buf = alloc_floats((size_t)argmax * max_batch, sizeof(int32_t));
-    m->stats = alloc_floats((size_t)stats * max_batch, sizeof(float));
-    m->ws = alloc_floats((size_t)ws, sizeof(float));
+    m->params = alloc_floats(m, params, sizeof(float));
+    m->grads = alloc_floats(m, params, sizeof(float));
+    m->acts = alloc_floats(m, (size_t)acts * max_batch, sizeof(float));
+    m->dacts = alloc_floats(m, (size_t)acts * max_batch, sizeof(float));
+    m->argmax_buf = alloc_floats(m, (size_t)argmax * max_batch, sizeof(int32_t));
+    m->stats = alloc_floats(m, (size_t)stats * max_batch, sizeof(float));
+    m->ws = alloc_floats(m, (size_t)ws, sizeof(float));
     if (!m->params || !m->grads || !m->acts || !m->dacts || !m->argmax_buf || !m->stats || !m->ws) {
         gf_model_free(m);
         return gf_errorf(GF_ERR_NOMEM, "out of memory: model %s with batch %d needs %.1f MB of activations",
@@ -169,7 +175,7 @@ gf_status gf_model_create(const char *spec_text, int max_batch, int threads, gf_
         }
     }
     m->input = m->acts;
-    gf_model_fuse(m, 1);
+    gf_model_fuse(m, be->sample_hooks);
     *out = m;
     return GF_OK;
 }
@@ -191,6 +197,9 @@ gf_status gf_model_share_params(gf_model *m, gf_model *owner)
     if (strcmp(m->spec.canonical, owner->spec.canonical) || m->nparams != owner->nparams)
         return gf_errorf(GF_ERR_MISMATCH, "cannot share parameters between models %s and %s",
                          m->spec.canonical, owner->spec.canonical);
+    if (m->backend != owner->backend)
+        return gf_errorf(GF_ERR_MISMATCH, "cannot share parameters between a model on backend %s and one on %s",
+                         m->backend->name, owner->backend->name);
     if (m->gpt) gf_gpt_bind(m->gpt, owner->params, m->grads);
     int64_t po = 0;
     for (int i = 0; i < m->nlayers; i++) {
@@ -199,7 +208,7 @@ gf_status gf_model_share_params(gf_model *m, gf_model *owner)
         L->w = owner->params + po; po += L->w_numel;
         L->b = owner->params + po; po += L->b_numel;
     }
-    if (!m->params_shared) free(m->params);
+    if (!m->params_shared) m->backend->free(m->params);
     m->params = owner->params;
     m->params_shared = 1;
     return GF_OK;
@@ -208,9 +217,10 @@ gf_status gf_model_share_params(gf_model *m, gf_model *owner)
 void gf_model_free(gf_model *m)
 {
     if (!m) return;
-    if (!m->params_shared) free(m->params);
-    free(m->grads); free(m->acts); free(m->dacts);
-    free(m->argmax_buf); free(m->stats); free(m->ws);
+    const gf_backend *be = m->backend;
+    if (!m->params_shared) be->free(m->params);
+    be->free(m->grads); be->free(m->acts); be->free(m->dacts);
+    be->free(m->argmax_buf); be->free(m->stats); be->free(m->ws);
     gf_gpt_free(m->gpt);
     free(m);
 }
@@ -237,7 +247,7 @@ void gf_model_init(gf_model *m, uint64_t seed)
 const float *gf_model_forward(gf_model *m, const void *x, int B, int train, uint64_t dropout_key)
 {
     if (m->gpt) return gf_gpt_forward(m->gpt, x, B);
-    if (x != m->acts) memcpy(m->acts, x, sizeof(float) * (size_t)B * m->in_numel);
+    if (x != m->acts) m->backend->copy_to_device(m->acts, x, sizeof(float) * (size_t)B * m->in_numel);
     const float *in = m->acts;
     for (int i = 0; i < m->nlayers; i++) {
         gf_layer *L = &m->layers[i];
@@ -257,7 +267,7 @@ double gf_model_backward(gf_model *m, const int32_t *labels, int B, int *correct
         return loss;
     }
     gf_layer *last = &m->layers[m->nlayers - 1];
-    double loss = gf_softmax_ce(B, m->num_classes, last->out, labels, last->dout, correct);
+    double loss = m->backend->softmax_ce(B, m->num_classes, last->out, labels, last->dout, correct);
     for (int i = m->nlayers - 1; i >= 0; i--) {
         gf_layer *L = &m->layers[i];
         const float *in = i ? m->layers[i - 1].out : m->acts;   /* acts starts with the input copy */
@@ -284,7 +294,7 @@ void gf_model_evaluate(gf_model *m, const void *x, const int32_t *labels, int64_
             right += c;
         } else {
             int c = 0;
-            total += gf_softmax_ce(B, m->num_classes, logits, lab, NULL, &c) * B;
+            total += m->backend->softmax_ce(B, m->num_classes, logits, lab, NULL, &c) * B;
             right += c;
         }
     }

@@ -22,6 +22,7 @@
 typedef struct gf_model gf_model;
 typedef struct gf_layer gf_layer;
 struct gf_gpt;
+struct gf_backend;
 
 /* Element type of a model's input. */
 typedef enum { GF_DTYPE_F32, GF_DTYPE_I32 } gf_dtype;
@@ -36,8 +37,8 @@ typedef struct {
     const char *name;
     void (*forward)(gf_model *m, gf_layer *L, int B, const float *in, int train);
     void (*backward)(gf_model *m, gf_layer *L, int B, const float *in, float *din);
-    void (*forward_sample)(gf_layer *L, int n, const float *in_n);
-    void (*backward_sample)(gf_layer *L, int n, const float *in_n, float *din_n);
+    void (*forward_sample)(gf_model *m, gf_layer *L, int n, const float *in_n);
+    void (*backward_sample)(gf_model *m, gf_layer *L, int n, const float *in_n, float *din_n);
 } gf_layer_kind;
 
 struct gf_layer {
@@ -58,6 +59,7 @@ struct gf_layer {
 
 struct gf_model {
     gf_spec spec;
+    const struct gf_backend *backend;   /* runs every op and owns every buffer below */
     int      max_batch, threads, num_classes;
     int64_t  in_numel;            /* per-sample input size (values of input_dtype) */
     gf_dtype input_dtype;         /* F32 (seq) or I32 token ids (gpt) */
@@ -87,6 +89,10 @@ struct gf_model {
 double    gf_model_bytes(const gf_spec *spec, int max_batch, int threads);
 #define GF_MODEL_MAX_BYTES ((double)((int64_t)1 << 50))
 
+/* Builds a model whose buffers live on and whose ops run on backend `be`
+ * (engine/backend.h); gf_model_create: on the cpu backend. */
+gf_status gf_model_create_on(const char *spec, int max_batch, int threads, const struct gf_backend *be,
+                             gf_model **out);
 gf_status gf_model_create(const char *spec, int max_batch, int threads, gf_model **out);
 void      gf_model_free(gf_model *m);
 /* Makes m compute with owner's parameter vector: m's parameter views (and
@@ -95,7 +101,8 @@ void      gf_model_free(gf_model *m);
  * canonical spec; owner must outlive m. Models built for other batch sizes
  * (DP-SGD's batch-1 passes) so share the one vector that is trained. */
 gf_status gf_model_share_params(gf_model *m, gf_model *owner);
-/* Fusion of per-sample layers into the conv before them: on after create.
+/* Fusion of per-sample layers into the conv before them: on after create
+ * when the backend runs per-sample hooks (backend->sample_hooks), else off.
  * Off gives the same bits, layer by layer (the tests compare the two). */
 void      gf_model_fuse(gf_model *m, int on);
 

@@ -1,10 +1,13 @@
-/* SGD and AdamW updates over flat vectors (PyTorch's formulas, in float),
- * the weight-decay mask, global-norm clipping and the learning-rate schedule. */
+/* SGD and AdamW updates over flat vectors (PyTorch's formulas, in float:
+ * the CPU kernels, and gf_optim_step dispatching through the optimizer's
+ * backend), the weight-decay mask, global-norm clipping and the
+ * learning-rate schedule. */
 #include "engine/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "engine/backend.h"
 
 gf_optim_config gf_optim_defaults(gf_optim_type type, float lr)
 {
@@ -14,7 +17,8 @@ gf_optim_config gf_optim_defaults(gf_optim_type type, float lr)
     return c;
 }
 
-gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out)
+gf_status gf_optim_create_on(const gf_optim_config *cfg, int64_t n, const gf_backend *be,
+                             gf_optim *out)
 {
     memset(out, 0, sizeof *out);
     if (!(cfg->lr > 0.0f) || !isfinite(cfg->lr))
@@ -25,48 +29,54 @@ gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out)
         return gf_errorf(GF_ERR_ARG, "weight decay must be >= 0 (got %g)", cfg->weight_decay);
     out->cfg = *cfg;
     out->n = n;
+    out->backend = be ? be : gf_backend_cpu();
     out->nstate = cfg->type == GF_OPTIM_ADAMW ? 2 : cfg->momentum > 0.0f ? 1 : 0;
     if (out->nstate) {
-        out->state = calloc((size_t)out->nstate * n, sizeof(float));
+        out->state = out->backend->alloc(sizeof(float) * (size_t)out->nstate * (size_t)n);
         if (!out->state) return gf_errorf(GF_ERR_NOMEM, "out of memory for optimizer state");
     }
     return GF_OK;
 }
 
+gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out)
+{
+    return gf_optim_create_on(cfg, n, gf_backend_cpu(), out);
+}
+
 void gf_optim_free(gf_optim *o)
 {
-    free(o->state);
-    free(o->no_decay);
+    if (o->backend) {
+        o->backend->free(o->state);
+        o->backend->free(o->no_decay);
+    }
     o->state = NULL;
     o->no_decay = NULL;
 }
 
-static void sgd_step(gf_optim *o, float *w, const float *g)
+void gf_sgd_update(int64_t n, const gf_optim_config *c, int64_t step, float *w, const float *g,
+                   float *buf, const uint8_t *nd)
 {
-    const float lr = o->cfg.lr, mu = o->cfg.momentum, wd = o->cfg.weight_decay;
-    float *buf = o->state;
-    const uint8_t *nd = o->no_decay;
-    #pragma omp parallel for schedule(static) if (o->n > 65536)
-    for (int64_t i = 0; i < o->n; i++) {
+    const float lr = c->lr, mu = c->momentum, wd = c->weight_decay;
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
         float d = g[i];
         if (wd != 0.0f && !(nd && nd[i])) d += wd * w[i];
-        if (buf) { buf[i] = o->step == 0 ? d : mu * buf[i] + d; d = buf[i]; }
+        if (buf) { buf[i] = step == 0 ? d : mu * buf[i] + d; d = buf[i]; }
         w[i] -= lr * d;
     }
 }
 
-static void adamw_step(gf_optim *o, float *w, const float *g)
+void gf_adamw_update(int64_t n, const gf_optim_config *c, int64_t step, float *w, const float *g,
+                     float *m, float *v, const uint8_t *nd)
 {
-    const float lr = o->cfg.lr, wd = o->cfg.weight_decay, b1 = o->cfg.beta1, b2 = o->cfg.beta2;
-    const float eps = o->cfg.eps;
-    const double t = (double)(o->step + 1);
+    const float lr = c->lr, wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2;
+    const float eps = c->eps;
+    const double t = (double)(step + 1);
     const float bc1 = (float)(1.0 - pow(b1, t));
     const float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
     const float step_size = lr / bc1, decay = 1.0f - lr * wd;
-    float *m = o->state, *v = o->state + o->n;
-    const uint8_t *nd = o->no_decay;
-    #pragma omp parallel for schedule(static) if (o->n > 65536)
-    for (int64_t i = 0; i < o->n; i++) {
+    #pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
         if (!(nd && nd[i])) w[i] *= decay;
         m[i] = m[i] * b1 + g[i] * (1.0f - b1);
         v[i] = v[i] * b2 + g[i] * g[i] * (1.0f - b2);
@@ -77,8 +87,11 @@ static void adamw_step(gf_optim *o, float *w, const float *g)
 
 void gf_optim_step(gf_optim *o, float *params, const float *grads)
 {
-    if (o->cfg.type == GF_OPTIM_ADAMW) adamw_step(o, params, grads);
-    else sgd_step(o, params, grads);
+    if (o->cfg.type == GF_OPTIM_ADAMW)
+        o->backend->adamw_update(o->n, &o->cfg, o->step, params, grads, o->state, o->state + o->n,
+                                 o->no_decay);
+    else
+        o->backend->sgd_update(o->n, &o->cfg, o->step, params, grads, o->state, o->no_decay);
     o->step++;
 }
 
@@ -102,9 +115,13 @@ gf_status gf_optim_no_decay(gf_optim *o, int64_t offset, int64_t count)
     if (offset < 0 || count < 0 || offset + count > o->n)
         return gf_errorf(GF_ERR_ARG, "no-decay range %lld+%lld outside %lld parameters",
                          (long long)offset, (long long)count, (long long)o->n);
-    if (!o->no_decay && !(o->no_decay = calloc((size_t)(o->n ? o->n : 1), 1)))
+    if (!o->no_decay && !(o->no_decay = o->backend->alloc((size_t)(o->n ? o->n : 1))))
         return gf_errorf(GF_ERR_NOMEM, "out of memory for the weight-decay mask");
-    memset(o->no_decay + offset, 1, (size_t)count);
+    uint8_t *ones = malloc((size_t)(count ? count : 1));   /* the mask may live on a device */
+    if (!ones) return gf_errorf(GF_ERR_NOMEM, "out of memory for the weight-decay mask");
+    memset(ones, 1, (size_t)count);
+    o->backend->copy_to_device(o->no_decay + offset, ones, (size_t)count);
+    free(ones);
     return GF_OK;
 }
 

@@ -1,12 +1,15 @@
 /* Optimizers over the flat parameter vector: SGD (momentum, weight decay
  * added to the gradient) and AdamW (decoupled weight decay), with exactly
  * PyTorch's update formulas. State is one allocation of 0, 1 or 2 vectors
- * the size of the parameters. */
+ * the size of the parameters, made by the optimizer's backend
+ * (engine/backend.h), which also runs the updates. */
 #ifndef GF_ENGINE_OPTIM_H
 #define GF_ENGINE_OPTIM_H
 
 #include <stdint.h>
 #include "core/error.h"
+
+struct gf_backend;
 
 typedef enum { GF_OPTIM_SGD, GF_OPTIM_ADAMW } gf_optim_type;
 
@@ -23,18 +26,33 @@ typedef struct {
     int     nstate;     /* state vectors: SGD 1 if momentum else 0; AdamW 2 */
     float  *state;      /* (nstate, n) */
     uint8_t *no_decay;  /* (n) 1: left out of weight decay; NULL: all decayed */
+    const struct gf_backend *backend;   /* runs the updates, owns state and no_decay */
 } gf_optim;
 
 /* Defaults as PyTorch: AdamW betas (0.9, 0.999), eps 1e-8. */
 gf_optim_config gf_optim_defaults(gf_optim_type type, float lr);
+/* An optimizer whose state lives on and whose updates run on backend `be`
+ * (that of the model it trains: m->backend); gf_optim_create: the cpu one. */
+gf_status gf_optim_create_on(const gf_optim_config *cfg, int64_t n, const struct gf_backend *be,
+                             gf_optim *out);
 gf_status gf_optim_create(const gf_optim_config *cfg, int64_t n, gf_optim *out);
 void      gf_optim_free(gf_optim *o);
 void      gf_optim_step(gf_optim *o, float *params, const float *grads);
+
+/* The CPU kernels of one update over n values (the cpu backend's sgd_update
+ * and adamw_update): step is the number of updates done before this one;
+ * momentum (n) NULL for plain SGD; m, v (n) AdamW's moments; no_decay (n)
+ * or NULL. */
+void gf_sgd_update(int64_t n, const gf_optim_config *c, int64_t step, float *w, const float *g,
+                   float *momentum, const uint8_t *no_decay);
+void gf_adamw_update(int64_t n, const gf_optim_config *c, int64_t step, float *w, const float *g,
+                     float *m, float *v, const uint8_t *no_decay);
 /* Leaves parameters [offset, offset + count) out of weight decay (the mask
  * is allocated on first use: call at setup, not per step). */
 gf_status gf_optim_no_decay(gf_optim *o, int64_t offset, int64_t count);
 
-/* Global-norm gradient clipping as torch.nn.utils.clip_grad_norm_: g is
+/* Global-norm gradient clipping as torch.nn.utils.clip_grad_norm_ (the cpu
+ * backend's clip_grad_norm; training calls it through m->backend): g is
  * scaled by max_norm / (norm + 1e-6) when that is below 1. Returns the norm
  * before clipping. The norm is summed in double over 256 fixed chunks,
  * added in chunk order: the same bits whatever the thread count. */

@@ -61,7 +61,7 @@ gf_status gf_dpsgd_create(const gf_dpsgd_config *c, gf_model *m, int workers, gf
                          workers, 4.0 * workers * m->nparams / 1e6);
     }
     for (int w = 0; w < workers && !st; w++) {
-        st = gf_model_create(m->spec.canonical, 1, 1, &d->workers[w]);
+        st = gf_model_create_on(m->spec.canonical, 1, 1, m->backend, &d->workers[w]);
         if (!st) st = gf_model_share_params(d->workers[w], m);
     }
     if (st) { gf_dpsgd_free(d); return st; }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "core/rng.h"
 #include "core/timer.h"
+#include "engine/backend.h"
 #include "train/dpsgd.h"
 
 gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out)
@@ -15,8 +16,8 @@ gf_status gf_trainer_create(const gf_train_config *cfg, gf_trainer **out)
     gf_trainer *t = calloc(1, sizeof *t);
     if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     t->cfg = *cfg;
-    gf_status st = gf_model_create(cfg->spec, cfg->batch, cfg->threads, &t->model);
-    if (!st) st = gf_optim_create(&cfg->optim, t->model->nparams, &t->optim);
+    gf_status st = gf_model_create_on(cfg->spec, cfg->batch, cfg->threads, cfg->backend, &t->model);
+    if (!st) st = gf_optim_create_on(&cfg->optim, t->model->nparams, t->model->backend, &t->optim);
     if (!st && !(t->labels = malloc(sizeof(int32_t) * cfg->batch * t->model->positions)))
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
     if (!st && (cfg->accum < 0 || cfg->accum > 1000000 || !(cfg->grad_clip >= 0)))
@@ -170,7 +171,7 @@ static gf_status step_take(gf_trainer *t, double *comm)
     }
     t->accum_count = 0;
     add_local_terms(t);
-    if (t->cfg.grad_clip > 0) gf_clip_grad_norm(m->grads, n, t->cfg.grad_clip);
+    if (t->cfg.grad_clip > 0) m->backend->clip_grad_norm(m->grads, n, t->cfg.grad_clip);
     const float base = t->optim.cfg.lr;
     const gf_lr_schedule *ls = &t->cfg.lr_schedule;
     if (ls->kind != GF_LR_CONSTANT || ls->warmup > 0) t->optim.cfg.lr = gf_lr_at(ls, base, t->step);

@@ -40,6 +40,7 @@ typedef struct {
     float    grad_clip;
     gf_lr_schedule lr_schedule;
     int      accum;
+    const struct gf_backend *backend;   /* runs the model and optimizer (NULL: cpu) */
 } gf_train_config;
 
 typedef struct {

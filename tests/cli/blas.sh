@@ -1,7 +1,8 @@
-# gf train --json names the BLAS kernels its GEMMs ran: with nothing set, the
-# OpenMP build of OpenBLAS (also where Debian's alternatives select the
-# pthreads build) and, on a CPU with AVX2, not a generic core, also when the
-# CPU is treated as one OpenBLAS does not know (GF_TEST_BLAS_UNKNOWN_CPU=1);
+# gf train --json names the op backend (cpu) and the BLAS kernels its GEMMs
+# ran: with nothing set, the OpenMP build of OpenBLAS (also where Debian's
+# alternatives select the pthreads build) and, on a CPU with AVX2, not a
+# generic core, also when the CPU is treated as one OpenBLAS does not know
+# (GF_TEST_BLAS_UNKNOWN_CPU=1);
 # an OPENBLAS_CORETYPE set by the user is what runs.
 . tests/cli_lib.sh
 printf 'a,b,label\n1,2,0\n2,1,1\n3,3,0\n0,1,1\n2,2,0\n1,0,1\n' > "$TMP/t.csv"
@@ -34,6 +35,9 @@ else
     fi
   done
 fi
+train > "$TMP/j" || fail "backend: gf train failed"
+be=$(jget 'd["backend"]' < "$TMP/j")
+[ "$be" = cpu ] && ok "backend cpu reported" || fail "backend: got \"$be\", want cpu"
 OPENBLAS_CORETYPE=Haswell GF_TEST_BLAS_UNKNOWN_CPU=1 train > "$TMP/j" || fail "user: gf train failed"
 core=$(jget 'd["blas_core"]' < "$TMP/j"); src=$(jget 'd["blas_core_source"]' < "$TMP/j")
 [ "$core" = Haswell ] && [ "$src" = OPENBLAS_CORETYPE ] && ok "user's OPENBLAS_CORETYPE=Haswell runs" || fail "user: core $core from $src"
