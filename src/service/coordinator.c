@@ -613,13 +613,14 @@ static int secure_step(gf_coordinator *c, int i, double now)
 }
 
 /* When the driver must look again without being woken: the earliest
- * deadline of an open round or phase (lock held). */
+ * deadline still ahead of an open round or phase (lock held). */
 static double next_due(const gf_coordinator *c, double now)
 {
     double due = now + DRIVER_WATCHDOG_S;
     for (int i = 0; i < c->njobs; i++) {
         const gf_fedjob *j = c->jobs[i].fj;
-        if (j->round && j->deadline < due) due = j->deadline;
+        /* one already past was seen by drive() just now: what it waits for is an event */
+        if (j->round && j->deadline > now && j->deadline < due) due = j->deadline;
     }
     return due;
 }
