@@ -42,7 +42,9 @@ MODEL_BYTES=$(( ${PARAMS:-235146} * 4 ))
 run_gf() {
   n=$1; d="$DIR/fed$n-$(echo "$2" | tr -c 'a-z0-9\n' _)"; mkdir -p "$d"
   fed_provision "$d" "$n"
-  FED_PORT=0 fed_coordinator "$d" --quiet
+  # every site connects from 127.0.0.1 here (one address each in a real federation):
+  # the per-address connection limit (default 64) must hold them all
+  FED_PORT=0 fed_coordinator "$d" --quiet --per-ip-connections $((n + 16))
   sleep 0.3
   idle=$(sed -n 's/^VmHWM:[ \t]*\([0-9]*\) kB/\1/p' /proc/$FED_CO_PID/status)
   i=0

@@ -471,9 +471,13 @@ static struct MHD_Response *answer_of(gf_status st, gf_http_response *resp, unsi
 typedef struct handler_job { gf_https_server *s; request_state *r; struct handler_job *next; } handler_job;
 
 /* A handler thread that has answered waits this long for the next request
- * before it ends: a round's polls, downloads and uploads reuse threads
- * instead of creating one each, and long-polls still get a thread each. */
-#define HANDLER_IDLE_S 10
+ * before it ends, unless HANDLER_IDLE_MAX already wait: a round's polls,
+ * downloads and uploads reuse threads instead of creating one each, and
+ * long-polls still get a thread each. (Keeping every thread of a 100-site
+ * round cost 3 MB of the coordinator's peak memory, in stacks and malloc
+ * arenas.) */
+#define HANDLER_IDLE_S   10
+#define HANDLER_IDLE_MAX 4
 
 /* Runs the handler; its answer is queued by the event thread once the
  * connection resumes. */
@@ -500,11 +504,14 @@ static void *handler_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += HANDLER_IDLE_S;
-        s->idle++;
-        while (!s->jobs_head && !s->stopping &&
-               pthread_cond_timedwait(&s->job_ready, &s->slot_lock, &until) == 0) {}
-        s->idle--;
-        job = s->jobs_head;
+        job = NULL;
+        if (s->idle < HANDLER_IDLE_MAX) {
+            s->idle++;
+            while (!s->jobs_head && !s->stopping &&
+                   pthread_cond_timedwait(&s->job_ready, &s->slot_lock, &until) == 0) {}
+            s->idle--;
+            job = s->jobs_head;
+        }
         if (job && !(s->jobs_head = job->next)) s->jobs_tail = NULL;
         if (!job) break;                     /* idle too long, or stopping (the queue is empty) */
         pthread_mutex_unlock(&s->slot_lock);
