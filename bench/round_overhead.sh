@@ -40,6 +40,7 @@ MODEL_BYTES=$(( ${PARAMS:-235146} * 4 ))
 # run_gf NSITES MODEL: one job of ROUNDS rounds; prints "median_ms mean_ms peak_rss_kb idle_rss_kb cpu_ms"
 # (cpu_ms: the coordinator's CPU time, all of its life; the status polls every second count in it)
 run_gf() {
+  trap 'fed_down' EXIT INT TERM    # run in $(...): its own processes go with it, also on failure
   n=$1; d="$DIR/fed$n-$(echo "$2" | tr -c 'a-z0-9\n' _)"; mkdir -p "$d"
   fed_provision "$d" "$n"
   # every site connects from 127.0.0.1 here (one address each in a real federation):
