@@ -3,20 +3,17 @@
 #include "data/dataset_name.h"
 
 #include <string.h>
+#include "core/names.h"
 
 gf_status gf_dataset_name_check(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     if (n < 1 || n > GF_DATASET_NAME_MAX)
         return gf_errorf(GF_ERR_ARG, "a dataset name is 1..%d characters", GF_DATASET_NAME_MAX);
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-              ch == '_' || ch == '-'))
-            return gf_errorf(GF_ERR_ARG, "a dataset name is made of [A-Za-z0-9._-] (datasets are registered by "
-                             "the operator and named, never given as paths)");
-    }
     if (!strcmp(name, ".") || !strcmp(name, "..")) return gf_errorf(GF_ERR_ARG, "a dataset cannot be named \"%s\"", name);
+    if (!gf_name_is_plain(name, GF_DATASET_NAME_MAX))
+        return gf_errorf(GF_ERR_ARG, "a dataset name is made of [A-Za-z0-9._-] (datasets are registered by "
+                         "the operator and named, never given as paths)");
     return GF_OK;
 }
 

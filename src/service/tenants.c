@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "service/store_internal.h"
+#include "core/names.h"
 
 #define TOKEN_BYTES 32
 #define TOKEN_PREFIX "gf_"
@@ -25,13 +26,9 @@ gf_status gf_tenant_name_check(const char *name)
     size_t n = name ? strlen(name) : 0;
     if (n < 1 || n > GF_STORE_NAME_MAX)
         return gf_errorf(GF_ERR_ARG, "tenant name must be 1..%d characters", GF_STORE_NAME_MAX);
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-              ch == '_' || ch == '-'))
-            return gf_errorf(GF_ERR_ARG, "tenant name \"%s\" has a character outside [A-Za-z0-9._-]", name);
-    }
     if (!strcmp(name, ".") || !strcmp(name, "..")) return gf_errorf(GF_ERR_ARG, "tenant name cannot be \"%s\"", name);
+    if (!gf_name_is_plain(name, GF_STORE_NAME_MAX))
+        return gf_errorf(GF_ERR_ARG, "tenant name \"%s\" has a character outside [A-Za-z0-9._-]", name);
     return GF_OK;
 }
 
