@@ -16,6 +16,9 @@
 # (batch 64, AdamW 1e-3), and gpt:L=4,H=4,C=128,T=64,V=256 for
 # one epoch of 150 steps (batch 8) on Debian's fortunes (as gpt_learning.sh).
 set -eu
+# As a user runs it, for both binaries alike: no BLAS or OpenMP tuning from
+# the environment (gf picks its kernels and threads itself).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS OMP_WAIT_POLICY OMP_PROC_BIND GOMP_SPINCOUNT
 OLD=${1:?usage: bench/backend_seam.sh OLD_GF NEW_GF [R]}
 NEW=${2:?usage: bench/backend_seam.sh OLD_GF NEW_GF [R]}
 R=${3:-3}
