@@ -1,8 +1,12 @@
-/* Thread setup, flag value parsing and the progress bar of the gf CLI. */
+/* Thread setup, the heap policy of long-running commands, flag value
+ * parsing and the progress bar of the gf CLI. */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -19,6 +23,19 @@ void cli_set_threads(int threads)
 }
 
 int cli_default_threads(void) { return omp_get_num_procs(); }
+
+void cli_keep_heap(void)
+{
+#ifdef __GLIBC__
+    /* glibc maps a block of 32 MiB or less fresh from the kernel (its
+     * threshold adapts from 128 KiB up) and trims the heap's free top past
+     * 128 KiB: a process that allocates and frees the same model-sized
+     * buffers every round then zero-fills and faults them in again each time.
+     * Fixed values keep such blocks in the heap once they have been used. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
 
 int cli_parse_int(const char *flag, const char *s, long lo, long hi, long *out)
 {

@@ -223,6 +223,7 @@ int cmd_site(int argc, char **argv)
 
     /* its one durable file (the ledger) is written atomically: SIGINT and SIGTERM simply end it */
     signal(SIGPIPE, SIG_IGN);
+    cli_keep_heap();        /* each round frees and allocates the same model-sized buffers */
     gf_site_config cfg = { .kit_dir = kit, .url = url, .train = &train, .val = &val, .test = &test, .threads = (int)threads,
                            .max_tasks = (int)max_tasks, .secagg_record_dir = record,
                            .allow_tenants = nallow ? allow : NULL, .nallow = nallow,
