@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/finite.h"
 
 static const char *const type_names[GF_STRAT_COUNT] = {
     [GF_STRAT_FEDAVG] = "fedavg",         [GF_STRAT_FEDAVGM] = "fedavgm",
@@ -206,14 +207,6 @@ gf_status gf_strategy_begin_round(gf_strategy *s)
 
 int gf_strategy_num_updates(const gf_strategy *s) { return s ? s->n : 0; }
 
-/* Index of the first non-finite value of x (d), or -1. */
-static int64_t first_nonfinite(const float *x, int64_t d)
-{
-    for (int64_t j = 0; j < d; j++)
-        if (!isfinite(x[j])) return j;
-    return -1;
-}
-
 gf_status gf_strategy_add(gf_strategy *s, const float *update, double weight,
                           const float *control_delta)
 {
@@ -248,11 +241,11 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
     if (weighted && !(s->wsum + weight <= GF_STRATEGY_MAX_WEIGHT_SUM))
         return gf_errorf(GF_ERR_ARG, "%s: the round's weight sum would exceed %g", name,
                          GF_STRATEGY_MAX_WEIGHT_SUM);
-    int64_t bad = first_nonfinite(update, d);
+    int64_t bad = gf_first_nonfinite(update, d);
     if (bad >= 0)
         return gf_errorf(GF_ERR_NUMERIC, "%s: update %d has a non-finite value (%g) at index %lld",
                          name, s->n + 1, (double)update[bad], (long long)bad);
-    if (control_delta && (bad = first_nonfinite(control_delta, d)) >= 0)
+    if (control_delta && (bad = gf_first_nonfinite(control_delta, d)) >= 0)
         return gf_errorf(GF_ERR_NUMERIC, "%s: control-variate delta %d has a non-finite value (%g) "
                          "at index %lld", name, s->n + 1, (double)control_delta[bad], (long long)bad);
 
@@ -340,7 +333,7 @@ gf_status gf_strategy_perturb_sum(gf_strategy *s, int64_t offset, const float *n
         return gf_errorf(GF_ERR_ARG, "%s: only the sum-based FedAvg family takes noise in its sum",
                          gf_strategy_type_name(t));
     if (s->n == 0) return gf_errorf(GF_ERR_ARG, "%s: no update in this round to perturb", gf_strategy_type_name(t));
-    int64_t bad = first_nonfinite(noise, len);
+    int64_t bad = gf_first_nonfinite(noise, len);
     if (bad >= 0) return gf_errorf(GF_ERR_NUMERIC, "noise value %lld is not finite", (long long)bad);
     double *sum = s->sum + offset;
     for (int64_t j = 0; j < len; j++) sum[j] += (double)noise[j];

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/finite.h"
 #include "engine/model.h"
 
 gf_status gf_manifest_from_spec(const char *spec, gf_manifest *out)
@@ -129,10 +130,10 @@ gf_status gf_update_view_open(const gf_manifest *m, const uint8_t *buf, size_t l
     for (int k = 0; !st && k < m->n; k++) {
         const gf_manifest_entry *e = &m->e[k];
         const float *x = v->vec + e->offset;
-        for (int64_t i = 0; !st && i < e->numel; i++)
-            if (!isfinite(x[i]))
-                st = gf_errorf(GF_ERR_NUMERIC, "update tensor \"%s\" holds %s at index %lld",
-                               e->name, isnan(x[i]) ? "NaN" : "an infinity", (long long)i);
+        int64_t i = gf_first_nonfinite(x, e->numel);
+        if (i >= 0)
+            st = gf_errorf(GF_ERR_NUMERIC, "update tensor \"%s\" holds %s at index %lld",
+                           e->name, isnan(x[i]) ? "NaN" : "an infinity", (long long)i);
     }
     if (st) gf_update_view_close(v);
     return st;
