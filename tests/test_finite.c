@@ -2,7 +2,7 @@
  * every kind of non-finite float (both infinities, quiet and signalling
  * NaNs with either sign and any payload) at every position around the
  * block edges, next to the largest finite values and the subnormals, which
- * must pass. */
+ * must pass; and the largest magnitude of a finite vector against fabsf. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -52,5 +52,14 @@ int main(void)
         }
     CHECK_MSG(wrong == 0, "%d of %d placements disagree with the plain scan", wrong, cases);
     CHECK(gf_first_nonfinite(x, N) == -1);
+
+    CHECK(gf_max_abs(x, 0) == 0.0f);
+    CHECK(gf_max_abs(x, N) == FLT_MAX);
+    const float small[] = { -0.0f, from_bits(0x80000001u), 1e-40f, -3.5f, 2.25f, -1e-3f };
+    for (int n = 1; n <= 6; n++) {
+        float want = 0;
+        for (int i = 0; i < n; i++) want = fabsf(small[i]) > want ? fabsf(small[i]) : want;
+        CHECK_MSG(gf_max_abs(small, n) == want, "n=%d: %g, want %g", n, (double)gf_max_abs(small, n), (double)want);
+    }
     return check_summary();
 }

@@ -630,6 +630,32 @@ static void test_overflow(void)
     }
 }
 
+/* FedAvg's finish skips its checking pass when a bound proves the result
+ * finite: the bound must count the server learning rate, and where it
+ * cannot prove anything the full check must still accept a finite result */
+static void test_overflow_bound(void)
+{
+    gf_strategy_config c = gf_strategy_defaults(GF_STRAT_FEDAVG);
+    c.server_lr = 1.5;
+    gf_strategy *s = NULL;
+    CHECK(gf_strategy_create(&c, 1, 2, &s) == GF_OK);
+    if (!s) return;
+    float u = 1e38f, g = 2e38f;        /* 2e38 + 1.5 * 1e38 overflows; 2e38 + 1e38 would not */
+    CHECK(gf_strategy_add(s, &u, 1.0, NULL) == GF_OK);
+    CHECK(gf_strategy_finish_round(s, &g) == GF_ERR_NUMERIC && g == 2e38f);
+    gf_strategy_free(s);
+
+    c = gf_strategy_defaults(GF_STRAT_FEDAVG);
+    CHECK(gf_strategy_create(&c, 2, 2, &s) == GF_OK);
+    if (!s) return;
+    float u2[2] = { -1e38f, 0.5f }, g2[2] = { 3e38f, 1.0f };   /* bound 4e38: checked in full, finite */
+    CHECK(gf_strategy_add(s, u2, 1.0, NULL) == GF_OK);
+    CHECK(gf_strategy_add(s, u2, 3.0, NULL) == GF_OK);
+    CHECK(gf_strategy_finish_round(s, g2) == GF_OK);
+    CHECK(g2[0] == (float)((double)3e38f + (4.0 * (double)-1e38f) / 4.0) && g2[1] == 1.5f);
+    gf_strategy_free(s);
+}
+
 static void test_config(void)
 {
     gf_strategy *s = (gf_strategy *)&s;   /* must come back NULL */
@@ -814,6 +840,7 @@ int main(void)
     test_bad_adds();
     test_begin_round();
     test_overflow();
+    test_overflow_bound();
     test_config();
     test_state_roundtrip();
     test_determinism();

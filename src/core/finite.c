@@ -25,3 +25,18 @@ int64_t gf_first_nonfinite(const float *x, int64_t n)
     }
     return -1;
 }
+
+float gf_max_abs(const float *x, int64_t n)
+{
+    /* for finite floats the magnitude's bits order as unsigned integers do */
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    float f;
+    memcpy(&f, &m, sizeof f);
+    return f;
+}

@@ -9,4 +9,7 @@
 /* Index of the first NaN or infinity in x[0..n), or -1 when all are finite. */
 int64_t gf_first_nonfinite(const float *x, int64_t n);
 
+/* The largest |x[i]| of a vector of finite values (0 when n is 0). */
+float gf_max_abs(const float *x, int64_t n);
+
 #endif

@@ -194,6 +194,7 @@ static void reset_round(gf_strategy *s)
 {
     s->n = 0;
     s->wsum = 0.0;
+    s->maxabs = 0.0f;
     if (s->sum) memset(s->sum, 0, (size_t)s->d * sizeof(double));
     if (s->csum) memset(s->csum, 0, (size_t)s->d * sizeof(double));
 }
@@ -260,6 +261,10 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
             for (int64_t j = 0; j < d; j++) csum[j] += (double)control_delta[j];
         }
         s->wsum += w;
+        if (t == GF_STRAT_FEDAVG || t == GF_STRAT_FEDPROX) {
+            float m = gf_max_abs(update, d);
+            if (m > s->maxabs) s->maxabs = m;
+        }
     } else {
         float *row = s->updates + (size_t)s->n * (size_t)d;
         if (scale == 1.0) memcpy(row, update, (size_t)d * sizeof(float));

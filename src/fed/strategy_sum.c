@@ -31,7 +31,9 @@
  * The new state values are the float ones stored; the global step uses those
  * stored values, so a restored state continues bit-identically. */
 #include "fed/strategy_impl.h"
+#include "core/finite.h"
 
+#include <float.h>
 #include <math.h>
 
 typedef struct { float g, s0, s1; } coord_out;   /* new global, state 0, state 1 */
@@ -80,14 +82,20 @@ static inline coord_out coord_step(const gf_strategy *s, int64_t j, float g)
 
 /* FedAvg and FedProx keep no state: coord_step's default case, in loops
  * that the compiler vectorises (the same operations in the same order, so
- * the same bits). Pass 1 checks, pass 2 stores, as below. */
+ * the same bits). Pass 1 checks, pass 2 stores, as below; pass 1 is skipped
+ * when a bound proves the result finite: sum / wsum is a weighted mean of
+ * the updates (positive weights, scales <= 1), so |sum_j / wsum| <= maxabs
+ * up to the double rounding of at most 2^31 adds (< 1e-6 relative). */
 static gf_status finish_plain(gf_strategy *s, float *global)
 {
     const int64_t d = s->d;
     const double *sum = s->sum, wsum = s->wsum, eta = s->cfg.server_lr;
     int bad = 0;
-    #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)
-    for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)global[j] + eta * (sum[j] / wsum)));
+    const double bound = (double)gf_max_abs(global, d) + eta * (double)s->maxabs * (1.0 + 1e-6);
+    if (!(bound <= 0.99 * FLT_MAX)) {
+        #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)
+        for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)global[j] + eta * (sum[j] / wsum)));
+    }
     if (bad)
         return gf_errorf(GF_ERR_NUMERIC, "%s: the aggregate overflows float; global model and "
                          "state left unchanged", gf_strategy_type_name(s->cfg.type));
