@@ -375,7 +375,9 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
         return gf_errorf(GF_ERR_ARG, "job %lld round %lld declined: %s", (long long)job, (long long)round, refused);
     }
 
-    float *vec = NULL, *out = NULL;
+    const float *vec = NULL;          /* the global model: read in place in body (see view) */
+    float *out = NULL;
+    gf_update_view view = { 0 };
     uint8_t *body = NULL, *up = NULL;
     char *resp = NULL;
     size_t body_len = 0, up_len = 0, resp_len;
@@ -400,7 +402,7 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
     if (sa && (st = site_secagg_begin(s->http, sa, d, job, round, &cfg->secagg_policy, s->has_id ? &s->id : NULL,
                                       cfg->stop, &sec)))
         goto done;
-    if (!(vec = malloc(sizeof(float) * (size_t)wire->d)) || !(out = malloc(sizeof(float) * (size_t)wire->d))) {
+    if (!(out = malloc(sizeof(float) * (size_t)wire->d))) {
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -409,9 +411,8 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
         st = gf_errorf(GF_ERR_MISMATCH, "model download: HTTP %d: %.300s", status, (char *)body);
         goto done;
     }
-    if ((st = gf_update_decode(wire, body, body_len, body_len, vec))) goto done;
-    free(body);
-    body = NULL;
+    if ((st = gf_update_view_open(wire, body, body_len, body_len, &view))) goto done;
+    vec = view.vec;
     if (task->evaluate.enabled) {
         gf_status est = send_eval(s, task, vec, d);
         if (task->evaluate.only) {     /* the final model's evaluation: nothing to train */
@@ -508,7 +509,7 @@ done:
     gf_preprocess_free(&prep);
     gf_dataset_free(&ptrain);
     gf_dataset_free(&pval);
-    free(vec);
+    gf_update_view_close(&view);
     free(out);
     free(body);
     free(up);
