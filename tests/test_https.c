@@ -1,7 +1,8 @@
 /* The HTTPS transport: mutual TLS 1.3 between a libmicrohttpd server and a
  * libcurl client, identity and revocation checked per request, body limits,
- * keep-alive, refusal of foreign, missing and revoked certificates, garbage
- * on the socket, concurrent clients, and stop/start. */
+ * keep-alive, refusal of foreign, missing, revoked and expired certificates
+ * (also one that expires during a kept-alive connection), garbage on the
+ * socket, concurrent clients, and stop/start. */
 #include "net/https_client.h"
 #include "net/https_server.h"
 #include "net/pki.h"
@@ -18,6 +19,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include "check.h"
 #include "curl_get.h"
 
@@ -324,6 +327,86 @@ static void test_revocation(gf_https_client *a)
     gf_https_client_close(b);
 }
 
+/* Writes a site kit in dir whose certificate, issued by p1's CA to `name`
+ * for client authentication, expires `seconds` from now; 0 on success. */
+static int short_lived_kit(const char *dir, const char *name, int seconds, time_t *not_after)
+{
+    char path[256];
+    gnutls_datum_t ca_pem = {0}, cakey_pem = {0}, out = {0};
+    gnutls_x509_crt_t ca = NULL, crt = NULL;
+    gnutls_x509_privkey_t cakey = NULL, key = NULL;
+    time_t now = time(NULL);
+    unsigned char serial[8] = {0x7e, 1, 2, 3, 4, 5, 6, 7};
+    int rc = mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/ca/ca.crt", p1);
+    rc = rc || gnutls_load_file(path, &ca_pem) < 0;
+    snprintf(path, sizeof path, "%s/ca/ca.key", p1);
+    rc = rc || gnutls_load_file(path, &cakey_pem) < 0;
+    rc = rc || gnutls_x509_crt_init(&ca) < 0 || gnutls_x509_crt_import(ca, &ca_pem, GNUTLS_X509_FMT_PEM) < 0;
+    rc = rc || gnutls_x509_privkey_init(&cakey) < 0 ||
+         gnutls_x509_privkey_import(cakey, &cakey_pem, GNUTLS_X509_FMT_PEM) < 0;
+    rc = rc || gnutls_x509_privkey_init(&key) < 0 ||
+         gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0;
+    rc = rc || gnutls_x509_crt_init(&crt) < 0 || gnutls_x509_crt_set_version(crt, 3) < 0 ||
+         gnutls_x509_crt_set_serial(crt, serial, sizeof serial) < 0 ||
+         gnutls_x509_crt_set_activation_time(crt, now - 60) < 0 ||
+         gnutls_x509_crt_set_expiration_time(crt, *not_after = now + seconds) < 0 ||
+         gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, name, (unsigned)strlen(name)) < 0 ||
+         gnutls_x509_crt_set_key(crt, key) < 0 || gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
+         gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
+         gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) < 0 ||
+         gnutls_x509_crt_sign2(crt, ca, cakey, GNUTLS_DIG_SHA256, 0) < 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, GF_PKI_SITE_CRT);
+    rc = rc || gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &out) < 0 || !(f = fopen(path, "w")) ||
+         fwrite(out.data, 1, out.size, f) != out.size || fclose(f);
+    gnutls_free(out.data);
+    out.data = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, GF_PKI_SITE_KEY);
+    rc = rc || gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &out) < 0 || !(f = fopen(path, "w")) ||
+         fwrite(out.data, 1, out.size, f) != out.size || fclose(f);
+    gnutls_free(out.data);
+    char ca_src[256];
+    snprintf(ca_src, sizeof ca_src, "%s/%s", kit_a, GF_PKI_SITE_CA);
+    snprintf(path, sizeof path, "%s/%s", dir, GF_PKI_SITE_CA);
+    rc = rc || link(ca_src, path) != 0;
+    gnutls_free(ca_pem.data);
+    gnutls_free(cakey_pem.data);
+    gnutls_x509_crt_deinit(ca);
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(cakey);
+    gnutls_x509_privkey_deinit(key);
+    return rc;
+}
+
+/* A certificate is verified in full once per connection; later requests on
+ * it check its expiry: one that expires while the connection is kept alive
+ * is refused from then on, on that connection and on a new one. */
+static void test_expiry_on_connection(void)
+{
+    char dir[160];
+    time_t not_after = 0;
+    snprintf(dir, sizeof dir, "%s/shortlived", base);
+    CHECK_MSG(short_lived_kit(dir, "shortlived", 3, &not_after) == 0, "cannot write the short-lived kit");
+    gf_https_client *c = client(dir);
+    json_t *j;
+    CHECK(req(c, "GET", "/v1/hello", NULL, 0, &j) == 200 && !strcmp(jstr(j, "peer"), "shortlived"));
+    json_decref(j);
+    CHECK(req(c, "GET", "/v1/hello", NULL, 0, &j) == 200);   /* within its validity: the connection's check */
+    json_decref(j);
+    while (time(NULL) <= not_after + 1) usleep(100000);
+    long before = gf_https_client_connections(c);
+    int st = req(c, "GET", "/v1/hello", NULL, 0, &j);        /* the same kept-alive connection */
+    CHECK_MSG(st == 403 && strstr(jstr(j, "error"), "expired"), "expired on a kept connection -> %d %s", st,
+              jstr(j, "error"));
+    CHECK_MSG(gf_https_client_connections(c) == before, "the request was not on the kept-alive connection");
+    json_decref(j);
+    gf_https_client_close(c);
+    c = client(dir);
+    CHECK(req(c, "GET", "/v1/hello", NULL, 0, NULL) == 403);
+    gf_https_client_close(c);
+}
+
 static void test_garbage(gf_https_client *a, int port)
 {
     static const char junk[][64] = {"\x16\x03\x01\xff\xff garbage", "GET / HTTP/1.1\r\n\r\n", "\x00\x01\x02\x03",
@@ -422,6 +505,7 @@ int main(void)
     test_keepalive();
     test_refusals();
     test_revocation(a);
+    test_expiry_on_connection();
     test_garbage(a, port);
     test_concurrent();
     CHECK(log_lines > 0);
