@@ -8,6 +8,7 @@
  * its add, a cancel during a job's bring-up. */
 #include <ftw.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -607,16 +608,31 @@ static void test_cancel_during_bringup(void)
     gf_coordinator_stop(co);
 }
 
+/* The OpenMP threads that the driver thread (closing a round) and a request
+ * thread (adding an upload) would use, seen from the test hooks there. */
+typedef struct { hook_gate g; int driver, request; } gate_threads;
+static void record_threads_hook(void *arg)
+{
+    gate_threads *t = arg;
+    t->driver = omp_get_max_threads();
+    gate_hook(&t->g);
+}
+static void upload_threads_hook(void *arg) { ((gate_threads *)arg)->request = omp_get_max_threads(); }
+
 /* When a round's next model is handed out. Its writes (checkpoint, store,
  * audit) are held open by a test hook on the driver thread. A plain job's
  * next round is offered meanwhile (its downloads overlap the writes); a DP
  * job's is not: its new model is a release that the budget counts once the
- * round is on disk, so a site gets nothing until the writes are done. */
+ * round is on disk, so a site gets nothing until the writes are done. The
+ * plain job's coordinator runs with --aggregation-threads 3: the threads
+ * that aggregate use 3 (OpenMP's setting is per thread; not this machine's
+ * default). */
 static void release_case(const char *name, int dp)
 {
     char dir[160], spec[512], msg[600], path[96];
     snprintf(dir, sizeof dir, "%s/release-%s", base, name);
-    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0,
+                                  .aggregation_threads = dp ? 0 : 3 };
     gf_coordinator *co = NULL;
     CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
     if (!co) return;
@@ -633,10 +649,12 @@ static void release_case(const char *name, int dp)
     CHECK(req(b, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);   /* round 1 is open */
     CHECK(req(a, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);
 
-    hook_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    gate_threads t = { { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 }, 0, 0 };
+    hook_gate *gp = &t.g;
     pthread_mutex_lock(&co->lock);
-    co->record_hook_arg = &g;
-    co->record_hook = gate_hook;
+    co->record_hook_arg = co->upload_hook_arg = &t;
+    co->record_hook = record_threads_hook;
+    co->upload_decoded_hook = upload_threads_hook;
     pthread_mutex_unlock(&co->lock);
     float *upd = calloc((size_t)man.d, sizeof(float));
     for (int64_t i = 0; i < man.d; i++) upd[i] = (float)(i % 5) * 1e-4f;
@@ -645,7 +663,7 @@ static void release_case(const char *name, int dp)
     snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/1/update", (long long)job);
     CHECK(req(a, "POST", path, body, len, NULL, NULL) == 200);
     CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
-    int held = gate_wait_reached(&g);
+    int held = gate_wait_reached(gp);
     CHECK_MSG(held, "%s: round 1 closed but its writes never started", name);
 
     /* round 1's writes are held: is round 2 offered? */
@@ -653,11 +671,11 @@ static void release_case(const char *name, int dp)
     int during = req_json(a, "GET", "/v1/site/task?wait=2", NULL, 0, &j);
     int64_t round = json_integer_value(json_object_get(j, "round"));
     json_decref(j);
-    pthread_mutex_lock(&g.mu);
-    int still_held = !g.gave_up;
-    g.go = 1;
-    pthread_cond_broadcast(&g.cv);
-    pthread_mutex_unlock(&g.mu);
+    pthread_mutex_lock(&gp->mu);
+    int still_held = !gp->gave_up;
+    gp->go = 1;
+    pthread_cond_broadcast(&gp->cv);
+    pthread_mutex_unlock(&gp->mu);
     CHECK_MSG(still_held, "%s: the hook gave up", name);
     if (dp) CHECK_MSG(during == 204, "DP job: round 2 offered (%d, round %lld) before round 1 was on disk", during,
                       (long long)round);
@@ -671,7 +689,10 @@ static void release_case(const char *name, int dp)
     }
     pthread_mutex_lock(&co->lock);
     co->record_hook = NULL;
+    co->upload_decoded_hook = NULL;
     pthread_mutex_unlock(&co->lock);
+    if (!dp) CHECK_MSG(t.driver == 3 && t.request == 3, "--aggregation-threads 3: the driver uses %d threads, a "
+                       "request thread %d", t.driver, t.request);
     free(body);
     free(upd);
     gf_https_client_close(op);
