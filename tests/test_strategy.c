@@ -654,6 +654,21 @@ static void test_overflow_bound(void)
     CHECK(gf_strategy_finish_round(s, g2) == GF_OK);
     CHECK(g2[0] == (float)((double)3e38f + (4.0 * (double)-1e38f) / 4.0) && g2[1] == 1.5f);
     gf_strategy_free(s);
+
+    /* noise added to the sum (central DP) is not bounded by the updates */
+    for (int snap = 0; snap < 2; snap++) {
+        c = gf_strategy_defaults(GF_STRAT_FEDAVG);
+        CHECK(gf_strategy_create(&c, 2, 1, &s) == GF_OK);
+        if (!s) return;
+        float z[2] = { 0.0f, 0.0f }, g3[2] = { 2e38f, 1.0f }, noise[1] = { 2e38f };
+        int64_t k[1] = { (int64_t)1 << 27 };      /* 2^27 * 2^100 = 2^127 */
+        CHECK(gf_strategy_add(s, z, 1.0, NULL) == GF_OK);
+        CHECK(snap ? gf_strategy_snap_noise_sum(s, 0, k, 1, 0x1p100) == GF_OK
+                   : gf_strategy_perturb_sum(s, 0, noise, 1) == GF_OK);
+        CHECK_MSG(gf_strategy_finish_round(s, g3) == GF_ERR_NUMERIC && g3[0] == 2e38f,
+                  "%s noise past float's range: not refused (global %g)", snap ? "snapped" : "added", (double)g3[0]);
+        gf_strategy_free(s);
+    }
 }
 
 static void test_config(void)

@@ -319,6 +319,7 @@ gf_status gf_strategy_snap_noise_sum(gf_strategy *s, int64_t offset, const int64
         return gf_errorf(GF_ERR_ARG, "%s: only the sum-based FedAvg family takes noise in its sum",
                          gf_strategy_type_name(t));
     if (s->n == 0) return gf_errorf(GF_ERR_ARG, "%s: no update in this round to perturb", gf_strategy_type_name(t));
+    s->maxabs = INFINITY;             /* the sum is no longer a mean of the updates: no bound */
     double *sum = s->sum + offset;
     for (int64_t j = 0; j < len; j++) {
         double v = nearbyint(sum[j] / unit) + (double)k[j];      /* an integer; exact below 2^53 */
@@ -340,6 +341,7 @@ gf_status gf_strategy_perturb_sum(gf_strategy *s, int64_t offset, const float *n
     if (s->n == 0) return gf_errorf(GF_ERR_ARG, "%s: no update in this round to perturb", gf_strategy_type_name(t));
     int64_t bad = gf_first_nonfinite(noise, len);
     if (bad >= 0) return gf_errorf(GF_ERR_NUMERIC, "noise value %lld is not finite", (long long)bad);
+    s->maxabs = INFINITY;             /* the sum is no longer a mean of the updates: no bound */
     double *sum = s->sum + offset;
     for (int64_t j = 0; j < len; j++) sum[j] += (double)noise[j];
     return GF_OK;
