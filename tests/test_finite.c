@@ -55,6 +55,12 @@ int main(void)
 
     CHECK(gf_max_abs(x, 0) == 0.0f);
     CHECK(gf_max_abs(x, N) == FLT_MAX);
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {   /* a NaN or an infinity anywhere: not finite */
+        float keep = x[4095];
+        x[4095] = from_bits(bad[b]);
+        CHECK_MSG(!isfinite(gf_max_abs(x, N)), "bits %08x: max |x| = %g", bad[b], (double)gf_max_abs(x, N));
+        x[4095] = keep;
+    }
     const float small[] = { -0.0f, from_bits(0x80000001u), 1e-40f, -3.5f, 2.25f, -1e-3f };
     for (int n = 1; n <= 6; n++) {
         float want = 0;

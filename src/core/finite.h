@@ -9,7 +9,8 @@
 /* Index of the first NaN or infinity in x[0..n), or -1 when all are finite. */
 int64_t gf_first_nonfinite(const float *x, int64_t n);
 
-/* The largest |x[i]| of a vector of finite values (0 when n is 0). */
+/* The largest |x[i]| (0 when n is 0); an infinity or a NaN when x holds one,
+ * so that one pass both bounds a vector and says whether it is finite. */
 float gf_max_abs(const float *x, int64_t n);
 
 #endif

@@ -242,7 +242,8 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
     if (weighted && !(s->wsum + weight <= GF_STRATEGY_MAX_WEIGHT_SUM))
         return gf_errorf(GF_ERR_ARG, "%s: the round's weight sum would exceed %g", name,
                          GF_STRATEGY_MAX_WEIGHT_SUM);
-    int64_t bad = gf_first_nonfinite(update, d);
+    const float m = gf_max_abs(update, d);    /* one pass: not finite when a NaN or infinity is there */
+    int64_t bad = isfinite(m) ? -1 : gf_first_nonfinite(update, d);
     if (bad >= 0)
         return gf_errorf(GF_ERR_NUMERIC, "%s: update %d has a non-finite value (%g) at index %lld",
                          name, s->n + 1, (double)update[bad], (long long)bad);
@@ -261,10 +262,7 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
             for (int64_t j = 0; j < d; j++) csum[j] += (double)control_delta[j];
         }
         s->wsum += w;
-        if (t == GF_STRAT_FEDAVG || t == GF_STRAT_FEDPROX) {
-            float m = gf_max_abs(update, d);
-            if (m > s->maxabs) s->maxabs = m;
-        }
+        if (m > s->maxabs) s->maxabs = m;
     } else {
         float *row = s->updates + (size_t)s->n * (size_t)d;
         if (scale == 1.0) memcpy(row, update, (size_t)d * sizeof(float));

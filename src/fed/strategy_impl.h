@@ -16,8 +16,8 @@ struct gf_strategy {
     double  wsum;         /* sum_i w_i */
     double *sum;          /* (d) sum_i w_i * update_i (SCAFFOLD: sum_i update_i) */
     double *csum;         /* (d) SCAFFOLD: sum_i control_delta_i */
-    float   maxabs;       /* FedAvg, FedProx: max_i max_j |update_ij|; infinity once noise
-                             went into the sum (finish_plain's bound then proves nothing) */
+    float   maxabs;       /* max_i max_j |update_ij| (FedAvg's and FedProx's bound); infinity
+                             once noise went into the sum (the bound then proves nothing) */
 
     /* robust: this round's updates and work buffers */
     float  *updates;      /* (max_sites, d), row i = i-th add */
