@@ -1,8 +1,9 @@
 /* The HTTPS transport: mutual TLS 1.3 between a libmicrohttpd server and a
  * libcurl client, identity and revocation checked per request, body limits,
  * keep-alive, refusal of foreign, missing, revoked and expired certificates
- * (also one that expires during a kept-alive connection), garbage on the
- * socket, concurrent clients, and stop/start. */
+ * (also one that expires during a kept-alive connection), the server's
+ * choice of cipher, garbage on the socket, concurrent clients, and
+ * stop/start. */
 #include "net/https_client.h"
 #include "net/https_server.h"
 #include "net/pki.h"
@@ -309,6 +310,49 @@ static void test_refusals(void)
     CHECK_MSG(rc != CURLE_OK || (code != 200 && !strstr(out, "peer")), "plain HTTP -> curl %d HTTP %ld", rc, code);
 }
 
+/* The AEAD a raw TLS 1.3 client offering `prio` gets from the server on
+ * `port` (GNUTLS_CIPHER_UNKNOWN: no handshake). */
+static gnutls_cipher_algorithm_t negotiated(int port, const char *prio)
+{
+    char ca[256];
+    snprintf(ca, sizeof ca, "%s/%s", p1, GF_PKI_COORD_CA);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    gnutls_certificate_credentials_t cred = NULL;
+    gnutls_session_t s = NULL;
+    gnutls_cipher_algorithm_t got = GNUTLS_CIPHER_UNKNOWN;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), rc = -1;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        gnutls_certificate_allocate_credentials(&cred) >= 0 &&
+        gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM) > 0 &&
+        gnutls_init(&s, GNUTLS_CLIENT) >= 0 && gnutls_priority_set_direct(s, prio, NULL) >= 0 &&
+        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) >= 0) {
+        gnutls_session_set_verify_cert(s, "127.0.0.1", 0);
+        gnutls_transport_set_int(s, fd);
+        do rc = gnutls_handshake(s); while (rc < 0 && !gnutls_error_is_fatal(rc));
+        if (rc >= 0) got = gnutls_cipher_get(s);
+    }
+    if (s) gnutls_deinit(s);
+    if (cred) gnutls_certificate_free_credentials(cred);
+    if (fd >= 0) close(fd);
+    return got;
+}
+
+/* The server's order decides: AES-128-GCM even for a client that lists
+ * AES-256-GCM first (GnuTLS's own default order); a client with only
+ * ChaCha20-Poly1305 still gets in; one with only AES-CCM does not. */
+static void test_cipher_order(int port)
+{
+    gnutls_cipher_algorithm_t c = negotiated(port, "NORMAL:-VERS-ALL:+VERS-TLS1.3");
+    CHECK_MSG(c == GNUTLS_CIPHER_AES_128_GCM, "default client order -> %s", gnutls_cipher_get_name(c));
+    c = negotiated(port, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305");
+    CHECK_MSG(c == GNUTLS_CIPHER_AES_256_GCM, "AES-256 client -> %s", gnutls_cipher_get_name(c));
+    c = negotiated(port, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305");
+    CHECK_MSG(c == GNUTLS_CIPHER_CHACHA20_POLY1305, "ChaCha20 client -> %s", gnutls_cipher_get_name(c));
+    c = negotiated(port, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM");
+    CHECK_MSG(c == GNUTLS_CIPHER_UNKNOWN, "AES-CCM client -> %s", gnutls_cipher_get_name(c));
+}
+
 static void test_revocation(gf_https_client *a)
 {
     gf_https_client *b = client(kit_b);
@@ -504,6 +548,7 @@ int main(void)
     test_basic(a);
     test_keepalive();
     test_refusals();
+    test_cipher_order(port);
     test_revocation(a);
     test_expiry_on_connection();
     test_garbage(a, port);
