@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "core/grow.h"
 #include "net/pki.h"
 #include "service/site_grants.h"
 #include "service/tenants.h"
@@ -23,13 +24,9 @@ typedef struct { co_grant *g; int n, cap; int nomem; } grant_list;
 static int grant_add(const gf_site_grant *g, void *ctx)
 {
     grant_list *l = ctx;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 16;
-        co_grant *p = realloc(l->g, sizeof *p * (size_t)cap);
-        if (!p) { l->nomem = 1; return 1; }
-        l->g = p;
-        l->cap = cap;
-    }
+    co_grant *p = gf_grow(l->g, l->n, &l->cap, sizeof *p);
+    if (!p) { l->nomem = 1; return 1; }
+    l->g = p;
     l->g[l->n].tenant_id = g->tenant_id;
     snprintf(l->g[l->n].site, sizeof l->g[l->n].site, "%s", g->site);
     l->n++;

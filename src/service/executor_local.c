@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/grow.h"
 #include "core/timer.h"
 #include "facility/folder_size.h"
 #include "facility/proc.h"
@@ -189,13 +190,9 @@ static local_run *find_run(local_exec *x, int64_t id)
 static gf_status local_start(gf_executor *base, const gf_exec_request *r, char handle[GF_EXEC_HANDLE_MAX + 1])
 {
     local_exec *x = (local_exec *)base;
-    if (x->nruns == x->cap) {
-        int cap = x->cap ? 2 * x->cap : 8;
-        local_run *p = realloc(x->runs, sizeof *p * (size_t)cap);
-        if (!p) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-        x->runs = p;
-        x->cap = cap;
-    }
+    local_run *runs = gf_grow(x->runs, x->nruns, &x->cap, sizeof *runs);
+    if (!runs) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    x->runs = runs;
     int offset = choose_cpus(x, r->spec->resources.cores);
     gf_proc *p;
     gf_sandbox *sb = NULL;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/grow.h"
 #include "core/timer.h"
 #include "facility/slurm.h"
 #include "jobspec/jobspec_program.h"
@@ -41,13 +42,9 @@ static gf_status ensure_account(slurm_exec *x, const char *account, int64_t shar
     if (st) return st;
     for (int i = 0; i < x->naccounts; i++)
         if (!strcmp(x->accounts[i].name, account)) { x->accounts[i].shares = shares; return GF_OK; }
-    if (x->naccounts == x->cap) {
-        int cap = x->cap ? 2 * x->cap : 8;
-        known_account *p = realloc(x->accounts, sizeof *p * (size_t)cap);
-        if (!p) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-        x->accounts = p;
-        x->cap = cap;
-    }
+    known_account *p = gf_grow(x->accounts, x->naccounts, &x->cap, sizeof *p);
+    if (!p) return gf_errorf(GF_ERR_NOMEM, "out of memory");
+    x->accounts = p;
     snprintf(x->accounts[x->naccounts].name, sizeof x->accounts[0].name, "%s", account);
     x->accounts[x->naccounts++].shares = shares;
     return GF_OK;

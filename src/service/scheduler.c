@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <jansson.h>
+#include "core/grow.h"
 #include "core/timer.h"
 #include "service/datasets.h"
 #include "facility/fairshare.h"
@@ -70,13 +71,9 @@ static sched_usage *usage_of(co_sched *s, int64_t tenant)
 {
     for (int i = 0; i < s->nusage; i++)
         if (s->usage[i].tenant_id == tenant) return &s->usage[i];
-    if (s->nusage == s->capusage) {
-        int cap = s->capusage ? 2 * s->capusage : 16;
-        sched_usage *p = realloc(s->usage, sizeof *p * (size_t)cap);
-        if (!p) return NULL;
-        s->usage = p;
-        s->capusage = cap;
-    }
+    sched_usage *p = gf_grow(s->usage, s->nusage, &s->capusage, sizeof *p);
+    if (!p) return NULL;
+    s->usage = p;
     sched_usage *u = &s->usage[s->nusage++];
     *u = (sched_usage){ .tenant_id = tenant, .at = gf_wall_now() };
     return u;
@@ -104,13 +101,9 @@ static int load_usage(const gf_store_usage *row, void *ctx)
 
 static sched_run *run_add(co_sched *s)
 {
-    if (s->nruns == s->cap) {
-        int cap = s->cap ? 2 * s->cap : 8;
-        sched_run *p = realloc(s->runs, sizeof *p * (size_t)cap);
-        if (!p) return NULL;
-        s->runs = p;
-        s->cap = cap;
-    }
+    sched_run *p = gf_grow(s->runs, s->nruns, &s->cap, sizeof *p);
+    if (!p) return NULL;
+    s->runs = p;
     sched_run *r = &s->runs[s->nruns++];
     memset(r, 0, sizeof *r);
     return r;
@@ -350,13 +343,9 @@ typedef struct { gf_store_tenant *t; int n, cap; } tenant_list;
 static int collect_tenant(const gf_store_tenant *t, void *ctx)
 {
     tenant_list *l = ctx;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 16;
-        gf_store_tenant *p = realloc(l->t, sizeof *p * (size_t)cap);
-        if (!p) return 1;
-        l->t = p;
-        l->cap = cap;
-    }
+    gf_store_tenant *p = gf_grow(l->t, l->n, &l->cap, sizeof *p);
+    if (!p) return 1;
+    l->t = p;
     l->t[l->n++] = *t;
     return 0;
 }
@@ -669,13 +658,9 @@ static int collect_running_central(const gf_store_job *job, void *ctx)
     id_vec *v = ctx;
     if ((job->state != GF_STORE_JOB_RUNNING && job->state != GF_STORE_JOB_QUEUED) || !co_kind_scheduled(job->kind))
         return 0;
-    if (v->n == v->cap) {
-        int cap = v->cap ? 2 * v->cap : 16;
-        int64_t *p = realloc(v->id, sizeof *p * (size_t)cap);
-        if (!p) return 1;
-        v->id = p;
-        v->cap = cap;
-    }
+    int64_t *p = gf_grow(v->id, v->n, &v->cap, sizeof *p);
+    if (!p) return 1;
+    v->id = p;
     v->id[v->n++] = job->id;
     return 0;
 }
@@ -776,11 +761,10 @@ gf_status co_sched_cancel(gf_coordinator *c, int64_t job_id)
     gf_status st = GF_OK;
     if (!found) {
         st = gf_errorf(GF_ERR_ARG, "job %lld is not running", (long long)job_id);
-    } else if (s->ncancels == s->capcancels) {
-        int cap = s->capcancels ? 2 * s->capcancels : 8;
-        int64_t *p = realloc(s->cancels, sizeof *p * (size_t)cap);
+    } else {
+        int64_t *p = gf_grow(s->cancels, s->ncancels, &s->capcancels, sizeof *p);
         if (!p) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
-        else { s->cancels = p; s->capcancels = cap; }
+        else s->cancels = p;
     }
     if (!st) {
         s->cancels[s->ncancels++] = job_id;
