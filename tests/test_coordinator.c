@@ -20,6 +20,7 @@
 #include "site_client.h"
 #include "curl_get.h"
 #include "engine/model.h"
+#include "fed/task.h"
 #include "fed/update.h"
 #include "io/safetensors.h"
 #include "net/https_client.h"
@@ -862,6 +863,34 @@ int main(void)
         worst = fmax(worst, fabs(want - g2[i]));
     }
     CHECK_MSG(worst < 1e-7, "FedAvg aggregate off by %g", worst);
+
+    /* the task with the round's model after it (?model=1): the task's JSON,
+     * spaces to one byte short of a multiple of 8, a NUL, then the very
+     * bytes GET model_path answers; without ?model=1 the JSON alone */
+    char *model_raw = NULL;
+    size_t model_len = 0, tlen = 0, mlen = 0;
+    const uint8_t *mp = NULL;
+    CHECK(req(b, "GET", path, NULL, 0, &model_raw, &model_len) == 200);
+    st = req(b, "GET", "/v1/site/task?wait=10&model=1", NULL, 0, &raw, &raw_len);
+    const char *nul = raw ? memchr(raw, 0, raw_len) : NULL;
+    size_t head = nul ? (size_t)(nul - raw) + 1 : 0, json_end = head ? head - 1 : 0;
+    while (json_end > 0 && raw[json_end - 1] == ' ') json_end--;
+    json_t *tj = nul ? json_loadb(raw, json_end, 0, NULL) : NULL;
+    CHECK_MSG(st == 200 && nul && head % 8 == 0 && head - 1 - json_end < 8 && raw_len == head + model_len &&
+              !memcmp(raw + head, model_raw, model_len) && raw[json_end - 1] == '}',
+              "task with model -> %d: %zu bytes, NUL at %zu, model %zu bytes", st, raw_len, head, model_len);
+    CHECK_MSG(json_integer_value(json_object_get(tj, "round")) == 2 &&
+              !strcmp(json_string_value(json_object_get(tj, "site")) ? json_string_value(json_object_get(tj, "site")) : "", "b"),
+              "task with model: not round 2 for b");
+    json_decref(tj);
+    gf_fed_task_split(raw, raw_len, &tlen, &mp, &mlen);     /* the site's reading of it */
+    CHECK(tlen == json_end && mp == (const uint8_t *)raw + head && mlen == model_len);
+    free(raw);
+    free(model_raw);
+    st = req(b, "GET", "/v1/site/task?wait=10", NULL, 0, &raw, &raw_len);
+    CHECK_MSG(st == 200 && raw && !memchr(raw, 0, raw_len) && raw_len > 0 && raw[raw_len - 1] == '}',
+              "task without model -> %d, %zu bytes", st, raw_len);
+    free(raw);
 
     /* status: round 1 completed with 2 sites and the weighted train loss (round 2
      * opens before round 1 is written down: wait for the record) */

@@ -1,9 +1,9 @@
 /* The HTTPS transport: mutual TLS 1.3 between a libmicrohttpd server and a
  * libcurl client, identity and revocation checked per request, body limits,
- * keep-alive, refusal of foreign, missing, revoked and expired certificates
- * (also one that expires during a kept-alive connection), the server's
- * choice of cipher, garbage on the socket, concurrent clients, and
- * stop/start. */
+ * a body with a zero-copy tail, keep-alive, refusal of foreign, missing,
+ * revoked and expired certificates (also one that expires during a
+ * kept-alive connection), the server's choice of cipher, garbage on the
+ * socket, concurrent clients, and stop/start. */
 #include "net/https_client.h"
 #include "net/https_server.h"
 #include "net/pki.h"
@@ -30,9 +30,29 @@ static char url[128];
 
 /* ---- the echo handler ------------------------------------------------------ */
 
+static int tails_freed;
+static void free_tail_counted(void *p)
+{
+    __atomic_add_fetch(&tails_freed, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+
+#define TAIL_LEN 100000
+
 static gf_status echo(void *ctx, const gf_http_request *req, gf_http_response *resp)
 {
     if (!strcmp(req->path, "/fail")) return gf_errorf(GF_ERR_ARG, "round 7 is over");
+    if (!strcmp(req->path, "/tail") || !strcmp(req->path, "/tail-fail")) {
+        /* an owned body and a tail (byte i: 7 i mod 256); "-fail" hands both over, then fails */
+        uint8_t *t = malloc(TAIL_LEN);
+        char *h = strdup("head:");
+        for (int i = 0; t && i < TAIL_LEN; i++) t[i] = (uint8_t)(i * 7);
+        resp->body = h, resp->len = 5, resp->free_body = free;
+        resp->tail = t, resp->tail_len = TAIL_LEN, resp->free_tail = free_tail_counted;
+        resp->content_type = "application/octet-stream";
+        if (!t || !h) return gf_errorf(GF_ERR_NOMEM, "echo: out of memory");
+        return strcmp(req->path, "/tail") ? gf_errorf(GF_ERR_ARG, "no tail today") : GF_OK;
+    }
     if (!strcmp(req->path, "/text")) {
         resp->status = 201;
         resp->content_type = "text/plain";
@@ -310,6 +330,28 @@ static void test_refusals(void)
     CHECK_MSG(rc != CURLE_OK || (code != 200 && !strstr(out, "peer")), "plain HTTP -> curl %d HTTP %ld", rc, code);
 }
 
+/* A body with a tail arrives as one, in order; the tail is given back once
+ * sent, and also when the handler fails after handing it over. */
+static void test_tail(gf_https_client *a)
+{
+    int before = __atomic_load_n(&tails_freed, __ATOMIC_RELAXED), status = 0, bad = 0;
+    char *resp = NULL;
+    size_t n = 0;
+    CHECK(gf_https_request(a, "GET", "/tail", NULL, 0, &status, &resp, &n) == GF_OK);
+    CHECK_MSG(status == 200 && n == 5 + TAIL_LEN && resp && !memcmp(resp, "head:", 5), "tail -> %d, %zu bytes",
+              status, n);
+    for (size_t i = 0; resp && n == 5 + TAIL_LEN && i < TAIL_LEN; i++) bad += (uint8_t)resp[5 + i] != (uint8_t)(i * 7);
+    CHECK_MSG(bad == 0, "%d tail bytes wrong", bad);
+    free(resp);
+    resp = NULL;
+    CHECK(gf_https_request(a, "GET", "/tail-fail", NULL, 0, &status, &resp, &n) == GF_OK);
+    CHECK_MSG(status == 400 && resp && strstr(resp, "no tail today"), "failed tail -> %d", status);
+    free(resp);
+    for (int i = 0; i < 200 && __atomic_load_n(&tails_freed, __ATOMIC_RELAXED) < before + 2; i++) usleep(10000);
+    CHECK_MSG(__atomic_load_n(&tails_freed, __ATOMIC_RELAXED) == before + 2, "%d tails given back, not 2",
+              __atomic_load_n(&tails_freed, __ATOMIC_RELAXED) - before);
+}
+
 /* The AEAD a raw TLS 1.3 client offering `prio` gets from the server on
  * `port` (GNUTLS_CIPHER_UNKNOWN: no handshake). */
 static gnutls_cipher_algorithm_t negotiated(int port, const char *prio)
@@ -546,6 +588,7 @@ int main(void)
     CHECK(gf_https_client_open(kit_a, "http://127.0.0.1:1/", &k) == GF_ERR_ARG && !k);
 
     test_basic(a);
+    test_tail(a);
     test_keepalive();
     test_refusals();
     test_cipher_order(port);

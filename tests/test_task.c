@@ -302,6 +302,55 @@ static void test_preprocess(void)
     CHECK(gf_fed_task_encode(&t, &json) == GF_ERR_ARG && strstr(gf_last_error(), "scale"));
 }
 
+/* The poll's answer with a model attached (task.h): the JSON, spaces to one
+ * byte short of a multiple of 8, a NUL; split back at the first NUL with
+ * the padding dropped. Without a model: the JSON alone, which splits to
+ * itself. A NUL right at the end is an empty model (which the model's own
+ * decoder refuses); one past the largest task is not looked for. */
+static void test_answer(void)
+{
+    gf_fed_task t = sample(1, 0), back;
+    char *json = NULL, *ans = NULL;
+    size_t len = 0, tlen = 0, mlen = 0;
+    const uint8_t *model = NULL;
+    CHECK(gf_fed_task_encode(&t, &json) == GF_OK && json);
+    size_t n = json ? strlen(json) : 0;
+    CHECK(gf_fed_task_encode_answer(&t, 0, &ans, &len) == GF_OK && len == n && ans && !strcmp(ans, json));
+    free(ans);
+    CHECK(gf_fed_task_encode_answer(&t, 1, &ans, &len) == GF_OK && ans);
+    int spaces = 1;
+    for (size_t i = n; ans && i + 1 < len; i++) spaces &= ans[i] == ' ';
+    CHECK_MSG(ans && len % 8 == 0 && len > n && len - n <= 8 && ans[len - 1] == 0 && spaces &&
+              !memcmp(ans, json, n), "answer head: %zu bytes for %zu of JSON", len, n);
+    /* with a model behind it */
+    char *full = malloc(len + 24);
+    if (ans && full) {
+        memcpy(full, ans, len);
+        for (int i = 0; i < 24; i++) full[len + (size_t)i] = (char)i;   /* the model's bytes: NULs among them */
+        gf_fed_task_split(full, len + 24, &tlen, &model, &mlen);
+        CHECK(tlen == n && model == (const uint8_t *)full + len && mlen == 24);
+        CHECK(gf_fed_task_decode(full, tlen, &back) == GF_OK && back.job == t.job && back.round == t.round);
+        gf_fed_task_free(&back);
+        gf_fed_task_split(full, len, &tlen, &model, &mlen);           /* the NUL, then nothing */
+        CHECK(tlen == n && model == (const uint8_t *)full + len && mlen == 0);
+    }
+    gf_fed_task_split(json, n, &tlen, &model, &mlen);
+    CHECK(tlen == n && !model && mlen == 0);
+    /* a NUL past the largest task is not looked for: all of it is the task (refused by its size) */
+    size_t big = GF_FED_TASK_MAX + 100;
+    char *far = malloc(big);
+    if (far) {
+        memset(far, ' ', big);
+        far[GF_FED_TASK_MAX + 50] = 0;
+        gf_fed_task_split(far, big, &tlen, &model, &mlen);
+        CHECK(!model && mlen == 0 && tlen == big);
+    }
+    free(far);
+    free(full);
+    free(ans);
+    free(json);
+}
+
 int main(void)
 {
     test_preprocess();
@@ -309,5 +358,6 @@ int main(void)
     test_round_trip();
     test_evaluate();
     test_refusals();
+    test_answer();
     return check_summary();
 }

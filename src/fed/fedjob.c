@@ -330,6 +330,11 @@ void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_tas
     }
 }
 
+gf_blob *gf_fedjob_task_model(gf_fedjob *j)
+{
+    return j->spec.stats.enabled || !j->global ? NULL : gf_blob_ref(j->global);
+}
+
 gf_status gf_fedjob_check_secagg(gf_fedjob *j, const char *site, int64_t round, const char *attempt, int *http)
 {
     *http = 409;

@@ -101,6 +101,10 @@ int             gf_fedjob_part_index(const gf_fedjob *j, const char *site);
 /* The task of the open round for `site` (a participant), its deadline
  * counted from now (gf_now() seconds); gf_fed_task_encode makes the message. */
 void gf_fedjob_task(const gf_fedjob *j, const char *site, double now, gf_fed_task *out);
+/* The model a task of the open round reads, with a reference for the
+ * caller (gf_blob_unref): what GET model_path answers. NULL for a
+ * statistics round, which reads none. */
+gf_blob *gf_fedjob_task_model(gf_fedjob *j);
 
 /* Secure aggregation: whether `site` may speak for round `round` and its
  * current attempt now (the open round, chosen, not declined, the attempt

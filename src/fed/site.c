@@ -344,8 +344,10 @@ done:
     return st;
 }
 
-/* Runs one task (decoded and checked by gf_fed_task_decode): download, train, upload. */
-static gf_status run_task(site_state *s, const gf_fed_task *task)
+/* Runs one task (decoded and checked by gf_fed_task_decode): download
+ * (unless the model came with the task: `global`, global_len bytes,
+ * borrowed), train, upload. */
+static gf_status run_task(site_state *s, const gf_fed_task *task, const uint8_t *global, size_t global_len)
 {
     const gf_site_config *cfg = s->cfg;
     int64_t job = task->job, round = task->round;
@@ -406,12 +408,15 @@ static gf_status run_task(site_state *s, const gf_fed_task *task)
         st = gf_errorf(GF_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = gf_https_request(s->http, "GET", mpath, NULL, 0, &status, (char **)&body, &body_len))) goto done;
-    if (status != 200) {
-        st = gf_errorf(GF_ERR_MISMATCH, "model download: HTTP %d: %.300s", status, (char *)body);
-        goto done;
+    if (!global) {
+        if ((st = gf_https_request(s->http, "GET", mpath, NULL, 0, &status, (char **)&body, &body_len))) goto done;
+        if (status != 200) {
+            st = gf_errorf(GF_ERR_MISMATCH, "model download: HTTP %d: %.300s", status, (char *)body);
+            goto done;
+        }
+        global = body, global_len = body_len;
     }
-    if ((st = gf_update_view_open(wire, body, body_len, body_len, &view))) goto done;
+    if ((st = gf_update_view_open(wire, global, global_len, global_len, &view))) goto done;
     vec = view.vec;
     if (task->evaluate.enabled) {
         gf_status est = send_eval(s, task, vec, d);
@@ -544,7 +549,7 @@ gf_status gf_site_run(const gf_site_config *cfg)
     double max_backoff = cfg->max_backoff_s > 0 ? cfg->max_backoff_s : 5, backoff = 0.1;
     gf_https_client_set_timeouts(s.http, 10, 600);
     char path[64];
-    snprintf(path, sizeof path, "/v1/site/task?wait=%d", wait);
+    snprintf(path, sizeof path, "/v1/site/task?wait=%d&model=1", wait);   /* the model comes with a task */
     int connected = 0;
     while (!stopped(&s) && (cfg->max_tasks <= 0 || s.tasks_done < cfg->max_tasks)) {
         int status = 0;
@@ -574,16 +579,20 @@ gf_status gf_site_run(const gf_site_config *cfg)
             continue;
         }
         gf_fed_task task;
-        st = gf_fed_task_decode(body, len, &task);
-        free(body);
+        const uint8_t *model;
+        size_t task_len, model_len;
+        gf_fed_task_split(body, len, &task_len, &model, &model_len);
+        st = gf_fed_task_decode(body, task_len, &task);
         if (st) {                                   /* the round goes on without this site (its deadline) */
+            free(body);
             site_log(&s, "task poll: refused the coordinator's task: %s", gf_last_error());
             pause_s(1);
             st = GF_OK;
             continue;
         }
-        if ((st = run_task(&s, &task))) site_log(&s, "task failed: %s", gf_last_error());
+        if ((st = run_task(&s, &task, model, model_len))) site_log(&s, "task failed: %s", gf_last_error());
         gf_fed_task_free(&task);
+        free(body);
         st = GF_OK;
     }
     for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);

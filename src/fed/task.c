@@ -392,3 +392,34 @@ gf_status gf_fed_task_encode(const gf_fed_task *t, char **json)
     *json = s;
     return GF_OK;
 }
+
+gf_status gf_fed_task_encode_answer(const gf_fed_task *t, int with_model, char **out, size_t *len)
+{
+    *len = 0;
+    gf_status st = gf_fed_task_encode(t, out);
+    if (st) return st;
+    size_t n = strlen(*out), total = with_model ? (n + 1 + 7) / 8 * 8 : n;
+    char *h = with_model ? realloc(*out, total) : *out;
+    if (!h) {
+        free(*out);
+        *out = NULL;
+        return gf_errorf(GF_ERR_NOMEM, "task: out of memory");
+    }
+    if (with_model) {
+        memset(h + n, ' ', total - 1 - n);
+        h[total - 1] = 0;
+    }
+    *out = h;
+    *len = total;
+    return GF_OK;
+}
+
+void gf_fed_task_split(const char *answer, size_t len, size_t *task_len, const uint8_t **model, size_t *model_len)
+{
+    size_t scan = len < GF_FED_TASK_MAX + 8 ? len : GF_FED_TASK_MAX + 8;   /* a longer task is refused anyway */
+    const char *nul = memchr(answer, 0, scan);
+    *task_len = nul ? (size_t)(nul - answer) : len;
+    *model = nul ? (const uint8_t *)nul + 1 : NULL;
+    *model_len = nul ? len - *task_len - 1 : 0;
+    while (nul && *task_len > 0 && answer[*task_len - 1] == ' ') --*task_len;   /* the padding */
+}

@@ -124,4 +124,19 @@ gf_status gf_fed_task_encode(const gf_fed_task *t, char **json);
  * above). On error *out is zeroed and the message names what is wrong. */
 gf_status gf_fed_task_decode(const char *json, size_t len, gf_fed_task *out);
 
+/* The answer to a site's task poll, *len bytes (*out malloc'd): the task's
+ * JSON; or, with_model set (GET /v1/site/task?model=1; docs/federation.md,
+ * "Messages"), the part before the round's model, which the coordinator
+ * sends right after it: the JSON, spaces up to one byte short of a multiple
+ * of 8, and a NUL byte. The model so starts 8-byte aligned in the site's
+ * buffer and is read in place; JSON holds no raw NUL, so the first NUL ends
+ * the task. */
+gf_status gf_fed_task_encode_answer(const gf_fed_task *t, int with_model, char **out, size_t *len);
+
+/* A task answer of len bytes, split: the task's JSON is its first
+ * *task_len bytes; *model (*model_len bytes) is the model attached after
+ * it, NULL when none is. */
+void      gf_fed_task_split(const char *answer, size_t len, size_t *task_len, const uint8_t **model,
+                            size_t *model_len);
+
 #endif

@@ -434,31 +434,57 @@ static unsigned status_of(gf_status st)
     return st == GF_ERR_IO || st == GF_ERR_NOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_BAD_REQUEST;
 }
 
+/* Whatever the handler handed over (body, tail, descriptor), given back. */
+static void release(gf_http_response *resp)
+{
+    if (resp->free_body && resp->body) resp->free_body((void *)resp->body);
+    if (resp->free_tail && resp->tail) resp->free_tail((void *)resp->tail);
+    if (resp->has_fd) close(resp->fd);
+}
+
+static void parts_free(void *cls)
+{
+    release(cls);
+    free(cls);
+}
+
+/* An owned body and its tail, sent one after the other without a copy. */
+static struct MHD_Response *two_parts(gf_http_response *resp)
+{
+    gf_http_response *keep = malloc(sizeof *keep);
+    struct MHD_IoVec iov[2] = {{resp->body, resp->len}, {resp->tail, resp->tail_len}};
+    struct MHD_Response *m = NULL;
+    if (keep) {
+        *keep = *resp;
+        m = MHD_create_response_from_iovec(iov, 2, parts_free, keep);
+    }
+    if (!m) {
+        release(resp);
+        free(keep);
+    }
+    return m;
+}
+
 /* The handler's answer as a dressed response and its status (NULL: out of memory). */
 static struct MHD_Response *answer_of(gf_status st, gf_http_response *resp, unsigned *status)
 {
-    void *owned = resp->free_body ? (void *)resp->body : NULL;
-    if (st != GF_OK) {
-        if (owned) resp->free_body(owned);
-        if (resp->has_fd) close(resp->fd);
-        *status = resp->status >= 400 && resp->status <= 599 ? (unsigned)resp->status : status_of(st);
-        return error_response(gf_last_error());
-    }
-    if (resp->status < 100 || resp->status > 599) {
-        if (resp->status != 0) {
-            if (owned) resp->free_body(owned);
-            if (resp->has_fd) close(resp->fd);
-            *status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-            return error_response("handler set an invalid HTTP status");
-        }
-        resp->status = MHD_HTTP_OK;
+    if (st == GF_OK && resp->status == 0) resp->status = MHD_HTTP_OK;
+    if (st != GF_OK || resp->status < 100 || resp->status > 599 || (resp->tail && !resp->free_body) ||
+        (resp->tail && resp->has_fd)) {
+        release(resp);
+        *status = st == GF_OK ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                  : resp->status >= 400 && resp->status <= 599 ? (unsigned)resp->status : status_of(st);
+        return error_response(st == GF_OK ? "handler set an invalid HTTP status or body" : gf_last_error());
     }
     *status = (unsigned)resp->status;
+    void *owned = resp->free_body ? (void *)resp->body : NULL;
     struct MHD_Response *m;
     if (resp->has_fd) {           /* streamed from disk by libmicrohttpd, which closes fd */
         if (owned) resp->free_body(owned);
         m = MHD_create_response_from_fd_at_offset64(resp->len, resp->fd, resp->fd_offset);
         if (!m) close(resp->fd);
+    } else if (resp->tail) {
+        m = two_parts(resp);
     } else if (owned) {
         m = MHD_create_response_from_buffer_with_free_callback(resp->len, owned, resp->free_body);
         if (!m) resp->free_body(owned);

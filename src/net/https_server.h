@@ -47,6 +47,9 @@ typedef struct {
  * handler returns control (so `body` may point at the stack or at static
  * data); with `free_body` set the server takes the buffer without copying
  * and calls free_body(body) once it has been sent (also on failure).
+ * A second part may follow an owned body without a copy (a model shared
+ * by many answers): `tail`, `tail_len`, and `free_tail`, called once it
+ * has been sent (also on failure); not with a file.
  * A file is sent from an open descriptor instead (streamed from disk, never
  * read into memory): `has_fd` set, `fd` and `fd_offset`, `len` bytes; the
  * server closes fd (also on failure). */
@@ -56,6 +59,9 @@ typedef struct {
     const void *body;
     size_t      len;
     void      (*free_body)(void *body);
+    const void *tail;          /* sent after body (free_body set), then free_tail(tail) */
+    size_t      tail_len;
+    void      (*free_tail)(void *tail);
     int         has_fd;        /* send len bytes of fd from fd_offset */
     int         fd;
     uint64_t    fd_offset;

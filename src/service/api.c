@@ -600,13 +600,19 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
     if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
     gf_fed_task task;
     int found = 0;
+    const char *with_model = gf_https_query(req, "model");
+    gf_blob *model = NULL;      /* attached after the task (task.h): the site needs no second request */
     pthread_mutex_lock(&c->lock);
     double now = gf_now(), until = now + (double)wait;
     co_site *s = co_site_seen(c, req->peer, now);
     if (s) s->polling++;
     for (;;) {
         gf_fedjob *j = task_for(c, req->peer);
-        if (j) { gf_fedjob_task(j, req->peer, gf_now(), &task); found = 1; break; }
+        if ((found = j != NULL)) {
+            gf_fedjob_task(j, req->peer, gf_now(), &task);
+            model = with_model && !strcmp(with_model, "1") ? gf_fedjob_task_model(j) : NULL;
+            break;
+        }
         if (c->stopping || gf_now() >= until) break;
         co_wait_until(c, until);
     }
@@ -614,12 +620,15 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
     pthread_mutex_unlock(&c->lock);
     if (!found) { resp->status = 204; return GF_OK; }
     char *body = NULL;
-    gf_status st = gf_fed_task_encode(&task, &body);
-    if (st) return st;
+    gf_status st = gf_fed_task_encode_answer(&task, model != NULL, &body, &resp->len);
+    if (st) { gf_blob_unref(model); return st; }
     resp->status = 200;
     resp->body = body;
-    resp->len = strlen(body);
     resp->free_body = free;
+    if (model) {                /* sent after the task, without a copy */
+        resp->content_type = "application/octet-stream";
+        resp->tail = gf_blob_data(model), resp->tail_len = gf_blob_len(model), resp->free_tail = gf_blob_unref_data;
+    }
     return GF_OK;
 }
 
