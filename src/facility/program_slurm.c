@@ -7,17 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "core/grow.h"
 
 static void add(gf_program_batch *b, const char *s)
 {
     if (b->oom) return;
-    if (b->n + 2 > b->cap) {
-        int cap = b->cap ? 2 * b->cap : 64;
-        char **p = realloc(b->argv, sizeof *p * (size_t)cap);
-        if (!p) { b->oom = 1; return; }
-        b->argv = p;
-        b->cap = cap;
-    }
+    char **p = gf_grow(b->argv, b->n + 1, &b->cap, sizeof *p);   /* room for s and the closing NULL */
+    if (!p) { b->oom = 1; return; }
+    b->argv = p;
     if (!(b->argv[b->n] = strdup(s))) { b->oom = 1; return; }
     b->argv[++b->n] = NULL;
 }

@@ -16,6 +16,7 @@
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/grow.h"
 
 #define CGROUP_ROOT   "/sys/fs/cgroup"
 #define CGROUP2_MAGIC 0x63677270
@@ -58,13 +59,9 @@ struct gf_sandbox {
 static void arg(gf_sandbox *sb, const char *s)
 {
     if (sb->oom) return;
-    if (sb->nargs + 2 > sb->cap) {
-        int cap = sb->cap ? 2 * sb->cap : 64;
-        char **p = realloc(sb->args, sizeof *p * (size_t)cap);
-        if (!p) { sb->oom = 1; return; }
-        sb->args = p;
-        sb->cap = cap;
-    }
+    char **p = gf_grow(sb->args, sb->nargs + 1, &sb->cap, sizeof *p);   /* room for s and the closing NULL */
+    if (!p) { sb->oom = 1; return; }
+    sb->args = p;
     if (!(sb->args[sb->nargs] = strdup(s))) { sb->oom = 1; return; }
     sb->args[++sb->nargs] = NULL;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/fsutil.h"
+#include "core/grow.h"
 #include "privacy/accountant.h"
 
 #define LEDGER_MAX_BYTES (64L << 20)   /* a ledger larger than this is not one the site wrote */
@@ -44,13 +45,9 @@ static gf_site_spend *entry_of(gf_site_budget *b, const char *coordinator, int64
     for (int i = 0; i < b->n; i++)
         if (b->e[i].job == job && b->e[i].noise == noise && b->e[i].q == q && !strcmp(b->e[i].coordinator, coordinator))
             return &b->e[i];
-    if (b->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : 16;
-        gf_site_spend *e = realloc(b->e, sizeof *e * (size_t)cap);
-        if (!e) return NULL;
-        b->e = e;
-        b->cap = cap;
-    }
+    gf_site_spend *e = gf_grow(b->e, b->n, &b->cap, sizeof *e);
+    if (!e) return NULL;
+    b->e = e;
     gf_site_spend *s = &b->e[b->n++];
     *s = (gf_site_spend){ .job = job, .noise = noise, .q = q };
     snprintf(s->coordinator, sizeof s->coordinator, "%s", coordinator);

@@ -19,6 +19,7 @@
 #include <omp.h>
 #include <sodium.h>
 #include "core/fsutil.h"
+#include "core/grow.h"
 #include "core/timer.h"
 #include "fed/round.h"
 #include "net/pki.h"
@@ -141,13 +142,9 @@ typedef struct { int64_t *id; int n, cap; } id_list;
 
 static int id_list_add(id_list *l, int64_t id)
 {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        int64_t *p = realloc(l->id, sizeof *p * (size_t)cap);
-        if (!p) return 1;
-        l->id = p;
-        l->cap = cap;
-    }
+    int64_t *p = gf_grow(l->id, l->n, &l->cap, sizeof *p);
+    if (!p) return 1;
+    l->id = p;
     l->id[l->n++] = id;
     return 0;
 }

@@ -221,13 +221,9 @@ static int collect_queued(const gf_store_job *job, void *ctx)
     }
     for (int i = 0; i < l->s->nruns; i++)
         if (l->s->runs[i].job_id == job->id) return 0;      /* in the executor's own queue (Slurm) */
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 32;
-        queued_job *p = realloc(l->q, sizeof *p * (size_t)cap);
-        if (!p) return 1;
-        l->q = p;
-        l->cap = cap;
-    }
+    queued_job *p = gf_grow(l->q, l->n, &l->cap, sizeof *p);
+    if (!p) return 1;
+    l->q = p;
     queued_job *q = &l->q[l->n++];
     memset(q, 0, sizeof *q);
     q->id = job->id;
