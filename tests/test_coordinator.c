@@ -9,6 +9,8 @@
 #include <ftw.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +30,7 @@
 #include "service/audit.h"
 #include "service/coordinator.h"
 #include "service/coordinator_internal.h"
+#include "service/tenants.h"
 
 static char base[64], pki[128], other[128], data[128], url[128];
 
@@ -708,6 +711,95 @@ static void test_release_after_record(void)
     release_case("dp", 1);
 }
 
+/* The scheduler's side of a cancel that lands while a central job starts:
+ * between the executor's start and the store's record of it (the test hook
+ * there cancels the job, as the API would). The jobs' process is one that
+ * ignores SIGTERM (the coordinator's gf_path is a script that ignores it,
+ * then sleeps), so it lingers until the grace period's SIGKILL. The
+ * scheduler keeps the cancelled job as a run to reap and goes on: a second
+ * job starts while the first one's process is still there, the first stays
+ * cancelled with its reason, and its process is reaped. (Waiting for it in
+ * place held the scheduler's thread until the SIGKILL, and forgot a process
+ * that outlived the wait, its cores still held.) */
+typedef struct { gf_coordinator *co; int64_t first, second; pid_t pid; char state_then; } start_race;
+
+static char proc_state(pid_t pid)      /* 'R', 'S', 'T', 'Z', ... from /proc/PID/stat; 0: gone */
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    const char *close = strrchr(buf, ')');
+    return close && close[1] == ' ' ? close[2] : 0;
+}
+
+static void race_hook(void *arg, int64_t job, const char *handle)
+{
+    start_race *r = arg;
+    if (!__atomic_load_n(&r->first, __ATOMIC_ACQUIRE)) {
+        r->pid = (pid_t)atol(handle);
+        gf_store_job_cancel_queued(r->co->store, job, "cancelled by the test as it started");
+        __atomic_store_n(&r->first, job, __ATOMIC_RELEASE);
+    } else if (!__atomic_load_n(&r->second, __ATOMIC_ACQUIRE)) {
+        r->state_then = proc_state(r->pid);
+        __atomic_store_n(&r->second, job, __ATOMIC_RELEASE);
+    }
+}
+
+static void test_cancel_while_starting(void)
+{
+    char dir[160], prog[200], spec[600], msg[600], reason[512], path[64];
+    snprintf(dir, sizeof dir, "%s/start-race", base);
+    snprintf(prog, sizeof prog, "%s/ignores-term.sh", base);
+    FILE *f = fopen(prog, "w");
+    if (f) fputs("#!/bin/sh\ntrap '' TERM\nexec /bin/sleep 120\n", f);   /* an ignored signal stays ignored across exec */
+    CHECK(f && fclose(f) == 0 && chmod(prog, 0755) == 0);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0,
+                                  .cores = 2, .gf_path = prog };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    start_race race = { .co = co };
+    co->sched_hook_arg = &race;
+    co->sched_started_hook = race_hook;
+    CHECK(gf_store_tenant_add(co->store, "racer", 1, NAN, NAN, NULL) == GF_OK);   /* no quotas */
+    gf_https_client *op = client("operator");
+    const char *fmt = "{\"kind\": \"central\", \"name\": \"%s\", \"tenant\": \"racer\", \"model\": \"mlp:784-32-10\","
+                      " \"dataset\": \"fashion-mnist\", \"epochs\": 1, \"batch\": 64, \"optim\": {\"name\": \"sgd\", "
+                      "\"lr\": 0.01}, \"seed\": 1, \"resources\": {\"cores\": 1, \"gpus\": 0, \"memory_mb\": 1024, "
+                      "\"time_limit_s\": 600}}";
+    int64_t j1 = 0, j2 = 0;
+    snprintf(spec, sizeof spec, fmt, "first");
+    CHECK_MSG(post(op, "/v1/jobs", spec, &j1, msg, sizeof msg) == 201, "first central job: %s", msg);
+    for (int i = 0; i < 600 && !__atomic_load_n(&race.first, __ATOMIC_ACQUIRE); i++) usleep(50 * 1000);
+    CHECK_MSG(__atomic_load_n(&race.first, __ATOMIC_ACQUIRE) == j1, "the first job never reached the executor");
+    snprintf(spec, sizeof spec, fmt, "second");
+    CHECK_MSG(post(op, "/v1/jobs", spec, &j2, msg, sizeof msg) == 201, "second central job: %s", msg);
+    for (int i = 0; i < 600 && !__atomic_load_n(&race.second, __ATOMIC_ACQUIRE); i++) usleep(50 * 1000);
+    char then = race.state_then;
+    CHECK_MSG(__atomic_load_n(&race.second, __ATOMIC_ACQUIRE) == j2 && then && then != 'Z',
+              "the second job started (%lld) with the first one's process %s", (long long)race.second,
+              then == 'Z' ? "dead" : then ? "alive" : "gone: the scheduler waited for it");
+    CHECK(wait_state(op, j2, "running", NULL, 0));
+    snprintf(path, sizeof path, "/v1/jobs/%lld/cancel", (long long)j2);
+    CHECK(req(op, "POST", path, NULL, 0, NULL, NULL) == 202);     /* requested: its process is being stopped */
+    int gone = 0;
+    for (int i = 0; i < 600 && !gone; i++) {     /* SIGKILL after the grace period, then reaped */
+        gone = race.pid > 0 && kill(race.pid, 0) != 0;
+        if (!gone) usleep(50 * 1000);
+    }
+    CHECK_MSG(gone, "the first job's process %d was never reaped (state %c)", (int)race.pid, proc_state(race.pid));
+    CHECK_MSG(wait_state(op, j1, "cancelled", reason, sizeof reason) && strstr(reason, "as it started"),
+              "first job: %s", reason);
+    CHECK(wait_state(op, j2, "cancelled", NULL, 0));
+    co->sched_started_hook = NULL;
+    gf_https_client_close(op);
+    gf_coordinator_stop(co);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -974,6 +1066,7 @@ int main(void)
     test_upload_unlocked();
     test_cancel_during_bringup();
     test_release_after_record();
+    test_cancel_while_starting();
 
     gf_https_client_close(op);
     gf_https_client_close(a);

@@ -101,6 +101,11 @@ struct gf_coordinator {
      * the lock, when it starts to write down a closed round (NULL: none) */
     void           (*record_hook)(void *arg);
     void            *record_hook_arg;
+    /* tests only (set before jobs are submitted): called on the scheduler's
+     * thread when the executor has started a job, before the store records
+     * it running, with the executor's handle (NULL: none) */
+    void           (*sched_started_hook)(void *arg, int64_t job, const char *handle);
+    void            *sched_hook_arg;
 };
 
 /* Who sent a request (auth.c): a site (its certificate), the operator (the

@@ -28,6 +28,7 @@ typedef struct {
     gf_jobspec    spec;
     gf_store_exec exec;
     int           cancel_sent;
+    int           orphan;       /* cancelled while the executor started it: stopped and reaped, not recorded */
     int           pending;      /* in the executor's own queue (Slurm), still queued in the store */
     char          wait[GF_STORE_REASON_MAX + 1];   /* then why it waits */
 } sched_run;
@@ -249,8 +250,10 @@ static void set_reason(gf_coordinator *c, queued_job *q, const char *reason)
     if (!gf_store_job_set_reason(c->store, q->id, reason)) snprintf(q->reason, sizeof q->reason, "%s", reason);
 }
 
-/* Starts q through the executor, then records it running; a job cancelled
- * meanwhile is stopped again. 0 when it runs. */
+/* Starts q through the executor, then records it running. A job cancelled
+ * meanwhile is stopped again and kept as an orphan run, which poll_runs
+ * reaps (its resources stay counted until then; this thread never waits
+ * for it). 0 when the executor holds it, running or being stopped. */
 static int start_job(gf_coordinator *c, queued_job *q)
 {
     co_sched *s = c->sched;
@@ -286,6 +289,7 @@ static int start_job(gf_coordinator *c, queued_job *q)
     double t0 = gf_wall_now();
     gf_status st = s->exec->start(s->exec, &rq, handle);
     free(pd);
+    if (!st && c->sched_started_hook) c->sched_started_hook(c->sched_hook_arg, q->id, handle);
     if (st) {
         char why[GF_STORE_REASON_MAX + 1];
         snprintf(why, sizeof why, "the %s executor could not start it: %s", s->exec->name, gf_last_error());
@@ -304,17 +308,14 @@ static int start_job(gf_coordinator *c, queued_job *q)
     else
         snprintf(why, sizeof why, "started by the local executor (process %s)%s%s", handle,
                  granted[0] ? "; GPUs " : "", granted);
-    if ((st = gf_store_job_start(c->store, q->id, &x, !s->exec->queues_itself, why))) {   /* cancelled meanwhile */
-        gf_exec_status es;
-        s->exec->cancel(s->exec, &x);
-        for (int i = 0; i < 200; i++) {               /* reap it: at most the grace period */
-            if (s->exec->poll(s->exec, &x, &q->spec, &es) || es.ended) break;
-            struct timespec ts = {0, 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        return -1;
+    int orphan = gf_store_job_start(c->store, q->id, &x, !s->exec->queues_itself, why) != GF_OK;
+    if (orphan) {                                    /* cancelled meanwhile */
+        x.cancel_requested = 1;
+        if (s->exec->cancel(s->exec, &x))
+            co_log(c, "job %lld: cancel after its start: %s", (long long)q->id, gf_last_error());
+    } else {
+        gf_store_job_exec_get(c->store, q->id, &x);  /* the stored start time */
     }
-    gf_store_job_exec_get(c->store, q->id, &x);      /* the stored start time */
     sched_run *r = run_add(s);
     if (!r) return -1;
     r->job_id = q->id;
@@ -324,8 +325,10 @@ static int start_job(gf_coordinator *c, queued_job *q)
     memset(&q->spec, 0, sizeof q->spec);            /* moved */
     q->ok = 0;
     r->exec = x;
-    r->pending = s->exec->queues_itself;
+    r->pending = !orphan && s->exec->queues_itself;
+    r->orphan = r->cancel_sent = orphan;
     publish_running(s);
+    if (orphan) return 0;
     co_audit(c, "coordinator", "job.started", json_pack("{s:I,s:s,s:s}", "job", (json_int_t)r->job_id,
                                                         "executor", s->exec->name, "handle", handle));
     co_log(c, "job %lld started: %s", (long long)r->job_id, why);
@@ -378,6 +381,11 @@ static void poll_runs(gf_coordinator *c)
             if (!gf_store_job_set_state(c->store, r->job_id, GF_STORE_JOB_RUNNING, why)) r->pending = 0;
             r->wait[0] = 0;
             publish_running(s);
+        }
+        if (es.ended && r->orphan) {                  /* its store record was final before it started */
+            co_log(c, "job %lld: its %s run, cancelled as it started, has ended", (long long)r->job_id, s->exec->name);
+            run_remove(s, i--);
+            continue;
         }
         if (es.ended) {
             if (r->pending && es.state != GF_STORE_JOB_CANCELLED && es.state != GF_STORE_JOB_FAILED)
