@@ -740,6 +740,14 @@ static void race_hook(void *arg, int64_t job, const char *handle)
     start_race *r = arg;
     if (!__atomic_load_n(&r->first, __ATOMIC_ACQUIRE)) {
         r->pid = (pid_t)atol(handle);
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)r->pid);
+        for (int i = 0; i < 1000 && strcmp(comm, "sleep\n"); i++) {   /* past its trap: SIGTERM now ignored */
+            FILE *f = fopen(path, "r");
+            if (!f || !fgets(comm, sizeof comm, f)) comm[0] = 0;
+            if (f) fclose(f);
+            if (strcmp(comm, "sleep\n")) usleep(10 * 1000);
+        }
         gf_store_job_cancel_queued(r->co->store, job, "cancelled by the test as it started");
         __atomic_store_n(&r->first, job, __ATOMIC_RELEASE);
     } else if (!__atomic_load_n(&r->second, __ATOMIC_ACQUIRE)) {
