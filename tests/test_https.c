@@ -347,7 +347,7 @@ static void test_tail(gf_https_client *a)
     CHECK(gf_https_request(a, "GET", "/tail-fail", NULL, 0, &status, &resp, &n) == GF_OK);
     CHECK_MSG(status == 400 && resp && strstr(resp, "no tail today"), "failed tail -> %d", status);
     free(resp);
-    for (int i = 0; i < 200 && __atomic_load_n(&tails_freed, __ATOMIC_RELAXED) < before + 2; i++) usleep(10000);
+    for (int i = 0; i < 1000 && __atomic_load_n(&tails_freed, __ATOMIC_RELAXED) < before + 2; i++) usleep(10000);
     CHECK_MSG(__atomic_load_n(&tails_freed, __ATOMIC_RELAXED) == before + 2, "%d tails given back, not 2",
               __atomic_load_n(&tails_freed, __ATOMIC_RELAXED) - before);
 }
