@@ -861,6 +861,15 @@ int main(void)
               json_object_get(j, "tenant") ? "not null" : "absent");
     json_decref(j);
     CHECK(req(c, "GET", "/v1/site/task?wait=1", NULL, 0, NULL, NULL) == 204);   /* c is not in the job */
+    /* nor does it get the round's model by asking for it with a task */
+    char *none = NULL;
+    size_t none_len = 1;
+    st = req(c, "GET", "/v1/site/task?wait=1&model=1", NULL, 0, &none, &none_len);
+    CHECK_MSG(st == 204 && none_len == 0, "unchosen site with ?model=1 -> %d, %zu bytes", st, none_len);
+    free(none);
+    st = req_json(a, "GET", "/v1/site/task?wait=0&model=yes", NULL, 0, &j);
+    CHECK_MSG(st == 400 && strstr(err_of(j), "model must be 0 or 1"), "model=yes -> %d %s", st, err_of(j));
+    json_decref(j);
     st = req_json(a, "GET", "/v1/site/task?wait=99", NULL, 0, &j);
     CHECK_MSG(st == 400 && strstr(err_of(j), "wait"), "wait=99 -> %d %s", st, err_of(j));
     json_decref(j);

@@ -598,9 +598,10 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
 {
     long wait = co_poll_wait(req);
     if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
+    const char *with = gf_https_query(req, "model");
+    if (with && strcmp(with, "0") && strcmp(with, "1")) return co_refuse(resp, 400, GF_ERR_ARG, "model must be 0 or 1");
     gf_fed_task task;
     int found = 0;
-    const char *with_model = gf_https_query(req, "model");
     gf_blob *model = NULL;      /* attached after the task (task.h): the site needs no second request */
     pthread_mutex_lock(&c->lock);
     double now = gf_now(), until = now + (double)wait;
@@ -610,7 +611,7 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
         gf_fedjob *j = task_for(c, req->peer);
         if ((found = j != NULL)) {
             gf_fedjob_task(j, req->peer, gf_now(), &task);
-            model = with_model && !strcmp(with_model, "1") ? gf_fedjob_task_model(j) : NULL;
+            model = with && !strcmp(with, "1") ? gf_fedjob_task_model(j) : NULL;
             break;
         }
         if (c->stopping || gf_now() >= until) break;
