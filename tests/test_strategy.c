@@ -606,6 +606,19 @@ static void test_begin_round(void)
         gf_strategy_free(a);
         gf_strategy_free(b);
     }
+    /* a round's first update starts the sum as 0 + w u (not w u): with u =
+     * -0 and a global of -0, FedAvg's step is -0 + (+0) = +0, as from a
+     * cleared sum */
+    gf_strategy_config c = config_for(GF_STRAT_FEDAVG, 1);
+    gf_strategy *s = NULL;
+    CHECK(gf_strategy_create(&c, 2, 2, &s) == GF_OK);
+    if (!s) return;
+    const float neg0[2] = { -0.0f, 1.0f };
+    float g[2] = { -0.0f, 2.0f };
+    CHECK(gf_strategy_add(s, neg0, 3.0, NULL) == GF_OK && gf_strategy_finish_round(s, g) == GF_OK);
+    CHECK_MSG(g[0] == 0.0f && !signbit(g[0]) && g[1] == 3.0f, "first update of a round: %g %g", (double)g[0],
+              (double)g[1]);
+    gf_strategy_free(s);
 }
 
 /* an aggregate that overflows float: GF_ERR_NUMERIC, nothing changes */

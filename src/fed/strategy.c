@@ -190,13 +190,13 @@ void gf_strategy_free(gf_strategy *s)
     free(s);
 }
 
+/* The sums are not cleared: the round's first add overwrites them, and
+ * nothing reads them while n is 0. */
 static void reset_round(gf_strategy *s)
 {
     s->n = 0;
     s->wsum = 0.0;
     s->maxabs = 0.0f;
-    if (s->sum) memset(s->sum, 0, (size_t)s->d * sizeof(double));
-    if (s->csum) memset(s->csum, 0, (size_t)s->d * sizeof(double));
 }
 
 gf_status gf_strategy_begin_round(gf_strategy *s)
@@ -255,11 +255,18 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
     if (gf_strategy_is_streaming(t)) {
         double *sum = s->sum, *csum = s->csum;
         const double w = weighted ? weight : 1.0, ws = w * scale;
-        #pragma omp parallel for schedule(static) if (d > 65536)
-        for (int64_t j = 0; j < d; j++) sum[j] += ws * (double)update[j];
+        /* the round's first update starts the sums (0.0 + x: the bits of the
+         * cleared sum plus x, -0.0 included), so a round begins without a pass */
+        if (s->n == 0) {
+            #pragma omp parallel for schedule(static) if (d > 65536)
+            for (int64_t j = 0; j < d; j++) sum[j] = 0.0 + ws * (double)update[j];
+        } else {
+            #pragma omp parallel for schedule(static) if (d > 65536)
+            for (int64_t j = 0; j < d; j++) sum[j] += ws * (double)update[j];
+        }
         if (csum) {
             #pragma omp parallel for schedule(static) if (d > 65536)
-            for (int64_t j = 0; j < d; j++) csum[j] += (double)control_delta[j];
+            for (int64_t j = 0; j < d; j++) csum[j] = (s->n ? csum[j] : 0.0) + (double)control_delta[j];
         }
         s->wsum += w;
         if (m > s->maxabs) s->maxabs = m;

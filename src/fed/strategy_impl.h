@@ -14,8 +14,8 @@ struct gf_strategy {
 
     /* streaming: this round's accumulators */
     double  wsum;         /* sum_i w_i */
-    double *sum;          /* (d) sum_i w_i * update_i (SCAFFOLD: sum_i update_i) */
-    double *csum;         /* (d) SCAFFOLD: sum_i control_delta_i */
+    double *sum;          /* (d) sum_i w_i * update_i (SCAFFOLD: sum_i update_i); stale while n is 0 */
+    double *csum;         /* (d) SCAFFOLD: sum_i control_delta_i; stale while n is 0 */
     float   maxabs;       /* max_i max_j |update_ij| (FedAvg's and FedProx's bound); infinity
                              once noise went into the sum (the bound then proves nothing) */
 
