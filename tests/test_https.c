@@ -3,7 +3,8 @@
  * a body with a zero-copy tail, keep-alive, refusal of foreign, missing,
  * revoked and expired certificates (also one that expires during a
  * kept-alive connection), the server's choice of cipher, garbage on the
- * socket, concurrent clients, and stop/start. */
+ * socket, concurrent clients, deferred answers, new connections spread
+ * over the event threads, and stop/start. */
 #include "net/https_client.h"
 #include "net/https_server.h"
 #include "net/pki.h"
@@ -39,9 +40,46 @@ static void free_tail_counted(void *p)
 
 #define TAIL_LEN 100000
 
+/* A deferred request, answered by a thread of its own after delay_ms. */
+typedef struct { gf_https_later *later; int delay_ms; char text[32]; } later_job;
+
+static void *answer_later(void *arg)
+{
+    later_job *l = arg;
+    usleep((useconds_t)l->delay_ms * 1000);
+    gf_http_response resp = { .status = 202, .content_type = "text/plain", .body = strdup(l->text) };
+    resp.len = resp.body ? strlen(resp.body) : 0;
+    resp.free_body = free;
+    gf_https_answer(l->later, resp.body ? GF_OK : gf_errorf(GF_ERR_NOMEM, "out of memory"), &resp);
+    free(l);
+    return NULL;
+}
+
+
 static gf_status echo(void *ctx, const gf_http_request *req, gf_http_response *resp)
 {
     if (!strcmp(req->path, "/fail")) return gf_errorf(GF_ERR_ARG, "round 7 is over");
+    if (!strcmp(req->path, "/defer") || !strcmp(req->path, "/defer-now")) {
+        /* answered later by another thread (?ms=N), or before the handler returns */
+        const char *ms = gf_https_query(req, "ms"), *x = gf_https_query(req, "x");
+        later_job *l = calloc(1, sizeof *l);
+        if (!l) return gf_errorf(GF_ERR_NOMEM, "echo: out of memory");
+        l->delay_ms = ms ? atoi(ms) : 0;
+        snprintf(l->text, sizeof l->text, "later:%s", x ? x : "");
+        l->later = gf_https_defer(req);
+        resp->status = 500, resp->body = "ignored", resp->len = 7;   /* a deferring handler's resp is not sent */
+        if (!strcmp(req->path, "/defer-now")) {
+            answer_later(l);
+            return GF_OK;
+        }
+        pthread_t t;
+        if (pthread_create(&t, NULL, answer_later, l)) {
+            answer_later(l);
+            return GF_OK;
+        }
+        pthread_detach(t);
+        return GF_OK;
+    }
     if (!strcmp(req->path, "/tail-unowned")) {     /* a tail behind a borrowed body: refused, the tail given back */
         resp->body = "head:", resp->len = 5;
         resp->tail = malloc(16), resp->tail_len = 16, resp->free_tail = free_tail_counted;
@@ -552,6 +590,122 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* Deferred answers: from another thread later, or from the handler's own
+ * thread before it returns; many at once; the server's stop waits for them. */
+static long get_text(const char *path, char *out, size_t cap)
+{
+    char u[256];
+    snprintf(u, sizeof u, "%s%s", url, path + 1);
+    char key[200], crt[200];
+    snprintf(key, sizeof key, "%s/site.key", kit_a);
+    snprintf(crt, sizeof crt, "%s/site.crt", kit_a);
+    CURLcode rc;
+    long code = raw_curl(u, key, crt, &rc, out, cap);
+    return rc == CURLE_OK ? code : -1;
+}
+
+typedef struct { char path[64]; long code; char text[64]; } deferred_call;
+static void *deferred_thread(void *arg)
+{
+    deferred_call *d = arg;
+    d->code = get_text(d->path, d->text, sizeof d->text);
+    return NULL;
+}
+
+static void test_deferred(void)
+{
+    char text[64];
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    long code = get_text("/defer?ms=300&x=1", text, sizeof text);
+    gettimeofday(&t1, NULL);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_usec - t0.tv_usec) / 1e3;
+    CHECK_MSG(code == 202 && !strcmp(text, "later:1") && ms >= 290, "deferred -> %ld \"%s\" after %.0f ms", code, text, ms);
+    code = get_text("/defer-now?x=2", text, sizeof text);
+    CHECK_MSG(code == 202 && !strcmp(text, "later:2"), "answered before the handler returned -> %ld \"%s\"", code, text);
+    /* 12 at once: more than the idle handler threads kept, each answered */
+    enum { N = 12 };
+    deferred_call calls[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(calls[i].path, sizeof calls[i].path, "/defer?ms=%d&x=%d", 50 * (i % 4), i);
+        pthread_create(&th[i], NULL, deferred_thread, &calls[i]);
+    }
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        char want[32];
+        snprintf(want, sizeof want, "later:%d", i);
+        good += calls[i].code == 202 && !strcmp(calls[i].text, want);
+    }
+    CHECK_MSG(good == N, "%d of %d concurrent deferred requests answered", good, N);
+}
+
+/* The server's stop waits for a deferred request's answer (whether the
+ * answer still reaches the client before the connection closes is not
+ * promised). */
+static void test_stop_waits_for_deferred(void)
+{
+    gf_https_server *s = start(0, 2, 1 << 20);
+    deferred_call call = { .path = "/defer?ms=600&x=stop" };
+    pthread_t t;
+    pthread_create(&t, NULL, deferred_thread, &call);
+    usleep(200 * 1000);                 /* the request is in, deferred */
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    gf_https_stop(s);
+    gettimeofday(&t1, NULL);
+    pthread_join(t, NULL);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_usec - t0.tv_usec) / 1e3;
+    CHECK_MSG((call.code == 202 || call.code == -1) && ms >= 250,
+              "stop with a deferred request: %ld \"%s\", stop took %.0f ms", call.code, call.text, ms);
+}
+
+/* New connections go to the event thread that serves the fewest: 4 kept-
+ * alive connections on a pool of 2 are 2 and 2 (the admission callback
+ * runs on the connection's event thread). With libmicrohttpd's own accept,
+ * whichever thread woke first took each one. */
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t seen_thread[16];
+static void *seen_conn[16];
+static int nseen;
+static void admit_seen(void *ctx, const gf_http_request *req, gf_http_admission *a)
+{
+    pthread_mutex_lock(&seen_mu);
+    int k = 0;
+    while (k < nseen && seen_conn[k] != req->conn) k++;
+    if (k == nseen && nseen < 16) seen_conn[nseen] = req->conn, seen_thread[nseen++] = pthread_self();
+    pthread_mutex_unlock(&seen_mu);
+    a->max_body = 1 << 20;
+    a->authenticated = 1;
+}
+
+static void test_spread(void)
+{
+    gf_https_config cfg = {.pki_dir = p1, .listen_host = "127.0.0.1", .max_body = 1 << 20, .threads = 2,
+                           .handler = echo, .admit = admit_seen, .log = count_log};
+    gf_https_server *s = NULL;
+    CHECK(gf_https_start(&cfg, &s) == GF_OK);
+    if (!s) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_https_port(s));
+    for (int round = 0; round < 3; round++) {      /* connections closed in between: counted down again */
+        nseen = 0;
+        gf_https_client *c[4];
+        for (int i = 0; i < 4; i++) {
+            c[i] = client(kit_a);
+            CHECK(req(c[i], "GET", "/v1/spread", NULL, 0, NULL) == 200);
+        }
+        for (int i = 0; i < 4; i++) CHECK(req(c[i], "GET", "/v1/spread-again", NULL, 0, NULL) == 200);
+        int same = 0;
+        for (int i = 1; i < nseen; i++) same += pthread_equal(seen_thread[i], seen_thread[0]);
+        CHECK_MSG(nseen == 4 && same == 1, "round %d: %d connections, %d more on the first one's event thread "
+                  "(want 4 and 1: two per thread)", round, nseen, same);
+        for (int i = 0; i < 4; i++) gf_https_client_close(c[i]);
+        usleep(100 * 1000);                        /* their close is seen by the server */
+    }
+    gf_https_stop(s);
+}
+
 static void test_concurrent(void)
 {
     pthread_t t[6];
@@ -607,6 +761,7 @@ int main(void)
     test_expiry_on_connection();
     test_garbage(a, port);
     test_concurrent();
+    test_deferred();
     CHECK(log_lines > 0);
 
     /* stop: the client gets a transport error; start again on the same port */
@@ -655,8 +810,11 @@ int main(void)
     CHECK(req(a, "GET", "/v1/pool", NULL, 0, NULL) == 200);
     test_keepalive();
     test_concurrent();
+    test_deferred();
     gf_https_client_close(a);
     gf_https_stop(s);
+    test_stop_waits_for_deferred();
+    test_spread();
 
     nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     curl_global_cleanup();

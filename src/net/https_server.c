@@ -2,6 +2,7 @@
  * daemon set-up from the provisioning folder, per-request identity and
  * revocation checks, bounded body buffering, and JSON error replies. */
 #include "net/https_server.h"
+#include "net/https_accept.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 
 struct gf_https_server {
     struct MHD_Daemon *mhd;
+    gf_https_acceptor *acceptor;                    /* the listening socket; places new connections */
     gf_https_config    cfg;
     int                port;
     char              *key_pem, *crt_pem, *ca_pem;  /* libmicrohttpd keeps pointers to these */
@@ -42,7 +44,8 @@ struct gf_https_server {
     double             spare_since;                 /* mono_now when it was given back */
     struct request_state *wait_head, *wait_tail;    /* suspended for a slot, first come first served */
     int                handlers;                    /* handler threads alive: busy or idle */
-    pthread_cond_t     handlers_done;
+    int                deferred;                    /* requests a handler deferred, not yet answered */
+    pthread_cond_t     handlers_done;               /* handlers or deferred went down */
     int                idle;                        /* handler threads waiting for a request */
     struct handler_job *jobs_head, *jobs_tail;      /* requests handed to idle threads */
     pthread_cond_t     job_ready;
@@ -100,6 +103,12 @@ typedef struct request_state {
     int      running;                       /* the handler thread has it */
     unsigned answer_status;                 /* set by the handler thread ... */
     struct MHD_Response *answer;            /* ... and queued once the connection resumes */
+    /* a deferred answer (gf_https_defer), under slot_lock: DEFER_IN_HANDLER
+     * until the handler returns, then DEFER_PARKED (suspended, no thread
+     * holds it) until gf_https_answer; DEFER_ANSWERED when the answer came
+     * before the handler returned (its thread then resumes the connection) */
+    enum { DEFER_NONE, DEFER_IN_HANDLER, DEFER_PARKED, DEFER_ANSWERED } defer;
+    gf_https_server *srv;
 } request_state;
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -122,6 +131,11 @@ static void logf_(const gf_https_server *s, const char *fmt, ...)
     va_start(ap, fmt);
     emit(s, fmt, ap);
     va_end(ap);
+}
+
+static void acceptor_log(void *ctx, const char *line)
+{
+    logf_(ctx, "%s", line);
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -505,16 +519,57 @@ typedef struct handler_job { gf_https_server *s; request_state *r; struct handle
 #define HANDLER_IDLE_S   10
 #define HANDLER_IDLE_MAX 4
 
-/* Runs the handler; its answer is queued by the event thread once the
- * connection resumes. */
-static void run_handler(gf_https_server *s, request_state *r)
+/* Runs the handler (its connection suspended); its answer is queued by the
+ * event thread once the connection resumes. 1 when the answer is ready (the
+ * caller resumes the connection), 0 when it was deferred and is still to come. */
+static int run_handler(gf_https_server *s, request_state *r)
 {
     gf_http_request req = {.method = r->method, .path = r->url, .peer = r->peer, .body = r->len ? r->body : NULL,
-                           .body_len = r->len, .conn = r->conn};
+                           .body_len = r->len, .conn = r->conn, .state = r};
     gf_http_response resp = {0};
+    r->srv = s;
     gf_status st = s->cfg.handler(s->cfg.ctx, &req, &resp);
     slot_give(s, r);
-    r->answer = answer_of(st, &resp, &r->answer_status);
+    if (r->defer == DEFER_NONE) {
+        r->answer = answer_of(st, &resp, &r->answer_status);
+        return 1;
+    }
+    release(&resp);                          /* a deferring handler answers later, not here */
+    pthread_mutex_lock(&s->slot_lock);
+    int ready = r->defer == DEFER_ANSWERED;
+    r->defer = ready ? DEFER_NONE : DEFER_PARKED;
+    pthread_mutex_unlock(&s->slot_lock);
+    return ready;
+}
+
+gf_https_later *gf_https_defer(const gf_http_request *req)
+{
+    request_state *r = req->state;
+    pthread_mutex_lock(&r->srv->slot_lock);
+    r->defer = DEFER_IN_HANDLER;
+    r->srv->deferred++;
+    pthread_mutex_unlock(&r->srv->slot_lock);
+    return (gf_https_later *)r;
+}
+
+void gf_https_answer(gf_https_later *later, gf_status st, gf_http_response *resp)
+{
+    request_state *r = (request_state *)later;
+    gf_https_server *s = r->srv;
+    unsigned status;
+    struct MHD_Response *m = answer_of(st, resp, &status);
+    pthread_mutex_lock(&s->slot_lock);
+    r->answer = m;
+    r->answer_status = status;
+    if (r->defer == DEFER_PARKED) {
+        r->defer = DEFER_NONE;
+        MHD_resume_connection(r->conn);      /* r belongs to the event thread again */
+    } else {
+        r->defer = DEFER_ANSWERED;           /* its handler thread resumes it on return */
+    }
+    s->deferred--;
+    pthread_cond_broadcast(&s->handlers_done);
+    pthread_mutex_unlock(&s->slot_lock);
 }
 
 static void *handler_main(void *arg)
@@ -524,8 +579,7 @@ static void *handler_main(void *arg)
     for (;;) {
         request_state *r = job->r;
         free(job);
-        run_handler(s, r);
-        MHD_resume_connection(r->conn);      /* r belongs to the event thread again */
+        if (run_handler(s, r)) MHD_resume_connection(r->conn);   /* r belongs to the event thread again */
         pthread_mutex_lock(&s->slot_lock);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -594,8 +648,9 @@ static enum MHD_Result start_handler(gf_https_server *s, struct MHD_Connection *
     }
     if (ok) return MHD_YES;
     free(job);
-    run_handler(s, r);
-    return MHD_YES;   /* answered on the next call */
+    MHD_suspend_connection(conn);
+    if (run_handler(s, r)) MHD_resume_connection(conn);   /* answered on the next call */
+    return MHD_YES;
 }
 
 /* ---- the header deadline --------------------------------------------------- */
@@ -610,6 +665,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (!ci || !(cs = calloc(1, sizeof *cs))) return;   /* untracked: the idle timeout still applies */
         cs->fd = ci->connect_fd;
         cs->deadline = mono_now() + s->cfg.header_timeout_s;
+        gf_https_acceptor_count(s->acceptor, cs->fd, +1);
         pthread_mutex_lock(&s->conn_lock);
         cs->next = s->conns;
         if (s->conns) s->conns->prev = cs;
@@ -617,6 +673,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         pthread_mutex_unlock(&s->conn_lock);
         *socket_context = cs;
     } else if (cs) {                          /* closed: before libmicrohttpd closes the socket */
+        gf_https_acceptor_count(s->acceptor, cs->fd, -1);
         pthread_mutex_lock(&s->conn_lock);
         if (cs->prev) cs->prev->next = cs->next;
         else s->conns = cs->next;
@@ -805,19 +862,22 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
         st = gf_pki_crl_load(crl_file, ca_file, cfg->crl_floor_file, &s->crl);
     }
     if (!st) st = resolve(cfg->listen_host, cfg->port, &sa, &v6);
+    if (!st && (st = gf_https_acceptor_open(&sa, v6, s->cfg.threads, &s->port, &s->acceptor)))
+        st = gf_errorf(GF_ERR_IO, "cannot start HTTPS server on %s:%d: %s", cfg->listen_host ? cfg->listen_host : "*",
+                       cfg->port, gf_last_error());
     if (st) { gf_https_stop(s); return st; }
 
     /* a few epoll threads serve every connection (no thread per connection:
      * a silent connection costs a socket, not a thread); handlers run on
-     * threads of their own while their connection is suspended */
-    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | (v6 ? MHD_USE_IPv6 : 0) |
-                     (cfg->log ? MHD_USE_ERROR_LOG : 0);
+     * threads of their own while their connection is suspended; the
+     * acceptor hands each new connection to the least busy epoll thread */
+    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
+                     MHD_USE_ITC | (cfg->log ? MHD_USE_ERROR_LOG : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, s->crt_pem},
         {MHD_OPTION_HTTPS_MEM_TRUST, 0, s->ca_pem},    /* makes the server request client certificates */
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)GF_PKI_PRIORITY},
-        {MHD_OPTION_SOCK_ADDR, 0, &sa},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
         {MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, NULL},
@@ -846,8 +906,10 @@ gf_status gf_https_start(const gf_https_config *cfg, gf_https_server **out)
         return gf_errorf(GF_ERR_NOMEM, "HTTPS server: cannot start the header-deadline thread");
     }
     s->sweeper_started = 1;
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di && di->port ? di->port : cfg->port;
+    if ((st = gf_https_acceptor_start(s->acceptor, s->mhd, cfg->log ? acceptor_log : NULL, s))) {
+        gf_https_stop(s);
+        return st;
+    }
     *out = s;
     return GF_OK;
 }
@@ -860,6 +922,8 @@ int gf_https_port(const gf_https_server *s)
 void gf_https_stop(gf_https_server *s)
 {
     if (!s) return;
+    gf_https_acceptor_close(s->acceptor);     /* no new connections from here on */
+    s->acceptor = NULL;
     if (s->sweeper_started) {
         pthread_mutex_lock(&s->conn_lock);
         s->sweeper_stop = 1;
@@ -878,7 +942,7 @@ void gf_https_stop(gf_https_server *s)
             MHD_resume_connection(w->conn);
         }
         pthread_cond_broadcast(&s->job_ready);      /* idle handler threads end */
-        while (s->handlers > 0) pthread_cond_wait(&s->handlers_done, &s->slot_lock);
+        while (s->handlers > 0 || s->deferred > 0) pthread_cond_wait(&s->handlers_done, &s->slot_lock);
         pthread_mutex_unlock(&s->slot_lock);
         MHD_stop_daemon(s->mhd);
     }

@@ -40,6 +40,7 @@ typedef struct {
     const uint8_t *body;       /* the whole request body (NULL when empty; always NULL for admit) */
     size_t         body_len;   /* <= the limit its admission set */
     void          *conn;       /* for gf_https_query / gf_https_header */
+    void          *state;      /* the server's own, for gf_https_defer */
 } gf_http_request;
 
 /* What the handler answers. The server zero-fills it before the call.
@@ -137,8 +138,24 @@ int gf_https_port(const gf_https_server *s);
 const char *gf_https_query(const gf_http_request *req, const char *key);
 const char *gf_https_header(const gf_http_request *req, const char *name);
 
+/* A request answered later: a handler that calls gf_https_defer returns
+ * without filling resp (its status is then ignored), and the request is
+ * answered by one call of gf_https_answer, from any thread, whenever its
+ * owner is ready (a long-poll answered when an event comes). Meanwhile its
+ * connection is suspended and no thread waits for it. The request's body
+ * and its query values are gone once the handler returns: copy what the
+ * answer needs. gf_https_stop waits until every deferred request is
+ * answered. */
+typedef struct gf_https_later gf_https_later;
+gf_https_later *gf_https_defer(const gf_http_request *req);
+
+/* The deferred request's answer, as a handler would give it (resp is taken
+ * over as in a handler's return; st != GF_OK answers the error). */
+void gf_https_answer(gf_https_later *later, gf_status st, gf_http_response *resp);
+
 /* Closes the listening socket and every connection, waits for running
- * handlers to return (wake any long-polls first), frees everything. */
+ * handlers to return and deferred requests to be answered (wake any
+ * long-polls first), frees everything. */
 void gf_https_stop(gf_https_server *s);
 
 #endif
