@@ -27,7 +27,7 @@
 #include "io/safetensors.h"
 #include "net/https_client.h"
 #include "net/pki.h"
-#include "service/audit.h"
+#include "io/audit.h"
 #include "service/coordinator.h"
 #include "service/coordinator_internal.h"
 #include "service/tenants.h"

@@ -33,7 +33,7 @@
 #include "net/pki.h"
 #include "privacy/secagg.h"
 #include "privacy/secagg_peer.h"
-#include "service/audit.h"
+#include "io/audit.h"
 #include "service/coordinator.h"
 
 #define MAXN 100

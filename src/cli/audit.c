@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/audit.h"
-#include "service/audit.h"
+#include "io/audit.h"
 
 static void audit_usage(FILE *f)
 {

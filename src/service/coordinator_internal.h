@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "facility/gpus.h"
 #include "net/https_server.h"
-#include "service/audit.h"
+#include "io/audit.h"
 #include "service/coordinator.h"
 #include "fed/fedjob.h"
 #include "jobspec/jobspec.h"

@@ -1,7 +1,9 @@
-/* The audit log: owns the hash-chained JSON-lines format (see audit.h), the
- * chain check shared by open and verify, the repair of a torn final line,
- * and durable appends (one write, then fdatasync) under a mutex and flock. */
-#include "service/audit.h"
+/* The audit log, a file format of its own (the coordinator writes it,
+ * `gf audit verify` checks it): owns the hash-chained JSON-lines format
+ * (see audit.h), the chain check shared by open and verify, the repair of
+ * a torn final line, and durable appends (one write, then fdatasync) under
+ * a mutex and flock. */
+#include "io/audit.h"
 #include "core/fsutil.h"
 
 #include <errno.h>
@@ -332,77 +334,120 @@ static gf_status entry_line(const gf_audit *a, const char *t, const char *actor,
     return GF_OK;
 }
 
-/* Writes one entry; the caller holds a->mu and has validated the input. */
-static gf_status append_locked(gf_audit *a, const char *t, const char *actor, const char *event,
-                               json_t *detail, uint64_t *seq_out)
+/* Writes entries [0, n) in one write() and one fdatasync: all or none. The
+ * caller holds a->mu and has validated the input. */
+static gf_status append_locked(gf_audit *a, const char *t, const gf_audit_entry *e, json_t *const *details, int n,
+                               uint64_t *seq_out)
 {
     if (a->broken)
         return gf_errorf(GF_ERR_IO, "%s: an earlier write to the audit log failed; reopen it", a->path);
-    char now[NOW_BUF], hash[HEX_LEN + 1], *line;
-    size_t len = 0, done = 0;
+    char now[NOW_BUF], hash[HEX_LEN + 1], last[HEX_LEN + 1];
     if (!t) { time_now(now); t = now; }
-    gf_status st = entry_line(a, t, actor, event, detail, &line, &len, hash);
-    if (st) return st;
+    uint64_t seq = a->seq;
+    memcpy(last, a->last, sizeof last);
+    char *buf = NULL;                   /* the lines, chained as they will be on disk */
+    size_t len = 0;
+    gf_status st = GF_OK;
+    for (int i = 0; i < n && !st; i++) {
+        char *line, *grown;
+        size_t l = 0;
+        if ((st = entry_line(a, t, e[i].actor, e[i].event, details[i], &line, &l, hash))) break;
+        if (!(grown = realloc(buf, len + l))) {
+            st = gf_errorf(GF_ERR_NOMEM, "%s: out of memory building an audit entry", a->path);
+        } else {
+            memcpy(grown + len, line, l);
+            buf = grown, len += l;
+            a->seq++;                   /* the next line's seq and prev */
+            memcpy(a->last, hash, sizeof a->last);
+        }
+        free(line);
+    }
+    size_t done = 0;
     errno = 0;
-    while (done < len) {   /* one write(); more only after a short write */
-        ssize_t w = write(a->fd, line + done, len - done);
+    while (!st && done < len) {         /* one write(); more only after a short write */
+        ssize_t w = write(a->fd, buf + done, len - done);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) break;
         done += (size_t)w;
     }
-    free(line);
-    if (done < len) {
+    free(buf);
+    if (!st && done < len) {
         int err = errno ? errno : EIO;
-        if (ftruncate(a->fd, a->end) != 0) a->broken = 1;   /* cannot take the partial line back */
-        return gf_errorf(GF_ERR_IO, "cannot append to audit log %s: %s", a->path, strerror(err));
+        if (ftruncate(a->fd, a->end) != 0) a->broken = 1;   /* cannot take the partial lines back */
+        st = gf_errorf(GF_ERR_IO, "cannot append to audit log %s: %s", a->path, strerror(err));
+    } else if (!st && fdatasync(a->fd) != 0) {
+        a->broken = 1;   /* whether the entries are on disk is unknown: reopening decides */
+        st = gf_errorf(GF_ERR_IO, "cannot sync audit log %s: %s", a->path, strerror(errno));
     }
-    if (fdatasync(a->fd) != 0) {
-        a->broken = 1;   /* whether the entry is on disk is unknown: reopening decides */
-        return gf_errorf(GF_ERR_IO, "cannot sync audit log %s: %s", a->path, strerror(errno));
+    if (st) {
+        a->seq = seq;
+        memcpy(a->last, last, sizeof a->last);
+        return st;
     }
-    a->seq++;
     a->end += (off_t)len;
-    memcpy(a->last, hash, sizeof a->last);
     if (seq_out) *seq_out = a->seq;
     return GF_OK;
+}
+
+/* The detail of an entry, checked: NULL text is {}. */
+static gf_status detail_of(const gf_audit_entry *e, json_t **out)
+{
+    gf_status st = check_name("actor", e->actor);
+    if (!st) st = check_name("event", e->event);
+    if (st) return st;
+    if (!e->detail_json) {
+        if (!(*out = json_object())) return gf_errorf(GF_ERR_NOMEM, "out of memory building an audit entry");
+        return GF_OK;
+    }
+    size_t n = strlen(e->detail_json);
+    if (n > GF_AUDIT_DETAIL_MAX)
+        return gf_errorf(GF_ERR_ARG, "audit detail is %zu bytes long (at most %d)", n, GF_AUDIT_DETAIL_MAX);
+    json_error_t err;
+    if (!(*out = json_loadb(e->detail_json, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err)))
+        return gf_errorf(GF_ERR_ARG, "audit detail is not valid JSON: %s (line %d, column %d)", err.text, err.line,
+                         err.column);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        return gf_errorf(GF_ERR_ARG, "audit detail must be a JSON object {...}");
+    }
+    return GF_OK;
+}
+
+static gf_status append_entries(gf_audit *a, const char *time_utc, const gf_audit_entry *e, int n, uint64_t *seq_out)
+{
+    if (!a) return gf_errorf(GF_ERR_ARG, "audit log handle is NULL");
+    if (n < 1 || n > GF_AUDIT_BATCH_MAX || !e) return gf_errorf(GF_ERR_ARG, "audit: 1 to %d entries at once", GF_AUDIT_BATCH_MAX);
+    if (time_utc && !time_ok(time_utc))
+        return gf_errorf(GF_ERR_ARG, "audit time \"%.40s\" is not a UTC time YYYY-MM-DDTHH:MM:SS.mmmZ", time_utc);
+    json_t *details[GF_AUDIT_BATCH_MAX];
+    int k = 0;
+    gf_status st = GF_OK;
+    while (k < n && !(st = detail_of(&e[k], &details[k]))) k++;
+    if (!st) {
+        pthread_mutex_lock(&a->mu);
+        st = append_locked(a, time_utc, e, details, n, seq_out);
+        pthread_mutex_unlock(&a->mu);
+    }
+    while (k > 0) json_decref(details[--k]);
+    return st;
 }
 
 gf_status gf_audit_append_at(gf_audit *a, const char *time_utc, const char *actor, const char *event,
                              const char *detail_json, uint64_t *seq_out)
 {
-    if (!a) return gf_errorf(GF_ERR_ARG, "audit log handle is NULL");
-    if (time_utc && !time_ok(time_utc))
-        return gf_errorf(GF_ERR_ARG, "audit time \"%.40s\" is not a UTC time YYYY-MM-DDTHH:MM:SS.mmmZ", time_utc);
-    gf_status st = check_name("actor", actor);
-    if (!st) st = check_name("event", event);
-    if (st) return st;
-    json_t *detail;
-    if (!detail_json) {
-        if (!(detail = json_object())) return gf_errorf(GF_ERR_NOMEM, "out of memory building an audit entry");
-    } else {
-        size_t n = strlen(detail_json);
-        if (n > GF_AUDIT_DETAIL_MAX)
-            return gf_errorf(GF_ERR_ARG, "audit detail is %zu bytes long (at most %d)", n, GF_AUDIT_DETAIL_MAX);
-        json_error_t e;
-        if (!(detail = json_loadb(detail_json, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e)))
-            return gf_errorf(GF_ERR_ARG, "audit detail is not valid JSON: %s (line %d, column %d)", e.text,
-                             e.line, e.column);
-        if (!json_is_object(detail)) {
-            json_decref(detail);
-            return gf_errorf(GF_ERR_ARG, "audit detail must be a JSON object {...}");
-        }
-    }
-    pthread_mutex_lock(&a->mu);
-    st = append_locked(a, time_utc, actor, event, detail, seq_out);
-    pthread_mutex_unlock(&a->mu);
-    json_decref(detail);
-    return st;
+    gf_audit_entry e = { actor, event, detail_json };
+    return append_entries(a, time_utc, &e, 1, seq_out);
 }
 
 gf_status gf_audit_append(gf_audit *a, const char *actor, const char *event, const char *detail_json,
                           uint64_t *seq_out)
 {
-    return gf_audit_append_at(a, NULL, actor, event, detail_json, seq_out);
+    return append_entries(a, NULL, &(gf_audit_entry){ actor, event, detail_json }, 1, seq_out);
+}
+
+gf_status gf_audit_append_many(gf_audit *a, const gf_audit_entry *e, int n, uint64_t *seq_out)
+{
+    return append_entries(a, NULL, e, n, seq_out);
 }
 
 /* ---- opening -------------------------------------------------------------- */
@@ -419,7 +464,7 @@ static gf_status repair_tail(gf_audit *a, const scan_state *s)
     json_t *d = json_pack("{s:I, s:I, s:s}", "cut_bytes", (json_int_t)s->torn, "offset",
                           (json_int_t)s->good_end, "reason", "incomplete final line (torn write)");
     if (!d) return gf_errorf(GF_ERR_NOMEM, "out of memory building an audit entry");
-    gf_status st = append_locked(a, NULL, "audit", "audit.recovered", d, NULL);
+    gf_status st = append_locked(a, NULL, &(gf_audit_entry){ "audit", "audit.recovered", NULL }, &d, 1, NULL);
     json_decref(d);
     return st;
 }

@@ -18,8 +18,8 @@
  *           replaced by ,"hash":"<64 hex>"} and followed by '\n'; so the
  *           hashed bytes are the line minus its last 75 bytes, plus '}'.
  *
- * Durability: an append is one write() of the whole line, then fdatasync;
- * when gf_audit_append returns GF_OK the entry survives a crash. A kill -9
+ * Durability: an append is one write() of the whole line (or lines), then
+ * fdatasync; when gf_audit_append returns GF_OK the entry survives a crash. A kill -9
  * or power loss mid-write can leave only an incomplete last line (no '\n');
  * gf_audit_open cuts it off and appends an "audit.recovered" entry whose
  * detail records the number of bytes cut ({"cut_bytes":N,...}). Any other
@@ -29,8 +29,8 @@
  * One process appends at a time (an exclusive flock(2) on the file, held
  * until gf_audit_close); within it, any number of threads may append to the
  * same gf_audit. gf_audit_verify only reads and takes no lock. */
-#ifndef GF_SERVICE_AUDIT_H
-#define GF_SERVICE_AUDIT_H
+#ifndef GF_IO_AUDIT_H
+#define GF_IO_AUDIT_H
 
 #include <stdint.h>
 #include "core/error.h"
@@ -59,6 +59,16 @@ gf_status gf_audit_append(gf_audit *a, const char *actor, const char *event, con
 /* The same with an explicit time "YYYY-MM-DDTHH:MM:SS.mmmZ" (NULL: now). */
 gf_status gf_audit_append_at(gf_audit *a, const char *time_utc, const char *actor, const char *event,
                              const char *detail_json, uint64_t *seq_out);
+
+/* Entries that belong together (a round's end and the next one's start),
+ * appended with one write() and one fdatasync: all of them or, on any
+ * error, none. Each is checked as by gf_audit_append; 1 to
+ * GF_AUDIT_BATCH_MAX at once; *seq_out gets the last one's seq. */
+typedef struct {
+    const char *actor, *event, *detail_json;
+} gf_audit_entry;
+#define GF_AUDIT_BATCH_MAX 8
+gf_status gf_audit_append_many(gf_audit *a, const gf_audit_entry *e, int n, uint64_t *seq_out);
 
 /* Releases the lock and the handle (NULL is fine). */
 void gf_audit_close(gf_audit *a);
