@@ -125,6 +125,18 @@ static long raw_get(const char *path, const char *key, const char *crt, char *bo
     return rc == CURLE_OK ? code : -1;
 }
 
+/* A task poll on a thread of its own: its status and round. */
+typedef struct { gf_https_client *c; const char *path; int status; int64_t round; } poll_call;
+static void *poll_thread(void *arg)
+{
+    poll_call *p = arg;
+    json_t *j = NULL;
+    p->status = req_json(p->c, "GET", p->path, NULL, 0, &j);
+    p->round = json_integer_value(json_object_get(j, "round"));
+    json_decref(j);
+    return NULL;
+}
+
 static void test_tls_refusals(void)
 {
     char out[1024], key[256], crt[256];
@@ -953,7 +965,38 @@ int main(void)
     float *upd_b = calloc((size_t)d, sizeof(float));
     for (int64_t i = 0; i < d; i++) upd_b[i] = (float)((i % 5) - 2) * 2e-3f;
     uint8_t *good_b = encode(upd_b, "10", &len);
-    CHECK(req(b, "POST", path, good_b, len, NULL, NULL) == 200);
+    /* an update that asks for the next task (?next=S): bad values refused first */
+    char npath[160];
+    snprintf(npath, sizeof npath, "%s?next=abc&model=1", path);
+    st = req_json(b, "POST", npath, good_b, len, &j);
+    CHECK_MSG(st == 400 && strstr(err_of(j), "next must be"), "next=abc -> %d %s", st, err_of(j));
+    json_decref(j);
+    snprintf(npath, sizeof npath, "%s?next=5&model=yes", path);
+    st = req_json(b, "POST", npath, good_b, len, &j);
+    CHECK_MSG(st == 400 && strstr(err_of(j), "model must be 0 or 1"), "next with model=yes -> %d %s", st, err_of(j));
+    json_decref(j);
+    /* a's poll, parked (no thread waits for it) before the round closes,
+     * is answered by the next round's opening */
+    poll_call pa = { .c = a, .path = "/v1/site/task?wait=10" };
+    pthread_t pt;
+    CHECK(pthread_create(&pt, NULL, poll_thread, &pa) == 0);
+    usleep(300 * 1000);
+    /* b's update closes round 1 and is answered with b's task of round 2,
+     * the round's model after it, as a task poll with ?model=1 answers */
+    snprintf(npath, sizeof npath, "%s?next=10&model=1", path);
+    char *next_b = NULL;
+    size_t next_b_len = 0;
+    st = req(b, "POST", npath, good_b, len, &next_b, &next_b_len);
+    size_t nb_task = 0, nb_model_len = 0;
+    const uint8_t *nb_model = NULL;
+    gf_fed_task nb;
+    if (next_b) gf_fed_task_split(next_b, next_b_len, &nb_task, &nb_model, &nb_model_len);
+    CHECK_MSG(st == 200 && next_b && gf_fed_task_decode(next_b, nb_task, &nb) == GF_OK && nb.round == 2 &&
+              !strcmp(nb.site, "b") && nb_model && nb_model_len > 0,
+              "update with ?next -> %d: %zu bytes, not b's task of round 2 with a model", st, next_b_len);
+    if (next_b && nb_task) gf_fed_task_free(&nb);
+    pthread_join(pt, NULL);
+    CHECK_MSG(pa.status == 200 && pa.round == 2, "a's parked poll -> %d round %lld", pa.status, (long long)pa.round);
     /* round 2 opens: a late update for round 1 is refused as closed */
     st = req_json(a, "GET", "/v1/site/task?wait=10", NULL, 0, &j);
     CHECK_MSG(st == 200 && json_integer_value(json_object_get(j, "round")) == 2, "round 2 task -> %d", st);
@@ -994,6 +1037,9 @@ int main(void)
     json_decref(tj);
     gf_fed_task_split(raw, raw_len, &tlen, &mp, &mlen);     /* the site's reading of it */
     CHECK(tlen == json_end && mp == (const uint8_t *)raw + head && mlen == model_len);
+    CHECK_MSG(nb_model_len == model_len && !memcmp(nb_model, model_raw, model_len),
+              "the model after b's next task is not round 2's model");
+    free(next_b);
     free(raw);
     free(model_raw);
     st = req(b, "GET", "/v1/site/task?wait=10", NULL, 0, &raw, &raw_len);

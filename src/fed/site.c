@@ -46,6 +46,7 @@ typedef struct {
     gf_site_budget        budget;         /* record-level DP spent on this site's data (durable) */
     char                  coord_id[GF_SITE_BUDGET_COORD_MAX + 1];   /* the federation: hash of the kit's CA */
     int                   tasks_done;
+    int                   wait;           /* a task poll's wait, seconds */
     gf_secagg_identity    id;             /* the kit's signing key (has_id) */
     int64_t               sent_masked[MAX_MASKED_KEPT][2];   /* (job, round) with a masked input sent */
     int                   nsent_masked;
@@ -347,7 +348,23 @@ done:
 /* Runs one task (decoded and checked by gf_fed_task_decode): download
  * (unless the model came with the task: `global`, global_len bytes,
  * borrowed), train, upload. */
-static gf_status run_task(site_state *s, const gf_fed_task *task, const uint8_t *global, size_t global_len)
+/* Whether an update's 200 answer is a plain receipt {"accepted": true}
+ * (a coordinator that does not answer with the next task). */
+static int is_receipt(const char *body, size_t len)
+{
+    if (len > 64) return 0;
+    json_t *j = json_loadb(body, len, 0, NULL);
+    int yes = json_is_object(j) && json_object_get(j, "accepted");
+    json_decref(j);
+    return yes;
+}
+
+/* Runs one task. A plain update is sent with ?next=WAIT&model=1: the
+ * coordinator then answers it, once accepted, with this site's next task
+ * as a task poll would (handed back in *next, *next_len; NULL after a 204
+ * or from a coordinator that answers {"accepted": true}). */
+static gf_status run_task(site_state *s, const gf_fed_task *task, const uint8_t *global, size_t global_len,
+                          char **next, size_t *next_len)
 {
     const gf_site_config *cfg = s->cfg;
     int64_t job = task->job, round = task->round;
@@ -492,15 +509,24 @@ static gf_status run_task(site_state *s, const gf_fed_task *task, const uint8_t 
     if (lc.dpsgd.enabled) meta[2] = meta[5];
     if ((st = gf_update_encode(wire, out, meta, lc.dpsgd.enabled ? 3 : 5, &up, &up_len))) goto done;
     uploading = 1;
-    if ((st = gf_https_request(s->http, "POST", upath, up, up_len, &status, &resp, &resp_len))) goto done;
-    if (status != 200) {
-        st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "update refused: HTTP %d: %.300s", status, resp);
-        goto done;
-    }
-    s->tasks_done++;
+    /* the round's result, logged as it is sent: the answer may wait for the
+     * next task (a refusal is logged after it as the task's failure) */
     site_log(s, "job %lld round %lld: %lld samples, %lld steps, loss %.4f, val_acc %.4f, %.2f s", (long long)job,
              (long long)round, (long long)res.samples, (long long)res.steps, res.train_loss, res.val_accuracy,
              res.seconds);
+    char upath_next[GF_FED_TASK_PATH_MAX + 32];
+    int last = cfg->max_tasks > 0 && s->tasks_done + 1 >= cfg->max_tasks;   /* no task after this one */
+    snprintf(upath_next, sizeof upath_next, last ? "%s" : "%s?next=%d&model=1", upath, s->wait);
+    if ((st = gf_https_request(s->http, "POST", upath_next, up, up_len, &status, &resp, &resp_len))) goto done;
+    if (status != 200 && status != 204) {
+        st = gf_errorf(status == 409 ? GF_ERR_MISMATCH : GF_ERR_ARG, "update refused: HTTP %d: %.300s", status, resp);
+        goto done;
+    }
+    if (status == 200 && !is_receipt(resp, resp_len)) {   /* the next task */
+        *next = resp, *next_len = resp_len;
+        resp = NULL;
+    }
+    s->tasks_done++;
 done:
     if (st && !uploading && status != 409 && status != 403 && status != 404) {
         /* the task could not run here (bad data for the model, a diverged model): say so */
@@ -545,17 +571,20 @@ gf_status gf_site_run(const gf_site_config *cfg)
     s.has_id = !gf_pki_signing_load(cfg->kit_dir, s.id.sk, s.id.endorsement, s.id.ca_pk);
     if (!s.has_id) site_log(&s, "no signing key in the kit (%s): secure aggregation rounds will be declined",
                             gf_last_error());
-    int wait = cfg->poll_wait_s > 0 ? cfg->poll_wait_s : 25;
+    int wait = s.wait = cfg->poll_wait_s > 0 ? cfg->poll_wait_s : 25;
     double max_backoff = cfg->max_backoff_s > 0 ? cfg->max_backoff_s : 5, backoff = 0.1;
     gf_https_client_set_timeouts(s.http, 10, 600);
     char path[64];
     snprintf(path, sizeof path, "/v1/site/task?wait=%d&model=1", wait);   /* the model comes with a task */
     int connected = 0;
+    char *next = NULL;                              /* the next task, answered to the last update */
+    size_t next_len = 0;
     while (!stopped(&s) && (cfg->max_tasks <= 0 || s.tasks_done < cfg->max_tasks)) {
-        int status = 0;
-        char *body = NULL;
-        size_t len;
-        st = gf_https_request(s.http, "GET", path, NULL, 0, &status, &body, &len);
+        int status = 200;
+        char *body = next;
+        size_t len = next_len;
+        next = NULL;
+        st = body ? GF_OK : gf_https_request(s.http, "GET", path, NULL, 0, &status, &body, &len);
         if (st) {                                   /* coordinator gone: try again later */
             if (connected) site_log(&s, "lost the coordinator: %s", gf_last_error());
             connected = 0;
@@ -590,11 +619,13 @@ gf_status gf_site_run(const gf_site_config *cfg)
             st = GF_OK;
             continue;
         }
-        if ((st = run_task(&s, &task, model, model_len))) site_log(&s, "task failed: %s", gf_last_error());
+        if ((st = run_task(&s, &task, model, model_len, &next, &next_len)))
+            site_log(&s, "task failed: %s", gf_last_error());
         gf_fed_task_free(&task);
         free(body);
         st = GF_OK;
     }
+    free(next);
     for (int i = 0; i < MAX_JOBS_WITH_STATE; i++) free(s.ctl[i].ci);
     gf_manifest_free(&s.man);
     gf_manifest_free(&s.wire);

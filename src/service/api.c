@@ -572,9 +572,9 @@ static gf_fedjob *task_for(gf_coordinator *c, const char *site)
     return best;
 }
 
-long co_poll_wait(const gf_http_request *req)
+long co_poll_wait(const gf_http_request *req, const char *key)
 {
-    const char *w = gf_https_query(req, "wait");
+    const char *w = gf_https_query(req, key);
     if (!w) return POLL_DEFAULT_S;
     char *end;
     errno = 0;
@@ -582,7 +582,7 @@ long co_poll_wait(const gf_http_request *req)
     return errno || end == w || *end || wait < 0 || wait > POLL_MAX_S ? -1 : wait;
 }
 
-void co_wait_until(gf_coordinator *c, double until)
+void co_wait_until(gf_coordinator *c, pthread_cond_t *cv, double until)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -591,46 +591,133 @@ void co_wait_until(gf_coordinator *c, double until)
     ts.tv_sec += (time_t)left;
     ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
     if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-    pthread_cond_timedwait(&c->changed, &c->lock, &ts);
+    pthread_cond_timedwait(cv, &c->lock, &ts);
 }
 
-static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
+/* The answer to a task poll: the task, then the round's model when given
+ * (task.h; sent without a copy), or 204 without a task. Takes model. */
+static gf_status task_answer(const gf_fed_task *task, gf_blob *model, gf_http_response *resp)
 {
-    long wait = co_poll_wait(req);
-    if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
-    const char *with = gf_https_query(req, "model");
-    if (with && strcmp(with, "0") && strcmp(with, "1")) return co_refuse(resp, 400, GF_ERR_ARG, "model must be 0 or 1");
-    gf_fed_task task;
-    int found = 0;
-    gf_blob *model = NULL;      /* attached after the task (task.h): the site needs no second request */
-    pthread_mutex_lock(&c->lock);
-    double now = gf_now(), until = now + (double)wait;
-    co_site *s = co_site_seen(c, req->peer, now);
-    if (s) s->polling++;
-    for (;;) {
-        gf_fedjob *j = task_for(c, req->peer);
-        if ((found = j != NULL)) {
-            gf_fedjob_task(j, req->peer, gf_now(), &task);
-            model = with && !strcmp(with, "1") ? gf_fedjob_task_model(j) : NULL;
-            break;
-        }
-        if (c->stopping || gf_now() >= until) break;
-        co_wait_until(c, until);
-    }
-    if ((s = site_find(c, req->peer))) { s->polling--; s->last_seen = gf_now(); }
-    pthread_mutex_unlock(&c->lock);
-    if (!found) { resp->status = 204; return GF_OK; }
+    if (!task) { resp->status = 204; return GF_OK; }
     char *body = NULL;
-    gf_status st = gf_fed_task_encode_answer(&task, model != NULL, &body, &resp->len);
+    gf_status st = gf_fed_task_encode_answer(task, model != NULL, &body, &resp->len);
     if (st) { gf_blob_unref(model); return st; }
     resp->status = 200;
     resp->body = body;
     resp->free_body = free;
-    if (model) {                /* sent after the task, without a copy */
+    if (model) {
         resp->content_type = "application/octet-stream";
         resp->tail = gf_blob_data(model), resp->tail_len = gf_blob_len(model), resp->free_tail = gf_blob_unref_data;
     }
     return GF_OK;
+}
+
+/* A task for site now (1: *task and *model filled in), or its poll parked
+ * for up to `wait` seconds (0: resp->status is CO_DEFERRED), or nothing
+ * (-1). Lock held. */
+static int task_or_park(gf_coordinator *c, const gf_http_request *req, long wait, int with_model, gf_fed_task *task,
+                        gf_blob **model, gf_http_response *resp)
+{
+    double now = gf_now();
+    co_site *s = co_site_seen(c, req->peer, now);
+    gf_fedjob *j = task_for(c, req->peer);
+    if (j) {
+        gf_fedjob_task(j, req->peer, now, task);
+        *model = with_model ? gf_fedjob_task_model(j) : NULL;
+        return 1;
+    }
+    co_poll *p = wait > 0 && s && !c->stopping ? calloc(1, sizeof *p) : NULL;
+    if (!p) return -1;
+    *p = (co_poll){ .next = c->polls, .later = gf_https_defer(req), .until = now + (double)wait,
+                    .with_model = with_model };
+    snprintf(p->site, sizeof p->site, "%s", req->peer);
+    c->polls = p;
+    s->polling++;
+    if (p->until < c->polls_due) pthread_cond_signal(&c->polls_wake);   /* before the timer would look */
+    resp->status = CO_DEFERRED;
+    return 0;
+}
+
+static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_http_response *resp)
+{
+    long wait = co_poll_wait(req, "wait");
+    if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, %d]", POLL_MAX_S);
+    const char *with = gf_https_query(req, "model");
+    if (with && strcmp(with, "0") && strcmp(with, "1")) return co_refuse(resp, 400, GF_ERR_ARG, "model must be 0 or 1");
+    gf_fed_task task;
+    gf_blob *model = NULL;
+    pthread_mutex_lock(&c->lock);
+    int got = task_or_park(c, req, wait, with && !strcmp(with, "1"), &task, &model, resp);
+    pthread_mutex_unlock(&c->lock);
+    return got ? task_answer(got > 0 ? &task : NULL, model, resp) : GF_OK;
+}
+
+double co_polls_serve(gf_coordinator *c, double now, int with_tasks)
+{
+    co_poll *ready = NULL, **pp = &c->polls;
+    size_t parked = 0;
+    for (co_poll *p = c->polls; p; p = p->next) parked++;
+    if (!parked) return INFINITY;
+    gf_fed_task *tasks = malloc(sizeof *tasks * parked);   /* (parked) */
+    gf_blob **models = malloc(sizeof *models * parked);     /* (parked) */
+    int n = 0;
+    double due = INFINITY;
+    if (!tasks || !models) {
+        free(tasks);
+        free(models);
+        return now + 0.1;                    /* out of memory: answered on a later pass */
+    }
+    while (*pp) {
+        co_poll *p = *pp;
+        gf_fedjob *j = c->stopping || !with_tasks ? NULL : task_for(c, p->site);
+        if (!j && now < p->until && !c->stopping) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        p->next = ready, ready = p;
+        models[n] = NULL;
+        if (j) {
+            gf_fedjob_task(j, p->site, now, &tasks[n]);
+            if (p->with_model) models[n] = gf_fedjob_task_model(j);
+        } else {
+            tasks[n].job = 0;                /* none: 204 */
+        }
+        co_site *s = site_find(c, p->site);
+        if (s) s->polling--, s->last_seen = now;
+        n++;
+    }
+    if (n) {
+        pthread_mutex_unlock(&c->lock);      /* answered unlocked, newest first */
+        for (int i = n - 1; ready; i--) {
+            co_poll *p = ready;
+            ready = p->next;
+            gf_http_response resp = { 0 };
+            gf_status st = task_answer(tasks[i].job ? &tasks[i] : NULL, models[i], &resp);
+            co_metrics_answer(c, st ? 0 : resp.len, st ? 500 : resp.status);
+            gf_https_answer(p->later, st, &resp);
+            free(p);
+        }
+        pthread_mutex_lock(&c->lock);
+    }
+    free(tasks);
+    free(models);
+    for (co_poll *p = c->polls; p; p = p->next)   /* those parked meanwhile too */
+        if (p->until < due) due = p->until;
+    return due;
+}
+
+void *co_poll_timer_main(void *arg)
+{
+    gf_coordinator *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        double now = gf_now();
+        c->polls_due = fmin(co_polls_serve(c, now, 0), now + 60);
+        if (!c->stopping) co_wait_until(c, &c->polls_wake, c->polls_due);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
 }
 
 void co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
@@ -676,10 +763,17 @@ static gf_status round_model(gf_coordinator *c, const gf_http_request *req, int6
  * decoding and checking the model-sized body (format, dtypes, shapes,
  * finiteness, metadata, its norm) happen in between, unlocked, so a big
  * upload never stalls the other routes or the round driver. The second
- * lock re-checks the answer: the round may have closed or the job gone. */
+ * lock re-checks the answer: the round may have closed or the job gone.
+ * With ?next=S the accepted update is answered as a task poll of S seconds
+ * (model=0|1 as there): the site's next task, or 204, saves the site a
+ * request per round and the round the time of its round trip. */
 static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                         gf_http_response *resp)
 {
+    const char *with = gf_https_query(req, "model");
+    long next = gf_https_query(req, "next") ? co_poll_wait(req, "next") : -2;   /* -2: {"accepted": true} */
+    if (next == -1) return co_refuse(resp, 400, GF_ERR_ARG, "next must be an integer number of seconds in [0, %d]", POLL_MAX_S);
+    if (with && strcmp(with, "0") && strcmp(with, "1")) return co_refuse(resp, 400, GF_ERR_ARG, "model must be 0 or 1");
     int status = 404;
     char why[512] = "";
     gf_manifest wire = { 0 };
@@ -738,12 +832,16 @@ static gf_status upload(gf_coordinator *c, const gf_http_request *req, int64_t i
         if (gf_site_dp_record(c->data_dir, id, req->peer, round, up.dpsgd_epsilon, dp_delta, at))
             co_log(c, "job %lld: the DP-SGD epsilon of %s is not kept: %s", (long long)id, req->peer, gf_last_error());
     }
-    if (wake) {
-        pthread_mutex_lock(&c->lock);
-        co_wake(c);
-        pthread_mutex_unlock(&c->lock);
-    }
-    return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
+    if (!wake && next < 0) return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
+    gf_fed_task task;
+    gf_blob *model = NULL;
+    int got = -1;
+    pthread_mutex_lock(&c->lock);
+    if (wake) co_wake(c);
+    if (next >= 0) got = task_or_park(c, req, next, with && !strcmp(with, "1"), &task, &model, resp);
+    pthread_mutex_unlock(&c->lock);
+    if (next < 0) return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
+    return got ? task_answer(got > 0 ? &task : NULL, model, resp) : GF_OK;
 }
 
 /* A chosen site cannot train this round: body {"error": "why"} (optional). */
@@ -874,8 +972,9 @@ gf_status co_handle(void *ctx, const gf_http_request *req, gf_http_response *res
     gf_status st = route(c, req, resp);
     /* long-polls: the task poll and the secure-aggregation GETs */
     int long_poll = !strcmp(req->method, "GET") && (!strcmp(req->path, "/v1/site/task") || strstr(req->path, "/secagg/"));
-    int status = st && resp->status < 400 ? 500 : resp->status;
-    co_metrics_request(c, long_poll, gf_now() - t0, req->body_len, st ? 0 : resp->len, status);
+    int status = st && resp->status < 400 ? 500 : resp->status == CO_DEFERRED ? 0 : resp->status;
+    co_metrics_request(c, long_poll || resp->status == CO_DEFERRED, gf_now() - t0, req->body_len,
+                       st ? 0 : resp->len, status);
     return st;
 }
 

@@ -51,7 +51,7 @@ static gf_status post(gf_coordinator *c, const gf_http_request *req, int64_t id,
 static gf_status get(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round, outbound_fn out,
                      gf_http_response *resp)
 {
-    long wait = co_poll_wait(req);
+    long wait = co_poll_wait(req, "wait");
     if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, 60]");
     int http = 500;
     gf_status st = GF_OK;
@@ -68,7 +68,7 @@ static gf_status get(gf_coordinator *c, const gf_http_request *req, int64_t id, 
         if ((st = gf_fedjob_check_secagg(j, req->peer, round, gf_https_query(req, "attempt"), &http))) break;
         if ((st = out(j->sec, gf_fedjob_part_index(j, req->peer), &body, &len, &http)) || body) break;
         if (c->stopping || gf_now() >= until) break;
-        co_wait_until(c, until);
+        co_wait_until(c, &c->changed, until);
     }
     if (st) snprintf(why, sizeof why, "%s", gf_last_error());
     if ((s = co_site_seen(c, req->peer, gf_now()))) s->polling--;

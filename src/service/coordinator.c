@@ -49,13 +49,24 @@ void co_log(gf_coordinator *c, const char *fmt, ...)
     c->cfg.log(line);
 }
 
+/* Entries that belong together, in one append (audit.h). Takes the details. */
+static void co_audit_many(gf_coordinator *c, const char *actor, int n, const char *const *events, json_t **details)
+{
+    gf_audit_entry e[GF_AUDIT_BATCH_MAX];
+    char *text[GF_AUDIT_BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        text[i] = details[i] ? json_dumps(details[i], JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(details[i]);
+        e[i] = (gf_audit_entry){ actor, events[i], text[i] };
+    }
+    if (gf_audit_append_many(c->audit, e, n, NULL))
+        co_log(c, "audit log: %s (event %s)", gf_last_error(), events[0]);
+    for (int i = 0; i < n; i++) free(text[i]);
+}
+
 void co_audit(gf_coordinator *c, const char *actor, const char *event, json_t *detail)
 {
-    char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(detail);
-    if (gf_audit_append(c->audit, actor, event, text, NULL))
-        co_log(c, "audit log: %s (event %s)", gf_last_error(), event);
-    free(text);
+    co_audit_many(c, actor, 1, &event, &detail);
 }
 
 /* OpenMP's thread count is a per-thread setting, and threads the program
@@ -356,12 +367,12 @@ static int open_eval(gf_coordinator *c, const co_job *cj, double now)
     return opened;
 }
 
-static void audit_opened(gf_coordinator *c, const gf_fedjob *j)
+/* The audit detail of a round's opening: its sites (lock held). */
+static json_t *opened_detail(const gf_fedjob *j)
 {
     json_t *list = json_array();
     for (int i = 0; i < j->nparts; i++) json_array_append_new(list, json_string(j->parts[i].name));
-    co_audit(c, "coordinator", "round.opened",
-             json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "sites", list));
+    return json_pack("{s:I,s:I,s:o}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "sites", list);
 }
 
 /* Opens the next round and records it (lock held): -1 when the round
@@ -376,7 +387,7 @@ static int try_open(gf_coordinator *c, const co_job *cj, double now)
         gf_fedjob_end_round(j, 0);
         return 0;
     }
-    audit_opened(c, j);
+    co_audit(c, "coordinator", "round.opened", opened_detail(j));
     co_wake(c);
     return 1;
 }
@@ -454,8 +465,9 @@ static void evaluate(gf_coordinator *c, gf_fedjob *j, int64_t round, double *acc
  * then in one store transaction its results, its completion and, when
  * next > 0, the opening of round `next` (already running in memory: sites
  * work on it meanwhile; nothing can aggregate it before this returns, as
- * only this thread aggregates). 0 on success. */
-static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr, int64_t next)
+ * only this thread aggregates), then both to the audit log at once (the
+ * opening's detail: `opened`, taken over). 0 on success. */
+static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr, int64_t next, json_t *opened)
 {
     double acc = NAN;
     gf_status st = gf_fedjob_checkpoint(j, c->data_dir, cr->round, NAN);
@@ -464,13 +476,15 @@ static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr,
     if (!st) st = gf_store_round_finish(c->store, j->id, cr->round, cr->results, cr->n, dur, cr->train_loss, acc, next > 0);
     if (st) {
         co_log(c, "job %lld round %lld: %s", (long long)j->id, (long long)cr->round, gf_last_error());
+        json_decref(opened);
         return -1;
     }
     json_t *d = json_pack("{s:I,s:I,s:i,s:f}", "job", (json_int_t)j->id, "round", (json_int_t)cr->round,
                           "sites", cr->n, "duration_s", dur);
     if (!isnan(cr->train_loss)) json_object_set_new(d, "train_loss", json_real(cr->train_loss));
     if (!isnan(acc)) json_object_set_new(d, "accuracy", json_real(acc));
-    co_audit(c, "coordinator", "round.completed", d);
+    json_t *details[2] = { d, opened };
+    co_audit_many(c, "coordinator", opened ? 2 : 1, (const char *[]){ "round.completed", "round.opened" }, details);
     co_log(c, "job %lld round %lld/%d: %d sites, loss %.4f, accuracy %.4f, %.3f s", (long long)j->id,
            (long long)cr->round, j->spec.rounds, cr->n, cr->train_loss, acc, dur);
     return 0;
@@ -501,17 +515,20 @@ static void close_round(gf_coordinator *c, int i, double now)
      * once. Such a job's next round opens after the writes (drive). */
     int early = !j->spec.dp.enabled;
     int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
-    if (next) co_wake(c);
+    if (next) {
+        co_wake(c);
+        co_polls_serve(c, now, 1);       /* its sites' parked polls first: the round goes on meanwhile */
+    }
     void (*hook)(void *) = c->record_hook;
     void *hook_arg = c->record_hook_arg;
+    json_t *opened = next ? opened_detail(j) : NULL;
     pthread_mutex_unlock(&c->lock);
     if (hook) hook(hook_arg);
-    int bad = record_round(c, j, &cr, next);
+    int bad = record_round(c, j, &cr, next, opened);
     pthread_mutex_lock(&c->lock);
     free(cr.results);
     if (!bad) {
-        if (next) audit_opened(c, j);
-        else co_wake(c);                 /* drive opens the next round, or ends the job */
+        if (!next) co_wake(c);           /* drive opens the next round, or ends the job */
         return;
     }
     /* not recorded: the job was cancelled meanwhile, or the disk failed */
@@ -723,9 +740,10 @@ static void *driver_main(void *arg)
         co_refusals_flush(c, 0);
         pthread_mutex_lock(&c->lock);
         drive(c);
+        co_polls_serve(c, gf_now(), 1);      /* parked polls that have a task now */
         if (c->kicked) continue;             /* woken while writing: look again at once */
         double due = next_due(c, gf_now()), summary = co_refusals_due(c);
-        co_wait_until(c, summary < due ? summary : due);
+        co_wait_until(c, &c->changed, summary < due ? summary : due);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -838,6 +856,7 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     pthread_mutex_init(&c->metrics.lock, NULL);
     co_refusals_init(c);
     pthread_cond_init(&c->changed, NULL);
+    pthread_cond_init(&c->polls_wake, NULL);
     c->sites_total = count_sites(c->tls_dir);
 
     char p[PATH_MAX + 32];
@@ -882,6 +901,11 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
                            .header_timeout_s = c->cfg.header_timeout_s,
                            .per_ip_connections = c->cfg.per_ip_connections, .max_connections = 1024,
                            .handler = co_handle, .ctx = c, .log = http_log };
+    if (pthread_create(&c->poll_timer, NULL, co_poll_timer_main, c)) {
+        gf_coordinator_stop(c);
+        return gf_errorf(GF_ERR_NOMEM, "cannot start the task polls' timer");
+    }
+    c->poll_timer_started = 1;
     if ((st = gf_https_start(&hc, &c->http))) { gf_coordinator_stop(c); return st; }
     if (pthread_create(&c->driver, NULL, driver_main, c)) {
         gf_coordinator_stop(c);
@@ -900,8 +924,13 @@ void gf_coordinator_stop(gf_coordinator *c)
     pthread_mutex_lock(&c->lock);
     c->stopping = 1;
     pthread_cond_broadcast(&c->changed);
+    pthread_cond_broadcast(&c->polls_wake);
     pthread_mutex_unlock(&c->lock);
     if (c->driver) pthread_join(c->driver, NULL);
+    if (c->poll_timer_started) pthread_join(c->poll_timer, NULL);
+    pthread_mutex_lock(&c->lock);
+    co_polls_serve(c, gf_now(), 0);    /* stopping: every parked poll answered (204) */
+    pthread_mutex_unlock(&c->lock);
     co_sched_stop(c);                  /* after its current pass (an executor command in flight) */
     gf_https_stop(c->http);
     if (c->audit) co_refusals_flush(c, 1);
@@ -913,6 +942,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     gf_audit_close(c->audit);
     gf_store_close(c->store);
     pthread_cond_destroy(&c->changed);
+    pthread_cond_destroy(&c->polls_wake);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->metrics.lock);
     pthread_mutex_destroy(&c->refusals.lock);

@@ -23,6 +23,17 @@ typedef struct {
     int    polling;             /* long-polls in progress */
 } co_site;
 
+/* A site's task poll parked until a task comes or `until` (api.c): no
+ * thread waits for it; the driver answers it with a task, the poll timer
+ * with 204 at its deadline. */
+typedef struct co_poll {
+    struct co_poll *next;
+    gf_https_later *later;
+    char            site[GF_JOBSPEC_NAME_MAX + 1];
+    double          until;      /* gf_now() by which it is answered, with 204 when no task came */
+    int             with_model; /* the round's model after the task (task.h) */
+} co_poll;
+
 typedef struct {
     gf_fedjob *fj;
     int64_t    tenant_id;       /* 0: the operator's own job (every site); else only granted sites */
@@ -83,6 +94,11 @@ struct gf_coordinator {
     co_grant        *grants;          /* (ngrants) the store's site grants (api_sites.c) */
     int              ngrants;
     pthread_t        driver;
+    co_poll         *polls;           /* parked task polls, newest first */
+    pthread_t        poll_timer;      /* answers the parked polls whose time is up (api.c) */
+    int              poll_timer_started;
+    pthread_cond_t   polls_wake;      /* wakes it: an earlier deadline, or stopping */
+    double           polls_due;       /* when it looks next */
     co_metrics       metrics;
     co_refusals      refusals;
     struct co_sched *sched;           /* central jobs (scheduler.c: its own thread and lock) */
@@ -209,15 +225,28 @@ gf_status co_refuse(gf_http_response *resp, int status, gf_status st, const char
 /* Audit line and log line for a refused message of a site. */
 void      co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,
                             const char *why);
-/* A long-poll's wait from ?wait=S (default 25, at most 60): -1 when malformed. */
-long      co_poll_wait(const gf_http_request *req);
-/* Waits on c->changed until `until` (gf_now() seconds) or a wake (lock held). */
-void      co_wait_until(gf_coordinator *c, double until);
+/* A long-poll's wait from ?KEY=S (absent: 25; at most 60): -1 when malformed. */
+long      co_poll_wait(const gf_http_request *req, const char *key);
+/* The request's answer comes later (gf_https_defer): a route's resp->status. */
+#define CO_DEFERRED (-1)
+/* Answers, unlocked, the parked task polls whose time is up (204; all of
+ * them when stopping) and, with_tasks, those that have a task now (the
+ * driver's call: the tasks borrow from jobs, which only it removes).
+ * Returns the earliest deadline left (INFINITY: none). Lock held on entry
+ * and exit. */
+double    co_polls_serve(gf_coordinator *c, double now, int with_tasks);
+/* The thread that answers parked polls at their deadline, so that a driver
+ * busy writing a round or running an evaluation never holds them up. */
+void     *co_poll_timer_main(void *arg);
+/* Waits on cv (with c->lock held) until `until` (gf_now() seconds) or a wake. */
+void      co_wait_until(gf_coordinator *c, pthread_cond_t *cv, double until);
 
 /* metrics.c: one answered request; the /metrics page */
 void      co_metrics_request(gf_coordinator *c, int long_poll, double seconds, size_t bytes_in, size_t bytes_out,
                              int status);
 gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp);
+/* a deferred request's answer (counted as a request when it was routed) */
+void      co_metrics_answer(gf_coordinator *c, size_t bytes_out, int status);
 
 /* api_secagg.c: the secure-aggregation routes of a round ("secagg/...") and
  * the masked upload. */

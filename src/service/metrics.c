@@ -33,6 +33,14 @@ void co_metrics_request(gf_coordinator *c, int long_poll, double seconds, size_t
     pthread_mutex_unlock(&m->lock);
 }
 
+void co_metrics_answer(gf_coordinator *c, size_t bytes_out, int status)
+{
+    pthread_mutex_lock(&c->metrics.lock);
+    c->metrics.errors += status >= 400;
+    c->metrics.bytes_out += bytes_out;
+    pthread_mutex_unlock(&c->metrics.lock);
+}
+
 typedef struct { char *buf; size_t len, cap; int oom; } text;
 
 static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
