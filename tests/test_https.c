@@ -663,8 +663,9 @@ static void test_stop_waits_for_deferred(void)
 
 /* New connections go to the event thread that serves the fewest: 4 kept-
  * alive connections on a pool of 2 are 2 and 2 (the admission callback
- * runs on the connection's event thread). With libmicrohttpd's own accept,
- * whichever thread woke first took each one. */
+ * runs on the connection's event thread), one after the other and all at
+ * once. With libmicrohttpd's own accept, whichever thread woke first took
+ * each one. */
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t seen_thread[16];
 static void *seen_conn[16];
@@ -680,6 +681,14 @@ static void admit_seen(void *ctx, const gf_http_request *req, gf_http_admission 
     a->authenticated = 1;
 }
 
+typedef struct { gf_https_client *c; int status; } spread_call;
+static void *spread_thread(void *arg)
+{
+    spread_call *sc = arg;
+    sc->status = req(sc->c, "GET", "/v1/spread", NULL, 0, NULL);
+    return NULL;
+}
+
 static void test_spread(void)
 {
     gf_https_config cfg = {.pki_dir = p1, .listen_host = "127.0.0.1", .max_body = 1 << 20, .threads = 2,
@@ -688,12 +697,26 @@ static void test_spread(void)
     CHECK(gf_https_start(&cfg, &s) == GF_OK);
     if (!s) return;
     snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_https_port(s));
-    for (int round = 0; round < 3; round++) {      /* connections closed in between: counted down again */
+    for (int round = 0; round < 4; round++) {      /* connections closed in between: counted down again */
         nseen = 0;
         gf_https_client *c[4];
-        for (int i = 0; i < 4; i++) {
-            c[i] = client(kit_a);
-            CHECK(req(c[i], "GET", "/v1/spread", NULL, 0, NULL) == 200);
+        if (round < 3) {                           /* one after the other */
+            for (int i = 0; i < 4; i++) {
+                c[i] = client(kit_a);
+                CHECK(req(c[i], "GET", "/v1/spread", NULL, 0, NULL) == 200);
+            }
+        } else {                                   /* all at once: accepted in one burst */
+            spread_call sc[4];
+            pthread_t th[4];
+            for (int i = 0; i < 4; i++) {
+                sc[i] = (spread_call){ client(kit_a), 0 };
+                pthread_create(&th[i], NULL, spread_thread, &sc[i]);
+            }
+            for (int i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                c[i] = sc[i].c;
+                CHECK(sc[i].status == 200);
+            }
         }
         for (int i = 0; i < 4; i++) CHECK(req(c[i], "GET", "/v1/spread-again", NULL, 0, NULL) == 200);
         int same = 0;

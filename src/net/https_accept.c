@@ -132,8 +132,11 @@ static void *accept_main(void *arg)
                 break;
             }
             if (a->threads > 1) fd = renumber(fd, a->threads, least_loaded(a));
-            /* libmicrohttpd applies its connection limits and closes fd when it refuses it */
-            MHD_add_connection(a->mhd, fd, (const struct sockaddr *)&peer, len);
+            /* counted now, so that a burst of connections is spread too; libmicrohttpd
+             * applies its connection limits and closes fd when it refuses it */
+            gf_https_acceptor_count(a, fd, +1);
+            if (MHD_add_connection(a->mhd, fd, (const struct sockaddr *)&peer, len) != MHD_YES)
+                gf_https_acceptor_count(a, fd, -1);
         }
     }
     return NULL;

@@ -24,8 +24,9 @@ gf_status gf_https_acceptor_open(const struct sockaddr_storage *sa, int v6, int 
 gf_status gf_https_acceptor_start(gf_https_acceptor *a, struct MHD_Daemon *mhd,
                                   void (*log)(void *ctx, const char *line), void *ctx);
 
-/* A connection on descriptor fd opened (+1) or closed (-1): the count of
- * its event thread. Called from libmicrohttpd's connection notifications. */
+/* A connection on descriptor fd opened (+1: the acceptor's own, when it
+ * hands fd over) or closed (-1: from libmicrohttpd's notification): the
+ * count of its event thread. */
 void gf_https_acceptor_count(gf_https_acceptor *a, int fd, int delta);
 
 /* Stops accepting (joins the thread) and closes the listening socket. NULL is fine. */

@@ -660,12 +660,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     gf_https_server *s = cls;
     conn_state *cs = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {   /* its event thread serves one fewer */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci) gf_https_acceptor_count(s->acceptor, ci->connect_fd, -1);
+    }
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!ci || !(cs = calloc(1, sizeof *cs))) return;   /* untracked: the idle timeout still applies */
         cs->fd = ci->connect_fd;
         cs->deadline = mono_now() + s->cfg.header_timeout_s;
-        gf_https_acceptor_count(s->acceptor, cs->fd, +1);
         pthread_mutex_lock(&s->conn_lock);
         cs->next = s->conns;
         if (s->conns) s->conns->prev = cs;
@@ -673,7 +676,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         pthread_mutex_unlock(&s->conn_lock);
         *socket_context = cs;
     } else if (cs) {                          /* closed: before libmicrohttpd closes the socket */
-        gf_https_acceptor_count(s->acceptor, cs->fd, -1);
         pthread_mutex_lock(&s->conn_lock);
         if (cs->prev) cs->prev->next = cs->next;
         else s->conns = cs->next;
