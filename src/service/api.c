@@ -688,7 +688,7 @@ double co_polls_serve(gf_coordinator *c, double now, int with_tasks)
         n++;
     }
     if (n) {
-        pthread_mutex_unlock(&c->lock);      /* answered unlocked, newest first */
+        pthread_mutex_unlock(&c->lock);      /* answered unlocked, the oldest first */
         for (int i = n - 1; ready; i--) {
             co_poll *p = ready;
             ready = p->next;
