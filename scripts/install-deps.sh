@@ -38,8 +38,10 @@ case "${1:-build}" in
   # python3-pydicom (its test files CT_small.dcm / MR_small.dcm, and the
   # decoder of scripts/gen_dicom_reference.py) for the DICOM reader's;
   # python3-numpy: the pooled reference of tests/cli/fed_stats.sh and
-  # fed_preprocess.sh (Debian's python3, not the one first on PATH).
-  test)  PKGS="$PKGS mricron-data python3-pydicom weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath python3-numpy libjpeg-turbo-progs" ;;
+  # fed_preprocess.sh (Debian's python3, not the one first on PATH);
+  # python3-torch: the torch.distributed program of tests/cli/slurm_program.sh
+  # (and program_ddp.sh).
+  test)  PKGS="$PKGS mricron-data python3-pydicom weka gemma-doc shapeit4-example fortunes libopenblas0-pthread clang libclang-rt-14-dev gnutls-bin python3 slurm-wlm slurmctld slurmd slurmdbd slurm-client munge mariadb-server chromium chromium-driver python3-selenium python3-mpmath python3-numpy python3-torch libjpeg-turbo-progs" ;;
   # PyTorch peer and reference scripts; HTTP load; OpenBLAS's pthreads build,
   # which Debian's alternatives then prefer for libopenblas.so.0 (as
   # python3-numpy/python3-torch may install it): the engine must still run
