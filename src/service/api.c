@@ -655,41 +655,43 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
 double co_polls_serve(gf_coordinator *c, double now, int with_tasks)
 {
     co_poll *ready = NULL, **pp = &c->polls;
-    size_t parked = 0;
-    for (co_poll *p = c->polls; p; p = p->next) parked++;
-    if (!parked) return INFINITY;
-    gf_fed_task *tasks = malloc(sizeof *tasks * parked);   /* (parked) */
-    gf_blob **models = malloc(sizeof *models * parked);     /* (parked) */
     int n = 0;
-    double due = INFINITY;
-    if (!tasks || !models) {
-        free(tasks);
-        free(models);
-        return now + 0.1;                    /* out of memory: answered on a later pass */
-    }
-    while (*pp) {
+    while (*pp) {                            /* those with a task now, or whose time is up */
         co_poll *p = *pp;
-        gf_fedjob *j = c->stopping || !with_tasks ? NULL : task_for(c, p->site);
-        if (!j && now < p->until && !c->stopping) {
+        if (!c->stopping && now < p->until && !(with_tasks && task_for(c, p->site))) {
             pp = &p->next;
             continue;
         }
         *pp = p->next;
         p->next = ready, ready = p;
-        models[n] = NULL;
+        n++;
+    }
+    gf_fed_task *tasks = n ? malloc(sizeof *tasks * (size_t)n) : NULL;   /* (n), in `ready` order */
+    gf_blob **models = n ? calloc((size_t)n, sizeof *models) : NULL;     /* (n) */
+    if (n && (!tasks || !models)) {          /* out of memory: parked again, answered on a later pass */
+        free(tasks);
+        free(models);
+        while (ready) {
+            co_poll *p = ready;
+            ready = p->next;
+            p->next = c->polls, c->polls = p;
+        }
+        return now + 0.1;
+    }
+    int i = 0;
+    for (co_poll *p = ready; p; p = p->next, i++) {
+        gf_fedjob *j = c->stopping || !with_tasks ? NULL : task_for(c, p->site);
+        tasks[i].job = 0;                    /* none: 204 */
         if (j) {
-            gf_fedjob_task(j, p->site, now, &tasks[n]);
-            if (p->with_model) models[n] = gf_fedjob_task_model(j);
-        } else {
-            tasks[n].job = 0;                /* none: 204 */
+            gf_fedjob_task(j, p->site, now, &tasks[i]);
+            if (p->with_model) models[i] = gf_fedjob_task_model(j);
         }
         co_site *s = site_find(c, p->site);
         if (s) s->polling--, s->last_seen = now;
-        n++;
     }
     if (n) {
-        pthread_mutex_unlock(&c->lock);      /* answered unlocked, the oldest first */
-        for (int i = n - 1; ready; i--) {
+        pthread_mutex_unlock(&c->lock);      /* answered unlocked (tasks borrow from jobs, which only the driver removes) */
+        for (i = 0; ready; i++) {
             co_poll *p = ready;
             ready = p->next;
             gf_http_response resp = { 0 };
@@ -702,7 +704,8 @@ double co_polls_serve(gf_coordinator *c, double now, int with_tasks)
     }
     free(tasks);
     free(models);
-    for (co_poll *p = c->polls; p; p = p->next)   /* those parked meanwhile too */
+    double due = INFINITY;
+    for (co_poll *p = c->polls; p; p = p->next)   /* those left, and any parked meanwhile */
         if (p->until < due) due = p->until;
     return due;
 }
