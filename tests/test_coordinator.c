@@ -971,6 +971,10 @@ int main(void)
     st = req_json(b, "POST", npath, good_b, len, &j);
     CHECK_MSG(st == 400 && strstr(err_of(j), "next must be"), "next=abc -> %d %s", st, err_of(j));
     json_decref(j);
+    snprintf(npath, sizeof npath, "%s?next=61&model=1", path);     /* past the longest poll */
+    st = req_json(b, "POST", npath, good_b, len, &j);
+    CHECK_MSG(st == 400 && strstr(err_of(j), "next must be"), "next=61 -> %d %s", st, err_of(j));
+    json_decref(j);
     snprintf(npath, sizeof npath, "%s?next=5&model=yes", path);
     st = req_json(b, "POST", npath, good_b, len, &j);
     CHECK_MSG(st == 400 && strstr(err_of(j), "model must be 0 or 1"), "next with model=yes -> %d %s", st, err_of(j));
