@@ -151,16 +151,24 @@ gf_status gf_https_acceptor_start(gf_https_acceptor *a, struct MHD_Daemon *mhd,
     return GF_OK;
 }
 
-void gf_https_acceptor_close(gf_https_acceptor *a)
+void gf_https_acceptor_stop(gf_https_acceptor *a)
 {
     if (!a) return;
     if (a->started) {
         uint64_t one = 1;
         if (write(a->stop_fd, &one, sizeof one) != sizeof one) {}   /* an eventfd write cannot fail here */
         pthread_join(a->thread, NULL);
+        a->started = 0;
     }
     if (a->listen_fd >= 0) close(a->listen_fd);
     if (a->stop_fd >= 0) close(a->stop_fd);
+    a->listen_fd = a->stop_fd = -1;
+}
+
+void gf_https_acceptor_close(gf_https_acceptor *a)
+{
+    if (!a) return;
+    gf_https_acceptor_stop(a);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }

@@ -29,7 +29,12 @@ gf_status gf_https_acceptor_start(gf_https_acceptor *a, struct MHD_Daemon *mhd,
  * count of its event thread. */
 void gf_https_acceptor_count(gf_https_acceptor *a, int fd, int delta);
 
-/* Stops accepting (joins the thread) and closes the listening socket. NULL is fine. */
+/* Stops accepting (joins the thread) and closes the listening socket; the
+ * counts stay usable, for the close notifications of the connections
+ * libmicrohttpd still serves. NULL is fine. */
+void gf_https_acceptor_stop(gf_https_acceptor *a);
+/* Stops it if need be and frees it: once libmicrohttpd has stopped, so
+ * that no notification counts in it any more. NULL is fine. */
 void gf_https_acceptor_close(gf_https_acceptor *a);
 
 #endif

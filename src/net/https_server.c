@@ -108,6 +108,8 @@ typedef struct request_state {
      * holds it) until gf_https_answer; DEFER_ANSWERED when the answer came
      * before the handler returned (its thread then resumes the connection) */
     enum { DEFER_NONE, DEFER_IN_HANDLER, DEFER_PARKED, DEFER_ANSWERED } defer;
+    int      deferring;                     /* its handler called gf_https_defer: written and read
+                                               by the handler's thread alone (no lock) */
     gf_https_server *srv;
 } request_state;
 
@@ -530,7 +532,7 @@ static int run_handler(gf_https_server *s, request_state *r)
     r->srv = s;
     gf_status st = s->cfg.handler(s->cfg.ctx, &req, &resp);
     slot_give(s, r);
-    if (r->defer == DEFER_NONE) {
+    if (!r->deferring) {                     /* not r->defer: the answerer may be writing it now */
         r->answer = answer_of(st, &resp, &r->answer_status);
         return 1;
     }
@@ -545,6 +547,7 @@ static int run_handler(gf_https_server *s, request_state *r)
 gf_https_later *gf_https_defer(const gf_http_request *req)
 {
     request_state *r = req->state;
+    r->deferring = 1;
     pthread_mutex_lock(&r->srv->slot_lock);
     r->defer = DEFER_IN_HANDLER;
     r->srv->deferred++;
@@ -766,7 +769,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->answer = NULL;
         return queue(conn, r->answer_status, m);
     }
-    if (s->stopping) return MHD_NO;
+    if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) return MHD_NO;   /* set under slot_lock; read here without */
     if (*upload_data_size) {
         if (mono_now() - r->since > s->cfg.body_timeout_s) {
             /* a body that trickles in would hold its slot and memory for ever */
@@ -924,8 +927,7 @@ int gf_https_port(const gf_https_server *s)
 void gf_https_stop(gf_https_server *s)
 {
     if (!s) return;
-    gf_https_acceptor_close(s->acceptor);     /* no new connections from here on */
-    s->acceptor = NULL;
+    gf_https_acceptor_stop(s->acceptor);      /* no new connections from here on */
     if (s->sweeper_started) {
         pthread_mutex_lock(&s->conn_lock);
         s->sweeper_stop = 1;
@@ -937,7 +939,7 @@ void gf_https_stop(gf_https_server *s)
         /* every suspended connection resumed before libmicrohttpd stops:
          * those waiting for a slot now, those in a handler when it returns */
         pthread_mutex_lock(&s->slot_lock);
-        s->stopping = 1;
+        __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
         while (s->wait_head) {
             request_state *w = s->wait_head;
             unwait(s, w);
@@ -948,6 +950,7 @@ void gf_https_stop(gf_https_server *s)
         pthread_mutex_unlock(&s->slot_lock);
         MHD_stop_daemon(s->mhd);
     }
+    gf_https_acceptor_close(s->acceptor);     /* after the last close notification counted in it */
     gf_pki_crl_free(s->crl);
     pthread_mutex_destroy(&s->crl_lock);
     pthread_mutex_destroy(&s->slot_lock);

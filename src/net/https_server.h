@@ -144,8 +144,9 @@ const char *gf_https_header(const gf_http_request *req, const char *name);
  * owner is ready (a long-poll answered when an event comes). Meanwhile its
  * connection is suspended and no thread waits for it. The request's body
  * and its query values are gone once the handler returns: copy what the
- * answer needs. gf_https_stop waits until every deferred request is
- * answered. */
+ * answer needs. gf_https_defer is called by the handler, on its own
+ * thread, before it returns. gf_https_stop waits until every deferred
+ * request is answered. */
 typedef struct gf_https_later gf_https_later;
 gf_https_later *gf_https_defer(const gf_http_request *req);
 
