@@ -56,6 +56,8 @@ static void *answer_later(void *arg)
 }
 
 
+static int deferred_count;        /* requests echo deferred so far */
+
 static gf_status echo(void *ctx, const gf_http_request *req, gf_http_response *resp)
 {
     if (!strcmp(req->path, "/fail")) return gf_errorf(GF_ERR_ARG, "round 7 is over");
@@ -67,6 +69,7 @@ static gf_status echo(void *ctx, const gf_http_request *req, gf_http_response *r
         l->delay_ms = ms ? atoi(ms) : 0;
         snprintf(l->text, sizeof l->text, "later:%s", x ? x : "");
         l->later = gf_https_defer(req);
+        __atomic_add_fetch(&deferred_count, 1, __ATOMIC_RELAXED);
         resp->status = 500, resp->body = "ignored", resp->len = 7;   /* a deferring handler's resp is not sent */
         if (!strcmp(req->path, "/defer-now")) {
             answer_later(l);
@@ -649,8 +652,10 @@ static void test_stop_waits_for_deferred(void)
     gf_https_server *s = start(0, 2, 1 << 20);
     deferred_call call = { .path = "/defer?ms=600&x=stop" };
     pthread_t t;
+    int before = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
     pthread_create(&t, NULL, deferred_thread, &call);
-    usleep(200 * 1000);                 /* the request is in, deferred */
+    for (int i = 0; i < 2000 && __atomic_load_n(&deferred_count, __ATOMIC_RELAXED) == before; i++)
+        usleep(5 * 1000);               /* until the request is in, deferred (not a guess at how long that takes) */
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
     gf_https_stop(s);
@@ -698,7 +703,9 @@ static void test_spread(void)
     if (!s) return;
     snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_https_port(s));
     for (int round = 0; round < 4; round++) {      /* connections closed in between: counted down again */
+        pthread_mutex_lock(&seen_mu);
         nseen = 0;
+        pthread_mutex_unlock(&seen_mu);
         gf_https_client *c[4];
         if (round < 3) {                           /* one after the other */
             for (int i = 0; i < 4; i++) {
@@ -719,10 +726,12 @@ static void test_spread(void)
             }
         }
         for (int i = 0; i < 4; i++) CHECK(req(c[i], "GET", "/v1/spread-again", NULL, 0, NULL) == 200);
-        int same = 0;
-        for (int i = 1; i < nseen; i++) same += pthread_equal(seen_thread[i], seen_thread[0]);
-        CHECK_MSG(nseen == 4 && same == 1, "round %d: %d connections, %d more on the first one's event thread "
-                  "(want 4 and 1: two per thread)", round, nseen, same);
+        pthread_mutex_lock(&seen_mu);
+        int same = 0, n = nseen;
+        for (int i = 1; i < n; i++) same += pthread_equal(seen_thread[i], seen_thread[0]);
+        pthread_mutex_unlock(&seen_mu);
+        CHECK_MSG(n == 4 && same == 1, "round %d: %d connections, %d more on the first one's event thread "
+                  "(want 4 and 1: two per thread)", round, n, same);
         for (int i = 0; i < 4; i++) gf_https_client_close(c[i]);
         usleep(100 * 1000);                        /* their close is seen by the server */
     }
@@ -785,7 +794,7 @@ int main(void)
     test_garbage(a, port);
     test_concurrent();
     test_deferred();
-    CHECK(log_lines > 0);
+    CHECK(__atomic_load_n(&log_lines, __ATOMIC_RELAXED) > 0);
 
     /* stop: the client gets a transport error; start again on the same port */
     gf_https_stop(s);
@@ -808,11 +817,11 @@ int main(void)
                                .body_slots = 1, .body_timeout_s = 1, .handler = echo, .log = count_log};
         CHECK(gf_https_start(&cfg, &s) == GF_OK);
         snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_https_port(s));
-        int before = log_lines;
+        int before = __atomic_load_n(&log_lines, __ATOMIC_RELAXED);
         CURLcode rc;
         long code = chunked_upload_slow("a", 40000, 1000, 100000, &rc);    /* 4 s of trickle */
         CHECK_MSG(rc != CURLE_OK && code != 200, "trickling upload -> curl %d HTTP %ld", rc, code);
-        CHECK(log_lines > before);
+        CHECK(__atomic_load_n(&log_lines, __ATOMIC_RELAXED) > before);
         code = chunked_upload("a", 100000, &rc);
         CHECK_MSG(rc == CURLE_OK && code == 200, "next upload -> curl %d HTTP %ld", rc, code);
         gf_https_stop(s);
