@@ -716,8 +716,11 @@ void *co_poll_timer_main(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         double now = gf_now();
-        c->polls_due = fmin(co_polls_serve(c, now, 0), now + 60);
-        if (!c->stopping) co_wait_until(c, &c->polls_wake, c->polls_due);
+        c->sa_kicked = 0;
+        double due = co_polls_serve(c, now, 0);
+        due = fmin(due, co_sa_polls_serve(c, gf_now()));
+        c->polls_due = fmin(due, now + 60);
+        if (!c->stopping && !c->sa_kicked) co_wait_until(c, &c->polls_wake, c->polls_due);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;

@@ -79,6 +79,10 @@ void co_wake(gf_coordinator *c)
 {
     c->kicked = 1;
     pthread_cond_broadcast(&c->changed);
+    if (c->sa_polls) {                  /* their answers may be ready now */
+        c->sa_kicked = 1;
+        pthread_cond_signal(&c->polls_wake);
+    }
 }
 
 co_site *co_site_seen(gf_coordinator *c, const char *name, double now)
@@ -930,6 +934,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     if (c->poll_timer_started) pthread_join(c->poll_timer, NULL);
     pthread_mutex_lock(&c->lock);
     co_polls_serve(c, gf_now(), 0);    /* stopping: every parked poll answered (204) */
+    co_sa_polls_serve(c, gf_now());
     pthread_mutex_unlock(&c->lock);
     co_sched_stop(c);                  /* after its current pass (an executor command in flight) */
     gf_https_stop(c->http);

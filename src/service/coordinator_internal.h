@@ -95,6 +95,8 @@ struct gf_coordinator {
     int              ngrants;
     pthread_t        driver;
     co_poll         *polls;           /* parked task polls, newest first */
+    struct co_sa_poll *sa_polls;      /* parked secure-aggregation long-polls (api_secagg.c) */
+    int              sa_kicked;       /* a change since the timer last looked at them */
     pthread_t        poll_timer;      /* answers the parked polls whose time is up (api.c) */
     int              poll_timer_started;
     pthread_cond_t   polls_wake;      /* wakes it: an earlier deadline, or stopping */
@@ -236,7 +238,9 @@ long      co_poll_wait(const gf_http_request *req, const char *key);
  * and exit. */
 double    co_polls_serve(gf_coordinator *c, double now, int with_tasks);
 /* The thread that answers parked polls at their deadline, so that a driver
- * busy writing a round or running an evaluation never holds them up. */
+ * busy writing a round or running an evaluation never holds them up, and
+ * the parked secure-aggregation polls as soon as a change (co_wake) makes
+ * their answer ready. */
 void     *co_poll_timer_main(void *arg);
 /* Waits on cv (with c->lock held) until `until` (gf_now() seconds) or a wake. */
 void      co_wait_until(gf_coordinator *c, pthread_cond_t *cv, double until);
@@ -252,6 +256,13 @@ void      co_metrics_answer(gf_coordinator *c, size_t bytes_out, int status);
  * the masked upload. */
 gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                           const char *rest, gf_http_response *resp);
+/* Answers, unlocked, the parked secure-aggregation polls whose answer is
+ * ready (the message, or a refusal) or whose time is up (204; all of them
+ * when stopping). Returns the earliest deadline left (INFINITY: none).
+ * Lock held on entry and exit. */
+double    co_sa_polls_serve(gf_coordinator *c, double now);
+/* How many are parked (lock held). */
+int       co_sa_polls_count(const gf_coordinator *c);
 
 /* coordinator.c, lock held */
 void     co_thread_setup(const gf_coordinator *c);   /* first in each thread that runs its loops */

@@ -106,12 +106,17 @@ gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp)
     for (int i = 0; i < c->nsites; i++)
         online += c->sites[i].polling > 0 || now - c->sites[i].last_seen < c->cfg.site_timeout_s;
     for (int i = 0; i < c->njobs; i++) open_rounds += c->jobs[i].fj->round > 0;
+    int parked_tasks = 0, parked_secagg = co_sa_polls_count(c);
+    for (const co_poll *p = c->polls; p; p = p->next) parked_tasks++;
     pthread_mutex_unlock(&c->lock);
     put(&t, "# HELP gf_sites_online Sites that polled within the site timeout.\n# TYPE gf_sites_online gauge\n"
             "gf_sites_online %d\n", online);
     put(&t, "# HELP gf_federated_jobs_active Federated jobs the driver is running.\n"
             "# TYPE gf_federated_jobs_active gauge\ngf_federated_jobs_active %d\n", running);
     put(&t, "# HELP gf_rounds_open Rounds open now.\n# TYPE gf_rounds_open gauge\ngf_rounds_open %d\n", open_rounds);
+    put(&t, "# HELP gf_api_parked_polls Sites' long-polls waiting for their answer, with no thread held.\n"
+            "# TYPE gf_api_parked_polls gauge\ngf_api_parked_polls{kind=\"task\"} %d\n"
+            "gf_api_parked_polls{kind=\"secagg\"} %d\n", parked_tasks, parked_secagg);
     int queued = 0;
     json_decref(co_sched_queue(c, &queued));
     put(&t, "# HELP gf_central_queue_length Central jobs waiting (held ones included), at the scheduler's last pass.\n"

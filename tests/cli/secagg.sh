@@ -99,6 +99,17 @@ sed -e 's/"rounds": 2/"rounds": 1/' -e 's/"min_sites": 4/"min_sites": 3/' \
     -e 's/"secure_aggregation": {}/"secure_aggregation": {"phase_timeout_s": 2}/' -e 's/"secure"/"dropout"/' \
     "$TMP/job.json" > "$TMP/job2.json"
 "$GF" submit "$TMP/job2.json" $C > /dev/null || fail "submit job 2"
+# meanwhile the key phase waits for s3 (2 s): the three others' key-table
+# polls are parked, with no thread waiting for any of them (/metrics)
+OPC="--cacert $TMP/pki/operator/ca.crt --cert $TMP/pki/operator/site.crt --key $TMP/pki/operator/site.key"
+parked=0; _i=0
+while [ "$_i" -lt 100 ]; do
+  parked=$(curl -s $OPC "${FED_URL}metrics" | sed -n 's/^gf_api_parked_polls{kind="secagg"} //p')
+  [ "${parked:-0}" -ge 3 ] && break
+  sleep 0.05; _i=$((_i+1))
+done
+[ "${parked:-0}" -ge 3 ] && ok "the 3 waiting sites' secure-aggregation polls were parked" \
+  || fail "parked secure-aggregation polls: '${parked}', want 3"
 fed_wait_state "$TMP" 2 succeeded 120 && ok "job 2 succeeded with s3 frozen" || { fail "job 2"; tail -5 "$TMP/coordinator.log"; }
 "$GF" status 2 $C --json | python3 -c '
 import json, sys
