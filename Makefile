@@ -84,14 +84,17 @@ deps:
 
 # The whole suite: the normal build, the same tests under ASan + UBSan, and
 # a portable build without -march=native (the scalar fallbacks of the SIMD
-# paths), then a short run of each fuzzer.
+# paths), the tests of the threaded servers (HTTPS server, coordinator)
+# under ThreadSanitizer, then a short run of each fuzzer.
+TSAN_TESTS = build/tsan/tests/test_https build/tsan/tests/test_coordinator
 JOBS ?= $(shell nproc)
 test: deps
 	$(MAKE) -j$(JOBS) all
 	$(MAKE) -j$(JOBS) BUILD=build/asan OPT="-O1 $(ARCH)" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" all
 	$(MAKE) -j$(JOBS) BUILD=build/portable ARCH= all
+	$(MAKE) -j$(JOBS) BUILD=build/tsan OPT="-O1 $(ARCH)" SAN="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_TESTS)
 	$(MAKE) -j$(JOBS) fuzz-build
-	tests/run.sh build build/asan build/portable
+	tests/run.sh build build/asan build/portable build/tsan:unit
 
 test-fast: all
 	tests/run.sh build
