@@ -388,6 +388,54 @@ static void test_finish(const char *dir)
     gf_store_close(s);
 }
 
+/* Several rounds' ends in one transaction, with their own times: each is
+ * opened, completed and stamped in order; rounds that are not consecutive,
+ * or one bad result, keep nothing. */
+static void test_finish_many(const char *dir)
+{
+    gf_store *s = NULL;
+    CHECK(gf_store_open(dir, &s) == GF_OK);
+    if (!s) return;
+    int64_t id = 0;
+    CHECK(gf_store_job_create(s, 0, "m", "federated", "{}", &id) == GF_OK);
+    CHECK(gf_store_job_set_state(s, id, GF_STORE_JOB_RUNNING, "started") == GF_OK);
+    CHECK(gf_store_round_open(s, id, 1) == GF_OK);
+    gf_store_result ra[1] = { { .site = "a", .samples = 10, .loss = 0.5, .accuracy = NAN } };
+    gf_store_result rb[2] = { { .site = "a", .samples = 10, .loss = 0.5, .accuracy = NAN },
+                              { .site = "a", .samples = 5, .loss = 0.5, .accuracy = NAN } };   /* a twice */
+    double t0 = 1800000000.25;                   /* 2027-01-15T08:00:00.250Z */
+    gf_store_round_done d[3] = {
+        { .round = 1, .results = ra, .n = 1, .duration_s = 0.5, .train_loss = 0.5, .accuracy = NAN,
+          .closed_at = t0, .next_opened_at = t0 + 0.001 },
+        { .round = 3, .results = ra, .n = 1, .duration_s = 0.5, .train_loss = 0.5, .accuracy = NAN,
+          .closed_at = t0 + 1, .next_opened_at = t0 + 1.002 },
+        { .round = 3, .results = ra, .n = 1, .duration_s = 0.5, .train_loss = 0.5, .accuracy = 0.9,
+          .closed_at = t0 + 2, .next_opened_at = t0 + 2.003 } };
+    CHECK(gf_store_rounds_finish(s, id, d, 2, 1) == GF_ERR_ARG);   /* 1 then 3 */
+    d[1].round = 2;
+    d[1].results = rb, d[1].n = 2;
+    CHECK(gf_store_rounds_finish(s, id, d, 3, 1) != GF_OK);        /* round 2's bad result: nothing kept */
+    gf_store_round rd;
+    CHECK(gf_store_round_get(s, id, 1, &rd) == GF_OK && rd.state == GF_STORE_ROUND_OPEN);
+    CHECK(gf_store_round_get(s, id, 2, &rd) == GF_ERR_ARG);
+    d[1].results = ra, d[1].n = 1;
+    CHECK(gf_store_rounds_finish(s, id, d, 3, 1) == GF_OK);
+    const char *closed[3] = { "2027-01-15T08:00:00.250Z", "2027-01-15T08:00:01.250Z", "2027-01-15T08:00:02.250Z" };
+    const char *started[3] = { NULL, "2027-01-15T08:00:00.251Z", "2027-01-15T08:00:01.252Z" };
+    for (int k = 0; k < 3; k++) {
+        CHECK(gf_store_round_get(s, id, k + 1, &rd) == GF_OK && rd.state == GF_STORE_ROUND_COMPLETED && rd.sites == 1);
+        CHECK_MSG(!strcmp(rd.closed_at, closed[k]) && (!started[k] || !strcmp(rd.started_at, started[k])),
+                  "round %d: %s .. %s", k + 1, rd.started_at, rd.closed_at);
+    }
+    CHECK(rd.accuracy == 0.9);
+    CHECK(gf_store_round_get(s, id, 4, &rd) == GF_OK && rd.state == GF_STORE_ROUND_OPEN &&
+          !strcmp(rd.started_at, "2027-01-15T08:00:02.253Z"));
+    gf_store_job j;
+    CHECK(gf_store_job_get(s, id, &j) == GF_OK && j.round == 3);
+    gf_store_job_free(&j);
+    gf_store_close(s);
+}
+
 /* Cancelling a queued job only while it is queued: a job the scheduler
  * started meanwhile stays running (its end and usage are recorded when it
  * ends), a final job stays final, an unknown job is named. */
@@ -595,6 +643,7 @@ int main(void)
     test_refusals(dir);
     snprintf(dir, sizeof dir, "%s/finish", base);
     test_finish(dir);
+    test_finish_many(dir);
     snprintf(dir, sizeof dir, "%s/cancel", base);
     test_cancel_queued(dir);
     snprintf(dir, sizeof dir, "%s/grants", base);

@@ -820,20 +820,35 @@ static gf_status check_ids(int64_t job, int64_t round)
 }
 
 /* The bodies of the round operations, run inside a caller's transaction. */
-static gf_status open_in_tx(gf_store *s, int64_t job, int64_t round)
+/* A wall-clock time (seconds since 1970) as the store writes its times,
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ"; NULL for NAN (the transaction's own clock). */
+static const char *stamp(double t, char out[32])
+{
+    if (isnan(t) || t < 0 || t > 253402300799.0) return NULL;
+    long long ms = llround(t * 1000.0);
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&sec, &tm)) return NULL;
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+    return out;
+}
+
+/* Opens round (== job.round + 1), started at `at` (NULL: now). */
+static gf_status open_in_tx(gf_store *s, int64_t job, int64_t round, const char *at)
 {
     gf_status e = require_next(s, job, round);
     int exists = 0;
     gf_store_round_state state = GF_STORE_ROUND_OPEN;
     if (e == GF_OK) e = round_row(s, job, round, &exists, &state);
     if (e == GF_OK && !exists)
-        e = store_run(s, "open round", "INSERT INTO rounds(job_id, round, state, started_at) VALUES(?, ?, 'open', " NOW ")",
-                "ii", job, round);
+        e = store_run(s, "open round", "INSERT INTO rounds(job_id, round, state, started_at) VALUES(?, ?, 'open', "
+                "coalesce(?, " NOW "))", "iit", job, round, at);
     else if (e == GF_OK && state == GF_STORE_ROUND_ABORTED)
         e = store_run(s, "reopen round",
                 "UPDATE rounds SET state = 'open', sites = NULL, duration_s = NULL, train_loss = NULL, "
-                "accuracy = NULL, reason = NULL, started_at = " NOW ", closed_at = NULL "
-                "WHERE job_id = ? AND round = ?", "ii", job, round);
+                "accuracy = NULL, reason = NULL, started_at = coalesce(?, " NOW "), closed_at = NULL "
+                "WHERE job_id = ? AND round = ?", "tii", at, job, round);
     else if (e == GF_OK && state == GF_STORE_ROUND_COMPLETED)
         e = gf_errorf(GF_ERR_MISMATCH, "store: job %lld round %lld is already completed", (long long)job,
                       (long long)round);
@@ -887,8 +902,9 @@ static gf_status check_completion(int64_t job, int64_t round, int sites, double 
     return e;
 }
 
+/* Completes the open round, closed at `at` (NULL: now). */
 static gf_status complete_in_tx(gf_store *s, int64_t job, int64_t round, int sites, double duration_s,
-                                double train_loss, double accuracy)
+                                double train_loss, double accuracy, const char *at)
 {
     gf_status e = require_next(s, job, round);
     if (e == GF_OK) e = require_open(s, job, round);
@@ -903,8 +919,8 @@ static gf_status complete_in_tx(gf_store *s, int64_t job, int64_t round, int sit
     if (e == GF_OK)
         e = store_run(s, "complete round",
                 "UPDATE rounds SET state = 'completed', sites = ?, duration_s = ?, train_loss = ?, accuracy = ?, "
-                "closed_at = " NOW " WHERE job_id = ? AND round = ?",
-                "idddii", (int64_t)sites, duration_s, train_loss, accuracy, job, round);
+                "closed_at = coalesce(?, " NOW ") WHERE job_id = ? AND round = ?",
+                "idddtii", (int64_t)sites, duration_s, train_loss, accuracy, at, job, round);
     if (e == GF_OK)
         e = store_run(s, "advance job round", "UPDATE jobs SET round = ?, updated_at = " NOW " WHERE id = ?", "ii", round, job);
     return e;
@@ -915,7 +931,7 @@ gf_status gf_store_round_open(gf_store *s, int64_t job, int64_t round)
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_open without a store");
     gf_status e = check_ids(job, round);
     if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
-    return store_tx_end(s, open_in_tx(s, job, round));
+    return store_tx_end(s, open_in_tx(s, job, round, NULL));
 }
 
 gf_status gf_store_round_add_result(gf_store *s, int64_t job, int64_t round, const char *site, int64_t samples,
@@ -988,23 +1004,44 @@ gf_status gf_store_round_complete(gf_store *s, int64_t job, int64_t round, int s
     if (!s) return gf_errorf(GF_ERR_ARG, "store: round_complete without a store");
     gf_status e = check_completion(job, round, sites, duration_s, train_loss, accuracy);
     if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
-    return store_tx_end(s, complete_in_tx(s, job, round, sites, duration_s, train_loss, accuracy));
+    return store_tx_end(s, complete_in_tx(s, job, round, sites, duration_s, train_loss, accuracy, NULL));
 }
 
 gf_status gf_store_round_finish(gf_store *s, int64_t job, int64_t round, const gf_store_result *results, int n,
                                 double duration_s, double train_loss, double accuracy, int open_next)
 {
-    if (!s || (n > 0 && !results)) return gf_errorf(GF_ERR_ARG, "store: round_finish without a store or results");
-    gf_status e = check_completion(job, round, n, duration_s, train_loss, accuracy);
-    for (int i = 0; e == GF_OK && i < n; i++)
-        e = check_result(results[i].site, results[i].samples, results[i].loss, results[i].accuracy,
-                         results[i].bytes_up, results[i].bytes_down);
+    gf_store_round_done r = { .round = round, .results = results, .n = n, .duration_s = duration_s,
+                              .train_loss = train_loss, .accuracy = accuracy, .closed_at = NAN, .next_opened_at = NAN };
+    return gf_store_rounds_finish(s, job, &r, 1, open_next);
+}
+
+gf_status gf_store_rounds_finish(gf_store *s, int64_t job, const gf_store_round_done *r, int count, int open_next)
+{
+    if (!s || count < 1 || !r) return gf_errorf(GF_ERR_ARG, "store: rounds_finish without a store or rounds");
+    gf_status e = GF_OK;
+    for (int k = 0; e == GF_OK && k < count; k++) {
+        if (r[k].n > 0 && !r[k].results) return gf_errorf(GF_ERR_ARG, "store: round %lld without its results", (long long)r[k].round);
+        if (k > 0 && r[k].round != r[k - 1].round + 1)
+            return gf_errorf(GF_ERR_ARG, "store: rounds %lld and %lld are not consecutive", (long long)r[k - 1].round,
+                             (long long)r[k].round);
+        e = check_completion(job, r[k].round, r[k].n, r[k].duration_s, r[k].train_loss, r[k].accuracy);
+        for (int i = 0; e == GF_OK && i < r[k].n; i++)
+            e = check_result(r[k].results[i].site, r[k].results[i].samples, r[k].results[i].loss,
+                             r[k].results[i].accuracy, r[k].results[i].bytes_up, r[k].results[i].bytes_down);
+    }
     if (e != GF_OK || (e = store_tx_begin(s, 1)) != GF_OK) return e;
-    for (int i = 0; e == GF_OK && i < n; i++)
-        e = add_result_in_tx(s, job, round, results[i].site, results[i].samples, results[i].loss,
-                             results[i].accuracy, results[i].bytes_up, results[i].bytes_down);
-    if (e == GF_OK) e = complete_in_tx(s, job, round, n, duration_s, train_loss, accuracy);
-    if (e == GF_OK && open_next) e = open_in_tx(s, job, round + 1);
+    char at[32];
+    for (int k = 0; e == GF_OK && k < count; k++) {
+        int64_t round = r[k].round;
+        if (k > 0) e = open_in_tx(s, job, round, stamp(r[k - 1].next_opened_at, at));   /* opened after the one before */
+        for (int i = 0; e == GF_OK && i < r[k].n; i++)
+            e = add_result_in_tx(s, job, round, r[k].results[i].site, r[k].results[i].samples, r[k].results[i].loss,
+                                 r[k].results[i].accuracy, r[k].results[i].bytes_up, r[k].results[i].bytes_down);
+        if (e == GF_OK)
+            e = complete_in_tx(s, job, round, r[k].n, r[k].duration_s, r[k].train_loss, r[k].accuracy,
+                               stamp(r[k].closed_at, at));
+    }
+    if (e == GF_OK && open_next) e = open_in_tx(s, job, r[count - 1].round + 1, stamp(r[count - 1].next_opened_at, at));
     return store_tx_end(s, e);
 }
 

@@ -225,6 +225,25 @@ gf_status gf_store_round_complete(gf_store *s, int64_t job, int64_t round, int s
 gf_status gf_store_round_finish(gf_store *s, int64_t job, int64_t round, const gf_store_result *results, int n,
                                 double duration_s, double train_loss, double accuracy, int open_next);
 
+/* One closed round for gf_store_rounds_finish: as gf_store_round_finish's
+ * arguments, and when it closed and when the round after it opened (wall
+ * clock, seconds since 1970; NAN: the transaction's own time). */
+typedef struct {
+    int64_t                round;
+    const gf_store_result *results;   /* (n) */
+    int                    n;
+    double                 duration_s, train_loss, accuracy;
+    double                 closed_at, next_opened_at;
+} gf_store_round_done;
+
+/* Several consecutive rounds' ends in one transaction (one sync), oldest
+ * first, as gf_store_round_finish each, with the stamps given: each round
+ * after the first is opened (at the one before's next_opened_at), gets its
+ * results and is completed; when open_next, the round after the last is
+ * opened too. Nothing is kept if any part fails. */
+gf_status gf_store_rounds_finish(gf_store *s, int64_t job, const gf_store_round_done *rounds, int count,
+                                 int open_next);
+
 /* Aborts the open round, dropping its results; reason is required. */
 gf_status gf_store_round_abort(gf_store *s, int64_t job, int64_t round, const char *reason);
 
