@@ -67,7 +67,7 @@ gf_status gf_audit_append_at(gf_audit *a, const char *time_utc, const char *acto
 typedef struct {
     const char *actor, *event, *detail_json;
 } gf_audit_entry;
-#define GF_AUDIT_BATCH_MAX 8
+#define GF_AUDIT_BATCH_MAX 32
 gf_status gf_audit_append_many(gf_audit *a, const gf_audit_entry *e, int n, uint64_t *seq_out);
 
 /* Releases the lock and the handle (NULL is fine). */
