@@ -723,6 +723,177 @@ static void test_release_after_record(void)
     release_case("dp", 1);
 }
 
+/* Storage slower than the rounds: round 1's record is held open (a test
+ * hook on the recorder's thread) while rounds 2 and 3 run. The rounds go
+ * on meanwhile; once released, rounds 2 and 3 are written together (group
+ * commit): one checkpoint, round 3's, holding the very model the sites got
+ * with round 4's task; the store has every round completed, with its sites
+ * and its own opening and closing times in order; the audit log has each
+ * round's completion and the next one's opening, in order, and verifies. */
+static int round_state(gf_https_client *op, int64_t job, int64_t round, json_t **rounds)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    json_t *j = NULL;
+    int done = 0;
+    if (req_json(op, "GET", path, NULL, 0, &j) == 200) {
+        json_t *r = json_object_get(j, "rounds");
+        done = (int)json_array_size(r) >= round;
+        if (rounds) *rounds = json_incref(r);
+    }
+    json_decref(j);
+    return done;
+}
+
+static void test_group_commit(void)
+{
+    char dir[160], spec[512], msg[600], path[128], file[256];
+    snprintf(dir, sizeof dir, "%s/group", base);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
+    snprintf(spec, sizeof spec, "{\"name\": \"group\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
+             " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 4, \"sites\": [\"a\", \"b\"],"
+             " \"min_sites\": 2, \"round_deadline_s\": 120, \"seed\": 5}");
+    int64_t job = 0;
+    int st = post(op, "/v1/jobs", spec, &job, msg, sizeof msg);
+    CHECK_MSG(st == 201, "group: submit -> %d %s", st, msg);
+    CHECK(req(a, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);   /* a is seen */
+    CHECK(req(b, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);  /* round 1 opens */
+    CHECK(req(a, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);
+
+    hook_gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    pthread_mutex_lock(&co->lock);
+    co->record_hook_arg = &g;
+    co->record_hook = gate_hook;
+    pthread_mutex_unlock(&co->lock);
+    float *upd = calloc((size_t)man.d, sizeof(float));
+    uint8_t *round4 = NULL;                 /* the model handed out with round 4 (round 3's) */
+    size_t round4_len = 0;
+    for (int r = 1; r <= 3; r++) {
+        for (int64_t i = 0; i < man.d; i++) upd[i] = (float)((i + r) % 7) * 1e-3f * (float)r;
+        size_t len;
+        uint8_t *body = encode(upd, "10", &len);
+        snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/%d/update", (long long)job, r);
+        CHECK(req(a, "POST", path, body, len, NULL, NULL) == 200);
+        CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
+        free(body);
+        if (r == 1) CHECK_MSG(gate_wait_reached(&g), "group: round 1's record never started");
+        /* the next round is offered while round 1's record is held */
+        json_t *t = NULL;
+        st = req_json(a, "GET", "/v1/site/task?wait=10", NULL, 0, &t);
+        CHECK_MSG(st == 200 && json_integer_value(json_object_get(t, "round")) == r + 1,
+                  "group: round %d offered while round 1's record is held -> %d", r + 1, st);
+        if (r == 3) {
+            snprintf(path, sizeof path, "%s", json_string_value(json_object_get(t, "model_path")));
+            CHECK(req(a, "GET", path, NULL, 0, (char **)&round4, &round4_len) == 200);
+        }
+        json_decref(t);
+        CHECK(req(b, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);
+    }
+    CHECK_MSG(!round_state(op, job, 1, NULL), "group: round 1 is in the store before its record was released");
+    struct timespec rel;
+    clock_gettime(CLOCK_REALTIME, &rel);
+    double released = (double)rel.tv_sec + (double)rel.tv_nsec * 1e-9;   /* rounds 1-3 closed before this */
+    pthread_mutex_lock(&g.mu);
+    g.go = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    json_t *rounds = NULL;
+    for (int k = 0; k < 200 && !round_state(op, job, 3, NULL); k++) usleep(50 * 1000);
+    CHECK_MSG(round_state(op, job, 3, &rounds), "group: rounds 1-3 not in the store after the release");
+    double prev_start = 0;
+    for (size_t k = 0; k < json_array_size(rounds) && k < 3; k++) {
+        json_t *r = json_array_get(rounds, k);
+        const char *s0 = json_string_value(json_object_get(r, "started_at"));
+        const char *s1 = json_string_value(json_object_get(r, "closed_at"));
+        struct tm t0 = { 0 }, t1 = { 0 };
+        double f0 = 0, f1 = 0;
+        int ok = s0 && s1 && strptime(s0, "%Y-%m-%dT%H:%M:%S", &t0) && strptime(s1, "%Y-%m-%dT%H:%M:%S", &t1) &&
+                 sscanf(s0 + 19, "%lf", &f0) == 1 && sscanf(s1 + 19, "%lf", &f1) == 1;
+        double start = (double)timegm(&t0) + f0, close = (double)timegm(&t1) + f1;
+        CHECK_MSG(ok && json_integer_value(json_object_get(r, "round")) == (json_int_t)k + 1 &&
+                  json_integer_value(json_object_get(r, "sites")) == 2 && start > prev_start && close >= start &&
+                  close <= released,
+                  "group: round %zu: %s .. %s (its own times, before the release), %lld sites", k + 1, s0 ? s0 : "?", s1 ? s1 : "?",
+                  (long long)json_integer_value(json_object_get(r, "sites")));
+        prev_start = start;
+    }
+    json_decref(rounds);
+    /* one checkpoint for rounds 2 and 3: round 3's, the model round 4 got */
+    snprintf(file, sizeof file, "%s/artifacts/job-%lld/round-000002.safetensors", dir, (long long)job);
+    CHECK_MSG(access(file, F_OK) != 0, "group: rounds 2 and 3 were not written together (round 2 has a checkpoint)");
+    snprintf(file, sizeof file, "%s/artifacts/job-%lld/round-000003.safetensors", dir, (long long)job);
+    gf_st_file *f = NULL, *g4 = NULL;
+    char tmp4[256];
+    snprintf(tmp4, sizeof tmp4, "%s/round4-model.safetensors", dir);
+    FILE *w = fopen(tmp4, "wb");
+    if (w) { fwrite(round4, 1, round4_len, w); fclose(w); }
+    float *x = calloc((size_t)man.d, sizeof(float)), *y = calloc((size_t)man.d, sizeof(float));
+    int same = gf_st_open(file, &f) == GF_OK && gf_st_open(tmp4, &g4) == GF_OK;
+    for (int k = 0; same && k < man.n; k++) {
+        const gf_manifest_entry *e = &man.e[k];
+        same = gf_st_read_f32(f, e->name, e->ndim, e->shape, x + e->offset) == GF_OK &&
+               gf_st_read_f32(g4, e->name, e->ndim, e->shape, y + e->offset) == GF_OK;
+    }
+    CHECK_MSG(same && !memcmp(x, y, sizeof(float) * (size_t)man.d),
+              "group: round 3's checkpoint is not the model handed out with round 4");
+    gf_st_close(f);
+    gf_st_close(g4);
+    free(x);
+    free(y);
+    free(round4);
+
+    /* the last round: the job ends once it is written; two checkpoints are left */
+    size_t len;
+    uint8_t *body = encode(upd, "10", &len);
+    snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/4/update", (long long)job);
+    CHECK(req(a, "POST", path, body, len, NULL, NULL) == 200);
+    CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
+    free(body);
+    free(upd);
+    const char *state = "";
+    json_t *j = NULL;
+    for (int k = 0; k < 200; k++) {
+        snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+        json_decref(j);
+        j = NULL;
+        req_json(op, "GET", path, NULL, 0, &j);
+        state = json_string_value(json_object_get(j, "state"));
+        if (state && !strcmp(state, "succeeded")) break;
+        usleep(50 * 1000);
+    }
+    CHECK_MSG(state && !strcmp(state, "succeeded") && json_array_size(json_object_get(j, "rounds")) == 4,
+              "group: job %s with %zu rounds", state ? state : "?", json_array_size(json_object_get(j, "rounds")));
+    json_decref(j);
+    snprintf(file, sizeof file, "%s/artifacts/job-%lld/round-000001.safetensors", dir, (long long)job);
+    CHECK_MSG(access(file, F_OK) != 0, "group: round 1's checkpoint is still there after rounds 3 and 4");
+    snprintf(file, sizeof file, "%s/artifacts/job-%lld/round-000004.safetensors", dir, (long long)job);
+    CHECK(access(file, F_OK) == 0);
+    gf_https_client_close(op);
+    gf_https_client_close(a);
+    gf_https_client_close(b);
+    gf_coordinator_stop(co);
+
+    /* the audit log: rounds 1-4 completed and rounds 2-4 opened, in order, and it verifies */
+    char audit[256];
+    snprintf(audit, sizeof audit, "%s/audit.log", dir);
+    FILE *in = fopen(audit, "r");
+    char line[8192], seq[128] = "";
+    while (in && fgets(line, sizeof line, in)) {
+        const char *ev = strstr(line, "\"round.completed\"") ? "C" : strstr(line, "\"round.opened\"") ? "O" : NULL;
+        const char *r = strstr(line, "\"round\":");
+        if (ev && r && strlen(seq) + 8 < sizeof seq) sprintf(seq + strlen(seq), "%s%d", ev, atoi(r + 8));
+    }
+    if (in) fclose(in);
+    CHECK_MSG(!strcmp(seq, "O1C1O2C2O3C3O4C4"), "group: audit rounds in order %s, want O1C1O2C2O3C3O4C4", seq);
+    gf_audit_summary sum;
+    CHECK_MSG(gf_audit_verify(audit, &sum) == GF_OK, "%s", gf_last_error());
+}
+
 /* The scheduler's side of a cancel that lands while a central job starts:
  * between the executor's start and the store's record of it (the test hook
  * there cancels the job, as the API would). The jobs' process is one that
@@ -1133,6 +1304,7 @@ int main(void)
     test_upload_unlocked();
     test_cancel_during_bringup();
     test_release_after_record();
+    test_group_commit();
     test_cancel_while_starting();
 
     gf_https_client_close(op);

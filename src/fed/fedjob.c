@@ -1,6 +1,7 @@
 /* One running federated job on the coordinator (see fedjob.h). */
 #include "fed/fedjob.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -92,6 +93,24 @@ static gf_status resume(gf_fedjob *j, const char *data_dir, float *vec)
     return GF_OK;
 }
 
+/* Removes the checkpoints of rounds after `completed`: written before a
+ * crash, their store records never were (the rounds run again). */
+static void drop_unrecorded(const char *data_dir, int64_t id, int64_t completed)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    if (gf_fedjob_artifact_path(data_dir, id, 0, dir, sizeof dir)) return;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long long round;
+        char tail[24];
+        if (sscanf(e->d_name, "round-%lld.%23s", &round, tail) == 2 && !strcmp(tail, "safetensors") &&
+            round > completed && !gf_fedjob_artifact_path(data_dir, id, round, path, sizeof path))
+            unlink(path);
+    }
+    if (d) closedir(d);
+}
+
 gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *spec, int64_t completed,
                           int sites_total, gf_fedjob **out)
 {
@@ -100,6 +119,8 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *sp
     if (!j) return gf_errorf(GF_ERR_NOMEM, "out of memory");
     j->id = id;
     j->completed = completed;
+    j->checkpoints[0] = completed > 1 ? completed - 1 : 0;   /* what an earlier run left (two kept) */
+    j->checkpoints[1] = completed;
     float *vec = NULL;
     gf_model *init = NULL;
     gf_status st = gf_fedspec_copy(spec, &j->spec);
@@ -127,6 +148,7 @@ gf_status gf_fedjob_start(const char *data_dir, int64_t id, const gf_fedspec *sp
     }
     if (!st && !(vec = calloc((size_t)j->wire.d, sizeof(float)))) st = gf_errorf(GF_ERR_NOMEM, "out of memory");
     if (!st) st = make_dirs(data_dir, id);
+    if (!st && !stats) drop_unrecorded(data_dir, id, completed);
     if (!st && completed > 0 && !stats) st = resume(j, data_dir, vec);
     if (!st && completed == 0 && !stats && !(st = gf_model_create(j->spec.model, 1, 1, &init))) {
         gf_model_init(init, j->spec.seed);
@@ -522,7 +544,7 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     return GF_OK;
 }
 
-gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy)
+gf_status gf_fedjob_checkpoint(gf_fedjob *j, const char *data_dir, int64_t round, double accuracy, gf_blob *model)
 {
     if (j->stats_acc) {
         char path[PATH_MAX];
@@ -534,7 +556,7 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     int ns = gf_strategy_state_count(j->strategy);
     gf_st_tensor *t = calloc((size_t)(j->model.n + ns), sizeof *t);
     if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-    const float *vec = global_vec(j);
+    const float *vec = model ? gf_update_blob_vector(&j->wire, model) : global_vec(j);
     for (int k = 0; k < j->model.n; k++) {
         t[k].name = j->model.e[k].name;
         t[k].ndim = j->model.e[k].ndim;
@@ -580,8 +602,11 @@ gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t
     if (!st) st = gf_st_write(path, t, j->model.n + ns, meta, nmeta);
     free(t);
     if (st) return st;
-    if (round > 2 && !gf_fedjob_artifact_path(data_dir, j->id, round - 2, path, sizeof path))
-        unlink(path);                          /* two rounds kept: the store may lag one behind */
+    if (j->checkpoints[0] > 0 && j->checkpoints[0] < round &&
+        !gf_fedjob_artifact_path(data_dir, j->id, j->checkpoints[0], path, sizeof path))
+        unlink(path);                          /* two kept: the store may lag one behind */
+    if (j->checkpoints[1] != round) j->checkpoints[0] = j->checkpoints[1];
+    j->checkpoints[1] = round;
     return GF_OK;
 }
 

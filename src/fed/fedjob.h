@@ -6,9 +6,11 @@
  * before they touch anything.
  *
  * Not thread-safe: the coordinator calls everything under its lock, except
- * gf_fedjob_checkpoint, which it calls from its
- * driver thread while the round is closed (no upload can reach the job),
- * and gf_fedjob_decode_upload, which touches no job and runs unlocked. */
+ * gf_fedjob_checkpoint, which it calls unlocked, from its driver thread
+ * while the round is closed (no upload can reach the job), or from its
+ * recorder thread for a job without server state, with the closed round's
+ * own model (the driver may be in the next round meanwhile), and
+ * gf_fedjob_decode_upload, which touches no job and runs unlocked. */
 #ifndef GF_FED_FEDJOB_H
 #define GF_FED_FEDJOB_H
 
@@ -46,6 +48,7 @@ typedef struct {
     gf_strategy *strategy;
     gf_blob     *global;          /* safetensors of `wire`; the global (d) [+ c (d)] lies inside */
     int64_t      completed;       /* last completed round */
+    int64_t      checkpoints[2];  /* the rounds of the last two checkpoints written, older first (0: none) */
     /* the open round (round == 0: none) */
     int64_t      round;
     int          closing;         /* aggregated; being written: uploads are late */
@@ -167,9 +170,14 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss);
 
 
 /* Writes DIR/artifacts/job-ID/round-R.safetensors for the aggregated round R
- * (atomically) and removes the file of round R-2; loadable by gf eval. A
- * statistics job writes DIR/artifacts/job-ID/statistics.json instead. */
-gf_status gf_fedjob_checkpoint(const gf_fedjob *j, const char *data_dir, int64_t round, double accuracy);
+ * (atomically) and removes the checkpoint written before the previous one
+ * (two are kept: the store may lag one behind); loadable by gf eval. The
+ * model is `model` (an encoded global of this job: a closed round's, while
+ * the job runs the next), or NULL for the job's global now; the strategy's
+ * state, if it keeps one, is the live strategy's (the caller writes it
+ * before the next round aggregates). A statistics job writes
+ * DIR/artifacts/job-ID/statistics.json instead. */
+gf_status gf_fedjob_checkpoint(gf_fedjob *j, const char *data_dir, int64_t round, double accuracy, gf_blob *model);
 
 /* Ends the round: completed = round when done, else (aborted) the round's
  * updates are dropped; no round is open afterwards. */

@@ -26,7 +26,6 @@
 #include "privacy/dp.h"
 #include "service/datasets.h"
 #include "jobspec/fedcaps.h"
-#include "facility/fedeval.h"
 #include "service/ledger.h"
 #include "service/scheduler.h"
 #include "service/tenants.h"
@@ -50,10 +49,15 @@ void co_log(gf_coordinator *c, const char *fmt, ...)
 }
 
 /* Entries that belong together, in one append (audit.h). Takes the details. */
-static void co_audit_many(gf_coordinator *c, const char *actor, int n, const char *const *events, json_t **details)
+void co_audit_many(gf_coordinator *c, const char *actor, int n, const char *const *events, json_t **details)
 {
-    gf_audit_entry e[GF_AUDIT_BATCH_MAX];
+    gf_audit_entry e[GF_AUDIT_BATCH_MAX] = { { 0 } };
     char *text[GF_AUDIT_BATCH_MAX];
+    if (n < 1 || n > GF_AUDIT_BATCH_MAX) {
+        co_log(c, "audit log: %d entries at once (event %s)", n, n > 0 ? events[0] : "none");
+        for (int i = 0; i < n; i++) json_decref(details[i]);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         text[i] = details[i] ? json_dumps(details[i], JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(details[i]);
@@ -127,8 +131,13 @@ static int64_t co_machine_memory_mb(void)
     return kb > 0 ? (int64_t)(kb / 1024) : (int64_t)1 << 20;
 }
 
+/* Removes job i (lock held; released meanwhile while the recorder still
+ * writes rounds of it: they are written first). Only the driver (and stop)
+ * adds or removes jobs, so i stays job i. */
 static void job_remove(gf_coordinator *c, int i)
 {
+    co_record_wait(c, c->jobs[i].fj->id);
+    co_pending_free(c->jobs[i].pending);
     gf_fedjob_free(c->jobs[i].fj);
     c->jobs[i] = c->jobs[--c->njobs];
 }
@@ -398,6 +407,7 @@ static int try_open(gf_coordinator *c, const co_job *cj, double now)
 
 static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
 {
+    co_record_wait(c, j->id);                   /* the store opens this round with the last one's record */
     gf_store_round_abort(c->store, j->id, j->round, reason);
     co_audit(c, "coordinator", "round.aborted",
              json_pack("{s:I,s:I,s:s}", "job", (json_int_t)j->id, "round", (json_int_t)j->round, "reason", reason));
@@ -409,6 +419,7 @@ static void abort_round(gf_coordinator *c, gf_fedjob *j, const char *reason)
 static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const char *reason)
 {
     gf_fedjob *j = c->jobs[i].fj;
+    co_record_wait(c, j->id);                   /* its closed rounds written first */
     if (!gf_store_job_finish(c->store, j->id, to, reason, NULL)) {
         co_audit(c, "coordinator", to == GF_STORE_JOB_SUCCEEDED ? "job.succeeded" : "job.failed",
                  json_pack("{s:I,s:s}", "job", (json_int_t)j->id, "reason", reason));
@@ -418,16 +429,10 @@ static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const ch
 }
 
 /* What the store needs of a closed round, taken while the lock is held. */
-typedef struct {
-    int64_t          round;
-    int              n;
-    gf_store_result *results;     /* (n) */
-    double           opened_at, train_loss;
-} closed_round;
-
-static int close_snapshot(gf_fedjob *j, double train_loss, closed_round *cr)
+static int close_snapshot(gf_fedjob *j, double train_loss, co_closed *cr)
 {
-    *cr = (closed_round){ .round = j->round, .opened_at = j->opened_at, .train_loss = train_loss };
+    double dur = gf_now() - j->opened_at;
+    *cr = (co_closed){ .round = j->round, .train_loss = train_loss, .duration_s = dur > 0 ? dur : 0 };
     if (!(cr->results = calloc((size_t)j->received + 1, sizeof *cr->results))) return -1;
     for (int i = 0; i < j->nparts; i++) {
         const gf_fedjob_part *p = &j->parts[i];
@@ -443,66 +448,33 @@ static int close_snapshot(gf_fedjob *j, double train_loss, closed_round *cr)
     return 0;
 }
 
-/* The round's checkpoint on the job's eval set, in a child process
- * (fedeval.h). A failure is logged and audited in our own words, and the
- * job's evaluation stops; the rounds go on. */
-static void evaluate(gf_coordinator *c, gf_fedjob *j, int64_t round, double *acc)
+/* Job i whose rounds could not be written (lock held): failed if the
+ * store still has it running (the disk failed), else (cancelled meanwhile)
+ * dropped. */
+static void record_failed(gf_coordinator *c, int i)
 {
-    char model[PATH_MAX], out[PATH_MAX + 32];
-    if (gf_fedjob_artifact_path(c->data_dir, j->id, round, model, sizeof model) ||
-        gf_fedjob_artifact_path(c->data_dir, j->id, 0, out, sizeof out - 32))
-        return;
-    strcat(out, "/eval.out");
-    gf_fedeval_request r = { .gf_path = c->cfg.gf_path, .model_file = model, .data_spec = j->eval_data,
-                             .train_split = j->eval_train, .out_path = out, .threads = c->cfg.eval_threads,
-                             .memory_mb = c->cfg.eval_memory_mb, .time_limit_s = c->cfg.eval_time_limit_s };
-    if (!gf_fedeval_run(&r, acc)) return;
-    j->eval_failed = 1;
     char why[GF_STORE_REASON_MAX + 1];
-    snprintf(why, sizeof why, "%s", gf_last_error());
-    co_log(c, "job %lld round %lld: evaluation stopped: %s", (long long)j->id, (long long)round, why);
-    co_audit(c, "coordinator", "eval.failed", json_pack("{s:I,s:I,s:s}", "job", (json_int_t)j->id,
-                                                        "round", (json_int_t)round, "reason", why));
+    snprintf(why, sizeof why, "%s", c->jobs[i].record_failed);
+    gf_store_job job;
+    int running = !gf_store_job_get(c->store, c->jobs[i].fj->id, &job) && job.state == GF_STORE_JOB_RUNNING;
+    gf_store_job_free(&job);
+    if (running) finish_job(c, i, GF_STORE_JOB_FAILED, why);
+    else job_remove(c, i);
 }
 
-/* Evaluates and writes down a closed round (lock NOT held): the checkpoint,
- * then in one store transaction its results, its completion and, when
- * next > 0, the opening of round `next` (already running in memory: sites
- * work on it meanwhile; nothing can aggregate it before this returns, as
- * only this thread aggregates), then both to the audit log at once (the
- * opening's detail: `opened`, taken over). 0 on success. */
-static int record_round(gf_coordinator *c, gf_fedjob *j, const closed_round *cr, int64_t next, json_t *opened)
-{
-    double acc = NAN;
-    gf_status st = gf_fedjob_checkpoint(j, c->data_dir, cr->round, NAN);
-    if (!st && j->eval_data[0] && !j->eval_failed) evaluate(c, j, cr->round, &acc);
-    double dur = gf_now() - cr->opened_at;
-    if (!st) st = gf_store_round_finish(c->store, j->id, cr->round, cr->results, cr->n, dur, cr->train_loss, acc, next > 0);
-    if (st) {
-        co_log(c, "job %lld round %lld: %s", (long long)j->id, (long long)cr->round, gf_last_error());
-        json_decref(opened);
-        return -1;
-    }
-    json_t *d = json_pack("{s:I,s:I,s:i,s:f}", "job", (json_int_t)j->id, "round", (json_int_t)cr->round,
-                          "sites", cr->n, "duration_s", dur);
-    if (!isnan(cr->train_loss)) json_object_set_new(d, "train_loss", json_real(cr->train_loss));
-    if (!isnan(acc)) json_object_set_new(d, "accuracy", json_real(acc));
-    json_t *details[2] = { d, opened };
-    co_audit_many(c, "coordinator", opened ? 2 : 1, (const char *[]){ "round.completed", "round.opened" }, details);
-    co_log(c, "job %lld round %lld/%d: %d sites, loss %.4f, accuracy %.4f, %.3f s", (long long)j->id,
-           (long long)cr->round, j->spec.rounds, cr->n, cr->train_loss, acc, dur);
-    return 0;
-}
+/* Rounds a job may run ahead of their records (storage slower than the
+ * rounds): past this many closed and unwritten, the next opens after them. */
+#define RECORD_LAG_MAX 64
 
 static void fail_released(gf_coordinator *c, int i, const char *phase, const char *why);
 
 /* Closes the open round of job i (lock held on entry and exit; released
- * while writing). */
+ * while a record is awaited) and hands it to the recorder. */
 static void close_round(gf_coordinator *c, int i, double now)
 {
     gf_fedjob *j = c->jobs[i].fj;
     double loss;
-    closed_round cr;
+    co_closed cr;
     if (gf_fedjob_aggregate(j, &loss)) {
         char why[GF_STORE_REASON_MAX + 1];
         snprintf(why, sizeof why, "aggregation refused: %s", gf_last_error());
@@ -512,40 +484,26 @@ static void close_round(gf_coordinator *c, int i, double now)
     }
     if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
     gf_fedjob_end_round(j, 1);
-    /* The next round starts now, in memory: its downloads overlap our
+    /* The next round starts now, in memory: its downloads overlap the
      * writes. Not under DP: there the new model is a release that the
      * budget counts once the round is on disk; handed out before, a crash
      * in between would run the round again and release twice, counted
      * once. Such a job's next round opens after the writes (drive). */
-    int early = !j->spec.dp.enabled;
+    int early = !j->spec.dp.enabled && co_record_backlog(&c->jobs[i]) < RECORD_LAG_MAX;
     int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
+    cr.closed_wall = co_wall_now();
     if (next) {
+        cr.next = next, cr.next_wall = cr.closed_wall, cr.opened = opened_detail(j);
         co_wake(c);
         co_polls_serve(c, now, 1);       /* its sites' parked polls first: the round goes on meanwhile */
     }
-    void (*hook)(void *) = c->record_hook;
-    void *hook_arg = c->record_hook_arg;
-    json_t *opened = next ? opened_detail(j) : NULL;
-    pthread_mutex_unlock(&c->lock);
-    if (hook) hook(hook_arg);
-    int bad = record_round(c, j, &cr, next, opened);
-    pthread_mutex_lock(&c->lock);
-    free(cr.results);
-    if (!bad) {
-        if (!next) co_wake(c);           /* drive opens the next round, or ends the job */
-        return;
-    }
-    /* not recorded: the job was cancelled meanwhile, or the disk failed */
-    gf_store_job job;
-    int running = !gf_store_job_get(c->store, j->id, &job) && job.state == GF_STORE_JOB_RUNNING;
-    gf_store_job_free(&job);
-    if (running) {
-        char why[GF_STORE_REASON_MAX + 1];
-        snprintf(why, sizeof why, "could not record round %lld: %s", (long long)cr.round, gf_last_error());
-        finish_job(c, i, GF_STORE_JOB_FAILED, why);
-    } else {
-        job_remove(c, i);
-    }
+    int64_t id = j->id, round = cr.round;
+    if (co_record_queue(c, &c->jobs[i], &cr, j->global ? gf_blob_ref(j->global) : NULL))
+        snprintf(c->jobs[i].record_failed, sizeof c->jobs[i].record_failed, "could not record round %lld: %s",
+                 (long long)round, gf_last_error());
+    if (!co_record_waits(j)) return;    /* written by the recorder while the rounds go on */
+    co_record_wait(c, id);
+    if (!next) co_wake(c);               /* drive opens the next round, or ends the job */
 }
 
 /* A secure round that fails once unmasking began (shares were revealed, or
@@ -650,8 +608,16 @@ static void drive(gf_coordinator *c)
     for (int i = 0; i < c->njobs; i++) {
         co_job *cj = &c->jobs[i];
         gf_fedjob *j = cj->fj;
-        if (cj->cancelled) { job_remove(c, i--); continue; }
+        if (cj->record_failed[0]) {          /* its rounds could not be written */
+            if (!cj->recording) record_failed(c, i--);
+            continue;
+        }
+        if (cj->cancelled) {                 /* dropped once nothing of it is being written */
+            if (!cj->recording && !cj->pending) job_remove(c, i--);
+            continue;
+        }
         if (j->round == 0) {
+            if (cj->pending || cj->recording) continue;   /* the store opens the next round with the last one's record */
             if (j->completed >= j->spec.rounds) {
                 if (j->spec.eval_every > 0 && !j->final_evaluated && open_eval(c, cj, now) > 0) continue;
                 finish_job(c, i--, GF_STORE_JOB_SUCCEEDED, "all rounds done");
@@ -861,6 +827,8 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
     co_refusals_init(c);
     pthread_cond_init(&c->changed, NULL);
     pthread_cond_init(&c->polls_wake, NULL);
+    pthread_cond_init(&c->record_wake, NULL);
+    pthread_cond_init(&c->recorded, NULL);
     c->sites_total = count_sites(c->tls_dir);
 
     char p[PATH_MAX + 32];
@@ -910,6 +878,11 @@ gf_status gf_coordinator_start(const gf_coordinator_config *cfg, gf_coordinator 
         return gf_errorf(GF_ERR_NOMEM, "cannot start the task polls' timer");
     }
     c->poll_timer_started = 1;
+    if (pthread_create(&c->recorder, NULL, co_recorder_main, c)) {
+        gf_coordinator_stop(c);
+        return gf_errorf(GF_ERR_NOMEM, "cannot start the round recorder");
+    }
+    c->recorder_started = 1;
     if ((st = gf_https_start(&hc, &c->http))) { gf_coordinator_stop(c); return st; }
     if (pthread_create(&c->driver, NULL, driver_main, c)) {
         gf_coordinator_stop(c);
@@ -931,6 +904,13 @@ void gf_coordinator_stop(gf_coordinator *c)
     pthread_cond_broadcast(&c->polls_wake);
     pthread_mutex_unlock(&c->lock);
     if (c->driver) pthread_join(c->driver, NULL);
+    if (c->recorder_started) {         /* after the closed rounds left are written */
+        pthread_mutex_lock(&c->lock);
+        pthread_cond_broadcast(&c->record_wake);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->recorder, NULL);
+        c->recorder_started = 0;
+    }
     if (c->poll_timer_started) pthread_join(c->poll_timer, NULL);
     pthread_mutex_lock(&c->lock);
     co_polls_serve(c, gf_now(), 0);    /* stopping: every parked poll answered (204) */
@@ -948,6 +928,8 @@ void gf_coordinator_stop(gf_coordinator *c)
     gf_store_close(c->store);
     pthread_cond_destroy(&c->changed);
     pthread_cond_destroy(&c->polls_wake);
+    pthread_cond_destroy(&c->record_wake);
+    pthread_cond_destroy(&c->recorded);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->metrics.lock);
     pthread_mutex_destroy(&c->refusals.lock);

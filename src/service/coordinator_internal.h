@@ -34,10 +34,27 @@ typedef struct co_poll {
     int             with_model; /* the round's model after the task (task.h) */
 } co_poll;
 
+/* A closed round, as the recorder writes it down (recorder.c). */
 typedef struct {
-    gf_fedjob *fj;
-    int64_t    tenant_id;       /* 0: the operator's own job (every site); else only granted sites */
-    int        cancelled;       /* the API cancelled it; the driver drops it */
+    int64_t          round;
+    int              n;
+    gf_store_result *results;       /* (n) */
+    double           duration_s, train_loss;
+    double           closed_wall;   /* when it closed (wall clock, seconds since 1970) */
+    int64_t          next;          /* the round opened right after it (0: none) */
+    double           next_wall;     /* when that one opened */
+    struct json_t   *opened;        /* its audit detail (NULL: none) */
+} co_closed;
+
+typedef struct co_pending co_pending;   /* a job's closed rounds not yet written (recorder.c) */
+
+typedef struct {
+    gf_fedjob  *fj;
+    int64_t     tenant_id;       /* 0: the operator's own job (every site); else only granted sites */
+    int         cancelled;       /* the API cancelled it; the driver drops it */
+    co_pending *pending;         /* closed rounds the recorder has yet to write (NULL: none) */
+    int         recording;       /* the recorder writes its rounds now, unlocked: the job stays */
+    char        record_failed[GF_STORE_REASON_MAX + 1];   /* why its rounds could not be written ("": they could) */
 } co_job;
 
 /* A site granted to a tenant (site_grants.h), as the round driver sees it. */
@@ -94,6 +111,11 @@ struct gf_coordinator {
     co_grant        *grants;          /* (ngrants) the store's site grants (api_sites.c) */
     int              ngrants;
     pthread_t        driver;
+    pthread_t        recorder;        /* writes closed rounds down (recorder.c) */
+    int              recorder_started;
+    pthread_cond_t   record_wake;     /* wakes it: rounds to write, or stopping */
+    pthread_cond_t   recorded;        /* broadcast when it wrote (or failed to write) a job's rounds */
+    int              record_turn;     /* where it looks for the next job to write (in turn) */
     co_poll         *polls;           /* parked task polls, newest first */
     struct co_sa_poll *sa_polls;      /* parked secure-aggregation long-polls (api_secagg.c) */
     int              sa_kicked;       /* a change since the timer last looked at them */
@@ -115,8 +137,8 @@ struct gf_coordinator {
      * id is passed (NULL: none) */
     void           (*bringup_built_hook)(void *arg, int64_t job);
     void            *bringup_hook_arg;
-    /* tests only (set under the lock): called on the driver thread, without
-     * the lock, when it starts to write down a closed round (NULL: none) */
+    /* tests only (set under the lock): called on the recorder's thread,
+     * without the lock, when it starts to write down closed rounds (NULL: none) */
     void           (*record_hook)(void *arg);
     void            *record_hook_arg;
     /* tests only (set before jobs are submitted): called on the scheduler's
@@ -245,6 +267,25 @@ void     *co_poll_timer_main(void *arg);
 /* Waits on cv (with c->lock held) until `until` (gf_now() seconds) or a wake. */
 void      co_wait_until(gf_coordinator *c, pthread_cond_t *cv, double until);
 
+/* recorder.c: the closed rounds written down on a thread of their own */
+double    co_wall_now(void);                 /* seconds since 1970 */
+void      co_closed_free(co_closed *cr);
+void      co_pending_free(co_pending *p);
+/* Whether the driver waits for each round of j to be written before it
+ * goes on: under DP, with the coordinator's evaluation, or when the
+ * strategy keeps server state (its checkpoint is the live strategy's). */
+int       co_record_waits(const gf_fedjob *j);
+/* Queues a closed round of cj for the recorder (lock held), taking cr's
+ * contents and the reference `model` (the round's global) over, also on
+ * failure (out of memory). */
+gf_status co_record_queue(gf_coordinator *c, co_job *cj, co_closed *cr, gf_blob *model);
+/* Waits (lock held, released meanwhile) until nothing of job is queued or
+ * being written. */
+void      co_record_wait(gf_coordinator *c, int64_t job);
+/* Closed rounds of cj queued, not yet being written (lock held). */
+int       co_record_backlog(const co_job *cj);
+void     *co_recorder_main(void *arg);
+
 /* metrics.c: one answered request; the /metrics page */
 void      co_metrics_request(gf_coordinator *c, int long_poll, double seconds, size_t bytes_in, size_t bytes_out,
                              int status);
@@ -275,6 +316,10 @@ void     co_job_waiting(const gf_coordinator *c, const co_job *cj, char *out, si
 int      co_kind_is_round(const char *kind);
 /* Appends to the audit log; takes the reference to detail (NULL: {}). */
 void     co_audit(gf_coordinator *c, const char *actor, const char *event, struct json_t *detail);
+/* n (at most GF_AUDIT_BATCH_MAX) entries of one actor in one append (one
+ * flush), all or none; the details' references are taken. */
+void     co_audit_many(gf_coordinator *c, const char *actor, int n, const char *const *events,
+                       struct json_t **details);
 void     co_log(gf_coordinator *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
