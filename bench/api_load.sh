@@ -22,7 +22,8 @@
 # non-2xx answers or socket errors) and the size of the answers; for each
 # window the federated job's rounds that opened and closed inside it: their
 # count and mean duration_s (GET /v1/jobs/ID rounds[]: a round's opening to
-# its recording); for each load window the ratio of its mean round to the
+# its close; before the recorder thread, bdec054, to its checkpoint written,
+# so older figures are larger by the checkpoint's write); for each load window the ratio of its mean round to the
 # mean of the two windows without load beside it (the rounds of both
 # pooled); and the CPU use in each window: the coordinator, the two sites,
 # wrk, and the whole machine (both CPUs; anything else running counts too).
