@@ -906,6 +906,7 @@ void gf_coordinator_stop(gf_coordinator *c)
     if (c->driver) pthread_join(c->driver, NULL);
     if (c->recorder_started) {         /* after the closed rounds left are written */
         pthread_mutex_lock(&c->lock);
+        c->driver_done = 1;            /* (the driver may queue rounds until it ends) */
         pthread_cond_broadcast(&c->record_wake);
         pthread_mutex_unlock(&c->lock);
         pthread_join(c->recorder, NULL);

@@ -113,6 +113,7 @@ struct gf_coordinator {
     pthread_t        driver;
     pthread_t        recorder;        /* writes closed rounds down (recorder.c) */
     int              recorder_started;
+    int              driver_done;     /* stopping, and the driver has ended: nothing more to write comes */
     pthread_cond_t   record_wake;     /* wakes it: rounds to write, or stopping */
     pthread_cond_t   recorded;        /* broadcast when it wrote (or failed to write) a job's rounds */
     int              record_turn;     /* where it looks for the next job to write (in turn) */

@@ -172,7 +172,7 @@ void *co_recorder_main(void *arg)
     for (;;) {
         int i = next_pending(c);
         if (i < 0) {
-            if (c->stopping) break;              /* after the last closed round is written */
+            if (c->driver_done) break;           /* after the last closed round is written */
             pthread_cond_wait(&c->record_wake, &c->lock);
             continue;
         }
