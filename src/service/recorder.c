@@ -179,6 +179,12 @@ void *co_recorder_main(void *arg)
         co_job *cj = &c->jobs[i];
         co_pending *p = cj->pending;
         cj->pending = NULL;
+        if (cj->record_failed[0]) {              /* closed after a record failed: the job ends unrecorded */
+            co_pending_free(p);
+            pthread_cond_broadcast(&c->recorded);
+            co_wake(c);
+            continue;
+        }
         cj->recording = 1;
         gf_fedjob *j = cj->fj;
         int64_t id = j->id, round = p->r[p->n - 1].round;
