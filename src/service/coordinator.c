@@ -493,7 +493,7 @@ static void close_round(gf_coordinator *c, int i, double now)
     int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
     cr.closed_wall = co_wall_now();
     if (next) {
-        cr.next = next, cr.next_wall = cr.closed_wall, cr.opened = opened_detail(j);
+        cr.next = next, cr.opened = opened_detail(j);
         co_wake(c);
         co_polls_serve(c, now, 1);       /* its sites' parked polls first: the round goes on meanwhile */
     }

@@ -41,8 +41,7 @@ typedef struct {
     gf_store_result *results;       /* (n) */
     double           duration_s, train_loss;
     double           closed_wall;   /* when it closed (wall clock, seconds since 1970) */
-    int64_t          next;          /* the round opened right after it (0: none) */
-    double           next_wall;     /* when that one opened */
+    int64_t          next;          /* the round opened as it closed (0: none) */
     struct json_t   *opened;        /* its audit detail (NULL: none) */
 } co_closed;
 

@@ -122,7 +122,7 @@ static int write_rounds(gf_coordinator *c, gf_fedjob *j, co_pending *p)
         done[k] = (gf_store_round_done){ .round = p->r[k].round, .results = p->r[k].results, .n = p->r[k].n,
                                          .duration_s = p->r[k].duration_s, .train_loss = p->r[k].train_loss,
                                          .accuracy = k == p->n - 1 ? acc : NAN, .closed_at = p->r[k].closed_wall,
-                                         .next_opened_at = p->r[k].next_wall };
+                                         .next_opened_at = p->r[k].closed_wall };   /* the next opens as it closes */
     if (!st) st = gf_store_rounds_finish(c->store, j->id, done, p->n, last->next > 0);
     free(done);
     if (st) {
