@@ -93,6 +93,13 @@ model = open(sorted(glob.glob(tmp + "/data/artifacts/job-1/*.safetensors"))[-1],
 assert model[-4096:-4064] in blob
 PY
 
+# a secure-aggregation poll with an attempt token longer than any is refused before anything is looked up
+SC="--cacert $TMP/pki/operator/ca.crt --cert $TMP/pki/sites/s1/site.crt --key $TMP/pki/sites/s1/site.key"
+long=$(printf '%060d' 7)
+code=$(curl -s -o "$TMP/long.json" -w '%{http_code}' $SC "${FED_URL}v1/jobs/1/rounds/1/secagg/keys?wait=0&attempt=$long")
+[ "$code" = 400 ] && grep -q "attempt is too long" "$TMP/long.json" && ok "a 60-character attempt token: 400" \
+  || fail "long attempt token -> $code $(cat "$TMP/long.json")"
+
 # a site frozen in its long-poll is chosen but never sends keys
 kill -STOP "$FED_SITE_PID_s3"
 sed -e 's/"rounds": 2/"rounds": 1/' -e 's/"min_sites": 4/"min_sites": 3/' \
