@@ -917,7 +917,7 @@ static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *o
     *found = 0;
     size_t idlen = strlen(id);
     int64_t rss = 0;
-    int batch_code = 0, batch_sig = 0;
+    int batch_code = 0, batch_sig = 0, batch_seen = 0, batch_final = 0;
     char *p = r.out, *line, *f[SA_N];
     while ((line = next_line(&p))) {
         if (!split_fields(line, f, SA_N)) {
@@ -928,7 +928,12 @@ static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *o
         if (f[SA_ID][idlen] == '.') {
             int64_t kb = parse_rss_kb(f[SA_RSS]);
             if (kb > rss) rss = kb;
-            if (strcmp(f[SA_ID] + idlen, ".batch") == 0) parse_exit(f[SA_EXIT], &batch_code, &batch_sig);
+            if (strcmp(f[SA_ID] + idlen, ".batch") == 0) {
+                gf_slurm_info step;
+                set_state(&step, f[SA_STATE], &batch_final);
+                parse_exit(f[SA_EXIT], &batch_code, &batch_sig);
+                batch_seen = 1;
+            }
             continue;
         }
         if (f[SA_ID][idlen] != '\0') continue;
@@ -949,7 +954,14 @@ static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *o
         copy_time(out->end, sizeof out->end, f[SA_END]);
         copy_text(out->reason, sizeof out->reason, f[SA_REASON]);
     }
-    if (*found && *final) {
+    if (*found && *final && batch_seen && !batch_final) {
+        /* slurmdbd has the job's end but not yet its batch step's, which
+         * carries the signal of a time limit or cancel: not final yet */
+        *final = 0;
+        out->state = GF_SLURM_RUNNING;
+        copy_text(out->state_name, sizeof out->state_name, "COMPLETING");
+        copy_text(out->reason, sizeof out->reason, "accounting not yet recorded");
+    } else if (*found && *final) {
         out->max_rss_kb = rss;
         /* a cancel or time limit shows on the batch step only ("0:15") */
         if (out->exit_code == 0 && out->signal == 0) out->signal = batch_sig;
