@@ -900,6 +900,21 @@ static void copy_time(char *dst, size_t cap, const char *t)
     copy_text(dst, cap, t);
 }
 
+/* How long a job's end may go without its batch step's record. */
+#define STEP_RECORD_WAIT_S 300
+
+/* 1 when Slurm's local time `t` ("2026-12-07T11:20:00") is less than
+ * `seconds` ago, or cannot be read. */
+static int ended_within(const char *t, double seconds)
+{
+    struct tm tm = { 0 };
+    const char *rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest || *rest) return 1;
+    tm.tm_isdst = -1;
+    time_t end = mktime(&tm);
+    return end == (time_t)-1 || difftime(time(NULL), end) < seconds;
+}
+
 /* The job's row of sacct into out; steps ("ID.batch", "ID.0", ...) give
  * MaxRSS. *found = 0 when slurmdbd has no record yet. */
 static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *out, int *found, int *final)
@@ -954,9 +969,10 @@ static gf_status query_sacct(const gf_slurm *s, const char *id, gf_slurm_info *o
         copy_time(out->end, sizeof out->end, f[SA_END]);
         copy_text(out->reason, sizeof out->reason, f[SA_REASON]);
     }
-    if (*found && *final && batch_seen && !batch_final) {
+    if (*found && *final && batch_seen && !batch_final && ended_within(out->end, STEP_RECORD_WAIT_S)) {
         /* slurmdbd has the job's end but not yet its batch step's, which
-         * carries the signal of a time limit or cancel: not final yet */
+         * carries the signal of a time limit or cancel: not final yet (for a
+         * while: a step whose node died may never be recorded) */
         *final = 0;
         out->state = GF_SLURM_RUNNING;
         copy_text(out->state_name, sizeof out->state_name, "COMPLETING");
