@@ -39,6 +39,16 @@
 #define MAXN 100
 #define SPEC "mlp:784-8-10"
 
+/* Sanitizer builds run several times slower: the phase deadlines, which
+ * the live sites must beat, and the waits for them scale by SLOW. */
+#if defined(__SANITIZE_THREAD__)
+#define SLOW 6      /* the masked phase of bad_messages, 54 s, within a poll's 60 */
+#elif defined(__SANITIZE_ADDRESS__)
+#define SLOW 3
+#else
+#define SLOW 1
+#endif
+
 static char base[64], pki[128], data[128], url[128];
 static gf_https_client *op, *site[MAXN];
 static gf_secagg_identity ident[MAXN];   /* each site's signing identity, from its kit */
@@ -88,6 +98,7 @@ typedef struct {
  * 1.5 timeout_s (the masked upload). */
 static void submit(int n, int min_sites, double timeout_s)
 {
+    timeout_s *= SLOW;
     char spec[4096], *p = spec;
     p += sprintf(p, "{\"name\": \"sa%lld\", \"model\": \"" SPEC "\", \"dataset\": \"fashion-mnist\", "
                  "\"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 1, \"min_sites\": %d, \"round_deadline_s\": %g, "
@@ -176,7 +187,7 @@ static char *route(const round_state *r, const char *what, char *buf)
 static int fetch(const round_state *r, int i, const char *what, uint8_t **out, size_t *len)
 {
     char p[160];
-    snprintf(p, sizeof p, "%s/secagg/%s?wait=20&attempt=%s", r->path, what, r->attempt);
+    snprintf(p, sizeof p, "%s/secagg/%s?wait=60&attempt=%s", r->path, what, r->attempt);   /* past any deadline here */
     return req(site[i], "GET", p, NULL, 0, (char **)out, len);
 }
 
@@ -221,8 +232,14 @@ static void play(round_state *r, const unsigned char *drop, int when, int bad_ct
         if (drop[i] && when <= DROP_BEFORE_SHARES) continue;
         uint8_t *table = NULL;
         size_t len = 0;
-        CHECK(fetch(r, i, "keys", &table, &len) == 200 && len == (size_t)n * GF_SECAGG_ADV_BYTES);
+        int got = fetch(r, i, "keys", &table, &len) == 200 && len == (size_t)n * GF_SECAGG_ADV_BYTES;
+        CHECK_MSG(got, "site %d: no key table", i);
         pl->shares = malloc(ctb + (size_t)k);
+        if (!got) {                      /* a failure above; nothing to build on */
+            free(table);
+            pl->aborted = 1;
+            continue;
+        }
         CHECK_MSG(gf_secagg_peer_share(pl->cl, table, pl->shares, pl->shares + ctb) == GF_OK, "%s", gf_last_error());
         r->p = *gf_secagg_peer_params(pl->cl);     /* the graph seed drawn from the table */
         free(table);
@@ -242,9 +259,10 @@ static void play(round_state *r, const unsigned char *drop, int when, int bad_ct
         if (drop[i] && when <= DROP_BEFORE_MASKED) continue;
         uint8_t *inbox = NULL;
         size_t len = 0;
-        CHECK(fetch(r, i, "inbox", &inbox, &len) == 200 && len == ctb + (size_t)k);
+        int got = fetch(r, i, "inbox", &inbox, &len) == 200 && len == ctb + (size_t)k;
+        CHECK_MSG(got || pl->aborted, "site %d: no inbox", i);
         pl->y = malloc(sizeof(uint32_t) * (size_t)(d + 1));
-        if (gf_secagg_peer_mask(pl->cl, pl->x, inbox, inbox + ctb, pl->y)) {
+        if (!got || gf_secagg_peer_mask(pl->cl, pl->x, inbox, inbox + ctb, pl->y)) {
             pl->aborted = 1;             /* a ciphertext that does not authenticate: this site drops */
             free(inbox);
             continue;
@@ -260,9 +278,14 @@ static void play(round_state *r, const unsigned char *drop, int when, int bad_ct
         if (!pl->masked || (drop[i] && when <= DROP_BEFORE_UNMASK)) continue;
         uint8_t *q = NULL;
         size_t len = 0;
-        CHECK(fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n));
+        int got = fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n);
+        CHECK_MSG(got, "site %d: no unmask request", i);
         size_t rows = (size_t)k * GF_SECAGG_UNMASK_ROW_BYTES;
         pl->unmask = malloc(rows);
+        if (!got) {
+            free(q);
+            continue;
+        }
         CHECK_MSG(gf_secagg_peer_unmask(pl->cl, q, q + n, q + 2 * n, pl->unmask) == GF_OK, "%s", gf_last_error());
         free(q);
         CHECK(req(site[i], "POST", route(r, "secagg/unmask", p), pl->unmask, rows, NULL, NULL) == 200);
@@ -274,7 +297,7 @@ static json_t *job_status(int64_t job, const char *want_state, double timeout_s)
     char p[64];
     snprintf(p, sizeof p, "/v1/jobs/%lld", (long long)job);
     json_t *j = NULL;
-    for (int tries = 0; tries < (int)(timeout_s * 20); tries++) {
+    for (int tries = 0; tries < (int)(timeout_s * SLOW * 20); tries++) {
         char *raw = NULL;
         size_t len;
         json_decref(j);
@@ -485,9 +508,10 @@ static void bad_messages(void)
     for (int i = 0; i < n; i++) {
         player *pl = &r->pl[i];
         uint8_t *inbox = NULL;
-        CHECK(fetch(r, i, "inbox", &inbox, &len) == 200 && len == ctb + (size_t)k);
+        int got = fetch(r, i, "inbox", &inbox, &len) == 200 && len == ctb + (size_t)k;
+        CHECK_MSG(got || pl->aborted, "site %d: no inbox", i);
         pl->y = malloc(sizeof(uint32_t) * (size_t)(d + 1));
-        if (gf_secagg_peer_mask(pl->cl, pl->x, inbox, inbox + ctb, pl->y)) {
+        if (!got || gf_secagg_peer_mask(pl->cl, pl->x, inbox, inbox + ctb, pl->y)) {
             pl->aborted = 1;
             wronged += pl->index == nb[0] || pl->index == nb[1];
             free(inbox);
@@ -515,7 +539,12 @@ static void bad_messages(void)
         player *pl = &r->pl[i];
         if (!pl->masked) continue;
         uint8_t *q = NULL;
-        CHECK(fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n));
+        int got = fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n);
+        CHECK_MSG(got, "site %d: no unmask request", i);
+        if (!got) {                      /* nothing to build on */
+            free(q);
+            continue;
+        }
         pl->unmask = malloc(rows);
         CHECK(gf_secagg_peer_unmask(pl->cl, q, q + n, q + 2 * n, pl->unmask) == GF_OK);
         free(q);
@@ -581,12 +610,12 @@ static int count_events(const char *event, int64_t job, const char *words)
     return n;
 }
 
-/* Waits (at most 30 s) until job `job` has at least `want` audit entries
+/* Waits (at most 30 s, SLOW times that in sanitizer builds) until job `job` has at least `want` audit entries
  * `event` (with `words` in their reason); returns how many it has. */
 static int wait_events(const char *event, int64_t job, const char *words, int want)
 {
     int n = 0;
-    for (int tries = 0; tries < 600 && (n = count_events(event, job, words)) < want; tries++) usleep(50000);
+    for (int tries = 0; tries < 600 * SLOW && (n = count_events(event, job, words)) < want; tries++) usleep(50000);
     return n;
 }
 
@@ -600,7 +629,7 @@ static void too_few(void)
     take_tasks(r, n);
     for (int i = 0; i < n - r->t + 1; i++) drop[i] = 1;     /* t - 1 upload */
     play(r, drop, DROP_BEFORE_MASKED, -1, 1, 0);
-    /* the masked phase closes at its deadline (4.5 s): bounded, not timed */
+    /* the masked phase closes at its deadline (4.5 s × SLOW): bounded, not timed */
     int aborted = wait_events("round.aborted", r->job, "sites sent masked updates", 1);
     CHECK_MSG(aborted == 1, "%d aborts with %d of t = %d uploads", aborted, r->t - 1, r->t);
     /* the survivors are never asked for shares of this round: its attempt
@@ -654,7 +683,7 @@ static void one_decliner(void)
         attempts++;
         int aborted = wait_events("round.aborted", job, "sent masked updates", attempts);
         CHECK_MSG(aborted == attempts, "attempt %d: %d aborts", attempts, aborted);
-        for (int tries = 0; tries < 600; tries++, usleep(50000)) {    /* then the job fails or the round re-opens */
+        for (int tries = 0; tries < 600 * SLOW; tries++, usleep(50000)) {    /* then the job fails or the round re-opens */
             if ((failed = count_events("job.failed", job, NULL) > 0)) break;
             if (count_events("round.opened", job, NULL) > attempts) break;
         }
@@ -703,7 +732,12 @@ static void no_second_release(void)
     char p[160];
     for (int i = 0; i < r->t - 1; i++) {
         uint8_t *q = NULL;
-        CHECK(fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n));
+        int got = fetch(r, i, "unmask", &q, &len) == 200 && len == UNMASK_REQ(n);
+        CHECK_MSG(got, "site %d: no unmask request", i);
+        if (!got) {                      /* nothing to build on */
+            free(q);
+            continue;
+        }
         r->pl[i].unmask = malloc(rows);
         CHECK_MSG(gf_secagg_peer_unmask(r->pl[i].cl, q, q + n, q + 2 * n, r->pl[i].unmask) == GF_OK, "%s", gf_last_error());
         free(q);
