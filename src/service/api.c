@@ -551,13 +551,6 @@ static gf_status jobs_list(gf_coordinator *c, const co_principal *who, gf_http_r
 
 /* ---- site routes ------------------------------------------------------------- */
 
-static co_site *site_find(gf_coordinator *c, const char *name)
-{
-    for (int i = 0; i < c->nsites; i++)
-        if (!strcmp(c->sites[i].name, name)) return &c->sites[i];
-    return NULL;
-}
-
 /* The oldest running job that waits for this site's update (lock held). */
 static gf_fedjob *task_for(gf_coordinator *c, const char *site)
 {
@@ -612,6 +605,33 @@ static gf_status task_answer(const gf_fed_task *task, gf_blob *model, gf_http_re
     return GF_OK;
 }
 
+/* A parked task poll: the driver's pass gives it the task (borrowed from
+ * the job, which only the driver removes); the timer's answers 204. */
+typedef struct {
+    co_poll      base;
+    int          with_model;   /* the round's model after the task (task.h) */
+    gf_fed_task  task;         /* its task once looked up (job 0: none) */
+    gf_blob     *model;
+} task_poll;
+
+static int task_look(gf_coordinator *c, co_poll *base, double now, int driver)
+{
+    task_poll *p = (task_poll *)base;
+    gf_fedjob *j = driver ? task_for(c, base->site) : NULL;
+    if (!j) return 0;
+    gf_fedjob_task(j, base->site, now, &p->task);
+    p->model = p->with_model ? gf_fedjob_task_model(j) : NULL;
+    return 1;
+}
+
+static gf_status task_poll_answer(gf_coordinator *c, co_poll *base, gf_http_response *resp)
+{
+    task_poll *p = (task_poll *)base;
+    return task_answer(p->task.job ? &p->task : NULL, p->model, resp);
+}
+
+static const co_poll_kind task_kind = { task_look, task_poll_answer };
+
 /* A task for site now (1: *task and *model filled in), or its poll parked
  * for up to `wait` seconds (0: resp->status is CO_DEFERRED), or nothing
  * (-1). Lock held. */
@@ -626,15 +646,10 @@ static int task_or_park(gf_coordinator *c, const gf_http_request *req, long wait
         *model = with_model ? gf_fedjob_task_model(j) : NULL;
         return 1;
     }
-    co_poll *p = wait > 0 && s && !c->stopping ? calloc(1, sizeof *p) : NULL;
+    task_poll *p = wait > 0 && s && !c->stopping ? calloc(1, sizeof *p) : NULL;
     if (!p) return -1;
-    *p = (co_poll){ .next = c->polls, .later = gf_https_defer(req), .until = now + (double)wait,
-                    .with_model = with_model };
-    snprintf(p->site, sizeof p->site, "%s", req->peer);
-    c->polls = p;
-    s->polling++;
-    if (p->until < c->polls_due) pthread_cond_signal(&c->polls_wake);   /* before the timer would look */
-    resp->status = CO_DEFERRED;
+    p->with_model = with_model;
+    co_poll_park(c, CO_POLL_TASK, &p->base, &task_kind, req, s, now + (double)wait, resp);
     return 0;
 }
 
@@ -650,80 +665,6 @@ static gf_status poll_task(gf_coordinator *c, const gf_http_request *req, gf_htt
     int got = task_or_park(c, req, wait, with && !strcmp(with, "1"), &task, &model, resp);
     pthread_mutex_unlock(&c->lock);
     return got ? task_answer(got > 0 ? &task : NULL, model, resp) : GF_OK;
-}
-
-double co_polls_serve(gf_coordinator *c, double now, int with_tasks)
-{
-    co_poll *ready = NULL, **pp = &c->polls;
-    int n = 0;
-    while (*pp) {                            /* those with a task now, or whose time is up */
-        co_poll *p = *pp;
-        if (!c->stopping && now < p->until && !(with_tasks && task_for(c, p->site))) {
-            pp = &p->next;
-            continue;
-        }
-        *pp = p->next;
-        p->next = ready, ready = p;
-        n++;
-    }
-    gf_fed_task *tasks = n ? malloc(sizeof *tasks * (size_t)n) : NULL;   /* (n), in `ready` order */
-    gf_blob **models = n ? calloc((size_t)n, sizeof *models) : NULL;     /* (n) */
-    if (n && (!tasks || !models)) {          /* out of memory: parked again, answered on a later pass */
-        free(tasks);
-        free(models);
-        while (ready) {
-            co_poll *p = ready;
-            ready = p->next;
-            p->next = c->polls, c->polls = p;
-        }
-        return now + 0.1;
-    }
-    int i = 0;
-    for (co_poll *p = ready; p; p = p->next, i++) {
-        gf_fedjob *j = c->stopping || !with_tasks ? NULL : task_for(c, p->site);
-        tasks[i].job = 0;                    /* none: 204 */
-        if (j) {
-            gf_fedjob_task(j, p->site, now, &tasks[i]);
-            if (p->with_model) models[i] = gf_fedjob_task_model(j);
-        }
-        co_site *s = site_find(c, p->site);
-        if (s) s->polling--, s->last_seen = now;
-    }
-    if (n) {
-        pthread_mutex_unlock(&c->lock);      /* answered unlocked (tasks borrow from jobs, which only the driver removes) */
-        for (i = 0; ready; i++) {
-            co_poll *p = ready;
-            ready = p->next;
-            gf_http_response resp = { 0 };
-            gf_status st = task_answer(tasks[i].job ? &tasks[i] : NULL, models[i], &resp);
-            co_metrics_answer(c, st ? 0 : resp.len, st ? 500 : resp.status);
-            gf_https_answer(p->later, st, &resp);
-            free(p);
-        }
-        pthread_mutex_lock(&c->lock);
-    }
-    free(tasks);
-    free(models);
-    double due = INFINITY;
-    for (co_poll *p = c->polls; p; p = p->next)   /* those left, and any parked meanwhile */
-        if (p->until < due) due = p->until;
-    return due;
-}
-
-void *co_poll_timer_main(void *arg)
-{
-    gf_coordinator *c = arg;
-    pthread_mutex_lock(&c->lock);
-    while (!c->stopping) {
-        double now = gf_now();
-        c->sa_kicked = 0;
-        double due = co_polls_serve(c, now, 0);
-        due = fmin(due, co_sa_polls_serve(c, gf_now()));
-        c->polls_due = fmin(due, now + 60);
-        if (!c->stopping && !c->sa_kicked) co_wait_until(c, &c->polls_wake, c->polls_due);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return NULL;
 }
 
 void co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, int64_t round, int status,

@@ -6,8 +6,8 @@
  * answered with a JSON error and an audit line. A long-poll whose message
  * is not ready is parked, like a task poll (api.c): no thread waits for
  * it, and the polls' timer thread answers it once a change makes it ready
- * (one pass over the parked polls per change, instead of waking a thread
- * per waiting site). */
+ * (polls.c: one pass over the parked polls per change, instead of waking
+ * a thread per waiting site). */
 #include "service/coordinator_internal.h"
 
 #include <math.h>
@@ -55,25 +55,21 @@ static gf_status post(gf_coordinator *c, const gf_http_request *req, int64_t id,
     return co_reply(resp, 200, json_pack("{s:b}", "accepted", 1));
 }
 
-/* A secure-aggregation long-poll waiting for its answer, with no thread:
- * what the answer needs, copied from the request (gone once its handler
- * returned). Answered by co_sa_polls_serve. */
-typedef struct co_sa_poll {
-    struct co_sa_poll *next;
-    gf_https_later    *later;
-    outbound_fn        out;
-    int64_t            job, round;
-    char               site[GF_JOBSPEC_NAME_MAX + 1];
-    char               attempt[40];     /* ?attempt= (16 hex digits when valid) */
-    int                has_attempt;
-    double             until;           /* gf_now() by which it is answered, 204 if nothing came */
+/* A parked secure-aggregation long-poll: what its answer needs, copied
+ * from the request (gone once its handler returned). */
+typedef struct {
+    co_poll      base;
+    outbound_fn  out;
+    int64_t      job, round;
+    char         attempt[40];     /* ?attempt= (16 hex digits when valid) */
+    int          has_attempt;
     /* its answer, once ready */
-    gf_status          st;
-    int                http;
-    uint8_t           *body;            /* (len) */
-    size_t             len;
-    char               why[512];
-} co_sa_poll;
+    gf_status    st;
+    int          http;
+    uint8_t     *body;            /* (len) */
+    size_t       len;
+    char         why[512];
+} sa_poll;
 
 /* One look at a poll (lock held): 1 when it is answered now (*body, or a
  * refusal: *st with *http and gf_last_error()), 0 when its message is not
@@ -107,6 +103,23 @@ static gf_status answer(gf_coordinator *c, const char *site, int64_t id, int64_t
     return GF_OK;
 }
 
+static int sa_look(gf_coordinator *c, co_poll *base, double now, int driver)
+{
+    sa_poll *p = (sa_poll *)base;
+    int done = look(c, base->site, p->job, p->round, p->has_attempt ? p->attempt : NULL, p->out, &p->body, &p->len,
+                    &p->http, &p->st);
+    if (p->st) snprintf(p->why, sizeof p->why, "%s", gf_last_error());
+    return done;
+}
+
+static gf_status sa_answer(gf_coordinator *c, co_poll *base, gf_http_response *resp)
+{
+    sa_poll *p = (sa_poll *)base;
+    return answer(c, base->site, p->job, p->round, p->st, p->http, p->why, p->body, p->len, resp);
+}
+
+static const co_poll_kind sa_kind = { sa_look, sa_answer };
+
 /* A long-poll: answered at once when its message is ready, else parked
  * (no thread waits) until a change makes it ready or `wait` runs out. */
 static gf_status get(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round, outbound_fn out,
@@ -115,7 +128,7 @@ static gf_status get(gf_coordinator *c, const gf_http_request *req, int64_t id, 
     long wait = co_poll_wait(req, "wait");
     if (wait < 0) return co_refuse(resp, 400, GF_ERR_ARG, "wait must be an integer number of seconds in [0, 60]");
     const char *attempt = gf_https_query(req, "attempt");
-    if (attempt && strlen(attempt) >= sizeof ((co_sa_poll *)0)->attempt)
+    if (attempt && strlen(attempt) >= sizeof ((sa_poll *)0)->attempt)
         return co_refuse(resp, 400, GF_ERR_ARG, "attempt is too long");
     int http;
     gf_status st;
@@ -127,63 +140,15 @@ static gf_status get(gf_coordinator *c, const gf_http_request *req, int64_t id, 
     co_site *s = co_site_seen(c, req->peer, now);
     int done = look(c, req->peer, id, round, attempt, out, &body, &len, &http, &st);
     if (st) snprintf(why, sizeof why, "%s", gf_last_error());
-    co_sa_poll *p = !done && wait > 0 && !c->stopping ? calloc(1, sizeof *p) : NULL;
+    sa_poll *p = !done && wait > 0 && !c->stopping ? calloc(1, sizeof *p) : NULL;
     if (p) {
-        *p = (co_sa_poll){ .next = c->sa_polls, .later = gf_https_defer(req), .out = out, .job = id, .round = round,
-                           .has_attempt = attempt != NULL, .until = now + (double)wait };
-        snprintf(p->site, sizeof p->site, "%s", req->peer);
+        *p = (sa_poll){ .out = out, .job = id, .round = round, .has_attempt = attempt != NULL };
         if (attempt) snprintf(p->attempt, sizeof p->attempt, "%s", attempt);
-        c->sa_polls = p;
-        if (s) s->polling++;
-        if (p->until < c->polls_due) pthread_cond_signal(&c->polls_wake);   /* before the timer would look */
-        resp->status = CO_DEFERRED;
+        co_poll_park(c, CO_POLL_SECAGG, &p->base, &sa_kind, req, s, now + (double)wait, resp);
     }
     pthread_mutex_unlock(&c->lock);
     if (p) return GF_OK;
     return answer(c, req->peer, id, round, st, http, why, body, len, resp);   /* not ready and no wait: 204 */
-}
-
-int co_sa_polls_count(const gf_coordinator *c)
-{
-    int n = 0;
-    for (const co_sa_poll *p = c->sa_polls; p; p = p->next) n++;
-    return n;
-}
-
-double co_sa_polls_serve(gf_coordinator *c, double now)
-{
-    co_sa_poll *ready = NULL, **pp = &c->sa_polls;
-    while (*pp) {
-        co_sa_poll *p = *pp;
-        int done = look(c, p->site, p->job, p->round, p->has_attempt ? p->attempt : NULL, p->out, &p->body, &p->len,
-                        &p->http, &p->st);
-        if (p->st) snprintf(p->why, sizeof p->why, "%s", gf_last_error());
-        if (!done && !c->stopping && now < p->until) {
-            pp = &p->next;
-            continue;
-        }
-        *pp = p->next;                       /* answered below, in the order they were parked */
-        p->next = ready, ready = p;
-        co_site *s = co_site_seen(c, p->site, now);
-        if (s && s->polling > 0) s->polling--;
-    }
-    if (ready) {
-        pthread_mutex_unlock(&c->lock);
-        while (ready) {
-            co_sa_poll *p = ready;
-            ready = p->next;
-            gf_http_response resp = { 0 };
-            gf_status st = answer(c, p->site, p->job, p->round, p->st, p->http, p->why, p->body, p->len, &resp);
-            co_metrics_answer(c, st ? 0 : resp.len, resp.status);
-            gf_https_answer(p->later, st, &resp);
-            free(p);
-        }
-        pthread_mutex_lock(&c->lock);
-    }
-    double due = INFINITY;
-    for (co_sa_poll *p = c->sa_polls; p; p = p->next)   /* those left, and any parked meanwhile */
-        if (p->until < due) due = p->until;
-    return due;
 }
 
 gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,

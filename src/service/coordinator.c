@@ -83,7 +83,7 @@ void co_wake(gf_coordinator *c)
 {
     c->kicked = 1;
     pthread_cond_broadcast(&c->changed);
-    if (c->sa_polls) {                  /* their answers may be ready now */
+    if (c->polls[CO_POLL_SECAGG]) {     /* their answers may be ready now */
         c->sa_kicked = 1;
         pthread_cond_signal(&c->polls_wake);
     }
@@ -495,7 +495,7 @@ static void close_round(gf_coordinator *c, int i, double now)
     if (next) {
         cr.next = next, cr.opened = opened_detail(j);
         co_wake(c);
-        co_polls_serve(c, now, 1);       /* its sites' parked polls first: the round goes on meanwhile */
+        co_polls_serve(c, CO_POLL_TASK, now, 1);   /* its sites' parked polls first: the round goes on meanwhile */
     }
     int64_t id = j->id, round = cr.round;
     if (co_record_queue(c, &c->jobs[i], &cr, j->global ? gf_blob_ref(j->global) : NULL))
@@ -710,7 +710,7 @@ static void *driver_main(void *arg)
         co_refusals_flush(c, 0);
         pthread_mutex_lock(&c->lock);
         drive(c);
-        co_polls_serve(c, gf_now(), 1);      /* parked polls that have a task now */
+        co_polls_serve(c, CO_POLL_TASK, gf_now(), 1);   /* parked polls that have a task now */
         if (c->kicked) continue;             /* woken while writing: look again at once */
         double due = next_due(c, gf_now()), summary = co_refusals_due(c);
         co_wait_until(c, &c->changed, summary < due ? summary : due);
@@ -914,8 +914,8 @@ void gf_coordinator_stop(gf_coordinator *c)
     }
     if (c->poll_timer_started) pthread_join(c->poll_timer, NULL);
     pthread_mutex_lock(&c->lock);
-    co_polls_serve(c, gf_now(), 0);    /* stopping: every parked poll answered (204) */
-    co_sa_polls_serve(c, gf_now());
+    for (int list = 0; list < CO_POLL_LISTS; list++)
+        co_polls_serve(c, list, gf_now(), 0);   /* stopping: every parked poll answered (204) */
     pthread_mutex_unlock(&c->lock);
     co_sched_stop(c);                  /* after its current pass (an executor command in flight) */
     gf_https_stop(c->http);

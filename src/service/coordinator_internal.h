@@ -23,16 +23,23 @@ typedef struct {
     int    polling;             /* long-polls in progress */
 } co_site;
 
-/* A site's task poll parked until a task comes or `until` (api.c): no
- * thread waits for it; the driver answers it with a task, the poll timer
- * with 204 at its deadline. */
-typedef struct co_poll {
-    struct co_poll *next;
-    gf_https_later *later;
-    char            site[GF_JOBSPEC_NAME_MAX + 1];
-    double          until;      /* gf_now() by which it is answered, with 204 when no task came */
-    int             with_model; /* the round's model after the task (task.h) */
-} co_poll;
+/* A site's long-poll parked until its answer is ready or `until`, with no
+ * thread (polls.c). Each kind's own struct begins with it. */
+typedef struct co_poll co_poll;
+typedef struct {
+    /* lock held: 1 when p's answer is ready now (driver: the driver's pass) */
+    int       (*look)(gf_coordinator *c, co_poll *p, double now, int driver);
+    /* unlocked: p's answer (204 when none came), as a route answers */
+    gf_status (*answer)(gf_coordinator *c, co_poll *p, gf_http_response *resp);
+} co_poll_kind;
+struct co_poll {
+    co_poll            *next;
+    const co_poll_kind *kind;
+    gf_https_later     *later;
+    char                site[GF_JOBSPEC_NAME_MAX + 1];
+    double              until;      /* gf_now() by which it is answered, 204 if nothing came */
+};
+enum { CO_POLL_TASK, CO_POLL_SECAGG, CO_POLL_LISTS };   /* a list each */
 
 /* A closed round, as the recorder writes it down (recorder.c). */
 typedef struct {
@@ -116,10 +123,9 @@ struct gf_coordinator {
     pthread_cond_t   record_wake;     /* wakes it: rounds to write, or stopping */
     pthread_cond_t   recorded;        /* broadcast when it wrote (or failed to write) a job's rounds */
     int              record_turn;     /* where it looks for the next job to write (in turn) */
-    co_poll         *polls;           /* parked task polls, newest first */
-    struct co_sa_poll *sa_polls;      /* parked secure-aggregation long-polls (api_secagg.c) */
-    int              sa_kicked;       /* a change since the timer last looked at them */
-    pthread_t        poll_timer;      /* answers the parked polls whose time is up (api.c) */
+    co_poll         *polls[CO_POLL_LISTS];   /* parked long-polls, newest first (polls.c) */
+    int              sa_kicked;       /* a change since the timer last looked at the secure-aggregation ones */
+    pthread_t        poll_timer;      /* answers the parked polls whose time is up (polls.c) */
     int              poll_timer_started;
     pthread_cond_t   polls_wake;      /* wakes it: an earlier deadline, or stopping */
     double           polls_due;       /* when it looks next */
@@ -253,12 +259,17 @@ void      co_audit_rejected(gf_coordinator *c, const char *site, int64_t job, in
 long      co_poll_wait(const gf_http_request *req, const char *key);
 /* The request's answer comes later (gf_https_defer): a route's resp->status. */
 #define CO_DEFERRED (-1)
-/* Answers, unlocked, the parked task polls whose time is up (204; all of
- * them when stopping) and, with_tasks, those that have a task now (the
- * driver's call: the tasks borrow from jobs, which only it removes).
- * Returns the earliest deadline left (INFINITY: none). Lock held on entry
- * and exit. */
-double    co_polls_serve(gf_coordinator *c, double now, int with_tasks);
+
+/* polls.c, lock held: parked long-polls */
+/* Parks p (calloc'd, its kind's struct) on `list` until `until`, for req
+ * of site s: resp->status becomes CO_DEFERRED. */
+void      co_poll_park(gf_coordinator *c, int list, co_poll *p, const co_poll_kind *kind, const gf_http_request *req,
+                       co_site *s, double until, gf_http_response *resp);
+/* Answers, unlocked, the polls of `list` whose answer is ready or whose
+ * time is up (all of them when stopping). Returns the earliest deadline
+ * left (INFINITY: none). Lock held on entry and exit. */
+double    co_polls_serve(gf_coordinator *c, int list, double now, int driver);
+int       co_polls_count(const gf_coordinator *c, int list);
 /* The thread that answers parked polls at their deadline, so that a driver
  * busy writing a round or running an evaluation never holds them up, and
  * the parked secure-aggregation polls as soon as a change (co_wake) makes
@@ -297,13 +308,6 @@ void      co_metrics_answer(gf_coordinator *c, size_t bytes_out, int status);
  * the masked upload. */
 gf_status co_secagg_route(gf_coordinator *c, const gf_http_request *req, int64_t id, int64_t round,
                           const char *rest, gf_http_response *resp);
-/* Answers, unlocked, the parked secure-aggregation polls whose answer is
- * ready (the message, or a refusal) or whose time is up (204; all of them
- * when stopping). Returns the earliest deadline left (INFINITY: none).
- * Lock held on entry and exit. */
-double    co_sa_polls_serve(gf_coordinator *c, double now);
-/* How many are parked (lock held). */
-int       co_sa_polls_count(const gf_coordinator *c);
 
 /* coordinator.c, lock held */
 void     co_thread_setup(const gf_coordinator *c);   /* first in each thread that runs its loops */

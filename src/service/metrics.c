@@ -106,8 +106,7 @@ gf_status co_metrics_reply(gf_coordinator *c, gf_http_response *resp)
     for (int i = 0; i < c->nsites; i++)
         online += c->sites[i].polling > 0 || now - c->sites[i].last_seen < c->cfg.site_timeout_s;
     for (int i = 0; i < c->njobs; i++) open_rounds += c->jobs[i].fj->round > 0;
-    int parked_tasks = 0, parked_secagg = co_sa_polls_count(c);
-    for (const co_poll *p = c->polls; p; p = p->next) parked_tasks++;
+    int parked_tasks = co_polls_count(c, CO_POLL_TASK), parked_secagg = co_polls_count(c, CO_POLL_SECAGG);
     pthread_mutex_unlock(&c->lock);
     put(&t, "# HELP gf_sites_online Sites that polled within the site timeout.\n# TYPE gf_sites_online gauge\n"
             "gf_sites_online %d\n", online);
