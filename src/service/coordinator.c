@@ -491,7 +491,7 @@ static void close_round(gf_coordinator *c, int i, double now)
      * once. Such a job's next round opens after the writes (drive). */
     int early = !j->spec.dp.enabled && co_record_backlog(&c->jobs[i]) < RECORD_LAG_MAX;
     int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
-    cr.closed_wall = co_wall_now();
+    cr.closed_wall = gf_wall_now();
     if (next) {
         cr.next = next, cr.opened = opened_detail(j);
         co_wake(c);

@@ -279,7 +279,6 @@ void     *co_poll_timer_main(void *arg);
 void      co_wait_until(gf_coordinator *c, pthread_cond_t *cv, double until);
 
 /* recorder.c: the closed rounds written down on a thread of their own */
-double    co_wall_now(void);                 /* seconds since 1970 */
 void      co_closed_free(co_closed *cr);
 void      co_pending_free(co_pending *p);
 /* Whether the driver waits for each round of j to be written before it

@@ -19,9 +19,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <jansson.h>
 #include "core/grow.h"
+#include "core/timer.h"
 #include "facility/fedeval.h"
 
 struct co_pending {
@@ -29,13 +29,6 @@ struct co_pending {
     int        n, cap;
     gf_blob   *model;      /* the newest one's global (a reference) */
 };
-
-double co_wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void co_closed_free(co_closed *cr)
 {
