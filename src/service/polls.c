@@ -1,12 +1,10 @@
 /* Parked long-polls: a site's poll whose answer is not ready holds no
  * thread. It waits on its kind's list (task polls, api.c; secure-
- * aggregation polls, api_secagg.c) until a pass finds its answer ready or
- * its time up. A pass takes those off the list with the lock held (the
- * kind's `look`), then answers them unlocked, oldest first (`answer`).
- * The driver passes over the task polls when it opens a round; the polls'
- * timer thread passes over every list at the next deadline, and over the
- * secure-aggregation polls whenever a change (co_wake) may have made their
- * answers ready. */
+ * aggregation polls, api_secagg.c) until a pass finds its answer ready
+ * (the kind's `look`, lock held) or its time up, and is answered unlocked
+ * (`answer`). The driver passes over the task polls as it opens a round;
+ * the timer thread over every list at the next deadline, and over the
+ * secure-aggregation polls after each change (co_wake). */
 #include "service/coordinator_internal.h"
 
 #include <math.h>
