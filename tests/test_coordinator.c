@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "check.h"
+#include "core/timer.h"
 #include "site_client.h"
 #include "curl_get.h"
 #include "engine/model.h"
@@ -896,6 +897,91 @@ static void test_group_commit(void)
     CHECK_MSG(gf_audit_verify(audit, &sum) == GF_OK, "%s", gf_last_error());
 }
 
+/* The recorder's window: the records of a job's rounds begin at least
+ * 50 ms apart (recorder.c, RECORD_WINDOW_S), so rounds that close faster
+ * share one; the last, which the job's end waits for, is not held back.
+ * Every round still reaches the store with its sites. */
+typedef struct {
+    pthread_mutex_t mu;
+    double          at[64];       /* gf_now() as each record began */
+    int             n;
+} record_times;
+
+static void time_hook(void *arg)
+{
+    record_times *t = arg;
+    pthread_mutex_lock(&t->mu);
+    if (t->n < 64) t->at[t->n] = gf_now();
+    t->n++;
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void test_record_window(void)
+{
+    enum { ROUNDS = 24 };
+    char dir[160], spec[512], msg[600], path[128];
+    snprintf(dir, sizeof dir, "%s/window", base);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (!co) return;
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
+    record_times t = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
+    pthread_mutex_lock(&co->lock);
+    co->record_hook_arg = &t;
+    co->record_hook = time_hook;
+    pthread_mutex_unlock(&co->lock);
+    snprintf(spec, sizeof spec, "{\"name\": \"window\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
+             " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": %d, \"sites\": [\"a\", \"b\"],"
+             " \"min_sites\": 2, \"round_deadline_s\": 120, \"seed\": 5}", ROUNDS);
+    int64_t job = 0;
+    int st = post(op, "/v1/jobs", spec, &job, msg, sizeof msg);
+    CHECK_MSG(st == 201, "window: submit -> %d %s", st, msg);
+    CHECK(req(a, "GET", "/v1/site/task?wait=0", NULL, 0, NULL, NULL) == 204);   /* a is seen */
+    float *upd = calloc((size_t)man.d, sizeof(float));
+    size_t len;
+    uint8_t *body = encode(upd, "10", &len);
+    double began = gf_now();
+    for (int r = 1; r <= ROUNDS; r++) {
+        CHECK(req(b, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);
+        CHECK(req(a, "GET", "/v1/site/task?wait=10", NULL, 0, NULL, NULL) == 200);
+        snprintf(path, sizeof path, "/v1/jobs/%lld/rounds/%d/update", (long long)job, r);
+        CHECK(req(a, "POST", path, body, len, NULL, NULL) == 200);
+        CHECK(req(b, "POST", path, body, len, NULL, NULL) == 200);
+        usleep(5000);                        /* rounds over ~150 ms: several windows */
+    }
+    double took = gf_now() - began;
+    free(body);
+    free(upd);
+    json_t *j = NULL;
+    const char *state = "";
+    snprintf(path, sizeof path, "/v1/jobs/%lld", (long long)job);
+    for (int k = 0; k < 200 && strcmp(state, "succeeded"); k++, usleep(50 * 1000)) {
+        json_decref(j);
+        j = NULL;
+        req_json(op, "GET", path, NULL, 0, &j);
+        state = json_string_value(json_object_get(j, "state")) ? json_string_value(json_object_get(j, "state")) : "";
+    }
+    json_t *rounds = json_object_get(j, "rounds");
+    CHECK_MSG(!strcmp(state, "succeeded") && json_array_size(rounds) == ROUNDS, "window: job %s with %zu rounds",
+              state, json_array_size(rounds));
+    for (size_t k = 0; k < json_array_size(rounds); k++)
+        CHECK(json_integer_value(json_object_get(json_array_get(rounds, k), "sites")) == 2);
+    json_decref(j);
+    gf_https_client_close(op);
+    gf_https_client_close(a);
+    gf_https_client_close(b);
+    gf_coordinator_stop(co);
+    pthread_mutex_lock(&t.mu);
+    CHECK_MSG(t.n >= 1 && t.n <= ROUNDS, "window: %d records of %d rounds", t.n, ROUNDS);
+    for (int k = 1; k < t.n - 1 && k < 64; k++)   /* the last one's gap aside */
+        CHECK_MSG(t.at[k] - t.at[k - 1] >= 0.05 - 1e-3, "window: record %d began %.1f ms after the one before", k + 1,
+                  1e3 * (t.at[k] - t.at[k - 1]));
+    fprintf(stderr, "window: %d rounds in %.0f ms, %d records\n", ROUNDS, 1e3 * took, t.n);
+    pthread_mutex_unlock(&t.mu);
+}
+
 /* The scheduler's side of a cancel that lands while a central job starts:
  * between the executor's start and the store's record of it (the test hook
  * there cancels the job, as the API would). The jobs' process is one that
@@ -1307,6 +1393,7 @@ int main(void)
     test_cancel_during_bringup();
     test_release_after_record();
     test_group_commit();
+    test_record_window();
     test_cancel_while_starting();
 
     gf_https_client_close(op);

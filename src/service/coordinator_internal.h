@@ -60,6 +60,7 @@ typedef struct {
     int         cancelled;       /* the API cancelled it; the driver drops it */
     co_pending *pending;         /* closed rounds the recorder has yet to write (NULL: none) */
     int         recording;       /* the recorder writes its rounds now, unlocked: the job stays */
+    double      recorded_at;     /* gf_now() when its last record began (recorder.c's window) */
     char        record_failed[GF_STORE_REASON_MAX + 1];   /* why its rounds could not be written ("": they could) */
 } co_job;
 
@@ -123,6 +124,7 @@ struct gf_coordinator {
     pthread_cond_t   record_wake;     /* wakes it: rounds to write, or stopping */
     pthread_cond_t   recorded;        /* broadcast when it wrote (or failed to write) a job's rounds */
     int              record_turn;     /* where it looks for the next job to write (in turn) */
+    int              record_waiters;  /* in co_record_wait: what is pending is written at once */
     co_poll         *polls[CO_POLL_LISTS];   /* parked long-polls, newest first (polls.c) */
     int              sa_kicked;       /* a change since the timer last looked at the secure-aggregation ones */
     pthread_t        poll_timer;      /* answers the parked polls whose time is up (polls.c) */

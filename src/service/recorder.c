@@ -24,6 +24,14 @@
 #include "core/timer.h"
 #include "facility/fedeval.h"
 
+/* The least time between the starts of two records of a job, so that
+ * short rounds share one (a checkpoint costs a core about as long as a
+ * small model's round takes); not when something waits for them
+ * (co_record_wait), the driver has ended, or RECORD_BATCH rounds wait. A
+ * crash loses at most this much of rounds (they run again). */
+#define RECORD_WINDOW_S 0.05
+#define RECORD_BATCH    32
+
 struct co_pending {
     co_closed *r;          /* (n) closed rounds, oldest first */
     int        n, cap;
@@ -62,7 +70,7 @@ gf_status co_record_queue(gf_coordinator *c, co_job *cj, co_closed *cr, gf_blob 
     *cr = (co_closed){ 0 };
     gf_blob_unref(p->model);
     p->model = model;
-    pthread_cond_signal(&c->record_wake);
+    if (p->n == 1 || p->n == RECORD_BATCH) pthread_cond_signal(&c->record_wake);   /* once a window */
     return GF_OK;
 nomem:
     co_closed_free(cr);
@@ -72,11 +80,14 @@ nomem:
 
 void co_record_wait(gf_coordinator *c, int64_t job)
 {
+    c->record_waiters++;
     for (;;) {
         co_job *cj = co_job_find(c, job);
-        if (!cj || (!cj->pending && !cj->recording) || !c->recorder_started) return;
+        if (!cj || (!cj->pending && !cj->recording) || !c->recorder_started) break;
+        pthread_cond_signal(&c->record_wake);    /* written now, not at the window's end */
         pthread_cond_wait(&c->recorded, &c->lock);
     }
+    c->record_waiters--;
 }
 
 /* The round's checkpoint on the job's eval set, in a child process
@@ -144,15 +155,22 @@ static int write_rounds(gf_coordinator *c, gf_fedjob *j, co_pending *p)
     return 0;
 }
 
-/* The next job with rounds to write, in turn (lock held): its index, or -1. */
-static int next_pending(gf_coordinator *c)
+/* The next job whose rounds are due to be written, in turn (lock held): its
+ * index, or -1 with *due when one will be (INFINITY: none is pending). */
+static int next_pending(gf_coordinator *c, double now, double *due)
 {
+    int now_all = c->record_waiters || c->driver_done || c->stopping;
+    *due = INFINITY;
     for (int k = 0; k < c->njobs; k++) {
         int i = (c->record_turn + k) % c->njobs;
-        if (c->jobs[i].pending && !c->jobs[i].recording) {
+        co_job *cj = &c->jobs[i];
+        if (!cj->pending || cj->recording) continue;
+        double at = cj->recorded_at + RECORD_WINDOW_S;
+        if (now_all || now >= at || cj->pending->n >= RECORD_BATCH) {
             c->record_turn = i + 1;
             return i;
         }
+        if (at < *due) *due = at;
     }
     return -1;
 }
@@ -163,10 +181,12 @@ void *co_recorder_main(void *arg)
     co_thread_setup(c);
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        int i = next_pending(c);
+        double due;
+        int i = next_pending(c, gf_now(), &due);
         if (i < 0) {
             if (c->driver_done) break;           /* after the last closed round is written */
-            pthread_cond_wait(&c->record_wake, &c->lock);
+            if (isinf(due)) pthread_cond_wait(&c->record_wake, &c->lock);
+            else co_wait_until(c, &c->record_wake, due);
             continue;
         }
         co_job *cj = &c->jobs[i];
@@ -179,6 +199,7 @@ void *co_recorder_main(void *arg)
             continue;
         }
         cj->recording = 1;
+        cj->recorded_at = gf_now();
         gf_fedjob *j = cj->fj;
         int64_t id = j->id, round = p->r[p->n - 1].round;
         void (*hook)(void *) = c->record_hook;
