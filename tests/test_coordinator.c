@@ -77,6 +77,18 @@ static void expect_refusal(const char *what, gf_https_client *c, int64_t job, in
 static gf_manifest man;
 
 /* vec (d) as an update body with the given sample count (NULL: no metadata). */
+/* A coordinator of its own in base/NAME (dir), default settings; url is
+ * its address. NULL (a failed check) when it does not start. */
+static gf_coordinator *start_plain(const char *name, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/%s", base, name);
+    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
+    gf_coordinator *co = NULL;
+    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    if (co) snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
+    return co;
+}
+
 static uint8_t *encode(const float *vec, const char *samples, size_t *len)
 {
     gf_st_meta meta[] = { { "gf.samples", samples ? samples : "" }, { "gf.steps", "1" },
@@ -313,12 +325,8 @@ static void test_caps(void)
 static void test_restart_many(void)
 {
     char dir[160], spec[1024], msg[600];
-    snprintf(dir, sizeof dir, "%s/many", base);
-    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
-    gf_coordinator *co = NULL;
-    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    gf_coordinator *co = start_plain("many", dir, sizeof dir);
     if (!co) return;
-    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
     gf_https_client *op = client("operator");
     enum { NJOBS = 70 };
     int64_t last = 0;
@@ -333,9 +341,7 @@ static void test_restart_many(void)
     gf_https_client_close(op);
     gf_coordinator_stop(co);
 
-    co = NULL;
-    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
-    if (!co) return;
+    if (!(co = start_plain("many", dir, sizeof dir))) return;   /* the same folder, restarted */
     pthread_mutex_lock(&co->lock);
     int n = co->njobs;
     pthread_mutex_unlock(&co->lock);
@@ -408,12 +414,8 @@ static void *upload_thread(void *arg)
 static void test_upload_unlocked(void)
 {
     char dir[160], msg[600], path[96];
-    snprintf(dir, sizeof dir, "%s/unlocked", base);
-    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
-    gf_coordinator *co = NULL;
-    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    gf_coordinator *co = start_plain("unlocked", dir, sizeof dir);
     if (!co) return;
-    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
     gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
     const char *spec = "{\"name\": \"u\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
                        " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 1, \"sites\": [\"a\", \"b\"],"
@@ -749,12 +751,8 @@ static int round_state(gf_https_client *op, int64_t job, int64_t round, json_t *
 static void test_group_commit(void)
 {
     char dir[160], spec[512], msg[600], path[128], file[256];
-    snprintf(dir, sizeof dir, "%s/group", base);
-    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
-    gf_coordinator *co = NULL;
-    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    gf_coordinator *co = start_plain("group", dir, sizeof dir);
     if (!co) return;
-    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
     gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
     snprintf(spec, sizeof spec, "{\"name\": \"group\", \"model\": \"mlp:784-8-10\", \"dataset\": \"fashion-mnist\","
              " \"strategy\": {\"name\": \"fedavg\"}, \"rounds\": 4, \"sites\": [\"a\", \"b\"],"
@@ -920,12 +918,8 @@ static void test_record_window(void)
 {
     enum { ROUNDS = 24 };
     char dir[160], spec[512], msg[600], path[128];
-    snprintf(dir, sizeof dir, "%s/window", base);
-    gf_coordinator_config cfg = { .data_dir = dir, .tls_dir = pki, .listen_host = "127.0.0.1", .port = 0 };
-    gf_coordinator *co = NULL;
-    CHECK_MSG(gf_coordinator_start(&cfg, &co) == GF_OK, "%s", gf_last_error());
+    gf_coordinator *co = start_plain("window", dir, sizeof dir);
     if (!co) return;
-    snprintf(url, sizeof url, "https://127.0.0.1:%d/", gf_coordinator_port(co));
     gf_https_client *op = client("operator"), *a = client("sites/a"), *b = client("sites/b");
     record_times t = { PTHREAD_MUTEX_INITIALIZER, { 0 }, 0 };
     pthread_mutex_lock(&co->lock);
