@@ -309,6 +309,19 @@ static void test_resize(void)
             CHECK_NEAR(g10[y * 5 + x], want, 1e-5);
         }
 
+    /* 2x64293 -> 2x5, all ones (an image the PNG fuzzer found): an area mean of
+     * ~12,859 ones is 1 to float precision, not the 1.0004 a float running sum
+     * drifts to */
+    enum { WIDE = 64293 };
+    float *ones = malloc(sizeof *ones * 2 * WIDE), o10[10];
+    CHECK(ones != NULL);
+    if (ones) {
+        for (int i = 0; i < 2 * WIDE; i++) ones[i] = 1.0f;
+        CHECK(gf_image_resize(ones, 1, 2, WIDE, o10, 2, 5) == GF_OK);
+        for (int i = 0; i < 10; i++) CHECK_NEAR(o10[i], 1.0, 1e-6);
+        free(ones);
+    }
+
     /* through the spec: a 4x4 and a 2x2 image with size=2x2 */
     mkdir_p(tp("r", NULL)); mkdir_p(tp("r/a", NULL));
     uint8_t big[16], small[4] = { 9, 8, 7, 6 };
