@@ -52,13 +52,17 @@ static gf_status make_dirs(const char *data_dir, int64_t id)
     return GF_OK;
 }
 
+/* A new global body holding vec; the old one becomes the spare (its
+ * readers keep it until they are done), and the spare before it is
+ * written over when no reader holds it any more, else dropped. */
 static gf_status encode_global(gf_fedjob *j, const float *vec)
 {
     gf_st_meta meta[] = { { "gf.spec", j->spec.model } };
     gf_blob *b;
-    gf_status st = gf_update_encode_blob(&j->wire, vec, meta, 1, &b);
+    gf_status st = gf_update_encode_blob(&j->wire, vec, meta, 1, j->spare, &b);
     if (st) return st;
-    gf_blob_unref(j->global);
+    if (b != j->spare) gf_blob_unref(j->spare);
+    j->spare = j->global;
     j->global = b;
     return GF_OK;
 }
@@ -171,6 +175,7 @@ void gf_fedjob_free(gf_fedjob *j)
     gf_manifest_free(&j->wire);
     gf_strategy_free(j->strategy);
     gf_blob_unref(j->global);
+    gf_blob_unref(j->spare);
     free(j->parts);
     gf_secround_free(j->sec);
     free(j->stats_acc);

@@ -65,26 +65,32 @@ gf_status gf_update_encode(const gf_manifest *m, const float *vec, const gf_st_m
     return st;
 }
 
+typedef struct { gf_blob *reuse, *out; } blob_target;
+
 static uint8_t *blob_alloc(void *ctx, size_t len)
 {
-    gf_blob *b = gf_blob_new(len);
-    *(gf_blob **)ctx = b;
-    return b ? gf_blob_data(b) : NULL;
+    blob_target *t = ctx;
+    if (t->reuse && gf_blob_len(t->reuse) == len && gf_blob_exclusive(t->reuse)) t->out = t->reuse;
+    else t->out = gf_blob_new(len);
+    return t->out ? gf_blob_data(t->out) : NULL;
 }
 
 gf_status gf_update_encode_blob(const gf_manifest *m, const float *vec, const gf_st_meta *meta, int nmeta,
-                                gf_blob **out)
+                                gf_blob *reuse, gf_blob **out)
 {
     *out = NULL;
     gf_st_tensor *t = tensors_of(m, vec);
     if (!t) return gf_errorf(GF_ERR_NOMEM, "out of memory");
-    gf_blob *b = NULL;
+    blob_target target = { reuse, NULL };
     uint8_t *buf;
     size_t len;
-    gf_status st = gf_st_encode_with(t, m->n, meta, nmeta, blob_alloc, &b, &buf, &len);
+    gf_status st = gf_st_encode_with(t, m->n, meta, nmeta, blob_alloc, &target, &buf, &len);
     free(t);
-    if (st) { gf_blob_unref(b); return st; }
-    *out = b;
+    if (st) {
+        if (target.out != reuse) gf_blob_unref(target.out);
+        return st;
+    }
+    *out = target.out;
     return GF_OK;
 }
 

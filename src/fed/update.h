@@ -46,9 +46,12 @@ gf_status gf_update_decode(const gf_manifest *m, const uint8_t *buf, size_t len,
 
 /* The same bytes into a reference-counted blob (one body served to many
  * downloads); gf_update_blob_vector is the flat vector (d) inside it, which
- * the owner may change in place while it holds the only reference. */
+ * the owner may change in place while it holds the only reference. `reuse`
+ * (NULL for none) is written over instead of a new allocation when the
+ * caller holds its only reference and its length is the encoding's; *out
+ * is then reuse itself, the caller's reference carried over. */
 gf_status gf_update_encode_blob(const gf_manifest *m, const float *vec, const gf_st_meta *meta, int nmeta,
-                                gf_blob **out);
+                                gf_blob *reuse, gf_blob **out);
 float    *gf_update_blob_vector(const gf_manifest *m, gf_blob *b);
 
 /* A checked inbound body, without a copy when it is laid out as
