@@ -6,6 +6,7 @@
  * without eval_every asking for nothing. */
 #include "fed/fedjob.h"
 #include "check.h"
+#include "fedjob_spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +15,8 @@
 
 static gf_fedjob *start(const char *dir, int every)
 {
-    gf_fedspec s = { .rounds = 4, .nsites = 0, .fraction = 1.0, .min_sites = 1, .round_deadline_s = 60,
-                     .eval_every = every, .seed = 1 };
-    snprintf(s.name, sizeof s.name, "j");
-    snprintf(s.model, sizeof s.model, "mlp:4-3-2");
-    s.strategy = gf_strategy_defaults(GF_STRAT_FEDAVG);
-    s.local.epochs = 1;
-    s.local.steps = -1;
-    s.local.batch = 8;
-    s.local.optim = gf_optim_defaults(GF_OPTIM_SGD, 0.1f);
+    gf_fedspec s = fedjob_test_spec(4);
+    s.eval_every = every;
     gf_fedjob *j = NULL;
     gf_status st = gf_fedjob_start(dir, 7, &s, 0, 2, &j);
     CHECK_MSG(st == GF_OK, "%s", gf_last_error());

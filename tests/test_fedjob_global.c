@@ -6,6 +6,7 @@
  * recomputed here from the uploads. */
 #include "fed/fedjob.h"
 #include "check.h"
+#include "fedjob_spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,7 @@ static char dir[] = "/tmp/gf-fedjob-global-XXXXXX";
 
 static gf_fedjob *start(void)
 {
-    gf_fedspec s = { .rounds = 10, .fraction = 1.0, .min_sites = 1, .round_deadline_s = 60, .seed = 1 };
-    snprintf(s.name, sizeof s.name, "j");
-    snprintf(s.model, sizeof s.model, "mlp:4-3-2");
-    s.strategy = gf_strategy_defaults(GF_STRAT_FEDAVG);
-    s.local.epochs = 1;
-    s.local.steps = -1;
-    s.local.batch = 8;
-    s.local.optim = gf_optim_defaults(GF_OPTIM_SGD, 0.1f);
+    gf_fedspec s = fedjob_test_spec(10);
     gf_fedjob *j = NULL;
     CHECK_MSG(gf_fedjob_start(dir, 1, &s, 0, 1, &j) == GF_OK, "%s", gf_last_error());
     return j;

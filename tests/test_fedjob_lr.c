@@ -5,6 +5,7 @@
  * range stays a positive lr (the sites refuse lr <= 0). */
 #include "fed/fedjob.h"
 #include "check.h"
+#include "fedjob_spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,13 +15,7 @@
 
 static gf_fedjob *start(const char *dir, int64_t id, double decay, int rounds)
 {
-    gf_fedspec s = { .rounds = rounds, .fraction = 1.0, .min_sites = 1, .round_deadline_s = 60, .seed = 1 };
-    snprintf(s.name, sizeof s.name, "j");
-    snprintf(s.model, sizeof s.model, "mlp:4-3-2");
-    s.strategy = gf_strategy_defaults(GF_STRAT_FEDAVG);
-    s.local.epochs = 1;
-    s.local.steps = -1;
-    s.local.batch = 8;
+    gf_fedspec s = fedjob_test_spec(rounds);
     s.local.lr_decay = decay;
     s.local.optim = gf_optim_defaults(GF_OPTIM_ADAMW, 0.003f);
     gf_fedjob *j = NULL;
