@@ -2,8 +2,8 @@
  * still holds (a download in flight, the recorder writing it) is never
  * changed; the next global is then a new body or the spare one (the body
  * before, once no reader holds it); with no reader the round updates the
- * body in place. Every body decodes to the expected FedAvg global,
- * recomputed here from the uploads. */
+ * body in place and drops the spare. Every body decodes to the expected
+ * FedAvg global, recomputed here from the uploads. */
 #include "fed/fedjob.h"
 #include "check.h"
 #include "fedjob_spec.h"
@@ -121,10 +121,12 @@ int main(void)
     drop(&h1);
     drop(&h2);
 
-    /* round 4 with no reader: in place */
+    /* round 4 with no reader: in place, and the spare's memory is given back */
     gf_blob *body3 = j->global;
+    CHECK(j->spare != NULL);
     run_round(j, 4, want);
     CHECK(j->global == body3);
+    CHECK_MSG(j->spare == NULL, "a round in place kept the spare body");
     check_global(j, want, "round 4");
 
     free(want);

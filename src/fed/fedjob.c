@@ -503,6 +503,9 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
     if (!gf_blob_exclusive(j->global)) {       /* downloads in flight keep the old body */
         gf_status st = encode_global(j, global_vec(j));
         if (st) return st;
+    } else if (j->spare) {                      /* in place: no copy waits for the spare, so its memory goes */
+        gf_blob_unref(j->spare);
+        j->spare = NULL;
     }
     float *vec = global_vec(j);
     gf_status st = GF_OK;

@@ -48,7 +48,8 @@ typedef struct {
     gf_strategy *strategy;
     gf_blob     *global;          /* safetensors of `wire`; the global (d) [+ c (d)] lies inside */
     gf_blob     *spare;           /* the global before it (or NULL), written over by the next copy-on-write
-                                     once its readers are gone: no fresh pages to fault in each round */
+                                     once its readers are gone: no fresh pages to fault in each round;
+                                     dropped by a round that aggregates in place */
     int64_t      completed;       /* last completed round */
     int64_t      checkpoints[2];  /* the rounds of the last two checkpoints written, older first (0: none) */
     /* the open round (round == 0: none) */
