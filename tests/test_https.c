@@ -322,6 +322,64 @@ static void test_keepalive(void)
     gf_https_client_close(c);
 }
 
+/* The local ports of this process's connections to `port`, into ports[]
+ * (at most n); returns how many. */
+static int ports_to(int port, int *ports, int n)
+{
+    int k = 0;
+    for (int fd = 3; fd < 1024 && k < n; fd++) {
+        struct sockaddr_in peer, self;
+        socklen_t len = sizeof peer, slen = sizeof self;
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sin_family != AF_INET ||
+            ntohs(peer.sin_port) != port || getsockname(fd, (struct sockaddr *)&self, &slen))
+            continue;
+        ports[k++] = ntohs(self.sin_port);
+    }
+    return k;
+}
+
+/* The descriptor of the connection to `port` whose local port is not in
+ * before[nb] (the one opened since), or -1. */
+static int new_socket_to(int port, const int *before, int nb)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_in peer, self;
+        socklen_t len = sizeof peer, slen = sizeof self;
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sin_family != AF_INET ||
+            ntohs(peer.sin_port) != port || getsockname(fd, (struct sockaddr *)&self, &slen))
+            continue;
+        int seen = 0;
+        for (int i = 0; i < nb; i++) seen |= before[i] == ntohs(self.sin_port);
+        if (!seen) return fd;
+    }
+    return -1;
+}
+
+static int rcvbuf_of(int fd)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    return fd < 0 || getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) ? -1 : v;
+}
+
+/* A client told to expect big answers connects with room for one. */
+static void test_expect_response(int port)
+{
+    int before[64], nb = ports_to(port, before, 64);
+    gf_https_client *c = client(kit_a);
+    gf_https_client_expect_response(c, 3 << 20);
+    gf_https_client_expect_response(c, 1 << 20);          /* only grows */
+    CHECK(req(c, "GET", "/v1/ping", NULL, 0, NULL) == 200);
+    int big = rcvbuf_of(new_socket_to(port, before, nb));
+    gf_https_client_close(c);
+    nb = ports_to(port, before, 64);
+    c = client(kit_a);                                     /* one not told: the kernel's default */
+    CHECK(req(c, "GET", "/v1/ping", NULL, 0, NULL) == 200);
+    int plain = rcvbuf_of(new_socket_to(port, before, nb));
+    gf_https_client_close(c);
+    CHECK_MSG(big >= (2 << 20) && plain > 0 && plain < big, "receive buffers: %d told, %d not", big, plain);
+}
+
 static void test_refusals(void)
 {
     json_t *j;
@@ -787,6 +845,7 @@ int main(void)
     test_basic(a);
     test_tail(a);
     test_keepalive();
+    test_expect_response(port);
     test_refusals();
     test_cipher_order(port);
     test_revocation(a);

@@ -27,6 +27,10 @@
 
 #define MAX_JOBS_WITH_STATE 16
 #define MAX_MASKED_KEPT     256   /* the latest (job, round) pairs this site sent a masked input for */
+/* A task's answer carries the model: the connection to the coordinator
+ * starts with room for this much of it (a model of a million parameters);
+ * a task with a larger model raises it for the connections after. */
+#define SITE_ANSWER_START   ((size_t)4 << 20)
 
 /* SCAFFOLD's client control variate c_i of each job this site worked on. */
 typedef struct {
@@ -574,6 +578,7 @@ gf_status gf_site_run(const gf_site_config *cfg)
     int wait = s.wait = cfg->poll_wait_s > 0 ? cfg->poll_wait_s : 25;
     double max_backoff = cfg->max_backoff_s > 0 ? cfg->max_backoff_s : 5, backoff = 0.1;
     gf_https_client_set_timeouts(s.http, 10, 600);
+    gf_https_client_expect_response(s.http, SITE_ANSWER_START);
     char path[64];
     snprintf(path, sizeof path, "/v1/site/task?wait=%d&model=1", wait);   /* the model comes with a task */
     int connected = 0;
@@ -611,6 +616,7 @@ gf_status gf_site_run(const gf_site_config *cfg)
         const uint8_t *model;
         size_t task_len, model_len;
         gf_fed_task_split(body, len, &task_len, &model, &model_len);
+        gf_https_client_expect_response(s.http, len);   /* a reconnection starts with room for the next */
         st = gf_fed_task_decode(body, task_len, &task);
         if (st) {                                   /* the round goes on without this site (its deadline) */
             free(body);

@@ -3,6 +3,7 @@
  * turned into gf_status codes. See https_client.h. */
 #include "net/https_client.h"
 #include "net/pki.h"
+#include "net/tcp_window.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,6 +23,7 @@ struct gf_https_client {
     size_t             url_cap;
     size_t             max_response;
     long               connects;
+    size_t             expect;               /* answers of about this many bytes: room for one */
     /* response being received */
     char              *buf;
     size_t             len, cap;
@@ -83,6 +85,14 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     memcpy(c->buf + c->len, ptr, n);
     c->len += n;
     return n;
+}
+
+/* Each new connection's socket, before it connects. */
+static int on_socket(void *userdata, curl_socket_t fd, curlsocktype purpose)
+{
+    gf_https_client *c = userdata;
+    if (purpose == CURLSOCKTYPE_IPCXN && c->expect) gf_tcp_expect_receive(fd, c->expect);
+    return CURL_SOCKOPT_OK;
 }
 
 /* 0, or -1 when out of memory (the list is kept as it was). */
@@ -179,6 +189,8 @@ static gf_status client_open(const char *kit_dir, const char *ca_file, const cha
     SET(CURLOPT_WRITEFUNCTION, on_data);
     SET(CURLOPT_WRITEDATA, c);
     SET(CURLOPT_USERAGENT, "gigafactory-site");
+    SET(CURLOPT_SOCKOPTFUNCTION, on_socket);
+    SET(CURLOPT_SOCKOPTDATA, c);
     *out = c;
     gf_https_client_set_timeouts(c, 10, 300);
     return GF_OK;
@@ -208,6 +220,11 @@ void gf_https_client_set_timeouts(gf_https_client *c, long connect_s, long total
 {
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, connect_s > 0 ? connect_s : 0L);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, total_s > 0 ? total_s : 0L);
+}
+
+void gf_https_client_expect_response(gf_https_client *c, size_t bytes)
+{
+    if (bytes > c->expect) c->expect = bytes;   /* connections open from now on */
 }
 
 void gf_https_client_set_max_response(gf_https_client *c, size_t max)

@@ -30,6 +30,13 @@ gf_status gf_https_client_open_token(const char *ca_file, const char *base_url, 
  * 300; a long-poll must fit in it; 0: no limit). */
 void gf_https_client_set_timeouts(gf_https_client *c, long connect_s, long total_s);
 
+/* Answers of about `bytes` are coming (a site's tasks carry the model):
+ * each connection opened from now on starts with room for one in its
+ * receive buffer (tcp_window.h). Only grows; a hint, never an error. A
+ * connection already open keeps its buffer: the kernel sets a connection's
+ * starting window and its pacing from the buffer it connects with. */
+void gf_https_client_expect_response(gf_https_client *c, size_t bytes);
+
 /* Largest response body accepted (default GF_HTTPS_DEFAULT_MAX_RESPONSE). */
 void gf_https_client_set_max_response(gf_https_client *c, size_t max);
 
