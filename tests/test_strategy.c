@@ -239,10 +239,22 @@ static void test_against_reference(gf_strategy_type t, int n, uint64_t seed)
         }
         CHECK(gf_strategy_num_updates(s) == n);
         memcpy(before, global, d * sizeof(float));
-        gf_status st = gf_strategy_finish_round(s, global);
+        /* every other round (by seed: the first round of some): from `before`
+         * into a buffer of NaNs, which must all be written over (and, on
+         * failure, none of them) */
+        const int into = (int)((round + seed) & 1);
+        if (into)
+            for (int64_t j = 0; j < d; j++) global[j] = NAN;
+        gf_status st = into ? gf_strategy_finish_round_into(s, before, global) : gf_strategy_finish_round(s, global);
         if (is_krum(t) && n < 2 * cfg.krum_f + 3) {
             CHECK_MSG(st == GF_ERR_ARG, "%s n=%d: too few sites must fail", name, n);
             CHECK(strstr(gf_last_error(), "2f + 3") != NULL);
+            if (into) {
+                int64_t kept = 0;
+                for (int64_t j = 0; j < d; j++) kept += isnan(global[j]) != 0;
+                CHECK_MSG(kept == d, "%s n=%d: a failed round wrote %lld values", name, n, (long long)(d - kept));
+                memcpy(global, before, d * sizeof(float));
+            }
             CHECK(memcmp(before, global, d * sizeof(float)) == 0);
             CHECK(gf_strategy_num_updates(s) == n);
             break;

@@ -498,16 +498,42 @@ static gf_status add_unmasked(gf_fedjob *j, double *count, int *m)
     return st;
 }
 
-gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
+/* The round's aggregate applied to the global model. In place when nobody
+ * else holds the global body (the spare's memory then goes: no copy waits
+ * for it). While a download or the recorder holds it, the new global is
+ * written into another body in the same pass that reads the old one: the
+ * spare when nobody holds it any more (encoded for this job's model, so its
+ * header is the global's), else a fresh copy. SCAFFOLD's control, after
+ * the model in the vector, is the caller's to write. On failure the global
+ * is unchanged. */
+static gf_status finish_global(gf_fedjob *j)
 {
-    if (!gf_blob_exclusive(j->global)) {       /* downloads in flight keep the old body */
-        gf_status st = encode_global(j, global_vec(j));
+    float *from = global_vec(j);
+    if (gf_blob_exclusive(j->global)) {
+        gf_blob_unref(j->spare);
+        j->spare = NULL;
+        return gf_strategy_finish_round_into(j->strategy, from, from);
+    }
+    gf_blob *b = j->spare;
+    if (!b || !gf_blob_exclusive(b) || gf_blob_len(b) != gf_blob_len(j->global)) {
+        gf_st_meta meta[] = { { "gf.spec", j->spec.model } };
+        gf_status st = gf_update_encode_blob(&j->wire, from, meta, 1, NULL, &b);
         if (st) return st;
-    } else if (j->spare) {                      /* in place: no copy waits for the spare, so its memory goes */
         gf_blob_unref(j->spare);
         j->spare = NULL;
     }
-    float *vec = global_vec(j);
+    gf_status st = gf_strategy_finish_round_into(j->strategy, from, gf_update_blob_vector(&j->wire, b));
+    if (st) {
+        if (b != j->spare) gf_blob_unref(b);
+        return st;
+    }
+    j->spare = j->global;
+    j->global = b;
+    return GF_OK;
+}
+
+gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
+{
     gf_status st = GF_OK;
     double count = j->dp_count_sum, next_clip = j->dp_clip;
     int summed = j->received;
@@ -541,12 +567,12 @@ gf_status gf_fedjob_aggregate(gf_fedjob *j, double *train_loss)
         return GF_OK;
     }
     if (!st && j->spec.dp.enabled) next_clip = gf_dp_clip_next(&j->spec.dp, j->dp_clip, count, summed);
-    if (!st) st = gf_strategy_finish_round(j->strategy, vec);
+    if (!st) st = finish_global(j);
     if (st) return st;
     j->dp_clip_used = j->dp_clip;
     j->dp_clip = next_clip;
     if (j->spec.strategy.type == GF_STRAT_SCAFFOLD)
-        memcpy(vec + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
+        memcpy(global_vec(j) + j->model.d, gf_strategy_control(j->strategy), sizeof(float) * (size_t)j->model.d);
     j->closing = 1;
     *train_loss = j->weight_sum > 0 ? j->loss_sum / j->weight_sum : NAN;
     return GF_OK;

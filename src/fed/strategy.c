@@ -281,12 +281,17 @@ gf_status gf_strategy_add_scaled(gf_strategy *s, const float *update, double sca
 
 gf_status gf_strategy_finish_round(gf_strategy *s, float *global)
 {
+    return gf_strategy_finish_round_into(s, global, global);
+}
+
+gf_status gf_strategy_finish_round_into(gf_strategy *s, const float *from, float *to)
+{
     if (!s) return gf_errorf(GF_ERR_ARG, "gf_strategy_finish_round: strategy is NULL");
     const char *name = gf_strategy_type_name(s->cfg.type);
-    if (!global) return gf_errorf(GF_ERR_ARG, "%s: global model is NULL", name);
+    if (!from || !to) return gf_errorf(GF_ERR_ARG, "%s: global model is NULL", name);
     if (s->n == 0) return gf_errorf(GF_ERR_ARG, "%s: no updates in this round", name);
-    gf_status st = gf_strategy_is_streaming(s->cfg.type) ? gf_strategy_finish_sum(s, global)
-                                                         : gf_strategy_finish_robust(s, global);
+    gf_status st = gf_strategy_is_streaming(s->cfg.type) ? gf_strategy_finish_sum(s, from, to)
+                                                         : gf_strategy_finish_robust(s, from, to);
     if (st == GF_OK) reset_round(s);
     return st;
 }

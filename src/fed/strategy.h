@@ -151,6 +151,12 @@ int       gf_strategy_num_updates(const gf_strategy *s);
  * and the round's updates are unchanged (add more, or begin_round). */
 gf_status gf_strategy_finish_round(gf_strategy *s, float *global);
 
+/* The same step read from `from` (d) and written to `to` (d) in one pass
+ * (from == to: in place, as gf_strategy_finish_round): the new global
+ * model goes into another buffer while readers still hold the old one,
+ * with no copy first. On failure `to` is not written. */
+gf_status gf_strategy_finish_round_into(gf_strategy *s, const float *from, float *to);
+
 /* Server state that must survive a restart, as named (d) float vectors:
  *   FedAvgM "server.momentum"; FedAdam/Yogi/Adagrad "server.m", "server.v";
  *   SCAFFOLD "server.c"; none for the others.

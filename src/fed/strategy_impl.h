@@ -34,7 +34,7 @@ struct gf_strategy {
 
 /* Apply the round to global (d) and the state; n >= 1 is checked by the
  * caller. On error nothing is modified. */
-gf_status gf_strategy_finish_sum(gf_strategy *s, float *global);
-gf_status gf_strategy_finish_robust(gf_strategy *s, float *global);
+gf_status gf_strategy_finish_sum(gf_strategy *s, const float *from, float *to);
+gf_status gf_strategy_finish_robust(gf_strategy *s, const float *from, float *to);
 
 #endif

@@ -160,7 +160,7 @@ static void krum(gf_strategy *s)
     }
 }
 
-gf_status gf_strategy_finish_robust(gf_strategy *s, float *global)
+gf_status gf_strategy_finish_robust(gf_strategy *s, const float *from, float *to)
 {
     const gf_strategy_type t = s->cfg.type;
     const char *name = gf_strategy_type_name(t);
@@ -177,11 +177,11 @@ gf_status gf_strategy_finish_robust(gf_strategy *s, float *global)
     const double *agg = s->agg;
     int bad = 0;
     #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)
-    for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)global[j] + agg[j]));
+    for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)from[j] + agg[j]));
     if (bad)
         return gf_errorf(GF_ERR_NUMERIC, "%s: the aggregate overflows float; global model left "
                          "unchanged", name);
     #pragma omp parallel for schedule(static) if (d > 65536)
-    for (int64_t j = 0; j < d; j++) global[j] = (float)((double)global[j] + agg[j]);
+    for (int64_t j = 0; j < d; j++) to[j] = (float)((double)from[j] + agg[j]);
     return GF_OK;
 }

@@ -86,34 +86,34 @@ static inline coord_out coord_step(const gf_strategy *s, int64_t j, float g)
  * when a bound proves the result finite: sum / wsum is a weighted mean of
  * the updates (positive weights, scales <= 1), so |sum_j / wsum| <= maxabs
  * up to the double rounding of at most 2^31 adds (< 1e-6 relative). */
-static gf_status finish_plain(gf_strategy *s, float *global)
+static gf_status finish_plain(gf_strategy *s, const float *from, float *to)
 {
     const int64_t d = s->d;
     const double *sum = s->sum, wsum = s->wsum, eta = s->cfg.server_lr;
     int bad = 0;
-    const double bound = (double)gf_max_abs(global, d) + eta * (double)s->maxabs * (1.0 + 1e-6);
+    const double bound = (double)gf_max_abs(from, d) + eta * (double)s->maxabs * (1.0 + 1e-6);
     if (!(bound <= 0.99 * FLT_MAX)) {
         #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)
-        for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)global[j] + eta * (sum[j] / wsum)));
+        for (int64_t j = 0; j < d; j++) bad |= !isfinite((float)((double)from[j] + eta * (sum[j] / wsum)));
     }
     if (bad)
         return gf_errorf(GF_ERR_NUMERIC, "%s: the aggregate overflows float; global model and "
                          "state left unchanged", gf_strategy_type_name(s->cfg.type));
     #pragma omp parallel for schedule(static) if (d > 65536)
-    for (int64_t j = 0; j < d; j++) global[j] = (float)((double)global[j] + eta * (sum[j] / wsum));
+    for (int64_t j = 0; j < d; j++) to[j] = (float)((double)from[j] + eta * (sum[j] / wsum));
     return GF_OK;
 }
 
-gf_status gf_strategy_finish_sum(gf_strategy *s, float *global)
+gf_status gf_strategy_finish_sum(gf_strategy *s, const float *from, float *to)
 {
     const int64_t d = s->d;
     const int nstate = s->nstate;
-    if (s->cfg.type == GF_STRAT_FEDAVG || s->cfg.type == GF_STRAT_FEDPROX) return finish_plain(s, global);
+    if (s->cfg.type == GF_STRAT_FEDAVG || s->cfg.type == GF_STRAT_FEDPROX) return finish_plain(s, from, to);
     /* pass 1: check that everything stays finite, modifying nothing */
     int bad = 0;
     #pragma omp parallel for schedule(static) reduction(|:bad) if (d > 65536)
     for (int64_t j = 0; j < d; j++) {
-        coord_out r = coord_step(s, j, global[j]);
+        coord_out r = coord_step(s, j, from[j]);
         bad |= !isfinite(r.g) | !isfinite(r.s0) | !isfinite(r.s1);
     }
     if (bad)
@@ -123,8 +123,8 @@ gf_status gf_strategy_finish_sum(gf_strategy *s, float *global)
     float *st = s->state;
     #pragma omp parallel for schedule(static) if (d > 65536)
     for (int64_t j = 0; j < d; j++) {
-        coord_out r = coord_step(s, j, global[j]);
-        global[j] = r.g;
+        coord_out r = coord_step(s, j, from[j]);
+        to[j] = r.g;
         if (nstate >= 1) st[j] = r.s0;
         if (nstate >= 2) st[d + j] = r.s1;
     }
