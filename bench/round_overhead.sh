@@ -5,8 +5,9 @@
 # checkpoint (fsync'd) and the store's transactions.
 #   - gf: a coordinator and 2 gf site processes over TLS on 127.0.0.1,
 #     mlp:784-256-128-10 (235,146 parameters, 0.94 MB), FedAvg, 20 rounds;
-#     round time = time from one round's opening to the next's (the store's
-#     started_at, millisecond stamps): median and mean. Each round's
+#     round time = each round's duration_s, from its opening to its close,
+#     which is the next round's opening (checked against the store's
+#     millisecond started_at stamps): median and mean. Each round's
 #     checkpoint and store transaction are written while the next round's
 #     downloads run (both are inside the measured cycle).
 #     The script asks for the job's state once a second (each ask is a new
@@ -64,9 +65,13 @@ SPEC
   cyc=$(python3 -c '
 import datetime, json, statistics, sys
 r = json.load(open(sys.argv[1]))["rounds"]
+c = [1000 * x["duration_s"] for x in r]
+# the rounds tile the job (each opens as the one before closes): their
+# durations add up to the span of the millisecond opening stamps
 t = [datetime.datetime.strptime(x["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for x in r]
-c = [1000 * (b - a) for a, b in zip(t, t[1:])]
-print("%.1f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json")
+gap = 1000 * (t[-1] - t[0]) - sum(c[:-1])
+if abs(gap) > 2 + 0.01 * len(r): sys.exit("round_overhead.sh: rounds do not tile the job (%.1f ms apart)" % gap)
+print("%.2f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json")
   echo "$cyc $peak $idle $cpu"
 }
 

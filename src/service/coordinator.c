@@ -429,9 +429,9 @@ static void finish_job(gf_coordinator *c, int i, gf_store_job_state to, const ch
 }
 
 /* What the store needs of a closed round, taken while the lock is held. */
-static int close_snapshot(gf_fedjob *j, double train_loss, co_closed *cr)
+static int close_snapshot(gf_fedjob *j, double train_loss, double closed, co_closed *cr)
 {
-    double dur = gf_now() - j->opened_at;
+    double dur = closed - j->opened_at;
     *cr = (co_closed){ .round = j->round, .train_loss = train_loss, .duration_s = dur > 0 ? dur : 0 };
     if (!(cr->results = calloc((size_t)j->received + 1, sizeof *cr->results))) return -1;
     for (int i = 0; i < j->nparts; i++) {
@@ -482,7 +482,8 @@ static void close_round(gf_coordinator *c, int i, double now)
         else abort_round(c, j, why);
         return;
     }
-    if (close_snapshot(j, loss, &cr)) { abort_round(c, j, "out of memory"); return; }
+    double closed = gf_now();              /* the next round opens at this instant: durations tile the job */
+    if (close_snapshot(j, loss, closed, &cr)) { abort_round(c, j, "out of memory"); return; }
     gf_fedjob_end_round(j, 1);
     /* The next round starts now, in memory: its downloads overlap the
      * writes. Not under DP: there the new model is a release that the
@@ -490,7 +491,7 @@ static void close_round(gf_coordinator *c, int i, double now)
      * in between would run the round again and release twice, counted
      * once. Such a job's next round opens after the writes (drive). */
     int early = !j->spec.dp.enabled && co_record_backlog(&c->jobs[i]) < RECORD_LAG_MAX;
-    int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], now) > 0 ? j->round : 0;
+    int64_t next = early && j->completed < j->spec.rounds && open_in_memory(c, &c->jobs[i], closed) > 0 ? j->round : 0;
     cr.closed_wall = gf_wall_now();
     if (next) {
         cr.next = next, cr.opened = opened_detail(j);
