@@ -6,8 +6,9 @@
 # addresses 127.0.0.2-9, CONNS connections in all) announce 256 MiB bodies
 # and trickle their headers a byte a second (a complete anonymous request is
 # answered 401 before its body), reconnecting whenever cut, and a member POSTs
-# /v1/jobs every 0.5 s. Prints the median round time both ways (the store's
-# started_at stamps), their ratio, and the member's worst POST latency.
+# /v1/jobs every 0.5 s. Prints the median round time both ways (the rounds'
+# duration_s, bench/round_times.py), their ratio, and the member's worst
+# POST latency.
 #   bench/attack.sh [ROUNDS] [CONNS]      (defaults: 1500 500; 1500 rounds last about a minute)
 set -eu
 cd "$(dirname "$0")/.."
@@ -53,11 +54,7 @@ SPEC
     for p in $ATT; do kill $p 2>/dev/null || true; done; ATT=""
   fi
   fed_down
-  $PY -c '
-import datetime, json, statistics, sys
-r = json.load(open(sys.argv[1]))["rounds"]
-t = [datetime.datetime.strptime(x["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for x in r]
-print("%.1f" % statistics.median([1000 * (b - a) for a, b in zip(t, t[1:])]))' "$d/status.json"
+  $PY bench/round_times.py "$d/status.json" | cut -d' ' -f1
 }
 base=$(run alone 0)
 att=$(run attacked 1)

@@ -62,16 +62,7 @@ SPEC
   cpu=$(awk '{print ($14 + $15) * 10}' /proc/$FED_CO_PID/stat)   # user + system, ms (clock ticks of 10 ms)
   GF_KIT="$d/pki/operator" "$GF" status 1 --coordinator "$FED_URL" --json > "$d/status.json"
   fed_down
-  cyc=$(python3 -c '
-import datetime, json, statistics, sys
-r = json.load(open(sys.argv[1]))["rounds"]
-c = [1000 * x["duration_s"] for x in r]
-# the rounds tile the job (each opens as the one before closes): their
-# durations add up to the span of the millisecond opening stamps
-t = [datetime.datetime.strptime(x["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for x in r]
-gap = 1000 * (t[-1] - t[0]) - sum(c[:-1])
-if abs(gap) > 2 + 0.01 * len(r): sys.exit("round_overhead.sh: rounds do not tile the job (%.1f ms apart)" % gap)
-print("%.2f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json")
+  cyc=$(python3 bench/round_times.py "$d/status.json")
   echo "$cyc $peak $idle $cpu"
 }
 

@@ -48,12 +48,7 @@ SPEC
   FED_POLL_S=1 fed_wait_state "$d" 1 succeeded 900 >&2
   GF_KIT="$d/pki/operator" "$GF" status 1 --coordinator "$FED_URL" --json > "$d/status.json"
   fed_down
-  python3 -c '
-import datetime, json, statistics, sys
-r = json.load(open(sys.argv[1]))["rounds"]
-t = [datetime.datetime.strptime(x["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for x in r]
-c = [1000 * (b - a) for a, b in zip(t, t[1:])]
-print("%.1f %.2f" % (statistics.median(c), statistics.mean(c)))' "$d/status.json"
+  python3 bench/round_times.py "$d/status.json"
 }
 
 python3 -c 'import flwr' 2>/dev/null || python3 -m pip install -q flwr >&2
