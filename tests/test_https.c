@@ -322,19 +322,24 @@ static void test_keepalive(void)
     gf_https_client_close(c);
 }
 
+/* fd's local port when it is a connection to `port`, else -1. */
+static int local_port_to(int fd, int port)
+{
+    struct sockaddr_in peer, self;
+    socklen_t len = sizeof peer, slen = sizeof self;
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sin_family != AF_INET ||
+        ntohs(peer.sin_port) != port || getsockname(fd, (struct sockaddr *)&self, &slen))
+        return -1;
+    return ntohs(self.sin_port);
+}
+
 /* The local ports of this process's connections to `port`, into ports[]
  * (at most n); returns how many. */
 static int ports_to(int port, int *ports, int n)
 {
     int k = 0;
-    for (int fd = 3; fd < 1024 && k < n; fd++) {
-        struct sockaddr_in peer, self;
-        socklen_t len = sizeof peer, slen = sizeof self;
-        if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sin_family != AF_INET ||
-            ntohs(peer.sin_port) != port || getsockname(fd, (struct sockaddr *)&self, &slen))
-            continue;
-        ports[k++] = ntohs(self.sin_port);
-    }
+    for (int fd = 3; fd < 1024 && k < n; fd++)
+        if ((ports[k] = local_port_to(fd, port)) >= 0) k++;
     return k;
 }
 
@@ -343,14 +348,9 @@ static int ports_to(int port, int *ports, int n)
 static int new_socket_to(int port, const int *before, int nb)
 {
     for (int fd = 3; fd < 1024; fd++) {
-        struct sockaddr_in peer, self;
-        socklen_t len = sizeof peer, slen = sizeof self;
-        if (getpeername(fd, (struct sockaddr *)&peer, &len) || peer.sin_family != AF_INET ||
-            ntohs(peer.sin_port) != port || getsockname(fd, (struct sockaddr *)&self, &slen))
-            continue;
-        int seen = 0;
-        for (int i = 0; i < nb; i++) seen |= before[i] == ntohs(self.sin_port);
-        if (!seen) return fd;
+        int p = local_port_to(fd, port), seen = 0;
+        for (int i = 0; i < nb; i++) seen |= before[i] == p;
+        if (p >= 0 && !seen) return fd;
     }
     return -1;
 }
