@@ -152,7 +152,8 @@ int       gf_strategy_num_updates(const gf_strategy *s);
 gf_status gf_strategy_finish_round(gf_strategy *s, float *global);
 
 /* The same step read from `from` (d) and written to `to` (d) in one pass
- * (from == to: in place, as gf_strategy_finish_round): the new global
+ * (from == to: in place, as gf_strategy_finish_round; buffers that
+ * overlap otherwise are not allowed): the new global
  * model goes into another buffer while readers still hold the old one,
  * with no copy first. On failure `to` is not written. */
 gf_status gf_strategy_finish_round_into(gf_strategy *s, const float *from, float *to);
